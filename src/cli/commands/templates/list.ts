@@ -1,0 +1,30 @@
+import type { Context } from '../../context.js';
+import { serviceDeps } from '../../deps.js';
+import { resolveIntegration } from '../../../services/whatsapp/integrations.js';
+import { table } from '../../table.js';
+
+export async function run(ctx: Context, options: { status?: string; integration?: string }): Promise<void> {
+  const deps = await serviceDeps(ctx);
+  const integration = await resolveIntegration(deps.store, await ctx.workspace(), options.integration);
+  const templates = await deps.store.templates.list(integration.id, { status: options.status });
+  const data = templates.map((t) => ({
+    name: t.name,
+    language: t.language,
+    status: t.status,
+    category: t.category,
+    parameterFormat: t.parameterFormat,
+    parameters: t.requiredParameters.map((p) => `${p.component}:${p.name}`),
+    id: t.templateId,
+  }));
+  ctx.out.result(data, () => {
+    if (data.length === 0) {
+      return options.status
+        ? `No ${options.status.toUpperCase()} templates. Run \`lumen templates sync\` to fetch the latest.`
+        : 'No templates synced. Run `lumen templates sync`.';
+    }
+    return table(
+      ['NAME', 'LANGUAGE', 'STATUS', 'CATEGORY', 'PARAMETERS'],
+      data.map((t) => [t.name, t.language, t.status, t.category ?? '', t.parameters.join(' ') || '-']),
+    );
+  });
+}

@@ -1,0 +1,73 @@
+import type { Context } from '../../context.js';
+import { serviceDeps } from '../../deps.js';
+import { UsageError, UserError } from '../../errors.js';
+import { resolveIntegration } from '../../../services/whatsapp/integrations.js';
+import type { TemplateRecord } from '../../../store/types.js';
+
+export async function run(ctx: Context, options: { lang?: string; integration?: string }, name: string): Promise<void> {
+  const deps = await serviceDeps(ctx);
+  const integration = await resolveIntegration(deps.store, await ctx.workspace(), options.integration);
+  const all = await deps.store.templates.findByName(integration.id, name);
+  if (all.length === 0) {
+    throw new UserError(`No template named "${name}" in the local sync.`, {
+      code: 'template_not_found',
+      hint: 'Run `lumen templates sync` to fetch the latest, or `lumen templates list` to see the names.',
+    });
+  }
+  let template: TemplateRecord | undefined;
+  if (options.lang) {
+    template = all.find((t) => t.language === options.lang);
+    if (!template) {
+      throw new UserError(`Template "${name}" has no "${options.lang}" translation.`, {
+        code: 'template_language_not_found',
+        hint: `Languages: ${all.map((t) => t.language).join(', ')}.`,
+      });
+    }
+  } else if (all.length > 1) {
+    throw new UsageError(
+      `Template "${name}" exists in several languages; choose one with --lang.`,
+      `Languages: ${all.map((t) => t.language).join(', ')}.`,
+    );
+  } else {
+    template = all[0]!;
+  }
+
+  const data = {
+    name: template.name,
+    language: template.language,
+    status: template.status,
+    category: template.category,
+    parameterFormat: template.parameterFormat,
+    id: template.templateId,
+    components: template.raw.components ?? [],
+    parameters: template.requiredParameters,
+  };
+  const s = ctx.out.style;
+  ctx.out.result(data, () => {
+    const lines = [
+      `${s.bold(data.name)} (${data.language}) · ${data.status} · ${data.category ?? 'no category'} · ${data.parameterFormat}`,
+      '',
+    ];
+    for (const component of data.components) {
+      const kind = String(component.type).toUpperCase();
+      const format = component.format && component.format !== 'TEXT' ? ` [${component.format}]` : '';
+      if (component.text) lines.push(`${kind}${format}:`, ...component.text.split('\n').map((l) => `  ${l}`));
+      else if (format) lines.push(`${kind}${format}`);
+      for (const [index, button] of (component.buttons ?? []).entries()) {
+        lines.push(`  button ${index}: ${button.type} "${button.text ?? ''}"${button.url ? ` → ${button.url}` : ''}`);
+      }
+    }
+    lines.push('');
+    if (data.parameters.length === 0) {
+      lines.push('No parameters: send it as it is.');
+    } else {
+      lines.push('Parameters a send must supply:');
+      for (const p of data.parameters) {
+        const where = p.component === 'button' ? `button ${p.buttonIndex} (${p.subType})` : p.component;
+        lines.push(`  ${where.padEnd(18)} ${p.name.padEnd(14)} ${p.type}${p.example ? `  e.g. "${p.example}"` : ''}`);
+      }
+    }
+    if (data.status !== 'APPROVED') lines.push('', s.yellow(`Status is ${data.status}: Meta only delivers APPROVED templates.`));
+    return lines;
+  });
+}

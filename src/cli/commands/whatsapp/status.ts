@@ -1,0 +1,48 @@
+import type { Context } from '../../context.js';
+import { serviceDeps } from '../../deps.js';
+import { ExitCode } from '../../errors.js';
+import { whatsappStatus, type IntegrationStatus } from '../../../services/whatsapp/status.js';
+
+interface StatusOptions {
+  check?: boolean;
+  integration?: string;
+}
+
+export async function run(ctx: Context, options: StatusOptions): Promise<number> {
+  const deps = await serviceDeps(ctx);
+  const workspace = await ctx.workspace();
+  const result = await (options.check
+    ? ctx.out.step('Checking with the Graph API', () =>
+        whatsappStatus(deps, workspace, { check: true, integration: options.integration }),
+      )
+    : whatsappStatus(deps, workspace, { check: false, integration: options.integration }));
+  ctx.out.result(result, () => result.integrations.flatMap((i) => render(ctx, i)));
+  // A rejected token is an auth failure for scripts too, even though every number was reported.
+  const tokenRejected = result.integrations.some((i) => i.check?.token === 'invalid');
+  const checkFailed = result.integrations.some((i) => i.check && !i.check.ok);
+  return tokenRejected ? ExitCode.auth : checkFailed ? ExitCode.error : ExitCode.ok;
+}
+
+function render(ctx: Context, i: IntegrationStatus): string[] {
+  const s = ctx.out.style;
+  const lines = [
+    `${s.bold(i.label)}  ${s.cyan(i.id)}`,
+    `  Phone          ${i.phone.displayPhoneNumber ?? '?'} (id ${i.phone.id})${i.phone.verifiedName ? ` · ${i.phone.verifiedName}` : ''}`,
+    `  WABA           ${i.wabaId}${i.appSubscribed ? '' : s.yellow(' · app not subscribed: messages will not arrive')}`,
+    `  Quality        ${i.phone.qualityRating ?? 'unknown'} (at last sync)`,
+    `  Templates      ${i.templates.total} (${i.templates.approved} approved), synced ${i.templates.syncedAt ?? 'never'}`,
+    `  Webhook        ${i.webhook.url ?? `<public relay URL>${i.webhook.path}`}`,
+    `  Secrets        ${i.secretStore === 'keychain' ? 'OS keychain' : 'encrypted file'}`,
+    `  Connected      ${i.connectedAt}`,
+  ];
+  if (i.check) {
+    const c = i.check;
+    lines.push(
+      c.ok
+        ? `  Check          ${s.green('ok')} · token valid · quality ${c.qualityRating ?? 'unknown'} · ${c.templates?.total ?? 0} templates (${c.templates?.approved ?? 0} approved)`
+        : `  Check          ${s.red('failed')} · token ${c.token} · ${c.error?.message ?? ''}`,
+    );
+  }
+  lines.push('');
+  return lines;
+}

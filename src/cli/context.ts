@@ -1,0 +1,112 @@
+import { loadConfigFile, resolveGraphSettings, type ConfigFile } from '../config/config.js';
+import { resolvePaths, type Paths } from '../config/paths.js';
+import type { GraphClient } from '../graph/client.js';
+import type { SecretBackendKind, SecretStore } from '../secrets/types.js';
+import type { Store, Workspace } from '../store/types.js';
+import { Output } from './output.js';
+import { createTerminalPrompter, type Prompter } from './prompter.js';
+
+export interface GlobalOptions {
+  json: boolean;
+  /** False with `--no-input`. */
+  input: boolean;
+  workspace: string;
+  debug: boolean;
+}
+
+/**
+ * The one deps object, built once per command and passed down. Expensive things (database, keychain,
+ * HTTP client) open on first use, so commands that do not need them never load them.
+ */
+export interface Context {
+  readonly globals: GlobalOptions;
+  readonly env: NodeJS.ProcessEnv;
+  readonly paths: Paths;
+  readonly out: Output;
+  readonly prompter: Prompter;
+  now(): Date;
+  config(): ConfigFile;
+  store(): Promise<Store>;
+  /** The default secret store, or the backend an integration recorded. */
+  secrets(kind?: SecretBackendKind): Promise<SecretStore>;
+  graph(accessToken: string): Promise<GraphClient>;
+  workspace(): Promise<Workspace>;
+  close(): Promise<void>;
+}
+
+export interface ContextOverrides {
+  env?: NodeJS.ProcessEnv;
+  out?: Output;
+  prompter?: Prompter;
+  now?: () => Date;
+}
+
+export function createContext(globals: GlobalOptions, overrides: ContextOverrides = {}): Context {
+  const env = overrides.env ?? process.env;
+  const paths = resolvePaths(env);
+  const out = overrides.out ?? new Output({ json: globals.json, debug: globals.debug, env });
+  const canPrompt = globals.input && Boolean(process.stdin.isTTY) && Boolean(process.stderr.isTTY);
+  const prompter = overrides.prompter ?? createTerminalPrompter(canPrompt);
+  const now = overrides.now ?? (() => new Date());
+
+  let config: ConfigFile | undefined;
+  let store: Store | undefined;
+  const secretStores = new Map<string, Promise<SecretStore>>();
+  const graphClients: GraphClient[] = [];
+
+  const context: Context = {
+    globals,
+    env,
+    paths,
+    out,
+    prompter,
+    now,
+    config: () => (config ??= loadConfigFile(paths.configFile)),
+    async store() {
+      if (!store) {
+        const { openStore } = await import('../store/index.js');
+        store = openStore(paths.database);
+      }
+      return store;
+    },
+    secrets(kind) {
+      const key = kind ?? 'default';
+      let pending = secretStores.get(key);
+      if (!pending) {
+        pending = import('../secrets/index.js').then(({ openSecretStore }) =>
+          openSecretStore({
+            env,
+            secretsFile: paths.secretsFile,
+            keyFile: paths.secretsKeyFile,
+            warn: (line) => out.warn(line),
+            ...(kind === undefined ? {} : { kind }),
+          }),
+        );
+        secretStores.set(key, pending);
+      }
+      return pending;
+    },
+    async graph(accessToken) {
+      const settings = resolveGraphSettings(env, context.config());
+      const { createGraphClient } = await import('../graph/client.js');
+      const client = createGraphClient({
+        ...settings,
+        accessToken,
+        debug: (line) => out.debug(line),
+        onRetry: ({ request, attempt, delayMs, reason }) =>
+          out.debug(`retrying ${request} (attempt ${attempt + 1}, ${reason}) in ${delayMs} ms`),
+      });
+      graphClients.push(client);
+      return client;
+    },
+    async workspace() {
+      return (await context.store()).workspaces.ensure(globals.workspace, now().toISOString());
+    },
+    async close() {
+      await Promise.allSettled(graphClients.map((client) => client.close()));
+      store?.close();
+      store = undefined;
+    },
+  };
+  return context;
+}

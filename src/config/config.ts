@@ -1,0 +1,63 @@
+import { readFileSync } from 'node:fs';
+import { UserError } from '../cli/errors.js';
+
+/** Settings that may come from a flag, the environment, `config.json`, or a default — in that order. */
+export interface ConfigFile {
+  publicUrl?: string;
+  graphUrl?: string;
+  graphVersion?: string;
+  relayHost?: string;
+  relayPort?: number;
+}
+
+export const DEFAULT_GRAPH_URL = 'https://graph.facebook.com';
+export const DEFAULT_GRAPH_VERSION = 'v23.0';
+
+export function loadConfigFile(path: string): ConfigFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new UserError(`Cannot read the config file ${path}.`, { code: 'config_unreadable', cause: error });
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+    return parsed as ConfigFile;
+  } catch (error) {
+    throw new UserError(`The config file ${path} is not valid JSON.`, {
+      code: 'config_invalid',
+      hint: 'Fix or delete it; lumen recreates what it needs.',
+      cause: error,
+    });
+  }
+}
+
+/** flag > env > file > default. Empty strings count as unset. */
+export function pickSetting<T>(...candidates: Array<T | undefined | null | ''>): T | undefined {
+  for (const candidate of candidates) {
+    if (candidate !== undefined && candidate !== null && candidate !== '') return candidate;
+  }
+  return undefined;
+}
+
+export interface GraphSettings {
+  baseUrl: string;
+  version: string;
+}
+
+export function resolveGraphSettings(env: NodeJS.ProcessEnv, file: ConfigFile): GraphSettings {
+  const baseUrl = pickSetting(env.LUMEN_GRAPH_URL?.trim(), file.graphUrl, DEFAULT_GRAPH_URL)!.replace(/\/+$/, '');
+  const version = pickSetting(env.LUMEN_GRAPH_VERSION?.trim(), file.graphVersion, DEFAULT_GRAPH_VERSION)!;
+  if (!/^https?:\/\/[^\s/]+/.test(baseUrl)) {
+    throw new UserError(`LUMEN_GRAPH_URL is not an http(s) URL: ${baseUrl}`, { code: 'config_invalid', exitCode: 2 });
+  }
+  if (!/^v\d+\.\d+$/.test(version)) {
+    throw new UserError(`LUMEN_GRAPH_VERSION must look like v23.0, got "${version}".`, {
+      code: 'config_invalid',
+      exitCode: 2,
+    });
+  }
+  return { baseUrl, version };
+}

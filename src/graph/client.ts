@@ -1,0 +1,194 @@
+import { Agent, request } from 'undici';
+import { GraphError, GraphNetworkError, makeRedactor } from './errors.js';
+import { DEFAULT_RETRY_POLICY, retryDelay, type NetworkFailure, type RetryPolicy } from './retry.js';
+import type { GraphErrorBody, GraphPaged } from './types.js';
+
+export type Query = Record<string, string | number | boolean | undefined>;
+
+export interface GraphClientOptions {
+  baseUrl: string;
+  version: string;
+  accessToken: string;
+  timeoutMs?: number;
+  retry?: RetryPolicy;
+  /** Injected for tests (fake clock) — defaults to a real timer. */
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+  onRetry?: (info: { request: string; attempt: number; delayMs: number; reason: string }) => void;
+  debug?: (line: string) => void;
+}
+
+export interface RequestOptions {
+  /** Retry transient failures. Defaults to true for GET, false for POST (a send must not go out twice). */
+  retry?: boolean;
+}
+
+export interface GraphClient {
+  readonly version: string;
+  readonly baseUrl: string;
+  get<T>(path: string, query?: Query, options?: RequestOptions): Promise<T>;
+  post<T>(path: string, body?: unknown, options?: RequestOptions): Promise<T>;
+  /** GET a list edge and follow `paging.next` until it is absent (a short page is not the end). */
+  getAll<T>(path: string, query?: Query): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+const MAX_PAGES = 1000;
+
+export function createGraphClient(options: GraphClientOptions): GraphClient {
+  const baseUrl = options.baseUrl.replace(/\/+$/, '');
+  const origin = new URL(baseUrl).origin;
+  const timeoutMs = options.timeoutMs ?? 20_000;
+  const policy = options.retry ?? DEFAULT_RETRY_POLICY;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const redact = makeRedactor([options.accessToken]);
+  const dispatcher = new Agent({ connect: { timeout: Math.min(timeoutMs, 10_000) }, keepAliveTimeout: 5_000 });
+
+  function urlFor(path: string, query?: Query): URL {
+    const url = new URL(`${baseUrl}/${options.version}/${path.replace(/^\/+/, '')}`);
+    for (const [key, value] of Object.entries(query ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, String(value));
+    }
+    return url;
+  }
+
+  async function send<T>(method: 'GET' | 'POST', url: URL, body: unknown, retry: boolean): Promise<T> {
+    const label = `${method} ${url.pathname}`;
+    for (let attempt = 1; ; attempt += 1) {
+      let status: number;
+      let text: string;
+      let retryAfter: string | string[] | undefined;
+      try {
+        options.debug?.(`graph → ${label}`);
+        const response = await request(url, {
+          method,
+          dispatcher,
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+          headers: {
+            authorization: `Bearer ${options.accessToken}`,
+            accept: 'application/json',
+            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+        status = response.statusCode;
+        retryAfter = response.headers['retry-after'];
+        text = await response.body.text();
+        options.debug?.(`graph ← ${label} ${status}`);
+      } catch (error) {
+        const failure = classifyNetworkError(error);
+        const delay = retry ? retryDelay({ attempt, network: failure }, policy, options.random) : null;
+        if (delay === null) throw networkError(failure, baseUrl, error, redact);
+        options.onRetry?.({ request: label, attempt, delayMs: delay, reason: failure });
+        await sleep(delay);
+        continue;
+      }
+
+      const parsed = parseJson(text);
+      if (status >= 200 && status < 300) {
+        if (parsed === undefined) {
+          throw new GraphError({ status, body: undefined, request: label, redact });
+        }
+        return parsed as T;
+      }
+      const graphError = new GraphError({ status, body: parsed as GraphErrorBody | undefined, request: label, redact });
+      const delay = retry
+        ? retryDelay(
+            { attempt, status, code: graphError.code, retryAfterSeconds: parseRetryAfter(retryAfter) },
+            policy,
+            options.random,
+          )
+        : null;
+      if (delay === null) throw graphError;
+      options.onRetry?.({ request: label, attempt, delayMs: delay, reason: `code ${graphError.code ?? status}` });
+      await sleep(delay);
+    }
+  }
+
+  return {
+    version: options.version,
+    baseUrl,
+    get: (path, query, opts) => send('GET', urlFor(path, query), undefined, opts?.retry ?? true),
+    post: (path, body, opts) => send('POST', urlFor(path), body, opts?.retry ?? false),
+    async getAll<T>(path: string, query?: Query): Promise<T[]> {
+      const items: T[] = [];
+      let url: URL | undefined = urlFor(path, query);
+      for (let page = 0; url !== undefined; page += 1) {
+        if (page >= MAX_PAGES) throw new Error(`Gave up following paging.next after ${MAX_PAGES} pages of ${path}.`);
+        const result: GraphPaged<T> = await send<GraphPaged<T>>('GET', url, undefined, true);
+        items.push(...(Array.isArray(result.data) ? result.data : []));
+        url = nextPageUrl(result.paging?.next, origin);
+      }
+      return items;
+    },
+    close: () => dispatcher.close(),
+  };
+}
+
+/** `paging.next` is an absolute URL; follow it only on the same origin so the token never leaves it. */
+function nextPageUrl(next: string | undefined, origin: string): URL | undefined {
+  if (!next) return undefined;
+  const url = new URL(next);
+  if (url.origin !== origin) {
+    throw new Error(`paging.next points to another host (${url.origin}); refusing to send the access token there.`);
+  }
+  url.searchParams.delete('access_token');
+  return url;
+}
+
+function parseJson(text: string): unknown {
+  if (text.length === 0) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function parseRetryAfter(value: string | string[] | undefined): number | undefined {
+  const raw = Array.isArray(value) ? value[0] : value;
+  if (raw === undefined) return undefined;
+  const seconds = Number(raw);
+  return Number.isFinite(seconds) ? seconds : undefined;
+}
+
+function errorCodes(error: unknown): string[] {
+  const codes: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current && depth < 5; depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') codes.push(code);
+    const nested = (current as { errors?: unknown[] }).errors;
+    if (Array.isArray(nested)) for (const inner of nested) codes.push(...errorCodes(inner));
+    current = (current as { cause?: unknown }).cause;
+  }
+  return codes;
+}
+
+export function classifyNetworkError(error: unknown): NetworkFailure {
+  const codes = errorCodes(error);
+  if (codes.includes('ECONNREFUSED')) return 'refused';
+  if (codes.some((c) => c === 'ENOTFOUND' || c === 'EAI_AGAIN')) return 'dns';
+  if (codes.some((c) => c.includes('TIMEOUT') || c === 'ETIMEDOUT')) return 'timeout';
+  if (codes.some((c) => c === 'ECONNRESET' || c === 'UND_ERR_SOCKET' || c === 'EPIPE')) return 'reset';
+  if (codes.some((c) => c.startsWith('ERR_TLS') || c.includes('CERT'))) return 'tls';
+  return 'other';
+}
+
+const NETWORK_WORDS: Record<NetworkFailure, string> = {
+  refused: 'connection refused',
+  dns: 'host name not found',
+  timeout: 'timed out',
+  reset: 'connection reset',
+  tls: 'TLS certificate problem',
+  other: 'network error',
+};
+
+function networkError(failure: NetworkFailure, baseUrl: string, cause: unknown, redact: (t: string) => string) {
+  const hint =
+    baseUrl.startsWith('https://graph.facebook.com')
+      ? 'Check your internet connection (or set LUMEN_GRAPH_URL to a running `lumen sandbox start`).'
+      : `LUMEN_GRAPH_URL is ${baseUrl}: is the sandbox or proxy running there?`;
+  return new GraphNetworkError(redact(`Cannot reach the Graph API at ${baseUrl} (${NETWORK_WORDS[failure]}).`), hint, cause);
+}

@@ -1,0 +1,12 @@
+/** Where secrets live. The access token and app secret are stored only through this interface. */
+export type SecretBackendKind = 'keychain' | 'file' | 'memory';
+
+export interface SecretStore {
+  readonly kind: SecretBackendKind;
+  /** Human description for status output, e.g. "OS keychain (Secret Service)" or the file path. */
+  readonly description: string;
+  get(key: string): Promise<string | undefined>;
+  set(key: string, value: string): Promise<void>;
+  /** Resolves true when something was deleted. */
+  delete(key: string): Promise<boolean>;
+}

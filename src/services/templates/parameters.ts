@@ -1,0 +1,101 @@
+import type { GraphTemplate, GraphTemplateComponent } from '../../graph/types.js';
+
+/** One value a send must supply for a template, in the order Meta expects. */
+export interface TemplateParameter {
+  component: 'header' | 'body' | 'button';
+  /** "1", "2", … for positional templates; the placeholder's name for named ones; the kind for media headers. */
+  name: string;
+  type: 'text' | 'image' | 'video' | 'document' | 'location' | 'coupon_code';
+  /** For buttons: the button's position in the template and its kind. */
+  buttonIndex?: number;
+  subType?: 'url' | 'copy_code';
+  example?: string;
+}
+
+const PLACEHOLDER = /\{\{\s*([A-Za-z0-9_]+)\s*\}\}/g;
+
+/** Placeholder names in order of first appearance, without repeats: "Hi {{1}}, {{2}} {{1}}" → ["1", "2"]. */
+export function extractPlaceholders(text: string | undefined): string[] {
+  if (!text) return [];
+  const seen = new Set<string>();
+  for (const match of text.matchAll(PLACEHOLDER)) seen.add(match[1]!);
+  const names = [...seen];
+  // Positional placeholders are filled by number, whatever order the text uses them in.
+  if (names.every((n) => /^\d+$/.test(n))) names.sort((a, b) => Number(a) - Number(b));
+  return names;
+}
+
+const MEDIA_FORMATS: Record<string, TemplateParameter['type']> = {
+  IMAGE: 'image',
+  VIDEO: 'video',
+  DOCUMENT: 'document',
+  LOCATION: 'location',
+};
+
+/** What a send must supply for this template: header, body and button parameters. */
+export function requiredParameters(template: GraphTemplate): TemplateParameter[] {
+  const params: TemplateParameter[] = [];
+  for (const component of template.components ?? []) {
+    const type = component.type.toUpperCase();
+    if (type === 'HEADER') params.push(...headerParameters(component));
+    else if (type === 'BODY') params.push(...textParameters('body', component.text, bodyExamples(component)));
+    else if (type === 'BUTTONS') params.push(...buttonParameters(component));
+  }
+  return params;
+}
+
+function headerParameters(component: GraphTemplateComponent): TemplateParameter[] {
+  const format = (component.format ?? 'TEXT').toUpperCase();
+  const media = MEDIA_FORMATS[format];
+  if (media) return [{ component: 'header', name: media, type: media }];
+  const examples = new Map<string, string>();
+  component.example?.header_text?.forEach((value, i) => examples.set(String(i + 1), value));
+  for (const named of component.example?.header_text_named_params ?? []) examples.set(named.param_name, named.example);
+  return textParameters('header', component.text, examples);
+}
+
+function bodyExamples(component: GraphTemplateComponent): Map<string, string> {
+  const examples = new Map<string, string>();
+  component.example?.body_text?.[0]?.forEach((value, i) => examples.set(String(i + 1), value));
+  for (const named of component.example?.body_text_named_params ?? []) examples.set(named.param_name, named.example);
+  return examples;
+}
+
+function textParameters(
+  where: 'header' | 'body',
+  text: string | undefined,
+  examples: Map<string, string>,
+): TemplateParameter[] {
+  return extractPlaceholders(text).map((name) => {
+    const example = examples.get(name);
+    return { component: where, name, type: 'text', ...(example === undefined ? {} : { example }) };
+  });
+}
+
+function buttonParameters(component: GraphTemplateComponent): TemplateParameter[] {
+  const params: TemplateParameter[] = [];
+  (component.buttons ?? []).forEach((button, index) => {
+    const kind = button.type.toUpperCase();
+    if (kind === 'URL') {
+      const example = Array.isArray(button.example) ? button.example[0] : button.example;
+      for (const name of extractPlaceholders(button.url)) {
+        params.push({
+          component: 'button',
+          name,
+          type: 'text',
+          buttonIndex: index,
+          subType: 'url',
+          ...(example === undefined ? {} : { example }),
+        });
+      }
+    } else if (kind === 'COPY_CODE') {
+      params.push({ component: 'button', name: 'coupon_code', type: 'coupon_code', buttonIndex: index, subType: 'copy_code' });
+    }
+  });
+  return params;
+}
+
+/** "POSITIONAL" unless Meta says NAMED (older templates carry no parameter_format at all). */
+export function parameterFormat(template: GraphTemplate): 'POSITIONAL' | 'NAMED' {
+  return String(template.parameter_format ?? '').toUpperCase() === 'NAMED' ? 'NAMED' : 'POSITIONAL';
+}

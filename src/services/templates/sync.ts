@@ -1,0 +1,57 @@
+import type { GraphClient } from '../../graph/client.js';
+import { listAllTemplates } from '../../graph/templates.js';
+import type { GraphTemplate } from '../../graph/types.js';
+import type { Integration, TemplateRecord, TemplateSyncCounts } from '../../store/types.js';
+import type { ServiceDeps } from '../deps.js';
+import { aboutObject } from '../whatsapp/graph-errors.js';
+import { readIntegrationSecrets } from '../whatsapp/integrations.js';
+import { parameterFormat, requiredParameters } from './parameters.js';
+
+export function toTemplateRecord(template: GraphTemplate, integrationId: string, syncedAt: string): TemplateRecord {
+  return {
+    integrationId,
+    templateId: String(template.id),
+    name: template.name,
+    language: template.language,
+    status: String(template.status ?? 'UNKNOWN').toUpperCase(),
+    category: template.category ?? null,
+    parameterFormat: parameterFormat(template),
+    requiredParameters: requiredParameters(template),
+    raw: template,
+    syncedAt,
+  };
+}
+
+/** Every template of the WABA as records for this integration. */
+export async function fetchTemplateRecords(
+  graph: GraphClient,
+  wabaId: string,
+  integrationId: string,
+  syncedAt: string,
+): Promise<TemplateRecord[]> {
+  const templates = await aboutObject({ kind: 'WABA', id: wabaId, flag: '--waba-id' }, () =>
+    listAllTemplates(graph, wabaId),
+  );
+  return templates
+    .filter((t) => typeof t?.name === 'string' && typeof t?.language === 'string')
+    .map((t) => toTemplateRecord(t, integrationId, syncedAt));
+}
+
+export interface TemplateSyncResult extends TemplateSyncCounts {
+  integrationId: string;
+  approved: number;
+  syncedAt: string;
+}
+
+export function countApproved(records: TemplateRecord[]): number {
+  return records.filter((r) => r.status === 'APPROVED').length;
+}
+
+export async function syncTemplates(deps: ServiceDeps, integration: Integration): Promise<TemplateSyncResult> {
+  const { accessToken } = await readIntegrationSecrets(deps, integration);
+  const graph = await deps.graph(accessToken);
+  const syncedAt = deps.now().toISOString();
+  const records = await fetchTemplateRecords(graph, integration.wabaId, integration.id, syncedAt);
+  const counts = await deps.store.templates.replaceAll(integration.id, records, syncedAt);
+  return { integrationId: integration.id, ...counts, approved: countApproved(records), syncedAt };
+}

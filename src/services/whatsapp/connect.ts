@@ -1,0 +1,154 @@
+import { getPhoneNumber } from '../../graph/phone-numbers.js';
+import { listSubscribedApps, subscribeApp } from '../../graph/subscriptions.js';
+import type { GraphPhoneNumber } from '../../graph/types.js';
+import type { Integration, TemplateSyncCounts, Workspace } from '../../store/types.js';
+import { runQuietly, type ServiceDeps } from '../deps.js';
+import { countApproved, fetchTemplateRecords } from '../templates/sync.js';
+import { aboutObject } from './graph-errors.js';
+import {
+  deleteIntegrationSecrets,
+  webhookPath,
+  webhookUrl,
+  writeIntegrationSecrets,
+  type IntegrationSecrets,
+} from './integrations.js';
+import { hashVerifyToken, newIntegrationId, newSecretRef, newVerifyToken } from './tokens.js';
+
+export interface ConnectInput extends IntegrationSecrets {
+  workspace: Workspace;
+  phoneNumberId: string;
+  wabaId: string;
+  label?: string | undefined;
+  publicUrl?: string | undefined;
+  /** Subscribe the app to the WABA's webhooks when it is not yet (default true). */
+  subscribe: boolean;
+  /** The integration this connect replaces (same phone number id), if the user agreed to update it. */
+  existing?: Integration | undefined;
+}
+
+export type SubscriptionOutcome = 'already' | 'subscribed' | 'skipped';
+
+/** The `--json` document of `lumen whatsapp connect` (DESIGN.md §2). */
+export interface ConnectResult {
+  id: string;
+  label: string;
+  workspace: string;
+  phone: { id: string; displayPhoneNumber: string | null; verifiedName: string | null; qualityRating: string | null };
+  templates: { synced: number; approved: number };
+  webhook: { path: string; url: string | null; verifyToken: string };
+}
+
+export interface ConnectOutcome {
+  result: ConnectResult;
+  updated: boolean;
+  subscription: SubscriptionOutcome;
+  secretStore: string;
+  templateCounts: TemplateSyncCounts;
+}
+
+/**
+ * Validates the number with the Graph API, makes sure the app is subscribed, syncs every template, then stores
+ * the secrets and the integration. Nothing is written until every Graph call has succeeded, and a failed write
+ * leaves neither a half-written integration nor orphan secrets.
+ */
+export async function connectWhatsApp(deps: ServiceDeps, input: ConnectInput): Promise<ConnectOutcome> {
+  const progress = deps.progress ?? runQuietly;
+  const graph = await deps.graph(input.accessToken);
+  const phoneSubject = { kind: 'phone number', id: input.phoneNumberId, flag: '--phone-number-id' } as const;
+  const wabaSubject = { kind: 'WABA', id: input.wabaId, flag: '--waba-id' } as const;
+
+  const phone: GraphPhoneNumber = await progress(
+    `Checking phone number ${input.phoneNumberId}`,
+    () => aboutObject(phoneSubject, () => getPhoneNumber(graph, input.phoneNumberId)),
+    (p) => `Phone number ${p.display_phone_number ?? p.id}${p.verified_name ? ` (${p.verified_name})` : ''}` +
+      `${p.quality_rating ? ` · quality ${p.quality_rating}` : ''}`,
+  );
+
+  const subscription = await progress(
+    `Checking the webhook subscription of WABA ${input.wabaId}`,
+    async (): Promise<SubscriptionOutcome> => {
+      const apps = await aboutObject(wabaSubject, () => listSubscribedApps(graph, input.wabaId));
+      if (apps.length > 0) return 'already';
+      if (!input.subscribe) return 'skipped';
+      await aboutObject(wabaSubject, () => subscribeApp(graph, input.wabaId));
+      return 'subscribed';
+    },
+    (outcome) =>
+      outcome === 'already'
+        ? `App already subscribed to WABA ${input.wabaId}`
+        : outcome === 'subscribed'
+          ? `Subscribed the app to WABA ${input.wabaId} (it was not: messages would never have arrived)`
+          : `Not subscribed to WABA ${input.wabaId} (--no-subscribe): real messages will not reach the webhook`,
+  );
+
+  const now = deps.now().toISOString();
+  const id = input.existing?.id ?? newIntegrationId();
+  const records = await progress(
+    'Syncing message templates',
+    () => fetchTemplateRecords(graph, input.wabaId, id, now),
+    (r) => `${r.length} templates synced (${countApproved(r)} approved)`,
+  );
+
+  const verifyToken = newVerifyToken();
+  const secretRef = newSecretRef(id);
+  const secrets = await deps.secrets();
+  const integration: Integration = {
+    id,
+    workspaceId: input.workspace.id,
+    channel: 'whatsapp',
+    label: input.label?.trim() || phone.verified_name || phone.display_phone_number || input.phoneNumberId,
+    phoneNumberId: input.phoneNumberId,
+    wabaId: input.wabaId,
+    displayPhoneNumber: phone.display_phone_number ?? null,
+    verifiedName: phone.verified_name ?? null,
+    qualityRating: phone.quality_rating ?? null,
+    verifyTokenHash: hashVerifyToken(verifyToken),
+    secretStore: secrets.kind,
+    secretRef,
+    publicUrl: input.publicUrl ?? input.existing?.publicUrl ?? null,
+    appSubscribed: subscription !== 'skipped',
+    templatesSyncedAt: now,
+    createdAt: input.existing?.createdAt ?? now,
+    updatedAt: now,
+  };
+
+  const templateCounts = await progress(
+    `Saving secrets (${secrets.description})`,
+    async () => {
+      await writeIntegrationSecrets(secrets, secretRef, input);
+      try {
+        return await deps.store.integrations.saveWithTemplates(integration, records);
+      } catch (error) {
+        await deleteIntegrationSecrets(secrets, secretRef).catch(() => {});
+        throw error;
+      }
+    },
+    () => `Secrets saved in ${secrets.description}`,
+  );
+
+  // The previous generation of secrets is no longer referenced: remove it.
+  if (input.existing && input.existing.secretRef !== secretRef) {
+    const previous = await deps.secrets(input.existing.secretStore).catch(() => undefined);
+    if (previous) await deleteIntegrationSecrets(previous, input.existing.secretRef).catch(() => {});
+  }
+
+  return {
+    result: {
+      id,
+      label: integration.label,
+      workspace: input.workspace.name,
+      phone: {
+        id: input.phoneNumberId,
+        displayPhoneNumber: integration.displayPhoneNumber,
+        verifiedName: integration.verifiedName,
+        qualityRating: integration.qualityRating,
+      },
+      templates: { synced: records.length, approved: countApproved(records) },
+      webhook: { path: webhookPath(id), url: webhookUrl(integration.publicUrl, id), verifyToken },
+    },
+    updated: input.existing !== undefined,
+    subscription,
+    secretStore: secrets.description,
+    templateCounts,
+  };
+}

@@ -1,0 +1,35 @@
+import type { Integration } from '../../store/types.js';
+import type { ServiceDeps } from '../deps.js';
+import { deleteIntegrationSecrets, webhookPath } from './integrations.js';
+
+export interface DisconnectResult {
+  id: string;
+  label: string;
+  phoneNumberId: string;
+  disconnected: true;
+  purged: boolean;
+  webhookPath: string;
+}
+
+/**
+ * Removes the secrets first, then the integration and its templates. If the secret store fails, the
+ * integration stays, so the user can retry without losing track of where the secrets were.
+ */
+export async function disconnectWhatsApp(
+  deps: ServiceDeps,
+  integration: Integration,
+  options: { purge: boolean },
+): Promise<DisconnectResult> {
+  const secrets = await deps.secrets(integration.secretStore);
+  await deleteIntegrationSecrets(secrets, integration.secretRef);
+  // Stored messages are kept unless --purge; the schema for them arrives with the relay.
+  await deps.store.integrations.delete(integration.id);
+  return {
+    id: integration.id,
+    label: integration.label,
+    phoneNumberId: integration.phoneNumberId,
+    disconnected: true,
+    purged: options.purge,
+    webhookPath: webhookPath(integration.id),
+  };
+}

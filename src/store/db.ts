@@ -1,0 +1,88 @@
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type BetterSqlite3 from 'better-sqlite3';
+import { UserError } from '../cli/errors.js';
+
+export type Database = BetterSqlite3.Database;
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
+
+/** Numbered `NNN_name.sql` files, in order. Landed migrations are never edited; add a new one. */
+export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
+  return readdirSync(dir)
+    .map((file) => /^(\d+)_([\w-]+)\.sql$/.exec(file))
+    .filter((match): match is RegExpExecArray => match !== null)
+    .map((match) => ({
+      version: Number(match[1]),
+      name: match[2]!,
+      sql: readFileSync(join(dir, match[0]), 'utf8'),
+    }))
+    .sort((a, b) => a.version - b.version);
+}
+
+/** Opens (creating if needed) the database, sets pragmas and applies pending migrations. */
+export function openDatabase(path: string, migrations: Migration[] = loadMigrations()): Database {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  // better-sqlite3 is CommonJS and native: load it only in commands that touch storage.
+  const require = createRequire(import.meta.url);
+  const Sqlite = require('better-sqlite3') as typeof BetterSqlite3;
+  let db: Database | undefined;
+  try {
+    db = new Sqlite(path);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    migrate(db, migrations, path);
+    return db;
+  } catch (error) {
+    db?.close();
+    throw asStoreError(error, path);
+  }
+}
+
+function migrate(db: Database, migrations: Migration[], path: string): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  const latest = migrations.at(-1)?.version ?? 0;
+  if (current > latest) {
+    throw new UserError(`The database ${path} was written by a newer lumen (schema ${current}, this one knows ${latest}).`, {
+      code: 'database_too_new',
+      hint: 'Upgrade lumen, or point LUMEN_HOME somewhere else.',
+    });
+  }
+  for (const migration of migrations) {
+    if (migration.version <= current) continue;
+    db.transaction(() => {
+      db.exec(migration.sql);
+      db.pragma(`user_version = ${migration.version}`);
+    })();
+  }
+}
+
+function asStoreError(error: unknown, path: string): unknown {
+  if (error instanceof UserError) return error;
+  const code = (error as { code?: string }).code ?? '';
+  if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
+    return new UserError(`The database ${path} is damaged or is not a lumen database.`, {
+      code: 'database_corrupt',
+      hint: 'Move it aside (lumen then starts a new one) or restore it from a backup.',
+      cause: error,
+    });
+  }
+  if (code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY' || code === 'EACCES') {
+    return new UserError(`Cannot open the database ${path}.`, {
+      code: 'database_unavailable',
+      hint: 'Check that the folder exists and is writable, or set LUMEN_HOME.',
+      cause: error,
+    });
+  }
+  return error;
+}

@@ -1,0 +1,15 @@
+import { openDatabase } from './db.js';
+import { createIntegrationRepo } from './repos/integrations.js';
+import { createTemplateRepo } from './repos/templates.js';
+import { createWorkspaceRepo } from './repos/workspaces.js';
+import type { Store } from './types.js';
+
+export function openStore(path: string): Store {
+  const db = openDatabase(path);
+  return {
+    workspaces: createWorkspaceRepo(db),
+    integrations: createIntegrationRepo(db),
+    templates: createTemplateRepo(db),
+    close: () => db.close(),
+  };
+}

@@ -1,0 +1,103 @@
+import type { Database } from '../db.js';
+import type { TemplateRecord, TemplateRepo, TemplateSyncCounts } from '../types.js';
+
+interface TemplateRow {
+  integration_id: string;
+  template_id: string;
+  name: string;
+  language: string;
+  status: string;
+  category: string | null;
+  parameter_format: string;
+  required_parameters: string;
+  raw: string;
+  synced_at: string;
+}
+
+const toTemplate = (row: TemplateRow): TemplateRecord => ({
+  integrationId: row.integration_id,
+  templateId: row.template_id,
+  name: row.name,
+  language: row.language,
+  status: row.status,
+  category: row.category,
+  parameterFormat: row.parameter_format === 'NAMED' ? 'NAMED' : 'POSITIONAL',
+  requiredParameters: JSON.parse(row.required_parameters),
+  raw: JSON.parse(row.raw),
+  syncedAt: row.synced_at,
+});
+
+/** Replaces an integration's templates; must run inside a transaction. */
+export function replaceTemplates(db: Database, integrationId: string, templates: TemplateRecord[]): TemplateSyncCounts {
+  const existing = new Map(
+    db
+      .prepare<[string], { name: string; language: string; raw: string }>(
+        'SELECT name, language, raw FROM templates WHERE integration_id = ?',
+      )
+      .all(integrationId)
+      .map((row) => [`${row.name}\u0000${row.language}`, row.raw]),
+  );
+  db.prepare('DELETE FROM templates WHERE integration_id = ?').run(integrationId);
+  const insert = db.prepare(
+    `INSERT OR REPLACE INTO templates (integration_id, template_id, name, language, status, category,
+       parameter_format, required_parameters, raw, synced_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const counts: TemplateSyncCounts = { total: 0, added: 0, updated: 0, removed: 0 };
+  const seen = new Set<string>();
+  for (const t of templates) {
+    const key = `${t.name}\u0000${t.language}`;
+    const raw = JSON.stringify(t.raw);
+    insert.run(
+      integrationId,
+      t.templateId,
+      t.name,
+      t.language,
+      t.status,
+      t.category,
+      t.parameterFormat,
+      JSON.stringify(t.requiredParameters),
+      raw,
+      t.syncedAt,
+    );
+    if (seen.has(key)) continue;
+    seen.add(key);
+    counts.total += 1;
+    const before = existing.get(key);
+    if (before === undefined) counts.added += 1;
+    else if (before !== raw) counts.updated += 1;
+  }
+  counts.removed = [...existing.keys()].filter((key) => !seen.has(key)).length;
+  return counts;
+}
+
+export function createTemplateRepo(db: Database): TemplateRepo {
+  const listAll = db.prepare<[string], TemplateRow>(
+    'SELECT * FROM templates WHERE integration_id = ? ORDER BY name, language',
+  );
+  const listByStatus = db.prepare<[string, string], TemplateRow>(
+    'SELECT * FROM templates WHERE integration_id = ? AND status = ? ORDER BY name, language',
+  );
+  const byName = db.prepare<[string, string], TemplateRow>(
+    'SELECT * FROM templates WHERE integration_id = ? AND name = ? ORDER BY language',
+  );
+  const touchIntegration = db.prepare('UPDATE integrations SET templates_synced_at = ?, updated_at = ? WHERE id = ?');
+  return {
+    async replaceAll(integrationId, templates, now) {
+      return db.transaction(() => {
+        const counts = replaceTemplates(db, integrationId, templates);
+        touchIntegration.run(now, now, integrationId);
+        return counts;
+      })();
+    },
+    async list(integrationId, filter) {
+      const rows = filter?.status
+        ? listByStatus.all(integrationId, filter.status.toUpperCase())
+        : listAll.all(integrationId);
+      return rows.map(toTemplate);
+    },
+    async findByName(integrationId, name) {
+      return byName.all(integrationId, name).map(toTemplate);
+    },
+  };
+}

@@ -1,0 +1,32 @@
+import { randomUUID } from 'node:crypto';
+import type { Database } from '../db.js';
+import type { Workspace, WorkspaceRepo } from '../types.js';
+
+interface WorkspaceRow {
+  id: string;
+  name: string;
+  approval_policy: string;
+  created_at: string;
+}
+
+const toWorkspace = (row: WorkspaceRow): Workspace => ({
+  id: row.id,
+  name: row.name,
+  approvalPolicy: row.approval_policy,
+  createdAt: row.created_at,
+});
+
+export function createWorkspaceRepo(db: Database): WorkspaceRepo {
+  const byName = db.prepare<[string], WorkspaceRow>('SELECT * FROM workspaces WHERE name = ?');
+  const insert = db.prepare('INSERT OR IGNORE INTO workspaces (id, name, created_at) VALUES (?, ?, ?)');
+  return {
+    async ensure(name, now) {
+      insert.run(`ws_${randomUUID()}`, name, now);
+      return toWorkspace(byName.get(name)!);
+    },
+    async findByName(name) {
+      const row = byName.get(name);
+      return row ? toWorkspace(row) : undefined;
+    },
+  };
+}

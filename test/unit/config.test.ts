@@ -1,0 +1,55 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfigFile, pickSetting, resolveGraphSettings } from '../../src/config/config.js';
+import { resolvePaths } from '../../src/config/paths.js';
+
+describe('config precedence', () => {
+  it('takes flag over env over file over default, skipping empty values', () => {
+    expect(pickSetting('flag', 'env', 'file', 'default')).toBe('flag');
+    expect(pickSetting(undefined, 'env', 'file', 'default')).toBe('env');
+    expect(pickSetting(undefined, '', 'file', 'default')).toBe('file');
+    expect(pickSetting(undefined, undefined, undefined, 'default')).toBe('default');
+  });
+
+  it('resolves the Graph URL and version: env over config file over defaults', () => {
+    expect(resolveGraphSettings({}, {})).toEqual({ baseUrl: 'https://graph.facebook.com', version: 'v23.0' });
+    expect(resolveGraphSettings({}, { graphUrl: 'http://127.0.0.1:9/', graphVersion: 'v24.0' })).toEqual({
+      baseUrl: 'http://127.0.0.1:9',
+      version: 'v24.0',
+    });
+    expect(
+      resolveGraphSettings({ LUMEN_GRAPH_URL: 'http://localhost:1', LUMEN_GRAPH_VERSION: 'v25.0' }, { graphVersion: 'v24.0' }),
+    ).toEqual({ baseUrl: 'http://localhost:1', version: 'v25.0' });
+  });
+
+  it('rejects a malformed version or URL with a clear error', () => {
+    expect(() => resolveGraphSettings({ LUMEN_GRAPH_VERSION: '23' }, {})).toThrow(/must look like v23.0/);
+    expect(() => resolveGraphSettings({ LUMEN_GRAPH_URL: 'graph.facebook.com' }, {})).toThrow(/not an http/);
+  });
+
+  it('reads config.json, treats a missing file as empty and a broken one as an error', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lumen-config-'));
+    expect(loadConfigFile(join(dir, 'missing.json'))).toEqual({});
+    writeFileSync(join(dir, 'ok.json'), '{"publicUrl":"https://x.example"}');
+    expect(loadConfigFile(join(dir, 'ok.json'))).toEqual({ publicUrl: 'https://x.example' });
+    writeFileSync(join(dir, 'bad.json'), '{');
+    expect(() => loadConfigFile(join(dir, 'bad.json'))).toThrow(/not valid JSON/);
+  });
+});
+
+describe('paths', () => {
+  it('puts everything under LUMEN_HOME when set', () => {
+    const paths = resolvePaths({ LUMEN_HOME: '/tmp/lh' });
+    expect(paths.database).toBe('/tmp/lh/lumen.db');
+    expect(paths.configFile).toBe('/tmp/lh/config.json');
+    expect(paths.secretsFile).toBe('/tmp/lh/secrets.enc.json');
+  });
+
+  it('follows the XDG base directories otherwise', () => {
+    const paths = resolvePaths({ HOME: '/home/u', XDG_DATA_HOME: '/d', XDG_CONFIG_HOME: '' });
+    expect(paths.database).toBe('/d/lumen/lumen.db');
+    expect(paths.configFile).toBe('/home/u/.config/lumen/config.json');
+  });
+});
