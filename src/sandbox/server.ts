@@ -1,0 +1,211 @@
+/** The sandbox's HTTP server: routing, auth and logging over node:http. Handlers live in *-routes.ts. */
+import { timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { handleControlRequest, type ControlResult } from './control-routes.js';
+import { SandboxGraphError, invalidAccessToken, unknownError, unsupportedRequest } from './errors.js';
+import { handleGraphRequest, type GraphResult } from './graph-routes.js';
+import { parseRequestBody, readBody, sendJson } from './http.js';
+import {
+  SANDBOX_ACCESS_TOKEN,
+  SANDBOX_APP_SECRET,
+  SANDBOX_DEFAULT_MAX_PAGE_SIZE,
+  seedTemplates,
+} from './seed.js';
+import { SandboxState } from './state.js';
+import type { SandboxFault, SandboxStatus, SandboxTemplate, SentMessage } from './types.js';
+
+export interface SandboxOptions {
+  /** 0 (default) picks a free port. */
+  port?: number;
+  host?: string;
+  /** Cap on `message_templates` page size; small by default so clients must follow `paging.next`. */
+  maxPageSize?: number;
+  accessToken?: string;
+  appSecret?: string;
+  /** Whether the app starts subscribed to the WABA (default false, like a fresh Meta setup). */
+  subscribed?: boolean;
+  /** Replaces the seed templates. */
+  templates?: SandboxTemplate[];
+  /** One line per request; never contains the token. */
+  log?: (line: string) => void;
+}
+
+export interface SandboxHandle {
+  /** e.g. 'http://127.0.0.1:4010', no trailing slash; use as the Graph base URL. */
+  url: string;
+  port: number;
+  accessToken: string;
+  appSecret: string;
+  phoneNumberId: string;
+  wabaId: string;
+  /** Recorded sends, oldest first; `to` filters by recipient digits. */
+  sent(to?: string): SentMessage[];
+  addFault(fault: SandboxFault): void;
+  /** Clears sends and faults and restores the initial subscription. */
+  reset(): void;
+  addTemplates(templates: SandboxTemplate[]): void;
+  status(): SandboxStatus;
+  /** Stops listening and closes every connection, keep-alive ones included. */
+  close(): Promise<void>;
+}
+
+const VERSION = /^v\d+\.\d+$/;
+const CONTROL_PREFIX = '/_sandbox/';
+
+interface RequestContext {
+  state: SandboxState;
+  maxPageSize: number;
+  ownOrigin: string;
+}
+
+export async function startSandbox(options: SandboxOptions = {}): Promise<SandboxHandle> {
+  const maxPageSize = options.maxPageSize ?? SANDBOX_DEFAULT_MAX_PAGE_SIZE;
+  if (!Number.isInteger(maxPageSize) || maxPageSize < 1) throw new RangeError('maxPageSize must be an integer ≥ 1.');
+  const state = new SandboxState({
+    accessToken: options.accessToken ?? SANDBOX_ACCESS_TOKEN,
+    appSecret: options.appSecret ?? SANDBOX_APP_SECRET,
+    subscribed: options.subscribed ?? false,
+    templates: options.templates ?? seedTemplates(),
+  });
+  const host = options.host ?? '127.0.0.1';
+  const context: RequestContext = { state, maxPageSize, ownOrigin: '' };
+  const log = options.log;
+
+  const server = createServer((req, res) => {
+    void handleRequest(req, res, context, log);
+  });
+  await listen(server, options.port ?? 0, host);
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${urlHost(host)}:${port}`;
+  context.ownOrigin = url;
+  // The webhook sender (a later issue) attaches here: state.onEvent(...) with state.appSecret for signing.
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    accessToken: state.accessToken,
+    appSecret: state.appSecret,
+    phoneNumberId: state.phoneNumber.id,
+    wabaId: state.wabaId,
+    sent: (to) => state.sent(to),
+    addFault: (fault) => state.addFault(fault),
+    reset: () => state.reset(),
+    addTemplates: (templates) => state.addTemplates(templates),
+    status: () => state.status(),
+    close: () => {
+      closing ??= new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+async function handleRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  context: RequestContext,
+  log: ((line: string) => void) | undefined,
+): Promise<void> {
+  const started = performance.now();
+  const method = req.method ?? 'GET';
+  const url = new URL(req.url ?? '/', 'http://sandbox.invalid');
+  let status: number;
+  try {
+    const result = url.pathname.startsWith(CONTROL_PREFIX)
+      ? await routeControl(req, method, url, context)
+      : await routeGraph(req, method, url, context);
+    status = result.status;
+    sendJson(res, result.status, result.body);
+  } catch (error) {
+    const graphError = error instanceof SandboxGraphError ? error : unknownError();
+    if (graphError !== error) log?.(`sandbox: internal error: ${error instanceof Error ? error.message : String(error)}`);
+    status = graphError.status;
+    // After a 413 the rest of the body is unread: close rather than parse it as the next request.
+    sendJson(res, status, { error: graphError.body }, status === 413 ? { connection: 'close' } : {});
+  }
+  log?.(`${method} ${loggablePath(url)} ${status} ${Math.round(performance.now() - started)}ms`);
+}
+
+async function routeControl(
+  req: IncomingMessage,
+  method: string,
+  url: URL,
+  context: RequestContext,
+): Promise<ControlResult> {
+  if (!isLoopback(req.socket.remoteAddress)) {
+    return { status: 403, body: { error: { message: 'The sandbox control API only answers loopback clients.' } } };
+  }
+  const body = method === 'GET' ? {} : parseRequestBody(await readBody(req), req.headers['content-type']);
+  const route = url.pathname.slice(CONTROL_PREFIX.length).replace(/\/+$/, '');
+  return handleControlRequest(context.state, method, route, url.searchParams, body);
+}
+
+async function routeGraph(req: IncomingMessage, method: string, url: URL, context: RequestContext): Promise<GraphResult> {
+  // Meta checks the token before it looks at the path.
+  if (!hasValidToken(req, url, context.state.accessToken)) throw invalidAccessToken();
+  const segments = url.pathname.split('/').filter((s) => s !== '');
+  const [version, objectId, edge] = segments;
+  if (version === undefined || !VERSION.test(version)) {
+    // No version segment: lumen must always send one, so refuse rather than guess a default like Meta does.
+    throw unsupportedRequest(method, version ?? '');
+  }
+  if (objectId === undefined || segments.length > 3) throw unsupportedRequest(method, objectId ?? '');
+  const body = method === 'GET' ? {} : parseRequestBody(await readBody(req), req.headers['content-type']);
+  return handleGraphRequest(
+    context.state,
+    { method, version, objectId, edge, query: url.searchParams, body, origin: requestOrigin(req, context.ownOrigin) },
+    { maxPageSize: context.maxPageSize },
+  );
+}
+
+/** `Authorization: Bearer <token>`, or Graph's `access_token` query parameter. */
+function hasValidToken(req: IncomingMessage, url: URL, expected: string): boolean {
+  const header = req.headers.authorization;
+  const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
+  const presented = match?.[1] ?? url.searchParams.get('access_token');
+  if (presented === null || presented === undefined) return false;
+  const a = Buffer.from(presented);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Paging links point where the client connected (the Host header), falling back to the listen address. */
+function requestOrigin(req: IncomingMessage, ownOrigin: string): string {
+  const host = req.headers.host;
+  return host !== undefined && /^[A-Za-z0-9.\-]+(:\d+)?$|^\[[0-9A-Fa-f:.]+\](:\d+)?$/.test(host)
+    ? `http://${host}`
+    : ownOrigin;
+}
+
+function isLoopback(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** The path and query, with any access_token blanked: logs never carry credentials. */
+function loggablePath(url: URL): string {
+  const query = new URLSearchParams(url.searchParams);
+  if (query.has('access_token')) query.set('access_token', '[redacted]');
+  const search = query.toString();
+  return search === '' ? url.pathname : `${url.pathname}?${search}`;
+}

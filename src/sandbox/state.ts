@@ -1,0 +1,153 @@
+/** Everything the sandbox remembers: one number, one WABA, templates, subscription, sends and queued faults. */
+import { SANDBOX_APP, SANDBOX_WABA_ID, seedPhoneNumber } from './seed.js';
+import type {
+  SandboxApp,
+  SandboxEvent,
+  SandboxFault,
+  SandboxPhoneNumber,
+  SandboxStatus,
+  SandboxTemplate,
+  SentMessage,
+} from './types.js';
+
+export interface SandboxStateOptions {
+  accessToken: string;
+  appSecret: string;
+  subscribed: boolean;
+  templates: SandboxTemplate[];
+}
+
+interface QueuedFault {
+  waId: string;
+  code: number;
+  /** Sends still to fail; Infinity for `times: 0`. */
+  remaining: number;
+  status: number | undefined;
+}
+
+/** Meta's `wa_id` is the digits of `to`. */
+export function waIdOf(to: string): string {
+  return to.replace(/\D/g, '');
+}
+
+export class SandboxState {
+  readonly phoneNumber: SandboxPhoneNumber = seedPhoneNumber();
+  readonly wabaId = SANDBOX_WABA_ID;
+  readonly app: SandboxApp = { ...SANDBOX_APP };
+  readonly accessToken: string;
+  readonly appSecret: string;
+  subscribed: boolean;
+  /** `override_callback_uri` from the last subscribe, kept for the future webhook sender. */
+  callbackOverride: string | undefined;
+
+  private readonly initiallySubscribed: boolean;
+  private readonly templates: SandboxTemplate[] = [];
+  private sends: SentMessage[] = [];
+  private faults: QueuedFault[] = [];
+  private readonly listeners = new Set<(event: SandboxEvent) => void>();
+
+  constructor(options: SandboxStateOptions) {
+    this.accessToken = options.accessToken;
+    this.appSecret = options.appSecret;
+    this.initiallySubscribed = options.subscribed;
+    this.subscribed = options.subscribed;
+    this.addTemplates(options.templates);
+  }
+
+  listTemplates(): readonly SandboxTemplate[] {
+    return this.templates;
+  }
+
+  findTemplate(name: string, language: string): SandboxTemplate | undefined {
+    return this.templates.find((t) => t.name === name && t.language === language);
+  }
+
+  /** Adds templates; one with the same name and language as an existing one replaces it. */
+  addTemplates(templates: readonly SandboxTemplate[]): void {
+    for (const template of templates) {
+      if (!/^\d+$/.test(template.id)) throw new TypeError(`Template id must be a numeric string, got '${template.id}'.`);
+      const copy = structuredClone(template);
+      const index = this.templates.findIndex(
+        (t) => t.id === copy.id || (t.name === copy.name && t.language === copy.language),
+      );
+      if (index === -1) this.templates.push(copy);
+      else this.templates[index] = copy;
+    }
+  }
+
+  addFault(fault: SandboxFault): void {
+    const waId = typeof fault.to === 'string' ? waIdOf(fault.to) : '';
+    if (waId === '') throw new TypeError('fault.to must be a phone number with digits.');
+    if (!Number.isInteger(fault.code) || fault.code <= 0) throw new TypeError('fault.code must be a positive integer.');
+    const times = fault.times ?? 1;
+    if (!Number.isInteger(times) || times < 0) throw new TypeError('fault.times must be an integer ≥ 0 (0 = always).');
+    if (fault.status !== undefined && (!Number.isInteger(fault.status) || fault.status < 400 || fault.status > 599)) {
+      throw new TypeError('fault.status must be an HTTP error status (400-599).');
+    }
+    this.faults.push({ waId, code: fault.code, remaining: times === 0 ? Infinity : times, status: fault.status });
+  }
+
+  /** Consumes the oldest fault queued for this recipient, if any. */
+  takeFault(waId: string): { code: number; status: number | undefined } | undefined {
+    const fault = this.faults.find((f) => f.waId === waId);
+    if (!fault) return undefined;
+    fault.remaining -= 1;
+    if (fault.remaining <= 0) this.faults.splice(this.faults.indexOf(fault), 1);
+    return { code: fault.code, status: fault.status };
+  }
+
+  recordSend(message: SentMessage): void {
+    this.sends.push(message);
+    if (message.outcome.result === 'accepted') this.emit({ type: 'message.accepted', message });
+  }
+
+  /** Recorded sends, oldest first; `to` matches on digits so '+1 555…' and '1555…' are the same recipient. */
+  sent(to?: string): SentMessage[] {
+    const waId = to === undefined ? undefined : waIdOf(to);
+    return this.sends.filter((s) => waId === undefined || s.waId === waId).map((s) => structuredClone(s));
+  }
+
+  subscribe(callbackOverride?: string): void {
+    this.subscribed = true;
+    if (callbackOverride !== undefined) this.callbackOverride = callbackOverride;
+  }
+
+  unsubscribe(): void {
+    this.subscribed = false;
+    this.callbackOverride = undefined;
+  }
+
+  /** Clears sends and faults and restores the initial subscription; templates stay. */
+  reset(): void {
+    this.sends = [];
+    this.faults = [];
+    this.subscribed = this.initiallySubscribed;
+    this.callbackOverride = undefined;
+  }
+
+  status(): SandboxStatus {
+    return {
+      number: {
+        id: this.phoneNumber.id,
+        displayPhoneNumber: this.phoneNumber.display_phone_number,
+        verifiedName: this.phoneNumber.verified_name,
+      },
+      waba: { id: this.wabaId },
+      app: { id: this.app.id, name: this.app.name },
+      templates: this.templates.length,
+      subscribed: this.subscribed,
+      sent: this.sends.length,
+      pendingFaults: this.faults.length,
+    };
+  }
+
+  /** In-process hook (the webhook sender will listen here); returns an unsubscribe function. */
+  onEvent(listener: (event: SandboxEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(event: SandboxEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
+}
