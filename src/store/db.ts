@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +37,12 @@ export function openDatabase(path: string, migrations: Migration[] = loadMigrati
   let db: Database | undefined;
   try {
     db = new Sqlite(path);
+    // Stored messages are private: owner-only, like the secrets file (SQLite gives -wal/-shm the same mode).
+    try {
+      chmodSync(path, 0o600);
+    } catch {
+      // Not our file to change (e.g. another owner): leave its mode alone.
+    }
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');

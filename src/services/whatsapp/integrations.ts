@@ -1,4 +1,5 @@
 import { UsageError, UserError } from '../../cli/errors.js';
+import { secretKey } from '../../secrets/index.js';
 import type { SecretStore } from '../../secrets/types.js';
 import type { Integration, Store, Workspace } from '../../store/types.js';
 import type { ServiceDeps } from '../deps.js';
@@ -56,32 +57,26 @@ export function notConnected(workspace: Workspace): UserError {
   });
 }
 
-export const SECRET_NAMES = { accessToken: 'access_token', appSecret: 'app_secret' } as const;
-
-export function secretKeyFor(secretRef: string, name: string): string {
-  return `integration/${secretRef}/${name}`;
-}
-
 export interface IntegrationSecrets {
   accessToken: string;
   appSecret: string;
 }
 
 export async function writeIntegrationSecrets(store: SecretStore, secretRef: string, secrets: IntegrationSecrets) {
-  await store.set(secretKeyFor(secretRef, SECRET_NAMES.accessToken), secrets.accessToken);
-  await store.set(secretKeyFor(secretRef, SECRET_NAMES.appSecret), secrets.appSecret);
+  await store.set(secretKey(secretRef, 'access_token'), secrets.accessToken);
+  await store.set(secretKey(secretRef, 'app_secret'), secrets.appSecret);
 }
 
 /** Best effort: used to clean up after a failure, where the first error is the one to report. */
 export async function deleteIntegrationSecrets(store: SecretStore, secretRef: string): Promise<void> {
-  await store.delete(secretKeyFor(secretRef, SECRET_NAMES.accessToken));
-  await store.delete(secretKeyFor(secretRef, SECRET_NAMES.appSecret));
+  await store.delete(secretKey(secretRef, 'access_token'));
+  await store.delete(secretKey(secretRef, 'app_secret'));
 }
 
 export async function readIntegrationSecrets(deps: ServiceDeps, integration: Integration): Promise<IntegrationSecrets> {
   const store = await deps.secrets(integration.secretStore);
-  const accessToken = await store.get(secretKeyFor(integration.secretRef, SECRET_NAMES.accessToken));
-  const appSecret = await store.get(secretKeyFor(integration.secretRef, SECRET_NAMES.appSecret));
+  const accessToken = await store.get(secretKey(integration.secretRef, 'access_token'));
+  const appSecret = await store.get(secretKey(integration.secretRef, 'app_secret'));
   if (accessToken === undefined || appSecret === undefined) {
     throw new UserError(`The secrets of ${describeIntegration(integration)} are missing from ${store.description}.`, {
       code: 'secrets_missing',

@@ -52,6 +52,7 @@ export async function run(ctx: Context, options: { lang?: string; integration?: 
       const kind = String(component.type).toUpperCase();
       const format = component.format && component.format !== 'TEXT' ? ` [${component.format}]` : '';
       if (component.text) lines.push(`${kind}${format}:`, ...component.text.split('\n').map((l) => `  ${l}`));
+      else if (component.buttons?.length) lines.push(`${kind}:`);
       else if (format) lines.push(`${kind}${format}`);
       for (const [index, button] of (component.buttons ?? []).entries()) {
         lines.push(`  button ${index}: ${button.type} "${button.text ?? ''}"${button.url ? ` → ${button.url}` : ''}`);

@@ -1,0 +1,335 @@
+import { createCipheriv, createDecipheriv, randomBytes, scrypt } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { UserError } from '../cli/errors.js';
+import type { SecretStore } from './types.js';
+
+export interface FileSecretStoreOptions {
+  /** The encrypted JSON file. */
+  filePath: string;
+  /** Holds a random 32-byte key (base64) when no master key is given; created on first write. */
+  keyFilePath: string;
+  /** Passphrase (LUMEN_MASTER_KEY). When set, the key is derived with scrypt and the key file is not used. */
+  masterKey?: string | undefined;
+}
+
+/** One AES-256-GCM ciphertext, all fields base64. */
+interface EncryptedEntry {
+  iv: string;
+  tag: string;
+  data: string;
+}
+
+interface ScryptParams {
+  name: 'scrypt';
+  salt: string;
+  N: number;
+  r: number;
+  p: number;
+}
+
+/** The file in memory. `entries` is a Map so keys such as "__proto__" are plain data. */
+interface SecretsDocument {
+  kdf: ScryptParams | undefined;
+  entries: Map<string, EncryptedEntry>;
+}
+
+const FORMAT_VERSION = 1;
+const KEY_BYTES = 32;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+/** ≈50 ms on a small VM: enough to slow guessing of a passphrase, short enough for every CLI run. */
+const SCRYPT_COST = { N: 2 ** 15, r: 8, p: 1 } as const;
+/** Bounds for parameters read back from the file, so an edited file cannot make us allocate gigabytes. */
+const SCRYPT_MAX = { N: 2 ** 20, r: 32, p: 16 } as const;
+
+export function createFileSecretStore(options: FileSecretStoreOptions): SecretStore {
+  const { filePath, keyFilePath } = options;
+  // An empty passphrase is treated as unset rather than as a (worthless) key.
+  const masterKey = options.masterKey ? options.masterKey : undefined;
+  const derivedKeys = new Map<string, Buffer>(); // salt → key: scrypt runs once per store, not per call
+
+  // Writes are read-modify-write of one file: serialise them within this process.
+  let queue: Promise<unknown> = Promise.resolve();
+  function serially<T>(task: () => Promise<T>): Promise<T> {
+    const run = queue.then(task, task);
+    queue = run.catch(() => undefined);
+    return run;
+  }
+
+  function unreadable(cause?: unknown): UserError {
+    return new UserError(`Cannot decrypt the secrets in ${filePath}: the key is wrong or the file was modified.`, {
+      code: 'secrets_unreadable',
+      hint: masterKey
+        ? 'LUMEN_MASTER_KEY does not match the passphrase this file was written with.'
+        : `The key file ${keyFilePath} did not write this file; if it was written with LUMEN_MASTER_KEY set, set it again.`,
+      cause,
+    });
+  }
+
+  async function load(): Promise<SecretsDocument | undefined> {
+    let text: string;
+    try {
+      text = await readFile(filePath, 'utf8');
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') return undefined;
+      throw ioError('read', filePath, error);
+    }
+    return parseDocument(text, filePath);
+  }
+
+  async function save(doc: SecretsDocument): Promise<void> {
+    const json = {
+      version: FORMAT_VERSION,
+      ...(doc.kdf ? { kdf: doc.kdf } : {}),
+      entries: Object.fromEntries(doc.entries),
+    };
+    try {
+      await mkdir(path.dirname(filePath), { recursive: true, mode: 0o700 });
+      await writeFileAtomic(filePath, `${JSON.stringify(json, null, 2)}\n`);
+    } catch (error) {
+      throw ioError('write', filePath, error);
+    }
+  }
+
+  async function deriveKey(kdf: ScryptParams, passphrase: string): Promise<Buffer> {
+    const cached = derivedKeys.get(kdf.salt);
+    if (cached) return cached;
+    const key = await new Promise<Buffer>((resolve, reject) => {
+      const maxmem = 256 * kdf.N * kdf.r; // scrypt needs ~128·N·r bytes; Node's default cap is 32 MiB
+      scrypt(passphrase, Buffer.from(kdf.salt, 'base64'), KEY_BYTES, { N: kdf.N, r: kdf.r, p: kdf.p, maxmem }, (err, derived) =>
+        err ? reject(err) : resolve(derived),
+      );
+    });
+    derivedKeys.set(kdf.salt, key);
+    return key;
+  }
+
+  async function readKeyFile(): Promise<Buffer | undefined> {
+    let text: string;
+    try {
+      text = await readFile(keyFilePath, 'utf8');
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') return undefined;
+      throw ioError('read', keyFilePath, error);
+    }
+    const key = Buffer.from(text.trim(), 'base64');
+    if (key.length !== KEY_BYTES) {
+      throw new UserError(`The key file ${keyFilePath} does not hold a ${KEY_BYTES}-byte key.`, {
+        code: 'secrets_corrupt',
+        hint: `Restore it from a backup, or set LUMEN_MASTER_KEY if ${filePath} was written with a passphrase.`,
+      });
+    }
+    return key;
+  }
+
+  async function createKeyFile(): Promise<Buffer> {
+    const key = randomBytes(KEY_BYTES);
+    try {
+      await mkdir(path.dirname(keyFilePath), { recursive: true, mode: 0o700 });
+      // 'wx': if another process created it first, use theirs instead of overwriting it.
+      const handle = await open(keyFilePath, 'wx', 0o600);
+      try {
+        await handle.writeFile(`${key.toString('base64')}\n`);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      return key;
+    } catch (error) {
+      if (errnoCode(error) === 'EEXIST') {
+        const existing = await readKeyFile();
+        if (existing) return existing;
+      }
+      throw ioError('write', keyFilePath, error);
+    }
+  }
+
+  /**
+   * The key for `doc`. With `forWrite`, an empty document may be (re)keyed: a salt is added for a
+   * passphrase, or the key file is created. A document with entries is never rekeyed silently.
+   */
+  async function keyFor(doc: SecretsDocument, forWrite: boolean): Promise<Buffer> {
+    const empty = doc.entries.size === 0;
+    if (masterKey) {
+      if (!doc.kdf) {
+        if (!empty || !forWrite) {
+          throw new UserError(`The secrets in ${filePath} were written with the key file ${keyFilePath}, not a passphrase.`, {
+            code: 'secrets_unreadable',
+            hint: 'Unset LUMEN_MASTER_KEY to read them with the key file.',
+          });
+        }
+        doc.kdf = { name: 'scrypt', salt: randomBytes(16).toString('base64'), ...SCRYPT_COST };
+      }
+      return deriveKey(doc.kdf, masterKey);
+    }
+    if (doc.kdf) {
+      if (!empty || !forWrite) {
+        throw new UserError(`The secrets in ${filePath} are protected by a passphrase.`, {
+          code: 'secrets_unreadable',
+          hint: 'Set LUMEN_MASTER_KEY to the passphrase they were written with.',
+        });
+      }
+      doc.kdf = undefined;
+    }
+    const key = await readKeyFile();
+    if (key) return key;
+    if (!empty || !forWrite) {
+      throw new UserError(`The key file ${keyFilePath} for the secrets in ${filePath} is missing.`, {
+        code: 'secrets_unreadable',
+        hint: 'Restore the key file, or set LUMEN_MASTER_KEY if the file was written with a passphrase.',
+      });
+    }
+    return createKeyFile();
+  }
+
+  function decrypt(key: Buffer, name: string, entry: EncryptedEntry): string {
+    const iv = Buffer.from(entry.iv, 'base64');
+    const tag = Buffer.from(entry.tag, 'base64');
+    if (iv.length !== IV_BYTES || tag.length !== TAG_BYTES) throw unreadable();
+    try {
+      // authTagLength pins the tag size: GCM would otherwise accept truncated tags.
+      const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
+      decipher.setAAD(Buffer.from(name, 'utf8'));
+      decipher.setAuthTag(tag);
+      const plain = Buffer.concat([decipher.update(Buffer.from(entry.data, 'base64')), decipher.final()]);
+      return plain.toString('utf8');
+    } catch (error) {
+      throw unreadable(error);
+    }
+  }
+
+  function encrypt(key: Buffer, name: string, value: string): EncryptedEntry {
+    const iv = randomBytes(IV_BYTES); // fresh per write: GCM must never reuse an IV under one key
+    const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
+    cipher.setAAD(Buffer.from(name, 'utf8')); // binds the ciphertext to its key: entries cannot be swapped
+    const data = Buffer.concat([cipher.update(value, 'utf8'), cipher.final()]);
+    return { iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), data: data.toString('base64') };
+  }
+
+  return {
+    kind: 'file',
+    description: masterKey
+      ? `encrypted file ${filePath} (key from LUMEN_MASTER_KEY)`
+      : `encrypted file ${filePath} (key file ${keyFilePath})`,
+
+    async get(name) {
+      const doc = await load();
+      const entry = doc?.entries.get(name);
+      if (!doc || !entry) return undefined;
+      return decrypt(await keyFor(doc, false), name, entry);
+    },
+
+    set(name, value) {
+      return serially(async () => {
+        const doc = (await load()) ?? { kdf: undefined, entries: new Map() };
+        const key = await keyFor(doc, true);
+        // Check the key against an existing entry first, so a wrong key never mixes keys in one file.
+        const first = doc.entries.entries().next();
+        if (!first.done) decrypt(key, first.value[0], first.value[1]);
+        doc.entries.set(name, encrypt(key, name, value));
+        await save(doc);
+      });
+    },
+
+    delete(name) {
+      return serially(async () => {
+        const doc = await load();
+        if (!doc || !doc.entries.delete(name)) return false;
+        await save(doc);
+        return true;
+      });
+    },
+  };
+}
+
+/** Write to a temporary sibling, flush, then rename: readers see the old file or the new one, never half. */
+async function writeFileAtomic(target: string, contents: string): Promise<void> {
+  const temp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    const handle = await open(temp, 'wx', 0o600);
+    try {
+      await handle.writeFile(contents);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, target);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+}
+
+function parseDocument(text: string, filePath: string): SecretsDocument {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw corrupt(filePath, 'it is not valid JSON');
+  }
+  if (!isRecord(raw)) throw corrupt(filePath, 'it is not a JSON object');
+  if (typeof raw.version === 'number' && raw.version > FORMAT_VERSION) {
+    throw new UserError(`The secrets file ${filePath} was written by a newer lumen (format ${raw.version}).`, {
+      code: 'secrets_unsupported_version',
+      hint: 'Upgrade lumen to read it.',
+    });
+  }
+  if (raw.version !== FORMAT_VERSION) throw corrupt(filePath, 'it has no supported "version"');
+  if (!isRecord(raw.entries)) throw corrupt(filePath, 'it has no "entries" object');
+
+  const entries = new Map<string, EncryptedEntry>();
+  for (const [name, value] of Object.entries(raw.entries)) {
+    if (!isRecord(value) || typeof value.iv !== 'string' || typeof value.tag !== 'string' || typeof value.data !== 'string') {
+      throw corrupt(filePath, `entry "${name}" is malformed`);
+    }
+    entries.set(name, { iv: value.iv, tag: value.tag, data: value.data });
+  }
+  return { kdf: parseKdf(raw.kdf, filePath), entries };
+}
+
+function parseKdf(value: unknown, filePath: string): ScryptParams | undefined {
+  if (value === undefined) return undefined;
+  if (
+    isRecord(value) &&
+    value.name === 'scrypt' &&
+    typeof value.salt === 'string' &&
+    value.salt.length > 0 &&
+    isIntegerIn(value.N, 2, SCRYPT_MAX.N) &&
+    (value.N & (value.N - 1)) === 0 && // scrypt requires a power of two
+    isIntegerIn(value.r, 1, SCRYPT_MAX.r) &&
+    isIntegerIn(value.p, 1, SCRYPT_MAX.p)
+  ) {
+    return { name: 'scrypt', salt: value.salt, N: value.N, r: value.r, p: value.p };
+  }
+  throw corrupt(filePath, 'its "kdf" settings are invalid');
+}
+
+function corrupt(filePath: string, why: string): UserError {
+  return new UserError(`The secrets file ${filePath} is damaged: ${why}.`, {
+    code: 'secrets_corrupt',
+    hint: 'Restore it from a backup, or move it aside and reconnect to store the secrets again.',
+  });
+}
+
+function ioError(action: 'read' | 'write', filePath: string, error: unknown): UserError {
+  if (error instanceof UserError) return error;
+  const code = errnoCode(error) ?? 'unknown error';
+  return new UserError(`Cannot ${action} ${filePath} (${code}).`, {
+    code: 'secrets_io',
+    hint: 'Check the permissions of the folder (LUMEN_HOME) that holds it.',
+    cause: error,
+  });
+}
+
+function errnoCode(error: unknown): string | undefined {
+  return isRecord(error) && typeof error.code === 'string' ? error.code : undefined;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isIntegerIn(value: unknown, min: number, max: number): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
+}
