@@ -1,0 +1,106 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createGraphClient } from '../../src/graph/client.js';
+import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
+import { createMemorySecretStore } from '../../src/secrets/index.js';
+import type { SecretStore } from '../../src/secrets/types.js';
+import { connectWhatsApp } from '../../src/services/whatsapp/connect.js';
+import type { ServiceDeps } from '../../src/services/deps.js';
+import { openStore } from '../../src/store/index.js';
+import type { Store } from '../../src/store/types.js';
+
+let sandbox: SandboxHandle;
+let dir: string;
+let store: Store;
+let secrets: SecretStore & { keys(): string[] };
+
+beforeAll(async () => {
+  sandbox = await startSandbox();
+});
+afterAll(() => sandbox.close());
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'lumen-connect-'));
+  store = openStore(join(dir, 'lumen.db'));
+  const memory = createMemorySecretStore();
+  const keys = new Set<string>();
+  secrets = {
+    ...memory,
+    kind: memory.kind,
+    description: memory.description,
+    get: (k) => memory.get(k),
+    set: async (k, v) => {
+      keys.add(k);
+      await memory.set(k, v);
+    },
+    delete: async (k) => {
+      keys.delete(k);
+      return memory.delete(k);
+    },
+    keys: () => [...keys],
+  };
+});
+afterEach(() => {
+  store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function deps(overrides: Partial<ServiceDeps> = {}): ServiceDeps {
+  return {
+    store,
+    secrets: async () => secrets,
+    graph: async (token) => createGraphClient({ baseUrl: sandbox.url, version: 'v23.0', accessToken: token }),
+    now: () => new Date('2026-11-21T12:00:00Z'),
+    ...overrides,
+  };
+}
+
+describe('connectWhatsApp', () => {
+  it('leaves no orphan secrets when the database write fails', async () => {
+    // Given a database that fails on the final write (a full disk, say)
+    const failingStore: Store = {
+      ...store,
+      integrations: {
+        ...store.integrations,
+        saveWithTemplates: async () => {
+          throw new Error('SQLITE_FULL: database or disk is full');
+        },
+      },
+    };
+    const workspace = await store.workspaces.ensure('default', 'now');
+    // When connect gets that far
+    await expect(
+      connectWhatsApp(deps({ store: failingStore }), {
+        workspace,
+        phoneNumberId: sandbox.phoneNumberId,
+        wabaId: sandbox.wabaId,
+        subscribe: true,
+        accessToken: sandbox.accessToken,
+        appSecret: sandbox.appSecret,
+      }),
+    ).rejects.toThrow(/disk is full/);
+    // Then neither secrets nor an integration remain
+    expect(secrets.keys()).toEqual([]);
+    expect(await store.integrations.list(workspace.id)).toEqual([]);
+  });
+
+  it('stores the secrets under a fresh reference and only a hash of the verify token', async () => {
+    const workspace = await store.workspaces.ensure('default', 'now');
+    const outcome = await connectWhatsApp(deps(), {
+      workspace,
+      phoneNumberId: sandbox.phoneNumberId,
+      wabaId: sandbox.wabaId,
+      subscribe: true,
+      accessToken: sandbox.accessToken,
+      appSecret: sandbox.appSecret,
+    });
+    const saved = (await store.integrations.findById(outcome.result.id))!;
+    expect(secrets.keys().sort()).toEqual([
+      `integration/${saved.secretRef}/access_token`,
+      `integration/${saved.secretRef}/app_secret`,
+    ]);
+    expect(await secrets.get(`integration/${saved.secretRef}/access_token`)).toBe(sandbox.accessToken);
+    expect(saved.verifyTokenHash).not.toContain(outcome.result.webhook.verifyToken);
+  });
+});
