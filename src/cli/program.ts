@@ -22,6 +22,12 @@ Examples:
   $ lumen templates sync                                  # fetch the templates again from Meta
   $ lumen templates list --status APPROVED --json
   $ lumen templates show order_update --lang en_US        # the parameters a send must supply
+  $ lumen relay start --tunnel cloudflared --forward-to http://localhost:3000/hook
+  $ lumen relay status
+  $ lumen messages list --since 1h                        # what the relay stored
+  $ lumen contacts list                                   # who wrote; is their 24-hour window open?
+  $ lumen events list --failed                            # deliveries to your code still being retried
+  $ lumen events replay 42                                # deliver one again
 
 Environment:
   LUMEN_HOME             folder for all state (default: XDG data/config dirs)
@@ -139,6 +145,66 @@ export function buildProgram(state: ProgramState): Command {
     .option('--integration <id>', 'which integration, when several are connected')
     .addHelpText('after', '\nExample:\n  $ lumen templates show order_update --lang en_US')
     .action(action(() => import('./commands/templates/show.js')));
+
+  const relay = program.command('relay').description('the local webhook relay: receive, verify, store, hand on');
+  relay
+    .command('start')
+    .description("answer Meta's webhooks: verify every signature, store each message before acknowledging, hand it to your code")
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .addOption(new Option('--port <port>', 'port to listen on (0 picks a free one)').default('8787'))
+    .option('--public-url <url>', 'public base URL that reaches this relay (your tunnel), to print the Callback URL')
+    .option('--tunnel <provider>', 'start a tunnel: cloudflared or ngrok (must be installed)')
+    .option('--forward-to <url>', 'POST each inbound message as JSON to this URL (signed, retried until it answers 2xx)')
+    .option('--exec <command>', 'run this command for each inbound message, with its JSON on stdin (retried on failure)')
+    .option('--auto-reply [text]', 'reply to each inbound message with this text (without text: what --exec prints)')
+    .addOption(new Option('--rate-limit <n>', 'webhook POSTs per second per number before 429 (0 = off)').default('1000'))
+    .addOption(new Option('--workspace-rate-limit <n>', 'webhook POSTs per second per workspace (0 = off)').default('2000'))
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ lumen relay start --tunnel cloudflared --forward-to http://localhost:3000/hook\n' +
+        '  $ lumen relay start --exec "node bot.js" --auto-reply\n  $ lumen relay start --port 0 --json',
+    )
+    .action(action(() => import('./commands/relay/start.js')));
+  relay
+    .command('status')
+    .description('is a relay running here, and where')
+    .addHelpText('after', '\nExample:\n  $ lumen relay status --json')
+    .action(action(() => import('./commands/relay/status.js')));
+
+  const messages = program.command('messages').description('stored inbound messages');
+  messages
+    .command('list')
+    .description('inbound messages the relay stored, newest first')
+    .option('--from <number>', 'only from this sender (phone number or user id)')
+    .option('--since <duration>', 'only newer than this: 30m, 1h, 2d, or an ISO date')
+    .addOption(new Option('--limit <n>', 'at most this many').default('20'))
+    .addHelpText('after', '\nExample:\n  $ lumen messages list --since 1h --json')
+    .action(action(() => import('./commands/messages/list.js')));
+
+  program
+    .command('contacts')
+    .description('people who wrote to your numbers')
+    .command('list')
+    .description('senders with their name, last message and whether the 24-hour window is open')
+    .addHelpText('after', '\nExample:\n  $ lumen contacts list --json')
+    .action(action(() => import('./commands/contacts/list.js')));
+
+  const events = program.command('events').description("deliveries of inbound messages to your code (--forward-to / --exec)");
+  events
+    .command('list')
+    .description('deliveries to your code, newest first')
+    .option('--failed', 'only those still failing (being retried)')
+    .addOption(new Option('--limit <n>', 'at most this many').default('20'))
+    .addHelpText('after', '\nExample:\n  $ lumen events list --failed')
+    .action(action(() => import('./commands/events/list.js')));
+  events
+    .command('replay')
+    .description('deliver an event again: now to the target you give, or queued for the running relay')
+    .argument('<id>', 'event id (from `lumen events list`)')
+    .option('--forward-to <url>', 'deliver it now to this URL')
+    .option('--exec <command>', 'deliver it now to this command')
+    .addHelpText('after', '\nExample:\n  $ lumen events replay 42 --forward-to http://localhost:3000/hook')
+    .action(action(() => import('./commands/events/replay.js')));
 
   const sandbox = program.command('sandbox').description('a local Cloud API emulator: try lumen without a Meta account');
   sandbox

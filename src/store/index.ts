@@ -1,4 +1,7 @@
 import { openDatabase } from './db.js';
+import { createDispatchRepo } from './repos/dispatch.js';
+import { createInboxRepo } from './repos/inbox.js';
+import { createOutboundRepo } from './repos/outbound.js';
 import { createIntegrationRepo } from './repos/integrations.js';
 import { createTemplateRepo } from './repos/templates.js';
 import { createWorkspaceRepo } from './repos/workspaces.js';
@@ -10,6 +13,9 @@ export function openStore(path: string): Store {
     workspaces: createWorkspaceRepo(db),
     integrations: createIntegrationRepo(db),
     templates: createTemplateRepo(db),
+    inbox: createInboxRepo(db),
+    dispatch: createDispatchRepo(db),
+    outbound: createOutboundRepo(db),
     close: () => db.close(),
   };
 }

@@ -58,6 +58,8 @@ export interface WorkspaceRepo {
 
 export interface IntegrationRepo {
   list(workspaceId: string): Promise<Integration[]>;
+  /** Every integration of every workspace (the relay serves them all). */
+  listAll(): Promise<Array<Integration & { workspaceName: string }>>;
   findById(id: string): Promise<Integration | undefined>;
   findByPhoneNumberId(workspaceId: string, phoneNumberId: string): Promise<Integration | undefined>;
   /** Inserts or replaces the integration and its templates in one transaction. */
@@ -79,5 +81,163 @@ export interface Store {
   workspaces: WorkspaceRepo;
   integrations: IntegrationRepo;
   templates: TemplateRepo;
+  inbox: InboxRepo;
+  dispatch: DispatchRepo;
+  outbound: OutboundRepo;
   close(): void;
+}
+
+/** An inbound message as stored: what `messages list` shows and what the user's code receives. */
+export interface Interaction {
+  id: string;
+  workspaceId: string;
+  integrationId: string;
+  channel: 'whatsapp';
+  wamid: string;
+  phoneNumberId: string;
+  from: string;
+  fromKind: 'phone' | 'user_id';
+  contactName: string | null;
+  type: string;
+  text: string;
+  mediaId: string | null;
+  replyTo: string | null;
+  /** Meta's timestamp of the message. */
+  timestamp: string;
+  receivedAt: string;
+  raw: Record<string, unknown>;
+}
+
+export type NewInteraction = Omit<Interaction, 'id' | 'receivedAt' | 'workspaceId'> & { userId: string | null };
+
+export interface NewStatus {
+  integrationId: string;
+  wamid: string;
+  status: string;
+  recipientId: string | null;
+  timestamp: string;
+  errorCode: number | null;
+  errorTitle: string | null;
+  errorDetails: string | null;
+  raw: Record<string, unknown>;
+}
+
+/** One verified delivery's worth of writes. */
+export interface IngestJob {
+  workspaceId: string;
+  receivedAt: string;
+  messages: NewInteraction[];
+  statuses: NewStatus[];
+  /** Queue each new interaction for the user's code (a forward target or command is configured). */
+  enqueueDispatch: boolean;
+}
+
+export interface IngestOutcome {
+  /** Interactions stored by this job (a redelivered wamid is not stored again). */
+  stored: Interaction[];
+  duplicates: number;
+  statusesStored: number;
+  /** Dispatch event ids created for the stored interactions. */
+  events: number[];
+}
+
+export interface InboxRepo {
+  /** Applies several jobs in ONE transaction (group commit) and returns one outcome per job. */
+  ingest(jobs: IngestJob[]): Promise<IngestOutcome[]>;
+  listInteractions(filter: {
+    workspaceId: string;
+    from?: string | undefined;
+    since?: string | undefined;
+    limit: number;
+  }): Promise<Interaction[]>;
+  findInteraction(id: string): Promise<Interaction | undefined>;
+  listContacts(workspaceId: string): Promise<Contact[]>;
+  /** Deletes the stored messages, contacts, statuses and events of an integration. */
+  purgeIntegration(integrationId: string): Promise<number>;
+}
+
+export interface Contact {
+  integrationId: string;
+  contactId: string;
+  kind: 'phone' | 'user_id';
+  name: string | null;
+  userId: string | null;
+  firstSeenAt: string;
+  lastInboundAt: string;
+  messages: number;
+}
+
+export type DispatchState = 'pending' | 'retrying' | 'delivered';
+
+export interface DispatchEvent {
+  id: number;
+  interactionId: string;
+  workspaceId: string;
+  state: DispatchState;
+  attempts: number;
+  nextAttemptAt: string;
+  lastTarget: string | null;
+  lastStatus: number | null;
+  lastError: string | null;
+  lastDurationMs: number | null;
+  createdAt: string;
+  deliveredAt: string | null;
+}
+
+export interface DispatchRepo {
+  /** Events due now (pending or retrying with next_attempt_at ≤ now), oldest first. */
+  due(now: string, limit: number): Promise<DispatchEvent[]>;
+  markDelivered(id: number, result: { target: string; status: number | null; durationMs: number; at: string }): Promise<void>;
+  markFailed(
+    id: number,
+    result: { target: string; status: number | null; error: string; durationMs: number; nextAttemptAt: string },
+  ): Promise<void>;
+  list(filter: { workspaceId: string; failedOnly: boolean; limit: number }): Promise<DispatchEvent[]>;
+  find(id: number): Promise<DispatchEvent | undefined>;
+  /** Queues an event again (replay), or creates one for an interaction that never had one. */
+  requeue(interactionId: string, workspaceId: string, now: string): Promise<DispatchEvent>;
+}
+
+export type OutboundState =
+  | 'pending_approval'
+  | 'rejected'
+  | 'queued'
+  | 'accepted'
+  | 'sent'
+  | 'delivered'
+  | 'read'
+  | 'failed';
+
+/** A message lumen sends (or was asked to): its request, its fate at Meta, and its delivery state. */
+export interface OutboundMessage {
+  id: string;
+  workspaceId: string;
+  integrationId: string;
+  wamid: string | null;
+  recipient: string;
+  kind: 'text' | 'template';
+  body: Record<string, unknown>;
+  state: OutboundState;
+  errorCode: number | null;
+  errorTitle: string | null;
+  errorDetails: string | null;
+  fbtraceId: string | null;
+  source: 'cli' | 'auto_reply' | (string & {});
+  inReplyTo: string | null;
+  idempotencyKey: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface OutboundRepo {
+  insert(message: OutboundMessage): Promise<void>;
+  /** Records Meta's answer: accepted with a wamid, or failed with the error. */
+  markAccepted(id: string, wamid: string, now: string): Promise<void>;
+  markFailed(
+    id: string,
+    error: { code: number | null; title: string | null; details: string | null; fbtraceId: string | null },
+    now: string,
+  ): Promise<void>;
+  findById(id: string): Promise<OutboundMessage | undefined>;
+  findByWamid(wamid: string): Promise<OutboundMessage | undefined>;
 }

@@ -8,6 +8,8 @@ export interface DisconnectResult {
   phoneNumberId: string;
   disconnected: true;
   purged: boolean;
+  /** Stored inbound messages deleted (only with purge). */
+  messagesPurged: number;
   webhookPath: string;
 }
 
@@ -22,7 +24,8 @@ export async function disconnectWhatsApp(
 ): Promise<DisconnectResult> {
   const secrets = await deps.secrets(integration.secretStore);
   await deleteIntegrationSecrets(secrets, integration.secretRef);
-  // Stored messages are kept unless --purge; the schema for them arrives with the relay.
+  // Stored messages are kept unless --purge: they are the user's history, not the connection's.
+  const messagesPurged = options.purge ? await deps.store.inbox.purgeIntegration(integration.id) : 0;
   await deps.store.integrations.delete(integration.id);
   return {
     id: integration.id,
@@ -30,6 +33,7 @@ export async function disconnectWhatsApp(
     phoneNumberId: integration.phoneNumberId,
     disconnected: true,
     purged: options.purge,
+    messagesPurged,
     webhookPath: webhookPath(integration.id),
   };
 }

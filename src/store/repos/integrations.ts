@@ -46,6 +46,10 @@ export function createIntegrationRepo(db: Database): IntegrationRepo {
   const list = db.prepare<[string], IntegrationRow>(
     'SELECT * FROM integrations WHERE workspace_id = ? ORDER BY created_at, id',
   );
+  const all = db.prepare<[], IntegrationRow & { workspace_name: string }>(
+    `SELECT integrations.*, workspaces.name AS workspace_name FROM integrations
+     JOIN workspaces ON workspaces.id = integrations.workspace_id ORDER BY integrations.created_at`,
+  );
   const byId = db.prepare<[string], IntegrationRow>('SELECT * FROM integrations WHERE id = ?');
   const byPhone = db.prepare<[string, string], IntegrationRow>(
     'SELECT * FROM integrations WHERE workspace_id = ? AND phone_number_id = ?',
@@ -70,6 +74,9 @@ export function createIntegrationRepo(db: Database): IntegrationRepo {
   return {
     async list(workspaceId) {
       return list.all(workspaceId).map(toIntegration);
+    },
+    async listAll() {
+      return all.all().map((row) => ({ ...toIntegration(row), workspaceName: row.workspace_name }));
     },
     async findById(id) {
       const row = byId.get(id);

@@ -26,7 +26,7 @@ export async function run(ctx: Context, options: DisconnectOptions): Promise<voi
   const result = await disconnectWhatsApp(deps, integration, { purge: options.purge === true });
   ctx.out.result(result, () => [
     `Disconnected ${result.label} (${result.id}); its secrets and templates are deleted.`,
-    options.purge ? 'Stored messages were purged.' : 'Stored messages are kept (use --purge to delete them).',
+    options.purge ? `${result.messagesPurged} stored messages were purged.` : 'Stored messages are kept (use --purge to delete them).',
     `Remove the Callback URL (…${result.webhookPath}) in Meta's App Dashboard → WhatsApp → Configuration:`,
     'lumen no longer answers it, and Meta retries failed deliveries for days.',
   ]);

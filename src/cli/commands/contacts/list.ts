@@ -1,0 +1,40 @@
+import type { Context } from '../../context.js';
+import { table } from '../../table.js';
+
+const WINDOW_MS = 24 * 60 * 60 * 1000;
+
+export async function run(ctx: Context): Promise<void> {
+  const store = await ctx.store();
+  const workspace = await ctx.workspace();
+  const now = ctx.now().getTime();
+  const contacts = (await store.inbox.listContacts(workspace.id)).map((c) => {
+    const windowClosesAt = new Date(new Date(c.lastInboundAt).getTime() + WINDOW_MS);
+    return {
+      channel: 'whatsapp' as const,
+      integrationId: c.integrationId,
+      id: c.contactId,
+      kind: c.kind,
+      name: c.name,
+      userId: c.userId,
+      firstSeenAt: c.firstSeenAt,
+      lastInboundAt: c.lastInboundAt,
+      messages: c.messages,
+      // Free-form messages are allowed for 24 hours after the customer's last message; after that, templates only.
+      windowOpen: windowClosesAt.getTime() > now,
+      windowClosesAt: windowClosesAt.toISOString(),
+    };
+  });
+  ctx.out.result(contacts, () => {
+    if (contacts.length === 0) return 'Nobody has written yet.';
+    return table(
+      ['CONTACT', 'NAME', 'LAST MESSAGE', 'MESSAGES', 'WINDOW'],
+      contacts.map((c) => [
+        c.kind === 'phone' ? `+${c.id}` : c.id,
+        c.name ?? '',
+        c.lastInboundAt.replace('T', ' ').slice(0, 19),
+        String(c.messages),
+        c.windowOpen ? `open until ${c.windowClosesAt.replace('T', ' ').slice(0, 16)}` : 'closed (templates only)',
+      ]),
+    );
+  });
+}

@@ -1,0 +1,28 @@
+import type { Context } from '../../context.js';
+import { parseLimit } from '../../parse.js';
+import { table } from '../../table.js';
+
+export async function run(ctx: Context, options: { failed?: boolean; limit: string }): Promise<void> {
+  const limit = parseLimit(options.limit);
+  const store = await ctx.store();
+  const workspace = await ctx.workspace();
+  const events = await store.dispatch.list({ workspaceId: workspace.id, failedOnly: options.failed === true, limit });
+  ctx.out.result(events, () => {
+    if (events.length === 0) {
+      return options.failed
+        ? 'No failing deliveries.'
+        : 'No deliveries yet. They are made by `lumen relay start --forward-to URL` or `--exec CMD`.';
+    }
+    return table(
+      ['ID', 'STATE', 'ATTEMPTS', 'LAST RESULT', 'NEXT ATTEMPT', 'INTERACTION'],
+      events.map((e) => [
+        String(e.id),
+        e.state,
+        String(e.attempts),
+        e.lastError ?? (e.lastStatus !== null ? String(e.lastStatus) : ''),
+        e.state === 'delivered' ? '' : e.nextAttemptAt.replace('T', ' ').slice(0, 19),
+        e.interactionId,
+      ]),
+    );
+  });
+}

@@ -1,0 +1,36 @@
+import type { Context } from '../../context.js';
+import { normalizeSender, parseLimit, parseSince } from '../../parse.js';
+import { table } from '../../table.js';
+
+interface MessagesListOptions {
+  from?: string;
+  since?: string;
+  limit: string;
+}
+
+export async function run(ctx: Context, options: MessagesListOptions): Promise<void> {
+  const limit = parseLimit(options.limit);
+  const since = options.since ? parseSince(options.since, ctx.now()) : undefined;
+  const store = await ctx.store();
+  const workspace = await ctx.workspace();
+  const interactions = await store.inbox.listInteractions({
+    workspaceId: workspace.id,
+    from: options.from ? normalizeSender(options.from) : undefined,
+    since,
+    limit,
+  });
+  ctx.out.result(interactions, () => {
+    if (interactions.length === 0) return 'No messages stored yet. Start the relay with `lumen relay start`.';
+    return table(
+      ['RECEIVED', 'FROM', 'NAME', 'TYPE', 'TEXT', 'ID'],
+      interactions.map((i) => [
+        i.receivedAt.replace('T', ' ').slice(0, 19),
+        i.fromKind === 'phone' ? `+${i.from}` : i.from,
+        i.contactName ?? '',
+        i.type,
+        i.text.replace(/\s+/g, ' ').slice(0, 60),
+        i.id,
+      ]),
+    );
+  });
+}

@@ -1,0 +1,167 @@
+import type { Context } from '../../context.js';
+import { UsageError, UserError } from '../../errors.js';
+import { listenError, parsePort, waitForShutdownSignal } from '../../parse.js';
+import type { RelayEvent } from '../../../relay/events.js';
+import type { TunnelProvider } from '../../../relay/tunnel.js';
+import { checkPublicUrl, ensureValid } from '../../../services/whatsapp/validate.js';
+import { join } from 'node:path';
+
+interface RelayStartOptions {
+  host: string;
+  port: string;
+  publicUrl?: string;
+  tunnel?: string;
+  forwardTo?: string;
+  exec?: string;
+  autoReply?: string | boolean;
+  rateLimit: string;
+  workspaceRateLimit: string;
+}
+
+export async function run(ctx: Context, options: RelayStartOptions): Promise<void> {
+  const port = parsePort(options.port);
+  const publicUrl = options.publicUrl ?? ctx.config().publicUrl;
+  if (publicUrl !== undefined) ensureValid(checkPublicUrl(publicUrl));
+  if (options.tunnel !== undefined && options.tunnel !== 'cloudflared' && options.tunnel !== 'ngrok') {
+    throw new UsageError(`--tunnel must be cloudflared or ngrok; got "${options.tunnel}".`);
+  }
+  if (options.tunnel && options.publicUrl) throw new UsageError('Choose --tunnel or --public-url, not both.');
+  if (options.forwardTo) ensureValid(checkForwardUrl(options.forwardTo));
+  const perIntegration = parseRate(options.rateLimit, '--rate-limit');
+  const perWorkspace = parseRate(options.workspaceRateLimit, '--workspace-rate-limit');
+
+  const store = await ctx.store();
+  if ((await store.integrations.listAll()).length === 0) {
+    throw new UserError('No WhatsApp number is connected: the relay would have nothing to receive.', {
+      code: 'not_connected',
+      hint: 'Run `lumen whatsapp connect` first (or `lumen sandbox start` to try it without Meta).',
+    });
+  }
+
+  const print = ctx.globals.json ? (event: RelayEvent) => ctx.out.event(event) : (event: RelayEvent) => printEvent(ctx, event);
+  const { startRelay, callbackUrls } = await import('../../../relay/server.js');
+  const relay = await startRelay(
+    { store, secrets: (kind) => ctx.secrets(kind), graph: (token) => ctx.graph(token), now: () => ctx.now(), onEvent: print },
+    {
+      host: options.host,
+      port,
+      publicUrl,
+      tunnel: options.tunnel as TunnelProvider | undefined,
+      forwardTo: options.forwardTo,
+      exec: options.exec,
+      autoReply: options.autoReply === true ? true : typeof options.autoReply === 'string' ? options.autoReply : undefined,
+      limits: { perIntegration, perWorkspace },
+      stateFile: join(ctx.paths.dataDir, 'relay.json'),
+    },
+  ).catch((error: unknown) => {
+    throw listenError(error, options.host, port);
+  });
+
+  print({ event: 'listening', url: relay.url });
+  if (relay.tunnel) print({ event: 'tunnel', provider: relay.tunnel.provider, url: relay.tunnel.url });
+  for (const callback of callbackUrls(relay)) print(callback);
+  if (!ctx.globals.json) banner(ctx, relay);
+
+  const signal = await waitForShutdownSignal();
+  print({ event: 'stopping', signal });
+  await relay.close();
+  print({ event: 'stopped' });
+}
+
+function banner(
+  ctx: Context,
+  relay: { url: string; publicUrl: string | null; signingSecret: string | null; integrations: Array<{ id: string; label: string }> },
+): void {
+  const s = ctx.out.style;
+  for (const integration of relay.integrations) {
+    if (!relay.publicUrl) ctx.out.print(`  ${integration.label}: ${relay.url}/webhooks/whatsapp/${integration.id}`);
+  }
+  if (relay.publicUrl) {
+    ctx.out.print(`Paste the Callback URL above into Meta's App Dashboard → WhatsApp → Configuration, with the verify`);
+    ctx.out.print('token `lumen whatsapp connect` printed (lost it? `lumen whatsapp rotate-token`), then "Verify and save".');
+  } else {
+    ctx.out.print(s.dim('Local only: put it behind a tunnel (--tunnel cloudflared, or your own with --public-url) for Meta to reach it.'));
+  }
+  if (relay.signingSecret) {
+    ctx.out.print(`Forwarded deliveries are signed with ${s.bold(relay.signingSecret)} (header Lumen-Signature).`);
+  }
+  ctx.out.print(s.dim('Ready. Ctrl-C stops the relay (deliveries in flight are finished first).'));
+}
+
+function printEvent(ctx: Context, event: RelayEvent): void {
+  const s = ctx.out.style;
+  switch (event.event) {
+    case 'listening':
+      ctx.out.print(`${s.green('Relay listening')} on ${s.bold(event.url)}`);
+      return;
+    case 'tunnel':
+      ctx.out.print(`Tunnel (${event.provider}): ${s.bold(event.url)}`);
+      return;
+    case 'callback_url':
+      ctx.out.print(`  Callback URL for ${event.label}: ${s.bold(event.url)}`);
+      return;
+    case 'message':
+      ctx.out.print(
+        `${s.cyan('←')} ${event.type} from ${displaySender(event.from)}${event.contactName ? ` (${event.contactName})` : ''} ${JSON.stringify(truncate(event.text, 80))}` +
+          (event.duplicate ? s.dim('  (redelivery, already stored)') : ''),
+      );
+      return;
+    case 'status':
+      ctx.out.print(s.dim(`· ${event.status} ${event.wamid}${event.errorCode ? ` (error ${event.errorCode})` : ''}`));
+      return;
+    case 'dispatch':
+      ctx.out.print(
+        event.ok
+          ? `${s.green('→')} delivered to ${event.target} ${event.status ?? ''} in ${event.durationMs} ms`
+          : `${s.red('→')} ${event.target} failed (${event.error}); attempt ${event.attempt}, retrying at ${event.nextAttemptAt}`,
+      );
+      return;
+    case 'auto_reply':
+      ctx.out.print(event.ok ? `${s.green('↩')} replied to ${displaySender(event.to)}` : `${s.red('↩')} auto-reply to ${event.to} failed: ${event.error}`);
+      return;
+    case 'handshake':
+      ctx.out.print(event.ok ? `${s.green('✓')} Meta verified the webhook (${event.integrationId})` : `${s.red('✗')} webhook verification refused: wrong verify token`);
+      return;
+    case 'ignored':
+      ctx.out.print(s.dim(`· ignored ${event.reason}${event.field ? ` (${event.field})` : ''}${event.phoneNumberId ? ` for number ${event.phoneNumberId}` : ''}`));
+      return;
+    case 'rejected':
+      ctx.out.print(`${s.yellow('!')} ${event.status} ${event.reason}`);
+      return;
+    case 'error':
+      ctx.out.warn(event.message);
+      return;
+    case 'stopping':
+      ctx.out.info(`Stopping (${event.signal}): finishing deliveries in flight…`);
+      return;
+    case 'stopped':
+      ctx.out.info('Relay stopped.');
+      return;
+  }
+}
+
+/** Phone senders are digits (shown as +E.164); username users are shown by their user id. */
+function displaySender(from: string): string {
+  return /^\d+$/.test(from) ? `+${from}` : from;
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+function parseRate(value: string, flag: string): number {
+  const rate = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(rate)) {
+    throw new UsageError(`${flag} must be a whole number of requests per second (0 turns it off); got "${value}".`);
+  }
+  return rate;
+}
+
+function checkForwardUrl(value: string): string | true {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? true : '--forward-to must be an http(s) URL.';
+  } catch {
+    return `--forward-to is not a valid URL: "${value}".`;
+  }
+}

@@ -1,0 +1,212 @@
+import { createHmac } from 'node:crypto';
+import type { DispatchRepo, InboxRepo, Interaction } from '../store/types.js';
+import type { RelayEventSink } from './events.js';
+
+/** The JSON document the user's code receives for each inbound message. */
+export function interactionPayload(interaction: Interaction) {
+  return {
+    object: 'interaction',
+    id: interaction.id,
+    channel: interaction.channel,
+    integrationId: interaction.integrationId,
+    wamid: interaction.wamid,
+    from: interaction.from,
+    fromKind: interaction.fromKind,
+    contactName: interaction.contactName,
+    type: interaction.type,
+    text: interaction.text,
+    mediaId: interaction.mediaId,
+    replyTo: interaction.replyTo,
+    timestamp: interaction.timestamp,
+    receivedAt: interaction.receivedAt,
+    raw: interaction.raw,
+  };
+}
+
+export interface DeliveryResult {
+  ok: boolean;
+  status: number | null;
+  error?: string;
+  /** What the command printed (for `--auto-reply` with no text). */
+  output?: string;
+}
+
+/** Where interactions go: an HTTP endpoint or a command. */
+export interface DispatchTarget {
+  readonly description: string;
+  deliver(interaction: Interaction): Promise<DeliveryResult>;
+}
+
+/**
+ * `Lumen-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`: the receiver recomputes it over
+ * the raw body and the timestamp (which also lets it refuse replays of old deliveries).
+ */
+export function signForward(body: string, secret: string, timestampSeconds: number): string {
+  const mac = createHmac('sha256', secret).update(`${timestampSeconds}.${body}`).digest('hex');
+  return `t=${timestampSeconds},v1=${mac}`;
+}
+
+export function forwardTarget(url: string, signingSecret: string, timeoutMs = 10_000): DispatchTarget {
+  return {
+    description: url,
+    async deliver(interaction) {
+      const { request } = await import('undici');
+      const body = JSON.stringify(interactionPayload(interaction));
+      try {
+        const response = await request(url, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'user-agent': 'lumen-relay',
+            'lumen-event-id': interaction.id,
+            'lumen-signature': signForward(body, signingSecret, Math.floor(Date.now() / 1000)),
+          },
+          body,
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+        });
+        const text = await response.body.text();
+        const ok = response.statusCode >= 200 && response.statusCode < 300;
+        return ok
+          ? { ok, status: response.statusCode, output: text }
+          : { ok, status: response.statusCode, error: `HTTP ${response.statusCode}` };
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        return { ok: false, status: null, error: code ? `${code}` : String((error as Error).message) };
+      }
+    },
+  };
+}
+
+export function execTarget(command: string, timeoutMs = 30_000): DispatchTarget {
+  return {
+    description: command,
+    async deliver(interaction) {
+      const { execa } = await import('execa');
+      const result = await execa(command, {
+        shell: true,
+        input: JSON.stringify(interactionPayload(interaction)),
+        timeout: timeoutMs,
+        reject: false,
+        stripFinalNewline: true,
+        env: { LUMEN_INTERACTION_ID: interaction.id },
+      });
+      if (result.exitCode === 0 && !result.timedOut) return { ok: true, status: 0, output: String(result.stdout) };
+      const why = result.timedOut ? `timed out after ${timeoutMs} ms` : `exit code ${result.exitCode ?? result.signal}`;
+      const stderr = String(result.stderr ?? '').trim().split('\n').at(-1);
+      return { ok: false, status: result.exitCode ?? null, error: stderr ? `${why}: ${stderr.slice(0, 200)}` : why };
+    },
+  };
+}
+
+/** Backoff between attempts: 1 s, 2 s, 4 s … capped at 5 minutes, with jitter. Deliveries are never dropped. */
+export function nextAttemptDelayMs(attempts: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(5 * 60_000, 1000 * 2 ** Math.max(0, attempts - 1));
+  return Math.round(ceiling * (0.75 + random() * 0.25));
+}
+
+export interface DispatcherDeps {
+  dispatch: DispatchRepo;
+  inbox: InboxRepo;
+  target: DispatchTarget;
+  now?: () => Date;
+  onEvent?: RelayEventSink;
+  /** After a successful delivery (auto-reply hooks in here). */
+  onDelivered?: (interaction: Interaction, result: DeliveryResult) => void;
+  pollIntervalMs?: number;
+  concurrency?: number;
+}
+
+/**
+ * Works the durable queue after the 200: each due event is delivered to the target; failures are retried with
+ * backoff, from the database, so they survive a restart. A failing consumer never blocks ingress.
+ */
+export class Dispatcher {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private wanted = false;
+  private stopped = false;
+  private readonly inFlight = new Set<number>();
+
+  constructor(private readonly deps: DispatcherDeps) {}
+
+  start(): void {
+    this.stopped = false;
+    this.timer = setInterval(() => this.wake(), this.deps.pollIntervalMs ?? 1000);
+    this.timer.unref();
+    this.wake();
+  }
+
+  /** Looks for due events now (called after each commit). */
+  wake(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.wanted = true;
+      return;
+    }
+    this.running = this.work().finally(() => {
+      this.running = undefined;
+      if (this.wanted && !this.stopped) {
+        this.wanted = false;
+        this.wake();
+      }
+    });
+  }
+
+  /** Stops taking new work and waits for deliveries under way. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+  }
+
+  private async work(): Promise<void> {
+    const now = this.deps.now ?? (() => new Date());
+    const concurrency = this.deps.concurrency ?? 8;
+    for (;;) {
+      if (this.stopped) return;
+      const due = (await this.deps.dispatch.due(now().toISOString(), concurrency * 4)).filter(
+        (e) => !this.inFlight.has(e.id),
+      );
+      if (due.length === 0) return;
+      for (let i = 0; i < due.length; i += concurrency) {
+        if (this.stopped) return;
+        await Promise.all(due.slice(i, i + concurrency).map((event) => this.deliverOne(event.id, event.interactionId, event.attempts)));
+      }
+    }
+  }
+
+  private async deliverOne(eventId: number, interactionId: string, attempts: number): Promise<void> {
+    const now = this.deps.now ?? (() => new Date());
+    this.inFlight.add(eventId);
+    try {
+      const interaction = await this.deps.inbox.findInteraction(interactionId);
+      if (!interaction) {
+        // Purged while queued: nothing left to deliver.
+        await this.deps.dispatch.markDelivered(eventId, { target: 'purged', status: null, durationMs: 0, at: now().toISOString() });
+        return;
+      }
+      const started = Date.now();
+      const result = await this.deps.target.deliver(interaction);
+      const durationMs = Date.now() - started;
+      const attempt = attempts + 1;
+      if (result.ok) {
+        await this.deps.dispatch.markDelivered(eventId, {
+          target: this.deps.target.description,
+          status: result.status,
+          durationMs,
+          at: now().toISOString(),
+        });
+        this.deps.onEvent?.({ event: 'dispatch', eventId, interactionId, target: this.deps.target.description, ok: true, status: result.status, durationMs, attempt });
+        this.deps.onDelivered?.(interaction, result);
+      } else {
+        const nextAttemptAt = new Date(now().getTime() + nextAttemptDelayMs(attempt)).toISOString();
+        const error = result.error ?? 'failed';
+        await this.deps.dispatch.markFailed(eventId, { target: this.deps.target.description, status: result.status, error, durationMs, nextAttemptAt });
+        this.deps.onEvent?.({ event: 'dispatch', eventId, interactionId, target: this.deps.target.description, ok: false, status: result.status, durationMs, attempt, error, nextAttemptAt });
+      }
+    } finally {
+      this.inFlight.delete(eventId);
+    }
+  }
+}

@@ -1,0 +1,38 @@
+/** What the relay reports as it works: printed one line each on a terminal, or as NDJSON with `--json`. */
+export type RelayEvent =
+  | { event: 'listening'; url: string }
+  | { event: 'callback_url'; integrationId: string; label: string; url: string }
+  | { event: 'handshake'; integrationId: string; ok: boolean }
+  | {
+      event: 'message';
+      integrationId: string;
+      interactionId: string | null;
+      wamid: string;
+      from: string;
+      contactName: string | null;
+      type: string;
+      text: string;
+      duplicate: boolean;
+    }
+  | { event: 'status'; integrationId: string; wamid: string; status: string; errorCode: number | null }
+  | { event: 'ignored'; integrationId?: string; reason: string; field?: string; phoneNumberId?: string }
+  | { event: 'rejected'; status: number; reason: string; integrationId?: string }
+  | {
+      event: 'dispatch';
+      eventId: number;
+      interactionId: string;
+      target: string;
+      ok: boolean;
+      status: number | null;
+      durationMs: number;
+      attempt: number;
+      error?: string;
+      nextAttemptAt?: string;
+    }
+  | { event: 'auto_reply'; interactionId: string; to: string; ok: boolean; wamid?: string; error?: string }
+  | { event: 'tunnel'; provider: string; url: string }
+  | { event: 'error'; message: string }
+  | { event: 'stopping'; signal: string }
+  | { event: 'stopped' };
+
+export type RelayEventSink = (event: RelayEvent) => void;

@@ -1,0 +1,233 @@
+import { randomBytes } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { UsageError } from '../cli/errors.js';
+import type { GraphClient } from '../graph/client.js';
+import { sendTextMessage } from '../services/messages/send-text.js';
+import { readIntegrationSecrets, webhookPath } from '../services/whatsapp/integrations.js';
+import type { SecretBackendKind, SecretStore } from '../secrets/types.js';
+import type { Integration, Interaction, Store } from '../store/types.js';
+import { buildApp } from './app.js';
+import { IntegrationDirectory, type RelayIntegration } from './directory.js';
+import { Dispatcher, execTarget, forwardTarget, type DeliveryResult, type DispatchTarget } from './dispatch.js';
+import type { RelayEvent, RelayEventSink } from './events.js';
+import { GroupCommitter } from './ingest.js';
+import type { RateLimitSettings } from './limits.js';
+import { startTunnel, type Tunnel, type TunnelProvider } from './tunnel.js';
+
+export interface RelayOptions {
+  host: string;
+  port: number;
+  publicUrl?: string | undefined;
+  tunnel?: TunnelProvider | undefined;
+  forwardTo?: string | undefined;
+  exec?: string | undefined;
+  /** Text to reply with, or `true` to reply with what the `--exec` command printed. */
+  autoReply?: string | true | undefined;
+  limits?: Partial<RateLimitSettings>;
+  /** Where the running relay's address is recorded for `lumen relay status`. */
+  stateFile?: string;
+}
+
+export interface RelayDeps {
+  store: Store;
+  secrets(kind?: SecretBackendKind): Promise<SecretStore>;
+  graph(accessToken: string): Promise<GraphClient>;
+  now(): Date;
+  onEvent: RelayEventSink;
+}
+
+export interface RelayHandle {
+  url: string;
+  publicUrl: string | null;
+  tunnel: Tunnel | null;
+  /** Secret that signs forwarded deliveries (only with --forward-to). */
+  signingSecret: string | null;
+  integrations: RelayIntegration[];
+  app: FastifyInstance;
+  /** Stops accepting, answers what is in flight, finishes the commit queue and deliveries, closes everything. */
+  close(): Promise<void>;
+}
+
+export const SIGNING_SECRET_KEY = 'relay/signing_secret';
+
+/** The forward signing secret: created once, kept in the secret store, the same across restarts. */
+export async function relaySigningSecret(secrets: SecretStore): Promise<string> {
+  const existing = await secrets.get(SIGNING_SECRET_KEY);
+  if (existing) return existing;
+  const created = `whsec_${randomBytes(24).toString('base64url')}`;
+  await secrets.set(SIGNING_SECRET_KEY, created);
+  return created;
+}
+
+export async function startRelay(deps: RelayDeps, options: RelayOptions): Promise<RelayHandle> {
+  if (options.forwardTo && options.exec) {
+    throw new UsageError('Choose one consumer: --forward-to or --exec, not both.');
+  }
+  if (options.autoReply === true && !options.exec) {
+    throw new UsageError('--auto-reply without text replies with what the --exec command prints; add --exec or give the text.');
+  }
+  const { store } = deps;
+
+  // Full integrations (where their secrets live) by id; the directory holds what the hot path needs.
+  const integrations = new Map<string, Integration>();
+  const directory = new IntegrationDirectory(async () => {
+    const all = await store.integrations.listAll();
+    const loaded: RelayIntegration[] = [];
+    for (const integration of all) {
+      integrations.set(integration.id, integration);
+      let appSecret: string;
+      try {
+        ({ appSecret } = await readIntegrationSecrets(deps, integration));
+      } catch (error) {
+        // One number with unreadable secrets must not take the others down: it answers 404 until fixed.
+        deps.onEvent({ event: 'error', message: `Skipping ${integration.id}: ${(error as Error).message}` });
+        continue;
+      }
+      loaded.push({
+        id: integration.id,
+        workspaceId: integration.workspaceId,
+        workspaceName: integration.workspaceName,
+        label: integration.label,
+        phoneNumberId: integration.phoneNumberId,
+        displayPhoneNumber: integration.displayPhoneNumber,
+        verifyTokenHash: integration.verifyTokenHash,
+        appSecret,
+      });
+    }
+    return loaded;
+  });
+  await directory.load();
+
+  let signingSecret: string | null = null;
+  let target: DispatchTarget | undefined;
+  if (options.forwardTo) {
+    signingSecret = await relaySigningSecret(await deps.secrets());
+    target = forwardTarget(options.forwardTo, signingSecret);
+  } else if (options.exec) {
+    target = execTarget(options.exec);
+  }
+
+  const graphClients = new Map<string, Promise<GraphClient>>();
+  const graphFor = (integration: Integration) => {
+    let client = graphClients.get(integration.id);
+    if (!client) {
+      client = readIntegrationSecrets(deps, integration).then(({ accessToken }) => deps.graph(accessToken));
+      graphClients.set(integration.id, client);
+    }
+    return client;
+  };
+
+  const pendingReplies = new Set<Promise<void>>();
+  const autoReply = (interaction: Interaction, result?: DeliveryResult) => {
+    if (options.autoReply === undefined) return;
+    const text = options.autoReply === true ? (result?.output ?? '').trim() : options.autoReply;
+    if (!text) return;
+    const integration = integrations.get(interaction.integrationId);
+    if (!integration) return;
+    if (interaction.fromKind !== 'phone') {
+      deps.onEvent({ event: 'auto_reply', interactionId: interaction.id, to: interaction.from, ok: false, error: 'sender has no phone number' });
+      return;
+    }
+    const reply = (async () => {
+      try {
+        const sent = await sendTextMessage(
+          { outbound: store.outbound, graph: await graphFor(integration), now: deps.now },
+          {
+            workspaceId: integration.workspaceId,
+            integrationId: integration.id,
+            phoneNumberId: integration.phoneNumberId,
+            to: interaction.from,
+            text,
+            replyTo: interaction.wamid,
+            inReplyTo: interaction.id,
+            source: 'auto_reply',
+          },
+        );
+        deps.onEvent({ event: 'auto_reply', interactionId: interaction.id, to: interaction.from, ok: true, wamid: sent.wamid ?? '' });
+      } catch (error) {
+        deps.onEvent({ event: 'auto_reply', interactionId: interaction.id, to: interaction.from, ok: false, error: (error as Error).message });
+      }
+    })();
+    pendingReplies.add(reply);
+    void reply.finally(() => pendingReplies.delete(reply));
+  };
+
+  const dispatcher = target
+    ? new Dispatcher({
+        dispatch: store.dispatch,
+        inbox: store.inbox,
+        target,
+        now: deps.now,
+        onEvent: deps.onEvent,
+        onDelivered: (interaction, result) => autoReply(interaction, result),
+      })
+    : undefined;
+
+  const committer = new GroupCommitter(store.inbox);
+  const app = buildApp({
+    directory,
+    committer,
+    dispatchEnabled: dispatcher !== undefined,
+    ...(options.limits ? { limits: options.limits } : {}),
+    now: deps.now,
+    onEvent: deps.onEvent,
+    onStored: (outcome) => {
+      if (dispatcher) dispatcher.wake();
+      else for (const interaction of outcome.stored) autoReply(interaction);
+    },
+  });
+
+  await app.listen({ host: options.host, port: options.port });
+  const address = app.server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  dispatcher?.start();
+
+  let tunnel: Tunnel | null = null;
+  try {
+    if (options.tunnel) tunnel = await startTunnel(options.tunnel, address.port);
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
+  const publicUrl = tunnel?.url ?? options.publicUrl?.replace(/\/+$/, '') ?? null;
+  if (options.stateFile) {
+    writeFileSync(options.stateFile, JSON.stringify({ pid: process.pid, url, publicUrl, startedAt: deps.now().toISOString() }), {
+      mode: 0o600,
+    });
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    publicUrl,
+    tunnel,
+    signingSecret,
+    integrations: directory.all(),
+    app,
+    close() {
+      closing ??= (async () => {
+        await app.close(); // stops accepting; in-flight requests finish (their commits included)
+        await committer.drain();
+        await dispatcher?.stop();
+        await Promise.allSettled([...pendingReplies]);
+        await tunnel?.stop();
+        await Promise.allSettled([...graphClients.values()].map(async (c) => (await c).close()));
+        if (options.stateFile) rmSync(options.stateFile, { force: true });
+      })();
+      return closing;
+    },
+  };
+}
+
+export function callbackUrls(handle: RelayHandle): Array<Extract<RelayEvent, { event: 'callback_url' }>> {
+  if (!handle.publicUrl) return [];
+  return handle.integrations.map((i) => ({
+    event: 'callback_url' as const,
+    integrationId: i.id,
+    label: i.label,
+    url: `${handle.publicUrl}${webhookPath(i.id)}`,
+  }));
+}

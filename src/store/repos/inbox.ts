@@ -1,0 +1,169 @@
+import { randomBytes } from 'node:crypto';
+import type { Database } from '../db.js';
+import type { Contact, InboxRepo, IngestJob, IngestOutcome, Interaction } from '../types.js';
+
+interface InteractionRow {
+  id: string;
+  workspace_id: string;
+  integration_id: string;
+  wamid: string;
+  phone_number_id: string;
+  from_id: string;
+  from_kind: string;
+  contact_name: string | null;
+  type: string;
+  text: string;
+  media_id: string | null;
+  reply_to: string | null;
+  sent_at: string;
+  received_at: string;
+  raw: string;
+}
+
+export const toInteraction = (row: InteractionRow): Interaction => ({
+  id: row.id,
+  workspaceId: row.workspace_id,
+  integrationId: row.integration_id,
+  channel: 'whatsapp',
+  wamid: row.wamid,
+  phoneNumberId: row.phone_number_id,
+  from: row.from_id,
+  fromKind: row.from_kind === 'user_id' ? 'user_id' : 'phone',
+  contactName: row.contact_name,
+  type: row.type,
+  text: row.text,
+  mediaId: row.media_id,
+  replyTo: row.reply_to,
+  timestamp: row.sent_at,
+  receivedAt: row.received_at,
+  raw: JSON.parse(row.raw),
+});
+
+/** Delivery states of a sent message only move forward: sent → delivered → read; failed is final too. */
+const STATUS_RANK_SQL = `CASE state WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 WHEN 'failed' THEN 3 ELSE 0 END`;
+const STATUS_RANK: Record<string, number> = { sent: 1, delivered: 2, read: 3, failed: 3 };
+
+export function newInteractionId(): string {
+  return `in_${randomBytes(12).toString('hex')}`;
+}
+
+export function createInboxRepo(db: Database): InboxRepo {
+  const insertInteraction = db.prepare(
+    `INSERT OR IGNORE INTO interactions (id, workspace_id, integration_id, wamid, phone_number_id, from_id, from_kind,
+       contact_name, type, text, media_id, reply_to, sent_at, received_at, raw)
+     VALUES (@id, @workspaceId, @integrationId, @wamid, @phoneNumberId, @from, @fromKind, @contactName, @type, @text,
+       @mediaId, @replyTo, @timestamp, @receivedAt, @raw)`,
+  );
+  const upsertContact = db.prepare(
+    `INSERT INTO contacts (integration_id, contact_id, kind, workspace_id, name, user_id, first_seen_at, last_inbound_at, messages)
+     VALUES (@integrationId, @from, @fromKind, @workspaceId, @contactName, @userId, @timestamp, @timestamp, 1)
+     ON CONFLICT (integration_id, contact_id) DO UPDATE SET
+       name = COALESCE(excluded.name, contacts.name),
+       user_id = COALESCE(excluded.user_id, contacts.user_id),
+       first_seen_at = MIN(contacts.first_seen_at, excluded.first_seen_at),
+       last_inbound_at = MAX(contacts.last_inbound_at, excluded.last_inbound_at),
+       messages = contacts.messages + 1`,
+  );
+  const insertEvent = db.prepare(
+    `INSERT OR IGNORE INTO dispatch_events (interaction_id, workspace_id, state, next_attempt_at, created_at)
+     VALUES (?, ?, 'pending', ?, ?)`,
+  );
+  const insertStatus = db.prepare(
+    `INSERT OR IGNORE INTO message_statuses (wamid, status, integration_id, recipient_id, occurred_at, error_code,
+       error_title, error_details, received_at, raw)
+     VALUES (@wamid, @status, @integrationId, @recipientId, @timestamp, @errorCode, @errorTitle, @errorDetails,
+       @receivedAt, @raw)`,
+  );
+  const advanceOutbound = db.prepare(
+    `UPDATE outbound_messages SET state = @status, updated_at = @receivedAt,
+       error_code = COALESCE(@errorCode, error_code), error_title = COALESCE(@errorTitle, error_title),
+       error_details = COALESCE(@errorDetails, error_details)
+     WHERE wamid = @wamid AND ${STATUS_RANK_SQL} < @rank`,
+  );
+
+  const ingestAll = db.transaction((jobs: IngestJob[]): IngestOutcome[] =>
+    jobs.map((job) => {
+      const outcome: IngestOutcome = { stored: [], duplicates: 0, statusesStored: 0, events: [] };
+      for (const message of job.messages) {
+        const row = {
+          ...message,
+          id: newInteractionId(),
+          workspaceId: job.workspaceId,
+          receivedAt: job.receivedAt,
+          raw: JSON.stringify(message.raw),
+        };
+        if (insertInteraction.run(row).changes === 0) {
+          outcome.duplicates += 1;
+          continue;
+        }
+        upsertContact.run(row);
+        const { userId: _userId, ...interaction } = message;
+        outcome.stored.push({ ...interaction, id: row.id, workspaceId: job.workspaceId, receivedAt: job.receivedAt });
+        if (job.enqueueDispatch) {
+          const event = insertEvent.run(row.id, job.workspaceId, job.receivedAt, job.receivedAt);
+          if (event.changes > 0) outcome.events.push(Number(event.lastInsertRowid));
+        }
+      }
+      for (const status of job.statuses) {
+        const row = { ...status, receivedAt: job.receivedAt, raw: JSON.stringify(status.raw) };
+        if (insertStatus.run(row).changes === 0) continue;
+        outcome.statusesStored += 1;
+        const rank = STATUS_RANK[status.status];
+        if (rank !== undefined) advanceOutbound.run({ ...row, rank });
+      }
+      return outcome;
+    }),
+  );
+
+  const byId = db.prepare<[string], InteractionRow>('SELECT * FROM interactions WHERE id = ?');
+  const contacts = db.prepare<[string], Record<string, unknown>>(
+    'SELECT * FROM contacts WHERE workspace_id = ? ORDER BY last_inbound_at DESC',
+  );
+
+  return {
+    async ingest(jobs) {
+      return ingestAll(jobs);
+    },
+    async listInteractions({ workspaceId, from, since, limit }) {
+      const where = ['workspace_id = @workspaceId'];
+      if (from) where.push('from_id = @from');
+      if (since) where.push('received_at >= @since');
+      const rows = db
+        .prepare<Record<string, unknown>, InteractionRow>(
+          `SELECT * FROM interactions WHERE ${where.join(' AND ')} ORDER BY received_at DESC, rowid DESC LIMIT @limit`,
+        )
+        .all({ workspaceId, from, since, limit });
+      return rows.map(toInteraction);
+    },
+    async findInteraction(id) {
+      const row = byId.get(id);
+      return row ? toInteraction(row) : undefined;
+    },
+    async listContacts(workspaceId) {
+      return contacts.all(workspaceId).map(
+        (row): Contact => ({
+          integrationId: String(row.integration_id),
+          contactId: String(row.contact_id),
+          kind: row.kind === 'user_id' ? 'user_id' : 'phone',
+          name: (row.name as string | null) ?? null,
+          userId: (row.user_id as string | null) ?? null,
+          firstSeenAt: String(row.first_seen_at),
+          lastInboundAt: String(row.last_inbound_at),
+          messages: Number(row.messages),
+        }),
+      );
+    },
+    async purgeIntegration(integrationId) {
+      return db.transaction(() => {
+        db.prepare(
+          'DELETE FROM dispatch_events WHERE interaction_id IN (SELECT id FROM interactions WHERE integration_id = ?)',
+        ).run(integrationId);
+        const removed = db.prepare('DELETE FROM interactions WHERE integration_id = ?').run(integrationId).changes;
+        db.prepare('DELETE FROM contacts WHERE integration_id = ?').run(integrationId);
+        db.prepare('DELETE FROM message_statuses WHERE integration_id = ?').run(integrationId);
+        db.prepare('DELETE FROM outbound_messages WHERE integration_id = ?').run(integrationId);
+        return removed;
+      })();
+    },
+  };
+}

@@ -1,0 +1,109 @@
+import type { Database } from '../db.js';
+import type { OutboundMessage, OutboundRepo } from '../types.js';
+
+interface OutboundRow {
+  id: string;
+  workspace_id: string;
+  integration_id: string;
+  wamid: string | null;
+  recipient: string;
+  kind: string;
+  body: string;
+  state: string;
+  error_code: number | null;
+  error_title: string | null;
+  error_details: string | null;
+  fbtrace_id: string | null;
+  source: string;
+  in_reply_to: string | null;
+  idempotency_key: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+const toOutbound = (row: OutboundRow): OutboundMessage => ({
+  id: row.id,
+  workspaceId: row.workspace_id,
+  integrationId: row.integration_id,
+  wamid: row.wamid,
+  recipient: row.recipient,
+  kind: row.kind === 'template' ? 'template' : 'text',
+  body: JSON.parse(row.body),
+  state: row.state as OutboundMessage['state'],
+  errorCode: row.error_code,
+  errorTitle: row.error_title,
+  errorDetails: row.error_details,
+  fbtraceId: row.fbtrace_id,
+  source: row.source,
+  inReplyTo: row.in_reply_to,
+  idempotencyKey: row.idempotency_key,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+});
+
+export function createOutboundRepo(db: Database): OutboundRepo {
+  const insert = db.prepare(
+    `INSERT INTO outbound_messages (id, workspace_id, integration_id, wamid, recipient, kind, body, state, error_code,
+       error_title, error_details, fbtrace_id, source, in_reply_to, idempotency_key, created_at, updated_at)
+     VALUES (@id, @workspaceId, @integrationId, @wamid, @recipient, @kind, @body, @state, @errorCode, @errorTitle,
+       @errorDetails, @fbtraceId, @source, @inReplyTo, @idempotencyKey, @createdAt, @updatedAt)`,
+  );
+  // A status webhook may arrive before Meta's HTTP answer is recorded: keep the state it already set.
+  const accepted = db.prepare(
+    `UPDATE outbound_messages SET wamid = @wamid, updated_at = @now,
+       state = CASE WHEN state IN ('queued', 'pending_approval') THEN 'accepted' ELSE state END
+     WHERE id = @id`,
+  );
+  const failed = db.prepare(
+    `UPDATE outbound_messages SET state = 'failed', error_code = @code, error_title = @title,
+       error_details = @details, fbtrace_id = @fbtraceId, updated_at = @now WHERE id = @id`,
+  );
+  const byId = db.prepare<[string], OutboundRow>('SELECT * FROM outbound_messages WHERE id = ?');
+  const byWamid = db.prepare<[string], OutboundRow>('SELECT * FROM outbound_messages WHERE wamid = ?');
+  const statusesFor = db.prepare<[string], { status: string; error_code: number | null; error_title: string | null; error_details: string | null }>(
+    `SELECT status, error_code, error_title, error_details FROM message_statuses WHERE wamid = ?`,
+  );
+  const applyStatus = db.prepare(
+    `UPDATE outbound_messages SET state = @status, updated_at = @now,
+       error_code = COALESCE(@errorCode, error_code), error_title = COALESCE(@errorTitle, error_title),
+       error_details = COALESCE(@errorDetails, error_details)
+     WHERE id = @id`,
+  );
+  const rank: Record<string, number> = { sent: 1, delivered: 2, read: 3, failed: 3 };
+
+  return {
+    async insert(message) {
+      insert.run({ ...message, body: JSON.stringify(message.body) });
+    },
+    async markAccepted(id, wamid, now) {
+      db.transaction(() => {
+        accepted.run({ id, wamid, now });
+        // Statuses that arrived before this answer (Meta can be that fast) still count.
+        const best = statusesFor
+          .all(wamid)
+          .sort((a, b) => (rank[b.status] ?? 0) - (rank[a.status] ?? 0))[0];
+        if (best && (rank[best.status] ?? 0) > 0) {
+          applyStatus.run({
+            id,
+            now,
+            status: best.status,
+            errorCode: best.error_code,
+            errorTitle: best.error_title,
+            errorDetails: best.error_details,
+          });
+        }
+      })();
+    },
+    async markFailed(id, error, now) {
+      failed.run({ id, now, ...error });
+    },
+    async findById(id) {
+      const row = byId.get(id);
+      return row ? toOutbound(row) : undefined;
+    },
+    async findByWamid(wamid) {
+      const row = byWamid.get(wamid);
+      return row ? toOutbound(row) : undefined;
+    },
+  };
+}
