@@ -179,7 +179,11 @@ export async function startRelay(deps: RelayDeps, options: RelayOptions): Promis
     },
   });
 
-  await app.listen({ host: options.host, port: options.port });
+  const stopMaintenance = await store.startMaintenance();
+  await app.listen({ host: options.host, port: options.port }).catch(async (error: unknown) => {
+    await stopMaintenance();
+    throw error;
+  });
   const address = app.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
@@ -215,6 +219,7 @@ export async function startRelay(deps: RelayDeps, options: RelayOptions): Promis
         await Promise.allSettled([...pendingReplies]);
         await tunnel?.stop();
         await Promise.allSettled([...graphClients.values()].map(async (c) => (await c).close()));
+        await stopMaintenance();
         if (options.stateFile) rmSync(options.stateFile, { force: true });
       })();
       return closing;

@@ -92,3 +92,37 @@ function asStoreError(error: unknown, path: string): unknown {
   }
   return error;
 }
+
+/**
+ * Moves WAL checkpoints off the main thread: turns off automatic checkpoints on `db` (they would run inside a
+ * commit, fsync included) and runs them from a worker thread instead. Returns a function that stops the worker
+ * and restores automatic checkpoints. Falls back to automatic checkpoints if the worker cannot start.
+ */
+export async function startBackgroundCheckpoints(db: Database, path: string, intervalMs = 250): Promise<() => Promise<void>> {
+  const { Worker } = await import('node:worker_threads');
+  let worker: InstanceType<typeof Worker>;
+  try {
+    worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), { workerData: { path, intervalMs } });
+  } catch {
+    return async () => {};
+  }
+  db.pragma('wal_autocheckpoint = 0');
+  worker.on('error', () => db.pragma('wal_autocheckpoint = 1000'));
+  worker.unref();
+  return async () => {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 2000);
+      worker.once('message', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      worker.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      worker.postMessage('stop');
+    });
+    await worker.terminate();
+    db.pragma('wal_autocheckpoint = 1000');
+  };
+}

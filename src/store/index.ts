@@ -1,4 +1,4 @@
-import { openDatabase } from './db.js';
+import { openDatabase, startBackgroundCheckpoints } from './db.js';
 import { createDispatchRepo } from './repos/dispatch.js';
 import { createInboxRepo } from './repos/inbox.js';
 import { createOutboundRepo } from './repos/outbound.js';
@@ -16,6 +16,7 @@ export function openStore(path: string): Store {
     inbox: createInboxRepo(db),
     dispatch: createDispatchRepo(db),
     outbound: createOutboundRepo(db),
+    startMaintenance: () => startBackgroundCheckpoints(db, path),
     close: () => db.close(),
   };
 }

@@ -84,6 +84,8 @@ export interface Store {
   inbox: InboxRepo;
   dispatch: DispatchRepo;
   outbound: OutboundRepo;
+  /** For a long-running writer (the relay): background upkeep off the hot path. Returns its stop function. */
+  startMaintenance(): Promise<() => Promise<void>>;
   close(): void;
 }
 

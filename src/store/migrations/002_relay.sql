@@ -1,9 +1,11 @@
 -- What the relay receives and hands on: inbound messages (interactions), the people who wrote (contacts),
 -- messages lumen sent and their delivery statuses, and the durable queue of deliveries to the user's code.
 -- No foreign keys to integrations: stored messages outlive a disconnect unless it purges them.
+-- The webhook path writes here; every index costs it time, so there are only the ones lookups need
+-- (interaction ids are `in_<seq>`, rowid lookups; an event's id is its interaction's seq).
 
 CREATE TABLE interactions (
-  id              TEXT PRIMARY KEY,
+  seq             INTEGER PRIMARY KEY,
   workspace_id    TEXT NOT NULL,
   integration_id  TEXT NOT NULL,
   channel         TEXT NOT NULL DEFAULT 'whatsapp',
@@ -21,8 +23,6 @@ CREATE TABLE interactions (
   raw             TEXT NOT NULL,
   UNIQUE (integration_id, wamid)
 );
-CREATE INDEX interactions_by_time ON interactions (workspace_id, received_at);
-CREATE INDEX interactions_by_sender ON interactions (integration_id, from_id, sent_at);
 
 CREATE TABLE contacts (
   integration_id  TEXT NOT NULL,
@@ -74,8 +74,7 @@ CREATE TABLE message_statuses (
 );
 
 CREATE TABLE dispatch_events (
-  id               INTEGER PRIMARY KEY AUTOINCREMENT,
-  interaction_id   TEXT NOT NULL UNIQUE,
+  interaction_seq  INTEGER PRIMARY KEY,
   workspace_id     TEXT NOT NULL,
   state            TEXT NOT NULL,
   attempts         INTEGER NOT NULL DEFAULT 0,
@@ -87,4 +86,5 @@ CREATE TABLE dispatch_events (
   created_at       TEXT NOT NULL,
   delivered_at     TEXT
 );
-CREATE INDEX dispatch_events_due ON dispatch_events (state, next_attempt_at);
+-- Only undelivered events are indexed: the index stays as small as the backlog.
+CREATE INDEX dispatch_events_due ON dispatch_events (next_attempt_at) WHERE state != 'delivered';

@@ -1,9 +1,9 @@
 import type { Database } from '../db.js';
+import { interactionId, interactionSeq } from './inbox.js';
 import type { DispatchEvent, DispatchRepo } from '../types.js';
 
 interface EventRow {
-  id: number;
-  interaction_id: string;
+  interaction_seq: number;
   workspace_id: string;
   state: string;
   attempts: number;
@@ -17,8 +17,8 @@ interface EventRow {
 }
 
 const toEvent = (row: EventRow): DispatchEvent => ({
-  id: row.id,
-  interactionId: row.interaction_id,
+  id: row.interaction_seq,
+  interactionId: interactionId(row.interaction_seq),
   workspaceId: row.workspace_id,
   state: row.state as DispatchEvent['state'],
   attempts: row.attempts,
@@ -33,24 +33,23 @@ const toEvent = (row: EventRow): DispatchEvent => ({
 
 export function createDispatchRepo(db: Database): DispatchRepo {
   const due = db.prepare<[string, number], EventRow>(
-    `SELECT * FROM dispatch_events WHERE state IN ('pending', 'retrying') AND next_attempt_at <= ?
-     ORDER BY next_attempt_at, id LIMIT ?`,
+    `SELECT * FROM dispatch_events WHERE state != 'delivered' AND next_attempt_at <= ?
+     ORDER BY next_attempt_at LIMIT ?`,
   );
   const delivered = db.prepare(
     `UPDATE dispatch_events SET state = 'delivered', attempts = attempts + 1, last_target = @target,
-       last_status = @status, last_error = NULL, last_duration_ms = @durationMs, delivered_at = @at WHERE id = @id`,
+       last_status = @status, last_error = NULL, last_duration_ms = @durationMs, delivered_at = @at WHERE interaction_seq = @id`,
   );
   const failed = db.prepare(
     `UPDATE dispatch_events SET state = 'retrying', attempts = attempts + 1, last_target = @target,
        last_status = @status, last_error = @error, last_duration_ms = @durationMs, next_attempt_at = @nextAttemptAt
-     WHERE id = @id`,
+     WHERE interaction_seq = @id`,
   );
-  const byId = db.prepare<[number], EventRow>('SELECT * FROM dispatch_events WHERE id = ?');
-  const byInteraction = db.prepare<[string], EventRow>('SELECT * FROM dispatch_events WHERE interaction_id = ?');
+  const byId = db.prepare<[number], EventRow>('SELECT * FROM dispatch_events WHERE interaction_seq = ?');
   const requeue = db.prepare(
-    `INSERT INTO dispatch_events (interaction_id, workspace_id, state, next_attempt_at, created_at)
-     VALUES (@interactionId, @workspaceId, 'pending', @now, @now)
-     ON CONFLICT (interaction_id) DO UPDATE SET state = 'pending', next_attempt_at = @now, delivered_at = NULL`,
+    `INSERT INTO dispatch_events (interaction_seq, workspace_id, state, next_attempt_at, created_at)
+     VALUES (@seq, @workspaceId, 'pending', @now, @now)
+     ON CONFLICT (interaction_seq) DO UPDATE SET state = 'pending', next_attempt_at = @now, delivered_at = NULL`,
   );
 
   return {
@@ -67,7 +66,7 @@ export function createDispatchRepo(db: Database): DispatchRepo {
       const rows = db
         .prepare<[string, number], EventRow>(
           `SELECT * FROM dispatch_events WHERE workspace_id = ? ${failedOnly ? "AND state = 'retrying'" : ''}
-           ORDER BY id DESC LIMIT ?`,
+           ORDER BY interaction_seq DESC LIMIT ?`,
         )
         .all(workspaceId, limit);
       return rows.map(toEvent);
@@ -76,9 +75,10 @@ export function createDispatchRepo(db: Database): DispatchRepo {
       const row = byId.get(id);
       return row ? toEvent(row) : undefined;
     },
-    async requeue(interactionId, workspaceId, now) {
-      requeue.run({ interactionId, workspaceId, now });
-      return toEvent(byInteraction.get(interactionId)!);
+    async requeue(id, workspaceId, now) {
+      const seq = interactionSeq(id)!;
+      requeue.run({ seq, workspaceId, now });
+      return toEvent(byId.get(seq)!);
     },
   };
 }

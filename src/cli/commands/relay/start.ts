@@ -16,7 +16,11 @@ interface RelayStartOptions {
   autoReply?: string | boolean;
   rateLimit: string;
   workspaceRateLimit: string;
+  quiet?: boolean;
 }
+
+/** With --quiet only these are printed: where the relay is, problems, and shutdown. */
+const QUIET_EVENTS = new Set<RelayEvent['event']>(['listening', 'tunnel', 'callback_url', 'error', 'stopping', 'stopped']);
 
 export async function run(ctx: Context, options: RelayStartOptions): Promise<void> {
   const port = parsePort(options.port);
@@ -38,7 +42,8 @@ export async function run(ctx: Context, options: RelayStartOptions): Promise<voi
     });
   }
 
-  const print = ctx.globals.json ? (event: RelayEvent) => ctx.out.event(event) : (event: RelayEvent) => printEvent(ctx, event);
+  const show = ctx.globals.json ? (event: RelayEvent) => ctx.out.event(event) : (event: RelayEvent) => printEvent(ctx, event);
+  const print = options.quiet ? (event: RelayEvent) => QUIET_EVENTS.has(event.event) && show(event) : show;
   const { startRelay, callbackUrls } = await import('../../../relay/server.js');
   const relay = await startRelay(
     { store, secrets: (kind) => ctx.secrets(kind), graph: (token) => ctx.graph(token), now: () => ctx.now(), onEvent: print },
