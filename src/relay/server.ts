@@ -194,6 +194,8 @@ export async function startRelay(deps: RelayDeps, options: RelayOptions): Promis
     if (options.tunnel) tunnel = await startTunnel(options.tunnel, address.port);
   } catch (error) {
     await app.close();
+    await dispatcher?.stop();
+    await stopMaintenance();
     throw error;
   }
   const publicUrl = tunnel?.url ?? options.publicUrl?.replace(/\/+$/, '') ?? null;
