@@ -22,6 +22,13 @@ Examples:
   $ lumen templates sync                                  # fetch the templates again from Meta
   $ lumen templates list --status APPROVED --json
   $ lumen templates show order_update --lang en_US        # the parameters a send must supply
+  $ lumen send --to +15551234567 --text "Your order shipped"
+  $ lumen send --to 15551234567 --template welcome --param first_name=Ana --param shop=Lumen
+  $ lumen send --csv recipients.csv --template welcome --lang en_US --rate 80
+  $ lumen approvals policy templates                      # template sends wait for approval
+  $ lumen approvals list
+  $ lumen approvals approve msg_…                         # or: lumen approvals reject msg_… --reason "…"
+  $ lumen messages show msg_…                             # a sent message and its delivery timeline
   $ lumen relay start --tunnel cloudflared --forward-to http://localhost:3000/hook
   $ lumen relay status
   $ lumen messages list --since 1h                        # what the relay stored
@@ -146,6 +153,62 @@ export function buildProgram(state: ProgramState): Command {
     .addHelpText('after', '\nExample:\n  $ lumen templates show order_update --lang en_US')
     .action(action(() => import('./commands/templates/show.js')));
 
+  const collect = (value: string, previous: string[]) => [...previous, value];
+  program
+    .command('send')
+    .description('send a text (inside the 24-hour window) or a template, checked before Meta sees it')
+    .option('--to <number>', 'recipient in international format, e.g. +15551234567')
+    .option('--text <text>', 'free-form text (only within 24 hours of the contact\'s last message)')
+    .option('--reply-to <wamid>', 'quote this message (text only)')
+    .option('--preview-url', 'show a preview of the first URL in the text')
+    .option('--template <name>', 'an approved template (see `lumen templates list`)')
+    .option('--lang <code>', 'template language, e.g. en_US (needed when the template has several)')
+    .option('--param <value>', 'template body parameter: in order for positional, name=value for named (repeat)', collect, [])
+    .option('--header-param <value>', 'template header parameter (text, or a media URL or id)')
+    .option('--button-param <index=value>', 'template button parameter, e.g. 0=ORDER123 (repeat)', collect, [])
+    .option('--idempotency-key <key>', 'a re-run with the same key does not send twice')
+    .option('--csv <file>', 'bulk: one message per row (a "to" column and one column per parameter)')
+    .addOption(new Option('--rate <n>', 'messages per second for this number').default('80'))
+    .addOption(new Option('--workspace-rate <n>', 'messages per second for the workspace, shared by all lumen processes').default('1000'))
+    .option('--dry-run', 'print the exact request body; send nothing')
+    .option('--force', 'send free-form text even when the 24-hour window is closed')
+    .option('--integration <id>', 'which number sends, when several are connected')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ lumen send --to +15551234567 --text "Your order shipped"\n' +
+        '  $ lumen send --to 15551234567 --template order_update --lang en_US --header-param "#123" --param Ana --param "#123" --button-param 0=ABC\n' +
+        '  $ lumen send --to 15551234567 --template welcome --param first_name=Ana --param shop=Lumen\n' +
+        '  $ lumen send --csv recipients.csv --template welcome --lang en_US --rate 80 --dry-run\n\n' +
+        'Exit codes: 0 sent, 8 held for approval (see `lumen approvals`), 4 token rejected, 1 refused, 2 bad input.',
+    )
+    .action(action(() => import('./commands/send.js')));
+
+  const approvals = program.command('approvals').description('messages the workspace must approve before they are sent');
+  approvals
+    .command('policy')
+    .description('show or set what needs approval: none, templates, or all')
+    .argument('[policy]', 'none | templates | all')
+    .addHelpText('after', '\nExample:\n  $ lumen approvals policy templates')
+    .action(action(() => import('./commands/approvals/policy.js')));
+  approvals
+    .command('list')
+    .description('messages awaiting approval')
+    .addHelpText('after', '\nExample:\n  $ lumen approvals list --json')
+    .action(action(() => import('./commands/approvals/list.js')));
+  approvals
+    .command('approve')
+    .description('approve a message and send it (the template and window are checked again)')
+    .argument('<id>', 'message id (msg_…)')
+    .addHelpText('after', '\nExample:\n  $ lumen approvals approve msg_0123456789abcdef01234567')
+    .action(action(() => import('./commands/approvals/approve.js')));
+  approvals
+    .command('reject')
+    .description('reject a message; it is never sent')
+    .argument('<id>', 'message id (msg_…)')
+    .option('--reason <text>', 'why (recorded)')
+    .addHelpText('after', '\nExample:\n  $ lumen approvals reject msg_0123456789abcdef01234567 --reason "wrong customer"')
+    .action(action(() => import('./commands/approvals/reject.js')));
+
   const relay = program.command('relay').description('the local webhook relay: receive, verify, store, hand on');
   relay
     .command('start')
@@ -172,7 +235,7 @@ export function buildProgram(state: ProgramState): Command {
     .addHelpText('after', '\nExample:\n  $ lumen relay status --json')
     .action(action(() => import('./commands/relay/status.js')));
 
-  const messages = program.command('messages').description('stored inbound messages');
+  const messages = program.command('messages').description('stored inbound messages and sent ones');
   messages
     .command('list')
     .description('inbound messages the relay stored, newest first')
@@ -181,6 +244,12 @@ export function buildProgram(state: ProgramState): Command {
     .addOption(new Option('--limit <n>', 'at most this many').default('20'))
     .addHelpText('after', '\nExample:\n  $ lumen messages list --since 1h --json')
     .action(action(() => import('./commands/messages/list.js')));
+  messages
+    .command('show')
+    .description('one sent message and its delivery timeline')
+    .argument('<id>', 'message id (msg_…) or wamid')
+    .addHelpText('after', '\nExample:\n  $ lumen messages show msg_0123456789abcdef01234567 --json')
+    .action(action(() => import('./commands/messages/show.js')));
 
   program
     .command('contacts')

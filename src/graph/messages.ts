@@ -6,9 +6,17 @@ export interface SendMessageResponse {
   messages?: Array<{ id: string; message_status?: string }>;
 }
 
-/** POST /{phone-number-id}/messages. Never retried here: a retry must be a decision of the caller's outbox. */
-export function sendMessage(graph: GraphClient, phoneNumberId: string, body: Record<string, unknown>): Promise<SendMessageResponse> {
-  return graph.post<SendMessageResponse>(`${encodeURIComponent(phoneNumberId)}/messages`, body, { retry: false });
+/**
+ * POST /{phone-number-id}/messages. Retried only when the caller says so: the outbox does, for throttling and
+ * server errors (never for 190, 131047 or template errors: the retry policy knows which).
+ */
+export function sendMessage(
+  graph: GraphClient,
+  phoneNumberId: string,
+  body: Record<string, unknown>,
+  options: { retry: boolean },
+): Promise<SendMessageResponse> {
+  return graph.post<SendMessageResponse>(`${encodeURIComponent(phoneNumberId)}/messages`, body, options);
 }
 
 export function textMessageBody(to: string, text: string, options: { replyTo?: string | null; previewUrl?: boolean } = {}) {

@@ -29,7 +29,16 @@ export type RelayEvent =
       error?: string;
       nextAttemptAt?: string;
     }
-  | { event: 'auto_reply'; interactionId: string; to: string; ok: boolean; wamid?: string; error?: string }
+  | {
+      event: 'auto_reply';
+      interactionId: string;
+      to: string;
+      ok: boolean;
+      wamid?: string;
+      /** The outbound message id, when the approval policy holds the reply for approval. */
+      pendingApproval?: string;
+      error?: string;
+    }
   | { event: 'tunnel'; provider: string; url: string }
   | { event: 'error'; message: string }
   | { event: 'stopping'; signal: string }

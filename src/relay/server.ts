@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { UsageError } from '../cli/errors.js';
 import type { GraphClient } from '../graph/client.js';
-import { sendTextMessage } from '../services/messages/send-text.js';
+import { textMessageBody } from '../graph/messages.js';
+import { DEFAULT_SEND_RATE, DEFAULT_WORKSPACE_SEND_RATE, deliverOutbound, submitOutbound } from '../services/messages/outbox.js';
 import { readIntegrationSecrets, webhookPath } from '../services/whatsapp/integrations.js';
 import type { SecretBackendKind, SecretStore } from '../secrets/types.js';
 import type { Integration, Interaction, Store } from '../store/types.js';
@@ -132,19 +133,28 @@ export async function startRelay(deps: RelayDeps, options: RelayOptions): Promis
     }
     const reply = (async () => {
       try {
-        const sent = await sendTextMessage(
-          { outbound: store.outbound, graph: await graphFor(integration), now: deps.now },
-          {
-            workspaceId: integration.workspaceId,
-            integrationId: integration.id,
-            phoneNumberId: integration.phoneNumberId,
-            to: interaction.from,
-            text,
-            replyTo: interaction.wamid,
-            inReplyTo: interaction.id,
-            source: 'auto_reply',
-          },
-        );
+        // Auto-replies go through the outbox like any send: recorded first, and held for approval when the
+        // workspace's policy covers free-form messages.
+        const workspace = await store.workspaces.findById(integration.workspaceId);
+        if (!workspace) return;
+        const outbox = { store, graphFor, now: deps.now };
+        const submitted = await submitOutbound(outbox, {
+          workspace,
+          integration,
+          to: interaction.from,
+          kind: 'text',
+          body: textMessageBody(interaction.from, text, { replyTo: interaction.wamid }),
+          source: 'auto_reply',
+          inReplyTo: interaction.id,
+        });
+        if (submitted.kind === 'pending_approval') {
+          deps.onEvent({ event: 'auto_reply', interactionId: interaction.id, to: interaction.from, ok: true, pendingApproval: submitted.message.id });
+          return;
+        }
+        const sent = await deliverOutbound(outbox, submitted.message, integration, {
+          perIntegration: DEFAULT_SEND_RATE,
+          perWorkspace: DEFAULT_WORKSPACE_SEND_RATE,
+        });
         deps.onEvent({ event: 'auto_reply', interactionId: interaction.id, to: interaction.from, ok: true, wamid: sent.wamid ?? '' });
       } catch (error) {
         deps.onEvent({ event: 'auto_reply', interactionId: interaction.id, to: interaction.from, ok: false, error: (error as Error).message });

@@ -2,6 +2,7 @@ import { openDatabase, startBackgroundCheckpoints } from './db.js';
 import { createDispatchRepo } from './repos/dispatch.js';
 import { createInboxRepo } from './repos/inbox.js';
 import { createOutboundRepo } from './repos/outbound.js';
+import { createSendSlotRepo } from './repos/send-slots.js';
 import { createIntegrationRepo } from './repos/integrations.js';
 import { createTemplateRepo } from './repos/templates.js';
 import { createWorkspaceRepo } from './repos/workspaces.js';
@@ -16,6 +17,7 @@ export function openStore(path: string): Store {
     inbox: createInboxRepo(db),
     dispatch: createDispatchRepo(db),
     outbound: createOutboundRepo(db),
+    sendSlots: createSendSlotRepo(db),
     startMaintenance: () => startBackgroundCheckpoints(db, path),
     close: () => db.close(),
   };

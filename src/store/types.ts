@@ -50,10 +50,14 @@ export interface TemplateSyncCounts {
   removed: number;
 }
 
+export type ApprovalPolicy = 'none' | 'templates' | 'all';
+
 export interface WorkspaceRepo {
   /** The workspace with this name, created on first use. */
   ensure(name: string, now: string): Promise<Workspace>;
   findByName(name: string): Promise<Workspace | undefined>;
+  findById(id: string): Promise<Workspace | undefined>;
+  setApprovalPolicy(id: string, policy: ApprovalPolicy): Promise<void>;
 }
 
 export interface IntegrationRepo {
@@ -84,6 +88,7 @@ export interface Store {
   inbox: InboxRepo;
   dispatch: DispatchRepo;
   outbound: OutboundRepo;
+  sendSlots: SendSlotRepo;
   /** For a long-running writer (the relay): background upkeep off the hot path. Returns its stop function. */
   startMaintenance(): Promise<() => Promise<void>>;
   close(): void;
@@ -154,6 +159,8 @@ export interface InboxRepo {
   }): Promise<Interaction[]>;
   findInteraction(id: string): Promise<Interaction | undefined>;
   listContacts(workspaceId: string): Promise<Contact[]>;
+  /** Meta's timestamp of the newest message this contact sent to this number (the 24-hour window's start). */
+  lastInboundAt(integrationId: string, contactId: string): Promise<string | undefined>;
   /** Deletes the stored messages, contacts, statuses and events of an integration. */
   purgeIntegration(integrationId: string): Promise<number>;
 }
@@ -204,6 +211,8 @@ export type OutboundState =
   | 'pending_approval'
   | 'rejected'
   | 'queued'
+  /** The request went to Meta and no answer was recorded yet (or the process died waiting). */
+  | 'sending'
   | 'accepted'
   | 'sent'
   | 'delivered'
@@ -227,12 +236,42 @@ export interface OutboundMessage {
   source: 'cli' | 'auto_reply' | (string & {});
   inReplyTo: string | null;
   idempotencyKey: string | null;
+  templateName: string | null;
+  templateLanguage: string | null;
+  /** Sent outside the 24-hour window on purpose (--force). */
+  forceWindow: boolean;
+  approvedBy: string | null;
+  approvedAt: string | null;
+  rejectedBy: string | null;
+  rejectedAt: string | null;
+  rejectReason: string | null;
+  attempts: number;
   createdAt: string;
   updatedAt: string;
 }
 
+export interface StatusEntry {
+  status: string;
+  occurredAt: string;
+  receivedAt: string;
+  errorCode: number | null;
+  errorTitle: string | null;
+  errorDetails: string | null;
+}
+
 export interface OutboundRepo {
   insert(message: OutboundMessage): Promise<void>;
+  findByIdempotencyKey(integrationId: string, key: string): Promise<OutboundMessage | undefined>;
+  /** Marks the request as on its way to Meta (and counts the attempt). */
+  markSending(id: string, now: string): Promise<void>;
+  /** Puts a failed or interrupted message back in the queue for another try. */
+  requeue(id: string, now: string): Promise<void>;
+  /** pending_approval → queued, once: false when it was not pending (approved or rejected already). */
+  approve(id: string, by: string, now: string): Promise<boolean>;
+  reject(id: string, by: string, reason: string, now: string): Promise<boolean>;
+  listByState(workspaceId: string, state: OutboundState, limit: number): Promise<OutboundMessage[]>;
+  /** Every status webhook received for a wamid, oldest first. */
+  timeline(wamid: string): Promise<StatusEntry[]>;
   /** Records Meta's answer: accepted with a wamid, or failed with the error. */
   markAccepted(id: string, wamid: string, now: string): Promise<void>;
   markFailed(
@@ -242,4 +281,13 @@ export interface OutboundRepo {
   ): Promise<void>;
   findById(id: string): Promise<OutboundMessage | undefined>;
   findByWamid(wamid: string): Promise<OutboundMessage | undefined>;
+}
+
+/** Send-rate slots shared by every process using the same database. */
+export interface SendSlotRepo {
+  /**
+   * Reserves the next send slot for all the keys at once: returns the epoch milliseconds at which the send may
+   * start (≥ now), and moves each key's next slot `intervalMs` past it.
+   */
+  reserve(keys: Array<{ key: string; intervalMs: number }>, nowMs: number): Promise<number>;
 }

@@ -178,7 +178,13 @@ export function createInboxRepo(db: Database): InboxRepo {
     'SELECT * FROM contacts WHERE workspace_id = ? ORDER BY last_inbound_at DESC',
   );
 
+  const lastInbound = db.prepare<[string, string], { last_inbound_at: string }>(
+    'SELECT last_inbound_at FROM contacts WHERE integration_id = ? AND contact_id = ?',
+  );
   return {
+    async lastInboundAt(integrationId, contactId) {
+      return lastInbound.get(integrationId, contactId)?.last_inbound_at;
+    },
     async ingest(jobs) {
       return ingestAll(jobs);
     },

@@ -17,6 +17,15 @@ interface OutboundRow {
   source: string;
   in_reply_to: string | null;
   idempotency_key: string | null;
+  template_name: string | null;
+  template_language: string | null;
+  force_window: number;
+  approved_by: string | null;
+  approved_at: string | null;
+  rejected_by: string | null;
+  rejected_at: string | null;
+  reject_reason: string | null;
+  attempts: number;
   created_at: string;
   updated_at: string;
 }
@@ -37,6 +46,15 @@ const toOutbound = (row: OutboundRow): OutboundMessage => ({
   source: row.source,
   inReplyTo: row.in_reply_to,
   idempotencyKey: row.idempotency_key,
+  templateName: row.template_name,
+  templateLanguage: row.template_language,
+  forceWindow: row.force_window === 1,
+  approvedBy: row.approved_by,
+  approvedAt: row.approved_at,
+  rejectedBy: row.rejected_by,
+  rejectedAt: row.rejected_at,
+  rejectReason: row.reject_reason,
+  attempts: row.attempts,
   createdAt: row.created_at,
   updatedAt: row.updated_at,
 });
@@ -44,14 +62,16 @@ const toOutbound = (row: OutboundRow): OutboundMessage => ({
 export function createOutboundRepo(db: Database): OutboundRepo {
   const insert = db.prepare(
     `INSERT INTO outbound_messages (id, workspace_id, integration_id, wamid, recipient, kind, body, state, error_code,
-       error_title, error_details, fbtrace_id, source, in_reply_to, idempotency_key, created_at, updated_at)
+       error_title, error_details, fbtrace_id, source, in_reply_to, idempotency_key, template_name, template_language,
+       force_window, approved_by, approved_at, rejected_by, rejected_at, reject_reason, attempts, created_at, updated_at)
      VALUES (@id, @workspaceId, @integrationId, @wamid, @recipient, @kind, @body, @state, @errorCode, @errorTitle,
-       @errorDetails, @fbtraceId, @source, @inReplyTo, @idempotencyKey, @createdAt, @updatedAt)`,
+       @errorDetails, @fbtraceId, @source, @inReplyTo, @idempotencyKey, @templateName, @templateLanguage,
+       @forceWindow, @approvedBy, @approvedAt, @rejectedBy, @rejectedAt, @rejectReason, @attempts, @createdAt, @updatedAt)`,
   );
   // A status webhook may arrive before Meta's HTTP answer is recorded: keep the state it already set.
   const accepted = db.prepare(
     `UPDATE outbound_messages SET wamid = @wamid, updated_at = @now,
-       state = CASE WHEN state IN ('queued', 'pending_approval') THEN 'accepted' ELSE state END
+       state = CASE WHEN state IN ('queued', 'sending') THEN 'accepted' ELSE state END
      WHERE id = @id`,
   );
   const failed = db.prepare(
@@ -70,10 +90,68 @@ export function createOutboundRepo(db: Database): OutboundRepo {
      WHERE id = @id`,
   );
   const rank: Record<string, number> = { sent: 1, delivered: 2, read: 3, failed: 3 };
+  const byKey = db.prepare<[string, string], OutboundRow>(
+    'SELECT * FROM outbound_messages WHERE integration_id = ? AND idempotency_key = ?',
+  );
+  const sending = db.prepare(
+    "UPDATE outbound_messages SET state = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ?",
+  );
+  const requeue = db.prepare(
+    `UPDATE outbound_messages SET state = 'queued', error_code = NULL, error_title = NULL, error_details = NULL,
+       fbtrace_id = NULL, updated_at = ? WHERE id = ?`,
+  );
+  // The WHERE on state makes approving or rejecting happen once, even when two people try at the same time.
+  const approve = db.prepare(
+    `UPDATE outbound_messages SET state = 'queued', approved_by = ?, approved_at = ?, updated_at = ?
+     WHERE id = ? AND state = 'pending_approval'`,
+  );
+  const reject = db.prepare(
+    `UPDATE outbound_messages SET state = 'rejected', rejected_by = ?, rejected_at = ?, reject_reason = ?, updated_at = ?
+     WHERE id = ? AND state = 'pending_approval'`,
+  );
+  const byState = db.prepare<[string, string, number], OutboundRow>(
+    'SELECT * FROM outbound_messages WHERE workspace_id = ? AND state = ? ORDER BY created_at LIMIT ?',
+  );
+  const timeline = db.prepare<
+    [string],
+    { status: string; occurred_at: string; received_at: string; error_code: number | null; error_title: string | null; error_details: string | null }
+  >(
+    `SELECT status, occurred_at, received_at, error_code, error_title, error_details FROM message_statuses
+     WHERE wamid = ? ORDER BY occurred_at, CASE status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 4 END`,
+  );
 
   return {
     async insert(message) {
-      insert.run({ ...message, body: JSON.stringify(message.body) });
+      insert.run({ ...message, body: JSON.stringify(message.body), forceWindow: message.forceWindow ? 1 : 0 });
+    },
+    async findByIdempotencyKey(integrationId, key) {
+      const row = byKey.get(integrationId, key);
+      return row ? toOutbound(row) : undefined;
+    },
+    async markSending(id, now) {
+      sending.run(now, id);
+    },
+    async requeue(id, now) {
+      requeue.run(now, id);
+    },
+    async approve(id, by, now) {
+      return approve.run(by, now, now, id).changes === 1;
+    },
+    async reject(id, by, reason, now) {
+      return reject.run(by, now, reason, now, id).changes === 1;
+    },
+    async listByState(workspaceId, state, limit) {
+      return byState.all(workspaceId, state, limit).map(toOutbound);
+    },
+    async timeline(wamid) {
+      return timeline.all(wamid).map((row) => ({
+        status: row.status,
+        occurredAt: row.occurred_at,
+        receivedAt: row.received_at,
+        errorCode: row.error_code,
+        errorTitle: row.error_title,
+        errorDetails: row.error_details,
+      }));
     },
     async markAccepted(id, wamid, now) {
       db.transaction(() => {

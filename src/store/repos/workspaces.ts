@@ -19,7 +19,16 @@ const toWorkspace = (row: WorkspaceRow): Workspace => ({
 export function createWorkspaceRepo(db: Database): WorkspaceRepo {
   const byName = db.prepare<[string], WorkspaceRow>('SELECT * FROM workspaces WHERE name = ?');
   const insert = db.prepare('INSERT OR IGNORE INTO workspaces (id, name, created_at) VALUES (?, ?, ?)');
+  const byId = db.prepare<[string], WorkspaceRow>('SELECT * FROM workspaces WHERE id = ?');
+  const setPolicy = db.prepare('UPDATE workspaces SET approval_policy = ? WHERE id = ?');
   return {
+    async findById(id) {
+      const row = byId.get(id);
+      return row ? toWorkspace(row) : undefined;
+    },
+    async setApprovalPolicy(id, policy) {
+      setPolicy.run(policy, id);
+    },
     async ensure(name, now) {
       insert.run(`ws_${randomUUID()}`, name, now);
       return toWorkspace(byName.get(name)!);

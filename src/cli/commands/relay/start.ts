@@ -122,7 +122,13 @@ function printEvent(ctx: Context, event: RelayEvent): void {
       );
       return;
     case 'auto_reply':
-      ctx.out.print(event.ok ? `${s.green('↩')} replied to ${displaySender(event.to)}` : `${s.red('↩')} auto-reply to ${event.to} failed: ${event.error}`);
+      ctx.out.print(
+        !event.ok
+          ? `${s.red('↩')} auto-reply to ${event.to} failed: ${event.error}`
+          : event.pendingApproval
+            ? `${s.yellow('↩')} auto-reply to ${displaySender(event.to)} awaits approval (${event.pendingApproval})`
+            : `${s.green('↩')} replied to ${displaySender(event.to)}`,
+      );
       return;
     case 'handshake':
       ctx.out.print(event.ok ? `${s.green('✓')} Meta verified the webhook (${event.integrationId})` : `${s.red('✗')} webhook verification refused: wrong verify token`);

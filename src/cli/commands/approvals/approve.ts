@@ -1,0 +1,29 @@
+import type { Context } from '../../context.js';
+import { serviceDeps } from '../../deps.js';
+import { approveMessage, currentUser } from '../../../services/messages/approvals.js';
+import { DEFAULT_SEND_RATE, DEFAULT_WORKSPACE_SEND_RATE } from '../../../services/messages/outbox.js';
+import { outboundSummary } from '../../../services/messages/send.js';
+import { readIntegrationSecrets } from '../../../services/whatsapp/integrations.js';
+
+export async function run(ctx: Context, _options: unknown, id: string): Promise<void> {
+  const deps = await serviceDeps(ctx);
+  const workspace = await ctx.workspace();
+  const by = currentUser(ctx.env);
+  const sent = await ctx.out.step(
+    `Approving and sending ${id}`,
+    () =>
+      approveMessage(
+        {
+          store: deps.store,
+          now: deps.now,
+          graphFor: async (integration) => ctx.graph((await readIntegrationSecrets(deps, integration)).accessToken),
+        },
+        workspace,
+        id,
+        by,
+        { perIntegration: DEFAULT_SEND_RATE, perWorkspace: DEFAULT_WORKSPACE_SEND_RATE },
+      ),
+    (m) => `Approved by ${by} and sent to +${m.recipient}`,
+  );
+  ctx.out.result(outboundSummary(sent), () => `Message ${sent.id} accepted by Meta (${sent.wamid}).`);
+}

@@ -1,0 +1,12 @@
+import type { Context } from '../../context.js';
+import { UsageError } from '../../errors.js';
+import { currentUser, rejectMessage } from '../../../services/messages/approvals.js';
+import { outboundSummary } from '../../../services/messages/send.js';
+
+export async function run(ctx: Context, options: { reason?: string }, id: string): Promise<void> {
+  if (!options.reason?.trim()) throw new UsageError('Say why with --reason "…" (it is recorded with the rejection).');
+  const store = await ctx.store();
+  const workspace = await ctx.workspace();
+  const rejected = await rejectMessage(store, workspace, id, currentUser(ctx.env), options.reason.trim(), ctx.now());
+  ctx.out.result(outboundSummary(rejected), () => `Message ${rejected.id} rejected by ${rejected.rejectedBy}: ${rejected.rejectReason}. Nothing was sent.`);
+}

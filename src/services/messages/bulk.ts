@@ -1,0 +1,151 @@
+import { createHash } from 'node:crypto';
+import { UserError } from '../../cli/errors.js';
+import type { Integration, Workspace } from '../../store/types.js';
+import type { TemplateParameter } from '../templates/parameters.js';
+import { findSendableTemplate } from './compose.js';
+import type { CsvTable } from './csv.js';
+import { deliverOutbound, submitOutbound, type OutboxDeps, type SendRates } from './outbox.js';
+import { normalizeRecipient } from './recipient.js';
+import { buildTemplateComponents, templateMessageBody, type TemplateValues } from './template-body.js';
+
+export interface BulkInput {
+  workspace: Workspace;
+  integration: Integration;
+  csv: CsvTable;
+  template: { name: string; language?: string | undefined };
+  rates: SendRates;
+  dryRun: boolean;
+  /** Names this send: rows already sent under it are skipped on a re-run. Default: the template and language. */
+  batchKey?: string | undefined;
+}
+
+export type BulkRowStatus = 'sent' | 'skipped' | 'pending_approval' | 'failed' | 'invalid' | 'dry_run';
+
+export interface BulkRowResult {
+  line: number;
+  to: string | null;
+  status: BulkRowStatus;
+  id?: string;
+  wamid?: string | null;
+  error?: string;
+  body?: Record<string, unknown>;
+}
+
+export interface BulkSummary {
+  total: number;
+  sent: number;
+  skipped: number;
+  pendingApproval: number;
+  failed: number;
+  invalid: number;
+  dryRun: number;
+  durationMs: number;
+  /** Sends per second over the run (sent rows only). */
+  rate: number;
+}
+
+/** The CSV column each parameter comes from: its placeholder name for the body, `header`, `button.N`. */
+export function columnFor(parameter: TemplateParameter): string {
+  if (parameter.component === 'header') return 'header';
+  if (parameter.component === 'button') return `button.${parameter.buttonIndex}`;
+  return parameter.name;
+}
+
+/**
+ * Sends one template to every row of a CSV at a set rate. Every row is checked before anything is sent; a bad row
+ * is reported with its line number and does not stop the others; rows sent by an earlier run are skipped.
+ */
+export async function runBulk(
+  deps: OutboxDeps,
+  input: BulkInput,
+  onRow: (result: BulkRowResult) => void,
+  options: { concurrency?: number } = {},
+): Promise<BulkSummary> {
+  const started = Date.now();
+  const template = await findSendableTemplate(deps.store, input.integration, input.template.name, input.template.language);
+  const columns = ['to', ...new Set(template.requiredParameters.map(columnFor))];
+  const missing = columns.filter((c) => !input.csv.header.includes(c));
+  if (missing.length > 0) {
+    throw new UserError(`The CSV lacks the column${missing.length > 1 ? 's' : ''} ${missing.map((c) => `"${c}"`).join(', ')}.`, {
+      code: 'csv_columns',
+      hint: `Template ${template.name} (${template.language}) needs the columns: ${columns.join(', ')}.`,
+      exitCode: 2,
+    });
+  }
+  const summary: BulkSummary = { total: input.csv.rows.length + input.csv.malformed.length, sent: 0, skipped: 0, pendingApproval: 0, failed: 0, invalid: 0, dryRun: 0, durationMs: 0, rate: 0 };
+  const report = (result: BulkRowResult) => {
+    const key = ({ sent: 'sent', skipped: 'skipped', pending_approval: 'pendingApproval', failed: 'failed', invalid: 'invalid', dry_run: 'dryRun' } as const)[result.status];
+    summary[key] += 1;
+    onRow(result);
+  };
+  for (const bad of input.csv.malformed) report({ line: bad.line, to: null, status: 'invalid', error: bad.reason });
+
+  const batchKey = input.batchKey ?? `bulk:${template.name}:${template.language}`;
+  const named = template.parameterFormat === 'NAMED';
+  const bodyParams = template.requiredParameters.filter((p) => p.component === 'body');
+
+  // Check every row first: nothing is sent for a row Meta would refuse.
+  const ready: Array<{ line: number; to: string; body: Record<string, unknown>; key: string }> = [];
+  for (const row of input.csv.rows) {
+    let to: string | null = null;
+    try {
+      to = normalizeRecipient(row.values.to ?? '');
+      const values: TemplateValues = {
+        body: named
+          ? Object.fromEntries(bodyParams.map((p) => [p.name, row.values[p.name] ?? '']))
+          : bodyParams.map((p) => row.values[p.name] ?? ''),
+        header: template.requiredParameters.some((p) => p.component === 'header') ? row.values.header : undefined,
+        buttons: Object.fromEntries(
+          template.requiredParameters
+            .filter((p) => p.component === 'button')
+            .map((p) => [p.buttonIndex!, row.values[`button.${p.buttonIndex}`] ?? '']),
+        ),
+      };
+      const body = templateMessageBody(to, template, buildTemplateComponents(template, values));
+      const digest = createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 16);
+      ready.push({ line: row.line, to, body, key: `${batchKey}:${to}:${digest}` });
+    } catch (error) {
+      report({ line: row.line, to, status: 'invalid', error: (error as Error).message });
+    }
+  }
+
+  if (input.dryRun) {
+    for (const row of ready) report({ line: row.line, to: row.to, status: 'dry_run', body: row.body });
+  } else {
+    let next = 0;
+    const worker = async () => {
+      while (next < ready.length) {
+        const row = ready[next++]!;
+        try {
+          const submitted = await submitOutbound(deps, {
+            workspace: input.workspace,
+            integration: input.integration,
+            to: row.to,
+            kind: 'template',
+            body: row.body,
+            templateName: template.name,
+            templateLanguage: template.language,
+            idempotencyKey: row.key,
+            source: 'bulk',
+          });
+          if (submitted.kind === 'already_sent') {
+            report({ line: row.line, to: row.to, status: 'skipped', id: submitted.message.id, wamid: submitted.message.wamid });
+          } else if (submitted.kind === 'pending_approval') {
+            report({ line: row.line, to: row.to, status: 'pending_approval', id: submitted.message.id });
+          } else {
+            const sent = await deliverOutbound(deps, submitted.message, input.integration, input.rates);
+            report({ line: row.line, to: row.to, status: 'sent', id: sent.id, wamid: sent.wamid });
+          }
+        } catch (error) {
+          report({ line: row.line, to: row.to, status: 'failed', error: (error as Error).message });
+        }
+      }
+    };
+    // Enough sends in flight to keep the rate with Graph latencies of a few hundred ms.
+    const concurrency = options.concurrency ?? Math.max(1, Math.min(64, Math.ceil(input.rates.perIntegration / 2)));
+    await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(1, ready.length)) }, worker));
+  }
+  summary.durationMs = Date.now() - started;
+  summary.rate = summary.durationMs > 0 ? Math.round((summary.sent / summary.durationMs) * 100_000) / 100 : 0;
+  return summary;
+}

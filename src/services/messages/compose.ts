@@ -1,0 +1,118 @@
+import { UsageError, UserError } from '../../cli/errors.js';
+import { textMessageBody } from '../../graph/messages.js';
+import type { Integration, Store, TemplateRecord } from '../../store/types.js';
+import { normalizeRecipient } from './recipient.js';
+import { buildTemplateComponents, templateMessageBody, type TemplateValues } from './template-body.js';
+
+export const MAX_TEXT_LENGTH = 4096;
+const WINDOW_MS = 24 * 60 * 60 * 1000;
+
+export interface TextInput {
+  kind: 'text';
+  text: string;
+  previewUrl?: boolean;
+  replyTo?: string | undefined;
+}
+
+export interface TemplateInput {
+  kind: 'template';
+  name: string;
+  language?: string | undefined;
+  values: TemplateValues;
+}
+
+export interface ComposedMessage {
+  to: string;
+  kind: 'text' | 'template';
+  body: Record<string, unknown>;
+  templateName: string | null;
+  templateLanguage: string | null;
+}
+
+/** The customer-service window: free-form messages only within 24 hours of the contact's last message. */
+export async function windowState(store: Store, integrationId: string, to: string, now: Date) {
+  const lastInboundAt = (await store.inbox.lastInboundAt(integrationId, to)) ?? null;
+  const open = lastInboundAt !== null && now.getTime() - new Date(lastInboundAt).getTime() < WINDOW_MS;
+  return { open, lastInboundAt };
+}
+
+/** The approved template to send: by name, in the given language (or its only one). */
+export async function findSendableTemplate(store: Store, integration: Integration, name: string, language?: string): Promise<TemplateRecord> {
+  const all = await store.templates.findByName(integration.id, name);
+  if (all.length === 0) {
+    throw new UserError(`No template named "${name}" in the local sync.`, {
+      code: 'template_not_found',
+      hint: 'Run `lumen templates sync` (it may be new), or `lumen templates list` to see the names.',
+    });
+  }
+  let template: TemplateRecord | undefined;
+  if (language) {
+    template = all.find((t) => t.language === language);
+    if (!template) {
+      throw new UserError(`Template "${name}" has no "${language}" translation.`, {
+        code: 'template_language_not_found',
+        hint: `Languages: ${all.map((t) => t.language).join(', ')}. Run \`lumen templates sync\` if one is new.`,
+      });
+    }
+  } else if (all.length > 1) {
+    throw new UsageError(`Template "${name}" exists in several languages; choose one with --lang.`, `Languages: ${all.map((t) => t.language).join(', ')}.`);
+  } else {
+    template = all[0]!;
+  }
+  if (template.status !== 'APPROVED') {
+    throw new UserError(`Template "${name}" (${template.language}) is ${template.status}, not APPROVED: Meta would refuse it.`, {
+      code: 'template_not_approved',
+      hint: 'Wait for approval in WhatsApp Manager, then `lumen templates sync`.',
+    });
+  }
+  return template;
+}
+
+/**
+ * Checks everything Meta would refuse and builds the exact request body: the number, the text length, the template
+ * and its parameters, and the 24-hour window for free-form text (unless `force`).
+ */
+export async function composeMessage(
+  store: Store,
+  integration: Integration,
+  input: { to: string; message: TextInput | TemplateInput; force?: boolean; now: Date },
+): Promise<ComposedMessage> {
+  const to = normalizeRecipient(input.to);
+  const { message } = input;
+  if (message.kind === 'text') {
+    if (message.text.trim() === '') throw new UsageError('The text is empty.');
+    if (message.text.length > MAX_TEXT_LENGTH) {
+      throw new UsageError(`The text is ${message.text.length} characters; WhatsApp allows at most ${MAX_TEXT_LENGTH}.`);
+    }
+    if (!input.force) {
+      const window = await windowState(store, integration.id, to, input.now);
+      if (!window.open) {
+        throw new UserError(
+          window.lastInboundAt
+            ? `+${to} last wrote at ${window.lastInboundAt}, more than 24 hours ago: free-form text is not allowed.`
+            : `+${to} has never written to this number: free-form text is not allowed.`,
+          {
+            code: 'window_closed',
+            hint: 'Send an approved template (--template NAME), or --force to try anyway (Meta answers 131047).',
+          },
+        );
+      }
+    }
+    return {
+      to,
+      kind: 'text',
+      body: textMessageBody(to, message.text, { replyTo: message.replyTo ?? null, previewUrl: message.previewUrl ?? false }),
+      templateName: null,
+      templateLanguage: null,
+    };
+  }
+  const template = await findSendableTemplate(store, integration, message.name, message.language);
+  const components = buildTemplateComponents(template, message.values);
+  return {
+    to,
+    kind: 'template',
+    body: templateMessageBody(to, template, components),
+    templateName: template.name,
+    templateLanguage: template.language,
+  };
+}
