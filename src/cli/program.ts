@@ -29,8 +29,10 @@ Examples:
   $ lumen approvals list
   $ lumen approvals approve msg_…                         # or: lumen approvals reject msg_… --reason "…"
   $ lumen messages show msg_…                             # a sent message and its delivery timeline
+  $ lumen demo                                            # the whole loop in one command, no Meta account
   $ lumen relay start --tunnel cloudflared --forward-to http://localhost:3000/hook
   $ lumen relay status
+  $ lumen trigger message --text "hi"                     # a signed inbound delivery to the running relay
   $ lumen messages list --since 1h                        # what the relay stored
   $ lumen contacts list                                   # who wrote; is their 24-hour window open?
   $ lumen events list --failed                            # deliveries to your code still being retried
@@ -276,13 +278,48 @@ export function buildProgram(state: ProgramState): Command {
     .addHelpText('after', '\nExample:\n  $ lumen events replay 42 --forward-to http://localhost:3000/hook')
     .action(action(() => import('./commands/events/replay.js')));
 
+  program
+    .command('trigger')
+    .description('post a realistic signed webhook delivery to a relay (test a bot without a phone)')
+    .argument('<what>', 'message | status | batch')
+    .option('--type <type>', 'message type: text, image, location, interactive, button, reaction, contacts, order', 'text')
+    .option('--text <text>', 'the message text (caption, title… depending on the type)')
+    .option('--from <number>', 'the sender', '15551234567')
+    .option('--name <name>', "the sender's profile name", 'Sandbox User')
+    .option('--reply-to <wamid>', 'make the message a reply to (or a reaction to) this one')
+    .option('--wamid <wamid>', 'status: the sent message it is about')
+    .option('--status <status>', 'status: sent, delivered, read or failed', 'delivered')
+    .option('--error-code <code>', 'status failed: the error code, e.g. 131047')
+    .option('--messages <n>', 'batch: how many messages', '3')
+    .option('--statuses <n>', 'batch: how many statuses', '2')
+    .option('--url <url>', 'post here (default: the running relay, else http://127.0.0.1:8787, plus the webhook path)')
+    .option('--integration <id>', 'which number, when several are connected')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ lumen trigger message --text "hi"\n  $ lumen trigger message --type image --text "a photo"\n' +
+        '  $ lumen trigger status --wamid wamid.HBg… --status read\n  $ lumen trigger batch --messages 3 --statuses 2',
+    )
+    .action(action(() => import('./commands/trigger.js')));
+
+  program
+    .command('demo')
+    .description('the whole loop on this machine in seconds, no Meta account: sandbox, relay, inbound, reply, statuses')
+    .option('--keep', 'keep the temporary LUMEN_HOME (its path is printed) instead of removing it')
+    .addHelpText('after', '\nExample:\n  $ lumen demo')
+    .action(action(() => import('./commands/demo.js')));
+
   const sandbox = program.command('sandbox').description('a local Cloud API emulator: try lumen without a Meta account');
   sandbox
     .command('start')
     .description('run the emulator in the foreground and print the LUMEN_GRAPH_URL to use')
     .addOption(new Option('--port <port>', 'port to listen on (0 picks a free one)').default('8788'))
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .addHelpText('after', '\nExample:\n  $ lumen sandbox start --port 8788')
+    .option('--webhook-url <url>', 'post signed webhooks here: statuses after each send, inbound messages on request')
+    .option('--app-secret <secret>', 'the app secret that signs webhooks (default: the sandbox\'s own)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ lumen sandbox start --port 8788\n  $ lumen sandbox start --webhook-url http://127.0.0.1:8787/webhooks/whatsapp/wa_…',
+    )
     .action(action(() => import('./commands/sandbox/start.js')));
 
   return program;

@@ -24,6 +24,8 @@ export interface RelayOptions {
   tunnel?: TunnelProvider | undefined;
   forwardTo?: string | undefined;
   exec?: string | undefined;
+  /** A consumer given in code (the demo's built-in handler) instead of --forward-to / --exec. */
+  target?: DispatchTarget | undefined;
   /** Text to reply with, or `true` to reply with what the `--exec` command printed. */
   autoReply?: string | true | undefined;
   limits?: Partial<RateLimitSettings>;
@@ -103,7 +105,9 @@ export async function startRelay(deps: RelayDeps, options: RelayOptions): Promis
 
   let signingSecret: string | null = null;
   let target: DispatchTarget | undefined;
-  if (options.forwardTo) {
+  if (options.target) {
+    target = options.target;
+  } else if (options.forwardTo) {
     signingSecret = await relaySigningSecret(await deps.secrets());
     target = forwardTarget(options.forwardTo, signingSecret);
   } else if (options.exec) {

@@ -24,3 +24,17 @@ export type {
   TemplateButton,
   TemplateComponent,
 } from './types.js';
+export {
+  INBOUND_TYPES,
+  batchPayload,
+  inboundMessage,
+  inboundPayload,
+  newWamid,
+  serializeLikeMeta,
+  statusPayload,
+  type InboundSpec,
+  type InboundType,
+  type NumberInfo,
+  type StatusSpec,
+} from './payloads.js';
+export { metaSignatureHeaders, type WebhookDelivery } from './webhooks.js';

@@ -10,9 +10,12 @@ import {
   SANDBOX_ACCESS_TOKEN,
   SANDBOX_APP_SECRET,
   SANDBOX_DEFAULT_MAX_PAGE_SIZE,
+  SANDBOX_WEBHOOK_DISPLAY_PHONE_NUMBER,
   seedTemplates,
 } from './seed.js';
+import { inboundPayload, statusPayload, type InboundSpec, type NumberInfo, type StatusSpec } from './payloads.js';
 import { SandboxState } from './state.js';
+import { WebhookSender, type WebhookDelivery } from './webhooks.js';
 import type { SandboxFault, SandboxStatus, SandboxTemplate, SentMessage } from './types.js';
 
 export interface SandboxOptions {
@@ -29,6 +32,12 @@ export interface SandboxOptions {
   templates?: SandboxTemplate[];
   /** One line per request; never contains the token. */
   log?: (line: string) => void;
+  /** Where to post webhooks (statuses after each accepted send, inbound messages on request). */
+  webhookUrl?: string;
+  /** Delay before the `sent` status; `delivered` and `read` follow at two and three times it. Default 200 ms. */
+  webhookDelayMs?: number;
+  /** First webhook retry delay (doubling). Default 250 ms. */
+  webhookRetryBaseMs?: number;
 }
 
 export interface SandboxHandle {
@@ -46,6 +55,16 @@ export interface SandboxHandle {
   reset(): void;
   addTemplates(templates: SandboxTemplate[]): void;
   status(): SandboxStatus;
+  /** Points webhooks at a receiver (e.g. a relay's webhook URL); `undefined` stops them. */
+  setWebhookUrl(url: string | undefined): void;
+  /** Posts inbound messages as one signed webhook delivery, the way Meta reports a user writing. */
+  sendInbound(specs: InboundSpec[]): WebhookDelivery | undefined;
+  /** Posts a status webhook (e.g. a `failed` for a message). */
+  sendStatus(specs: StatusSpec[]): WebhookDelivery | undefined;
+  /** Webhook deliveries so far, with their attempts and results. */
+  webhooks(): WebhookDelivery[];
+  /** Resolves when no webhook delivery is under way. */
+  webhooksIdle(): Promise<void>;
   /** Stops listening and closes every connection, keep-alive ones included. */
   close(): Promise<void>;
 }
@@ -57,6 +76,8 @@ interface RequestContext {
   state: SandboxState;
   maxPageSize: number;
   ownOrigin: string;
+  webhooks?: WebhookSender;
+  number?: NumberInfo;
 }
 
 export async function startSandbox(options: SandboxOptions = {}): Promise<SandboxHandle> {
@@ -79,7 +100,30 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const { port } = server.address() as AddressInfo;
   const url = `http://${urlHost(host)}:${port}`;
   context.ownOrigin = url;
-  // The webhook sender (a later issue) attaches here: state.onEvent(...) with state.appSecret for signing.
+
+  const webhooks = new WebhookSender({
+    url: options.webhookUrl,
+    appSecret: state.appSecret,
+    retryBaseMs: options.webhookRetryBaseMs,
+    log,
+  });
+  context.webhooks = webhooks;
+  const number = {
+    wabaId: state.wabaId,
+    phoneNumberId: state.phoneNumber.id,
+    displayPhoneNumber: SANDBOX_WEBHOOK_DISPLAY_PHONE_NUMBER,
+  };
+  context.number = number;
+  // Like Meta: after a send is accepted, the message is sent, delivered and read, each reported by a webhook.
+  const delay = options.webhookDelayMs ?? 200;
+  state.onEvent((event) => {
+    if (event.type !== 'message.accepted' || event.message.outcome.result !== 'accepted') return;
+    const { wamid } = event.message.outcome;
+    const recipient = event.message.waId ?? '';
+    (['sent', 'delivered', 'read'] as const).forEach((status, i) => {
+      webhooks.send(`status.${status}`, statusPayload(number, [{ wamid, status, recipient }]), delay * (i + 1));
+    });
+  });
 
   let closing: Promise<void> | undefined;
   return {
@@ -94,11 +138,18 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     reset: () => state.reset(),
     addTemplates: (templates) => state.addTemplates(templates),
     status: () => state.status(),
+    setWebhookUrl: (webhookUrl) => {
+      webhooks.url = webhookUrl;
+    },
+    sendInbound: (specs) => webhooks.send('inbound', inboundPayload(number, specs)),
+    sendStatus: (specs) => webhooks.send('status', statusPayload(number, specs)),
+    webhooks: () => webhooks.list(),
+    webhooksIdle: () => webhooks.idle(),
     close: () => {
-      closing ??= new Promise<void>((resolve, reject) => {
+      closing ??= webhooks.close().then(() => new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));
         server.closeAllConnections();
-      });
+      }));
       return closing;
     },
   };
@@ -151,7 +202,10 @@ async function routeControl(
   }
   const body = method === 'GET' ? {} : parseRequestBody(await readBody(req), req.headers['content-type']);
   const route = url.pathname.slice(CONTROL_PREFIX.length).replace(/\/+$/, '');
-  return handleControlRequest(context.state, method, route, url.searchParams, body);
+  return handleControlRequest(context.state, method, route, url.searchParams, body, {
+    webhooks: context.webhooks!,
+    number: context.number!,
+  });
 }
 
 async function routeGraph(req: IncomingMessage, method: string, url: URL, context: RequestContext): Promise<GraphResult> {

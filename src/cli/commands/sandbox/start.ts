@@ -1,9 +1,12 @@
 import type { Context } from '../../context.js';
+import { UsageError } from '../../errors.js';
 import { listenError, parsePort, waitForShutdownSignal } from '../../parse.js';
 
 interface SandboxStartOptions {
   port: string;
   host: string;
+  webhookUrl?: string;
+  appSecret?: string;
 }
 
 export async function run(ctx: Context, options: SandboxStartOptions): Promise<void> {
@@ -12,7 +15,19 @@ export async function run(ctx: Context, options: SandboxStartOptions): Promise<v
   const log = ctx.globals.json
     ? (line: string) => ctx.out.event({ event: 'request', line })
     : (line: string) => ctx.out.info(ctx.out.style.dim(line));
-  const sandbox = await startSandbox({ port, host: options.host, log }).catch((error: unknown) => {
+  if (options.webhookUrl !== undefined && !/^https?:\/\/\S+$/.test(options.webhookUrl)) {
+    throw new UsageError(`--webhook-url must be an http(s) URL; got "${options.webhookUrl}".`);
+  }
+  if (options.appSecret !== undefined && !/^[0-9a-f]{32}$/i.test(options.appSecret)) {
+    throw new UsageError('--app-secret must be 32 hexadecimal characters, like a Meta app secret.');
+  }
+  const sandbox = await startSandbox({
+    port,
+    host: options.host,
+    log,
+    ...(options.webhookUrl ? { webhookUrl: options.webhookUrl } : {}),
+    ...(options.appSecret ? { appSecret: options.appSecret } : {}),
+  }).catch((error: unknown) => {
     throw listenError(error, options.host, port);
   });
 
@@ -39,6 +54,11 @@ export async function run(ctx: Context, options: SandboxStartOptions): Promise<v
     ctx.out.print(`  lumen whatsapp connect --phone-number-id ${sandbox.phoneNumberId} --waba-id ${sandbox.wabaId}`);
     ctx.out.print('');
     ctx.out.print('Fault injection: POST /_sandbox/faults {"to":"15551234567","code":131047}; sends: GET /_sandbox/sent');
+    ctx.out.print(
+      options.webhookUrl
+        ? `Webhooks go to ${options.webhookUrl} (statuses after each send; POST /_sandbox/inbound {"from":"15551234567","text":"hi"} for a message).`
+        : 'No webhooks: pass --webhook-url (or POST /_sandbox/webhook {"url": …}) to receive statuses and inbound messages.',
+    );
     ctx.out.print('Press Ctrl-C to stop.');
   }
   await waitForShutdownSignal();
