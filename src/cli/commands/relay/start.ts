@@ -43,7 +43,14 @@ export async function run(ctx: Context, options: RelayStartOptions): Promise<voi
   }
 
   const show = ctx.globals.json ? (event: RelayEvent) => ctx.out.event(event) : (event: RelayEvent) => printEvent(ctx, event);
-  const print = options.quiet ? (event: RelayEvent) => QUIET_EVENTS.has(event.event) && show(event) : show;
+  const visible = options.quiet ? (event: RelayEvent) => QUIET_EVENTS.has(event.event) && show(event) : show;
+  // The first line is always `listening` (scripts wait for it): anything reported while starting comes after it.
+  const early: RelayEvent[] = [];
+  let started = false;
+  const print = (event: RelayEvent) => {
+    if (started || event.event === 'listening') visible(event);
+    else early.push(event);
+  };
   const { startRelay, callbackUrls } = await import('../../../relay/server.js');
   const relay = await startRelay(
     { store, secrets: (kind) => ctx.secrets(kind), graph: (token) => ctx.graph(token), now: () => ctx.now(), onEvent: print },
@@ -63,6 +70,8 @@ export async function run(ctx: Context, options: RelayStartOptions): Promise<voi
   });
 
   print({ event: 'listening', url: relay.url });
+  started = true;
+  for (const event of early.splice(0)) visible(event);
   if (relay.tunnel) print({ event: 'tunnel', provider: relay.tunnel.provider, url: relay.tunnel.url });
   for (const callback of callbackUrls(relay)) print(callback);
   if (!ctx.globals.json) banner(ctx, relay);
