@@ -89,7 +89,9 @@ export function execTarget(command: string, timeoutMs = 30_000): DispatchTarget 
         timeout: timeoutMs,
         reject: false,
         stripFinalNewline: true,
-        env: { LUMEN_INTERACTION_ID: interaction.id },
+        // The handler gets the user's environment, minus lumen's own secrets.
+        env: { ...withoutSecrets(process.env), LUMEN_INTERACTION_ID: interaction.id },
+        extendEnv: false,
       });
       if (result.exitCode === 0 && !result.timedOut) return { ok: true, status: 0, output: String(result.stdout) };
       const why = result.timedOut ? `timed out after ${timeoutMs} ms` : `exit code ${result.exitCode ?? result.signal}`;
@@ -97,6 +99,14 @@ export function execTarget(command: string, timeoutMs = 30_000): DispatchTarget 
       return { ok: false, status: result.exitCode ?? null, error: stderr ? `${why}: ${stderr.slice(0, 200)}` : why };
     },
   };
+}
+
+const SECRET_ENV = ['WHATSAPP_ACCESS_TOKEN', 'WHATSAPP_APP_SECRET', 'LUMEN_MASTER_KEY'];
+
+function withoutSecrets(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const copy = { ...env };
+  for (const name of SECRET_ENV) delete copy[name];
+  return copy;
 }
 
 /** Backoff between attempts: 1 s, 2 s, 4 s … capped at 5 minutes, with jitter. Deliveries are never dropped. */

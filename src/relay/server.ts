@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { UsageError } from '../cli/errors.js';
@@ -15,6 +14,7 @@ import { Dispatcher, execTarget, forwardTarget, type DeliveryResult, type Dispat
 import type { RelayEvent, RelayEventSink } from './events.js';
 import { GroupCommitter } from './ingest.js';
 import type { RateLimitSettings } from './limits.js';
+import { removeRelayState, writeRelayState } from './state-file.js';
 import { startTunnel, type Tunnel, type TunnelProvider } from './tunnel.js';
 
 export interface RelayOptions {
@@ -214,9 +214,7 @@ export async function startRelay(deps: RelayDeps, options: RelayOptions): Promis
   }
   const publicUrl = tunnel?.url ?? options.publicUrl?.replace(/\/+$/, '') ?? null;
   if (options.stateFile) {
-    writeFileSync(options.stateFile, JSON.stringify({ pid: process.pid, url, publicUrl, startedAt: deps.now().toISOString() }), {
-      mode: 0o600,
-    });
+    writeRelayState(options.stateFile, { pid: process.pid, url, publicUrl, startedAt: deps.now().toISOString() });
   }
 
   let closing: Promise<void> | undefined;
@@ -236,7 +234,7 @@ export async function startRelay(deps: RelayDeps, options: RelayOptions): Promis
         await tunnel?.stop();
         await Promise.allSettled([...graphClients.values()].map(async (c) => (await c).close()));
         await stopMaintenance();
-        if (options.stateFile) rmSync(options.stateFile, { force: true });
+        if (options.stateFile) removeRelayState(options.stateFile);
       })();
       return closing;
     },

@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Context } from '../context.js';
 import { serviceDeps } from '../deps.js';
 import { UsageError, UserError } from '../errors.js';
 import { normalizeSender } from '../parse.js';
+import { readRelayState } from '../../relay/state-file.js';
 import { readIntegrationSecrets, resolveIntegration, webhookPath } from '../../services/whatsapp/integrations.js';
 
 interface TriggerOptions {
@@ -106,10 +106,6 @@ function collectWamids(payload: unknown): string[] {
 }
 
 function runningRelayUrl(ctx: Context): string | undefined {
-  try {
-    return (JSON.parse(readFileSync(join(ctx.paths.dataDir, 'relay.json'), 'utf8')) as { url?: string }).url;
-  } catch {
-    return undefined;
-  }
+  return readRelayState(join(ctx.paths.dataDir, 'relay.json'))?.url;
 }
 

@@ -2,10 +2,11 @@
 -- messages lumen sent and their delivery statuses, and the durable queue of deliveries to the user's code.
 -- No foreign keys to integrations: stored messages outlive a disconnect unless it purges them.
 -- The webhook path writes here; every index costs it time, so there are only the ones lookups need
--- (interaction ids are `in_<seq>`, rowid lookups; an event's id is its interaction's seq).
+-- (interaction ids are `in_<seq>`, rowid lookups; an event's id is its interaction's seq). AUTOINCREMENT: an id is
+-- never reused, even after a purge, so consumers can deduplicate on it.
 
 CREATE TABLE interactions (
-  seq             INTEGER PRIMARY KEY,
+  seq             INTEGER PRIMARY KEY AUTOINCREMENT,
   workspace_id    TEXT NOT NULL,
   integration_id  TEXT NOT NULL,
   channel         TEXT NOT NULL DEFAULT 'whatsapp',

@@ -34,6 +34,16 @@ export async function run(ctx: Context, options: RelayStartOptions): Promise<voi
   const perIntegration = parseRate(options.rateLimit, '--rate-limit');
   const perWorkspace = parseRate(options.workspaceRateLimit, '--workspace-rate-limit');
 
+  const stateFile = join(ctx.paths.dataDir, 'relay.json');
+  const { runningRelay } = await import('../../../relay/state-file.js');
+  const other = await runningRelay(stateFile);
+  if (other) {
+    // Two relays on one LUMEN_HOME would both work the same delivery queue and hand messages on twice.
+    throw new UserError(`A relay is already running for this LUMEN_HOME (pid ${other.pid} on ${other.url}).`, {
+      code: 'relay_running',
+      hint: 'Stop it first (Ctrl-C in its terminal, or kill its pid), or use another LUMEN_HOME.',
+    });
+  }
   const store = await ctx.store();
   if ((await store.integrations.listAll()).length === 0) {
     throw new UserError('No WhatsApp number is connected: the relay would have nothing to receive.', {
@@ -63,7 +73,7 @@ export async function run(ctx: Context, options: RelayStartOptions): Promise<voi
       exec: options.exec,
       autoReply: options.autoReply === true ? true : typeof options.autoReply === 'string' ? options.autoReply : undefined,
       limits: { perIntegration, perWorkspace },
-      stateFile: join(ctx.paths.dataDir, 'relay.json'),
+      stateFile,
     },
   ).catch((error: unknown) => {
     throw listenError(error, options.host, port);
