@@ -89,6 +89,7 @@ function firstLine(text: string): string {
   return text.split('\n', 1)[0]!;
 }
 
+/** One line: it may follow NDJSON events (relay, bulk send) on the same stdout. */
 function write(stream: NodeJS.WriteStream, data: unknown): void {
-  stream.write(`${JSON.stringify(data, null, 2)}\n`);
+  stream.write(`${JSON.stringify(data)}\n`);
 }

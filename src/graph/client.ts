@@ -19,7 +19,10 @@ export interface GraphClientOptions {
 }
 
 export interface RequestOptions {
-  /** Retry transient failures. Defaults to true for GET, false for POST (a send must not go out twice). */
+  /**
+   * Retry Meta's transient errors (throttling, 5xx). Defaults to true for GET, false for POST. Network failures
+   * are retried for GETs only: a POST whose connection broke may have reached Meta.
+   */
   retry?: boolean;
 }
 
@@ -78,7 +81,8 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
         options.debug?.(`graph ← ${label} ${status}`);
       } catch (error) {
         const failure = classifyNetworkError(error);
-        const delay = retry ? retryDelay({ attempt, network: failure }, policy, options.random) : null;
+        // A POST whose connection broke may have reached Meta (a send could go out twice): only GETs are retried.
+        const delay = retry && method === 'GET' ? retryDelay({ attempt, network: failure }, policy, options.random) : null;
         if (delay === null) throw networkError(failure, baseUrl, error, redact);
         options.onRetry?.({ request: label, attempt, delayMs: delay, reason: failure });
         await sleep(delay);
@@ -190,5 +194,5 @@ function networkError(failure: NetworkFailure, baseUrl: string, cause: unknown, 
     baseUrl.startsWith('https://graph.facebook.com')
       ? 'Check your internet connection (or set LUMEN_GRAPH_URL to a running `lumen sandbox start`).'
       : `LUMEN_GRAPH_URL is ${baseUrl}: is the sandbox or proxy running there?`;
-  return new GraphNetworkError(redact(`Cannot reach the Graph API at ${baseUrl} (${NETWORK_WORDS[failure]}).`), hint, cause);
+  return new GraphNetworkError(redact(`Cannot reach the Graph API at ${baseUrl} (${NETWORK_WORDS[failure]}).`), hint, cause, failure);
 }

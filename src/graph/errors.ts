@@ -1,4 +1,5 @@
 import { ExitCode, UserError } from '../cli/errors.js';
+import type { NetworkFailure } from './retry.js';
 import type { GraphErrorBody } from './types.js';
 
 /** A Cloud API error answer. Decisions are made on `code`/`subcode`, never on the text. */
@@ -54,9 +55,18 @@ export class GraphError extends Error {
 
 /** The Graph API could not be reached at all (refused, DNS, timeout, TLS). */
 export class GraphNetworkError extends UserError {
-  constructor(message: string, hint: string, cause: unknown) {
+  /** refused, dns and tls mean the request never left; timeout and reset mean it may have reached Meta. */
+  readonly failure: NetworkFailure;
+
+  constructor(message: string, hint: string, cause: unknown, failure: NetworkFailure) {
     super(message, { code: 'graph_unreachable', hint, cause, exitCode: ExitCode.error });
     this.name = 'GraphNetworkError';
+    this.failure = failure;
+  }
+
+  /** True when the request may have been received (and acted on) before the connection failed. */
+  get mayHaveArrived(): boolean {
+    return this.failure === 'timeout' || this.failure === 'reset' || this.failure === 'other';
   }
 }
 

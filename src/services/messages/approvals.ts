@@ -29,11 +29,11 @@ async function pendingMessage(store: Store, workspace: Workspace, id: string): P
 
 function alreadyDecided(message: OutboundMessage): UserError {
   const decision = message.approvedBy
-    ? `approved by ${message.approvedBy} at ${message.approvedAt}`
+    ? `was already approved by ${message.approvedBy} at ${message.approvedAt}`
     : message.rejectedBy
-      ? `rejected by ${message.rejectedBy} at ${message.rejectedAt}`
-      : `not awaiting approval (state ${message.state})`;
-  return new UserError(`Message ${message.id} was already ${decision.startsWith('not') ? '' : ''}${decision}.`, {
+      ? `was already rejected by ${message.rejectedBy} at ${message.rejectedAt}`
+      : `is not awaiting approval (state ${message.state})`;
+  return new UserError(`Message ${message.id} ${decision}.`, {
     code: 'already_decided',
     hint: `\`lumen messages show ${message.id}\` shows its history.`,
   });

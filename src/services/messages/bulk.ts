@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { UserError } from '../../cli/errors.js';
+import { ExitCode, UserError } from '../../cli/errors.js';
 import type { Integration, Workspace } from '../../store/types.js';
 import type { TemplateParameter } from '../templates/parameters.js';
 import { findSendableTemplate } from './compose.js';
@@ -28,6 +28,8 @@ export interface BulkRowResult {
   id?: string;
   wamid?: string | null;
   error?: string;
+  /** Stable code of the error (`send_failed`, `send_outcome_unknown`, `template_parameters`, …). */
+  code?: string;
   body?: Record<string, unknown>;
 }
 
@@ -105,7 +107,19 @@ export async function runBulk(
       const digest = createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 16);
       ready.push({ line: row.line, to, body, key: `${batchKey}:${to}:${digest}` });
     } catch (error) {
-      report({ line: row.line, to, status: 'invalid', error: (error as Error).message });
+      report({ line: row.line, to, status: 'invalid', error: (error as Error).message, code: errorCode(error) });
+    }
+  }
+
+  // The same message twice in one file is sent once.
+  const firstLine = new Map<string, number>();
+  for (const row of [...ready]) {
+    const first = firstLine.get(row.key);
+    if (first === undefined) {
+      firstLine.set(row.key, row.line);
+    } else {
+      ready.splice(ready.indexOf(row), 1);
+      report({ line: row.line, to: row.to, status: 'skipped', error: `same message as line ${first}` });
     }
   }
 
@@ -113,8 +127,9 @@ export async function runBulk(
     for (const row of ready) report({ line: row.line, to: row.to, status: 'dry_run', body: row.body });
   } else {
     let next = 0;
+    let fatal: unknown;
     const worker = async () => {
-      while (next < ready.length) {
+      while (next < ready.length && fatal === undefined) {
         const row = ready[next++]!;
         try {
           const submitted = await submitOutbound(deps, {
@@ -137,15 +152,22 @@ export async function runBulk(
             report({ line: row.line, to: row.to, status: 'sent', id: sent.id, wamid: sent.wamid });
           }
         } catch (error) {
-          report({ line: row.line, to: row.to, status: 'failed', error: (error as Error).message });
+          // A rejected token fails every row the same way: stop, and let the caller exit with the auth code.
+          if (error instanceof UserError && error.exitCode === ExitCode.auth) fatal ??= error;
+          report({ line: row.line, to: row.to, status: 'failed', error: (error as Error).message, code: errorCode(error) });
         }
       }
     };
     // Enough sends in flight to keep the rate with Graph latencies of a few hundred ms.
     const concurrency = options.concurrency ?? Math.max(1, Math.min(64, Math.ceil(input.rates.perIntegration / 2)));
     await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(1, ready.length)) }, worker));
+    if (fatal !== undefined) throw fatal;
   }
   summary.durationMs = Date.now() - started;
   summary.rate = summary.durationMs > 0 ? Math.round((summary.sent / summary.durationMs) * 100_000) / 100 : 0;
   return summary;
+}
+
+function errorCode(error: unknown): string | undefined {
+  return error instanceof UserError ? error.code : undefined;
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ExitCode, UserError } from '../../cli/errors.js';
 import type { GraphClient } from '../../graph/client.js';
-import { GraphError } from '../../graph/errors.js';
+import { GraphError, GraphNetworkError } from '../../graph/errors.js';
 import { sendMessage } from '../../graph/messages.js';
 import type { ApprovalPolicy, Integration, OutboundMessage, Store, Workspace } from '../../store/types.js';
 
@@ -72,12 +72,7 @@ export async function submitOutbound(deps: OutboxDeps, request: NewOutbound): Pr
           hint: 'Use another --idempotency-key to send a new message.',
         });
       }
-      if (existing.state === 'sending') {
-        throw new UserError(`Message ${existing.id} was being sent when lumen stopped; Meta may or may not have it.`, {
-          code: 'send_outcome_unknown',
-          hint: `Check \`lumen messages show ${existing.id}\` (a status webhook settles it), or use another --idempotency-key to send anew.`,
-        });
-      }
+      if (existing.state === 'sending') throw outcomeUnknown(existing);
       // queued (never sent) or failed: try again, same row.
       await deps.store.outbound.requeue(existing.id, now);
       return { kind: 'queued', message: (await deps.store.outbound.findById(existing.id))! };
@@ -147,7 +142,11 @@ export async function deliverOutbound(
     await deps.store.outbound.markAccepted(message.id, wamid, deps.now().toISOString());
   } catch (error) {
     const graphError = error instanceof GraphError ? error : undefined;
-    if (!graphError && (error as { code?: string }).code !== 'graph_unreachable') {
+    if (error instanceof GraphNetworkError && error.mayHaveArrived) {
+      // Meta may have accepted it: leave it "sending" (outcome unknown) so no re-run sends it a second time.
+      throw outcomeUnknown(message, error);
+    }
+    if (!graphError && !(error instanceof GraphNetworkError)) {
       // Not an answer from Meta (e.g. a bug): leave it "sending" so a re-run does not send it twice blindly.
       throw error;
     }
@@ -202,6 +201,18 @@ export function explainSendError(error: unknown, message: OutboundMessage): unkn
       code: 'send_failed',
       hint: [known?.hint, `Message ${message.id}${error.fbtraceId ? `, fbtrace_id ${error.fbtraceId}` : ''}.`].filter(Boolean).join(' '),
       cause: error,
+    },
+  );
+}
+
+/** Meta may or may not have the message: lumen never sends it again on its own. */
+export function outcomeUnknown(message: OutboundMessage, cause?: unknown): UserError {
+  return new UserError(
+    `Message ${message.id} to +${message.recipient} may or may not have reached Meta: lumen stopped or lost the connection while sending it.`,
+    {
+      code: 'send_outcome_unknown',
+      hint: `lumen never sends it twice on its own (\`lumen messages show ${message.id}\`). If it did not arrive, send it anew with another --idempotency-key.`,
+      cause,
     },
   );
 }

@@ -1,0 +1,256 @@
+import { describe, expect, it } from 'vitest';
+import { UserError } from '../../src/cli/errors.js';
+import type { GraphTemplate } from '../../src/graph/types.js';
+import { seedTemplates } from '../../src/sandbox/index.js';
+import { parseCsv } from '../../src/services/messages/csv.js';
+import { normalizeRecipient } from '../../src/services/messages/recipient.js';
+import { buildTemplateComponents, type TemplateValues } from '../../src/services/messages/template-body.js';
+import { parameterFormat, requiredParameters } from '../../src/services/templates/parameters.js';
+import type { TemplateRecord } from '../../src/store/types.js';
+
+/** A template as `lumen templates sync` stores it, from a Graph API template object. */
+function record(template: GraphTemplate): TemplateRecord {
+  return {
+    integrationId: 'wa_test',
+    templateId: template.id,
+    name: template.name,
+    language: template.language,
+    status: template.status,
+    category: template.category ?? null,
+    parameterFormat: parameterFormat(template),
+    requiredParameters: requiredParameters(template),
+    raw: template,
+    syncedAt: '2025-01-01T00:00:00.000Z',
+  };
+}
+
+/** One of the sandbox's seed templates (the same ones the CLI tests send). */
+function seed(name: string, language = 'en_US'): TemplateRecord {
+  const found = seedTemplates().find((t) => t.name === name && t.language === language);
+  if (!found) throw new Error(`no seed template ${name} ${language}`);
+  return record(found as unknown as GraphTemplate);
+}
+
+/** The error thrown by `work`, which must be a UserError. */
+function userErrorOf(work: () => unknown): UserError {
+  try {
+    work();
+  } catch (error) {
+    expect(error).toBeInstanceOf(UserError);
+    return error as UserError;
+  }
+  throw new Error('expected a UserError, nothing was thrown');
+}
+
+describe('normalizeRecipient', () => {
+  it.each([
+    ['+15551234567', '15551234567'],
+    ['15551234567', '15551234567'],
+    ['+1 (555) 123-4567', '15551234567'],
+    ['  +1 555.123.4567 ', '15551234567'],
+    ['0015551234567', '15551234567'],
+    ['+44 20 7946 0958', '442079460958'],
+    ['+491711234567', '491711234567'],
+    ['+123456789012345', '123456789012345'], // 15 digits: the E.164 maximum
+  ])('%j → %j', (input, digits) => {
+    expect(normalizeRecipient(input)).toBe(digits);
+  });
+
+  it.each([
+    ['abc'],
+    ['+12'],
+    [''],
+    ['+'],
+    ['+1555abc4567'],
+    ['++15551234567'],
+    ['+1 555 123 4567 ext 2'],
+    ['1234567'], // too short to be a number anywhere
+    ['+1234567890123456'], // 16 digits
+    ['05551234567'], // national format, no country code
+    ['+00 15551234567'],
+  ])('refuses %j as a usage error with an example in the hint', (input) => {
+    const error = userErrorOf(() => normalizeRecipient(input));
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toBe(`"${input}" is not a phone number in international format.`);
+    expect(error.hint).toContain('+15551234567');
+  });
+});
+
+describe('buildTemplateComponents', () => {
+  const orderUpdate = seed('order_update');
+  const welcome = seed('welcome');
+  const full: TemplateValues = { header: '#123', body: ['Ana', '#123'], buttons: { 0: 'ABC' } };
+
+  it('builds header, body and URL-button components for a positional template, in Meta\'s shape', () => {
+    expect(buildTemplateComponents(orderUpdate, full)).toStrictEqual([
+      { type: 'header', parameters: [{ type: 'text', text: '#123' }] },
+      { type: 'body', parameters: [{ type: 'text', text: 'Ana' }, { type: 'text', text: '#123' }] },
+      { type: 'button', sub_type: 'url', index: '0', parameters: [{ type: 'text', text: 'ABC' }] },
+    ]);
+  });
+
+  it('fills positional placeholders by number, whatever order the text uses them in', () => {
+    const template = record({
+      id: '9',
+      name: 'swapped',
+      language: 'en_US',
+      status: 'APPROVED',
+      components: [{ type: 'BODY', text: 'Order {{2}} for {{1}} ({{2}})' }],
+    } as GraphTemplate);
+    expect(buildTemplateComponents(template, { body: ['Ana', '#7'] })).toStrictEqual([
+      { type: 'body', parameters: [{ type: 'text', text: 'Ana' }, { type: 'text', text: '#7' }] },
+    ]);
+  });
+
+  it('sends named parameters in the template\'s order with parameter_name, whatever order they were given in', () => {
+    expect(buildTemplateComponents(welcome, { body: { shop: 'Lumen', first_name: 'Ana' } })).toStrictEqual([
+      {
+        type: 'body',
+        parameters: [
+          { type: 'text', text: 'Ana', parameter_name: 'first_name' },
+          { type: 'text', text: 'Lumen', parameter_name: 'shop' },
+        ],
+      },
+    ]);
+  });
+
+  it('adds parameter_name to a named template\'s text header', () => {
+    const template = record({
+      id: '10',
+      name: 'named_header',
+      language: 'en_US',
+      status: 'APPROVED',
+      parameter_format: 'NAMED',
+      components: [
+        { type: 'HEADER', format: 'TEXT', text: 'Order {{order_id}}' },
+        { type: 'BODY', text: 'Hi {{first_name}}' },
+      ],
+    } as GraphTemplate);
+    expect(buildTemplateComponents(template, { header: '#9', body: { first_name: 'Ana' } })).toStrictEqual([
+      { type: 'header', parameters: [{ type: 'text', text: '#9', parameter_name: 'order_id' }] },
+      { type: 'body', parameters: [{ type: 'text', text: 'Ana', parameter_name: 'first_name' }] },
+    ]);
+  });
+
+  it('sends no components for a template without parameters, and none for quick-reply buttons', () => {
+    expect(buildTemplateComponents(seed('hello_world'), { body: [] })).toStrictEqual([]);
+    expect(buildTemplateComponents(seed('appointment_reminder'), { body: ['Ana', 'May 3', '10:30'] })).toStrictEqual([
+      { type: 'body', parameters: ['Ana', 'May 3', '10:30'].map((text) => ({ type: 'text', text })) },
+    ]);
+  });
+
+  it('sends a media header as a link for a URL and as an id otherwise, and a copy-code button as coupon_code', () => {
+    const template = record({
+      id: '11',
+      name: 'media',
+      language: 'en_US',
+      status: 'APPROVED',
+      components: [
+        { type: 'HEADER', format: 'IMAGE' },
+        { type: 'BODY', text: 'Your code' },
+        { type: 'BUTTONS', buttons: [{ type: 'QUICK_REPLY', text: 'Stop' }, { type: 'COPY_CODE', example: 'SAVE10' }] },
+      ],
+    } as GraphTemplate);
+    expect(buildTemplateComponents(template, { header: 'https://x.example/a.png', body: [], buttons: { 1: 'SAVE10' } })).toStrictEqual([
+      { type: 'header', parameters: [{ type: 'image', image: { link: 'https://x.example/a.png' } }] },
+      { type: 'button', sub_type: 'copy_code', index: '1', parameters: [{ type: 'coupon_code', coupon_code: 'SAVE10' }] },
+    ]);
+    expect(buildTemplateComponents(template, { header: '1234567890', body: [], buttons: { 1: 'X' } })[0]).toStrictEqual({
+      type: 'header',
+      parameters: [{ type: 'image', image: { id: '1234567890' } }],
+    });
+  });
+
+  it.each<[string, TemplateValues, RegExp]>([
+    ['too few body values', { ...full, body: ['Ana'] }, /the body takes 2 parameters, 1 given/],
+    ['too many body values', { ...full, body: ['Ana', '#1', 'extra'] }, /the body takes 2 parameters, 3 given/],
+    ['an empty body value', { ...full, body: ['Ana', ''] }, /a body parameter is empty/],
+    ['no header value', { ...full, header: undefined }, /the header needs a value \(--header-param\)/],
+    ['an empty header value', { ...full, header: '' }, /the header needs a value/],
+    ['no button value', { ...full, buttons: {} }, /button 0 needs a value \(--button-param 0=VALUE\)/],
+    ['a value for a button without a placeholder', { ...full, buttons: { 0: 'ABC', 1: 'X' } }, /button 1 takes no parameter/],
+  ])('refuses %s for order_update (usage error, naming what it takes)', (_what, values, message) => {
+    const error = userErrorOf(() => buildTemplateComponents(orderUpdate, values));
+    expect(error.message).toMatch(message);
+    expect(error.message).toContain('order_update (en_US)');
+    expect(error.code).toBe('template_parameters');
+    expect(error.exitCode).toBe(2);
+    expect(error.hint).toContain('header:1, body:1, body:2, button 0');
+    expect(error.hint).toContain('lumen templates show order_update --lang en_US');
+  });
+
+  it.each<[string, TemplateValues, RegExp]>([
+    ['an unknown name', { body: { first_name: 'Ana', shop: 'Lumen', city: 'Porto' } }, /unknown parameter city\./],
+    ['a missing name', { body: { first_name: 'Ana' } }, /missing shop\./],
+    ['an empty value', { body: { first_name: 'Ana', shop: '' } }, /missing shop\./],
+    ['positional values', { body: ['Ana', 'Lumen'] }, /it takes named parameters \(name=value\)/],
+    ['a header value', { body: { first_name: 'Ana', shop: 'Lumen' }, header: 'Hi' }, /it has no header parameter/],
+  ])('refuses %s for the named template welcome', (_what, values, message) => {
+    const error = userErrorOf(() => buildTemplateComponents(welcome, values));
+    expect(error.message).toMatch(message);
+    expect(error.exitCode).toBe(2);
+    expect(error.hint).toContain('body:first_name, body:shop');
+  });
+
+  it('says a template takes no parameters when one is given anyway', () => {
+    const error = userErrorOf(() => buildTemplateComponents(seed('hello_world'), { body: ['x'] }));
+    expect(error.message).toContain('the body takes 0 parameters, 1 given');
+    expect(error.hint).toBe('It takes no parameters.');
+  });
+});
+
+describe('parseCsv', () => {
+  it('reads a header and rows, trimming names and values, with 1-based line numbers', () => {
+    expect(parseCsv('to, name ,shop\n+15550000001, Ana ,Lumen\n+15550000002,Bo,Lumen\n')).toEqual({
+      header: ['to', 'name', 'shop'],
+      rows: [
+        { line: 2, values: { to: '+15550000001', name: 'Ana', shop: 'Lumen' } },
+        { line: 3, values: { to: '+15550000002', name: 'Bo', shop: 'Lumen' } },
+      ],
+      malformed: [],
+    });
+  });
+
+  it('keeps commas, doubled quotes and line breaks inside quoted fields, and counts lines past them', () => {
+    const table = parseCsv('to,name,note\n"+1 555 000 0001","Smith, Ana","say ""hi""\nthen bye"\n+15550000002,Bo,plain\n');
+    expect(table.malformed).toEqual([]);
+    expect(table.rows).toEqual([
+      { line: 2, values: { to: '+1 555 000 0001', name: 'Smith, Ana', note: 'say "hi"\nthen bye' } },
+      { line: 4, values: { to: '+15550000002', name: 'Bo', note: 'plain' } },
+    ]);
+  });
+
+  it('accepts CRLF line endings, a UTF-8 BOM and a last line without a line break', () => {
+    const table = parseCsv('\uFEFFto,name\r\n+15550000001,Ana\r\n+15550000002,Bo');
+    expect(table.header).toEqual(['to', 'name']);
+    expect(table.rows.map((r) => [r.line, r.values.name])).toEqual([
+      [2, 'Ana'],
+      [3, 'Bo'],
+    ]);
+  });
+
+  it('skips blank lines but keeps counting them', () => {
+    const table = parseCsv('to,name\n\n+15550000001,Ana\n\n\n+15550000002,Bo\n\n');
+    expect(table.rows.map((r) => r.line)).toEqual([3, 6]);
+    expect(table.malformed).toEqual([]);
+  });
+
+  it('keeps empty fields (an empty quoted field too) so the row can be reported as missing a value', () => {
+    const table = parseCsv('to,name,shop\n+15550000001,,Lumen\n+15550000002,"",Lumen\n');
+    expect(table.rows.map((r) => r.values.name)).toEqual(['', '']);
+  });
+
+  it('reports rows with the wrong number of fields by line, without dropping the others', () => {
+    const table = parseCsv('to,name\n+15550000001\n+15550000002,Bo\n+15550000003,Cy,extra\n');
+    expect(table.rows.map((r) => r.line)).toEqual([3]);
+    expect(table.malformed).toEqual([
+      { line: 2, reason: '1 fields, the header has 2' },
+      { line: 4, reason: '3 fields, the header has 2' },
+    ]);
+  });
+
+  it('returns an empty header for an empty file', () => {
+    expect(parseCsv('')).toEqual({ header: [], rows: [], malformed: [] });
+    expect(parseCsv('\uFEFF')).toEqual({ header: [], rows: [], malformed: [] });
+  });
+});
