@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { WEBHOOK_PATH_PREFIX } from '../services/whatsapp/integrations.js';
 import type { IngestOutcome, NewInteraction, NewStatus } from '../store/types.js';
@@ -36,6 +37,10 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
   const failedSignatures = new RateLimiter(limits.failedSignaturesPerClient);
 
   const app = Fastify({
+    // Node checks request deadlines only every connectionsCheckingInterval (30 s by default), and Fastify sets
+    // requestTimeout after the server exists, so headersTimeout stays at 60 s: set them where they take effect.
+    serverFactory: (handler) =>
+      createServer({ requestTimeout: 15_000, headersTimeout: 10_000, connectionsCheckingInterval: 1_000 }, handler),
     logger: false,
     bodyLimit: MAX_BODY_BYTES,
     // Slow clients (slowloris) are cut off instead of holding sockets forever.

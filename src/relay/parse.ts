@@ -20,6 +20,20 @@ export const MAX_DELIVERY_ITEMS = 10_000;
 export const UNKNOWN_TIMESTAMP = '1970-01-01T00:00:00.000Z';
 
 const FLOW_RESPONSE_MAX_CHARS = 200;
+/** Meta's messages are a few levels deep; far deeper ones cannot be stored (JSON.stringify recurses). */
+const MAX_RAW_DEPTH = 64;
+
+/** Whether a JSON value nests deeper than `max`, checked without recursion. */
+function deeperThan(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop()!;
+    if (typeof item !== 'object' || item === null) continue;
+    if (depth > max) return true;
+    for (const child of Object.values(item)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
 const DETAIL_VALUE_MAX_CHARS = 64;
 const MEDIA_TYPES = new Set(['image', 'video', 'audio', 'document', 'sticker']);
 
@@ -151,6 +165,7 @@ function parseMessage(
   if (!isRecord(message)) return `is ${describe(message)}, not an object`;
   const wamid = nonEmptyString(get(message, 'id'));
   if (wamid === null) return 'has no id';
+  if (deeperThan(message, MAX_RAW_DEPTH)) return `is nested deeper than ${MAX_RAW_DEPTH} levels`;
 
   const phone = nonEmptyString(get(message, 'from'));
   const fromUserId = nonEmptyString(get(message, 'from_user_id'));
@@ -185,6 +200,7 @@ function parseStatus(status: unknown, phoneNumberId: string): StatusUpdate | str
   if (!isRecord(status)) return `is ${describe(status)}, not an object`;
   const wamid = nonEmptyString(get(status, 'id'));
   if (wamid === null) return 'has no id';
+  if (deeperThan(status, MAX_RAW_DEPTH)) return `is nested deeper than ${MAX_RAW_DEPTH} levels`;
   const value = nonEmptyString(get(status, 'status'));
   if (value === null) return 'has no status';
   const error = firstError(get(status, 'errors'));
@@ -463,12 +479,15 @@ function messageType(message: Json): string {
   return nonEmptyString(get(message, 'type')) ?? 'unknown';
 }
 
+const MAX_ISO_SECONDS = 253_402_300_800; // 10000-01-01T00:00:00Z
+
 /** Meta's `timestamp` (seconds since the epoch, a string; numbers accepted) as ISO 8601, else the epoch. */
 function isoTimestamp(value: unknown): string {
   let seconds: number | null = null;
   if (typeof value === 'string' && /^\d{1,12}$/.test(value)) seconds = Number(value);
-  else if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value < 1e12) seconds = value;
-  return seconds === null ? UNKNOWN_TIMESTAMP : new Date(seconds * 1000).toISOString();
+  else if (typeof value === 'number' && Number.isInteger(value) && value >= 0) seconds = value;
+  // Past 9999-12-31 toISOString writes a 6-digit year (+033658-…), which no longer sorts as text.
+  return seconds === null || seconds >= MAX_ISO_SECONDS ? UNKNOWN_TIMESTAMP : new Date(seconds * 1000).toISOString();
 }
 
 function isRecord(value: unknown): value is Json {

@@ -88,7 +88,7 @@ export function createTemplateRepo(db: Database): TemplateRepo {
         const counts = replaceTemplates(db, integrationId, templates);
         touchIntegration.run(now, now, integrationId);
         return counts;
-      })();
+      }).immediate();
     },
     async list(integrationId, filter) {
       const rows = filter?.status
