@@ -1,18 +1,30 @@
 // Runs WAL checkpoints on its own connection and thread, so the relay's commits never wait for the fsync a
 // checkpoint does. Started by `startBackgroundCheckpoints` in db.ts.
+import { statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
 import type BetterSqlite3 from 'better-sqlite3';
 
-const { path, intervalMs } = workerData as { path: string; intervalMs: number };
+const { path, intervalMs, maxWalBytes } = workerData as { path: string; intervalMs: number; maxWalBytes: number };
 const require = createRequire(import.meta.url);
 const Sqlite = require('better-sqlite3') as typeof BetterSqlite3;
 const db = new Sqlite(path);
 db.pragma('busy_timeout = 5000');
 
+function walBytes(): number {
+  try {
+    return statSync(`${path}-wal`).size;
+  } catch {
+    return 0;
+  }
+}
+
 const timer = setInterval(() => {
   try {
-    db.pragma('wal_checkpoint(PASSIVE)');
+    // PASSIVE copies what it can without waiting for anyone. Under steady writes it never reaches the end of the
+    // log, so the log would only grow: past the bound, TRUNCATE waits for a gap between commits (a short pause for
+    // the writer) and empties it.
+    db.pragma(walBytes() > maxWalBytes ? 'wal_checkpoint(TRUNCATE)' : 'wal_checkpoint(PASSIVE)');
   } catch {
     // Busy or locked: the next round catches up.
   }
@@ -22,7 +34,9 @@ parentPort?.on('message', (message) => {
   if (message === 'stop') {
     clearInterval(timer);
     try {
-      db.pragma('wal_checkpoint(PASSIVE)');
+      db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      // The main connection checkpoints when it closes.
     } finally {
       db.close();
       parentPort?.postMessage('stopped');

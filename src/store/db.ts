@@ -47,6 +47,8 @@ export function openDatabase(path: string, migrations: Migration[] = loadMigrati
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 5000');
+    // After a checkpoint resets the log, keep at most this much of its file on disk.
+    db.pragma('journal_size_limit = 67108864');
     migrate(db, migrations, path);
     return db;
   } catch (error) {
@@ -98,11 +100,16 @@ function asStoreError(error: unknown, path: string): unknown {
  * commit, fsync included) and runs them from a worker thread instead. Returns a function that stops the worker
  * and restores automatic checkpoints. Falls back to automatic checkpoints if the worker cannot start.
  */
-export async function startBackgroundCheckpoints(db: Database, path: string, intervalMs = 250): Promise<() => Promise<void>> {
+export async function startBackgroundCheckpoints(
+  db: Database,
+  path: string,
+  intervalMs = 250,
+  maxWalBytes = 64 * 1024 * 1024,
+): Promise<() => Promise<void>> {
   const { Worker } = await import('node:worker_threads');
   let worker: InstanceType<typeof Worker>;
   try {
-    worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), { workerData: { path, intervalMs } });
+    worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), { workerData: { path, intervalMs, maxWalBytes } });
   } catch {
     return async () => {};
   }

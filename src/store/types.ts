@@ -286,8 +286,8 @@ export interface OutboundRepo {
 /** Send-rate slots shared by every process using the same database. */
 export interface SendSlotRepo {
   /**
-   * Reserves the next send slot for all the keys at once: returns the epoch milliseconds at which the send may
-   * start (≥ now), and moves each key's next slot `intervalMs` past it.
+   * Takes a send slot for all the keys at once if every one is due: returns 0 and moves each key's next slot
+   * `intervalMs` past now; else returns the milliseconds to wait and takes nothing.
    */
-  reserve(keys: Array<{ key: string; intervalMs: number }>, nowMs: number): Promise<number>;
+  take(keys: Array<{ key: string; intervalMs: number }>, nowMs: number): Promise<number>;
 }
