@@ -50,6 +50,12 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
     // Behind a local tunnel every request comes from loopback; the tunnel says who the client was.
     trustProxy: ['127.0.0.1', '::1'],
     return503OnClosing: true,
+    // Errors raised before routing (an over-long URL, a malformed path) get the same JSON shape as the rest.
+    frameworkErrors: (error, _request, reply) => {
+      const status = (error as { statusCode?: number }).statusCode ?? 400;
+      const message = status === 414 ? 'The URL is too long.' : error.message.slice(0, 200);
+      void (reply as FastifyReply).code(status).send(errorBody('bad_request', message));
+    },
   });
 
   // The signature covers the exact bytes: keep every body as a Buffer, whatever its content type.

@@ -499,8 +499,9 @@ function get(record: Json, key: string): unknown {
   return Object.hasOwn(record, key) ? record[key] : undefined;
 }
 
+/** A string with something in it (ids and senders of only spaces are as good as missing). */
 function nonEmptyString(value: unknown): string | null {
-  return typeof value === 'string' && value !== '' ? value : null;
+  return typeof value === 'string' && value.trim() !== '' ? value : null;
 }
 
 /** Ids are strings in Meta's payloads; a finite number is accepted as its decimal form. */
