@@ -481,6 +481,30 @@ describe('lumen relay start: statuses of sent messages', () => {
   });
 });
 
+describe('lumen relay start: auto-replies and the approval policy', () => {
+  it('holds auto-replies for approval under policy "all", and sends one once approved', async () => {
+    // Given a workspace that must approve every message
+    await lumenJson(['approvals', 'policy', 'all']);
+    const relay = await startRelay(env, ['--auto-reply', 'Thanks']);
+    // When a customer writes
+    await postSigned(
+      webhookUrl(relay.url),
+      textDelivery(sandbox.phoneNumberId, { wamid: newWamid('held'), from: '15551234567', body: 'hello' }),
+      sandbox.appSecret,
+    );
+    // Then the reply waits for approval instead of going out
+    const held = await relay.waitForEvent((e) => e.event === 'auto_reply');
+    expect(held).toMatchObject({ ok: true, pendingApproval: expect.stringMatching(/^msg_/) });
+    expect(sandbox.sent()).toEqual([]);
+    const pending = await lumenJson(['approvals', 'list']);
+    expect(pending).toMatchObject([{ id: held.pendingApproval, to: '15551234567', source: 'auto_reply' }]);
+    // And approving it sends it
+    await lumenJson(['approvals', 'approve', held.pendingApproval]);
+    expect(sandbox.sent('15551234567')).toHaveLength(1);
+    await relay.stop();
+  });
+});
+
 describe('lumen relay start: handing messages to the user code', () => {
   it('retries a forward target that is down until it is up: each message arrives once, signed', async () => {
     // Given the user's endpoint fails its first two requests, then works
