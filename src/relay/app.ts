@@ -31,6 +31,11 @@ export interface RelayAppDeps {
 export function buildApp(deps: RelayAppDeps): FastifyInstance {
   const now = deps.now ?? (() => new Date());
   const emit: RelayEventSink = deps.onEvent ?? (() => {});
+  const wants = (name: Parameters<NonNullable<RelayEventSink['wants']>>[0]) =>
+    deps.onEvent !== undefined && (deps.onEvent.wants?.(name) ?? true);
+  const reportMessages = wants('message');
+  const reportStatuses = wants('status');
+  const reportIgnored = wants('ignored');
   const limits = { ...DEFAULT_RATE_LIMITS, ...deps.limits };
   const perIntegration = new RateLimiter(limits.perIntegration);
   const perWorkspace = new RateLimiter(limits.perWorkspace);
@@ -196,37 +201,50 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
       });
     }
 
-    // Report after answering: the terminal or log must not slow the acknowledgement.
-    setImmediate(() => {
-      const storedByWamid = new Map(outcome.stored.map((i) => [i.wamid, i]));
-      for (const m of messages) {
-        const stored = storedByWamid.get(m.wamid);
-        emit({
-          event: 'message',
-          integrationId: m.integrationId,
-          interactionId: stored?.id ?? null,
-          wamid: m.wamid,
-          from: m.from,
-          contactName: m.contactName,
-          type: m.type,
-          text: m.text,
-          duplicate: stored === undefined,
-        });
-      }
-      for (const s of statuses) {
-        emit({ event: 'status', integrationId: s.integrationId, wamid: s.wamid, status: s.status, errorCode: s.errorCode });
-      }
-      for (const item of parsed.ignored) {
-        emit({
-          event: 'ignored',
-          integrationId: via.id,
-          reason: item.reason,
-          ...(item.field ? { field: item.field } : {}),
-          ...(item.phoneNumberId ? { phoneNumberId: item.phoneNumberId } : {}),
-        });
-      }
-      if (outcome.stored.length > 0) deps.onStored?.(outcome, via);
-    });
+    // Report after answering: the terminal or log must not slow the acknowledgement. Nothing is built for events
+    // nobody shows (--quiet).
+    const report =
+      (reportMessages && messages.length > 0) ||
+      (reportStatuses && statuses.length > 0) ||
+      (reportIgnored && parsed.ignored.length > 0);
+    if (report || (outcome.stored.length > 0 && deps.onStored)) {
+      setImmediate(() => {
+        if (reportMessages && messages.length > 0) {
+          const storedByWamid = new Map(outcome.stored.map((i) => [i.wamid, i]));
+          for (const m of messages) {
+            const stored = storedByWamid.get(m.wamid);
+            emit({
+              event: 'message',
+              integrationId: m.integrationId,
+              interactionId: stored?.id ?? null,
+              wamid: m.wamid,
+              from: m.from,
+              contactName: m.contactName,
+              type: m.type,
+              text: m.text,
+              duplicate: stored === undefined,
+            });
+          }
+        }
+        if (reportStatuses) {
+          for (const s of statuses) {
+            emit({ event: 'status', integrationId: s.integrationId, wamid: s.wamid, status: s.status, errorCode: s.errorCode });
+          }
+        }
+        if (reportIgnored) {
+          for (const item of parsed.ignored) {
+            emit({
+              event: 'ignored',
+              integrationId: via.id,
+              reason: item.reason,
+              ...(item.field ? { field: item.field } : {}),
+              ...(item.phoneNumberId ? { phoneNumberId: item.phoneNumberId } : {}),
+            });
+          }
+        }
+        if (outcome.stored.length > 0) deps.onStored?.(outcome, via);
+      });
+    }
 
     if (messages.length === 0) return { status: 'ignored' };
     return { status: 'received', messages: messages.length };

@@ -44,4 +44,7 @@ export type RelayEvent =
   | { event: 'stopping'; signal: string }
   | { event: 'stopped' };
 
-export type RelayEventSink = (event: RelayEvent) => void;
+export type RelayEventSink = ((event: RelayEvent) => void) & {
+  /** Whether events of this kind are shown at all (e.g. not under --quiet): the relay skips building the others. */
+  wants?: (event: RelayEvent['event']) => boolean;
+};

@@ -5,7 +5,15 @@ import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
 import type BetterSqlite3 from 'better-sqlite3';
 
-const { path, intervalMs, maxWalBytes } = workerData as { path: string; intervalMs: number; maxWalBytes: number };
+const { path, intervalMs, maxWalBytes, passiveIntervalMs } = workerData as {
+  path: string;
+  intervalMs: number;
+  maxWalBytes: number;
+  passiveIntervalMs?: number;
+};
+/** PASSIVE runs every this many ticks; the size bound is checked on every tick. */
+const passiveEvery = Math.max(1, Math.round((passiveIntervalMs ?? intervalMs) / intervalMs));
+let tick = 0;
 const require = createRequire(import.meta.url);
 const Sqlite = require('better-sqlite3') as typeof BetterSqlite3;
 const db = new Sqlite(path);
@@ -24,7 +32,9 @@ const timer = setInterval(() => {
     // PASSIVE copies what it can without waiting for anyone. Under steady writes it never reaches the end of the
     // log, so the log would only grow: past the bound, TRUNCATE waits for a gap between commits (a short pause for
     // the writer) and empties it.
-    db.pragma(walBytes() > maxWalBytes ? 'wal_checkpoint(TRUNCATE)' : 'wal_checkpoint(PASSIVE)');
+    tick += 1;
+    if (walBytes() > maxWalBytes) db.pragma('wal_checkpoint(TRUNCATE)');
+    else if (tick % passiveEvery === 0) db.pragma('wal_checkpoint(PASSIVE)');
   } catch {
     // Busy or locked: the next round catches up.
   }

@@ -43,6 +43,10 @@ export function openDatabase(path: string, migrations: Migration[] = loadMigrati
     } catch {
       // Not our file to change (e.g. another owner): leave its mode alone.
     }
+    // Only takes effect while the file is new (before WAL mode and the first table). The relay's hot writes land on
+    // random pages (dedupe keys, contacts), and each dirtied page goes to the WAL whole on every commit: 2 KiB pages
+    // halve those bytes (measured: less WAL and checkpoint work, lower CPU per delivery than 4 KiB).
+    db.pragma('page_size = 2048');
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
@@ -105,11 +109,17 @@ export async function startBackgroundCheckpoints(
   path: string,
   intervalMs = 250,
   maxWalBytes = 64 * 1024 * 1024,
+  // Each PASSIVE checkpoint copies every page dirtied since the last one; under random-key writes most hot pages are
+  // dirtied again within a second, so a 1 s cadence copies far fewer pages than every 250 ms (measured: lower CPU).
+  // The WAL bound is still checked every intervalMs.
+  passiveIntervalMs = 1000,
 ): Promise<() => Promise<void>> {
   const { Worker } = await import('node:worker_threads');
   let worker: InstanceType<typeof Worker>;
   try {
-    worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), { workerData: { path, intervalMs, maxWalBytes } });
+    worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), {
+      workerData: { path, intervalMs, maxWalBytes, passiveIntervalMs },
+    });
   } catch {
     return async () => {};
   }

@@ -5,7 +5,8 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadMigrations, openDatabase } from '../../src/store/db.js';
 import { openStore } from '../../src/store/index.js';
-import type { Integration, TemplateRecord } from '../../src/store/types.js';
+import { createInboxRepo, dedupeKey } from '../../src/store/repos/inbox.js';
+import type { IngestJob, Integration, TemplateRecord } from '../../src/store/types.js';
 
 const MIGRATIONS = join(import.meta.dirname, '..', '..', 'src', 'store', 'migrations');
 
@@ -119,5 +120,57 @@ describe('repositories', () => {
     );
     expect(columns.filter((c) => /token(?!_hash)|secret(?!_store|_ref)|password/.test(c))).toEqual([]);
     db.close();
+  });
+});
+
+describe('inbox dedupe keys', () => {
+  const job = (integrationId: string, wamid: string): IngestJob => ({
+    workspaceId: 'ws_1',
+    receivedAt: '2026-01-01T00:00:00.000Z',
+    statuses: [],
+    enqueueDispatch: false,
+    messages: [
+      {
+        integrationId,
+        channel: 'whatsapp',
+        wamid,
+        phoneNumberId: '1',
+        from: '15551234567',
+        fromKind: 'phone',
+        contactName: null,
+        userId: null,
+        type: 'text',
+        text: 'hi',
+        mediaId: null,
+        replyTo: null,
+        timestamp: '2026-01-01T00:00:00.000Z',
+        raw: {},
+      },
+    ],
+  });
+
+  it('stores a different wamid whose hash collides, once, and keeps both deduplicated across a purge', async () => {
+    const db = openDatabase(join(dir, 'lumen.db'));
+    const inbox = createInboxRepo(db);
+    const stored = async (integrationId: string, wamid: string) => (await inbox.ingest([job(integrationId, wamid)]))[0]!.stored.length;
+    expect(await stored('wa_a', 'wamid.A')).toBe(1);
+    // Simulate a 53-bit collision: wamid.B's slot is held by wamid.A.
+    db.prepare('UPDATE interaction_keys SET h = ? WHERE h = ?').run(dedupeKey('wa_b', 'wamid.B'), dedupeKey('wa_a', 'wamid.A'));
+    expect(await stored('wa_b', 'wamid.B')).toBe(1);
+    expect(await stored('wa_b', 'wamid.B')).toBe(0);
+    expect(db.prepare('SELECT COUNT(*) AS n FROM interaction_key_overflow').get()).toEqual({ n: 1 });
+    // Purging the holder hands its slot to the colliding message, which stays deduplicated.
+    await inbox.purgeIntegration('wa_a');
+    expect(db.prepare('SELECT COUNT(*) AS n FROM interaction_key_overflow').get()).toEqual({ n: 0 });
+    expect(await stored('wa_b', 'wamid.B')).toBe(0);
+    expect(await stored('wa_a', 'wamid.A')).toBe(1);
+    expect(await stored('wa_a', 'wamid.A')).toBe(0);
+    db.close();
+  });
+
+  it('keeps the key function stable (it is stored on disk)', () => {
+    expect(dedupeKey('wa_1', 'wamid.HBgLMTU1NTEyMzQ1NjcVAgASGBQ=')).toBe(2974811106329567);
+    expect(Number.isSafeInteger(dedupeKey('wa_1', 'x'))).toBe(true);
+    expect(dedupeKey('wa_1', 'x')).not.toBe(dedupeKey('wa_2', 'x'));
   });
 });

@@ -21,9 +21,25 @@ CREATE TABLE interactions (
   reply_to        TEXT,
   sent_at         TEXT NOT NULL,
   received_at     TEXT NOT NULL,
-  raw             TEXT NOT NULL,
-  UNIQUE (integration_id, wamid)
+  raw             TEXT NOT NULL
 );
+
+-- Redeliveries are stored once per (integration_id, wamid), forever. Meta's wamids are random: a text unique index
+-- on them dirties a random wide page per message per commit. Instead a compact table keyed by a 53-bit hash of
+-- (integration_id, wamid) names the interaction holding that hash (the full wamid is compared on a hit); the rare
+-- different message with the same hash goes to interaction_key_overflow, keyed by the full text.
+-- The hash function (repos/inbox.ts, dedupeKey) is part of the file format: never change it.
+CREATE TABLE interaction_keys (
+  h               INTEGER PRIMARY KEY,
+  seq             INTEGER NOT NULL
+);
+CREATE TABLE interaction_key_overflow (
+  integration_id  TEXT NOT NULL,
+  wamid           TEXT NOT NULL,
+  h               INTEGER NOT NULL,
+  seq             INTEGER NOT NULL,
+  PRIMARY KEY (integration_id, wamid)
+) WITHOUT ROWID;
 
 CREATE TABLE contacts (
   integration_id  TEXT NOT NULL,

@@ -62,12 +62,50 @@ interface ContactTally {
   count: number;
 }
 
+/**
+ * The dedupe key of a message: a 53-bit hash (cyrb53) of integration id, NUL, wamid. Stored on disk in
+ * interaction_keys, so it must never change. Collisions are allowed (the full wamid is compared on a hit).
+ */
+export function dedupeKey(integrationId: string, wamid: string): number {
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < integrationId.length; i++) {
+    const ch = integrationId.charCodeAt(i);
+    h1 = Math.imul(h1 ^ ch, 2654435761);
+    h2 = Math.imul(h2 ^ ch, 1597334677);
+  }
+  h1 = Math.imul(h1, 2654435761);
+  h2 = Math.imul(h2, 1597334677);
+  for (let i = 0; i < wamid.length; i++) {
+    const ch = wamid.charCodeAt(i);
+    h1 = Math.imul(h1 ^ ch, 2654435761);
+    h2 = Math.imul(h2 ^ ch, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507);
+  h1 ^= Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507);
+  h2 ^= Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
+}
+
 export function createInboxRepo(db: Database): InboxRepo {
   // Positional parameters: binding is measurably cheaper than named ones on this path.
   const insertInteraction = db.prepare(
-    `INSERT OR IGNORE INTO interactions (workspace_id, integration_id, wamid, phone_number_id, from_id, from_kind,
+    `INSERT INTO interactions (workspace_id, integration_id, wamid, phone_number_id, from_id, from_kind,
        contact_name, type, text, media_id, reply_to, sent_at, received_at, raw)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  // Dedupe (see 002_relay.sql): who holds a hash, and whether a hash-colliding wamid is already stored.
+  const keyHolder = db.prepare<[number], number>('SELECT seq FROM interaction_keys WHERE h = ?').pluck();
+  const insertKey = db.prepare('INSERT INTO interaction_keys (h, seq) VALUES (?, ?)');
+  const identity = db.prepare<[number], { integration_id: string; wamid: string }>(
+    'SELECT integration_id, wamid FROM interactions WHERE seq = ?',
+  );
+  const overflowHas = db
+    .prepare<[string, string], number>('SELECT 1 FROM interaction_key_overflow WHERE integration_id = ? AND wamid = ?')
+    .pluck();
+  const insertOverflow = db.prepare(
+    'INSERT INTO interaction_key_overflow (integration_id, wamid, h, seq) VALUES (?, ?, ?, ?)',
   );
   const upsertContact = db.prepare(
     `INSERT INTO contacts (integration_id, contact_id, kind, workspace_id, name, user_id, first_seen_at, last_inbound_at, messages)
@@ -97,6 +135,13 @@ export function createInboxRepo(db: Database): InboxRepo {
   );
 
   function storeMessage(job: IngestJob, message: NewInteraction, contacts: Map<string, ContactTally>): Interaction | undefined {
+    const h = dedupeKey(message.integrationId, message.wamid);
+    const holder = keyHolder.get(h);
+    if (holder !== undefined) {
+      const held = identity.get(holder);
+      if (held && held.integration_id === message.integrationId && held.wamid === message.wamid) return undefined;
+      if (overflowHas.get(message.integrationId, message.wamid) !== undefined) return undefined;
+    }
     const result = insertInteraction.run(
       job.workspaceId,
       message.integrationId,
@@ -113,7 +158,9 @@ export function createInboxRepo(db: Database): InboxRepo {
       job.receivedAt,
       JSON.stringify(message.raw),
     );
-    if (result.changes === 0) return undefined;
+    const seq = Number(result.lastInsertRowid);
+    if (holder === undefined) insertKey.run(h, seq);
+    else insertOverflow.run(message.integrationId, message.wamid, h, seq);
     // One contact upsert per sender per transaction, however many messages it sent.
     const key = `${message.integrationId}\u0000${message.from}`;
     const tally = contacts.get(key);
@@ -136,9 +183,26 @@ export function createInboxRepo(db: Database): InboxRepo {
         count: 1,
       });
     }
-    const seq = Number(result.lastInsertRowid);
-    const { userId: _userId, ...fields } = message;
-    return { ...fields, id: interactionId(seq), workspaceId: job.workspaceId, receivedAt: job.receivedAt };
+    // Spelled out (no rest/spread): this runs once per stored message.
+    // Same key order as before (JSON consumers see it): the message's fields, then id, workspaceId, receivedAt.
+    return {
+      integrationId: message.integrationId,
+      channel: message.channel,
+      wamid: message.wamid,
+      phoneNumberId: message.phoneNumberId,
+      from: message.from,
+      fromKind: message.fromKind,
+      contactName: message.contactName,
+      type: message.type,
+      text: message.text,
+      mediaId: message.mediaId,
+      replyTo: message.replyTo,
+      timestamp: message.timestamp,
+      raw: message.raw,
+      id: interactionId(seq),
+      workspaceId: job.workspaceId,
+      receivedAt: job.receivedAt,
+    };
   }
 
   const ingestAll = db.transaction((jobs: IngestJob[]): IngestOutcome[] => {
@@ -186,7 +250,9 @@ export function createInboxRepo(db: Database): InboxRepo {
       return lastInbound.get(integrationId, contactId)?.last_inbound_at;
     },
     async ingest(jobs) {
-      return ingestAll(jobs);
+      // BEGIN IMMEDIATE: the transaction reads (dedupe) before it writes, and a deferred one that then finds the
+      // checkpointer holding the write lock fails with SQLITE_BUSY at once instead of waiting (busy_timeout).
+      return ingestAll.immediate(jobs);
     },
     async listInteractions({ workspaceId, from, since, limit }) {
       const where = ['workspace_id = @workspaceId'];
@@ -223,6 +289,15 @@ export function createInboxRepo(db: Database): InboxRepo {
         db.prepare(
           'DELETE FROM dispatch_events WHERE interaction_seq IN (SELECT seq FROM interactions WHERE integration_id = ?)',
         ).run(integrationId);
+        db.prepare(
+          'DELETE FROM interaction_keys WHERE seq IN (SELECT seq FROM interactions WHERE integration_id = ?)',
+        ).run(integrationId);
+        db.prepare('DELETE FROM interaction_key_overflow WHERE integration_id = ?').run(integrationId);
+        // A colliding wamid of another integration whose hash holder was purged takes the holder's place.
+        db.prepare('INSERT OR IGNORE INTO interaction_keys (h, seq) SELECT h, seq FROM interaction_key_overflow').run();
+        db.prepare(
+          'DELETE FROM interaction_key_overflow WHERE seq = (SELECT k.seq FROM interaction_keys k WHERE k.h = interaction_key_overflow.h)',
+        ).run();
         const removed = db.prepare('DELETE FROM interactions WHERE integration_id = ?').run(integrationId).changes;
         db.prepare('DELETE FROM contacts WHERE integration_id = ?').run(integrationId);
         db.prepare('DELETE FROM message_statuses WHERE integration_id = ?').run(integrationId);

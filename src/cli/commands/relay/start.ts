@@ -61,6 +61,7 @@ export async function run(ctx: Context, options: RelayStartOptions): Promise<voi
     if (started || event.event === 'listening') visible(event);
     else early.push(event);
   };
+  print.wants = (name: RelayEvent['event']) => !options.quiet || QUIET_EVENTS.has(name);
   const { startRelay, callbackUrls } = await import('../../../relay/server.js');
   const relay = await startRelay(
     { store, secrets: (kind) => ctx.secrets(kind), graph: (token) => ctx.graph(token), now: () => ctx.now(), onEvent: print },
