@@ -135,7 +135,9 @@ export async function run(ctx: Context, options: { keep?: boolean }): Promise<nu
               kind: 'template',
               name: 'order_update',
               language: 'en_US',
-              values: { header: '#1042', body: [CUSTOMER.name, '#1042'], buttons: { 0: '1042' } },
+              params: [CUSTOMER.name, '#1042'],
+              header: '#1042',
+              buttons: { 0: '1042' },
             },
             rates,
           })

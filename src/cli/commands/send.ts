@@ -8,7 +8,7 @@ import type { BulkRowResult, BulkSummary } from '../../services/messages/bulk.js
 import type { TemplateInput, TextInput } from '../../services/messages/compose.js';
 import type { OutboxDeps } from '../../services/messages/outbox.js';
 import { outboundSummary } from '../../services/messages/send.js';
-import { parseBodyValues, parseButtonValues } from '../../services/messages/template-body.js';
+import { parseButtonValues } from '../../services/messages/template-body.js';
 import { readIntegrationSecrets, resolveIntegration } from '../../services/whatsapp/integrations.js';
 import type { Integration } from '../../store/types.js';
 
@@ -66,14 +66,10 @@ export async function run(ctx: Context, options: SendOptions): Promise<number> {
           kind: 'template',
           name: options.template!,
           language: options.lang,
-          values: { body: [], header: options.headerParam, buttons: parseButtonValues(options.buttonParam) },
+          params: options.param,
+          header: options.headerParam,
+          buttons: parseButtonValues(options.buttonParam),
         };
-  if (message.kind === 'template') {
-    const { findSendableTemplate } = await import('../../services/messages/compose.js');
-    const template = await findSendableTemplate(deps.store, integration, message.name, message.language);
-    message.language = template.language;
-    message.values.body = parseBodyValues(options.param, template.parameterFormat);
-  }
 
   if (options.dryRun) {
     const { composeMessage } = await import('../../services/messages/compose.js');

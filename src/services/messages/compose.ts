@@ -2,7 +2,7 @@ import { UsageError, UserError } from '../../cli/errors.js';
 import { textMessageBody } from '../../graph/messages.js';
 import type { Integration, Store, TemplateRecord } from '../../store/types.js';
 import { normalizeRecipient } from './recipient.js';
-import { buildTemplateComponents, templateMessageBody, type TemplateValues } from './template-body.js';
+import { buildTemplateComponents, parseBodyValues, templateMessageBody, type TemplateValues } from './template-body.js';
 
 export const MAX_TEXT_LENGTH = 4096;
 const WINDOW_MS = 24 * 60 * 60 * 1000;
@@ -18,7 +18,10 @@ export interface TemplateInput {
   kind: 'template';
   name: string;
   language?: string | undefined;
-  values: TemplateValues;
+  /** Body values as given: in order for positional templates, `name=value` for named ones. */
+  params: string[];
+  header?: string | undefined;
+  buttons?: Record<number, string> | undefined;
 }
 
 export interface ComposedMessage {
@@ -107,7 +110,12 @@ export async function composeMessage(
     };
   }
   const template = await findSendableTemplate(store, integration, message.name, message.language);
-  const components = buildTemplateComponents(template, message.values);
+  const values: TemplateValues = {
+    body: parseBodyValues(message.params, template.parameterFormat),
+    header: message.header,
+    buttons: message.buttons,
+  };
+  const components = buildTemplateComponents(template, values);
   return {
     to,
     kind: 'template',
