@@ -193,6 +193,12 @@ export async function startRelay(deps: RelayDeps, options: RelayOptions): Promis
     },
   });
 
+  // Dedupe keys a previous run left unwritten (a crash) are folded from the stored messages before the first request.
+  try {
+    store.inbox.flushKeys();
+  } catch {
+    // Busy: the first delivery's transaction folds them instead.
+  }
   const stopMaintenance = await store.startMaintenance();
   await app.listen({ host: options.host, port: options.port }).catch(async (error: unknown) => {
     await stopMaintenance();

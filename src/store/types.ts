@@ -151,6 +151,15 @@ export interface IngestOutcome {
 export interface InboxRepo {
   /** Applies several jobs in ONE transaction (group commit) and returns one outcome per job. */
   ingest(jobs: IngestJob[]): Promise<IngestOutcome[]>;
+  /**
+   * Dedupe keys of new messages wait in memory and are written to the key table in sorted batches (see
+   * repos/dedupe-keys.ts). Folds up to maxKeys of them in one transaction; true while the started batch has more.
+   */
+  foldKeys(maxKeys: number): boolean;
+  /** How many dedupe keys wait in memory. */
+  deferredKeys(): number;
+  /** Writes every waiting dedupe key now (at shutdown; before a purge). */
+  flushKeys(): void;
   listInteractions(filter: {
     workspaceId: string;
     from?: string | undefined;

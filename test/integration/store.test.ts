@@ -154,6 +154,7 @@ describe('inbox dedupe keys', () => {
     const inbox = createInboxRepo(db);
     const stored = async (integrationId: string, wamid: string) => (await inbox.ingest([job(integrationId, wamid)]))[0]!.stored.length;
     expect(await stored('wa_a', 'wamid.A')).toBe(1);
+    inbox.flushKeys();
     // Simulate a 53-bit collision: wamid.B's slot is held by wamid.A.
     db.prepare('UPDATE interaction_keys SET h = ? WHERE h = ?').run(dedupeKey('wa_b', 'wamid.B'), dedupeKey('wa_a', 'wamid.A'));
     expect(await stored('wa_b', 'wamid.B')).toBe(1);

@@ -1,4 +1,5 @@
 import type { Database } from '../db.js';
+import { DedupeKeys, dedupeKey } from './dedupe-keys.js';
 import type { Contact, InboxRepo, IngestJob, IngestOutcome, Interaction, NewInteraction } from '../types.js';
 
 interface InteractionRow {
@@ -20,6 +21,8 @@ interface InteractionRow {
 }
 
 /** Interaction ids are `in_<seq>`: the row's own key, so a lookup by id costs no extra index on the hot path. */
+export { dedupeKey };
+
 export const interactionId = (seq: number | bigint): string => `in_${seq}`;
 
 export function interactionSeq(id: string): number | undefined {
@@ -62,32 +65,6 @@ interface ContactTally {
   count: number;
 }
 
-/**
- * The dedupe key of a message: a 53-bit hash (cyrb53) of integration id, NUL, wamid. Stored on disk in
- * interaction_keys, so it must never change. Collisions are allowed (the full wamid is compared on a hit).
- */
-export function dedupeKey(integrationId: string, wamid: string): number {
-  let h1 = 0xdeadbeef;
-  let h2 = 0x41c6ce57;
-  for (let i = 0; i < integrationId.length; i++) {
-    const ch = integrationId.charCodeAt(i);
-    h1 = Math.imul(h1 ^ ch, 2654435761);
-    h2 = Math.imul(h2 ^ ch, 1597334677);
-  }
-  h1 = Math.imul(h1, 2654435761);
-  h2 = Math.imul(h2, 1597334677);
-  for (let i = 0; i < wamid.length; i++) {
-    const ch = wamid.charCodeAt(i);
-    h1 = Math.imul(h1 ^ ch, 2654435761);
-    h2 = Math.imul(h2 ^ ch, 1597334677);
-  }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507);
-  h1 ^= Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507);
-  h2 ^= Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
-}
-
 export function createInboxRepo(db: Database): InboxRepo {
   // Positional parameters: binding is measurably cheaper than named ones on this path.
   const insertInteraction = db.prepare(
@@ -95,18 +72,7 @@ export function createInboxRepo(db: Database): InboxRepo {
        contact_name, type, text, media_id, reply_to, sent_at, received_at, raw)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
-  // Dedupe (see 002_relay.sql): who holds a hash, and whether a hash-colliding wamid is already stored.
-  const keyHolder = db.prepare<[number], number>('SELECT seq FROM interaction_keys WHERE h = ?').pluck();
-  const insertKey = db.prepare('INSERT INTO interaction_keys (h, seq) VALUES (?, ?)');
-  const identity = db.prepare<[number], { integration_id: string; wamid: string }>(
-    'SELECT integration_id, wamid FROM interactions WHERE seq = ?',
-  );
-  const overflowHas = db
-    .prepare<[string, string], number>('SELECT 1 FROM interaction_key_overflow WHERE integration_id = ? AND wamid = ?')
-    .pluck();
-  const insertOverflow = db.prepare(
-    'INSERT INTO interaction_key_overflow (integration_id, wamid, h, seq) VALUES (?, ?, ?, ?)',
-  );
+  const keys = new DedupeKeys(db);
   const upsertContact = db.prepare(
     `INSERT INTO contacts (integration_id, contact_id, kind, workspace_id, name, user_id, first_seen_at, last_inbound_at, messages)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -136,12 +102,8 @@ export function createInboxRepo(db: Database): InboxRepo {
 
   function storeMessage(job: IngestJob, message: NewInteraction, contacts: Map<string, ContactTally>): Interaction | undefined {
     const h = dedupeKey(message.integrationId, message.wamid);
-    const holder = keyHolder.get(h);
-    if (holder !== undefined) {
-      const held = identity.get(holder);
-      if (held && held.integration_id === message.integrationId && held.wamid === message.wamid) return undefined;
-      if (overflowHas.get(message.integrationId, message.wamid) !== undefined) return undefined;
-    }
+    const { duplicate, holder } = keys.find(h, message.integrationId, message.wamid);
+    if (duplicate) return undefined;
     const result = insertInteraction.run(
       job.workspaceId,
       message.integrationId,
@@ -159,8 +121,7 @@ export function createInboxRepo(db: Database): InboxRepo {
       JSON.stringify(message.raw),
     );
     const seq = Number(result.lastInsertRowid);
-    if (holder === undefined) insertKey.run(h, seq);
-    else insertOverflow.run(message.integrationId, message.wamid, h, seq);
+    keys.added(h, seq, holder, message.integrationId, message.wamid);
     // One contact upsert per sender per transaction, however many messages it sent.
     const key = `${message.integrationId}\u0000${message.from}`;
     const tally = contacts.get(key);
@@ -206,6 +167,7 @@ export function createInboxRepo(db: Database): InboxRepo {
   }
 
   const ingestAll = db.transaction((jobs: IngestJob[]): IngestOutcome[] => {
+    keys.sync();
     const contacts = new Map<string, ContactTally>();
     const outcomes = jobs.map((job) => {
       const outcome: IngestOutcome = { stored: [], duplicates: 0, statusesStored: 0, events: [] };
@@ -252,8 +214,16 @@ export function createInboxRepo(db: Database): InboxRepo {
     async ingest(jobs) {
       // BEGIN IMMEDIATE: the transaction reads (dedupe) before it writes, and a deferred one that then finds the
       // checkpointer holding the write lock fails with SQLITE_BUSY at once instead of waiting (busy_timeout).
-      return ingestAll.immediate(jobs);
+      try {
+        return ingestAll.immediate(jobs);
+      } catch (error) {
+        keys.forget();
+        throw error;
+      }
     },
+    foldKeys: (maxKeys) => keys.fold(maxKeys),
+    deferredKeys: () => keys.deferred,
+    flushKeys: () => keys.flush(),
     async listInteractions({ workspaceId, from, since, limit }) {
       const where = ['workspace_id = @workspaceId'];
       if (from) where.push('from_id = @from');
@@ -285,6 +255,7 @@ export function createInboxRepo(db: Database): InboxRepo {
       );
     },
     async purgeIntegration(integrationId) {
+      keys.flush();
       return db.transaction(() => {
         db.prepare(
           'DELETE FROM dispatch_events WHERE interaction_seq IN (SELECT seq FROM interactions WHERE integration_id = ?)',

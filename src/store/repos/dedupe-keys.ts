@@ -1,0 +1,264 @@
+import type { Database } from '../db.js';
+
+/**
+ * The dedupe key of a message: a 53-bit hash (cyrb53) of integration id, NUL, wamid. Stored on disk in
+ * interaction_keys, so it must never change. Collisions are allowed (the full wamid is compared on a hit).
+ */
+export function dedupeKey(integrationId: string, wamid: string): number {
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < integrationId.length; i++) {
+    const ch = integrationId.charCodeAt(i);
+    h1 = Math.imul(h1 ^ ch, 2654435761);
+    h2 = Math.imul(h2 ^ ch, 1597334677);
+  }
+  h1 = Math.imul(h1, 2654435761);
+  h2 = Math.imul(h2, 1597334677);
+  for (let i = 0; i < wamid.length; i++) {
+    const ch = wamid.charCodeAt(i);
+    h1 = Math.imul(h1 ^ ch, 2654435761);
+    h2 = Math.imul(h2 ^ ch, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507);
+  h1 ^= Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507);
+  h2 ^= Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
+}
+
+/**
+ * Keys not yet in interaction_keys: an open-addressing hash table in two typed arrays, allocated once, so that a
+ * busy relay makes no garbage for them. A slot is empty when its seq is 0 (AUTOINCREMENT never hands out 0).
+ */
+class KeyTable {
+  readonly keys: Float64Array;
+  readonly seqs: Float64Array;
+  private readonly mask: number;
+  size = 0;
+
+  constructor(readonly capacity: number) {
+    this.keys = new Float64Array(capacity);
+    this.seqs = new Float64Array(capacity);
+    this.mask = capacity - 1;
+  }
+
+  get(h: number): number | undefined {
+    for (let i = (h >>> 0) & this.mask; this.seqs[i] !== 0; i = (i + 1) & this.mask) {
+      if (this.keys[i] === h) return this.seqs[i];
+    }
+    return undefined;
+  }
+
+  /** For a key not in the table. */
+  add(h: number, seq: number): void {
+    let i = (h >>> 0) & this.mask;
+    while (this.seqs[i] !== 0) i = (i + 1) & this.mask;
+    this.keys[i] = h;
+    this.seqs[i] = seq;
+    this.size += 1;
+  }
+
+  /** Copies the keys into `into` and returns them sorted (a view of `into`). */
+  sortedKeys(into: Float64Array): Float64Array {
+    let n = 0;
+    for (let i = 0; i < this.capacity; i++) if (this.seqs[i] !== 0) into[n++] = this.keys[i]!;
+    return into.subarray(0, n).sort();
+  }
+
+  clear(): void {
+    if (this.size === 0) return;
+    this.seqs.fill(0);
+    this.size = 0;
+  }
+}
+
+/** Slots per table; keys beyond LOAD_LIMIT of it are written at once, as if there were no deferral. */
+const TABLE_SLOTS = 65_536;
+const LOAD_LIMIT = 0.75;
+
+/** A batch of deferred keys being folded, in key order, a chunk per transaction. */
+interface FoldCycle {
+  keys: Float64Array;
+  next: number;
+  /** Every interaction up to this seq has its key in the table once the cycle's last chunk commits. */
+  through: number;
+}
+
+/**
+ * Which stored message holds each dedupe key (see 002_relay.sql and 004_deferred_keys.sql).
+ *
+ * A new message's key is not written in the transaction that stores the message: keys are random, so each would
+ * dirty its own page of interaction_keys in every commit. New keys wait in memory (`active`) and are folded into
+ * the table in key order, a chunk per transaction, so a fold writes each page once for many keys. A fold cycle
+ * takes the whole active table (it becomes `folding`, and lookups still see it until the cycle ends).
+ * Interactions above interaction_keys_folded.through whose keys are not in memory (written by another connection,
+ * or before a crash) are folded from the interactions table before this connection's next write: `sync()`.
+ */
+export class DedupeKeys {
+  private active = new KeyTable(TABLE_SLOTS);
+  private folding = new KeyTable(TABLE_SLOTS);
+  private readonly sortBuffer = new Float64Array(TABLE_SLOTS);
+  /** The interactions table's AUTOINCREMENT counter after this connection's last write; undefined: not synced. */
+  private knownSeq: number | undefined;
+  private cycle: FoldCycle | undefined;
+
+  private readonly currentSeq;
+  private readonly foldedThrough;
+  private readonly setFoldedThrough;
+  private readonly keyHolder;
+  private readonly insertKey;
+  private readonly identity;
+  private readonly overflowHas;
+  private readonly insertOverflow;
+  private readonly tail;
+  private readonly foldChunk;
+  private readonly foldAll;
+
+  constructor(db: Database) {
+    this.currentSeq = db
+      .prepare<[], number>("SELECT seq FROM sqlite_sequence WHERE name = 'interactions'")
+      .pluck();
+    this.foldedThrough = db.prepare<[], number>('SELECT through FROM interaction_keys_folded WHERE id = 1').pluck();
+    this.setFoldedThrough = db.prepare('UPDATE interaction_keys_folded SET through = MAX(through, ?) WHERE id = 1');
+    this.keyHolder = db.prepare<[number], number>('SELECT seq FROM interaction_keys WHERE h = ?').pluck();
+    this.insertKey = db.prepare('INSERT OR IGNORE INTO interaction_keys (h, seq) VALUES (?, ?)');
+    this.identity = db.prepare<[number], { integration_id: string; wamid: string }>(
+      'SELECT integration_id, wamid FROM interactions WHERE seq = ?',
+    );
+    this.overflowHas = db
+      .prepare<[string, string], number>('SELECT 1 FROM interaction_key_overflow WHERE integration_id = ? AND wamid = ?')
+      .pluck();
+    this.insertOverflow = db.prepare(
+      'INSERT OR IGNORE INTO interaction_key_overflow (integration_id, wamid, h, seq) VALUES (?, ?, ?, ?)',
+    );
+    this.tail = db.prepare<[number], { seq: number; integration_id: string; wamid: string }>(
+      'SELECT seq, integration_id, wamid FROM interactions WHERE seq > ? ORDER BY seq',
+    );
+    this.foldChunk = db.transaction((maxKeys: number): FoldCycle | undefined => {
+      if (this.sync()) return undefined;
+      this.cycle ??= this.startCycle();
+      const cycle = this.cycle;
+      if (!cycle) return undefined;
+      const end = Math.min(cycle.keys.length, cycle.next + maxKeys);
+      for (let i = cycle.next; i < end; i++) {
+        const h = cycle.keys[i]!;
+        this.writeKey(h, this.folding.get(h)!);
+      }
+      if (end === cycle.keys.length) this.setFoldedThrough.run(cycle.through);
+      return cycle;
+    });
+    this.foldAll = db.transaction(() => {
+      if (this.sync()) return;
+      for (const table of [this.folding, this.active]) {
+        for (const h of table.sortedKeys(this.sortBuffer)) this.writeKey(h, table.get(h)!);
+      }
+      this.setFoldedThrough.run(this.knownSeq ?? 0);
+    });
+  }
+
+  /** Keys waiting in memory. */
+  get deferred(): number {
+    return this.active.size + this.folding.size;
+  }
+
+  /**
+   * Call inside every write transaction before the first lookup: when the interactions table changed behind this
+   * connection's back (another writer, a previous run, a rolled-back transaction), folds every unfolded
+   * interaction's key from the table and forgets the keys in memory. Returns true when it did.
+   */
+  sync(): boolean {
+    const seq = this.currentSeq.get() ?? 0;
+    if (seq === this.knownSeq) return false;
+    const rows = this.tail.all(this.foldedThrough.get() ?? 0);
+    const keys = new Map<number, number>();
+    const collided: typeof rows = [];
+    for (const row of rows) {
+      const h = dedupeKey(row.integration_id, row.wamid);
+      if (keys.has(h)) collided.push(row);
+      else keys.set(h, row.seq);
+    }
+    for (const h of Float64Array.from(keys.keys()).sort()) this.writeKey(h, keys.get(h)!);
+    for (const row of collided) this.writeKey(dedupeKey(row.integration_id, row.wamid), row.seq);
+    this.setFoldedThrough.run(seq);
+    this.active.clear();
+    this.folding.clear();
+    this.cycle = undefined;
+    this.knownSeq = seq;
+    return true;
+  }
+
+  /**
+   * Whether a message with this key and identity is already stored, and which seq holds the key (undefined when
+   * the key is free; a new message whose key is held is a hash collision, recorded apart by `added`).
+   */
+  find(h: number, integrationId: string, wamid: string): { duplicate: boolean; holder: number | undefined } {
+    const holder = this.active.get(h) ?? this.folding.get(h) ?? this.keyHolder.get(h);
+    if (holder === undefined) return { duplicate: false, holder };
+    const held = this.identity.get(holder);
+    if (held && held.integration_id === integrationId && held.wamid === wamid) return { duplicate: true, holder };
+    return { duplicate: this.overflowHas.get(integrationId, wamid) !== undefined, holder };
+  }
+
+  /** Records the key of a message just stored (inside the same transaction). */
+  added(h: number, seq: number, holder: number | undefined, integrationId: string, wamid: string): void {
+    this.knownSeq = seq;
+    if (holder !== undefined) this.insertOverflow.run(integrationId, wamid, h, seq);
+    else if (this.active.size < this.active.capacity * LOAD_LIMIT) this.active.add(h, seq);
+    else this.insertKey.run(h, seq); // folds are falling behind: no deferral
+  }
+
+  /** After a write transaction failed: what this connection remembers may name rows that were rolled back. */
+  forget(): void {
+    this.knownSeq = undefined;
+  }
+
+  /**
+   * Folds up to `maxKeys` deferred keys in one transaction. A fold cycle takes every key deferred when it starts,
+   * in key order; returns true while the current cycle has more chunks.
+   */
+  fold(maxKeys: number): boolean {
+    const cycle = this.guard(() => this.foldChunk.immediate(maxKeys));
+    if (!cycle) return false;
+    cycle.next = Math.min(cycle.keys.length, cycle.next + maxKeys);
+    if (cycle.next < cycle.keys.length) return true;
+    this.folding.clear();
+    this.cycle = undefined;
+    return false;
+  }
+
+  /** Folds every deferred key now (one transaction). */
+  flush(): void {
+    this.guard(() => this.foldAll.immediate());
+    this.active.clear();
+    this.folding.clear();
+    this.cycle = undefined;
+  }
+
+  /** A failed transaction rolled back what sync() may have done in memory: re-derive it on the next write. */
+  private guard<T>(run: () => T): T {
+    try {
+      return run();
+    } catch (error) {
+      this.forget();
+      throw error;
+    }
+  }
+
+  /** Starts a cycle: the active keys become the folding ones (lookups keep seeing them until the cycle ends). */
+  private startCycle(): FoldCycle | undefined {
+    if (this.active.size === 0) return undefined;
+    const emptied = this.folding;
+    this.folding = this.active;
+    this.active = emptied;
+    return { keys: this.folding.sortedKeys(this.sortBuffer), next: 0, through: this.knownSeq ?? 0 };
+  }
+
+  /** Writes one key to the table; a key held by another message sends this one to the overflow table. */
+  private writeKey(h: number, seq: number): void {
+    if (this.insertKey.run(h, seq).changes > 0) return;
+    const holder = this.keyHolder.get(h);
+    if (holder === seq) return;
+    const row = this.identity.get(seq);
+    if (row) this.insertOverflow.run(row.integration_id, row.wamid, h, seq);
+  }
+}

@@ -1,0 +1,166 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadMigrations, openDatabase, type Database } from '../../src/store/db.js';
+import { createInboxRepo, dedupeKey } from '../../src/store/repos/inbox.js';
+import type { IngestJob, InboxRepo } from '../../src/store/types.js';
+
+// A message's dedupe key is written to interaction_keys after the message itself, in sorted batches. These tests
+// check that a redelivery is still stored once whenever it arrives: before the fold, during one, after a crash
+// that lost the keys in memory, from another connection, and after a failed transaction.
+
+let dir: string;
+const open: Database[] = [];
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'lumen-keys-'));
+});
+afterEach(() => {
+  for (const db of open.splice(0)) if (db.open) db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function connect(): { db: Database; inbox: InboxRepo } {
+  const db = openDatabase(join(dir, 'lumen.db'));
+  open.push(db);
+  return { db, inbox: createInboxRepo(db) };
+}
+
+const job = (...wamids: string[]): IngestJob => ({
+  workspaceId: 'ws_1',
+  receivedAt: '2026-01-01T00:00:00.000Z',
+  statuses: [],
+  enqueueDispatch: false,
+  messages: wamids.map((wamid) => ({
+    integrationId: 'wa_1',
+    channel: 'whatsapp',
+    wamid,
+    phoneNumberId: '106540352242922',
+    from: '15551234567',
+    fromKind: 'phone',
+    contactName: null,
+    userId: null,
+    type: 'text',
+    text: 'hi',
+    mediaId: null,
+    replyTo: null,
+    timestamp: '2026-01-01T00:00:00.000Z',
+    raw: {},
+  })),
+});
+
+const storedCount = async (inbox: InboxRepo, ...wamids: string[]) => (await inbox.ingest([job(...wamids)]))[0]!.stored.length;
+const count = (db: Database, table: string) => (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+const wamids = (n: number, prefix = 'wamid.') => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+
+describe('deferred dedupe keys', () => {
+  it('keeps new keys in memory, still refuses redeliveries, and writes them on flush', async () => {
+    const { db, inbox } = connect();
+    expect(await storedCount(inbox, 'wamid.A', 'wamid.B')).toBe(2);
+    expect(count(db, 'interaction_keys')).toBe(0);
+    expect(inbox.deferredKeys()).toBe(2);
+    expect(await storedCount(inbox, 'wamid.A', 'wamid.B', 'wamid.C')).toBe(1);
+    inbox.flushKeys();
+    expect(count(db, 'interaction_keys')).toBe(3);
+    expect(inbox.deferredKeys()).toBe(0);
+    expect(await storedCount(inbox, 'wamid.C')).toBe(0);
+    expect(count(db, 'interactions')).toBe(3);
+  });
+
+  it('folds in chunks, and a redelivery in the middle of a fold is refused', async () => {
+    const { db, inbox } = connect();
+    const first = wamids(500);
+    expect(await storedCount(inbox, ...first)).toBe(500);
+    expect(inbox.foldKeys(200)).toBe(true);
+    expect(count(db, 'interaction_keys')).toBe(200);
+    // New messages arrive while the fold runs: they wait for the next cycle.
+    expect(await storedCount(inbox, ...first, 'wamid.new')).toBe(1);
+    expect(inbox.foldKeys(200)).toBe(true);
+    expect(inbox.foldKeys(200)).toBe(false);
+    expect(count(db, 'interaction_keys')).toBe(500);
+    expect(inbox.deferredKeys()).toBe(1);
+    expect(inbox.foldKeys(200)).toBe(false);
+    expect(count(db, 'interaction_keys')).toBe(501);
+    expect(await storedCount(inbox, ...first, 'wamid.new')).toBe(0);
+    expect(db.prepare('SELECT through FROM interaction_keys_folded').get()).toEqual({ through: 501 });
+  });
+
+  it('after a crash that lost the keys in memory, the next connection folds them from the stored messages', async () => {
+    const crashed = connect();
+    expect(await storedCount(crashed.inbox, ...wamids(300))).toBe(300);
+    expect(crashed.inbox.foldKeys(100)).toBe(true); // part of a fold committed, then the process died
+    crashed.db.close();
+
+    const { db, inbox } = connect();
+    expect(await storedCount(inbox, ...wamids(300), 'wamid.next')).toBe(1);
+    expect(count(db, 'interactions')).toBe(301);
+    expect(count(db, 'interaction_keys')).toBe(300);
+    expect(count(db, 'interaction_key_overflow')).toBe(0);
+  });
+
+  it('two connections writing in turn never store a message twice', async () => {
+    const a = connect();
+    const b = connect();
+    expect(await storedCount(a.inbox, 'wamid.1', 'wamid.2')).toBe(2);
+    expect(await storedCount(b.inbox, 'wamid.1', 'wamid.3')).toBe(1);
+    expect(await storedCount(a.inbox, 'wamid.3', 'wamid.2', 'wamid.4')).toBe(1);
+    a.inbox.flushKeys();
+    b.inbox.flushKeys();
+    expect(await storedCount(b.inbox, 'wamid.4')).toBe(0);
+    expect(count(a.db, 'interactions')).toBe(4);
+    expect(count(a.db, 'interaction_keys')).toBe(4);
+    expect(count(a.db, 'interaction_key_overflow')).toBe(0);
+  });
+
+  it('forgets the keys of a transaction that rolled back', async () => {
+    const { db, inbox } = connect();
+    expect(await storedCount(inbox, 'wamid.kept')).toBe(1);
+    // A status row that cannot be stored fails the whole transaction after its messages were inserted.
+    db.exec(`CREATE TRIGGER refuse BEFORE INSERT ON message_statuses BEGIN SELECT RAISE(ABORT, 'disk full'); END`);
+    const failing = job('wamid.lost');
+    failing.statuses.push({
+      integrationId: 'wa_1',
+      wamid: 'wamid.out',
+      status: 'delivered',
+      recipientId: '15551234567',
+      timestamp: '2026-01-01T00:00:00.000Z',
+      errorCode: null,
+      errorTitle: null,
+      errorDetails: null,
+      raw: {},
+    });
+    await expect(inbox.ingest([failing])).rejects.toThrow(/disk full/);
+    db.exec('DROP TRIGGER refuse');
+    expect(await storedCount(inbox, 'wamid.lost')).toBe(1);
+    expect(await storedCount(inbox, 'wamid.kept', 'wamid.lost')).toBe(0);
+    inbox.flushKeys();
+    expect(count(db, 'interactions')).toBe(2);
+    expect(count(db, 'interaction_keys')).toBe(2);
+  });
+
+  it('writes keys at once when the folds fall behind', async () => {
+    const { db, inbox } = connect();
+    const many = wamids(50_000);
+    for (let i = 0; i < many.length; i += 5_000) await storedCount(inbox, ...many.slice(i, i + 5_000));
+    expect(inbox.deferredKeys()).toBeLessThan(50_000);
+    expect(count(db, 'interaction_keys')).toBe(50_000 - inbox.deferredKeys());
+    expect(await storedCount(inbox, many[0]!, many[49_999]!)).toBe(0);
+    inbox.flushKeys();
+    expect(count(db, 'interaction_keys')).toBe(50_000);
+  });
+
+  it('a database written before deferral keeps refusing its stored messages after the upgrade', async () => {
+    const path = join(dir, 'lumen.db');
+    const old = openDatabase(path, loadMigrations().filter((m) => m.version <= 3));
+    old.prepare(
+      `INSERT INTO interactions (workspace_id, integration_id, wamid, phone_number_id, from_id, from_kind, type, text, sent_at, received_at, raw)
+       VALUES ('ws_1', 'wa_1', 'wamid.old', '106540352242922', '15551234567', 'phone', 'text', 'hi', 'x', 'x', '{}')`,
+    ).run();
+    old.prepare('INSERT INTO interaction_keys (h, seq) VALUES (?, 1)').run(dedupeKey('wa_1', 'wamid.old'));
+    old.close();
+
+    const { db, inbox } = connect();
+    expect(db.prepare('SELECT through FROM interaction_keys_folded').get()).toEqual({ through: 1 });
+    expect(await storedCount(inbox, 'wamid.old', 'wamid.new')).toBe(1);
+  });
+});
