@@ -126,9 +126,9 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
       reply.header('retry-after', String(wait));
       return reject(reply, 429, 'rate_limited', 'Too many deliveries; retry later.', integration.id);
     }
-    // A flood of bad signatures from one client is refused before any HMAC, parse or database work.
-    const client = request.ip;
-    const penalty = failedSignatures.wait(client, nowMs);
+    // A flood of bad signatures from one client is refused before any HMAC, parse or database work. (The client's
+    // address, worked out through the trusted proxies, is only needed once some client has failed a check.)
+    const penalty = failedSignatures.idle ? 0 : failedSignatures.wait(request.ip, nowMs);
     if (penalty > 0) {
       reply.header('retry-after', String(penalty));
       return reject(reply, 429, 'too_many_bad_signatures', 'Too many failed signature checks.', integration.id);
@@ -137,7 +137,7 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     const expected = parseSignatureHeader(request.headers['x-hub-signature-256']);
     if (!expected) {
-      failedSignatures.take(client, nowMs);
+      failedSignatures.take(request.ip, nowMs);
       const header = request.headers['x-hub-signature-256'];
       return reject(reply, 401, 'signature_missing', header ? 'Malformed X-Hub-Signature-256.' : 'Missing X-Hub-Signature-256.', integration.id);
     }
@@ -146,7 +146,7 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
       await deps.directory.refresh();
       const current = deps.directory.get(integration.id);
       if (!current || current.appSecret === integration.appSecret || !verifySignature(body, expected, current.appSecret)) {
-        failedSignatures.take(client, nowMs);
+        failedSignatures.take(request.ip, nowMs);
         return reject(reply, 401, 'signature_mismatch', 'X-Hub-Signature-256 does not match the body.', integration.id);
       }
       integration = current;

@@ -71,6 +71,11 @@ export class RateLimiter {
     return this.rate > 0 ? this.bucket(key, now).take(now) : 0;
   }
 
+  /** No key has a bucket (nothing was taken since the last reset). */
+  get idle(): boolean {
+    return this.buckets.size === 0;
+  }
+
   /** Seconds to wait if the key's bucket is empty, without taking a token. */
   wait(key: string, now: number): number {
     return this.rate > 0 ? (this.buckets.get(key)?.wait(now) ?? 0) : 0;

@@ -482,12 +482,21 @@ function messageType(message: Json): string {
 const MAX_ISO_SECONDS = 253_402_300_800; // 10000-01-01T00:00:00Z
 
 /** Meta's `timestamp` (seconds since the epoch, a string; numbers accepted) as ISO 8601, else the epoch. */
+/** The last conversion: the messages of a busy second share their timestamp. */
+let lastSeconds = -1;
+let lastIso = '';
+
 function isoTimestamp(value: unknown): string {
   let seconds: number | null = null;
   if (typeof value === 'string' && /^\d{1,12}$/.test(value)) seconds = Number(value);
   else if (typeof value === 'number' && Number.isInteger(value) && value >= 0) seconds = value;
   // Past 9999-12-31 toISOString writes a 6-digit year (+033658-…), which no longer sorts as text.
-  return seconds === null || seconds >= MAX_ISO_SECONDS ? UNKNOWN_TIMESTAMP : new Date(seconds * 1000).toISOString();
+  if (seconds === null || seconds >= MAX_ISO_SECONDS) return UNKNOWN_TIMESTAMP;
+  if (seconds !== lastSeconds) {
+    lastIso = new Date(seconds * 1000).toISOString();
+    lastSeconds = seconds;
+  }
+  return lastIso;
 }
 
 function isRecord(value: unknown): value is Json {

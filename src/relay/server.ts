@@ -7,7 +7,7 @@ import { textMessageBody } from '../graph/messages.js';
 import { DEFAULT_SEND_RATE, DEFAULT_WORKSPACE_SEND_RATE, deliverOutbound, submitOutbound } from '../services/messages/outbox.js';
 import { readIntegrationSecrets, webhookPath } from '../services/whatsapp/integrations.js';
 import type { SecretBackendKind, SecretStore } from '../secrets/types.js';
-import type { Integration, Interaction, Store } from '../store/types.js';
+import type { IngestOutcome, Integration, Interaction, Store } from '../store/types.js';
 import { buildApp } from './app.js';
 import { IntegrationDirectory, type RelayIntegration } from './directory.js';
 import { Dispatcher, execTarget, forwardTarget, type DeliveryResult, type DispatchTarget } from './dispatch.js';
@@ -187,10 +187,15 @@ export async function startRelay(deps: RelayDeps, options: RelayOptions): Promis
     ...(options.limits ? { limits: options.limits } : {}),
     now: deps.now,
     onEvent: deps.onEvent,
-    onStored: (outcome) => {
-      if (dispatcher) dispatcher.wake();
-      else for (const interaction of outcome.stored) autoReply(interaction);
-    },
+    // Nothing to do after a commit without a consumer or an auto-reply: no callback is scheduled per delivery.
+    ...(dispatcher !== undefined || options.autoReply !== undefined
+      ? {
+          onStored: (outcome: IngestOutcome) => {
+            if (dispatcher) dispatcher.wake();
+            else for (const interaction of outcome.stored) autoReply(interaction);
+          },
+        }
+      : {}),
   });
 
   // Dedupe keys a previous run left unwritten (a crash) are folded from the stored messages before the first request.

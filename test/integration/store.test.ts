@@ -151,12 +151,13 @@ describe('inbox dedupe keys', () => {
 
   it('stores a different wamid whose hash collides, once, and keeps both deduplicated across a purge', async () => {
     const db = openDatabase(join(dir, 'lumen.db'));
-    const inbox = createInboxRepo(db);
+    let inbox = createInboxRepo(db);
     const stored = async (integrationId: string, wamid: string) => (await inbox.ingest([job(integrationId, wamid)]))[0]!.stored.length;
     expect(await stored('wa_a', 'wamid.A')).toBe(1);
     inbox.flushKeys();
-    // Simulate a 53-bit collision: wamid.B's slot is held by wamid.A.
+    // Simulate a 53-bit collision: wamid.B's slot is held by wamid.A (a new connection reads the keys afresh).
     db.prepare('UPDATE interaction_keys SET h = ? WHERE h = ?').run(dedupeKey('wa_b', 'wamid.B'), dedupeKey('wa_a', 'wamid.A'));
+    inbox = createInboxRepo(db);
     expect(await stored('wa_b', 'wamid.B')).toBe(1);
     expect(await stored('wa_b', 'wamid.B')).toBe(0);
     expect(db.prepare('SELECT COUNT(*) AS n FROM interaction_key_overflow').get()).toEqual({ n: 1 });

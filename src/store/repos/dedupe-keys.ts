@@ -72,6 +72,47 @@ class KeyTable {
   }
 }
 
+/**
+ * A Bloom filter over every key this connection knows to be stored, so that the key of a new message (nearly every
+ * message) is not looked up in interaction_keys at all: that lookup lands on a random page, and once the table
+ * outgrows SQLite's page cache each one is a read. 10 bits and 6 probes per key (about 1 % false positives, which
+ * only cost a lookup); sized for twice the keys it starts with and rebuilt bigger when they are outgrown.
+ */
+class KeyFilter {
+  private readonly bits: Int32Array;
+  private readonly mask: number;
+  count = 0;
+  readonly capacity: number;
+
+  constructor(expectedKeys: number) {
+    let size = 1 << 22;
+    while (size < expectedKeys * 20 && size < 1 << 30) size *= 2;
+    this.bits = new Int32Array(size / 32);
+    this.mask = size - 1;
+    this.capacity = size / 10;
+  }
+
+  add(h: number): void {
+    const a = h >>> 0;
+    const b = (Math.floor(h / 4294967296) ^ Math.imul(a, 0x9e3779b1)) | 1;
+    for (let i = 0, x = a; i < 6; i++, x = (x + b) | 0) {
+      const bit = x & this.mask;
+      this.bits[bit >>> 5]! |= 1 << (bit & 31);
+    }
+    this.count += 1;
+  }
+
+  has(h: number): boolean {
+    const a = h >>> 0;
+    const b = (Math.floor(h / 4294967296) ^ Math.imul(a, 0x9e3779b1)) | 1;
+    for (let i = 0, x = a; i < 6; i++, x = (x + b) | 0) {
+      const bit = x & this.mask;
+      if ((this.bits[bit >>> 5]! & (1 << (bit & 31))) === 0) return false;
+    }
+    return true;
+  }
+}
+
 /** Slots per table; keys beyond LOAD_LIMIT of it are written at once, as if there were no deferral. */
 const TABLE_SLOTS = 65_536;
 const LOAD_LIMIT = 0.75;
@@ -85,13 +126,13 @@ interface FoldCycle {
 }
 
 /**
- * Which stored message holds each dedupe key (see 002_relay.sql and 004_deferred_keys.sql).
+ * Which stored message holds each dedupe key (see 002_relay.sql and 004_folded_interactions.sql).
  *
  * A new message's key is not written in the transaction that stores the message: keys are random, so each would
  * dirty its own page of interaction_keys in every commit. New keys wait in memory (`active`) and are folded into
  * the table in key order, a chunk per transaction, so a fold writes each page once for many keys. A fold cycle
  * takes the whole active table (it becomes `folding`, and lookups still see it until the cycle ends).
- * Interactions above interaction_keys_folded.through whose keys are not in memory (written by another connection,
+ * Interactions above interactions_folded.through whose keys are not in memory (written by another connection,
  * or before a crash) are folded from the interactions table before this connection's next write: `sync()`.
  */
 export class DedupeKeys {
@@ -100,11 +141,17 @@ export class DedupeKeys {
   private readonly sortBuffer = new Float64Array(TABLE_SLOTS);
   /** The interactions table's AUTOINCREMENT counter after this connection's last write; undefined: not synced. */
   private knownSeq: number | undefined;
+  /** PRAGMA data_version when last synced: it changes only when another connection commits. */
+  private knownVersion = -1;
   private cycle: FoldCycle | undefined;
+  private filter: KeyFilter | undefined;
 
+  private readonly dataVersion;
   private readonly currentSeq;
   private readonly foldedThrough;
   private readonly setFoldedThrough;
+  private readonly keyCount;
+  private readonly allKeys;
   private readonly keyHolder;
   private readonly insertKey;
   private readonly identity;
@@ -114,12 +161,22 @@ export class DedupeKeys {
   private readonly foldChunk;
   private readonly foldAll;
 
-  constructor(db: Database) {
+  /**
+   * `foldRows(from, to)` brings the other derived data (contacts) up to date with the interactions in (from, to]; it
+   * runs in the transaction that moves the watermark, so each interaction is counted once.
+   */
+  constructor(
+    db: Database,
+    private readonly foldRows: (from: number, to: number) => void = () => {},
+  ) {
+    this.dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
     this.currentSeq = db
       .prepare<[], number>("SELECT seq FROM sqlite_sequence WHERE name = 'interactions'")
       .pluck();
-    this.foldedThrough = db.prepare<[], number>('SELECT through FROM interaction_keys_folded WHERE id = 1').pluck();
-    this.setFoldedThrough = db.prepare('UPDATE interaction_keys_folded SET through = MAX(through, ?) WHERE id = 1');
+    this.foldedThrough = db.prepare<[], number>('SELECT through FROM interactions_folded WHERE id = 1').pluck();
+    this.setFoldedThrough = db.prepare('UPDATE interactions_folded SET through = ? WHERE id = 1');
+    this.keyCount = db.prepare<[], number>('SELECT COUNT(*) FROM interaction_keys').pluck();
+    this.allKeys = db.prepare<[], number>('SELECT h FROM interaction_keys').pluck();
     this.keyHolder = db.prepare<[number], number>('SELECT seq FROM interaction_keys WHERE h = ?').pluck();
     this.insertKey = db.prepare('INSERT OR IGNORE INTO interaction_keys (h, seq) VALUES (?, ?)');
     this.identity = db.prepare<[number], { integration_id: string; wamid: string }>(
@@ -136,6 +193,7 @@ export class DedupeKeys {
     );
     this.foldChunk = db.transaction((maxKeys: number): FoldCycle | undefined => {
       if (this.sync()) return undefined;
+      if (this.filter && this.filter.count > this.filter.capacity) this.buildFilter();
       this.cycle ??= this.startCycle();
       const cycle = this.cycle;
       if (!cycle) return undefined;
@@ -144,7 +202,7 @@ export class DedupeKeys {
         const h = cycle.keys[i]!;
         this.writeKey(h, this.folding.get(h)!);
       }
-      if (end === cycle.keys.length) this.setFoldedThrough.run(cycle.through);
+      if (end === cycle.keys.length) this.advance(cycle.through);
       return cycle;
     });
     this.foldAll = db.transaction(() => {
@@ -152,7 +210,7 @@ export class DedupeKeys {
       for (const table of [this.folding, this.active]) {
         for (const h of table.sortedKeys(this.sortBuffer)) this.writeKey(h, table.get(h)!);
       }
-      this.setFoldedThrough.run(this.knownSeq ?? 0);
+      this.advance(this.knownSeq ?? 0);
     });
   }
 
@@ -167,6 +225,9 @@ export class DedupeKeys {
    * interaction's key from the table and forgets the keys in memory. Returns true when it did.
    */
   sync(): boolean {
+    const version = this.dataVersion.get()!;
+    if (version === this.knownVersion && this.knownSeq !== undefined) return false;
+    this.knownVersion = version;
     const seq = this.currentSeq.get() ?? 0;
     if (seq === this.knownSeq) return false;
     const rows = this.tail.all(this.foldedThrough.get() ?? 0);
@@ -179,11 +240,12 @@ export class DedupeKeys {
     }
     for (const h of Float64Array.from(keys.keys()).sort()) this.writeKey(h, keys.get(h)!);
     for (const row of collided) this.writeKey(dedupeKey(row.integration_id, row.wamid), row.seq);
-    this.setFoldedThrough.run(seq);
+    this.advance(seq);
     this.active.clear();
     this.folding.clear();
     this.cycle = undefined;
     this.knownSeq = seq;
+    this.buildFilter(); // another connection's keys, or the first sync: the filter starts from the table
     return true;
   }
 
@@ -192,7 +254,7 @@ export class DedupeKeys {
    * the key is free; a new message whose key is held is a hash collision, recorded apart by `added`).
    */
   find(h: number, integrationId: string, wamid: string): { duplicate: boolean; holder: number | undefined } {
-    const holder = this.active.get(h) ?? this.folding.get(h) ?? this.keyHolder.get(h);
+    const holder = this.active.get(h) ?? this.folding.get(h) ?? (this.filter?.has(h) === false ? undefined : this.keyHolder.get(h));
     if (holder === undefined) return { duplicate: false, holder };
     const held = this.identity.get(holder);
     if (held && held.integration_id === integrationId && held.wamid === wamid) return { duplicate: true, holder };
@@ -202,6 +264,7 @@ export class DedupeKeys {
   /** Records the key of a message just stored (inside the same transaction). */
   added(h: number, seq: number, holder: number | undefined, integrationId: string, wamid: string): void {
     this.knownSeq = seq;
+    this.filter?.add(h);
     if (holder !== undefined) this.insertOverflow.run(integrationId, wamid, h, seq);
     else if (this.active.size < this.active.capacity * LOAD_LIMIT) this.active.add(h, seq);
     else this.insertKey.run(h, seq); // folds are falling behind: no deferral
@@ -251,6 +314,29 @@ export class DedupeKeys {
     this.folding = this.active;
     this.active = emptied;
     return { keys: this.folding.sortedKeys(this.sortBuffer), next: 0, through: this.knownSeq ?? 0 };
+  }
+
+  /** A filter of every key in the table and in memory (inside a transaction: a consistent view of the table). */
+  private buildFilter(): void {
+    const filter = new KeyFilter(this.keyCount.get()! + this.deferred);
+    for (const h of this.allKeys.iterate()) filter.add(h);
+    for (const table of [this.active, this.folding]) {
+      for (let i = 0; i < table.capacity; i++) if (table.seqs[i] !== 0) filter.add(table.keys[i]!);
+    }
+    this.filter = filter;
+  }
+
+  /** Moves the watermark to `to`, folding the interactions it passes. */
+  private advance(to: number): void {
+    const from = this.foldedThrough.get() ?? 0;
+    if (to <= from) return;
+    this.foldRows(from, to);
+    this.setFoldedThrough.run(to);
+  }
+
+  /** The watermark: interactions above it are not folded yet. */
+  get through(): number {
+    return this.foldedThrough.get() ?? 0;
   }
 
   /** Writes one key to the table; a key held by another message sends this one to the overflow table. */

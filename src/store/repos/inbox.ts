@@ -53,29 +53,84 @@ export const toInteraction = (row: InteractionRow): Interaction => ({
 const STATUS_RANK_SQL = `CASE state WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 WHEN 'failed' THEN 3 ELSE 0 END`;
 const STATUS_RANK: Record<string, number> = { sent: 1, delivered: 2, read: 3, failed: 3 };
 
-interface ContactTally {
-  integrationId: string;
-  from: string;
-  fromKind: string;
-  workspaceId: string;
-  contactName: string | null;
-  userId: string | null;
-  first: string;
-  last: string;
-  count: number;
+/** The columns of an interaction that its sender's contacts row is derived from. */
+interface SenderRow {
+  integration_id: string;
+  from_id: string;
+  from_kind: string;
+  workspace_id: string;
+  contact_name: string | null;
+  user_id: string | null;
+  sent_at: string;
 }
+
+/** Contacts rows derived from interactions, in seq order: the newest name and user id that are known win. */
+function tallySenders(rows: Iterable<SenderRow>): Map<string, Contact & { workspaceId: string }> {
+  const tallies = new Map<string, Contact & { workspaceId: string }>();
+  for (const row of rows) {
+    const key = `${row.integration_id}\u0000${row.from_id}`;
+    const tally = tallies.get(key);
+    if (tally) {
+      tally.messages += 1;
+      tally.name = row.contact_name ?? tally.name;
+      tally.userId = row.user_id ?? tally.userId;
+      if (row.sent_at < tally.firstSeenAt) tally.firstSeenAt = row.sent_at;
+      if (row.sent_at > tally.lastInboundAt) tally.lastInboundAt = row.sent_at;
+    } else {
+      tallies.set(key, {
+        integrationId: row.integration_id,
+        contactId: row.from_id,
+        kind: row.from_kind === 'user_id' ? 'user_id' : 'phone',
+        workspaceId: row.workspace_id,
+        name: row.contact_name,
+        userId: row.user_id,
+        firstSeenAt: row.sent_at,
+        lastInboundAt: row.sent_at,
+        messages: 1,
+      });
+    }
+  }
+  return tallies;
+}
+
+/** A stored contact updated with the messages that are not folded into it yet. */
+function mergeContact(stored: Contact | undefined, recent: Contact): Contact {
+  if (!stored) return recent;
+  return {
+    ...stored,
+    name: recent.name ?? stored.name,
+    userId: recent.userId ?? stored.userId,
+    firstSeenAt: recent.firstSeenAt < stored.firstSeenAt ? recent.firstSeenAt : stored.firstSeenAt,
+    lastInboundAt: recent.lastInboundAt > stored.lastInboundAt ? recent.lastInboundAt : stored.lastInboundAt,
+    messages: stored.messages + recent.messages,
+  };
+}
+
+const SENDER_COLUMNS = 'integration_id, from_id, from_kind, workspace_id, contact_name, user_id, sent_at';
 
 export function createInboxRepo(db: Database): InboxRepo {
   // Positional parameters: binding is measurably cheaper than named ones on this path.
   const insertInteraction = db.prepare(
     `INSERT INTO interactions (workspace_id, integration_id, wamid, phone_number_id, from_id, from_kind,
-       contact_name, type, text, media_id, reply_to, sent_at, received_at, raw)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       contact_name, user_id, type, text, media_id, reply_to, sent_at, received_at, raw)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
-  const keys = new DedupeKeys(db);
-  const upsertContact = db.prepare(
-    `INSERT INTO contacts (integration_id, contact_id, kind, workspace_id, name, user_id, first_seen_at, last_inbound_at, messages)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+  // Contacts are derived from the stored messages when the fold watermark passes them (see dedupe-keys.ts), not in
+  // the acknowledging transaction: one upsert per sender per fold instead of per sender per group commit.
+  // In SQL: no row objects are built for the (tens of thousands of) messages a fold passes.
+  const foldContacts = db.prepare(
+    `WITH senders AS (
+       SELECT integration_id, from_id, MIN(from_kind) AS kind, MIN(workspace_id) AS workspace_id,
+              MAX(CASE WHEN contact_name IS NOT NULL THEN seq END) AS name_seq,
+              MAX(CASE WHEN user_id IS NOT NULL THEN seq END) AS user_id_seq,
+              MIN(sent_at) AS first_seen_at, MAX(sent_at) AS last_inbound_at, COUNT(*) AS messages
+         FROM interactions WHERE seq > ? AND seq <= ? GROUP BY integration_id, from_id)
+     INSERT INTO contacts (integration_id, contact_id, kind, workspace_id, name, user_id, first_seen_at, last_inbound_at, messages)
+     SELECT integration_id, from_id, kind, workspace_id,
+            (SELECT contact_name FROM interactions WHERE seq = name_seq),
+            (SELECT user_id FROM interactions WHERE seq = user_id_seq),
+            first_seen_at, last_inbound_at, messages
+       FROM senders WHERE true
      ON CONFLICT (integration_id, contact_id) DO UPDATE SET
        name = COALESCE(excluded.name, contacts.name),
        user_id = COALESCE(excluded.user_id, contacts.user_id),
@@ -83,6 +138,7 @@ export function createInboxRepo(db: Database): InboxRepo {
        last_inbound_at = MAX(contacts.last_inbound_at, excluded.last_inbound_at),
        messages = contacts.messages + excluded.messages`,
   );
+  const keys = new DedupeKeys(db, (from, to) => foldContacts.run(from, to));
   const insertEvent = db.prepare(
     `INSERT OR IGNORE INTO dispatch_events (interaction_seq, workspace_id, state, next_attempt_at, created_at)
      VALUES (?, ?, 'pending', ?, ?)`,
@@ -100,7 +156,7 @@ export function createInboxRepo(db: Database): InboxRepo {
      WHERE wamid = @wamid AND ${STATUS_RANK_SQL} < @rank`,
   );
 
-  function storeMessage(job: IngestJob, message: NewInteraction, contacts: Map<string, ContactTally>): Interaction | undefined {
+  function storeMessage(job: IngestJob, message: NewInteraction): Interaction | undefined {
     const h = dedupeKey(message.integrationId, message.wamid);
     const { duplicate, holder } = keys.find(h, message.integrationId, message.wamid);
     if (duplicate) return undefined;
@@ -112,6 +168,7 @@ export function createInboxRepo(db: Database): InboxRepo {
       message.from,
       message.fromKind,
       message.contactName,
+      message.userId,
       message.type,
       message.text,
       message.mediaId,
@@ -122,28 +179,6 @@ export function createInboxRepo(db: Database): InboxRepo {
     );
     const seq = Number(result.lastInsertRowid);
     keys.added(h, seq, holder, message.integrationId, message.wamid);
-    // One contact upsert per sender per transaction, however many messages it sent.
-    const key = `${message.integrationId}\u0000${message.from}`;
-    const tally = contacts.get(key);
-    if (tally) {
-      tally.count += 1;
-      tally.contactName = message.contactName ?? tally.contactName;
-      tally.userId = message.userId ?? tally.userId;
-      if (message.timestamp < tally.first) tally.first = message.timestamp;
-      if (message.timestamp > tally.last) tally.last = message.timestamp;
-    } else {
-      contacts.set(key, {
-        integrationId: message.integrationId,
-        from: message.from,
-        fromKind: message.fromKind,
-        workspaceId: job.workspaceId,
-        contactName: message.contactName,
-        userId: message.userId,
-        first: message.timestamp,
-        last: message.timestamp,
-        count: 1,
-      });
-    }
     // Spelled out (no rest/spread): this runs once per stored message.
     // Same key order as before (JSON consumers see it): the message's fields, then id, workspaceId, receivedAt.
     return {
@@ -168,11 +203,10 @@ export function createInboxRepo(db: Database): InboxRepo {
 
   const ingestAll = db.transaction((jobs: IngestJob[]): IngestOutcome[] => {
     keys.sync();
-    const contacts = new Map<string, ContactTally>();
     const outcomes = jobs.map((job) => {
       const outcome: IngestOutcome = { stored: [], duplicates: 0, statusesStored: 0, events: [] };
       for (const message of job.messages) {
-        const stored = storeMessage(job, message, contacts);
+        const stored = storeMessage(job, message);
         if (!stored) {
           outcome.duplicates += 1;
           continue;
@@ -193,9 +227,6 @@ export function createInboxRepo(db: Database): InboxRepo {
       }
       return outcome;
     });
-    for (const c of contacts.values()) {
-      upsertContact.run(c.integrationId, c.from, c.fromKind, c.workspaceId, c.contactName, c.userId, c.first, c.last, c.count);
-    }
     return outcomes;
   });
 
@@ -204,12 +235,44 @@ export function createInboxRepo(db: Database): InboxRepo {
     'SELECT * FROM contacts WHERE workspace_id = ? ORDER BY last_inbound_at DESC',
   );
 
-  const lastInbound = db.prepare<[string, string], { last_inbound_at: string }>(
-    'SELECT last_inbound_at FROM contacts WHERE integration_id = ? AND contact_id = ?',
+  // Readers add the messages above the watermark to the contacts rows (a rowid range: only the newest messages).
+  const lastInbound = db
+    .prepare<{ integrationId: string; contactId: string }, string | null>(
+      `SELECT MAX(t) FROM (
+         SELECT last_inbound_at AS t FROM contacts WHERE integration_id = @integrationId AND contact_id = @contactId
+         UNION ALL
+         SELECT MAX(sent_at) FROM interactions
+          WHERE seq > (SELECT through FROM interactions_folded WHERE id = 1)
+            AND integration_id = @integrationId AND from_id = @contactId)`,
+    )
+    .pluck();
+  const recentSenders = db.prepare<[string], SenderRow>(
+    `SELECT ${SENDER_COLUMNS} FROM interactions
+      WHERE seq > (SELECT through FROM interactions_folded WHERE id = 1) AND workspace_id = ? ORDER BY seq`,
   );
+  const listContacts = db.transaction((workspaceId: string): Contact[] => {
+    const byKey = new Map<string, Contact>();
+    for (const row of contacts.all(workspaceId)) {
+      const contact: Contact = {
+        integrationId: String(row.integration_id),
+        contactId: String(row.contact_id),
+        kind: row.kind === 'user_id' ? 'user_id' : 'phone',
+        name: (row.name as string | null) ?? null,
+        userId: (row.user_id as string | null) ?? null,
+        firstSeenAt: String(row.first_seen_at),
+        lastInboundAt: String(row.last_inbound_at),
+        messages: Number(row.messages),
+      };
+      byKey.set(`${contact.integrationId}\u0000${contact.contactId}`, contact);
+    }
+    for (const [key, { workspaceId: _, ...recent }] of tallySenders(recentSenders.iterate(workspaceId))) {
+      byKey.set(key, mergeContact(byKey.get(key), recent));
+    }
+    return [...byKey.values()].sort((a, b) => (a.lastInboundAt < b.lastInboundAt ? 1 : a.lastInboundAt > b.lastInboundAt ? -1 : 0));
+  });
   return {
     async lastInboundAt(integrationId, contactId) {
-      return lastInbound.get(integrationId, contactId)?.last_inbound_at;
+      return lastInbound.get({ integrationId, contactId }) ?? undefined;
     },
     async ingest(jobs) {
       // BEGIN IMMEDIATE: the transaction reads (dedupe) before it writes, and a deferred one that then finds the
@@ -241,18 +304,8 @@ export function createInboxRepo(db: Database): InboxRepo {
       return row ? toInteraction(row) : undefined;
     },
     async listContacts(workspaceId) {
-      return contacts.all(workspaceId).map(
-        (row): Contact => ({
-          integrationId: String(row.integration_id),
-          contactId: String(row.contact_id),
-          kind: row.kind === 'user_id' ? 'user_id' : 'phone',
-          name: (row.name as string | null) ?? null,
-          userId: (row.user_id as string | null) ?? null,
-          firstSeenAt: String(row.first_seen_at),
-          lastInboundAt: String(row.last_inbound_at),
-          messages: Number(row.messages),
-        }),
-      );
+      // One read transaction: the watermark and the rows it separates are seen at the same moment.
+      return listContacts.deferred(workspaceId);
     },
     async purgeIntegration(integrationId) {
       keys.flush();

@@ -26,6 +26,12 @@ function connect(): { db: Database; inbox: InboxRepo } {
   return { db, inbox: createInboxRepo(db) };
 }
 
+const fromJob = (from: string, contactName: string | null, timestamp: string, ...wamids: string[]): IngestJob => {
+  const built = job(...wamids);
+  for (const m of built.messages) Object.assign(m, { from, contactName, timestamp });
+  return built;
+};
+
 const job = (...wamids: string[]): IngestJob => ({
   workspaceId: 'ws_1',
   receivedAt: '2026-01-01T00:00:00.000Z',
@@ -82,7 +88,7 @@ describe('deferred dedupe keys', () => {
     expect(inbox.foldKeys(200)).toBe(false);
     expect(count(db, 'interaction_keys')).toBe(501);
     expect(await storedCount(inbox, ...first, 'wamid.new')).toBe(0);
-    expect(db.prepare('SELECT through FROM interaction_keys_folded').get()).toEqual({ through: 501 });
+    expect(db.prepare('SELECT through FROM interactions_folded').get()).toEqual({ through: 501 });
   });
 
   it('after a crash that lost the keys in memory, the next connection folds them from the stored messages', async () => {
@@ -160,7 +166,56 @@ describe('deferred dedupe keys', () => {
     old.close();
 
     const { db, inbox } = connect();
-    expect(db.prepare('SELECT through FROM interaction_keys_folded').get()).toEqual({ through: 1 });
+    expect(db.prepare('SELECT through FROM interactions_folded').get()).toEqual({ through: 1 });
     expect(await storedCount(inbox, 'wamid.old', 'wamid.new')).toBe(1);
+  });
+});
+
+describe('contacts derived from stored messages', () => {
+  const summary = async (inbox: InboxRepo) =>
+    (await inbox.listContacts('ws_1')).map((c) => [c.contactId, c.name, c.messages, c.firstSeenAt, c.lastInboundAt]);
+
+  it('are current before and after the fold, and a fold counts each message once', async () => {
+    const { db, inbox } = connect();
+    await inbox.ingest([fromJob('15550000001', 'Ana', '2026-01-01T10:00:00.000Z', 'wamid.1', 'wamid.2')]);
+    await inbox.ingest([fromJob('15550000002', null, '2026-01-01T11:00:00.000Z', 'wamid.3')]);
+    expect(count(db, 'contacts')).toBe(0); // not written by the storing transaction
+    const before = await summary(inbox);
+    expect(before).toEqual([
+      ['15550000002', null, 1, '2026-01-01T11:00:00.000Z', '2026-01-01T11:00:00.000Z'],
+      ['15550000001', 'Ana', 2, '2026-01-01T10:00:00.000Z', '2026-01-01T10:00:00.000Z'],
+    ]);
+    expect(await inbox.lastInboundAt('wa_1', '15550000001')).toBe('2026-01-01T10:00:00.000Z');
+
+    inbox.flushKeys();
+    expect(count(db, 'contacts')).toBe(2);
+    expect(await summary(inbox)).toEqual(before);
+
+    // Later messages: a newer name wins, a missing one does not erase it; stored and unfolded rows add up.
+    await inbox.ingest([fromJob('15550000001', 'Ana B.', '2026-01-02T09:00:00.000Z', 'wamid.4')]);
+    await inbox.ingest([fromJob('15550000001', null, '2026-01-02T09:30:00.000Z', 'wamid.5')]);
+    expect((await summary(inbox))[0]).toEqual(['15550000001', 'Ana B.', 4, '2026-01-01T10:00:00.000Z', '2026-01-02T09:30:00.000Z']);
+    expect(await inbox.lastInboundAt('wa_1', '15550000001')).toBe('2026-01-02T09:30:00.000Z');
+    expect(await inbox.lastInboundAt('wa_1', '15559999999')).toBeUndefined();
+    while (inbox.foldKeys(1)) {
+      // one key per transaction: the contacts move with the last chunk only
+    }
+    expect(await summary(inbox)).toEqual([
+      ['15550000001', 'Ana B.', 4, '2026-01-01T10:00:00.000Z', '2026-01-02T09:30:00.000Z'],
+      ['15550000002', null, 1, '2026-01-01T11:00:00.000Z', '2026-01-01T11:00:00.000Z'],
+    ]);
+  });
+
+  it('a crash before the fold loses no contact and counts none twice', async () => {
+    const crashed = connect();
+    await crashed.inbox.ingest([fromJob('15550000001', 'Ana', '2026-01-01T10:00:00.000Z', 'wamid.1', 'wamid.2')]);
+    expect(crashed.inbox.foldKeys(1)).toBe(true); // a chunk committed, the watermark did not move
+    crashed.db.close();
+
+    const { db, inbox } = connect();
+    await inbox.ingest([fromJob('15550000001', null, '2026-01-01T12:00:00.000Z', 'wamid.2', 'wamid.3')]);
+    inbox.flushKeys();
+    expect(count(db, 'interactions')).toBe(3);
+    expect(await summary(inbox)).toEqual([['15550000001', 'Ana', 3, '2026-01-01T10:00:00.000Z', '2026-01-01T12:00:00.000Z']]);
   });
 });
