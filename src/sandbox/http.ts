@@ -42,10 +42,15 @@ export function readBody(req: IncomingMessage, limit = BODY_LIMIT_BYTES): Promis
  * Graph accepts JSON and form-encoded parameters; an empty body is no parameters.
  * Anything that is neither form-encoded nor valid JSON is Meta's (#100).
  */
-export function parseRequestBody(raw: Buffer, contentType: string | undefined): unknown {
+/**
+ * `jsonFirst`: the sandbox's own control API takes JSON whatever the content type says (`curl -d '{…}'` sends it as
+ * a form); the Graph routes read forms as forms, like Meta.
+ */
+export function parseRequestBody(raw: Buffer, contentType: string | undefined, jsonFirst = false): unknown {
   if (raw.length === 0) return {};
   const text = raw.toString('utf8');
-  if (contentType?.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
+  const looksJson = /^\s*[{[]/.test(text);
+  if (contentType?.toLowerCase().startsWith('application/x-www-form-urlencoded') && !(jsonFirst && looksJson)) {
     return Object.fromEntries(new URLSearchParams(text));
   }
   try {

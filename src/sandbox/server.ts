@@ -200,7 +200,7 @@ async function routeControl(
   if (!isLoopback(req.socket.remoteAddress)) {
     return { status: 403, body: { error: { message: 'The sandbox control API only answers loopback clients.' } } };
   }
-  const body = method === 'GET' ? {} : parseRequestBody(await readBody(req), req.headers['content-type']);
+  const body = method === 'GET' ? {} : parseRequestBody(await readBody(req), req.headers['content-type'], true);
   const route = url.pathname.slice(CONTROL_PREFIX.length).replace(/\/+$/, '');
   return handleControlRequest(context.state, method, route, url.searchParams, body, {
     webhooks: context.webhooks!,

@@ -590,7 +590,18 @@ describe('fault injection', () => {
     ]);
   });
 
-  it('rejects a malformed fault', async () => {
+  it('takes a JSON body sent as a form, the way `curl -d` sends it', async () => {
+    const res = await control('faults', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: JSON.stringify({ to: TO_DIGITS, code: 131047 }),
+    });
+    expect(res.status).toBe(200);
+    await res.arrayBuffer();
+    expect((await send(textMessage())).body.error.code).toBe(131047);
+  });
+
+    it('rejects a malformed fault', async () => {
     const res = await control('faults', { method: 'POST', body: JSON.stringify({ to: 'abc', code: 131047 }) });
     expect(res.status).toBe(400);
     expect(((await res.json()) as any).error.message).toContain('to');

@@ -140,7 +140,9 @@ function printEvent(ctx: Context, event: RelayEvent): void {
     case 'dispatch':
       ctx.out.print(
         event.ok
-          ? `${s.green('→')} delivered to ${event.target} ${event.status ?? ''} in ${event.durationMs} ms`
+          ? /^https?:\/\//.test(event.target)
+            ? `${s.green('→')} forwarded ${event.status ?? ''} in ${event.durationMs} ms`
+            : `${s.green('→')} ran ${event.target}: exit ${event.status ?? 0} in ${event.durationMs} ms`
           : `${s.red('→')} ${event.target} failed (${event.error}); attempt ${event.attempt}, retrying at ${event.nextAttemptAt}`,
       );
       return;
