@@ -621,6 +621,7 @@ describe('lumen relay start: handing messages to the user code', () => {
     expect(hook.requests).toHaveLength(1);
     const secret = await readSigningSecret(home.dir);
     expect(restarted.lines.join('\n')).toContain(`signed with ${secret}`);
+    expect(restarted.lines.join('\n')).toMatch(/→ forwarded 200 in \d+ ms/);
     const [received] = hook.requests;
     expect(JSON.parse(received!.body)).toMatchObject({ wamid, text: 'are you there?', channel: 'whatsapp' });
     expect(lumenSignatureValid(received!.headers['lumen-signature'], received!.body, secret!)).toBe(true);
