@@ -1,4 +1,4 @@
-import { CommanderError } from 'commander';
+import { CommanderError } from './commander.js';
 import { CancelledError, ExitCode, UserError } from './errors.js';
 import { buildProgram, type ProgramState } from './program.js';
 

@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Command, Option } from './commander.js';
 import type { Context, GlobalOptions } from './context.js';
 
 /** What a command module exports. Returning a number sets the exit code (main.ts applies it). */
