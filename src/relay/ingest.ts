@@ -12,7 +12,7 @@ interface Pending {
  * durable ingest slow; many per transaction keeps "stored before 200" and the throughput.
  */
 /** Dedupe keys waiting in memory that start a fold right away (otherwise every FOLD_INTERVAL_MS). */
-const FOLD_AT_KEYS = 32_768;
+const FOLD_AT_KEYS = 65_536;
 const FOLD_INTERVAL_MS = 10_000;
 /** Keys per fold transaction: a chunk holds the write lock for a few milliseconds, between two group commits. */
 const FOLD_CHUNK_KEYS = 2_048;

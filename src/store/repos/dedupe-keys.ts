@@ -114,7 +114,7 @@ class KeyFilter {
 }
 
 /** Slots per table; keys beyond LOAD_LIMIT of it are written at once, as if there were no deferral. */
-const TABLE_SLOTS = 65_536;
+const TABLE_SLOTS = 131_072;
 const LOAD_LIMIT = 0.75;
 
 /** A batch of deferred keys being folded, in key order, a chunk per transaction. */
