@@ -27,22 +27,22 @@ export function dedupeKey(integrationId: string, wamid: string): number {
 }
 
 /**
- * Keys not yet in interaction_keys: an open-addressing hash table in two typed arrays, allocated once, so that a
- * busy relay makes no garbage for them. A slot is empty when its seq is 0 (AUTOINCREMENT never hands out 0).
+ * Keys not yet in interaction_keys: an open-addressing hash table in two typed arrays, allocated at the first key
+ * (most commands never store a message) and then kept, so that a busy relay makes no garbage for them. A slot is
+ * empty when its seq is 0 (AUTOINCREMENT never hands out 0).
  */
 class KeyTable {
-  readonly keys: Float64Array;
-  readonly seqs: Float64Array;
+  private keys = new Float64Array(0);
+  private seqs = new Float64Array(0);
   private readonly mask: number;
   size = 0;
 
   constructor(readonly capacity: number) {
-    this.keys = new Float64Array(capacity);
-    this.seqs = new Float64Array(capacity);
     this.mask = capacity - 1;
   }
 
   get(h: number): number | undefined {
+    if (this.size === 0) return undefined;
     for (let i = (h >>> 0) & this.mask; this.seqs[i] !== 0; i = (i + 1) & this.mask) {
       if (this.keys[i] === h) return this.seqs[i];
     }
@@ -51,6 +51,10 @@ class KeyTable {
 
   /** For a key not in the table. */
   add(h: number, seq: number): void {
+    if (this.seqs.length === 0) {
+      this.keys = new Float64Array(this.capacity);
+      this.seqs = new Float64Array(this.capacity);
+    }
     let i = (h >>> 0) & this.mask;
     while (this.seqs[i] !== 0) i = (i + 1) & this.mask;
     this.keys[i] = h;
@@ -58,10 +62,17 @@ class KeyTable {
     this.size += 1;
   }
 
+  forEachKey(visit: (h: number) => void): void {
+    if (this.size === 0) return;
+    for (let i = 0; i < this.capacity; i++) if (this.seqs[i] !== 0) visit(this.keys[i]!);
+  }
+
   /** Copies the keys into `into` and returns them sorted (a view of `into`). */
   sortedKeys(into: Float64Array): Float64Array {
     let n = 0;
-    for (let i = 0; i < this.capacity; i++) if (this.seqs[i] !== 0) into[n++] = this.keys[i]!;
+    this.forEachKey((h) => {
+      into[n++] = h;
+    });
     return into.subarray(0, n).sort();
   }
 
@@ -76,7 +87,9 @@ class KeyTable {
  * A Bloom filter over every key this connection knows to be stored, so that the key of a new message (nearly every
  * message) is not looked up in interaction_keys at all: that lookup lands on a random page, and once the table
  * outgrows SQLite's page cache each one is a read. 10 bits and 6 probes per key (about 1 % false positives, which
- * only cost a lookup); sized for twice the keys it starts with and rebuilt bigger when they are outgrown.
+ * only cost a lookup). Built from the table when a connection first writes, for twice the keys there are; when
+ * those are outgrown another filter twice as big takes the new keys (a key is known when any filter has it), so a
+ * growing table is never scanned again.
  */
 class KeyFilter {
   private readonly bits: Int32Array;
@@ -84,9 +97,9 @@ class KeyFilter {
   count = 0;
   readonly capacity: number;
 
-  constructor(expectedKeys: number) {
+  constructor(keys: number) {
     let size = 1 << 22;
-    while (size < expectedKeys * 20 && size < 1 << 30) size *= 2;
+    while (size < keys * 10 && size < 1 << 30) size *= 2;
     this.bits = new Int32Array(size / 32);
     this.mask = size - 1;
     this.capacity = size / 10;
@@ -138,13 +151,13 @@ interface FoldCycle {
 export class DedupeKeys {
   private active = new KeyTable(TABLE_SLOTS);
   private folding = new KeyTable(TABLE_SLOTS);
-  private readonly sortBuffer = new Float64Array(TABLE_SLOTS);
+  private sortSpace: Float64Array | undefined;
   /** The interactions table's AUTOINCREMENT counter after this connection's last write; undefined: not synced. */
   private knownSeq: number | undefined;
   /** PRAGMA data_version when last synced: it changes only when another connection commits. */
   private knownVersion = -1;
   private cycle: FoldCycle | undefined;
-  private filter: KeyFilter | undefined;
+  private filters: KeyFilter[] | undefined;
 
   private readonly dataVersion;
   private readonly currentSeq;
@@ -193,7 +206,6 @@ export class DedupeKeys {
     );
     this.foldChunk = db.transaction((maxKeys: number): FoldCycle | undefined => {
       if (this.sync()) return undefined;
-      if (this.filter && this.filter.count > this.filter.capacity) this.buildFilter();
       this.cycle ??= this.startCycle();
       const cycle = this.cycle;
       if (!cycle) return undefined;
@@ -208,10 +220,14 @@ export class DedupeKeys {
     this.foldAll = db.transaction(() => {
       if (this.sync()) return;
       for (const table of [this.folding, this.active]) {
-        for (const h of table.sortedKeys(this.sortBuffer)) this.writeKey(h, table.get(h)!);
+        for (const h of table.sortedKeys(this.sortBuffer())) this.writeKey(h, table.get(h)!);
       }
       this.advance(this.knownSeq ?? 0);
     });
+  }
+
+  private sortBuffer(): Float64Array {
+    return (this.sortSpace ??= new Float64Array(TABLE_SLOTS));
   }
 
   /** Keys waiting in memory. */
@@ -254,7 +270,7 @@ export class DedupeKeys {
    * the key is free; a new message whose key is held is a hash collision, recorded apart by `added`).
    */
   find(h: number, integrationId: string, wamid: string): { duplicate: boolean; holder: number | undefined } {
-    const holder = this.active.get(h) ?? this.folding.get(h) ?? (this.filter?.has(h) === false ? undefined : this.keyHolder.get(h));
+    const holder = this.active.get(h) ?? this.folding.get(h) ?? (this.known(h) ? this.keyHolder.get(h) : undefined);
     if (holder === undefined) return { duplicate: false, holder };
     const held = this.identity.get(holder);
     if (held && held.integration_id === integrationId && held.wamid === wamid) return { duplicate: true, holder };
@@ -264,7 +280,7 @@ export class DedupeKeys {
   /** Records the key of a message just stored (inside the same transaction). */
   added(h: number, seq: number, holder: number | undefined, integrationId: string, wamid: string): void {
     this.knownSeq = seq;
-    this.filter?.add(h);
+    this.remember(h);
     if (holder !== undefined) this.insertOverflow.run(integrationId, wamid, h, seq);
     else if (this.active.size < this.active.capacity * LOAD_LIMIT) this.active.add(h, seq);
     else this.insertKey.run(h, seq); // folds are falling behind: no deferral
@@ -313,17 +329,32 @@ export class DedupeKeys {
     const emptied = this.folding;
     this.folding = this.active;
     this.active = emptied;
-    return { keys: this.folding.sortedKeys(this.sortBuffer), next: 0, through: this.knownSeq ?? 0 };
+    return { keys: this.folding.sortedKeys(this.sortBuffer()), next: 0, through: this.knownSeq ?? 0 };
   }
 
   /** A filter of every key in the table and in memory (inside a transaction: a consistent view of the table). */
   private buildFilter(): void {
-    const filter = new KeyFilter(this.keyCount.get()! + this.deferred);
+    const filter = new KeyFilter(2 * (this.keyCount.get()! + this.deferred));
     for (const h of this.allKeys.iterate()) filter.add(h);
-    for (const table of [this.active, this.folding]) {
-      for (let i = 0; i < table.capacity; i++) if (table.seqs[i] !== 0) filter.add(table.keys[i]!);
+    for (const table of [this.active, this.folding]) table.forEachKey((h) => filter.add(h));
+    this.filters = [filter];
+  }
+
+  /** False only for a key no stored message has (no filter yet: unknown, so true). */
+  private known(h: number): boolean {
+    if (this.filters === undefined) return true;
+    for (let i = this.filters.length - 1; i >= 0; i--) if (this.filters[i]!.has(h)) return true;
+    return false;
+  }
+
+  private remember(h: number): void {
+    if (this.filters === undefined) return;
+    let newest = this.filters.at(-1)!;
+    if (newest.count >= newest.capacity) {
+      newest = new KeyFilter(2 * newest.capacity);
+      this.filters.push(newest);
     }
-    this.filter = filter;
+    newest.add(h);
   }
 
   /** Moves the watermark to `to`, folding the interactions it passes. */
