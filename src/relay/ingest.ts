@@ -6,17 +6,17 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
-/**
- * Group commit: every delivery that arrives while the event loop is busy goes into ONE SQLite transaction, and
- * each request is answered only after that transaction has committed. One transaction per request is what makes
- * durable ingest slow; many per transaction keeps "stored before 200" and the throughput.
- */
 /** Dedupe keys waiting in memory that start a fold right away (otherwise every FOLD_INTERVAL_MS). */
 const FOLD_AT_KEYS = 65_536;
 const FOLD_INTERVAL_MS = 10_000;
 /** Keys per fold transaction: a chunk holds the write lock for a few milliseconds, between two group commits. */
 const FOLD_CHUNK_KEYS = 2_048;
 
+/**
+ * Group commit: every delivery that arrives while the event loop is busy goes into ONE SQLite transaction, and
+ * each request is answered only after that transaction has committed. One transaction per request is what makes
+ * durable ingest slow; many per transaction keeps "stored before 200" and the throughput.
+ */
 export class GroupCommitter {
   private queue: Pending[] = [];
   private scheduled = false;
