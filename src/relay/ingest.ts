@@ -75,7 +75,8 @@ export class GroupCommitter {
         try {
           more = this.inbox.foldKeys(FOLD_CHUNK_KEYS);
         } catch {
-          // Busy or failing disk: the keys stay in memory and the next fold retries them.
+          // Busy or failing disk: nothing is lost. The next fold retries (the keys are still in memory, or after a
+          // failure inside the transaction, read again from the stored messages).
         }
         if (more) setImmediate(step);
         else this.folding = false;

@@ -481,11 +481,11 @@ function messageType(message: Json): string {
 
 const MAX_ISO_SECONDS = 253_402_300_800; // 10000-01-01T00:00:00Z
 
-/** Meta's `timestamp` (seconds since the epoch, a string; numbers accepted) as ISO 8601, else the epoch. */
 /** The last conversion: the messages of a busy second share their timestamp. */
 let lastSeconds = -1;
 let lastIso = '';
 
+/** Meta's `timestamp` (seconds since the epoch, a string; numbers accepted) as ISO 8601, else the epoch. */
 function isoTimestamp(value: unknown): string {
   let seconds: number | null = null;
   if (typeof value === 'string' && /^\d{1,12}$/.test(value)) seconds = Number(value);

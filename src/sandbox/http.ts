@@ -41,8 +41,6 @@ export function readBody(req: IncomingMessage, limit = BODY_LIMIT_BYTES): Promis
 /**
  * Graph accepts JSON and form-encoded parameters; an empty body is no parameters.
  * Anything that is neither form-encoded nor valid JSON is Meta's (#100).
- */
-/**
  * `jsonFirst`: the sandbox's own control API takes JSON whatever the content type says (`curl -d '{…}'` sends it as
  * a form); the Graph routes read forms as forms, like Meta.
  */

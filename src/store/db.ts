@@ -130,6 +130,17 @@ export async function startBackgroundCheckpoints(
   db.pragma('wal_autocheckpoint = 0');
   worker.on('error', () => db.pragma('wal_autocheckpoint = 1000'));
   worker.unref();
+  // Started means running: the caller may rely on the thread being up (V8 flags, for one, are reset as it starts).
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 5000);
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    worker.once('online', done);
+    worker.once('error', done);
+    worker.once('exit', done);
+  });
   return async () => {
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, 2000);

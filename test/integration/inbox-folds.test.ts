@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadMigrations, openDatabase, type Database } from '../../src/store/db.js';
 import { createInboxRepo, dedupeKey } from '../../src/store/repos/inbox.js';
+import type { DedupeOptions } from '../../src/store/repos/dedupe-keys.js';
 import type { IngestJob, InboxRepo } from '../../src/store/types.js';
 
 // A message's dedupe key is written to interaction_keys after the message itself, in sorted batches. These tests
@@ -20,10 +21,10 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function connect(): { db: Database; inbox: InboxRepo } {
+function connect(dedupe: DedupeOptions = {}): { db: Database; inbox: InboxRepo } {
   const db = openDatabase(join(dir, 'lumen.db'));
   open.push(db);
-  return { db, inbox: createInboxRepo(db) };
+  return { db, inbox: createInboxRepo(db, dedupe) };
 }
 
 const fromJob = (from: string, contactName: string | null, timestamp: string, ...wamids: string[]): IngestJob => {
@@ -32,13 +33,15 @@ const fromJob = (from: string, contactName: string | null, timestamp: string, ..
   return built;
 };
 
-const job = (...wamids: string[]): IngestJob => ({
+const job = (...wamids: string[]): IngestJob => jobFor('wa_1', ...wamids);
+
+const jobFor = (integrationId: string, ...wamids: string[]): IngestJob => ({
   workspaceId: 'ws_1',
   receivedAt: '2026-01-01T00:00:00.000Z',
   statuses: [],
   enqueueDispatch: false,
   messages: wamids.map((wamid) => ({
-    integrationId: 'wa_1',
+    integrationId,
     channel: 'whatsapp',
     wamid,
     phoneNumberId: '106540352242922',
@@ -219,4 +222,119 @@ describe('contacts derived from stored messages', () => {
     expect(count(db, 'interactions')).toBe(3);
     expect(await summary(inbox)).toEqual([['15550000001', 'Ana', 3, '2026-01-01T10:00:00.000Z', '2026-01-01T12:00:00.000Z']]);
   });
+});
+
+describe('deferred keys and purges, collisions, failures', () => {
+  const stale = (db: Database) =>
+    count(db, 'interaction_keys k WHERE NOT EXISTS (SELECT 1 FROM interactions i WHERE i.seq = k.seq)');
+  const duplicates = (db: Database) =>
+    db.prepare('SELECT integration_id, wamid, COUNT(*) AS n FROM interactions GROUP BY 1, 2 HAVING n > 1').all();
+
+  it('a purge by another process while the relay holds keys in memory leaves no stale key and no duplicate', async () => {
+    const relay = connect();
+    await relay.inbox.ingest([jobFor('wa_a', 'wamid.A1', 'wamid.A2'), jobFor('wa_b', 'wamid.B1')]);
+    const cli = connect();
+    expect(await cli.inbox.purgeIntegration('wa_b')).toBe(1);
+    expect((await relay.inbox.ingest([jobFor('wa_a', 'wamid.A1', 'wamid.A3'), jobFor('wa_b', 'wamid.B1')]))[0]!.stored).toHaveLength(1);
+    relay.inbox.flushKeys();
+    expect(duplicates(relay.db)).toEqual([]);
+    expect(stale(relay.db)).toBe(0);
+    expect(count(relay.db, 'interactions')).toBe(4);
+    expect(count(relay.db, 'interaction_keys')).toBe(4);
+  });
+
+  it('a purge that hands a colliding key to another message keeps that message deduplicated', async () => {
+    const everyKeyCollides = { keyOf: () => 7 };
+    const relay = connect(everyKeyCollides);
+    await relay.inbox.ingest([jobFor('wa_b', 'wamid.B')]);
+    await relay.inbox.ingest([jobFor('wa_a', 'wamid.A')]); // the key is taken: recorded as a collision
+    await connect(everyKeyCollides).inbox.purgeIntegration('wa_b');
+    expect((await relay.inbox.ingest([jobFor('wa_a', 'wamid.A')]))[0]!.stored).toHaveLength(0);
+    expect((await relay.inbox.ingest([jobFor('wa_b', 'wamid.B')]))[0]!.stored).toHaveLength(1);
+    expect(duplicates(relay.db)).toEqual([]);
+  });
+
+  it('finds stored keys through a filter that has grown many times', async () => {
+    const { db, inbox } = connect({ minFilterBits: 64 });
+    const many = wamids(300);
+    inbox.flushKeys(); // the filter starts empty and small
+    for (let i = 0; i < many.length; i += 10) await storedCount(inbox, ...many.slice(i, i + 10));
+    inbox.flushKeys(); // every key is in the table only: a redelivery must get past the filters to the lookup
+    expect(await storedCount(inbox, ...many)).toBe(0);
+    expect(count(db, 'interactions')).toBe(300);
+  });
+
+  // Two connections take turns storing (some transactions fail), folding (some folds fail), flushing, crashing
+  // and purging, with a key function of 16 values so that nearly every key collides. After every step no message
+  // is stored twice and contacts count every stored message once; at the end every message has its key.
+  for (const seed of [1, 2, 3, 4, 5, 6]) {
+    it(`stays consistent through random interleavings (seed ${seed})`, async () => {
+      let state = seed;
+      const random = () => {
+        state = (state * 1103515245 + 12345) & 0x7fffffff;
+        return state / 0x80000000;
+      };
+      const options: DedupeOptions = { keyOf: (i, w) => (i.length * 31 + w.length * 7 + w.charCodeAt(w.length - 1)) % 16, minFilterBits: 64 };
+      const conns = [connect(options), connect(options)];
+      const steps: string[] = [];
+      for (let step = 0; step < 300; step++) {
+        const which = random() < 0.5 ? 0 : 1;
+        const c = conns[which]!;
+        const roll = random();
+        try {
+          if (roll < 0.6) {
+            const batch = Array.from({ length: 1 + Math.floor(random() * 6) }, () => [random() < 0.5 ? 'wa_a' : 'wa_b', `wamid.${Math.floor(random() * 80)}`] as const);
+            const fail = random() < 0.05;
+            if (fail) c.db.exec(`CREATE TRIGGER refuse BEFORE INSERT ON interactions WHEN NEW.wamid = '${batch.at(-1)![1]}' BEGIN SELECT RAISE(ABORT, 'refused'); END`);
+            steps.push(`${which} store ${batch.map((m) => m.join(':')).join(' ')}${fail ? ' (fails)' : ''}`);
+            const jobs = ['wa_a', 'wa_b'].map((id) => jobFor(id, ...batch.filter(([i]) => i === id).map(([, w]) => w)));
+            try {
+              await c.inbox.ingest(jobs);
+            } catch {
+              // the refused transaction
+            } finally {
+              c.db.exec('DROP TRIGGER IF EXISTS refuse');
+            }
+          } else if (roll < 0.78) {
+            const fail = random() < 0.15;
+            if (fail) c.db.exec(`CREATE TRIGGER refuse BEFORE INSERT ON interaction_keys WHEN (SELECT COUNT(*) FROM interaction_keys) % 3 = 2 BEGIN SELECT RAISE(ABORT, 'refused'); END`);
+            steps.push(`${which} fold${fail ? ' (may fail)' : ''}`);
+            try {
+              c.inbox.foldKeys(1 + Math.floor(random() * 5));
+            } catch {
+              // the refused fold
+            } finally {
+              c.db.exec('DROP TRIGGER IF EXISTS refuse');
+            }
+          } else if (roll < 0.85) {
+            steps.push(`${which} flush`);
+            c.inbox.flushKeys();
+          } else if (roll < 0.93) {
+            steps.push(`${which} crash`);
+            c.db.close();
+            conns[which] = connect(options);
+          } else if (roll < 0.96) {
+            const id = random() < 0.5 ? 'wa_a' : 'wa_b';
+            steps.push(`${which} purge ${id}`);
+            await c.inbox.purgeIntegration(id);
+          }
+        } catch (error) {
+          throw new Error(`${(error as Error).message}\n${steps.join('\n')}`);
+        }
+        const db = conns[which]!.db;
+        expect(duplicates(db), steps.join('\n')).toEqual([]);
+        const contacts = await conns[which]!.inbox.listContacts('ws_1');
+        expect(contacts.reduce((n, c) => n + c.messages, 0), steps.join('\n')).toBe(count(db, 'interactions'));
+      }
+      for (const c of conns) c.inbox.flushKeys();
+      const { db } = conns[0]!;
+      const keyless = count(
+        db,
+        'interactions i WHERE NOT EXISTS (SELECT 1 FROM interaction_keys k WHERE k.seq = i.seq) AND NOT EXISTS (SELECT 1 FROM interaction_key_overflow o WHERE o.seq = i.seq)',
+      );
+      expect(keyless, steps.join('\n')).toBe(0);
+      expect(stale(db), steps.join('\n')).toBe(0);
+      expect((db.prepare('SELECT COALESCE(SUM(messages), 0) AS n FROM contacts').get() as { n: number }).n).toBe(count(db, 'interactions'));
+    });
+  }
 });

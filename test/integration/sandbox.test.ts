@@ -601,7 +601,7 @@ describe('fault injection', () => {
     expect((await send(textMessage())).body.error.code).toBe(131047);
   });
 
-    it('rejects a malformed fault', async () => {
+  it('rejects a malformed fault', async () => {
     const res = await control('faults', { method: 'POST', body: JSON.stringify({ to: 'abc', code: 131047 }) });
     expect(res.status).toBe(400);
     expect(((await res.json()) as any).error.message).toContain('to');

@@ -89,7 +89,8 @@ class KeyTable {
  * outgrows SQLite's page cache each one is a read. 10 bits and 6 probes per key (about 1 % false positives, which
  * only cost a lookup). Built from the table when a connection first writes, for twice the keys there are; when
  * those are outgrown another filter twice as big takes the new keys (a key is known when any filter has it), so a
- * growing table is never scanned again.
+ * growing table is never scanned again. Messages stored by other connections are added when `sync()` sees them;
+ * keys that were rolled back or purged stay in (a filter may only err towards "maybe").
  */
 class KeyFilter {
   private readonly bits: Int32Array;
@@ -97,8 +98,8 @@ class KeyFilter {
   count = 0;
   readonly capacity: number;
 
-  constructor(keys: number) {
-    let size = 1 << 22;
+  constructor(keys: number, minBits = 1 << 22) {
+    let size = minBits;
     while (size < keys * 10 && size < 1 << 30) size *= 2;
     this.bits = new Int32Array(size / 32);
     this.mask = size - 1;
@@ -130,6 +131,13 @@ class KeyFilter {
 const TABLE_SLOTS = 131_072;
 const LOAD_LIMIT = 0.75;
 
+/** For tests: a weak key function makes collisions common; small filters make them grow. */
+export interface DedupeOptions {
+  keyOf?: (integrationId: string, wamid: string) => number;
+  /** Power of two; 2^22 by default. */
+  minFilterBits?: number;
+}
+
 /** A batch of deferred keys being folded, in key order, a chunk per transaction. */
 interface FoldCycle {
   keys: Float64Array;
@@ -156,12 +164,19 @@ export class DedupeKeys {
   private knownSeq: number | undefined;
   /** PRAGMA data_version when last synced: it changes only when another connection commits. */
   private knownVersion = -1;
+  /** interactions_folded.purged when last synced: a purge elsewhere deletes rows the keys in memory may name. */
+  private knownPurges = -1;
   private cycle: FoldCycle | undefined;
   private filters: KeyFilter[] | undefined;
+  /** Every interaction up to this seq has its key in the filters. */
+  private filteredThrough = 0;
+  /** Counts write transactions whose body started (sync() runs first in each). */
+  private bodies = 0;
 
   private readonly dataVersion;
   private readonly currentSeq;
   private readonly foldedThrough;
+  private readonly purges;
   private readonly setFoldedThrough;
   private readonly keyCount;
   private readonly allKeys;
@@ -171,6 +186,7 @@ export class DedupeKeys {
   private readonly overflowHas;
   private readonly insertOverflow;
   private readonly tail;
+  private readonly tailKeys;
   private readonly foldChunk;
   private readonly foldAll;
 
@@ -178,15 +194,22 @@ export class DedupeKeys {
    * `foldRows(from, to)` brings the other derived data (contacts) up to date with the interactions in (from, to]; it
    * runs in the transaction that moves the watermark, so each interaction is counted once.
    */
+  readonly keyOf: (integrationId: string, wamid: string) => number;
+  private readonly minFilterBits: number | undefined;
+
   constructor(
     db: Database,
     private readonly foldRows: (from: number, to: number) => void = () => {},
+    options: DedupeOptions = {},
   ) {
+    this.keyOf = options.keyOf ?? dedupeKey;
+    this.minFilterBits = options.minFilterBits;
     this.dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
     this.currentSeq = db
       .prepare<[], number>("SELECT seq FROM sqlite_sequence WHERE name = 'interactions'")
       .pluck();
     this.foldedThrough = db.prepare<[], number>('SELECT through FROM interactions_folded WHERE id = 1').pluck();
+    this.purges = db.prepare<[], number>('SELECT purged FROM interactions_folded WHERE id = 1').pluck();
     this.setFoldedThrough = db.prepare('UPDATE interactions_folded SET through = ? WHERE id = 1');
     this.keyCount = db.prepare<[], number>('SELECT COUNT(*) FROM interaction_keys').pluck();
     this.allKeys = db.prepare<[], number>('SELECT h FROM interaction_keys').pluck();
@@ -203,6 +226,9 @@ export class DedupeKeys {
     );
     this.tail = db.prepare<[number], { seq: number; integration_id: string; wamid: string }>(
       'SELECT seq, integration_id, wamid FROM interactions WHERE seq > ? ORDER BY seq',
+    );
+    this.tailKeys = db.prepare<[number], { integration_id: string; wamid: string }>(
+      'SELECT integration_id, wamid FROM interactions WHERE seq > ?',
     );
     this.foldChunk = db.transaction((maxKeys: number): FoldCycle | undefined => {
       if (this.sync()) return undefined;
@@ -236,32 +262,40 @@ export class DedupeKeys {
   }
 
   /**
-   * Call inside every write transaction before the first lookup: when the interactions table changed behind this
-   * connection's back (another writer, a previous run, a rolled-back transaction), folds every unfolded
-   * interaction's key from the table and forgets the keys in memory. Returns true when it did.
+   * Call first inside every write transaction: when the interactions table changed behind this connection's back
+   * (another writer or a purge, a previous run, a rolled-back transaction), folds every unfolded interaction's key
+   * from the table and forgets the keys in memory. Returns true when it did.
    */
   sync(): boolean {
+    this.bodies += 1;
     const version = this.dataVersion.get()!;
     if (version === this.knownVersion && this.knownSeq !== undefined) return false;
     this.knownVersion = version;
     const seq = this.currentSeq.get() ?? 0;
-    if (seq === this.knownSeq) return false;
+    const purges = this.purges.get() ?? 0;
+    if (seq === this.knownSeq && purges === this.knownPurges) return false;
     const rows = this.tail.all(this.foldedThrough.get() ?? 0);
     const keys = new Map<number, number>();
     const collided: typeof rows = [];
     for (const row of rows) {
-      const h = dedupeKey(row.integration_id, row.wamid);
+      const h = this.keyOf(row.integration_id, row.wamid);
       if (keys.has(h)) collided.push(row);
       else keys.set(h, row.seq);
     }
     for (const h of Float64Array.from(keys.keys()).sort()) this.writeKey(h, keys.get(h)!);
-    for (const row of collided) this.writeKey(dedupeKey(row.integration_id, row.wamid), row.seq);
+    for (const row of collided) this.writeKey(this.keyOf(row.integration_id, row.wamid), row.seq);
     this.advance(seq);
     this.active.clear();
     this.folding.clear();
     this.cycle = undefined;
     this.knownSeq = seq;
-    this.buildFilter(); // another connection's keys, or the first sync: the filter starts from the table
+    this.knownPurges = purges;
+    if (this.filters === undefined) this.buildFilter(seq);
+    else {
+      // Messages other connections stored since this one last looked.
+      for (const row of this.tailKeys.iterate(this.filteredThrough)) this.remember(this.keyOf(row.integration_id, row.wamid));
+      this.filteredThrough = seq;
+    }
     return true;
   }
 
@@ -281,14 +315,30 @@ export class DedupeKeys {
   added(h: number, seq: number, holder: number | undefined, integrationId: string, wamid: string): void {
     this.knownSeq = seq;
     this.remember(h);
+    if (seq === this.filteredThrough + 1) this.filteredThrough = seq;
     if (holder !== undefined) this.insertOverflow.run(integrationId, wamid, h, seq);
     else if (this.active.size < this.active.capacity * LOAD_LIMIT) this.active.add(h, seq);
-    else this.insertKey.run(h, seq); // folds are falling behind: no deferral
+    else this.writeKey(h, seq); // folds are falling behind: no deferral
   }
 
-  /** After a write transaction failed: what this connection remembers may name rows that were rolled back. */
-  forget(): void {
-    this.knownSeq = undefined;
+  /**
+   * Runs a write transaction of this connection's (ingest, fold, flush). When it fails after its body started, what
+   * the body changed in memory (keys, the cycle, sync()) may name rows that were rolled back: the next write
+   * re-derives it from the table. A transaction that never began (busy) changed nothing.
+   */
+  write<T>(run: () => T): T {
+    const before = this.bodies;
+    const filteredThrough = this.filteredThrough;
+    try {
+      return run();
+    } catch (error) {
+      if (this.bodies !== before) {
+        this.knownSeq = undefined;
+        // Its seqs will be handed out again, maybe to another connection's messages: look at them again.
+        this.filteredThrough = Math.min(this.filteredThrough, filteredThrough);
+      }
+      throw error;
+    }
   }
 
   /**
@@ -296,7 +346,7 @@ export class DedupeKeys {
    * in key order; returns true while the current cycle has more chunks.
    */
   fold(maxKeys: number): boolean {
-    const cycle = this.guard(() => this.foldChunk.immediate(maxKeys));
+    const cycle = this.write(() => this.foldChunk.immediate(maxKeys));
     if (!cycle) return false;
     cycle.next = Math.min(cycle.keys.length, cycle.next + maxKeys);
     if (cycle.next < cycle.keys.length) return true;
@@ -307,20 +357,10 @@ export class DedupeKeys {
 
   /** Folds every deferred key now (one transaction). */
   flush(): void {
-    this.guard(() => this.foldAll.immediate());
+    this.write(() => this.foldAll.immediate());
     this.active.clear();
     this.folding.clear();
     this.cycle = undefined;
-  }
-
-  /** A failed transaction rolled back what sync() may have done in memory: re-derive it on the next write. */
-  private guard<T>(run: () => T): T {
-    try {
-      return run();
-    } catch (error) {
-      this.forget();
-      throw error;
-    }
   }
 
   /** Starts a cycle: the active keys become the folding ones (lookups keep seeing them until the cycle ends). */
@@ -332,12 +372,12 @@ export class DedupeKeys {
     return { keys: this.folding.sortedKeys(this.sortBuffer()), next: 0, through: this.knownSeq ?? 0 };
   }
 
-  /** A filter of every key in the table and in memory (inside a transaction: a consistent view of the table). */
-  private buildFilter(): void {
-    const filter = new KeyFilter(2 * (this.keyCount.get()! + this.deferred));
+  /** A filter of every key in the table (inside a transaction, after sync() folded the rest: all of them). */
+  private buildFilter(through: number): void {
+    const filter = new KeyFilter(2 * this.keyCount.get()!, this.minFilterBits);
     for (const h of this.allKeys.iterate()) filter.add(h);
-    for (const table of [this.active, this.folding]) table.forEachKey((h) => filter.add(h));
     this.filters = [filter];
+    this.filteredThrough = through;
   }
 
   /** False only for a key no stored message has (no filter yet: unknown, so true). */
@@ -351,7 +391,7 @@ export class DedupeKeys {
     if (this.filters === undefined) return;
     let newest = this.filters.at(-1)!;
     if (newest.count >= newest.capacity) {
-      newest = new KeyFilter(2 * newest.capacity);
+      newest = new KeyFilter(2 * newest.capacity, this.minFilterBits);
       this.filters.push(newest);
     }
     newest.add(h);
@@ -363,11 +403,6 @@ export class DedupeKeys {
     if (to <= from) return;
     this.foldRows(from, to);
     this.setFoldedThrough.run(to);
-  }
-
-  /** The watermark: interactions above it are not folded yet. */
-  get through(): number {
-    return this.foldedThrough.get() ?? 0;
   }
 
   /** Writes one key to the table; a key held by another message sends this one to the overflow table. */

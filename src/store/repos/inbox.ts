@@ -1,5 +1,5 @@
 import type { Database } from '../db.js';
-import { DedupeKeys, dedupeKey } from './dedupe-keys.js';
+import { DedupeKeys, dedupeKey, type DedupeOptions } from './dedupe-keys.js';
 import type { Contact, InboxRepo, IngestJob, IngestOutcome, Interaction, NewInteraction } from '../types.js';
 
 interface InteractionRow {
@@ -20,9 +20,9 @@ interface InteractionRow {
   raw: string;
 }
 
-/** Interaction ids are `in_<seq>`: the row's own key, so a lookup by id costs no extra index on the hot path. */
 export { dedupeKey };
 
+/** Interaction ids are `in_<seq>`: the row's own key, so a lookup by id costs no extra index on the hot path. */
 export const interactionId = (seq: number | bigint): string => `in_${seq}`;
 
 export function interactionSeq(id: string): number | undefined {
@@ -108,7 +108,7 @@ function mergeContact(stored: Contact | undefined, recent: Contact): Contact {
 
 const SENDER_COLUMNS = 'integration_id, from_id, from_kind, workspace_id, contact_name, user_id, sent_at';
 
-export function createInboxRepo(db: Database): InboxRepo {
+export function createInboxRepo(db: Database, dedupe: DedupeOptions = {}): InboxRepo {
   // Positional parameters: binding is measurably cheaper than named ones on this path.
   const insertInteraction = db.prepare(
     `INSERT INTO interactions (workspace_id, integration_id, wamid, phone_number_id, from_id, from_kind,
@@ -138,7 +138,7 @@ export function createInboxRepo(db: Database): InboxRepo {
        last_inbound_at = MAX(contacts.last_inbound_at, excluded.last_inbound_at),
        messages = contacts.messages + excluded.messages`,
   );
-  const keys = new DedupeKeys(db, (from, to) => foldContacts.run(from, to));
+  const keys = new DedupeKeys(db, (from, to) => foldContacts.run(from, to), dedupe);
   const insertEvent = db.prepare(
     `INSERT OR IGNORE INTO dispatch_events (interaction_seq, workspace_id, state, next_attempt_at, created_at)
      VALUES (?, ?, 'pending', ?, ?)`,
@@ -157,7 +157,7 @@ export function createInboxRepo(db: Database): InboxRepo {
   );
 
   function storeMessage(job: IngestJob, message: NewInteraction): Interaction | undefined {
-    const h = dedupeKey(message.integrationId, message.wamid);
+    const h = keys.keyOf(message.integrationId, message.wamid);
     const { duplicate, holder } = keys.find(h, message.integrationId, message.wamid);
     if (duplicate) return undefined;
     const result = insertInteraction.run(
@@ -277,12 +277,7 @@ export function createInboxRepo(db: Database): InboxRepo {
     async ingest(jobs) {
       // BEGIN IMMEDIATE: the transaction reads (dedupe) before it writes, and a deferred one that then finds the
       // checkpointer holding the write lock fails with SQLITE_BUSY at once instead of waiting (busy_timeout).
-      try {
-        return ingestAll.immediate(jobs);
-      } catch (error) {
-        keys.forget();
-        throw error;
-      }
+      return keys.write(() => ingestAll.immediate(jobs));
     },
     foldKeys: (maxKeys) => keys.fold(maxKeys),
     deferredKeys: () => keys.deferred,
@@ -326,6 +321,7 @@ export function createInboxRepo(db: Database): InboxRepo {
         db.prepare('DELETE FROM contacts WHERE integration_id = ?').run(integrationId);
         db.prepare('DELETE FROM message_statuses WHERE integration_id = ?').run(integrationId);
         db.prepare('DELETE FROM outbound_messages WHERE integration_id = ?').run(integrationId);
+        db.prepare('UPDATE interactions_folded SET purged = purged + 1 WHERE id = 1').run();
         return removed;
       })();
     },

@@ -82,7 +82,7 @@ export async function run(ctx: Context, options: RelayStartOptions): Promise<voi
     throw listenError(error, options.host, port);
   });
 
-  keepYoungGenerationSmall(); // again: starting the checkpoint worker thread reset V8's flags
+  keepYoungGenerationSmall(); // again: the checkpoint worker thread (running once startRelay returns) reset V8's flags
   print({ event: 'listening', url: relay.url });
   started = true;
   for (const event of early.splice(0)) visible(event);
