@@ -154,7 +154,8 @@ interface FoldCycle {
  * the table in key order, a chunk per transaction, so a fold writes each page once for many keys. A fold cycle
  * takes the whole active table (it becomes `folding`, and lookups still see it until the cycle ends).
  * Interactions above interactions_folded.through whose keys are not in memory (written by another connection,
- * or before a crash) are folded from the interactions table before this connection's next write: `sync()`.
+ * before a crash, or named by keys a purge made stale) are folded from the interactions table before this
+ * connection's next write: `sync()`.
  */
 export class DedupeKeys {
   private active = new KeyTable(TABLE_SLOTS);
@@ -190,13 +191,13 @@ export class DedupeKeys {
   private readonly foldChunk;
   private readonly foldAll;
 
+  readonly keyOf: (integrationId: string, wamid: string) => number;
+  private readonly minFilterBits: number | undefined;
+
   /**
    * `foldRows(from, to)` brings the other derived data (contacts) up to date with the interactions in (from, to]; it
    * runs in the transaction that moves the watermark, so each interaction is counted once.
    */
-  readonly keyOf: (integrationId: string, wamid: string) => number;
-  private readonly minFilterBits: number | undefined;
-
   constructor(
     db: Database,
     private readonly foldRows: (from: number, to: number) => void = () => {},
