@@ -6,6 +6,7 @@ import { loadMigrations, openDatabase, type Database } from '../../src/store/db.
 import { createInboxRepo, dedupeKey } from '../../src/store/repos/inbox.js';
 import type { DedupeOptions } from '../../src/store/repos/dedupe-keys.js';
 import type { IngestJob, InboxRepo } from '../../src/store/types.js';
+import { textJob } from '../helpers/inbox.js';
 
 // A message's dedupe key is written to interaction_keys after the message itself, in sorted batches. These tests
 // check that a redelivery is still stored once whenever it arrives: before the fold, during one, after a crash
@@ -35,28 +36,7 @@ const fromJob = (from: string, contactName: string | null, timestamp: string, ..
 
 const job = (...wamids: string[]): IngestJob => jobFor('wa_1', ...wamids);
 
-const jobFor = (integrationId: string, ...wamids: string[]): IngestJob => ({
-  workspaceId: 'ws_1',
-  receivedAt: '2026-01-01T00:00:00.000Z',
-  statuses: [],
-  enqueueDispatch: false,
-  messages: wamids.map((wamid) => ({
-    integrationId,
-    channel: 'whatsapp',
-    wamid,
-    phoneNumberId: '106540352242922',
-    from: '15551234567',
-    fromKind: 'phone',
-    contactName: null,
-    userId: null,
-    type: 'text',
-    text: 'hi',
-    mediaId: null,
-    replyTo: null,
-    timestamp: '2026-01-01T00:00:00.000Z',
-    raw: {},
-  })),
-});
+const jobFor = textJob;
 
 const storedCount = async (inbox: InboxRepo, ...wamids: string[]) => (await inbox.ingest([job(...wamids)]))[0]!.stored.length;
 const count = (db: Database, table: string) => (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;

@@ -7,6 +7,7 @@ import { loadMigrations, openDatabase } from '../../src/store/db.js';
 import { openStore } from '../../src/store/index.js';
 import { createInboxRepo, dedupeKey } from '../../src/store/repos/inbox.js';
 import type { IngestJob, Integration, TemplateRecord } from '../../src/store/types.js';
+import { textJob } from '../helpers/inbox.js';
 
 const MIGRATIONS = join(import.meta.dirname, '..', '..', 'src', 'store', 'migrations');
 
@@ -124,30 +125,7 @@ describe('repositories', () => {
 });
 
 describe('inbox dedupe keys', () => {
-  const job = (integrationId: string, wamid: string): IngestJob => ({
-    workspaceId: 'ws_1',
-    receivedAt: '2026-01-01T00:00:00.000Z',
-    statuses: [],
-    enqueueDispatch: false,
-    messages: [
-      {
-        integrationId,
-        channel: 'whatsapp',
-        wamid,
-        phoneNumberId: '1',
-        from: '15551234567',
-        fromKind: 'phone',
-        contactName: null,
-        userId: null,
-        type: 'text',
-        text: 'hi',
-        mediaId: null,
-        replyTo: null,
-        timestamp: '2026-01-01T00:00:00.000Z',
-        raw: {},
-      },
-    ],
-  });
+  const job = (integrationId: string, wamid: string): IngestJob => textJob(integrationId, wamid);
 
   it('stores a different wamid whose hash collides, once, and keeps both deduplicated across a purge', async () => {
     const db = openDatabase(join(dir, 'lumen.db'));
