@@ -1,18 +1,31 @@
 import { CommanderError } from './commander.js';
-import { CancelledError, ExitCode, UserError } from './errors.js';
+import { UserError, type ErrorKind, type Outcome } from '../errors.js';
 import { buildProgram, type ProgramState } from './program.js';
+
+/** The only mapping from what happened to an exit code (README: Exit codes). */
+export const EXIT_CODES: Record<Outcome, number> = {
+  ok: 0,
+  failed: 1,
+  not_found: 1,
+  conflict: 1,
+  unavailable: 1,
+  usage: 2,
+  cancelled: 3,
+  auth: 4,
+  pending_approval: 8,
+};
 
 /**
  * The entry point, and the only place that turns errors into text and exit codes.
  * Expected errors print one line (plus a hint); anything else is a bug and says how to see more.
  */
 export async function main(argv: string[]): Promise<void> {
-  const state: ProgramState = { exitCode: 0 };
+  const state: ProgramState = { outcome: 'ok' };
   const json = argv.includes('--json');
   const debug = argv.includes('--debug');
   try {
     await buildProgram(state).parseAsync(argv);
-    process.exitCode = state.exitCode;
+    process.exitCode = EXIT_CODES[state.outcome];
   } catch (error) {
     process.exitCode = await report(error, { json, debug });
   }
@@ -22,22 +35,22 @@ interface Reported {
   code: string;
   message: string;
   hint?: string | undefined;
-  exitCode: number;
+  kind: ErrorKind;
   details?: Record<string, unknown>;
 }
 
 async function report(error: unknown, mode: { json: boolean; debug: boolean }): Promise<number> {
   if (error instanceof CommanderError) {
     // Help and version were already printed by commander.
-    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return ExitCode.ok;
+    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT_CODES.ok;
     if (error.code === 'commander.help' || error.code === 'commander.executeSubCommandAsync') return error.exitCode;
   }
-  if (error instanceof CancelledError) {
-    if (mode.json) write(process.stdout, { error: { code: 'cancelled', message: error.message } });
-    else process.stderr.write(`${error.message}\n`);
-    return ExitCode.cancelled;
-  }
   const reported = await describe(error);
+  if (reported.kind === 'cancelled') {
+    if (mode.json) write(process.stdout, { error: { code: reported.code, message: reported.message } });
+    else process.stderr.write(`${reported.message}\n`);
+    return EXIT_CODES.cancelled;
+  }
   if (mode.json) {
     write(process.stdout, {
       error: { code: reported.code, message: reported.message, hint: reported.hint ?? null, ...reported.details },
@@ -47,7 +60,7 @@ async function report(error: unknown, mode: { json: boolean; debug: boolean }): 
     if (reported.hint) process.stderr.write(`Hint: ${reported.hint}\n`);
   }
   if (mode.debug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
-  return reported.exitCode;
+  return EXIT_CODES[reported.kind];
 }
 
 async function describe(error: unknown): Promise<Reported> {
@@ -56,11 +69,11 @@ async function describe(error: unknown): Promise<Reported> {
       code: 'usage',
       message: error.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' '),
       hint: 'Run with --help to see the usage.',
-      exitCode: ExitCode.usage,
+      kind: 'usage',
     };
   }
   if (error instanceof UserError) {
-    return { code: error.code, message: error.message, hint: error.hint, exitCode: error.exitCode };
+    return { code: error.code, message: error.message, hint: error.hint, kind: error.kind };
   }
   // Loaded only on this path: GraphError lives with the HTTP client.
   const { GraphError } = await import('../graph/errors.js');
@@ -72,16 +85,20 @@ async function describe(error: unknown): Promise<Reported> {
       code: error.isAuthError ? 'auth_invalid_token' : 'graph_error',
       message: parts.join(' '),
       hint: error.fbtraceId ? `fbtrace_id ${error.fbtraceId} (quote it to Meta support).` : undefined,
-      exitCode: error.isAuthError ? ExitCode.auth : ExitCode.error,
+      kind: error.isAuthError ? 'auth' : 'failed',
       details: { graph: error.toJSON() },
     };
   }
+  // Faults of the machine (a full disk, a read-only folder) are not bugs: say what happened.
+  const { describeSystemFault } = await import('../store/faults.js');
+  const fault = describeSystemFault(error);
+  if (fault) return { code: fault.code, message: fault.message, hint: fault.hint, kind: 'unavailable' };
   const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   return {
     code: 'internal',
     message: `Unexpected error: ${firstLine(message)}`,
     hint: 'This is a bug in lumen. Run again with --debug for the stack trace.',
-    exitCode: ExitCode.error,
+    kind: 'failed',
   };
 }
 

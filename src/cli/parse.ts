@@ -1,4 +1,4 @@
-import { UsageError, UserError } from './errors.js';
+import { UsageError, UserError } from '../errors.js';
 
 export function parsePort(value: string, flag = '--port'): number {
   const port = Number(value);
@@ -15,7 +15,6 @@ export function listenError(error: unknown, host: string, port: number): unknown
     return new UserError(`Port ${port} on ${host} is already in use.`, {
       code: 'port_in_use',
       hint: 'Stop the other process, or pass --port with another number (0 picks a free one).',
-      exitCode: 1,
     });
   }
   if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EACCES') {

@@ -1,13 +1,14 @@
 import { Command, Option } from './commander.js';
+import type { Outcome } from '../errors.js';
 import type { Context, GlobalOptions } from './context.js';
 
-/** What a command module exports. Returning a number sets the exit code (main.ts applies it). */
+/** What a command module exports. Returning an outcome other than `ok` sets the exit code (main.ts maps it). */
 export interface CommandModule {
-  run(ctx: Context, options: never, ...args: string[]): Promise<number | void>;
+  run(ctx: Context, options: never, ...args: string[]): Promise<Outcome | void>;
 }
 
 export interface ProgramState {
-  exitCode: number;
+  outcome: Outcome;
 }
 
 const EXAMPLES = `
@@ -74,8 +75,7 @@ export function buildProgram(state: ProgramState): Command {
       const ctx = createContext(globalsOf(command));
       try {
         const module = await load();
-        const code = await module.run(ctx, command.opts() as never, ...positional);
-        state.exitCode = typeof code === 'number' ? code : 0;
+        state.outcome = (await module.run(ctx, command.opts() as never, ...positional)) ?? 'ok';
       } finally {
         await ctx.close();
       }

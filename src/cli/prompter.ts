@@ -1,4 +1,4 @@
-import { CancelledError } from './errors.js';
+import { CancelledError } from '../errors.js';
 
 /** The seam between commands and the terminal; tests can pass their own. */
 export interface Prompter {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 
 /** Settings that may come from a flag, the environment, `config.json`, or a default — in that order. */
 export interface ConfigFile {
@@ -51,12 +51,12 @@ export function resolveGraphSettings(env: NodeJS.ProcessEnv, file: ConfigFile): 
   const baseUrl = pickSetting(env.LUMEN_GRAPH_URL?.trim(), file.graphUrl, DEFAULT_GRAPH_URL)!.replace(/\/+$/, '');
   const version = pickSetting(env.LUMEN_GRAPH_VERSION?.trim(), file.graphVersion, DEFAULT_GRAPH_VERSION)!;
   if (!/^https?:\/\/[^\s/]+/.test(baseUrl)) {
-    throw new UserError(`LUMEN_GRAPH_URL is not an http(s) URL: ${baseUrl}`, { code: 'config_invalid', exitCode: 2 });
+    throw new UserError(`LUMEN_GRAPH_URL is not an http(s) URL: ${baseUrl}`, { code: 'config_invalid', kind: 'usage' });
   }
   if (!/^v\d+\.\d+$/.test(version)) {
     throw new UserError(`LUMEN_GRAPH_VERSION must look like v23.0, got "${version}".`, {
       code: 'config_invalid',
-      exitCode: 2,
+      kind: 'usage',
     });
   }
   return { baseUrl, version };

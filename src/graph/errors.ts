@@ -1,4 +1,4 @@
-import { ExitCode, UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import type { NetworkFailure } from './retry.js';
 import type { GraphErrorBody } from './types.js';
 
@@ -59,7 +59,7 @@ export class GraphNetworkError extends UserError {
   readonly failure: NetworkFailure;
 
   constructor(message: string, hint: string, cause: unknown, failure: NetworkFailure) {
-    super(message, { code: 'graph_unreachable', hint, cause, exitCode: ExitCode.error });
+    super(message, { code: 'graph_unreachable', hint, cause, kind: 'unavailable' });
     this.name = 'GraphNetworkError';
     this.failure = failure;
   }

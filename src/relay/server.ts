@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../errors.js';
 import type { GraphClient } from '../graph/client.js';
 import { textMessageBody } from '../graph/messages.js';
 import { DEFAULT_SEND_RATE, DEFAULT_WORKSPACE_SEND_RATE, deliverOutbound, submitOutbound } from '../services/messages/outbox.js';

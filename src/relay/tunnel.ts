@@ -1,4 +1,4 @@
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 
 export type TunnelProvider = 'cloudflared' | 'ngrok';
 

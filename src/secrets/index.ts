@@ -1,4 +1,4 @@
-import { ExitCode, UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { createFileSecretStore } from './file.js';
 import { createKeychainSecretStore, probeKeychain } from './keychain.js';
 import { createMemorySecretStore } from './memory.js';
@@ -67,6 +67,6 @@ function parseBackendSetting(value: string | undefined): 'keychain' | 'file' | u
   throw new UserError(`LUMEN_SECRET_STORE must be "keychain" or "file", not "${value}".`, {
     code: 'usage',
     hint: 'Unset it to use the OS keychain when available and the encrypted file otherwise.',
-    exitCode: ExitCode.usage,
+    kind: 'usage',
   });
 }

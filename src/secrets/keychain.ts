@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import path from 'node:path';
 import type { AsyncEntry, EntryOptions } from '@napi-rs/keyring';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import type { SecretStore } from './types.js';
 
 export const DEFAULT_KEYCHAIN_SERVICE = 'lumen';

@@ -3,7 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ExitCode, UserError } from '../../src/cli/errors.js';
+import { UserError } from '../../src/errors.js';
 import { openSecretStore, probeKeychain, secretKey } from '../../src/secrets/index.js';
 
 const onLinux = process.platform === 'linux';
@@ -64,7 +64,7 @@ describe('choosing the secret store', () => {
   it('rejects an unknown LUMEN_SECRET_STORE as a usage error', async () => {
     const error = await rejection(open({ LUMEN_SECRET_STORE: 'vault' }));
     expect(error.code).toBe('usage');
-    expect(error.exitCode).toBe(ExitCode.usage);
+    expect(error.kind).toBe('usage');
     expect(error.message).toContain('LUMEN_SECRET_STORE');
     expect(error.message).toContain('"keychain" or "file"');
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UserError } from '../../src/cli/errors.js';
+import { UserError } from '../../src/errors.js';
 import type { GraphTemplate } from '../../src/graph/types.js';
 import { seedTemplates } from '../../src/sandbox/index.js';
 import { parseCsv } from '../../src/services/messages/csv.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createContext, type Context } from '../context.js';
 import { serviceDeps } from '../deps.js';
-import { UserError } from '../errors.js';
+import { UserError, type Outcome } from '../../errors.js';
 import type { DispatchTarget } from '../../relay/dispatch.js';
 import type { RelayHandle } from '../../relay/server.js';
 import type { SandboxHandle } from '../../sandbox/index.js';
@@ -16,7 +16,7 @@ const CUSTOMER = { number: '15551234567', name: 'Ana', text: 'Hi! Where is my or
  * tiny built-in handler, a reply and a template sent back, and the status webhooks moving the reply to "read".
  * Everything lives in a temporary LUMEN_HOME, removed at the end unless --keep.
  */
-export async function run(ctx: Context, options: { keep?: boolean }): Promise<number> {
+export async function run(ctx: Context, options: { keep?: boolean }): Promise<Outcome> {
   const started = Date.now();
   const home = mkdtempSync(join(tmpdir(), 'lumen-demo-'));
   // The demo's own state and a file secret store: nothing of the user's (or their keychain) is touched.
@@ -176,7 +176,7 @@ export async function run(ctx: Context, options: { keep?: boolean }): Promise<nu
         'Try it without a phone: `lumen sandbox start` and `lumen trigger message --text "hi"`. More in README.md.',
       ],
     );
-    return 0;
+    return 'ok';
   } finally {
     await relay?.close().catch(() => {});
     await sandbox?.close().catch(() => {});

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Context } from '../context.js';
 import { serviceDeps } from '../deps.js';
-import { ExitCode, UsageError, UserError } from '../errors.js';
+import { UsageError, UserError, type Outcome } from '../../errors.js';
 import { resolveGraphSettings } from '../../config/config.js';
 import type { BulkRowResult, BulkSummary } from '../../services/messages/bulk.js';
 import type { TemplateInput, TextInput } from '../../services/messages/compose.js';
@@ -31,7 +31,7 @@ interface SendOptions {
   integration?: string;
 }
 
-export async function run(ctx: Context, options: SendOptions): Promise<number> {
+export async function run(ctx: Context, options: SendOptions): Promise<Outcome> {
   if (options.text !== undefined && options.template !== undefined) throw new UsageError('Give --text or --template, not both.');
   if (options.csv !== undefined) {
     if (options.template === undefined) throw new UsageError('--csv sends a template: add --template NAME (and --lang).');
@@ -81,7 +81,7 @@ export async function run(ctx: Context, options: SendOptions): Promise<number> {
       `${request.method} ${request.path}`,
       JSON.stringify(request.body, null, 2),
     ]);
-    return ExitCode.ok;
+    return 'ok';
   }
 
   const { sendOne } = await import('../../services/messages/send.js');
@@ -113,14 +113,14 @@ export async function run(ctx: Context, options: SendOptions): Promise<number> {
       s.dim(`Accepted is not delivered: \`lumen messages show ${result.message.id}\` shows the delivery statuses as they arrive.`),
     ];
   });
-  return result.outcome === 'pending_approval' ? ExitCode.pendingApproval : ExitCode.ok;
+  return result.outcome === 'pending_approval' ? 'pending_approval' : 'ok';
 }
 
 async function runCsv(
   ctx: Context,
   outbox: OutboxDeps,
   input: { workspace: import('../../store/types.js').Workspace; integration: Integration; options: SendOptions; rates: { perIntegration: number; perWorkspace: number } },
-): Promise<number> {
+): Promise<Outcome> {
   const { options } = input;
   if (options.param.length > 0 || options.headerParam || options.buttonParam.length > 0) {
     throw new UsageError('With --csv the parameters come from the CSV columns, not --param.');
@@ -129,12 +129,12 @@ async function runCsv(
   try {
     text = readFileSync(options.csv!, 'utf8');
   } catch (error) {
-    throw new UserError(`Cannot read ${options.csv}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`, { code: 'csv_unreadable', exitCode: 2 });
+    throw new UserError(`Cannot read ${options.csv}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`, { code: 'csv_unreadable', kind: 'usage' });
   }
   const { parseCsv } = await import('../../services/messages/csv.js');
   const { runBulk } = await import('../../services/messages/bulk.js');
   const csv = parseCsv(text);
-  if (csv.header.length === 0) throw new UserError(`${options.csv} is empty.`, { code: 'csv_empty', exitCode: 2 });
+  if (csv.header.length === 0) throw new UserError(`${options.csv} is empty.`, { code: 'csv_empty', kind: 'usage' });
 
   const progress = new Progress(ctx, csv.rows.length + csv.malformed.length);
   const summary = await runBulk(
@@ -156,7 +156,7 @@ async function runCsv(
   progress.done();
   if (ctx.globals.json) ctx.out.event({ event: 'summary', ...summary });
   else for (const line of summaryLines(summary)) ctx.out.print(line);
-  return summary.failed > 0 || summary.invalid > 0 ? ExitCode.error : summary.pendingApproval > 0 ? ExitCode.pendingApproval : ExitCode.ok;
+  return summary.failed > 0 || summary.invalid > 0 ? 'failed' : summary.pendingApproval > 0 ? 'pending_approval' : 'ok';
 }
 
 function summaryLines(summary: BulkSummary): string[] {

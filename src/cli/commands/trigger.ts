@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Context } from '../context.js';
 import { serviceDeps } from '../deps.js';
-import { UsageError, UserError } from '../errors.js';
+import { UsageError, UserError, type Outcome } from '../../errors.js';
 import { normalizeSender } from '../parse.js';
 import { readRelayState } from '../../relay/state-file.js';
 import { readIntegrationSecrets, resolveIntegration, webhookPath } from '../../services/whatsapp/integrations.js';
@@ -22,7 +22,7 @@ interface TriggerOptions {
 }
 
 /** `lumen trigger message|status|batch`: a realistic signed delivery, posted to a relay, its answer printed. */
-export async function run(ctx: Context, options: TriggerOptions, what: string): Promise<number> {
+export async function run(ctx: Context, options: TriggerOptions, what: string): Promise<Outcome> {
   const payloads = await import('../../sandbox/payloads.js');
   const deps = await serviceDeps(ctx);
   const integration = await resolveIntegration(deps.store, await ctx.workspace(), options.integration);
@@ -96,7 +96,7 @@ export async function run(ctx: Context, options: TriggerOptions, what: string): 
     `POST ${url}`,
     `← ${response.status} ${text}`,
   ]);
-  return response.ok ? 0 : 1;
+  return response.ok ? 'ok' : 'failed';
 }
 
 function collectWamids(payload: unknown): string[] {

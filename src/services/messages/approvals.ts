@@ -1,5 +1,5 @@
 import { userInfo } from 'node:os';
-import { UserError } from '../../cli/errors.js';
+import { UserError } from '../../errors.js';
 import type { ApprovalPolicy, OutboundMessage, Store, Workspace } from '../../store/types.js';
 import { findSendableTemplate, windowState } from './compose.js';
 import { deliverOutbound, type OutboxDeps, type SendRates } from './outbox.js';

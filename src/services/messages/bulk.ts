@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ExitCode, UserError } from '../../cli/errors.js';
+import { UserError } from '../../errors.js';
 import type { Integration, Workspace } from '../../store/types.js';
 import type { TemplateParameter } from '../templates/parameters.js';
 import { findSendableTemplate } from './compose.js';
@@ -71,7 +71,7 @@ export async function runBulk(
     throw new UserError(`The CSV lacks the column${missing.length > 1 ? 's' : ''} ${missing.map((c) => `"${c}"`).join(', ')}.`, {
       code: 'csv_columns',
       hint: `Template ${template.name} (${template.language}) needs the columns: ${columns.join(', ')}.`,
-      exitCode: 2,
+      kind: 'usage',
     });
   }
   const summary: BulkSummary = { total: input.csv.rows.length + input.csv.malformed.length, sent: 0, skipped: 0, pendingApproval: 0, failed: 0, invalid: 0, dryRun: 0, durationMs: 0, rate: 0 };
@@ -153,7 +153,7 @@ export async function runBulk(
           }
         } catch (error) {
           // A rejected token fails every row the same way: stop, and let the caller exit with the auth code.
-          if (error instanceof UserError && error.exitCode === ExitCode.auth) fatal ??= error;
+          if (error instanceof UserError && error.kind === 'auth') fatal ??= error;
           report({ line: row.line, to: row.to, status: 'failed', error: (error as Error).message, code: errorCode(error) });
         }
       }

@@ -1,4 +1,4 @@
-import { UsageError, UserError } from '../../cli/errors.js';
+import { UsageError, UserError } from '../../errors.js';
 import { textMessageBody } from '../../graph/messages.js';
 import type { Integration, Store, TemplateRecord } from '../../store/types.js';
 import { normalizeRecipient } from './recipient.js';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ExitCode, UserError } from '../../cli/errors.js';
+import { UserError } from '../../errors.js';
 import type { GraphClient } from '../../graph/client.js';
 import { GraphError, GraphNetworkError } from '../../graph/errors.js';
 import { sendMessage } from '../../graph/messages.js';
@@ -207,7 +207,7 @@ export function explainSendError(error: unknown, message: OutboundMessage): unkn
     return new UserError(`Meta rejected the access token (code 190): ${error.message}`, {
       code: 'auth_invalid_token',
       hint: 'Connect the number again with a valid permanent System User token (`lumen whatsapp connect --yes`).',
-      exitCode: ExitCode.auth,
+      kind: 'auth',
       cause: error,
     });
   }

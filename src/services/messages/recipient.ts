@@ -1,4 +1,4 @@
-import { UsageError } from '../../cli/errors.js';
+import { UsageError } from '../../errors.js';
 
 /**
  * A recipient as Meta wants it: the E.164 digits without "+". Spaces, dashes, dots, brackets and a leading "+"

@@ -1,4 +1,4 @@
-import { UserError } from '../../cli/errors.js';
+import { UserError } from '../../errors.js';
 import type { TemplateParameter } from '../templates/parameters.js';
 import type { TemplateRecord } from '../../store/types.js';
 
@@ -24,7 +24,7 @@ function paramError(template: TemplateRecord, problem: string, expected: Templat
   return new UserError(`Template ${template.name} (${template.language}): ${problem}`, {
     code: 'template_parameters',
     hint: list.length > 0 ? `It takes: ${list.join(', ')}. See \`lumen templates show ${template.name} --lang ${template.language}\`.` : 'It takes no parameters.',
-    exitCode: 2,
+    kind: 'usage',
   });
 }
 
@@ -34,7 +34,7 @@ export function parseBodyValues(values: string[], format: 'POSITIONAL' | 'NAMED'
   const named: Record<string, string> = {};
   for (const value of values) {
     const eq = value.indexOf('=');
-    if (eq <= 0) throw new UserError(`Named parameters are given as name=value; got "${value}".`, { code: 'template_parameters', exitCode: 2 });
+    if (eq <= 0) throw new UserError(`Named parameters are given as name=value; got "${value}".`, { code: 'template_parameters', kind: 'usage' });
     named[value.slice(0, eq).trim()] = value.slice(eq + 1);
   }
   return named;
@@ -44,7 +44,7 @@ export function parseButtonValues(values: string[]): Record<number, string> {
   const buttons: Record<number, string> = {};
   for (const value of values) {
     const match = /^(\d+)=(.*)$/s.exec(value);
-    if (!match) throw new UserError(`--button-param takes INDEX=VALUE, e.g. 0=ORDER123; got "${value}".`, { code: 'template_parameters', exitCode: 2 });
+    if (!match) throw new UserError(`--button-param takes INDEX=VALUE, e.g. 0=ORDER123; got "${value}".`, { code: 'template_parameters', kind: 'usage' });
     buttons[Number(match[1])] = match[2]!;
   }
   return buttons;

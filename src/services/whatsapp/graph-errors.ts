@@ -1,4 +1,4 @@
-import { ExitCode, UserError } from '../../cli/errors.js';
+import { UserError } from '../../errors.js';
 import { GraphError } from '../../graph/errors.js';
 
 const TOKEN_HINT =
@@ -19,7 +19,7 @@ export function explainGraphError(
     return new UserError(`Meta rejected the access token (code 190${error.subcode ? `/${error.subcode}` : ''}): ${error.message}${trace}`, {
       code: 'auth_invalid_token',
       hint: TOKEN_HINT,
-      exitCode: ExitCode.auth,
+      kind: 'auth',
       cause: error,
     });
   }
@@ -27,7 +27,7 @@ export function explainGraphError(
     return new UserError(`The access token may not use ${subject.kind} ${subject.id} (code ${error.code}): ${error.message}${trace}`, {
       code: 'auth_permission_denied',
       hint: 'Assign the WhatsApp account to the System User and grant whatsapp_business_management and whatsapp_business_messaging.',
-      exitCode: ExitCode.auth,
+      kind: 'auth',
       cause: error,
     });
   }

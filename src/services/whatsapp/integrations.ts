@@ -1,4 +1,4 @@
-import { UsageError, UserError } from '../../cli/errors.js';
+import { UsageError, UserError } from '../../errors.js';
 import { secretKey } from '../../secrets/index.js';
 import type { SecretStore } from '../../secrets/types.js';
 import type { Integration, Store, Workspace } from '../../store/types.js';

@@ -1,6 +1,6 @@
 import { getPhoneNumber } from '../../graph/phone-numbers.js';
 import { GraphError } from '../../graph/errors.js';
-import { UserError } from '../../cli/errors.js';
+import { UserError } from '../../errors.js';
 import type { Integration, Workspace } from '../../store/types.js';
 import type { ServiceDeps } from '../deps.js';
 import { countApproved, fetchTemplateRecords } from '../templates/sync.js';

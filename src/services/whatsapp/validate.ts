@@ -1,4 +1,4 @@
-import { UsageError } from '../../cli/errors.js';
+import { UsageError } from '../../errors.js';
 
 /** Shape checks made before any call to Meta, so a typo gets a precise message instead of a Graph error. */
 

@@ -1,5 +1,5 @@
 import type { Context } from '../../context.js';
-import { UsageError } from '../../errors.js';
+import { UsageError } from '../../../errors.js';
 import { APPROVAL_POLICIES } from '../../../services/messages/approvals.js';
 import type { ApprovalPolicy } from '../../../store/types.js';
 

@@ -1,5 +1,5 @@
 import type { Context } from '../../context.js';
-import { UsageError } from '../../errors.js';
+import { UsageError } from '../../../errors.js';
 import { currentUser, rejectMessage } from '../../../services/messages/approvals.js';
 import { outboundSummary } from '../../../services/messages/send.js';
 

@@ -1,12 +1,12 @@
 import type { Context } from '../../context.js';
-import { UsageError, UserError } from '../../errors.js';
+import { UsageError, UserError, type Outcome } from '../../../errors.js';
 
 interface ReplayOptions {
   forwardTo?: string;
   exec?: string;
 }
 
-export async function run(ctx: Context, options: ReplayOptions, idArg: string): Promise<number> {
+export async function run(ctx: Context, options: ReplayOptions, idArg: string): Promise<Outcome> {
   const id = Number(idArg.replace(/^evt_/, ''));
   if (!Number.isSafeInteger(id) || id < 1) throw new UsageError(`Event id must be a number from \`lumen events list\`; got "${idArg}".`);
   if (options.forwardTo && options.exec) throw new UsageError('Choose --forward-to or --exec, not both.');
@@ -26,7 +26,7 @@ export async function run(ctx: Context, options: ReplayOptions, idArg: string): 
     ctx.out.result({ id: queued.id, state: queued.state, delivered: false }, () =>
       `Event ${queued.id} is queued again; a running \`lumen relay start --forward-to …\` (or --exec) delivers it.`,
     );
-    return 0;
+    return 'ok';
   }
 
   const { forwardTarget, execTarget } = await import('../../../relay/dispatch.js');
@@ -46,5 +46,5 @@ export async function run(ctx: Context, options: ReplayOptions, idArg: string): 
       ? `Delivered event ${id} to ${target.description} (${result.status}) in ${durationMs} ms.`
       : `Delivery of event ${id} to ${target.description} failed: ${result.error}.`,
   );
-  return result.ok ? 0 : 1;
+  return result.ok ? 'ok' : 'failed';
 }

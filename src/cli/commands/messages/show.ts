@@ -1,5 +1,5 @@
 import type { Context } from '../../context.js';
-import { UserError } from '../../errors.js';
+import { UserError } from '../../../errors.js';
 import { outboundSummary } from '../../../services/messages/send.js';
 
 export async function run(ctx: Context, _options: unknown, ref: string): Promise<void> {

@@ -1,5 +1,5 @@
 import type { Context } from '../../context.js';
-import { UsageError, UserError } from '../../errors.js';
+import { UsageError, UserError } from '../../../errors.js';
 import { listenError, parsePort, waitForShutdownSignal } from '../../parse.js';
 import type { RelayEvent } from '../../../relay/events.js';
 import type { TunnelProvider } from '../../../relay/tunnel.js';

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Context } from '../../context.js';
-import { UserError } from '../../errors.js';
+import { UserError } from '../../../errors.js';
 import { runningRelay } from '../../../relay/state-file.js';
 
 export async function run(ctx: Context): Promise<void> {

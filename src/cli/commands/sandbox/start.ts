@@ -1,5 +1,5 @@
 import type { Context } from '../../context.js';
-import { UsageError } from '../../errors.js';
+import { UsageError } from '../../../errors.js';
 import { listenError, parsePort, waitForShutdownSignal } from '../../parse.js';
 
 interface SandboxStartOptions {

@@ -1,6 +1,6 @@
 import type { Context } from '../../context.js';
 import { serviceDeps } from '../../deps.js';
-import { UsageError, UserError } from '../../errors.js';
+import { UsageError, UserError } from '../../../errors.js';
 import { resolveIntegration } from '../../../services/whatsapp/integrations.js';
 import type { TemplateRecord } from '../../../store/types.js';
 

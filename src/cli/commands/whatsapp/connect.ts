@@ -1,6 +1,6 @@
 import type { Context } from '../../context.js';
 import { serviceDeps } from '../../deps.js';
-import { CancelledError, missingInput, UsageError } from '../../errors.js';
+import { CancelledError, missingInput, UsageError } from '../../../errors.js';
 import { connectWhatsApp, type ConnectOutcome } from '../../../services/whatsapp/connect.js';
 import { describeIntegration } from '../../../services/whatsapp/integrations.js';
 import {

@@ -1,6 +1,6 @@
 import type { Context } from '../../context.js';
 import { serviceDeps } from '../../deps.js';
-import { CancelledError, UsageError } from '../../errors.js';
+import { CancelledError, UsageError } from '../../../errors.js';
 import { disconnectWhatsApp } from '../../../services/whatsapp/disconnect.js';
 import { describeIntegration, resolveIntegration } from '../../../services/whatsapp/integrations.js';
 

@@ -1,6 +1,6 @@
 import type { Context } from '../../context.js';
 import { serviceDeps } from '../../deps.js';
-import { ExitCode } from '../../errors.js';
+import type { Outcome } from '../../../errors.js';
 import { whatsappStatus, type IntegrationStatus } from '../../../services/whatsapp/status.js';
 
 interface StatusOptions {
@@ -8,7 +8,7 @@ interface StatusOptions {
   integration?: string;
 }
 
-export async function run(ctx: Context, options: StatusOptions): Promise<number> {
+export async function run(ctx: Context, options: StatusOptions): Promise<Outcome> {
   const deps = await serviceDeps(ctx);
   const workspace = await ctx.workspace();
   const result = await (options.check
@@ -20,7 +20,7 @@ export async function run(ctx: Context, options: StatusOptions): Promise<number>
   // A rejected token is an auth failure for scripts too, even though every number was reported.
   const tokenRejected = result.integrations.some((i) => i.check?.token === 'invalid');
   const checkFailed = result.integrations.some((i) => i.check && !i.check.ok);
-  return tokenRejected ? ExitCode.auth : checkFailed ? ExitCode.error : ExitCode.ok;
+  return tokenRejected ? 'auth' : checkFailed ? 'failed' : 'ok';
 }
 
 function render(ctx: Context, i: IntegrationStatus): string[] {
