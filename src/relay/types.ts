@@ -3,7 +3,7 @@
 /** One inbound, user-authored message: stored as an interaction and handed to the user's code. */
 export interface InboundMessage {
   channel: 'whatsapp';
-  /** Meta's message id (wamid…): the idempotency key. */
+  /** Meta's message id (wamid…): the idempotency key. Ids are well-formed UTF-16 (lone surrogates become U+FFFD). */
   wamid: string;
   /** Which number received it (metadata.phone_number_id). */
   phoneNumberId: string;
@@ -31,7 +31,8 @@ export interface InboundMessage {
   raw: Record<string, unknown>;
 }
 
-export type DeliveryStatusValue = 'sent' | 'delivered' | 'read' | 'failed' | (string & {});
+/** The status values lumen takes; a status with any other value is an `unknown_status` ignored item. */
+export type DeliveryStatusValue = 'sent' | 'delivered' | 'read' | 'failed';
 
 /** A status callback about a message lumen sent. */
 export interface StatusUpdate {
@@ -53,18 +54,32 @@ export interface IgnoredItem {
     | 'not_whatsapp_business_account'
     | 'other_field' // e.g. message_template_status_update, account_update
     | 'unknown_phone_number' // metadata.phone_number_id is not one lumen has connected
-    | 'malformed'; // a piece whose shape is wrong (no id, no metadata…)
+    | 'unknown_status' // a status whose value is not sent, delivered, read or failed
+    | 'malformed'; // a piece whose shape is wrong (no id, no metadata…), or the budget ran out
   field?: string;
   phoneNumberId?: string;
   detail?: string;
 }
 
-/** A top-level `errors[]` in a change value (Meta reports problems with incoming messages there). */
+/**
+ * One item of a change value's `errors[]` (Meta reports problems with incoming messages there), for any field. Not
+ * reported for a number lumen has not connected.
+ */
 export interface WebhookError {
+  /** The change's field, normally `messages`. */
+  field: string;
+  /** metadata.phone_number_id, or null when the change has none. */
   phoneNumberId: string | null;
+  /** The WABA id of the entry it came in. */
+  wabaId: string | null;
+  /** Meta's error code (e.g. 131051), when a number. */
   code: number | null;
   title: string | null;
+  message: string | null;
+  /** `error_data.details` (older payloads: `details`). */
   details: string | null;
+  /** The error object exactly as received. */
+  raw: Record<string, unknown>;
 }
 
 export interface ParsedDelivery {
@@ -72,4 +87,6 @@ export interface ParsedDelivery {
   statuses: StatusUpdate[];
   errors: WebhookError[];
   ignored: IgnoredItem[];
+  /** True when part of the delivery was skipped because it is over MAX_DELIVERY_ITEMS: refuse it whole (413). */
+  overBudget: boolean;
 }

@@ -185,6 +185,7 @@ describe('fixtures (public sample deliveries)', () => {
       statuses: [],
       errors: [],
       ignored: [{ reason: 'other_field', field: 'message_template_status_update' }],
+      overBudget: false,
     };
     const name = '14-template-status-update-rejected.json';
     expect(parseDelivery(fixture(name), { isConnected: () => true })).toEqual(expected);
@@ -226,6 +227,7 @@ describe('fixtures (public sample deliveries)', () => {
         statuses: [],
         errors: [],
         ignored: [{ reason: 'unknown_phone_number', field: 'messages', phoneNumberId: expectedId }],
+        overBudget: false,
       });
     },
   );
@@ -313,12 +315,25 @@ describe('batched deliveries', () => {
     });
     expect(parsed.errors).toEqual([
       {
+        field: 'messages',
         phoneNumberId: 'P1',
+        wabaId: 'WABA',
         code: 131051,
         title: 'Message type unknown',
+        message: 'Message type unknown',
         details: 'Message type is currently not supported.',
+        raw: expect.objectContaining({ code: 131051 }),
       },
-      { phoneNumberId: 'P1', code: null, title: null, details: null },
+      {
+        field: 'messages',
+        phoneNumberId: 'P1',
+        wabaId: 'WABA',
+        code: null,
+        title: null,
+        message: null,
+        details: null,
+        raw: { code: 'x', title: 7 },
+      },
     ]);
     expect(parsed.ignored).toEqual([]);
   });
@@ -331,7 +346,9 @@ describe('batched deliveries', () => {
       ],
     });
     const parsed = parseDelivery(body, { isConnected: () => true });
-    expect(parsed.errors).toEqual([{ phoneNumberId: null, code: 1, title: 'Unknown', details: 'd' }]);
+    expect(parsed.errors).toEqual([
+      expect.objectContaining({ field: 'messages', phoneNumberId: null, code: 1, title: 'Unknown', details: 'd' }),
+    ]);
     expect(parsed.ignored).toEqual([expect.objectContaining({ reason: 'malformed', field: 'messages' })]);
   });
 });
