@@ -224,6 +224,7 @@ export function buildProgram(state: ProgramState): Command {
     .option('--auto-reply [text]', 'reply to each inbound message with this text (without text: what --exec prints)')
     .addOption(new Option('--rate-limit <n>', 'webhook POSTs per second per number before 429 (0 = off)').default('1000'))
     .addOption(new Option('--workspace-rate-limit <n>', 'webhook POSTs per second per workspace (0 = off)').default('2000'))
+    .option('--trust-proxy <address...>', "believe X-Forwarded-For from this proxy's address (the tunnel lumen starts is trusted already)")
     .option('--quiet', 'print only where the relay listens, errors and shutdown (no line per event)')
     .addHelpText(
       'after',

@@ -1,12 +1,13 @@
 import { createServer } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { WEBHOOK_PATH_PREFIX } from '../services/whatsapp/integrations.js';
-import type { IngestOutcome, NewInteraction, NewStatus } from '../store/types.js';
+import { describeSystemFault, isSystemFault } from '../store/faults.js';
+import type { IngestOutcome, NewInteraction, NewStatus, NewWebhookError } from '../store/types.js';
 import type { IntegrationDirectory, RelayIntegration } from './directory.js';
 import type { RelayEventSink } from './events.js';
 import type { GroupCommitter } from './ingest.js';
 import { DEFAULT_RATE_LIMITS, RateLimiter, type RateLimitSettings } from './limits.js';
-import { parseDelivery } from './parse.js';
+import { MAX_DELIVERY_ITEMS, parseDelivery } from './parse.js';
 import { parseSignatureHeader, verifySignature } from './signature.js';
 
 /** Meta's deliveries are small; 3 MiB leaves room for big batches and refuses abuse. */
@@ -18,6 +19,8 @@ export interface RelayAppDeps {
   /** Queue each new interaction for the user's code (a forward target or command is configured). */
   dispatchEnabled: boolean;
   limits?: Partial<RateLimitSettings>;
+  /** Addresses whose X-Forwarded-For is believed (the tunnel lumen started, or --trust-proxy); none by default. */
+  trustProxy?: string[];
   now?: () => Date;
   onEvent?: RelayEventSink;
   /** Called after a delivery's writes are committed and answered: wakes the dispatcher, sends auto-replies. */
@@ -52,8 +55,9 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
     requestTimeout: 15_000,
     connectionTimeout: 30_000,
     keepAliveTimeout: 10_000,
-    // Behind a local tunnel every request comes from loopback; the tunnel says who the client was.
-    trustProxy: ['127.0.0.1', '::1'],
+    // X-Forwarded-For is believed only from the proxies named: the tunnel lumen started (loopback) or --trust-proxy.
+    // Anyone else could write any address into it.
+    trustProxy: deps.trustProxy && deps.trustProxy.length > 0 ? deps.trustProxy : false,
     return503OnClosing: true,
     // Errors raised before routing (an over-long URL, a malformed path) get the same JSON shape as the rest.
     frameworkErrors: (error, _request, reply) => {
@@ -76,6 +80,11 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
       emit({ event: 'rejected', status: error.statusCode, reason: error.message });
       return reply.code(error.statusCode).send(errorBody('bad_request', error.message));
     }
+    if (isSystemFault(error)) {
+      reply.header('retry-after', '5');
+      emit({ event: 'error', message: faultText(error) });
+      return reply.code(503).send(errorBody('unavailable', 'The relay cannot store deliveries right now; retry later.'));
+    }
     emit({ event: 'error', message: error.message });
     return reply.code(500).send(errorBody('internal', 'The relay could not store this delivery; it will be retried.'));
   });
@@ -83,33 +92,49 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
 
   app.get('/healthz', async () => ({ status: 'ok' }));
 
-  async function findIntegration(id: string): Promise<RelayIntegration | undefined> {
-    const known = deps.directory.get(id);
-    if (known) return known;
-    await deps.directory.refresh(); // connected after the relay started?
-    return deps.directory.get(id);
-  }
-
   const reject = (reply: FastifyReply, status: number, code: string, message: string, integrationId?: string) => {
     emit({ event: 'rejected', status, reason: message, ...(integrationId ? { integrationId } : {}) });
     return reply.code(status).send(errorBody(code, message));
   };
 
+  /** 503 with Retry-After: Meta retries, and nothing was acknowledged that is not stored. */
+  const unavailable = (reply: FastifyReply, message: string, integrationId?: string) => {
+    reply.header('retry-after', '5');
+    emit({ event: 'error', message });
+    return reject(reply, 503, 'unavailable', message, integrationId);
+  };
+
+  /**
+   * The integration a webhook path names, as of this very request (the directory follows the store's change marker),
+   * or the reply already sent: 404 when no such number is connected, 503 when it is but cannot be served now.
+   */
+  async function integrationFor(id: string, reply: FastifyReply): Promise<RelayIntegration | FastifyReply> {
+    try {
+      await deps.directory.sync();
+    } catch (error) {
+      return unavailable(reply, `Cannot read the connected numbers: ${faultText(error)}`);
+    }
+    const integration = deps.directory.get(id);
+    if (integration) return integration;
+    const why = deps.directory.unavailable(id);
+    if (why) return unavailable(reply, `Cannot serve ${id}: ${why}`, id);
+    return reject(reply, 404, 'unknown_integration', 'No integration with this id.');
+  }
+
   // Meta's verification handshake (no signature on the GET).
   app.get<{ Params: { id: string }; Querystring: Record<string, unknown> }>(
     `${WEBHOOK_PATH_PREFIX}:id`,
     async (request, reply) => {
-      const integration = await findIntegration(request.params.id);
-      if (!integration) return reject(reply, 404, 'unknown_integration', 'No integration with this id.');
+      const integration = await integrationFor(request.params.id, reply);
+      if (!isIntegration(integration)) return integration;
       const mode = request.query['hub.mode'];
       const token = request.query['hub.verify_token'];
       const challenge = request.query['hub.challenge'];
-      let ok = mode === 'subscribe' && typeof token === 'string' && typeof challenge === 'string';
-      if (ok && !deps.directory.verifyTokenMatches(integration, token as string)) {
-        await deps.directory.refresh(); // rotated while the relay runs?
-        const current = deps.directory.get(integration.id);
-        ok = current !== undefined && deps.directory.verifyTokenMatches(current, token as string);
-      }
+      const ok =
+        mode === 'subscribe' &&
+        typeof token === 'string' &&
+        typeof challenge === 'string' &&
+        deps.directory.verifyTokenMatches(integration, token);
       emit({ event: 'handshake', integrationId: integration.id, ok });
       if (!ok) return reply.code(403).send(errorBody('verify_token_mismatch', 'The verify token does not match.'));
       return reply.type('text/plain; charset=utf-8').send(challenge);
@@ -117,39 +142,29 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
   );
 
   app.post<{ Params: { id: string } }>(`${WEBHOOK_PATH_PREFIX}:id`, async (request, reply) => {
-    let integration = await findIntegration(request.params.id);
-    if (!integration) return reject(reply, 404, 'unknown_integration', 'No integration with this id.');
+    const integration = await integrationFor(request.params.id, reply);
+    if (!isIntegration(integration)) return integration;
     const nowMs = Date.now();
+
+    // The signature first: it is cheap, and only a verified delivery may use up a rate limit. An unsigned flood
+    // then costs one HMAC per request and never takes a token from genuine deliveries.
+    const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    const header = request.headers['x-hub-signature-256'];
+    const expected = parseSignatureHeader(header);
+    if (!expected || !verifySignature(body, expected, integration.appSecret)) {
+      // A client that keeps failing is told to back off (429); it was checked all the same, so a genuine delivery
+      // from the same address (every client behind a tunnel shares one) is never refused unchecked.
+      const penalty = failedSignatures.take(request.ip, nowMs);
+      if (penalty > 0) reply.header('retry-after', String(penalty));
+      if (!header) return reject(reply, penalty > 0 ? 429 : 401, 'signature_missing', 'Missing X-Hub-Signature-256.', integration.id);
+      if (!expected) return reject(reply, penalty > 0 ? 429 : 401, 'signature_malformed', 'Malformed X-Hub-Signature-256.', integration.id);
+      return reject(reply, penalty > 0 ? 429 : 401, 'signature_mismatch', 'X-Hub-Signature-256 does not match the body.', integration.id);
+    }
 
     const wait = perIntegration.take(integration.id, nowMs) || perWorkspace.take(integration.workspaceId, nowMs);
     if (wait > 0) {
       reply.header('retry-after', String(wait));
       return reject(reply, 429, 'rate_limited', 'Too many deliveries; retry later.', integration.id);
-    }
-    // A flood of bad signatures from one client is refused before any HMAC, parse or database work. (The client's
-    // address, worked out through the trusted proxies, is only needed once some client has failed a check.)
-    const penalty = failedSignatures.idle ? 0 : failedSignatures.wait(request.ip, nowMs);
-    if (penalty > 0) {
-      reply.header('retry-after', String(penalty));
-      return reject(reply, 429, 'too_many_bad_signatures', 'Too many failed signature checks.', integration.id);
-    }
-
-    const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-    const expected = parseSignatureHeader(request.headers['x-hub-signature-256']);
-    if (!expected) {
-      failedSignatures.take(request.ip, nowMs);
-      const header = request.headers['x-hub-signature-256'];
-      return reject(reply, 401, 'signature_missing', header ? 'Malformed X-Hub-Signature-256.' : 'Missing X-Hub-Signature-256.', integration.id);
-    }
-    if (!verifySignature(body, expected, integration.appSecret)) {
-      // The app secret may have changed (number connected again) since the relay loaded it.
-      await deps.directory.refresh();
-      const current = deps.directory.get(integration.id);
-      if (!current || current.appSecret === integration.appSecret || !verifySignature(body, expected, current.appSecret)) {
-        failedSignatures.take(request.ip, nowMs);
-        return reject(reply, 401, 'signature_mismatch', 'X-Hub-Signature-256 does not match the body.', integration.id);
-      }
-      integration = current;
     }
 
     let payload: unknown;
@@ -161,6 +176,10 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
 
     const via = integration;
     const parsed = parseDelivery(payload, { isConnected: (id) => deps.directory.route(id, via) !== undefined });
+    if (parsed.overBudget) {
+      // Stored whole or not at all: a 200 for part of a delivery would lose the rest for good.
+      return reject(reply, 413, 'delivery_too_large', `The delivery has more than ${MAX_DELIVERY_ITEMS} items; lumen stores deliveries whole.`, via.id);
+    }
     const routed = (phoneNumberId: string) => deps.directory.route(phoneNumberId, via)?.id ?? via.id;
     const messages: NewInteraction[] = parsed.messages.map((m) => ({
       integrationId: routed(m.phoneNumberId),
@@ -190,20 +209,37 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
       raw: s.raw,
     }));
 
-    let outcome: IngestOutcome = { stored: [], duplicates: 0, statusesStored: 0, events: [] };
-    if (messages.length > 0 || statuses.length > 0) {
-      outcome = await deps.committer.submit({
-        workspaceId: via.workspaceId,
-        receivedAt: now().toISOString(),
-        messages,
-        statuses,
-        enqueueDispatch: deps.dispatchEnabled,
-      });
+    const errors: NewWebhookError[] = parsed.errors.map((e) => ({
+      integrationId: e.phoneNumberId ? routed(e.phoneNumberId) : via.id,
+      phoneNumberId: e.phoneNumberId,
+      code: e.code,
+      title: e.title,
+      message: e.message,
+      details: e.details,
+      raw: e.raw,
+    }));
+
+    let outcome: IngestOutcome = { stored: [], duplicates: 0, statusesStored: 0, errorsStored: 0, events: [] };
+    if (messages.length > 0 || statuses.length > 0 || errors.length > 0) {
+      try {
+        outcome = await deps.committer.submit({
+          workspaceId: via.workspaceId,
+          receivedAt: now().toISOString(),
+          messages,
+          statuses,
+          errors,
+          enqueueDispatch: deps.dispatchEnabled,
+        });
+      } catch (error) {
+        if (!isSystemFault(error)) throw error;
+        return unavailable(reply, `Delivery not stored (Meta will retry): ${faultText(error)}`, via.id);
+      }
     }
 
     // Report after answering: the terminal or log must not slow the acknowledgement. Nothing is built for events
     // nobody shows (--quiet).
     const report =
+      errors.length > 0 ||
       (reportMessages && messages.length > 0) ||
       (reportStatuses && statuses.length > 0) ||
       (reportIgnored && parsed.ignored.length > 0);
@@ -231,6 +267,9 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
             emit({ event: 'status', integrationId: s.integrationId, wamid: s.wamid, status: s.status, errorCode: s.errorCode });
           }
         }
+        for (const e of errors) {
+          emit({ event: 'webhook_error', integrationId: e.integrationId, code: e.code, title: e.title, message: e.message, details: e.details });
+        }
         if (reportIgnored) {
           for (const item of parsed.ignored) {
             emit({
@@ -251,6 +290,14 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
   });
 
   return app;
+}
+
+function isIntegration(value: RelayIntegration | FastifyReply): value is RelayIntegration {
+  return typeof (value as RelayIntegration).appSecret === 'string';
+}
+
+function faultText(error: unknown): string {
+  return describeSystemFault(error)?.message ?? (error instanceof Error ? error.message : String(error));
 }
 
 function errorBody(code: string, message: string) {

@@ -12,37 +12,64 @@ export interface RelayIntegration {
   appSecret: string;
 }
 
+/** A connected number whose secrets could not be read (a locked keychain): its deliveries get 503 until they can. */
+export interface UnavailableIntegration {
+  id: string;
+  reason: string;
+}
+
+export interface DirectorySnapshot {
+  ready: RelayIntegration[];
+  unavailable: UnavailableIntegration[];
+}
+
+/** While some number's secrets are unreadable, they are tried again at most this often (a flood cannot hammer). */
+const UNAVAILABLE_RETRY_MS = 1000;
+
 /**
- * The connected numbers, kept in memory so the webhook path needs no database read. Numbers connected, updated or
- * re-keyed while the relay runs are picked up by `refresh()`, which callers use when a lookup or check fails.
+ * The connected numbers, kept in memory so the webhook path needs no query but one: `sync()` reads the store's
+ * change marker (moved by every write to integrations, from any process) and reloads when it moved, so the next
+ * request after a rotate-token, a re-connect or a disconnect already sees it. Nothing here decides what is true.
  */
 export class IntegrationDirectory {
   private byId = new Map<string, RelayIntegration>();
+  private unavailableById = new Map<string, string>();
+  private marker: number | undefined;
   private loadedAt = 0;
   private loading: Promise<void> | undefined;
 
   constructor(
-    private readonly loader: () => Promise<RelayIntegration[]>,
-    private readonly minRefreshIntervalMs = 1000,
+    private readonly loader: () => Promise<DirectorySnapshot>,
+    private readonly changeMarker: () => Promise<number>,
+    private readonly clock: () => number = Date.now,
   ) {}
 
-  async load(): Promise<void> {
-    const all = await this.loader();
-    this.byId = new Map(all.map((i) => [i.id, i]));
-    this.loadedAt = Date.now();
-  }
-
-  /** Reloads at most once per interval, however many requests ask (an unknown-id flood cannot hammer the store). */
-  async refresh(): Promise<void> {
-    if (Date.now() - this.loadedAt < this.minRefreshIntervalMs) return;
-    this.loading ??= this.load().finally(() => {
+  /** Brings the directory up to date with the store (one cheap read when nothing changed). Throws when the store fails. */
+  async sync(): Promise<void> {
+    const marker = await this.changeMarker();
+    const retryUnavailable = this.unavailableById.size > 0 && this.clock() - this.loadedAt >= UNAVAILABLE_RETRY_MS;
+    if (marker === this.marker && !retryUnavailable) return;
+    this.loading ??= this.load(marker).finally(() => {
       this.loading = undefined;
     });
     await this.loading;
   }
 
+  private async load(marker: number): Promise<void> {
+    const { ready, unavailable } = await this.loader();
+    this.byId = new Map(ready.map((i) => [i.id, i]));
+    this.unavailableById = new Map(unavailable.map((u) => [u.id, u.reason]));
+    this.marker = marker;
+    this.loadedAt = this.clock();
+  }
+
   get(id: string): RelayIntegration | undefined {
     return this.byId.get(id);
+  }
+
+  /** Why a connected number cannot be served right now, if that is so. */
+  unavailable(id: string): string | undefined {
+    return this.unavailableById.get(id);
   }
 
   all(): RelayIntegration[] {

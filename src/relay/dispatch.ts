@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { DispatchRepo, InboxRepo, Interaction } from '../store/types.js';
+import { describeSystemFault } from '../store/faults.js';
 import type { RelayEventSink } from './events.js';
 
 /** The JSON document the user's code receives for each inbound message. */
@@ -125,18 +126,33 @@ export interface DispatcherDeps {
   onDelivered?: (interaction: Interaction, result: DeliveryResult) => void;
   pollIntervalMs?: number;
   concurrency?: number;
+  /** How long a claim on an event holds: longer than any delivery takes, so no other relay takes it over meanwhile. */
+  leaseMs?: number;
 }
 
+/** Claims outlive the longest delivery (a command's 30 s timeout) with room to record its result. */
+export const DISPATCH_LEASE_MS = 120_000;
+
 /**
- * Works the durable queue after the 200: each due event is delivered to the target; failures are retried with
- * backoff, from the database, so they survive a restart. A failing consumer never blocks ingress.
+ * Works the durable queue after the 200: due events are claimed in the database (with a lease, so several relays on
+ * one database never deliver the same event at once, and a relay that dies leaves claims that expire), delivered
+ * to the target, and marked; failures are retried with backoff, from the database, so they survive a restart. A
+ * failing consumer never blocks ingress, and a failing database (a full disk) never stops the dispatcher: it backs
+ * off and tries again.
  */
 export class Dispatcher {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private wanted = false;
   private stopped = false;
-  private readonly inFlight = new Set<number>();
+  /** Consecutive failures of the store itself; the next poll waits longer (up to a minute). */
+  private storeFailures = 0;
+  private resumeAt = 0;
+  /**
+   * Results this relay got but could not record (the database failed): recorded first when it works again. Only
+   * what this process was doing; if it dies, the claims expire and the events are delivered again (at least once).
+   */
+  private readonly unrecorded: Array<() => Promise<void>> = [];
 
   constructor(private readonly deps: DispatcherDeps) {}
 
@@ -149,18 +165,29 @@ export class Dispatcher {
 
   /** Looks for due events now (called after each commit). */
   wake(): void {
-    if (this.stopped) return;
+    if (this.stopped || Date.now() < this.resumeAt) return;
     if (this.running) {
       this.wanted = true;
       return;
     }
-    this.running = this.work().finally(() => {
-      this.running = undefined;
-      if (this.wanted && !this.stopped) {
-        this.wanted = false;
-        this.wake();
-      }
-    });
+    this.running = this.work()
+      .then(
+        () => {
+          this.storeFailures = 0;
+        },
+        (error: unknown) => {
+          this.storeFailures += 1;
+          this.resumeAt = Date.now() + Math.min(60_000, 1000 * 2 ** (this.storeFailures - 1));
+          this.deps.onEvent?.({ event: 'error', message: `Dispatch paused: ${describeFault(error)}; retrying.` });
+        },
+      )
+      .finally(() => {
+        this.running = undefined;
+        if (this.wanted && !this.stopped) {
+          this.wanted = false;
+          this.wake();
+        }
+      });
   }
 
   /** Stops taking new work and waits for deliveries under way. */
@@ -173,50 +200,60 @@ export class Dispatcher {
   private async work(): Promise<void> {
     const now = this.deps.now ?? (() => new Date());
     const concurrency = this.deps.concurrency ?? 8;
+    const leaseMs = this.deps.leaseMs ?? DISPATCH_LEASE_MS;
+    while (this.unrecorded.length > 0) {
+      await this.unrecorded[0]!();
+      this.unrecorded.shift();
+    }
     for (;;) {
       if (this.stopped) return;
-      const due = (await this.deps.dispatch.due(now().toISOString(), concurrency * 4)).filter(
-        (e) => !this.inFlight.has(e.id),
-      );
-      if (due.length === 0) return;
-      for (let i = 0; i < due.length; i += concurrency) {
-        if (this.stopped) return;
-        await Promise.all(due.slice(i, i + concurrency).map((event) => this.deliverOne(event.id, event.interactionId, event.attempts)));
-      }
+      const at = now();
+      const claimed = await this.deps.dispatch.claimDue(at.toISOString(), new Date(at.getTime() + leaseMs).toISOString(), concurrency);
+      if (claimed.length === 0) return;
+      const results = await Promise.allSettled(claimed.map((event) => this.deliverOne(event.id, event.interactionId, event.attempts)));
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    }
+  }
+
+  /** Writes a delivery's result; when the database refuses, keeps the write to try again before any new work. */
+  private async record(write: () => Promise<void>): Promise<void> {
+    try {
+      await write();
+    } catch (error) {
+      this.unrecorded.push(write);
+      throw error;
     }
   }
 
   private async deliverOne(eventId: number, interactionId: string, attempts: number): Promise<void> {
     const now = this.deps.now ?? (() => new Date());
-    this.inFlight.add(eventId);
-    try {
-      const interaction = await this.deps.inbox.findInteraction(interactionId);
-      if (!interaction) {
-        // Purged while queued: nothing left to deliver.
-        await this.deps.dispatch.markDelivered(eventId, { target: 'purged', status: null, durationMs: 0, at: now().toISOString() });
-        return;
-      }
-      const started = Date.now();
-      const result = await this.deps.target.deliver(interaction);
-      const durationMs = Date.now() - started;
-      const attempt = attempts + 1;
-      if (result.ok) {
-        await this.deps.dispatch.markDelivered(eventId, {
-          target: this.deps.target.description,
-          status: result.status,
-          durationMs,
-          at: now().toISOString(),
-        });
-        this.deps.onEvent?.({ event: 'dispatch', eventId, interactionId, target: this.deps.target.description, ok: true, status: result.status, durationMs, attempt });
-        this.deps.onDelivered?.(interaction, result);
-      } else {
-        const nextAttemptAt = new Date(now().getTime() + nextAttemptDelayMs(attempt)).toISOString();
-        const error = result.error ?? 'failed';
-        await this.deps.dispatch.markFailed(eventId, { target: this.deps.target.description, status: result.status, error, durationMs, nextAttemptAt });
-        this.deps.onEvent?.({ event: 'dispatch', eventId, interactionId, target: this.deps.target.description, ok: false, status: result.status, durationMs, attempt, error, nextAttemptAt });
-      }
-    } finally {
-      this.inFlight.delete(eventId);
+    const interaction = await this.deps.inbox.findInteraction(interactionId);
+    if (!interaction) {
+      // Purged while queued: nothing left to deliver.
+      const at = now().toISOString();
+      await this.record(() => this.deps.dispatch.markDelivered(eventId, { target: 'purged', status: null, durationMs: 0, at }));
+      return;
+    }
+    const started = Date.now();
+    const result = await this.deps.target.deliver(interaction);
+    const durationMs = Date.now() - started;
+    const attempt = attempts + 1;
+    if (result.ok) {
+      const delivered = { target: this.deps.target.description, status: result.status, durationMs, at: now().toISOString() };
+      await this.record(() => this.deps.dispatch.markDelivered(eventId, delivered));
+      this.deps.onEvent?.({ event: 'dispatch', eventId, interactionId, target: this.deps.target.description, ok: true, status: result.status, durationMs, attempt });
+      this.deps.onDelivered?.(interaction, result);
+    } else {
+      const nextAttemptAt = new Date(now().getTime() + nextAttemptDelayMs(attempt)).toISOString();
+      const error = result.error ?? 'failed';
+      const failed = { target: this.deps.target.description, status: result.status, error, durationMs, nextAttemptAt };
+      await this.record(() => this.deps.dispatch.markFailed(eventId, failed));
+      this.deps.onEvent?.({ event: 'dispatch', eventId, interactionId, target: this.deps.target.description, ok: false, status: result.status, durationMs, attempt, error, nextAttemptAt });
     }
   }
+}
+
+function describeFault(error: unknown): string {
+  return describeSystemFault(error)?.message ?? (error instanceof Error ? error.message : String(error));
 }

@@ -39,6 +39,14 @@ export type RelayEvent =
       pendingApproval?: string;
       error?: string;
     }
+  | {
+      event: 'webhook_error';
+      integrationId: string;
+      code: number | null;
+      title: string | null;
+      message: string | null;
+      details: string | null;
+    }
   | { event: 'tunnel'; provider: string; url: string }
   | { event: 'error'; message: string }
   | { event: 'stopping'; signal: string }

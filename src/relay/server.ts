@@ -31,6 +31,10 @@ export interface RelayOptions {
   limits?: Partial<RateLimitSettings>;
   /** Where the running relay's address is recorded for `lumen relay status`. */
   stateFile?: string;
+  /** This relay is the only one on its database (SQLite: one relay per LUMEN_HOME), so no other holds claims. */
+  soleDispatcher?: boolean;
+  /** Proxies whose X-Forwarded-For is believed besides the tunnel lumen starts (--trust-proxy). */
+  trustProxy?: string[];
 }
 
 export interface RelayDeps {
@@ -73,35 +77,47 @@ export async function startRelay(deps: RelayDeps, options: RelayOptions): Promis
   }
   const { store } = deps;
 
-  // Full integrations (where their secrets live) by id; the directory holds what the hot path needs.
-  const integrations = new Map<string, Integration>();
-  const directory = new IntegrationDirectory(async () => {
-    const all = await store.integrations.listAll();
-    const loaded: RelayIntegration[] = [];
-    for (const integration of all) {
-      integrations.set(integration.id, integration);
-      let appSecret: string;
-      try {
-        ({ appSecret } = await readIntegrationSecrets(deps, integration));
-      } catch (error) {
-        // One number with unreadable secrets must not take the others down: it answers 404 until fixed.
-        deps.onEvent({ event: 'error', message: `Skipping ${integration.id}: ${(error as Error).message}` });
-        continue;
+  // Full integrations (where their secrets live) by id, as of the last load; the directory holds what the hot path
+  // needs and reloads both when the store's change marker moves.
+  let integrations = new Map<string, Integration>();
+  const reported = new Map<string, string>();
+  const directory = new IntegrationDirectory(
+    async () => {
+      const all = await store.integrations.listAll();
+      const ready: RelayIntegration[] = [];
+      const unavailable: Array<{ id: string; reason: string }> = [];
+      for (const integration of all) {
+        let appSecret: string;
+        try {
+          ({ appSecret } = await readIntegrationSecrets(deps, integration));
+        } catch (error) {
+          // A locked keychain is not a wrong URL: this number answers 503 (Meta retries) until its secrets can be read.
+          const reason = (error as Error).message;
+          if (reported.get(integration.id) !== reason) {
+            deps.onEvent({ event: 'error', message: `Cannot read the secrets of ${integration.id}: ${reason} Its deliveries get 503 until they can be read.` });
+          }
+          reported.set(integration.id, reason);
+          unavailable.push({ id: integration.id, reason });
+          continue;
+        }
+        reported.delete(integration.id);
+        ready.push({
+          id: integration.id,
+          workspaceId: integration.workspaceId,
+          workspaceName: integration.workspaceName,
+          label: integration.label,
+          phoneNumberId: integration.phoneNumberId,
+          displayPhoneNumber: integration.displayPhoneNumber,
+          verifyTokenHash: integration.verifyTokenHash,
+          appSecret,
+        });
       }
-      loaded.push({
-        id: integration.id,
-        workspaceId: integration.workspaceId,
-        workspaceName: integration.workspaceName,
-        label: integration.label,
-        phoneNumberId: integration.phoneNumberId,
-        displayPhoneNumber: integration.displayPhoneNumber,
-        verifyTokenHash: integration.verifyTokenHash,
-        appSecret,
-      });
-    }
-    return loaded;
-  });
-  await directory.load();
+      integrations = new Map(all.map((i) => [i.id, i]));
+      return { ready, unavailable };
+    },
+    () => store.integrations.changeMarker(),
+  );
+  await directory.sync();
 
   let signingSecret: string | null = null;
   let target: DispatchTarget | undefined;
@@ -114,12 +130,15 @@ export async function startRelay(deps: RelayDeps, options: RelayOptions): Promis
     target = execTarget(options.exec);
   }
 
+  // One client per generation of an integration's secrets: a re-connect (new token) gets a new one.
   const graphClients = new Map<string, Promise<GraphClient>>();
   const graphFor = (integration: Integration) => {
-    let client = graphClients.get(integration.id);
+    const key = `${integration.id}\u0000${integration.secretRef}`;
+    let client = graphClients.get(key);
     if (!client) {
       client = readIntegrationSecrets(deps, integration).then(({ accessToken }) => deps.graph(accessToken));
-      graphClients.set(integration.id, client);
+      client.catch(() => graphClients.delete(key));
+      graphClients.set(key, client);
     }
     return client;
   };
@@ -159,7 +178,7 @@ export async function startRelay(deps: RelayDeps, options: RelayOptions): Promis
           perIntegration: DEFAULT_SEND_RATE,
           perWorkspace: DEFAULT_WORKSPACE_SEND_RATE,
         });
-        deps.onEvent({ event: 'auto_reply', interactionId: interaction.id, to: interaction.from, ok: true, wamid: sent.wamid ?? '' });
+        deps.onEvent({ event: 'auto_reply', interactionId: interaction.id, to: interaction.from, ok: true, wamid: sent.message.wamid ?? '' });
       } catch (error) {
         deps.onEvent({ event: 'auto_reply', interactionId: interaction.id, to: interaction.from, ok: false, error: (error as Error).message });
       }
@@ -185,6 +204,8 @@ export async function startRelay(deps: RelayDeps, options: RelayOptions): Promis
     committer,
     dispatchEnabled: dispatcher !== undefined,
     ...(options.limits ? { limits: options.limits } : {}),
+    // The tunnel lumen starts connects from loopback and names the real client; so may a proxy the user names.
+    trustProxy: [...(options.tunnel ? ['127.0.0.1', '::1'] : []), ...(options.trustProxy ?? [])],
     now: deps.now,
     onEvent: deps.onEvent,
     // Nothing to do after a commit without a consumer or an auto-reply: no callback is scheduled per delivery.
@@ -198,17 +219,9 @@ export async function startRelay(deps: RelayDeps, options: RelayOptions): Promis
       : {}),
   });
 
-  // Dedupe keys a previous run left unwritten (a crash) are folded from the stored messages before the first request.
-  try {
-    store.inbox.flushKeys();
-  } catch {
-    // Busy: the first delivery's transaction folds them instead.
-  }
-  const stopMaintenance = await store.startMaintenance();
-  await app.listen({ host: options.host, port: options.port }).catch(async (error: unknown) => {
-    await stopMaintenance();
-    throw error;
-  });
+  // The only dispatcher on this database (one relay per LUMEN_HOME): claims a killed relay left are free at once.
+  if (options.soleDispatcher && dispatcher) await store.dispatch.releaseClaims();
+  await app.listen({ host: options.host, port: options.port });
   const address = app.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
@@ -220,7 +233,6 @@ export async function startRelay(deps: RelayDeps, options: RelayOptions): Promis
   } catch (error) {
     await app.close();
     await dispatcher?.stop();
-    await stopMaintenance();
     throw error;
   }
   const publicUrl = tunnel?.url ?? options.publicUrl?.replace(/\/+$/, '') ?? null;
@@ -240,11 +252,11 @@ export async function startRelay(deps: RelayDeps, options: RelayOptions): Promis
       closing ??= (async () => {
         await app.close(); // stops accepting; in-flight requests finish (their commits included)
         await committer.drain();
+        await new Promise((resolve) => setImmediate(resolve)); // their reports (scheduled after each answer) go out
         await dispatcher?.stop();
         await Promise.allSettled([...pendingReplies]);
         await tunnel?.stop();
         await Promise.allSettled([...graphClients.values()].map(async (c) => (await c).close()));
-        await stopMaintenance();
         if (options.stateFile) removeRelayState(options.stateFile);
       })();
       return closing;

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type BetterSqlite3 from 'better-sqlite3';
 import { UserError } from '../errors.js';
+import { describeSystemFault } from './faults.js';
 
 export type Database = BetterSqlite3.Database;
 
@@ -43,14 +44,6 @@ export function openDatabase(path: string, migrations: Migration[] = loadMigrati
     } catch {
       // Not our file to change (e.g. another owner): leave its mode alone.
     }
-    // Only takes effect while the file is new (before WAL mode and the first table). The relay's folds of dedupe keys
-    // land on random pages, and each dirtied page goes to the WAL whole: 2 KiB pages halve those bytes (measured:
-    // less WAL and checkpoint work than 4 KiB, and no slower to append messages).
-    db.pragma('page_size = 2048');
-    // 4 MiB of page cache instead of the 16 MiB better-sqlite3 sets: the relay's lookups go through an in-memory
-    // filter first (repos/dedupe-keys.ts), and the rest of its pages are hot (measured: same CPU per delivery,
-    // about 8 MiB less resident under load).
-    db.pragma('cache_size = -4096');
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
@@ -67,6 +60,7 @@ export function openDatabase(path: string, migrations: Migration[] = loadMigrati
 
 function migrate(db: Database, migrations: Migration[], path: string): void {
   const current = db.pragma('user_version', { simple: true }) as number;
+  repairEarlierSchemas(db, current);
   const latest = migrations.at(-1)?.version ?? 0;
   if (current > latest) {
     throw new UserError(`The database ${path} was written by a newer lumen (schema ${current}, this one knows ${latest}).`, {
@@ -80,6 +74,60 @@ function migrate(db: Database, migrations: Migration[], path: string): void {
       db.exec(migration.sql);
       db.pragma(`user_version = ${migration.version}`);
     })();
+  }
+}
+
+/**
+ * Databases made by earlier commits whose migration files changed before they landed carry a schema the landed
+ * files do not describe. Bring each known variant to the shape the landed files give its version, so that every
+ * database an earlier commit made migrates; landed files stay as they are.
+ */
+function repairEarlierSchemas(db: Database, version: number): void {
+  if (version < 2) return;
+  const columns = db
+    .prepare<[], { name: string }>("SELECT name FROM pragma_table_info('interactions')")
+    .all()
+    .map((c) => c.name);
+  if (columns.length === 0) return;
+  if (!columns.includes('seq')) {
+    // The first relay schema: text interaction ids, events with their own ids. Ids become sequence numbers.
+    db.transaction(() => {
+      db.exec(`
+        ALTER TABLE interactions RENAME TO interactions_text_ids;
+        ALTER TABLE dispatch_events RENAME TO dispatch_events_text_ids;
+        DROP INDEX IF EXISTS interactions_by_time;
+        DROP INDEX IF EXISTS interactions_by_sender;
+        DROP INDEX IF EXISTS dispatch_events_due;
+        CREATE TABLE interactions (
+          seq INTEGER PRIMARY KEY AUTOINCREMENT, workspace_id TEXT NOT NULL, integration_id TEXT NOT NULL,
+          channel TEXT NOT NULL DEFAULT 'whatsapp', wamid TEXT NOT NULL, phone_number_id TEXT NOT NULL,
+          from_id TEXT NOT NULL, from_kind TEXT NOT NULL, contact_name TEXT, type TEXT NOT NULL, text TEXT NOT NULL,
+          media_id TEXT, reply_to TEXT, sent_at TEXT NOT NULL, received_at TEXT NOT NULL, raw TEXT NOT NULL);
+        INSERT INTO interactions (workspace_id, integration_id, channel, wamid, phone_number_id, from_id, from_kind,
+            contact_name, type, text, media_id, reply_to, sent_at, received_at, raw)
+          SELECT workspace_id, integration_id, channel, wamid, phone_number_id, from_id, from_kind, contact_name, type,
+                 text, media_id, reply_to, sent_at, received_at, raw
+            FROM interactions_text_ids ORDER BY received_at, rowid;
+        CREATE TABLE dispatch_events (
+          interaction_seq INTEGER PRIMARY KEY, workspace_id TEXT NOT NULL, state TEXT NOT NULL,
+          attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT NOT NULL, last_target TEXT, last_status INTEGER,
+          last_error TEXT, last_duration_ms INTEGER, created_at TEXT NOT NULL, delivered_at TEXT);
+        INSERT INTO dispatch_events (interaction_seq, workspace_id, state, attempts, next_attempt_at, last_target,
+            last_status, last_error, last_duration_ms, created_at, delivered_at)
+          SELECT n.seq, e.workspace_id, e.state, e.attempts, e.next_attempt_at, e.last_target, e.last_status,
+                 e.last_error, e.last_duration_ms, e.created_at, e.delivered_at
+            FROM dispatch_events_text_ids e
+            JOIN interactions_text_ids o ON o.id = e.interaction_id
+            JOIN interactions n ON n.integration_id = o.integration_id AND n.wamid = o.wamid;
+        CREATE INDEX dispatch_events_due ON dispatch_events (next_attempt_at) WHERE state != 'delivered';
+        DROP TABLE dispatch_events_text_ids;
+        DROP TABLE interactions_text_ids;`);
+    })();
+    return;
+  }
+  if (version >= 4 && !columns.includes('user_id')) {
+    // Made while migration 004 was being written: version 4 without the column 005 reads.
+    db.exec('ALTER TABLE interactions ADD COLUMN user_id TEXT');
   }
 }
 
@@ -97,64 +145,11 @@ function asStoreError(error: unknown, path: string): unknown {
     return new UserError(`Cannot open the database ${path}.`, {
       code: 'database_unavailable',
       hint: 'Check that the folder exists and is writable, or set LUMEN_HOME.',
+      kind: 'unavailable',
       cause: error,
     });
   }
+  const fault = describeSystemFault(error);
+  if (fault) return new UserError(fault.message, { code: fault.code, hint: fault.hint, kind: 'unavailable', cause: error });
   return error;
-}
-
-/**
- * Moves WAL checkpoints off the main thread: turns off automatic checkpoints on `db` (they would run inside a
- * commit, fsync included) and runs them from a worker thread instead. Returns a function that stops the worker
- * and restores automatic checkpoints. Falls back to automatic checkpoints if the worker cannot start.
- */
-export async function startBackgroundCheckpoints(
-  db: Database,
-  path: string,
-  intervalMs = 250,
-  maxWalBytes = 64 * 1024 * 1024,
-  // Each PASSIVE checkpoint copies every page dirtied since the last one; under random-key writes most hot pages are
-  // dirtied again within a second, so a 1 s cadence copies far fewer pages than every 250 ms (measured: lower CPU).
-  // The WAL bound is still checked every intervalMs.
-  passiveIntervalMs = 1000,
-): Promise<() => Promise<void>> {
-  const { Worker } = await import('node:worker_threads');
-  let worker: InstanceType<typeof Worker>;
-  try {
-    worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), {
-      workerData: { path, intervalMs, maxWalBytes, passiveIntervalMs },
-    });
-  } catch {
-    return async () => {};
-  }
-  db.pragma('wal_autocheckpoint = 0');
-  worker.on('error', () => db.pragma('wal_autocheckpoint = 1000'));
-  worker.unref();
-  // Started means running: the caller may rely on the thread being up (V8 flags, for one, are reset as it starts).
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, 5000);
-    const done = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    worker.once('online', done);
-    worker.once('error', done);
-    worker.once('exit', done);
-  });
-  return async () => {
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 2000);
-      worker.once('message', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      worker.once('exit', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      worker.postMessage('stop');
-    });
-    await worker.terminate();
-    db.pragma('wal_autocheckpoint = 1000');
-  };
 }

@@ -1,4 +1,4 @@
-import { openDatabase, startBackgroundCheckpoints } from './db.js';
+import { openDatabase } from './db.js';
 import { createDispatchRepo } from './repos/dispatch.js';
 import { createInboxRepo } from './repos/inbox.js';
 import { createOutboundRepo } from './repos/outbound.js';
@@ -18,7 +18,6 @@ export function openStore(path: string): Store {
     dispatch: createDispatchRepo(db),
     outbound: createOutboundRepo(db),
     sendSlots: createSendSlotRepo(db),
-    startMaintenance: () => startBackgroundCheckpoints(db, path),
     close: () => db.close(),
   };
 }

@@ -1,5 +1,4 @@
 import type { GraphTemplate } from '../graph/types.js';
-import type { TemplateParameter } from '../services/templates/parameters.js';
 import type { SecretBackendKind } from '../secrets/types.js';
 
 export interface Workspace {
@@ -28,6 +27,18 @@ export interface Integration {
   templatesSyncedAt: string | null;
   createdAt: string;
   updatedAt: string;
+}
+
+/** One value a send must supply for a template, in the order Meta expects (stored with each synced template). */
+export interface TemplateParameter {
+  component: 'header' | 'body' | 'button';
+  /** "1", "2", … for positional templates; the placeholder's name for named ones; the kind for media headers. */
+  name: string;
+  type: 'text' | 'image' | 'video' | 'document' | 'location' | 'coupon_code';
+  /** For buttons: the button's position in the template and its kind. */
+  buttonIndex?: number;
+  subType?: 'url' | 'copy_code';
+  example?: string;
 }
 
 export interface TemplateRecord {
@@ -71,6 +82,11 @@ export interface IntegrationRepo {
   setVerifyTokenHash(id: string, hash: string, now: string): Promise<void>;
   /** Removes the integration and its templates. */
   delete(id: string): Promise<boolean>;
+  /**
+   * A number that moves whenever any integration is added, changed or removed (kept by the schema's triggers, so
+   * every writer moves it): a long-running reader compares it per request instead of caching blindly.
+   */
+  changeMarker(): Promise<number>;
 }
 
 export interface TemplateRepo {
@@ -89,8 +105,6 @@ export interface Store {
   dispatch: DispatchRepo;
   outbound: OutboundRepo;
   sendSlots: SendSlotRepo;
-  /** For a long-running writer (the relay): background upkeep off the hot path. Returns its stop function. */
-  startMaintenance(): Promise<() => Promise<void>>;
   close(): void;
 }
 
@@ -129,12 +143,29 @@ export interface NewStatus {
   raw: Record<string, unknown>;
 }
 
+/** One of Meta's webhook-level errors (`value.errors[]`), as recorded. */
+export interface NewWebhookError {
+  integrationId: string;
+  phoneNumberId: string | null;
+  code: number | null;
+  title: string | null;
+  message: string | null;
+  details: string | null;
+  raw: unknown;
+}
+
+export interface WebhookErrorRecord extends Omit<NewWebhookError, 'raw'> {
+  id: number;
+  receivedAt: string;
+}
+
 /** One verified delivery's worth of writes. */
 export interface IngestJob {
   workspaceId: string;
   receivedAt: string;
   messages: NewInteraction[];
   statuses: NewStatus[];
+  errors?: NewWebhookError[];
   /** Queue each new interaction for the user's code (a forward target or command is configured). */
   enqueueDispatch: boolean;
 }
@@ -144,6 +175,7 @@ export interface IngestOutcome {
   stored: Interaction[];
   duplicates: number;
   statusesStored: number;
+  errorsStored: number;
   /** Dispatch event ids created for the stored interactions. */
   events: number[];
 }
@@ -151,15 +183,6 @@ export interface IngestOutcome {
 export interface InboxRepo {
   /** Applies several jobs in ONE transaction (group commit) and returns one outcome per job. */
   ingest(jobs: IngestJob[]): Promise<IngestOutcome[]>;
-  /**
-   * Dedupe keys of new messages wait in memory and are written to the key table in sorted batches (see
-   * repos/dedupe-keys.ts). Folds up to maxKeys of them in one transaction; true while the started batch has more.
-   */
-  foldKeys(maxKeys: number): boolean;
-  /** How many dedupe keys wait in memory. */
-  deferredKeys(): number;
-  /** Writes every waiting dedupe key now (at shutdown; before a purge). */
-  flushKeys(): void;
   listInteractions(filter: {
     workspaceId: string;
     from?: string | undefined;
@@ -170,6 +193,8 @@ export interface InboxRepo {
   listContacts(workspaceId: string): Promise<Contact[]>;
   /** Meta's timestamp of the newest message this contact sent to this number (the 24-hour window's start). */
   lastInboundAt(integrationId: string, contactId: string): Promise<string | undefined>;
+  /** Meta's webhook-level errors, newest first. */
+  listWebhookErrors(workspaceId: string, limit: number): Promise<WebhookErrorRecord[]>;
   /** Deletes the stored messages, contacts, statuses and events of an integration. */
   purgeIntegration(integrationId: string): Promise<number>;
 }
@@ -200,11 +225,21 @@ export interface DispatchEvent {
   lastDurationMs: number | null;
   createdAt: string;
   deliveredAt: string | null;
+  /** While a relay works on the event, until when its claim holds (then another relay may take it over). */
+  claimedUntil: string | null;
 }
 
 export interface DispatchRepo {
-  /** Events due now (pending or retrying with next_attempt_at ≤ now), oldest first. */
-  due(now: string, limit: number): Promise<DispatchEvent[]>;
+  /**
+   * Claims up to `limit` events that are due (pending or retrying with next_attempt_at ≤ now) and not claimed by
+   * anyone else (or whose claim expired), oldest first, in one statement: until `leaseUntil` they are this caller's.
+   */
+  claimDue(now: string, leaseUntil: string, limit: number): Promise<DispatchEvent[]>;
+  /**
+   * Drops every claim. Only for a process that is the one dispatcher on this database (SQLite: one relay per
+   * LUMEN_HOME), at start: claims left by a relay that was killed are then retried at once, not after their lease.
+   */
+  releaseClaims(): Promise<number>;
   markDelivered(id: number, result: { target: string; status: number | null; durationMs: number; at: string }): Promise<void>;
   markFailed(
     id: number,
@@ -269,12 +304,17 @@ export interface StatusEntry {
 }
 
 export interface OutboundRepo {
-  insert(message: OutboundMessage): Promise<void>;
   findByIdempotencyKey(integrationId: string, key: string): Promise<OutboundMessage | undefined>;
-  /** Marks the request as on its way to Meta (and counts the attempt). */
-  markSending(id: string, now: string): Promise<void>;
-  /** Puts a failed or interrupted message back in the queue for another try. */
-  requeue(id: string, now: string): Promise<void>;
+  /**
+   * Inserts the message unless its idempotency key is taken already; either way returns the row that holds the key
+   * (`created` tells which). Two processes with the same key at the same moment get the same row.
+   */
+  insertOrFind(message: OutboundMessage): Promise<{ message: OutboundMessage; created: boolean }>;
+  /**
+   * Claims a message for sending, atomically (queued or failed → sending, counting the attempt): the caller that
+   * gets it back is the only one that may call Meta; undefined means someone else has it or it is decided.
+   */
+  claimForSending(id: string, now: string): Promise<OutboundMessage | undefined>;
   /** pending_approval → queued, once: false when it was not pending (approved or rejected already). */
   approve(id: string, by: string, now: string): Promise<boolean>;
   reject(id: string, by: string, reason: string, now: string): Promise<boolean>;

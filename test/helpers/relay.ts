@@ -150,6 +150,20 @@ function openRequest(url: string, options: RequestOptions): { req: ClientRequest
   return { req, answer };
 }
 
+/**
+ * A POST that announces a body of `length` bytes and sends none of it: the relay must refuse it from the headers
+ * (413), before reading a byte, which is also what makes the answer arrive before any write could fail (EPIPE).
+ */
+export async function postAnnouncing(url: string, length: number, headers: Record<string, string>): Promise<HttpAnswer> {
+  const { req, answer } = openRequest(url, { method: 'POST', agent: false, headers: { ...headers, 'content-length': String(length) } });
+  req.flushHeaders();
+  try {
+    return await answer;
+  } finally {
+    req.destroy();
+  }
+}
+
 export function request(
   url: string,
   init: { method?: string; headers?: Record<string, string>; body?: Buffer | string } = {},

@@ -42,9 +42,14 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** What the directory's loader returns; a test changes it and moves `marker`, as a write to integrations would. */
+let connected: { ready: RelayIntegration[]; unavailable: Array<{ id: string; reason: string }> };
+let marker: number;
+
 async function app(overrides: Partial<RelayAppDeps> = {}) {
-  const directory = new IntegrationDirectory(async () => [care, sales]);
-  await directory.load();
+  connected = { ready: [care, sales], unavailable: [] };
+  marker = 1;
+  const directory = new IntegrationDirectory(async () => connected, async () => marker);
   return buildApp({
     directory,
     committer: new GroupCommitter(store.inbox),
@@ -90,7 +95,8 @@ describe('relay app (inject)', () => {
     expect(response.json()).toEqual({ status: 'received', messages: 1 });
     const [stored] = await store.inbox.listInteractions({ workspaceId: 'ws_1', limit: 10 });
     expect(stored).toMatchObject({ channel: 'whatsapp', integrationId: 'wa_care', wamid: 'wamid.xyzxyz', text: 'Body Text' });
-    expect(await store.dispatch.due(new Date(Date.now() + 1000).toISOString(), 10)).toHaveLength(1);
+    const later = new Date(Date.now() + 1000).toISOString();
+    expect(await store.dispatch.claimDue(later, later, 10)).toHaveLength(1);
   });
 
   it('routes a message for another number of the same app to that number', async () => {
@@ -141,7 +147,7 @@ describe('relay app (inject)', () => {
     expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
   });
 
-  it('refuses a flood of bad signatures from one client before checking them', async () => {
+  it('tells a client flooding bad signatures to back off, and still accepts genuine deliveries from its address', async () => {
     const relay = await app({ limits: { failedSignaturesPerClient: 2 } });
     const body = fixture('01-inbound-text.json');
     const bad = post(body, { 'x-hub-signature-256': signBody(body, 'f'.repeat(32)) });
@@ -149,6 +155,90 @@ describe('relay app (inject)', () => {
     for (let i = 0; i < 6; i += 1) statuses.push((await relay.inject(bad)).statusCode);
     expect(statuses.slice(0, 4)).toEqual([401, 401, 401, 401]);
     expect(statuses.slice(4)).toEqual([429, 429]);
+    // Every client behind a tunnel shares one address: the genuine delivery is checked, not refused unchecked.
+    expect((await relay.inject(post(body))).statusCode).toBe(200);
+  });
+
+  it('counts only verified deliveries against the rate limits', async () => {
+    const relay = await app({ limits: { perIntegration: 1 } });
+    const body = fixture('12-status-sent.json');
+    for (let i = 0; i < 20; i += 1) {
+      expect((await relay.inject({ ...post(body), headers: { 'content-type': 'application/json' } })).statusCode).toBe(401);
+    }
+    expect((await relay.inject(post(body))).statusCode).toBe(200);
+    expect((await relay.inject(post(body))).statusCode).toBe(200);
+  });
+
+  it('sees a change of the connected numbers on the very next request', async () => {
+    const relay = await app();
+    const body = fixture('01-inbound-text.json');
+    const handshake = (token: string) =>
+      relay.inject({ url: `/webhooks/whatsapp/wa_care?hub.mode=subscribe&hub.verify_token=${token}&hub.challenge=7` });
+    expect((await handshake('lvt_right')).statusCode).toBe(200);
+    // rotate-token: the old token is refused at once
+    connected = { ready: [{ ...care, verifyTokenHash: hashVerifyToken('lvt_new') }, sales], unavailable: [] };
+    marker += 1;
+    expect((await handshake('lvt_right')).statusCode).toBe(403);
+    expect((await handshake('lvt_new')).statusCode).toBe(200);
+    // re-connect with a new app secret: the old secret no longer verifies
+    const newSecret = 'a'.repeat(32);
+    connected = { ready: [{ ...care, appSecret: newSecret }], unavailable: [] };
+    marker += 1;
+    expect((await relay.inject(post(body))).statusCode).toBe(401);
+    expect((await relay.inject(post(body, { 'x-hub-signature-256': signBody(body, newSecret) }))).statusCode).toBe(200);
+    // disconnect: 404 at once
+    connected = { ready: [], unavailable: [] };
+    marker += 1;
+    expect((await relay.inject(post(body, { 'x-hub-signature-256': signBody(body, newSecret) }))).statusCode).toBe(404);
+  });
+
+  it('answers 503 (never 404) while a number\'s secrets cannot be read, and 503 when the store fails', async () => {
+    const relay = await app();
+    const body = fixture('01-inbound-text.json');
+    connected = { ready: [sales], unavailable: [{ id: 'wa_care', reason: 'The keychain is locked.' }] };
+    marker += 1;
+    const locked = await relay.inject(post(body));
+    expect(locked.statusCode).toBe(503);
+    expect(locked.headers['retry-after']).toBeTruthy();
+    expect(events).toContainEqual(expect.objectContaining({ event: 'error', message: expect.stringContaining('keychain is locked') }));
+
+    const full = Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+    const failing = await app({ committer: { submit: async () => Promise.reject(full) } as unknown as GroupCommitter });
+    const refused = await failing.inject(post(body));
+    expect(refused.statusCode).toBe(503);
+    expect(events).toContainEqual(expect.objectContaining({ event: 'error', message: expect.stringContaining('disk holding LUMEN_HOME is full') }));
+    expect(await store.inbox.listInteractions({ workspaceId: 'ws_1', limit: 10 })).toEqual([]);
+  });
+
+  it('refuses a delivery over the parse budget whole (413) instead of storing part of it', async () => {
+    const relay = await app();
+    const messages = Array.from({ length: 12_000 }, (_, i) => ({ from: '15551234567', id: `wamid.${i}`, timestamp: '1700000000', type: 'text', text: { body: 'x' } }));
+    const body = JSON.stringify({
+      object: 'whatsapp_business_account',
+      entry: [{ id: '1', changes: [{ field: 'messages', value: { messaging_product: 'whatsapp', metadata: { phone_number_id: PHONE }, messages } }] }],
+    });
+    const response = await relay.inject(post(body));
+    expect(response.statusCode).toBe(413);
+    expect(await store.inbox.listInteractions({ workspaceId: 'ws_1', limit: 10 })).toEqual([]);
+  });
+
+  it('ignores statuses named like Object.prototype members and stores the messages batched with them', async () => {
+    const relay = await app();
+    const value = {
+      messaging_product: 'whatsapp',
+      metadata: { phone_number_id: PHONE },
+      statuses: ['constructor', '__proto__', 'toString'].map((status) => ({ id: 'wamid.S', status, timestamp: '1700000000', recipient_id: '1' })),
+      messages: [{ from: '15551234567', id: 'wamid.real', timestamp: '1700000000', type: 'text', text: { body: 'hi' } }],
+      errors: [{ code: 131051, title: 'Unsupported message type', error_data: { details: 'Message type is not currently supported' } }],
+    };
+    const body = JSON.stringify({ object: 'whatsapp_business_account', entry: [{ id: '1', changes: [{ field: 'messages', value }] }] });
+    const response = await relay.inject(post(body));
+    expect(response.statusCode).toBe(200);
+    expect((await store.inbox.listInteractions({ workspaceId: 'ws_1', limit: 10 })).map((i) => i.wamid)).toEqual(['wamid.real']);
+    // Meta's errors are recorded and reported, not dropped.
+    expect(await store.inbox.listWebhookErrors('ws_1', 10)).toMatchObject([{ code: 131051, details: 'Message type is not currently supported' }]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(events).toContainEqual(expect.objectContaining({ event: 'webhook_error', code: 131051 }));
   });
 
   it('has a health check and JSON 404s', async () => {

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadMigrations, openDatabase } from '../../src/store/db.js';
 import { openStore } from '../../src/store/index.js';
-import { createInboxRepo, dedupeKey } from '../../src/store/repos/inbox.js';
+import { createInboxRepo } from '../../src/store/repos/inbox.js';
 import type { IngestJob, Integration, TemplateRecord } from '../../src/store/types.js';
 import { textJob } from '../helpers/inbox.js';
 
@@ -124,33 +124,34 @@ describe('repositories', () => {
   });
 });
 
-describe('inbox dedupe keys', () => {
-  const job = (integrationId: string, wamid: string): IngestJob => textJob(integrationId, wamid);
-
-  it('stores a different wamid whose hash collides, once, and keeps both deduplicated across a purge', async () => {
-    const db = openDatabase(join(dir, 'lumen.db'));
-    let inbox = createInboxRepo(db);
-    const stored = async (integrationId: string, wamid: string) => (await inbox.ingest([job(integrationId, wamid)]))[0]!.stored.length;
-    expect(await stored('wa_a', 'wamid.A')).toBe(1);
-    inbox.flushKeys();
-    // Simulate a 53-bit collision: wamid.B's slot is held by wamid.A (a new connection reads the keys afresh).
-    db.prepare('UPDATE interaction_keys SET h = ? WHERE h = ?').run(dedupeKey('wa_b', 'wamid.B'), dedupeKey('wa_a', 'wamid.A'));
-    inbox = createInboxRepo(db);
-    expect(await stored('wa_b', 'wamid.B')).toBe(1);
-    expect(await stored('wa_b', 'wamid.B')).toBe(0);
-    expect(db.prepare('SELECT COUNT(*) AS n FROM interaction_key_overflow').get()).toEqual({ n: 1 });
-    // Purging the holder hands its slot to the colliding message, which stays deduplicated.
-    await inbox.purgeIntegration('wa_a');
-    expect(db.prepare('SELECT COUNT(*) AS n FROM interaction_key_overflow').get()).toEqual({ n: 0 });
-    expect(await stored('wa_b', 'wamid.B')).toBe(0);
-    expect(await stored('wa_a', 'wamid.A')).toBe(1);
-    expect(await stored('wa_a', 'wamid.A')).toBe(0);
+describe('inbox', () => {
+  it('stores a wamid once per integration, by the schema: a second connection cannot store it again', async () => {
+    const path = join(dir, 'lumen.db');
+    const first = createInboxRepo(openDatabase(path));
+    const second = createInboxRepo(openDatabase(path));
+    expect((await first.ingest([textJob('wa_a', 'wamid.A')]))[0]!.stored).toHaveLength(1);
+    expect((await second.ingest([textJob('wa_a', 'wamid.A')]))[0]!.duplicates).toBe(1);
+    // The same wamid for another number is another message.
+    expect((await second.ingest([textJob('wa_b', 'wamid.A')]))[0]!.stored).toHaveLength(1);
+    const db = new Database(path, { readonly: true });
+    expect(db.prepare('SELECT COUNT(*) AS n FROM interactions').get()).toEqual({ n: 2 });
+    // Contacts are written with the message: counted once each, readable at once.
+    expect(db.prepare('SELECT integration_id, messages FROM contacts ORDER BY integration_id').all()).toEqual([
+      { integration_id: 'wa_a', messages: 1 },
+      { integration_id: 'wa_b', messages: 1 },
+    ]);
     db.close();
+    expect(await first.lastInboundAt('wa_a', '15551234567')).toBe('2026-01-01T00:00:00.000Z');
   });
 
-  it('keeps the key function stable (it is stored on disk)', () => {
-    expect(dedupeKey('wa_1', 'wamid.HBgLMTU1NTEyMzQ1NjcVAgASGBQ=')).toBe(2974811106329567);
-    expect(Number.isSafeInteger(dedupeKey('wa_1', 'x'))).toBe(true);
-    expect(dedupeKey('wa_1', 'x')).not.toBe(dedupeKey('wa_2', 'x'));
+  it('keeps Meta\'s webhook-level errors', async () => {
+    const store = openStore(join(dir, 'lumen.db'));
+    const job: IngestJob = {
+      ...textJob('wa_1'),
+      errors: [{ integrationId: 'wa_1', phoneNumberId: '106540352242922', code: 131051, title: 'Unsupported message type', message: null, details: 'Message type is not currently supported', raw: { code: 131051 } }],
+    };
+    expect((await store.inbox.ingest([job]))[0]!.errorsStored).toBe(1);
+    expect(await store.inbox.listWebhookErrors('ws_1', 10)).toMatchObject([{ code: 131051, title: 'Unsupported message type', integrationId: 'wa_1' }]);
+    store.close();
   });
 });

@@ -70,7 +70,7 @@ describe('normalizeRecipient', () => {
     ['+00 15551234567'],
   ])('refuses %j as a usage error with an example in the hint', (input) => {
     const error = userErrorOf(() => normalizeRecipient(input));
-    expect(error.exitCode).toBe(2);
+    expect(error.kind).toBe('usage');
     expect(error.message).toBe(`"${input}" is not a phone number in international format.`);
     expect(error.hint).toContain('+15551234567');
   });
@@ -174,7 +174,7 @@ describe('buildTemplateComponents', () => {
     expect(error.message).toMatch(message);
     expect(error.message).toContain('order_update (en_US)');
     expect(error.code).toBe('template_parameters');
-    expect(error.exitCode).toBe(2);
+    expect(error.kind).toBe('usage');
     expect(error.hint).toContain('header:1, body:1, body:2, button 0');
     expect(error.hint).toContain('lumen templates show order_update --lang en_US');
   });
@@ -188,7 +188,7 @@ describe('buildTemplateComponents', () => {
   ])('refuses %s for the named template welcome', (_what, values, message) => {
     const error = userErrorOf(() => buildTemplateComponents(welcome, values));
     expect(error.message).toMatch(message);
-    expect(error.exitCode).toBe(2);
+    expect(error.kind).toBe('usage');
     expect(error.hint).toContain('body:first_name, body:shop');
   });
 

@@ -73,7 +73,7 @@ export async function approveMessage(
     throw alreadyDecided((await deps.store.outbound.findById(id))!);
   }
   const approved = (await deps.store.outbound.findById(id))!;
-  return deliverOutbound(deps, approved, integration, rates);
+  return (await deliverOutbound(deps, approved, integration, rates)).message;
 }
 
 export async function rejectMessage(store: Store, workspace: Workspace, id: string, by: string, reason: string, now: Date) {

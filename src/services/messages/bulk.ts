@@ -148,8 +148,8 @@ export async function runBulk(
           } else if (submitted.kind === 'pending_approval') {
             report({ line: row.line, to: row.to, status: 'pending_approval', id: submitted.message.id });
           } else {
-            const sent = await deliverOutbound(deps, submitted.message, input.integration, input.rates);
-            report({ line: row.line, to: row.to, status: 'sent', id: sent.id, wamid: sent.wamid });
+            const { message: sent, alreadySent } = await deliverOutbound(deps, submitted.message, input.integration, input.rates);
+            report({ line: row.line, to: row.to, status: alreadySent ? 'skipped' : 'sent', id: sent.id, wamid: sent.wamid });
           }
         } catch (error) {
           // A rejected token fails every row the same way: stop, and let the caller exit with the auth code.

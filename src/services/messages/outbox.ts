@@ -15,25 +15,18 @@ export function newOutboundId(): string {
  */
 const SPACING_MARGIN = 1.015;
 
-/** One slot-taker at a time per store in this process: the others wait in memory, not in SQLite. */
-const slotGates = new WeakMap<object, Promise<unknown>>();
-
+/** Waits for a send slot of the number and of its workspace, taken in the database (shared by every process). */
 async function takeSendSlot(deps: OutboxDeps, integration: Integration, rates: SendRates): Promise<void> {
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const keys = [
     { key: `integration:${integration.id}`, intervalMs: (1000 / rates.perIntegration) * SPACING_MARGIN },
     { key: `workspace:${integration.workspaceId}`, intervalMs: (1000 / rates.perWorkspace) * SPACING_MARGIN },
   ];
-  const previous = slotGates.get(deps.store) ?? Promise.resolve();
-  const mine = previous.then(async () => {
-    for (;;) {
-      const wait = await deps.store.sendSlots.take(keys, Date.now());
-      if (wait === 0) return;
-      await sleep(wait);
-    }
-  });
-  slotGates.set(deps.store, mine.catch(() => {}));
-  await mine;
+  for (;;) {
+    const wait = await deps.store.sendSlots.take(keys, deps.now().getTime());
+    if (wait === 0) return;
+    await sleep(wait);
+  }
 }
 
 /** Meta's default throughput per number; `--rate` raises it (up to 1,000 for numbers Meta has upgraded). */
@@ -84,29 +77,13 @@ const SENT_STATES = new Set(['accepted', 'sent', 'delivered', 'read']);
 
 /**
  * Writes the message to the outbox before anything is sent: queued, or pending approval when the workspace's
- * policy covers it. With an idempotency key, a re-run finds the earlier message instead of adding another.
+ * policy covers it. With an idempotency key, a re-run (or another process at the same moment) gets the message that
+ * holds the key instead of adding another; the same key with a different message is an error, as with Stripe.
  */
 export async function submitOutbound(deps: OutboxDeps, request: NewOutbound): Promise<SubmitOutcome> {
   const now = deps.now().toISOString();
-  if (request.idempotencyKey) {
-    const existing = await deps.store.outbound.findByIdempotencyKey(request.integration.id, request.idempotencyKey);
-    if (existing) {
-      if (SENT_STATES.has(existing.state)) return { kind: 'already_sent', message: existing };
-      if (existing.state === 'pending_approval') return { kind: 'pending_approval', message: existing };
-      if (existing.state === 'rejected') {
-        throw new UserError(`Message ${existing.id} with this idempotency key was rejected: ${existing.rejectReason ?? ''}`, {
-          code: 'message_rejected',
-          hint: 'Use another --idempotency-key to send a new message.',
-        });
-      }
-      if (existing.state === 'sending') throw outcomeUnknown(existing);
-      // queued (never sent) or failed: try again, same row.
-      await deps.store.outbound.requeue(existing.id, now);
-      return { kind: 'queued', message: (await deps.store.outbound.findById(existing.id))! };
-    }
-  }
   const pending = policyCovers(request.workspace.approvalPolicy, request.kind);
-  const message: OutboundMessage = {
+  const candidate: OutboundMessage = {
     id: newOutboundId(),
     workspaceId: request.workspace.id,
     integrationId: request.integration.id,
@@ -134,42 +111,80 @@ export async function submitOutbound(deps: OutboxDeps, request: NewOutbound): Pr
     createdAt: now,
     updatedAt: now,
   };
-  await deps.store.outbound.insert(message);
-  return { kind: pending ? 'pending_approval' : 'queued', message };
+  const { message, created } = await deps.store.outbound.insertOrFind(candidate);
+  if (created) return { kind: pending ? 'pending_approval' : 'queued', message };
+
+  if (message.kind !== candidate.kind || JSON.stringify(message.body) !== JSON.stringify(candidate.body)) {
+    throw new UserError(`The idempotency key "${candidate.idempotencyKey}" was already used for a different message (${message.id}).`, {
+      code: 'idempotency_conflict',
+      hint: 'Use a new --idempotency-key for a new message; reuse a key only to retry the same one.',
+      kind: 'conflict',
+    });
+  }
+  if (SENT_STATES.has(message.state)) return { kind: 'already_sent', message };
+  if (message.state === 'pending_approval') return { kind: 'pending_approval', message };
+  if (message.state === 'rejected') {
+    throw new UserError(`Message ${message.id} with this idempotency key was rejected: ${message.rejectReason ?? ''}`, {
+      code: 'message_rejected',
+      hint: 'Use another --idempotency-key to send a new message.',
+      kind: 'conflict',
+    });
+  }
+  if (message.state === 'sending') throw alreadySending(message);
+  // queued (never sent) or failed: deliverOutbound claims it, once, whoever else tries at the same time.
+  return { kind: 'queued', message };
 }
 
 /**
- * Sends a queued message: waits for its rate slot (shared with every lumen process on this database), calls the
- * Graph API (transient errors retried with backoff by the client; never 190, 131047 or template errors) and
- * records the wamid or the error. Throws a one-line UserError when Meta refuses it.
+ * Sends a queued (or failed) message: waits for its rate slot (shared with every lumen process on this database),
+ * claims the message (one conditional update: of all processes trying, one calls Meta), calls the Graph API
+ * (transient errors retried with backoff by the client; never 190, 131047 or template errors) and records the wamid
+ * or the error. A caller that loses the claim gets the result already recorded, or "already being sent". Throws a
+ * one-line UserError when Meta refuses it.
  */
 export async function deliverOutbound(
   deps: OutboxDeps,
   message: OutboundMessage,
   integration: Integration,
   rates: SendRates,
-): Promise<OutboundMessage> {
+): Promise<Delivered> {
   // The client first: creating it (reading the token) must not happen between a slot and its send.
   const graph = await deps.graphFor(integration);
   await takeSendSlot(deps, integration, rates);
-  await deps.store.outbound.markSending(message.id, deps.now().toISOString());
+  const claimed = await deps.store.outbound.claimForSending(message.id, deps.now().toISOString());
+  if (!claimed) {
+    const current = (await deps.store.outbound.findById(message.id)) ?? message;
+    if (SENT_STATES.has(current.state)) return { message: current, alreadySent: true };
+    if (current.state === 'sending') throw alreadySending(current);
+    throw new UserError(`Message ${current.id} cannot be sent now: it is ${current.state.replace('_', ' ')}.`, {
+      code: 'not_sendable',
+      hint: `\`lumen messages show ${current.id}\` shows its history.`,
+      kind: 'conflict',
+    });
+  }
   try {
-    const response = await sendMessage(graph, integration.phoneNumberId, message.body, { retry: true });
+    const response = await sendMessage(graph, integration.phoneNumberId, claimed.body, { retry: true });
     const wamid = response.messages?.[0]?.id;
-    if (!wamid) throw new Error('The Graph API accepted the message but returned no message id.');
-    await deps.store.outbound.markAccepted(message.id, wamid, deps.now().toISOString());
+    if (!wamid) {
+      // Meta said yes without a message id: the message may go out, so it stays "sending" (never sent twice).
+      throw new UserError(`Meta accepted message ${claimed.id} but returned no message id, so its delivery cannot be tracked.`, {
+        code: 'send_no_message_id',
+        hint: `lumen will not send it again on its own (\`lumen messages show ${claimed.id}\`).`,
+      });
+    }
+    await deps.store.outbound.markAccepted(claimed.id, wamid, deps.now().toISOString());
   } catch (error) {
     const graphError = error instanceof GraphError ? error : undefined;
     if (error instanceof GraphNetworkError && error.mayHaveArrived) {
       // Meta may have accepted it: leave it "sending" (outcome unknown) so no re-run sends it a second time.
-      throw outcomeUnknown(message, error);
+      throw outcomeUnknown(claimed, error);
     }
     if (!graphError && !(error instanceof GraphNetworkError)) {
-      // Not an answer from Meta (e.g. a bug): leave it "sending" so a re-run does not send it twice blindly.
+      // Not an answer from Meta: leave it "sending" so a re-run does not send it twice blindly.
       throw error;
     }
     await deps.store.outbound.markFailed(
-      message.id,
+      claimed.id,
       {
         code: graphError?.code ?? null,
         title: graphError?.message ?? (error as Error).message,
@@ -178,9 +193,30 @@ export async function deliverOutbound(
       },
       deps.now().toISOString(),
     );
-    throw explainSendError(error, message);
+    throw explainSendError(error, claimed);
   }
-  return (await deps.store.outbound.findById(message.id))!;
+  return { message: (await deps.store.outbound.findById(claimed.id))!, alreadySent: false };
+}
+
+/** What deliverOutbound did: sent it now, or found it sent already (by another process with the same message). */
+export interface Delivered {
+  message: OutboundMessage;
+  alreadySent: boolean;
+}
+
+/**
+ * The message is in "sending": another process holds its claim right now, or one stopped while Meta was answering.
+ * Either way this caller sends nothing (lumen never sends a message twice on its own).
+ */
+export function alreadySending(message: OutboundMessage): UserError {
+  return new UserError(
+    `Message ${message.id} to +${message.recipient} is already being sent by another lumen process, or lumen stopped while sending it: it may or may not have reached Meta.`,
+    {
+      code: 'send_outcome_unknown',
+      hint: `Nothing is sent twice. \`lumen messages show ${message.id}\` shows its outcome; if it never arrives, send it anew with another --idempotency-key.`,
+      kind: 'conflict',
+    },
+  );
 }
 
 const SEND_REASONS: Record<number, { reason: string; hint?: string }> = {
@@ -229,6 +265,7 @@ export function outcomeUnknown(message: OutboundMessage, cause?: unknown): UserE
     `Message ${message.id} to +${message.recipient} may or may not have reached Meta: lumen stopped or lost the connection while sending it.`,
     {
       code: 'send_outcome_unknown',
+      kind: 'unavailable',
       hint: `lumen never sends it twice on its own (\`lumen messages show ${message.id}\`). If it did not arrive, send it anew with another --idempotency-key.`,
       cause,
     },

@@ -48,7 +48,7 @@ export async function sendComposed(
   if (submitted.kind === 'already_sent') return { outcome: 'already_sent', message: submitted.message };
   if (submitted.kind === 'pending_approval') return { outcome: 'pending_approval', message: submitted.message };
   const sent = await deliverOutbound(deps, submitted.message, input.integration, input.rates);
-  return { outcome: 'sent', message: sent };
+  return { outcome: sent.alreadySent ? 'already_sent' : 'sent', message: sent.message };
 }
 
 /** What `--json` shows of a sent (or held) message. */

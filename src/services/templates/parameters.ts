@@ -1,16 +1,7 @@
 import type { GraphTemplate, GraphTemplateComponent } from '../../graph/types.js';
+import type { TemplateParameter } from '../../store/types.js';
 
-/** One value a send must supply for a template, in the order Meta expects. */
-export interface TemplateParameter {
-  component: 'header' | 'body' | 'button';
-  /** "1", "2", … for positional templates; the placeholder's name for named ones; the kind for media headers. */
-  name: string;
-  type: 'text' | 'image' | 'video' | 'document' | 'location' | 'coupon_code';
-  /** For buttons: the button's position in the template and its kind. */
-  buttonIndex?: number;
-  subType?: 'url' | 'copy_code';
-  example?: string;
-}
+export type { TemplateParameter };
 
 const PLACEHOLDER = /\{\{\s*([A-Za-z0-9_]+)\s*\}\}/g;
 

@@ -14,6 +14,7 @@ interface EventRow {
   last_duration_ms: number | null;
   created_at: string;
   delivered_at: string | null;
+  claimed_until: string | null;
 }
 
 const toEvent = (row: EventRow): DispatchEvent => ({
@@ -29,32 +30,47 @@ const toEvent = (row: EventRow): DispatchEvent => ({
   lastDurationMs: row.last_duration_ms,
   createdAt: row.created_at,
   deliveredAt: row.delivered_at,
+  claimedUntil: row.claimed_until,
 });
 
 export function createDispatchRepo(db: Database): DispatchRepo {
-  const due = db.prepare<[string, number], EventRow>(
-    `SELECT * FROM dispatch_events WHERE state != 'delivered' AND next_attempt_at <= ?
-     ORDER BY next_attempt_at LIMIT ?`,
+  // One statement claims: two relays (or two loops of one) never get the same event while its lease holds.
+  const claimDue = db.prepare<{ now: string; until: string; limit: number }, EventRow>(
+    `UPDATE dispatch_events SET claimed_until = @until
+     WHERE interaction_seq IN (
+       SELECT interaction_seq FROM dispatch_events
+        WHERE state != 'delivered' AND next_attempt_at <= @now AND (claimed_until IS NULL OR claimed_until <= @now)
+        ORDER BY next_attempt_at LIMIT @limit)
+     RETURNING *`,
   );
   const delivered = db.prepare(
     `UPDATE dispatch_events SET state = 'delivered', attempts = attempts + 1, last_target = @target,
-       last_status = @status, last_error = NULL, last_duration_ms = @durationMs, delivered_at = @at WHERE interaction_seq = @id`,
+       last_status = @status, last_error = NULL, last_duration_ms = @durationMs, delivered_at = @at, claimed_until = NULL
+     WHERE interaction_seq = @id`,
   );
   const failed = db.prepare(
     `UPDATE dispatch_events SET state = 'retrying', attempts = attempts + 1, last_target = @target,
-       last_status = @status, last_error = @error, last_duration_ms = @durationMs, next_attempt_at = @nextAttemptAt
+       last_status = @status, last_error = @error, last_duration_ms = @durationMs, next_attempt_at = @nextAttemptAt,
+       claimed_until = NULL
      WHERE interaction_seq = @id`,
   );
   const byId = db.prepare<[number], EventRow>('SELECT * FROM dispatch_events WHERE interaction_seq = ?');
   const requeue = db.prepare(
     `INSERT INTO dispatch_events (interaction_seq, workspace_id, state, next_attempt_at, created_at)
      VALUES (@seq, @workspaceId, 'pending', @now, @now)
-     ON CONFLICT (interaction_seq) DO UPDATE SET state = 'pending', next_attempt_at = @now, delivered_at = NULL`,
+     ON CONFLICT (interaction_seq) DO UPDATE SET state = 'pending', next_attempt_at = @now, delivered_at = NULL,
+       claimed_until = NULL`,
   );
 
   return {
-    async due(now, limit) {
-      return due.all(now, limit).map(toEvent);
+    async releaseClaims() {
+      return db.prepare('UPDATE dispatch_events SET claimed_until = NULL WHERE claimed_until IS NOT NULL').run().changes;
+    },
+    async claimDue(now, leaseUntil, limit) {
+      return claimDue
+        .all({ now, until: leaseUntil, limit })
+        .map(toEvent)
+        .sort((a, b) => (a.nextAttemptAt < b.nextAttemptAt ? -1 : a.nextAttemptAt > b.nextAttemptAt ? 1 : a.id - b.id));
     },
     async markDelivered(id, result) {
       delivered.run({ id, ...result });

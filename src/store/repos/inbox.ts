@@ -1,6 +1,5 @@
 import type { Database } from '../db.js';
-import { DedupeKeys, dedupeKey, type DedupeOptions } from './dedupe-keys.js';
-import type { Contact, InboxRepo, IngestJob, IngestOutcome, Interaction, NewInteraction } from '../types.js';
+import type { Contact, InboxRepo, IngestJob, IngestOutcome, Interaction, NewInteraction, WebhookErrorRecord } from '../types.js';
 
 interface InteractionRow {
   seq: number;
@@ -19,8 +18,6 @@ interface InteractionRow {
   received_at: string;
   raw: string;
 }
-
-export { dedupeKey };
 
 /** Interaction ids are `in_<seq>`: the row's own key, so a lookup by id costs no extra index on the hot path. */
 export const interactionId = (seq: number | bigint): string => `in_${seq}`;
@@ -51,94 +48,55 @@ export const toInteraction = (row: InteractionRow): Interaction => ({
 
 /** Delivery states of a sent message only move forward: sent → delivered → read; failed is final too. */
 const STATUS_RANK_SQL = `CASE state WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 WHEN 'failed' THEN 3 ELSE 0 END`;
-const STATUS_RANK: Record<string, number> = { sent: 1, delivered: 2, read: 3, failed: 3 };
+const STATUS_RANK = new Map([
+  ['sent', 1],
+  ['delivered', 2],
+  ['read', 3],
+  ['failed', 3],
+]);
 
-/** The columns of an interaction that its sender's contacts row is derived from. */
-interface SenderRow {
+interface ContactRow {
   integration_id: string;
-  from_id: string;
-  from_kind: string;
-  workspace_id: string;
-  contact_name: string | null;
+  contact_id: string;
+  kind: string;
+  name: string | null;
   user_id: string | null;
-  sent_at: string;
+  first_seen_at: string;
+  last_inbound_at: string;
+  messages: number;
 }
 
-/** Contacts rows derived from interactions, in seq order: the newest name and user id that are known win. */
-function tallySenders(rows: Iterable<SenderRow>): Map<string, Contact & { workspaceId: string }> {
-  const tallies = new Map<string, Contact & { workspaceId: string }>();
-  for (const row of rows) {
-    const key = `${row.integration_id}\u0000${row.from_id}`;
-    const tally = tallies.get(key);
-    if (tally) {
-      tally.messages += 1;
-      tally.name = row.contact_name ?? tally.name;
-      tally.userId = row.user_id ?? tally.userId;
-      if (row.sent_at < tally.firstSeenAt) tally.firstSeenAt = row.sent_at;
-      if (row.sent_at > tally.lastInboundAt) tally.lastInboundAt = row.sent_at;
-    } else {
-      tallies.set(key, {
-        integrationId: row.integration_id,
-        contactId: row.from_id,
-        kind: row.from_kind === 'user_id' ? 'user_id' : 'phone',
-        workspaceId: row.workspace_id,
-        name: row.contact_name,
-        userId: row.user_id,
-        firstSeenAt: row.sent_at,
-        lastInboundAt: row.sent_at,
-        messages: 1,
-      });
-    }
-  }
-  return tallies;
-}
+const toContact = (row: ContactRow): Contact => ({
+  integrationId: row.integration_id,
+  contactId: row.contact_id,
+  kind: row.kind === 'user_id' ? 'user_id' : 'phone',
+  name: row.name,
+  userId: row.user_id,
+  firstSeenAt: row.first_seen_at,
+  lastInboundAt: row.last_inbound_at,
+  messages: row.messages,
+});
 
-/** A stored contact updated with the messages that are not folded into it yet. */
-function mergeContact(stored: Contact | undefined, recent: Contact): Contact {
-  if (!stored) return recent;
-  return {
-    ...stored,
-    name: recent.name ?? stored.name,
-    userId: recent.userId ?? stored.userId,
-    firstSeenAt: recent.firstSeenAt < stored.firstSeenAt ? recent.firstSeenAt : stored.firstSeenAt,
-    lastInboundAt: recent.lastInboundAt > stored.lastInboundAt ? recent.lastInboundAt : stored.lastInboundAt,
-    messages: stored.messages + recent.messages,
-  };
-}
-
-const SENDER_COLUMNS = 'integration_id, from_id, from_kind, workspace_id, contact_name, user_id, sent_at';
-
-export function createInboxRepo(db: Database, dedupe: DedupeOptions = {}): InboxRepo {
-  // Positional parameters: binding is measurably cheaper than named ones on this path.
+export function createInboxRepo(db: Database): InboxRepo {
+  // Positional parameters: binding is measurably cheaper than named ones on this path. The UNIQUE index on
+  // (integration_id, wamid) makes a redelivery a no-op: nothing in memory decides what is a duplicate.
   const insertInteraction = db.prepare(
     `INSERT INTO interactions (workspace_id, integration_id, wamid, phone_number_id, from_id, from_kind,
        contact_name, user_id, type, text, media_id, reply_to, sent_at, received_at, raw)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (integration_id, wamid) DO NOTHING`,
   );
-  // Contacts are derived from the stored messages when the fold watermark passes them (see dedupe-keys.ts), not in
-  // the acknowledging transaction: one upsert per sender per fold instead of per sender per group commit.
-  // In SQL: no row objects are built for the (tens of thousands of) messages a fold passes.
-  const foldContacts = db.prepare(
-    `WITH senders AS (
-       SELECT integration_id, from_id, MIN(from_kind) AS kind, MIN(workspace_id) AS workspace_id,
-              MAX(CASE WHEN contact_name IS NOT NULL THEN seq END) AS name_seq,
-              MAX(CASE WHEN user_id IS NOT NULL THEN seq END) AS user_id_seq,
-              MIN(sent_at) AS first_seen_at, MAX(sent_at) AS last_inbound_at, COUNT(*) AS messages
-         FROM interactions WHERE seq > ? AND seq <= ? GROUP BY integration_id, from_id)
-     INSERT INTO contacts (integration_id, contact_id, kind, workspace_id, name, user_id, first_seen_at, last_inbound_at, messages)
-     SELECT integration_id, from_id, kind, workspace_id,
-            (SELECT contact_name FROM interactions WHERE seq = name_seq),
-            (SELECT user_id FROM interactions WHERE seq = user_id_seq),
-            first_seen_at, last_inbound_at, messages
-       FROM senders WHERE true
+  // The sender's contacts row, in the same transaction as the message it counts.
+  const upsertContact = db.prepare(
+    `INSERT INTO contacts (integration_id, contact_id, kind, workspace_id, name, user_id, first_seen_at, last_inbound_at, messages)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)
      ON CONFLICT (integration_id, contact_id) DO UPDATE SET
        name = COALESCE(excluded.name, contacts.name),
        user_id = COALESCE(excluded.user_id, contacts.user_id),
        first_seen_at = MIN(contacts.first_seen_at, excluded.first_seen_at),
        last_inbound_at = MAX(contacts.last_inbound_at, excluded.last_inbound_at),
-       messages = contacts.messages + excluded.messages`,
+       messages = contacts.messages + 1`,
   );
-  const keys = new DedupeKeys(db, (from, to) => foldContacts.run(from, to), dedupe);
   const insertEvent = db.prepare(
     `INSERT OR IGNORE INTO dispatch_events (interaction_seq, workspace_id, state, next_attempt_at, created_at)
      VALUES (?, ?, 'pending', ?, ?)`,
@@ -146,20 +104,20 @@ export function createInboxRepo(db: Database, dedupe: DedupeOptions = {}): Inbox
   const insertStatus = db.prepare(
     `INSERT OR IGNORE INTO message_statuses (wamid, status, integration_id, recipient_id, occurred_at, error_code,
        error_title, error_details, received_at, raw)
-     VALUES (@wamid, @status, @integrationId, @recipientId, @timestamp, @errorCode, @errorTitle, @errorDetails,
-       @receivedAt, @raw)`,
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const advanceOutbound = db.prepare(
-    `UPDATE outbound_messages SET state = @status, updated_at = @receivedAt,
-       error_code = COALESCE(@errorCode, error_code), error_title = COALESCE(@errorTitle, error_title),
-       error_details = COALESCE(@errorDetails, error_details)
-     WHERE wamid = @wamid AND ${STATUS_RANK_SQL} < @rank`,
+    `UPDATE outbound_messages SET state = ?, updated_at = ?,
+       error_code = COALESCE(?, error_code), error_title = COALESCE(?, error_title),
+       error_details = COALESCE(?, error_details)
+     WHERE wamid = ? AND ${STATUS_RANK_SQL} < ?`,
+  );
+  const insertError = db.prepare(
+    `INSERT INTO webhook_errors (workspace_id, integration_id, phone_number_id, code, title, message, details, received_at, raw)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
 
   function storeMessage(job: IngestJob, message: NewInteraction): Interaction | undefined {
-    const h = keys.keyOf(message.integrationId, message.wamid);
-    const { duplicate, holder } = keys.find(h, message.integrationId, message.wamid);
-    if (duplicate) return undefined;
     const result = insertInteraction.run(
       job.workspaceId,
       message.integrationId,
@@ -177,8 +135,18 @@ export function createInboxRepo(db: Database, dedupe: DedupeOptions = {}): Inbox
       job.receivedAt,
       JSON.stringify(message.raw),
     );
+    if (result.changes === 0) return undefined;
+    upsertContact.run(
+      message.integrationId,
+      message.from,
+      message.fromKind,
+      job.workspaceId,
+      message.contactName,
+      message.userId,
+      message.timestamp,
+      message.timestamp,
+    );
     const seq = Number(result.lastInsertRowid);
-    keys.added(h, seq, holder, message.integrationId, message.wamid);
     // Spelled out (no rest/spread): this runs once per stored message.
     // Same key order as before (JSON consumers see it): the message's fields, then id, workspaceId, receivedAt.
     return {
@@ -201,10 +169,9 @@ export function createInboxRepo(db: Database, dedupe: DedupeOptions = {}): Inbox
     };
   }
 
-  const ingestAll = db.transaction((jobs: IngestJob[]): IngestOutcome[] => {
-    keys.sync();
-    const outcomes = jobs.map((job) => {
-      const outcome: IngestOutcome = { stored: [], duplicates: 0, statusesStored: 0, events: [] };
+  const ingestAll = db.transaction((jobs: IngestJob[]): IngestOutcome[] =>
+    jobs.map((job) => {
+      const outcome: IngestOutcome = { stored: [], duplicates: 0, statusesStored: 0, errorsStored: 0, events: [] };
       for (const message of job.messages) {
         const stored = storeMessage(job, message);
         if (!stored) {
@@ -219,69 +186,63 @@ export function createInboxRepo(db: Database, dedupe: DedupeOptions = {}): Inbox
         }
       }
       for (const status of job.statuses) {
-        const row = { ...status, receivedAt: job.receivedAt, raw: JSON.stringify(status.raw) };
-        if (insertStatus.run(row).changes === 0) continue;
+        const written = insertStatus.run(
+          status.wamid,
+          status.status,
+          status.integrationId,
+          status.recipientId,
+          status.timestamp,
+          status.errorCode,
+          status.errorTitle,
+          status.errorDetails,
+          job.receivedAt,
+          JSON.stringify(status.raw),
+        );
+        if (written.changes === 0) continue;
         outcome.statusesStored += 1;
-        const rank = STATUS_RANK[status.status];
-        if (rank !== undefined) advanceOutbound.run({ ...row, rank });
+        const rank = STATUS_RANK.get(status.status);
+        if (rank !== undefined) {
+          advanceOutbound.run(status.status, job.receivedAt, status.errorCode, status.errorTitle, status.errorDetails, status.wamid, rank);
+        }
+      }
+      for (const error of job.errors ?? []) {
+        insertError.run(
+          job.workspaceId,
+          error.integrationId,
+          error.phoneNumberId,
+          error.code,
+          error.title,
+          error.message,
+          error.details,
+          job.receivedAt,
+          JSON.stringify(error.raw),
+        );
+        outcome.errorsStored += 1;
       }
       return outcome;
-    });
-    return outcomes;
-  });
+    }),
+  );
 
   const bySeq = db.prepare<[number], InteractionRow>('SELECT * FROM interactions WHERE seq = ?');
-  const contacts = db.prepare<[string], Record<string, unknown>>(
+  const contacts = db.prepare<[string], ContactRow>(
     'SELECT * FROM contacts WHERE workspace_id = ? ORDER BY last_inbound_at DESC',
   );
-
-  // Readers add the messages above the watermark to the contacts rows (a rowid range: only the newest messages).
   const lastInbound = db
-    .prepare<{ integrationId: string; contactId: string }, string | null>(
-      `SELECT MAX(t) FROM (
-         SELECT last_inbound_at AS t FROM contacts WHERE integration_id = @integrationId AND contact_id = @contactId
-         UNION ALL
-         SELECT MAX(sent_at) FROM interactions
-          WHERE seq > (SELECT through FROM interactions_folded WHERE id = 1)
-            AND integration_id = @integrationId AND from_id = @contactId)`,
-    )
+    .prepare<[string, string], string>('SELECT last_inbound_at FROM contacts WHERE integration_id = ? AND contact_id = ?')
     .pluck();
-  const recentSenders = db.prepare<[string], SenderRow>(
-    `SELECT ${SENDER_COLUMNS} FROM interactions
-      WHERE seq > (SELECT through FROM interactions_folded WHERE id = 1) AND workspace_id = ? ORDER BY seq`,
+  const errors = db.prepare<[string, number], Record<string, unknown>>(
+    `SELECT * FROM webhook_errors WHERE workspace_id = ? ORDER BY id DESC LIMIT ?`,
   );
-  const listContacts = db.transaction((workspaceId: string): Contact[] => {
-    const byKey = new Map<string, Contact>();
-    for (const row of contacts.all(workspaceId)) {
-      const contact: Contact = {
-        integrationId: String(row.integration_id),
-        contactId: String(row.contact_id),
-        kind: row.kind === 'user_id' ? 'user_id' : 'phone',
-        name: (row.name as string | null) ?? null,
-        userId: (row.user_id as string | null) ?? null,
-        firstSeenAt: String(row.first_seen_at),
-        lastInboundAt: String(row.last_inbound_at),
-        messages: Number(row.messages),
-      };
-      byKey.set(`${contact.integrationId}\u0000${contact.contactId}`, contact);
-    }
-    for (const [key, { workspaceId: _, ...recent }] of tallySenders(recentSenders.iterate(workspaceId))) {
-      byKey.set(key, mergeContact(byKey.get(key), recent));
-    }
-    return [...byKey.values()].sort((a, b) => (a.lastInboundAt < b.lastInboundAt ? 1 : a.lastInboundAt > b.lastInboundAt ? -1 : 0));
-  });
+
   return {
-    async lastInboundAt(integrationId, contactId) {
-      return lastInbound.get({ integrationId, contactId }) ?? undefined;
-    },
     async ingest(jobs) {
-      // BEGIN IMMEDIATE: the transaction reads (dedupe) before it writes, and a deferred one that then finds the
-      // checkpointer holding the write lock fails with SQLITE_BUSY at once instead of waiting (busy_timeout).
-      return keys.write(() => ingestAll.immediate(jobs));
+      // BEGIN IMMEDIATE: take the write lock up front, so a busy database waits (busy_timeout) instead of failing a
+      // deferred transaction that read first.
+      return ingestAll.immediate(jobs);
     },
-    foldKeys: (maxKeys) => keys.fold(maxKeys),
-    deferredKeys: () => keys.deferred,
-    flushKeys: () => keys.flush(),
+    async lastInboundAt(integrationId, contactId) {
+      return lastInbound.get(integrationId, contactId) ?? undefined;
+    },
     async listInteractions({ workspaceId, from, since, limit }) {
       const where = ['workspace_id = @workspaceId'];
       if (from) where.push('from_id = @from');
@@ -299,29 +260,32 @@ export function createInboxRepo(db: Database, dedupe: DedupeOptions = {}): Inbox
       return row ? toInteraction(row) : undefined;
     },
     async listContacts(workspaceId) {
-      // One read transaction: the watermark and the rows it separates are seen at the same moment.
-      return listContacts.deferred(workspaceId);
+      return contacts.all(workspaceId).map(toContact);
+    },
+    async listWebhookErrors(workspaceId, limit) {
+      return errors.all(workspaceId, limit).map(
+        (row): WebhookErrorRecord => ({
+          id: Number(row.id),
+          integrationId: String(row.integration_id),
+          phoneNumberId: (row.phone_number_id as string | null) ?? null,
+          code: (row.code as number | null) ?? null,
+          title: (row.title as string | null) ?? null,
+          message: (row.message as string | null) ?? null,
+          details: (row.details as string | null) ?? null,
+          receivedAt: String(row.received_at),
+        }),
+      );
     },
     async purgeIntegration(integrationId) {
-      keys.flush();
       return db.transaction(() => {
         db.prepare(
           'DELETE FROM dispatch_events WHERE interaction_seq IN (SELECT seq FROM interactions WHERE integration_id = ?)',
         ).run(integrationId);
-        db.prepare(
-          'DELETE FROM interaction_keys WHERE seq IN (SELECT seq FROM interactions WHERE integration_id = ?)',
-        ).run(integrationId);
-        db.prepare('DELETE FROM interaction_key_overflow WHERE integration_id = ?').run(integrationId);
-        // A colliding wamid of another integration whose hash holder was purged takes the holder's place.
-        db.prepare('INSERT OR IGNORE INTO interaction_keys (h, seq) SELECT h, seq FROM interaction_key_overflow').run();
-        db.prepare(
-          'DELETE FROM interaction_key_overflow WHERE seq = (SELECT k.seq FROM interaction_keys k WHERE k.h = interaction_key_overflow.h)',
-        ).run();
         const removed = db.prepare('DELETE FROM interactions WHERE integration_id = ?').run(integrationId).changes;
         db.prepare('DELETE FROM contacts WHERE integration_id = ?').run(integrationId);
         db.prepare('DELETE FROM message_statuses WHERE integration_id = ?').run(integrationId);
         db.prepare('DELETE FROM outbound_messages WHERE integration_id = ?').run(integrationId);
-        db.prepare('UPDATE interactions_folded SET purged = purged + 1 WHERE id = 1').run();
+        db.prepare('DELETE FROM webhook_errors WHERE integration_id = ?').run(integrationId);
         return removed;
       })();
     },

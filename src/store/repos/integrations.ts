@@ -70,6 +70,7 @@ export function createIntegrationRepo(db: Database): IntegrationRepo {
   );
   const setHash = db.prepare('UPDATE integrations SET verify_token_hash = ?, updated_at = ? WHERE id = ?');
   const remove = db.prepare('DELETE FROM integrations WHERE id = ?');
+  const marker = db.prepare<[], number>('SELECT integrations FROM store_changes WHERE id = 1').pluck();
 
   return {
     async list(workspaceId) {
@@ -97,6 +98,9 @@ export function createIntegrationRepo(db: Database): IntegrationRepo {
     },
     async delete(id) {
       return remove.run(id).changes > 0;
+    },
+    async changeMarker() {
+      return marker.get() ?? 0;
     },
   };
 }

@@ -60,13 +60,15 @@ const toOutbound = (row: OutboundRow): OutboundMessage => ({
 });
 
 export function createOutboundRepo(db: Database): OutboundRepo {
+  // A key already taken is not an error: the caller reads the row that holds it (ON CONFLICT names the partial index).
   const insert = db.prepare(
     `INSERT INTO outbound_messages (id, workspace_id, integration_id, wamid, recipient, kind, body, state, error_code,
        error_title, error_details, fbtrace_id, source, in_reply_to, idempotency_key, template_name, template_language,
        force_window, approved_by, approved_at, rejected_by, rejected_at, reject_reason, attempts, created_at, updated_at)
      VALUES (@id, @workspaceId, @integrationId, @wamid, @recipient, @kind, @body, @state, @errorCode, @errorTitle,
        @errorDetails, @fbtraceId, @source, @inReplyTo, @idempotencyKey, @templateName, @templateLanguage,
-       @forceWindow, @approvedBy, @approvedAt, @rejectedBy, @rejectedAt, @rejectReason, @attempts, @createdAt, @updatedAt)`,
+       @forceWindow, @approvedBy, @approvedAt, @rejectedBy, @rejectedAt, @rejectReason, @attempts, @createdAt, @updatedAt)
+     ON CONFLICT (integration_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`,
   );
   // A status webhook may arrive before Meta's HTTP answer is recorded: keep the state it already set.
   const accepted = db.prepare(
@@ -89,16 +91,21 @@ export function createOutboundRepo(db: Database): OutboundRepo {
        error_details = COALESCE(@errorDetails, error_details)
      WHERE id = @id`,
   );
-  const rank: Record<string, number> = { sent: 1, delivered: 2, read: 3, failed: 3 };
+  const ranks = new Map([
+    ['sent', 1],
+    ['delivered', 2],
+    ['read', 3],
+    ['failed', 3],
+  ]);
+  const rank = (status: string): number => ranks.get(status) ?? 0;
   const byKey = db.prepare<[string, string], OutboundRow>(
     'SELECT * FROM outbound_messages WHERE integration_id = ? AND idempotency_key = ?',
   );
-  const sending = db.prepare(
-    "UPDATE outbound_messages SET state = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ?",
-  );
-  const requeue = db.prepare(
-    `UPDATE outbound_messages SET state = 'queued', error_code = NULL, error_title = NULL, error_details = NULL,
-       fbtrace_id = NULL, updated_at = ? WHERE id = ?`,
+  // The claim: one conditional UPDATE, so of any number of processes exactly one moves it to 'sending' and calls Meta.
+  const claim = db.prepare<[string, string], OutboundRow>(
+    `UPDATE outbound_messages SET state = 'sending', attempts = attempts + 1, error_code = NULL, error_title = NULL,
+       error_details = NULL, fbtrace_id = NULL, updated_at = ?
+     WHERE id = ? AND state IN ('queued', 'failed') RETURNING *`,
   );
   // The WHERE on state makes approving or rejecting happen once, even when two people try at the same time.
   const approve = db.prepare(
@@ -121,18 +128,20 @@ export function createOutboundRepo(db: Database): OutboundRepo {
   );
 
   return {
-    async insert(message) {
-      insert.run({ ...message, body: JSON.stringify(message.body), forceWindow: message.forceWindow ? 1 : 0 });
+    async insertOrFind(message) {
+      const row = { ...message, body: JSON.stringify(message.body), forceWindow: message.forceWindow ? 1 : 0 };
+      if (insert.run(row).changes === 1) return { message, created: true };
+      const holder = message.idempotencyKey ? byKey.get(message.integrationId, message.idempotencyKey) : undefined;
+      if (!holder) throw new Error(`outbound message ${message.id} was neither inserted nor found by its key`);
+      return { message: toOutbound(holder), created: false };
     },
     async findByIdempotencyKey(integrationId, key) {
       const row = byKey.get(integrationId, key);
       return row ? toOutbound(row) : undefined;
     },
-    async markSending(id, now) {
-      sending.run(now, id);
-    },
-    async requeue(id, now) {
-      requeue.run(now, id);
+    async claimForSending(id, now) {
+      const row = claim.get(now, id);
+      return row ? toOutbound(row) : undefined;
     },
     async approve(id, by, now) {
       return approve.run(by, now, now, id).changes === 1;
@@ -159,8 +168,8 @@ export function createOutboundRepo(db: Database): OutboundRepo {
         // Statuses that arrived before this answer (Meta can be that fast) still count.
         const best = statusesFor
           .all(wamid)
-          .sort((a, b) => (rank[b.status] ?? 0) - (rank[a.status] ?? 0))[0];
-        if (best && (rank[best.status] ?? 0) > 0) {
+          .sort((a, b) => rank(b.status) - rank(a.status))[0];
+        if (best && rank(best.status) > 0) {
           applyStatus.run({
             id,
             now,

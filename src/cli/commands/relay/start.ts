@@ -5,7 +5,6 @@ import type { RelayEvent } from '../../../relay/events.js';
 import type { TunnelProvider } from '../../../relay/tunnel.js';
 import { checkPublicUrl, ensureValid } from '../../../services/whatsapp/validate.js';
 import { join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
 
 interface RelayStartOptions {
   host: string;
@@ -18,10 +17,11 @@ interface RelayStartOptions {
   rateLimit: string;
   workspaceRateLimit: string;
   quiet?: boolean;
+  trustProxy?: string[];
 }
 
 /** With --quiet only these are printed: where the relay is, problems, and shutdown. */
-const QUIET_EVENTS = new Set<RelayEvent['event']>(['listening', 'tunnel', 'callback_url', 'error', 'stopping', 'stopped']);
+const QUIET_EVENTS = new Set<RelayEvent['event']>(['listening', 'tunnel', 'callback_url', 'webhook_error', 'error', 'stopping', 'stopped']);
 
 export async function run(ctx: Context, options: RelayStartOptions): Promise<void> {
   const port = parsePort(options.port);
@@ -63,7 +63,6 @@ export async function run(ctx: Context, options: RelayStartOptions): Promise<voi
     else early.push(event);
   };
   print.wants = (name: RelayEvent['event']) => !options.quiet || QUIET_EVENTS.has(name);
-  keepYoungGenerationSmall();
   const { startRelay, callbackUrls } = await import('../../../relay/server.js');
   const relay = await startRelay(
     { store, secrets: (kind) => ctx.secrets(kind), graph: (token) => ctx.graph(token), now: () => ctx.now(), onEvent: print },
@@ -76,13 +75,13 @@ export async function run(ctx: Context, options: RelayStartOptions): Promise<voi
       exec: options.exec,
       autoReply: options.autoReply === true ? true : typeof options.autoReply === 'string' ? options.autoReply : undefined,
       limits: { perIntegration, perWorkspace },
+      trustProxy: options.trustProxy,
       stateFile,
+      soleDispatcher: true,
     },
   ).catch((error: unknown) => {
     throw listenError(error, options.host, port);
   });
-
-  keepYoungGenerationSmall(); // again: the checkpoint worker thread (running once startRelay returns) reset V8's flags
   print({ event: 'listening', url: relay.url });
   started = true;
   for (const event of early.splice(0)) visible(event);
@@ -164,6 +163,12 @@ function printEvent(ctx: Context, event: RelayEvent): void {
     case 'rejected':
       ctx.out.print(`${s.yellow('!')} ${event.status} ${event.reason}`);
       return;
+    case 'webhook_error':
+      ctx.out.print(
+        `${s.red('!')} Meta reported an error${event.code !== null ? ` ${event.code}` : ''}: ${event.title ?? event.message ?? 'no title'}` +
+          (event.details ? ` — ${event.details}` : ''),
+      );
+      return;
     case 'error':
       ctx.out.warn(event.message);
       return;
@@ -200,15 +205,4 @@ function checkForwardUrl(value: string): string | true {
   } catch {
     return `--forward-to is not a valid URL: "${value}".`;
   }
-}
-
-/**
- * Under a stream of deliveries V8 doubles its young generation up to 16 MiB per semi-space (3 × that resident),
- * which alone would put the relay over its memory budget; at its starting size the scavenges stay cheap because a
- * delivery's objects die within one group commit. The growth factor is read each time V8 would grow the space,
- * so unlike --max-semi-space-size it takes effect when set at run time (it keeps the size the space has then).
- * Starting a worker thread resets V8's flags to the process's own: set it again once the relay's worker runs.
- */
-function keepYoungGenerationSmall(): void {
-  setFlagsFromString('--semi-space-growth-factor=1');
 }
