@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
-import { WEBHOOK_PATH_PREFIX } from '../services/whatsapp/integrations.js';
+import { WEBHOOK_PATH_PREFIX } from '../webhooks.js';
 import { describeSystemFault, isSystemFault } from '../store/faults.js';
 import type { IngestOutcome, NewInteraction, NewStatus, NewWebhookError } from '../store/types.js';
 import type { IntegrationDirectory, RelayIntegration } from './directory.js';
@@ -144,7 +144,7 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
   app.post<{ Params: { id: string } }>(`${WEBHOOK_PATH_PREFIX}:id`, async (request, reply) => {
     const integration = await integrationFor(request.params.id, reply);
     if (!isIntegration(integration)) return integration;
-    const nowMs = Date.now();
+    const nowMs = now().getTime();
 
     // The signature first: it is cheap, and only a verified delivery may use up a rate limit. An unsigned flood
     // then costs one HMAC per request and never takes a token from genuine deliveries.

@@ -1,4 +1,4 @@
-import { verifyTokenMatches } from '../services/whatsapp/tokens.js';
+import { verifyTokenMatches } from '../webhooks.js';
 
 /** What the relay needs to know about one connected number. Holds the app secret: never log it. */
 export interface RelayIntegration {

@@ -47,7 +47,7 @@ export function signForward(body: string, secret: string, timestampSeconds: numb
   return `t=${timestampSeconds},v1=${mac}`;
 }
 
-export function forwardTarget(url: string, signingSecret: string, timeoutMs = 10_000): DispatchTarget {
+export function forwardTarget(url: string, signingSecret: string, clock: () => Date = () => new Date(), timeoutMs = 10_000): DispatchTarget {
   return {
     description: url,
     async deliver(interaction) {
@@ -60,7 +60,7 @@ export function forwardTarget(url: string, signingSecret: string, timeoutMs = 10
             'content-type': 'application/json',
             'user-agent': 'lumen-relay',
             'lumen-event-id': interaction.id,
-            'lumen-signature': signForward(body, signingSecret, Math.floor(Date.now() / 1000)),
+            'lumen-signature': signForward(body, signingSecret, Math.floor(clock().getTime() / 1000)),
           },
           body,
           headersTimeout: timeoutMs,
@@ -79,7 +79,7 @@ export function forwardTarget(url: string, signingSecret: string, timeoutMs = 10
   };
 }
 
-export function execTarget(command: string, timeoutMs = 30_000): DispatchTarget {
+export function execTarget(command: string, env: NodeJS.ProcessEnv = process.env, timeoutMs = 30_000): DispatchTarget {
   return {
     description: command,
     async deliver(interaction) {
@@ -91,7 +91,7 @@ export function execTarget(command: string, timeoutMs = 30_000): DispatchTarget 
         reject: false,
         stripFinalNewline: true,
         // The handler gets the user's environment, minus lumen's own secrets.
-        env: { ...withoutSecrets(process.env), LUMEN_INTERACTION_ID: interaction.id },
+        env: { ...withoutSecrets(env), LUMEN_INTERACTION_ID: interaction.id },
         extendEnv: false,
       });
       if (result.exitCode === 0 && !result.timedOut) return { ok: true, status: 0, output: String(result.stdout) };
@@ -154,7 +154,11 @@ export class Dispatcher {
    */
   private readonly unrecorded: Array<() => Promise<void>> = [];
 
-  constructor(private readonly deps: DispatcherDeps) {}
+  private readonly clock: () => Date;
+
+  constructor(private readonly deps: DispatcherDeps) {
+    this.clock = deps.now ?? (() => new Date());
+  }
 
   start(): void {
     this.stopped = false;
@@ -165,7 +169,7 @@ export class Dispatcher {
 
   /** Looks for due events now (called after each commit). */
   wake(): void {
-    if (this.stopped || Date.now() < this.resumeAt) return;
+    if (this.stopped || this.clock().getTime() < this.resumeAt) return;
     if (this.running) {
       this.wanted = true;
       return;
@@ -177,7 +181,7 @@ export class Dispatcher {
         },
         (error: unknown) => {
           this.storeFailures += 1;
-          this.resumeAt = Date.now() + Math.min(60_000, 1000 * 2 ** (this.storeFailures - 1));
+          this.resumeAt = this.clock().getTime() + Math.min(60_000, 1000 * 2 ** (this.storeFailures - 1));
           this.deps.onEvent?.({ event: 'error', message: `Dispatch paused: ${describeFault(error)}; retrying.` });
         },
       )
@@ -235,9 +239,9 @@ export class Dispatcher {
       await this.record(() => this.deps.dispatch.markDelivered(eventId, { target: 'purged', status: null, durationMs: 0, at }));
       return;
     }
-    const started = Date.now();
+    const started = now().getTime();
     const result = await this.deps.target.deliver(interaction);
-    const durationMs = Date.now() - started;
+    const durationMs = now().getTime() - started;
     const attempt = attempts + 1;
     if (result.ok) {
       const delivered = { target: this.deps.target.description, status: result.status, durationMs, at: now().toISOString() };

@@ -3,12 +3,12 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { UsageError } from '../errors.js';
 import type { GraphClient } from '../graph/client.js';
-import { textMessageBody } from '../graph/messages.js';
-import { DEFAULT_SEND_RATE, DEFAULT_WORKSPACE_SEND_RATE, deliverOutbound, submitOutbound } from '../services/messages/outbox.js';
-import { readIntegrationSecrets, webhookPath } from '../services/whatsapp/integrations.js';
+import { readIntegrationSecrets } from '../secrets/integration.js';
+import { webhookPath } from '../webhooks.js';
 import type { SecretBackendKind, SecretStore } from '../secrets/types.js';
 import type { IngestOutcome, Integration, Interaction, Store } from '../store/types.js';
 import { buildApp } from './app.js';
+import { AutoReplier } from './auto-reply.js';
 import { IntegrationDirectory, type RelayIntegration } from './directory.js';
 import { Dispatcher, execTarget, forwardTarget, type DeliveryResult, type DispatchTarget } from './dispatch.js';
 import type { RelayEvent, RelayEventSink } from './events.js';
@@ -42,6 +42,8 @@ export interface RelayDeps {
   secrets(kind?: SecretBackendKind): Promise<SecretStore>;
   graph(accessToken: string): Promise<GraphClient>;
   now(): Date;
+  /** The environment `--exec` handlers get (less lumen's secrets). */
+  env?: NodeJS.ProcessEnv;
   onEvent: RelayEventSink;
 }
 
@@ -116,6 +118,7 @@ export async function startRelay(deps: RelayDeps, options: RelayOptions): Promis
       return { ready, unavailable };
     },
     () => store.integrations.changeMarker(),
+    () => deps.now().getTime(),
   );
   await directory.sync();
 
@@ -125,9 +128,9 @@ export async function startRelay(deps: RelayDeps, options: RelayOptions): Promis
     target = options.target;
   } else if (options.forwardTo) {
     signingSecret = await relaySigningSecret(await deps.secrets());
-    target = forwardTarget(options.forwardTo, signingSecret);
+    target = forwardTarget(options.forwardTo, signingSecret, deps.now);
   } else if (options.exec) {
-    target = execTarget(options.exec);
+    target = execTarget(options.exec, deps.env);
   }
 
   // One client per generation of an integration's secrets: a re-connect (new token) gets a new one.
@@ -143,49 +146,11 @@ export async function startRelay(deps: RelayDeps, options: RelayOptions): Promis
     return client;
   };
 
-  const pendingReplies = new Set<Promise<void>>();
-  const autoReply = (interaction: Interaction, result?: DeliveryResult) => {
-    if (options.autoReply === undefined) return;
-    const text = options.autoReply === true ? (result?.output ?? '').trim() : options.autoReply;
-    if (!text) return;
-    const integration = integrations.get(interaction.integrationId);
-    if (!integration) return;
-    if (interaction.fromKind !== 'phone') {
-      deps.onEvent({ event: 'auto_reply', interactionId: interaction.id, to: interaction.from, ok: false, error: 'sender has no phone number' });
-      return;
-    }
-    const reply = (async () => {
-      try {
-        // Auto-replies go through the outbox like any send: recorded first, and held for approval when the
-        // workspace's policy covers free-form messages.
-        const workspace = await store.workspaces.findById(integration.workspaceId);
-        if (!workspace) return;
-        const outbox = { store, graphFor, now: deps.now };
-        const submitted = await submitOutbound(outbox, {
-          workspace,
-          integration,
-          to: interaction.from,
-          kind: 'text',
-          body: textMessageBody(interaction.from, text, { replyTo: interaction.wamid }),
-          source: 'auto_reply',
-          inReplyTo: interaction.id,
-        });
-        if (submitted.kind === 'pending_approval') {
-          deps.onEvent({ event: 'auto_reply', interactionId: interaction.id, to: interaction.from, ok: true, pendingApproval: submitted.message.id });
-          return;
-        }
-        const sent = await deliverOutbound(outbox, submitted.message, integration, {
-          perIntegration: DEFAULT_SEND_RATE,
-          perWorkspace: DEFAULT_WORKSPACE_SEND_RATE,
-        });
-        deps.onEvent({ event: 'auto_reply', interactionId: interaction.id, to: interaction.from, ok: true, wamid: sent.message.wamid ?? '' });
-      } catch (error) {
-        deps.onEvent({ event: 'auto_reply', interactionId: interaction.id, to: interaction.from, ok: false, error: (error as Error).message });
-      }
-    })();
-    pendingReplies.add(reply);
-    void reply.finally(() => pendingReplies.delete(reply));
-  };
+  const autoReplier =
+    options.autoReply === undefined
+      ? undefined
+      : new AutoReplier({ store, graphFor, now: deps.now, onEvent: deps.onEvent }, options.autoReply, (id) => integrations.get(id));
+  const autoReply = (interaction: Interaction, result?: DeliveryResult) => autoReplier?.reply(interaction, result);
 
   const dispatcher = target
     ? new Dispatcher({
@@ -254,7 +219,7 @@ export async function startRelay(deps: RelayDeps, options: RelayOptions): Promis
         await committer.drain();
         await new Promise((resolve) => setImmediate(resolve)); // their reports (scheduled after each answer) go out
         await dispatcher?.stop();
-        await Promise.allSettled([...pendingReplies]);
+        await autoReplier?.settle();
         await tunnel?.stop();
         await Promise.allSettled([...graphClients.values()].map(async (c) => (await c).close()));
         if (options.stateFile) removeRelayState(options.stateFile);

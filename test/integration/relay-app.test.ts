@@ -7,7 +7,7 @@ import { IntegrationDirectory, type RelayIntegration } from '../../src/relay/dir
 import type { RelayEvent } from '../../src/relay/events.js';
 import { GroupCommitter } from '../../src/relay/ingest.js';
 import { signBody } from '../../src/relay/signature.js';
-import { hashVerifyToken } from '../../src/services/whatsapp/tokens.js';
+import { hashVerifyToken } from '../../src/webhooks.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/types.js';
 

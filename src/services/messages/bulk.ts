@@ -63,7 +63,7 @@ export async function runBulk(
   onRow: (result: BulkRowResult) => void,
   options: { concurrency?: number } = {},
 ): Promise<BulkSummary> {
-  const started = Date.now();
+  const started = deps.now().getTime();
   const template = await findSendableTemplate(deps.store, input.integration, input.template.name, input.template.language);
   const columns = ['to', ...new Set(template.requiredParameters.map(columnFor))];
   const missing = columns.filter((c) => !input.csv.header.includes(c));
@@ -163,7 +163,7 @@ export async function runBulk(
     await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(1, ready.length)) }, worker));
     if (fatal !== undefined) throw fatal;
   }
-  summary.durationMs = Date.now() - started;
+  summary.durationMs = deps.now().getTime() - started;
   summary.rate = summary.durationMs > 0 ? Math.round((summary.sent / summary.durationMs) * 100_000) / 100 : 0;
   return summary;
 }

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { UserError } from '../../errors.js';
-import type { GraphClient } from '../../graph/client.js';
 import { GraphError, GraphNetworkError } from '../../graph/errors.js';
 import { sendMessage } from '../../graph/messages.js';
+import type { ServiceDeps } from '../deps.js';
 import type { ApprovalPolicy, Integration, OutboundMessage, Store, Workspace } from '../../store/types.js';
 
 export function newOutboundId(): string {
@@ -41,13 +41,8 @@ export interface SendRates {
   perWorkspace: number;
 }
 
-export interface OutboxDeps {
-  store: Store;
-  /** The Graph client of an integration (its access token). */
-  graphFor(integration: Integration): Promise<GraphClient>;
-  now(): Date;
-  sleep?: (ms: number) => Promise<void>;
-}
+/** What sending needs of the services' deps (the relay and the CLI pass their ServiceDeps). */
+export type OutboxDeps = Pick<ServiceDeps, 'store' | 'graphFor' | 'now'> & Partial<Pick<ServiceDeps, 'sleep'>>;
 
 export interface NewOutbound {
   workspace: Workspace;

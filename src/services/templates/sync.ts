@@ -3,8 +3,7 @@ import { listAllTemplates } from '../../graph/templates.js';
 import type { GraphTemplate } from '../../graph/types.js';
 import type { Integration, TemplateRecord, TemplateSyncCounts } from '../../store/types.js';
 import type { ServiceDeps } from '../deps.js';
-import { aboutObject } from '../whatsapp/graph-errors.js';
-import { readIntegrationSecrets } from '../whatsapp/integrations.js';
+import { aboutObject } from '../../graph/explain.js';
 import { parameterFormat, requiredParameters } from './parameters.js';
 
 export function toTemplateRecord(template: GraphTemplate, integrationId: string, syncedAt: string): TemplateRecord {
@@ -48,8 +47,7 @@ export function countApproved(records: TemplateRecord[]): number {
 }
 
 export async function syncTemplates(deps: ServiceDeps, integration: Integration): Promise<TemplateSyncResult> {
-  const { accessToken } = await readIntegrationSecrets(deps, integration);
-  const graph = await deps.graph(accessToken);
+  const graph = await deps.graphFor(integration);
   const syncedAt = deps.now().toISOString();
   const records = await fetchTemplateRecords(graph, integration.wabaId, integration.id, syncedAt);
   const counts = await deps.store.templates.replaceAll(integration.id, records, syncedAt);

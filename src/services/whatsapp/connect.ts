@@ -4,15 +4,10 @@ import type { GraphPhoneNumber } from '../../graph/types.js';
 import type { Integration, TemplateSyncCounts, Workspace } from '../../store/types.js';
 import { runQuietly, type ServiceDeps } from '../deps.js';
 import { countApproved, fetchTemplateRecords } from '../templates/sync.js';
-import { aboutObject } from './graph-errors.js';
-import {
-  deleteIntegrationSecrets,
-  webhookPath,
-  webhookUrl,
-  writeIntegrationSecrets,
-  type IntegrationSecrets,
-} from './integrations.js';
-import { hashVerifyToken, newIntegrationId, newSecretRef, newVerifyToken } from './tokens.js';
+import { aboutObject } from '../../graph/explain.js';
+import { deleteIntegrationSecrets, writeIntegrationSecrets, type IntegrationSecrets } from '../../secrets/integration.js';
+import { hashVerifyToken, webhookPath, webhookUrl } from '../../webhooks.js';
+import { newIntegrationId, newSecretRef, newVerifyToken } from './tokens.js';
 
 export interface ConnectInput extends IntegrationSecrets {
   workspace: Workspace;

@@ -1,6 +1,7 @@
 import type { Integration } from '../../store/types.js';
 import type { ServiceDeps } from '../deps.js';
-import { deleteIntegrationSecrets, webhookPath } from './integrations.js';
+import { deleteIntegrationSecrets } from '../../secrets/integration.js';
+import { webhookPath } from '../../webhooks.js';
 
 export interface DisconnectResult {
   id: string;

@@ -1,19 +1,8 @@
 import { UsageError, UserError } from '../../errors.js';
-import { secretKey } from '../../secrets/index.js';
-import type { SecretStore } from '../../secrets/types.js';
 import type { Integration, Store, Workspace } from '../../store/types.js';
-import type { ServiceDeps } from '../deps.js';
 
-export const WEBHOOK_PATH_PREFIX = '/webhooks/whatsapp/';
-
-export function webhookPath(integrationId: string): string {
-  return `${WEBHOOK_PATH_PREFIX}${integrationId}`;
-}
-
-export function webhookUrl(publicUrl: string | null | undefined, integrationId: string): string | null {
-  if (!publicUrl) return null;
-  return `${publicUrl.replace(/\/+$/, '')}${webhookPath(integrationId)}`;
-}
+export { webhookPath, webhookUrl } from '../../webhooks.js';
+export { readIntegrationSecrets } from '../../secrets/integration.js';
 
 export function describeIntegration(integration: Integration): string {
   const number = integration.displayPhoneNumber ?? integration.phoneNumberId;
@@ -57,31 +46,3 @@ export function notConnected(workspace: Workspace): UserError {
   });
 }
 
-export interface IntegrationSecrets {
-  accessToken: string;
-  appSecret: string;
-}
-
-export async function writeIntegrationSecrets(store: SecretStore, secretRef: string, secrets: IntegrationSecrets) {
-  await store.set(secretKey(secretRef, 'access_token'), secrets.accessToken);
-  await store.set(secretKey(secretRef, 'app_secret'), secrets.appSecret);
-}
-
-/** Best effort: used to clean up after a failure, where the first error is the one to report. */
-export async function deleteIntegrationSecrets(store: SecretStore, secretRef: string): Promise<void> {
-  await store.delete(secretKey(secretRef, 'access_token'));
-  await store.delete(secretKey(secretRef, 'app_secret'));
-}
-
-export async function readIntegrationSecrets(deps: ServiceDeps, integration: Integration): Promise<IntegrationSecrets> {
-  const store = await deps.secrets(integration.secretStore);
-  const accessToken = await store.get(secretKey(integration.secretRef, 'access_token'));
-  const appSecret = await store.get(secretKey(integration.secretRef, 'app_secret'));
-  if (accessToken === undefined || appSecret === undefined) {
-    throw new UserError(`The secrets of ${describeIntegration(integration)} are missing from ${store.description}.`, {
-      code: 'secrets_missing',
-      hint: 'Run `lumen whatsapp connect` again for this number to store them anew.',
-    });
-  }
-  return { accessToken, appSecret };
-}

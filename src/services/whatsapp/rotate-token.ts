@@ -1,7 +1,7 @@
 import type { Integration } from '../../store/types.js';
 import type { ServiceDeps } from '../deps.js';
-import { webhookPath, webhookUrl } from './integrations.js';
-import { hashVerifyToken, newVerifyToken } from './tokens.js';
+import { hashVerifyToken, webhookPath, webhookUrl } from '../../webhooks.js';
+import { newVerifyToken } from './tokens.js';
 
 export interface RotateTokenResult {
   id: string;

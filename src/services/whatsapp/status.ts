@@ -4,8 +4,9 @@ import { UserError } from '../../errors.js';
 import type { Integration, Workspace } from '../../store/types.js';
 import type { ServiceDeps } from '../deps.js';
 import { countApproved, fetchTemplateRecords } from '../templates/sync.js';
-import { aboutObject } from './graph-errors.js';
-import { notConnected, readIntegrationSecrets, webhookPath, webhookUrl } from './integrations.js';
+import { aboutObject } from '../../graph/explain.js';
+import { webhookPath, webhookUrl } from '../../webhooks.js';
+import { notConnected } from './integrations.js';
 
 export interface IntegrationCheck {
   ok: boolean;
@@ -82,8 +83,7 @@ export async function whatsappStatus(
 async function checkIntegration(deps: ServiceDeps, integration: Integration): Promise<IntegrationCheck> {
   const check: IntegrationCheck = { ok: false, token: 'unknown', qualityRating: null, templates: null, error: null };
   try {
-    const { accessToken } = await readIntegrationSecrets(deps, integration);
-    const graph = await deps.graph(accessToken);
+    const graph = await deps.graphFor(integration);
     const phone = await aboutObject({ kind: 'phone number', id: integration.phoneNumberId, flag: 'stored' }, () =>
       getPhoneNumber(graph, integration.phoneNumberId),
     );

@@ -1,4 +1,5 @@
 import type { Database } from '../db.js';
+import { createStatusWriter } from './statuses.js';
 import type { Contact, InboxRepo, IngestJob, IngestOutcome, Interaction, NewInteraction, WebhookErrorRecord } from '../types.js';
 
 interface InteractionRow {
@@ -46,15 +47,6 @@ export const toInteraction = (row: InteractionRow): Interaction => ({
   raw: JSON.parse(row.raw),
 });
 
-/** Delivery states of a sent message only move forward: sent → delivered → read; failed is final too. */
-const STATUS_RANK_SQL = `CASE state WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 WHEN 'failed' THEN 3 ELSE 0 END`;
-const STATUS_RANK = new Map([
-  ['sent', 1],
-  ['delivered', 2],
-  ['read', 3],
-  ['failed', 3],
-]);
-
 interface ContactRow {
   integration_id: string;
   contact_id: string;
@@ -101,17 +93,7 @@ export function createInboxRepo(db: Database): InboxRepo {
     `INSERT OR IGNORE INTO dispatch_events (interaction_seq, workspace_id, state, next_attempt_at, created_at)
      VALUES (?, ?, 'pending', ?, ?)`,
   );
-  const insertStatus = db.prepare(
-    `INSERT OR IGNORE INTO message_statuses (wamid, status, integration_id, recipient_id, occurred_at, error_code,
-       error_title, error_details, received_at, raw)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
-  const advanceOutbound = db.prepare(
-    `UPDATE outbound_messages SET state = ?, updated_at = ?,
-       error_code = COALESCE(?, error_code), error_title = COALESCE(?, error_title),
-       error_details = COALESCE(?, error_details)
-     WHERE wamid = ? AND ${STATUS_RANK_SQL} < ?`,
-  );
+  const statuses = createStatusWriter(db);
   const insertError = db.prepare(
     `INSERT INTO webhook_errors (workspace_id, integration_id, phone_number_id, code, title, message, details, received_at, raw)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -186,24 +168,7 @@ export function createInboxRepo(db: Database): InboxRepo {
         }
       }
       for (const status of job.statuses) {
-        const written = insertStatus.run(
-          status.wamid,
-          status.status,
-          status.integrationId,
-          status.recipientId,
-          status.timestamp,
-          status.errorCode,
-          status.errorTitle,
-          status.errorDetails,
-          job.receivedAt,
-          JSON.stringify(status.raw),
-        );
-        if (written.changes === 0) continue;
-        outcome.statusesStored += 1;
-        const rank = STATUS_RANK.get(status.status);
-        if (rank !== undefined) {
-          advanceOutbound.run(status.status, job.receivedAt, status.errorCode, status.errorTitle, status.errorDetails, status.wamid, rank);
-        }
+        if (statuses.record(status, job.receivedAt)) outcome.statusesStored += 1;
       }
       for (const error of job.errors ?? []) {
         insertError.run(

@@ -1,4 +1,5 @@
 import type { Database } from '../db.js';
+import { statusRank } from './statuses.js';
 import type { OutboundMessage, OutboundRepo } from '../types.js';
 
 interface OutboundRow {
@@ -91,13 +92,7 @@ export function createOutboundRepo(db: Database): OutboundRepo {
        error_details = COALESCE(@errorDetails, error_details)
      WHERE id = @id`,
   );
-  const ranks = new Map([
-    ['sent', 1],
-    ['delivered', 2],
-    ['read', 3],
-    ['failed', 3],
-  ]);
-  const rank = (status: string): number => ranks.get(status) ?? 0;
+  const rank = statusRank;
   const byKey = db.prepare<[string, string], OutboundRow>(
     'SELECT * FROM outbound_messages WHERE integration_id = ? AND idempotency_key = ?',
   );

@@ -1,5 +1,5 @@
-import { UserError } from '../../errors.js';
-import { GraphError } from '../../graph/errors.js';
+import { UserError } from '../errors.js';
+import { GraphError } from './errors.js';
 
 const TOKEN_HINT =
   'Use a permanent System User token: Business Settings → Users → System users → Generate new token, with ' +
