@@ -395,10 +395,6 @@ function deeperThan(value: unknown, max: number): boolean {
 
 const MAX_ISO_SECONDS = 253_402_300_800; // 10000-01-01T00:00:00Z
 
-/** The last conversion: the messages of a busy second share their timestamp. */
-let lastSeconds = -1;
-let lastIso = '';
-
 /** Meta's `timestamp` (seconds since the epoch, a string; numbers accepted) as ISO 8601, else the epoch. */
 function isoTimestamp(value: unknown): string {
   let seconds: number | null = null;
@@ -406,11 +402,7 @@ function isoTimestamp(value: unknown): string {
   else if (typeof value === 'number' && Number.isInteger(value) && value >= 0) seconds = value;
   // Past 9999-12-31 toISOString writes a 6-digit year (+033658-…), which no longer sorts as text.
   if (seconds === null || seconds >= MAX_ISO_SECONDS) return UNKNOWN_TIMESTAMP;
-  if (seconds !== lastSeconds) {
-    lastIso = new Date(seconds * 1000).toISOString();
-    lastSeconds = seconds;
-  }
-  return lastIso;
+  return new Date(seconds * 1000).toISOString();
 }
 
 /** A short, safe description of an unexpected value for `ignored[].detail`. */
