@@ -1,50 +1,28 @@
-// Relay ingest under autocannon: signed, unique inbound text messages, pre-generated and pre-signed so that
-// building them never loads the generator during a measurement. The baseline gets the very same requests.
-import { randomBytes } from 'node:crypto';
+// Ingest under autocannon: signed deliveries (deliveries.mjs), pre-generated and pre-signed so that building them
+// never loads the generator during a measurement. Every server (lumen, the peers, the bare route) gets the very same
+// load: the same connections, amounts, bodies and signatures.
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import { readCpuMs, readRss } from './processes.mjs';
 
 export const CONNECTIONS = 50;
-/** Requests of each of the two warm-up passes; the second one's rate sizes the measured run. */
-export const WARMUP_REQUESTS = 30_000;
+/**
+ * Requests of the first warm-up pass, and the least of the second pass and of the measured run. The second pass is
+ * sized to last ≈ WARMUP_SECONDS at the first one's rate; its rate sizes the measured run. (Sized by time, so a
+ * 2,000 req/s peer does not spend a minute warming up, and a 35,000 req/s relay still gets seconds of it.)
+ */
+export const WARMUP_REQUESTS = 15_000;
+export const WARMUP_SECONDS = 3;
+const MAX_WARMUP_REQUESTS = 150_000;
 /** Target length of a measured run. */
 export const MEASURE_SECONDS = 10;
 /** autocannon builds each connection's next request before it is needed: a little more than `amount` is drawn. */
-const POOL_SLACK = 4 * CONNECTIONS;
-const MAX_REQUESTS = 500_000;
+export const POOL_SLACK = 4 * CONNECTIONS;
+export const MAX_REQUESTS = 500_000;
+/** Deliveries one round draws at most (warm-ups and measured run): what an OutboundPool must hold for the mix. */
+export const MAX_ROUND_REQUESTS = WARMUP_REQUESTS + MAX_WARMUP_REQUESTS + MAX_REQUESTS + 3 * POOL_SLACK;
 
-let batch = 0;
-
-/**
- * `count` deliveries of one text message each, as Meta sends them: wamids shaped like Meta's (base64 of the sender
- * and random bytes, so they land all over the unique index like real ones), unique by construction (a counter
- * over the whole bench run), 1,000 distinct senders, signed with the app secret. Bodies and signatures are kept as
- * two string arrays.
- */
-export function makeDeliveries(count, { sandbox, signBody }) {
-  batch += 1;
-  const timestamp = String(Math.floor(Date.now() / 1000));
-  const random = randomBytes(count * 6);
-  const bodies = new Array(count);
-  const signatures = new Array(count);
-  for (let i = 0; i < count; i += 1) {
-    const from = String(15551000000 + (i % 1000));
-    const unique = Buffer.alloc(6);
-    unique.writeUInt16BE(batch);
-    unique.writeUInt32BE(i, 2);
-    const wamid = `wamid.${Buffer.concat([Buffer.from(`\u0018\f${from}\u0015\u0002\u0000\u0012\u0018\u0014`, 'latin1'), random.subarray(i * 6, i * 6 + 6), unique]).toString('base64')}`;
-    const body =
-      `{"object":"whatsapp_business_account","entry":[{"id":"${sandbox.wabaId}","changes":[{"value":` +
-      `{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550104242","phone_number_id":"${sandbox.phoneNumberId}"},` +
-      `"contacts":[{"profile":{"name":"Bench User ${i % 1000}"},"wa_id":"${from}"}],` +
-      `"messages":[{"from":"${from}","id":"${wamid}","timestamp":"${timestamp}",` +
-      `"text":{"body":"Hello! This is benchmark message number ${i}."},"type":"text"}]},"field":"messages"}]}]}`;
-    bodies[i] = body;
-    signatures[i] = signBody(body, sandbox.appSecret);
-  }
-  return { bodies, signatures };
-}
+const sized = (rps, seconds, most) => Math.max(WARMUP_REQUESTS, Math.min(most, Math.round(rps * seconds)));
 
 /**
  * Sends exactly `deliveries.bodies.length` POSTs over CONNECTIONS keep-alive connections and waits for every
@@ -100,9 +78,10 @@ export function fire(url, deliveries) {
 
 /**
  * One round against a server that is already listening: warm-up, then a run sized to last ≈ MEASURE_SECONDS at the
- * warm-up's rate. With `pid`, VmRSS is sampled every 200 ms from the warm-up to the end.
+ * warm-up's rate. `make(count)` builds the signed deliveries of each pass (makeDeliveries of one workload). With
+ * `pid`, VmRSS is sampled every 200 ms from the warm-up to the end.
  */
-export async function ingestRound(url, { sandbox, signBody, pid }) {
+export async function ingestRound(url, { make, pid }) {
   let maxRss = 0;
   const sample = () => {
     const rss = pid === undefined ? undefined : readRss(pid);
@@ -113,13 +92,11 @@ export async function ingestRound(url, { sandbox, signBody, pid }) {
   try {
     // Two warm-up passes: the first JIT-compiles the server (and, in the first round, autocannon); the second's
     // rate is steady enough to size the measured run.
-    const warmups = [];
-    for (let pass = 0; pass < 2; pass += 1) {
-      warmups.push(await fire(url, makeDeliveries(WARMUP_REQUESTS + POOL_SLACK, { sandbox, signBody })));
-    }
+    const warmups = [await fire(url, make(WARMUP_REQUESTS + POOL_SLACK))];
+    warmups.push(await fire(url, make(sized(warmups[0].rps, WARMUP_SECONDS, MAX_WARMUP_REQUESTS) + POOL_SLACK)));
     const warmup = sumRuns(warmups);
-    const amount = Math.max(WARMUP_REQUESTS, Math.min(MAX_REQUESTS, Math.round(warmups[1].rps * MEASURE_SECONDS)));
-    const deliveries = makeDeliveries(amount + POOL_SLACK, { sandbox, signBody });
+    const amount = sized(warmups[1].rps, MEASURE_SECONDS, MAX_REQUESTS);
+    const deliveries = make(amount + POOL_SLACK);
     globalThis.gc?.(); // the warm-up's pool must not be collected in the middle of the measurement
     const cpuBefore = pid === undefined ? undefined : readCpuMs(pid);
     const measured = await fire(url, deliveries);

@@ -1,15 +1,32 @@
 // Child processes for the bench: a temporary LUMEN_HOME connected to the in-process sandbox, servers that print a
 // `listening` line, and the built CLI.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const LUMEN = join(ROOT, 'bin', 'lumen.js');
 export const BASELINE_SERVER = join(ROOT, 'scripts', 'bench', 'baseline-server.mjs');
+export const WHATSAPP_API_JS_SERVER = join(ROOT, 'scripts', 'bench', 'peers', 'whatsapp-api-js-server.mjs');
+export const EXPRESS_SERVER = join(ROOT, 'scripts', 'bench', 'peers', 'express-server.mjs');
+
+/** Temporary folders the bench made and has not removed yet: run.mjs removes them if it is interrupted. */
+export const temporaryDirs = new Set();
+
+export function makeTemporaryDir(prefix) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  temporaryDirs.add(dir);
+  return dir;
+}
+
+export function removeTemporaryDir(dir) {
+  rmSync(dir, { recursive: true, force: true });
+  temporaryDirs.delete(dir);
+}
 
 /** Runs a command to completion; resolves with its exit code and output (never rejects on a non-zero exit). */
 export function runProcess(args, { env } = {}) {
@@ -29,7 +46,7 @@ export function runProcess(args, { env } = {}) {
  * user would. Returns the environment every lumen process of the bench runs with.
  */
 export async function connectedHome(sandbox) {
-  const home = mkdtempSync(join(tmpdir(), 'lumen-bench-'));
+  const home = makeTemporaryDir('lumen-bench-');
   const env = { ...process.env };
   for (const key of Object.keys(env)) if (key.startsWith('LUMEN_') || key.startsWith('WHATSAPP_')) delete env[key];
   Object.assign(env, {
@@ -53,9 +70,11 @@ export async function connectedHome(sandbox) {
 
 /**
  * Starts a server process whose first stdout line is `{"event":"listening","url":…}` and resolves once it is
- * listening. `stop()` sends SIGINT (a graceful stop: the relay finishes its commits) and resolves with the exit code.
+ * listening. `startMs` is the time from spawn to that line. `stop()` sends SIGINT (a graceful stop: the relay finishes
+ * its commits) and resolves with the exit code.
  */
 export function startServer(args, { env, timeoutMs = 30_000 } = {}) {
+  const spawnedAt = performance.now();
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
@@ -80,9 +99,11 @@ export function startServer(args, { env, timeoutMs = 30_000 } = {}) {
         return;
       }
       if (event.event !== 'listening') return;
+      const startMs = performance.now() - spawnedAt;
       clearTimeout(timer);
       resolve({
         url: event.url,
+        startMs,
         pid: child.pid,
         output,
         stderr: () => stderr,

@@ -1,34 +1,61 @@
-// `npm run bench`: measures lumen against baselines taken in the same run on the same machine, prints a table with
-// PASS/MISS per target (DESIGN.md §4) and writes bench/results.json. A missed target is a finding, not a failure:
-// the exit code is 0 unless the bench itself could not run.
+// `npm run bench`: measures lumen against baselines and peers taken in the same run on the same machine, prints a
+// table with PASS/MISS per target (DESIGN.md §4) and writes bench/results.json. A missed target is a finding, not a
+// failure: the exit code is 0 unless the bench itself could not run (then 1, after writing what it did measure).
 //
-//   node --expose-gc scripts/bench/run.mjs [--only cold,bulk,ingest] [--keep]
+//   node --expose-gc scripts/bench/run.mjs [--only cold,bulk,ingest,mix,peers,growth] [--rounds 2] [--keep]
+//     cold    `lumen --help` / `lumen templates list` against `node -e 0`
+//     bulk    `lumen send --csv` rate accuracy, judged at the sandbox
+//     ingest  lumen relay vs the bare Fastify route, messages only
+//     mix     lumen relay (and the bare route) on the 1 message : 3 statuses mix
+//     peers   whatsapp-api-js and Express 5 (+ SQLite) and the bare route, on both workloads
+//     growth  ingest, relay start, RSS and the CLI after 2 M stored messages vs an empty home
 //   BENCH_RELAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" … profiles the relay processes.
-import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+// Load rounds of every selected part are interleaved (round 1 of every server, then round 2…), one server at a
+// time, so the noise of this box hits every server alike; the best of --rounds (2) rounds of each counts. --keep
+// keeps the temporary LUMEN_HOMEs (the grown one is over 1 GiB).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { cpus, totalmem, platform, release } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
-import Database from 'better-sqlite3';
 import { bulkSend, BULK_RATE, BULK_ROWS } from './bulk-send.mjs';
 import { coldStart, COLD_START_ROUNDS } from './cold-start.mjs';
-import { CONNECTIONS, ingestRound, MEASURE_SECONDS } from './ingest.mjs';
-import { BASELINE_SERVER, connectedHome, LUMEN, ROOT, startServer } from './processes.mjs';
+import { growth } from './growth.mjs';
+import { CONNECTIONS, MEASURE_SECONDS } from './ingest.mjs';
+import { loadRound, PEERS, SERVERS } from './load.mjs';
+import { connectedHome, removeTemporaryDir, ROOT, temporaryDirs } from './processes.mjs';
 
 const MiB = 1024 * 1024;
-const ROUNDS = 2;
+const PARTS = ['cold', 'bulk', 'ingest', 'mix', 'peers', 'growth'];
+const WORKLOADS = { messages: 'messages only', mix: 'mix 1 message : 3 statuses' };
 
 const argv = process.argv.slice(2);
 const onlyArg = argv.find((a) => a.startsWith('--only'));
 const only = onlyArg ? new Set((onlyArg.includes('=') ? onlyArg.split('=')[1] : argv[argv.indexOf(onlyArg) + 1]).split(',')) : undefined;
+for (const part of only ?? []) {
+  if (!PARTS.includes(part)) {
+    process.stderr.write(`unknown part ${part}: --only takes ${PARTS.join(',')}\n`);
+    process.exit(2);
+  }
+}
 const wants = (part) => !only || only.has(part);
 const keep = argv.includes('--keep');
+const roundsArg = argv.find((a) => a.startsWith('--rounds'));
+const ROUNDS = roundsArg ? Number(roundsArg.includes('=') ? roundsArg.split('=')[1] : argv[argv.indexOf(roundsArg) + 1]) : 2;
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1 || ROUNDS > 10) {
+  process.stderr.write('--rounds takes a whole number from 1 to 10\n');
+  process.exit(2);
+}
 const relayNodeArgs = (process.env.BENCH_RELAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 
 const log = (line) => process.stderr.write(`${line}\n`);
 const benchStarted = Date.now();
-
-const { startSandbox } = await import(join(ROOT, 'dist', 'sandbox', 'index.js'));
-const { signBody } = await import(join(ROOT, 'dist', 'relay', 'signature.js'));
+// Interrupted: the servers get the signal too (same process group); the temporary homes (one holds GiBs) go.
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    if (!keep) for (const dir of [...temporaryDirs]) removeTemporaryDir(dir);
+    process.exit(130);
+  });
+}
 
 const machine = {
   cpu: cpus()[0]?.model ?? 'unknown',
@@ -40,24 +67,68 @@ const machine = {
 };
 log(`lumen bench on ${machine.cpu} (${machine.cores} cores, ${machine.totalMemoryMiB} MiB), Node ${machine.node}`);
 
-const sandbox = await startSandbox();
-const { home, env, integrationId } = await connectedHome(sandbox);
-const results = { machine, cold: undefined, bulk: undefined, ingest: undefined };
+// What each workload is measured on. The peers and the bare route need no lumen at all: with --only peers the bench
+// runs without the sandbox (and without dist/), signing with an app secret of its own.
+const plan = { messages: new Set(), mix: new Set() };
+if (wants('ingest')) plan.messages.add('bare').add('lumen');
+if (wants('mix')) plan.mix.add('bare').add('lumen');
+if (wants('peers')) for (const w of ['messages', 'mix']) for (const s of ['bare', ...PEERS]) plan[w].add(s);
+const needsLumen = ['cold', 'bulk', 'ingest', 'mix', 'growth'].some(wants);
+
+const results = { machine, cold: undefined, bulk: undefined, load: undefined, growth: undefined, errors: [] };
+let sandbox;
+let main;
+let meta = { appSecret: randomBytes(16).toString('hex'), phoneNumberId: '106540352242922', wabaId: '102290129340398' };
+const failed = (part, error) => {
+  const message = error instanceof Error ? error.message : String(error);
+  results.errors.push({ part, message: message.slice(0, 4000) });
+  log(`${part} could not run: ${message.slice(0, 2000)}`);
+};
 
 try {
-  if (wants('cold')) {
+  if (needsLumen) {
+    try {
+      const { startSandbox } = await import(join(ROOT, 'dist', 'sandbox', 'index.js'));
+      sandbox = await startSandbox();
+      meta = { appSecret: sandbox.appSecret, phoneNumberId: sandbox.phoneNumberId, wabaId: sandbox.wabaId };
+      main = await connectedHome(sandbox);
+    } catch (error) {
+      failed('lumen setup (sandbox, lumen whatsapp connect)', error);
+      for (const w of Object.values(plan)) w.delete('lumen');
+    }
+  }
+  const newHome = () => connectedHome(sandbox);
+
+  if (wants('cold') && main) {
     log(`cold start: node -e 0, lumen --help, lumen templates list × ${COLD_START_ROUNDS}, alternately…`);
-    results.cold = coldStart(env);
+    try {
+      results.cold = coldStart(main.env);
+    } catch (error) {
+      failed('cold', error);
+    }
   }
-  if (wants('bulk')) {
+  if (wants('bulk') && main) {
     log(`bulk send: ${BULK_ROWS} rows at --rate ${BULK_RATE} against the sandbox (≈ ${Math.round(BULK_ROWS / BULK_RATE)} s)…`);
-    results.bulk = await bulkSend({ sandbox, home, env });
+    try {
+      results.bulk = await bulkSend({ sandbox, home: main.home, env: main.env });
+    } catch (error) {
+      failed('bulk', error);
+    }
   }
-  if (wants('ingest')) results.ingest = await ingest();
+  if (plan.messages.size + plan.mix.size > 0) results.load = await load({ newHome });
+  if (wants('growth') && sandbox) {
+    try {
+      results.growth = await growth({ meta, newHome, relayNodeArgs, keep, log, rounds: ROUNDS });
+    } catch (error) {
+      failed('growth', error);
+    }
+  }
 } finally {
-  await sandbox.close();
-  if (!keep) rmSync(home, { recursive: true, force: true });
-  else log(`kept LUMEN_HOME ${home}`);
+  await sandbox?.close();
+  if (main) {
+    if (!keep) removeTemporaryDir(main.home);
+    else log(`kept LUMEN_HOME ${main.home}`);
+  }
 }
 
 const rows = targetRows(results);
@@ -70,104 +141,138 @@ process.stdout.write(`${machine.cpu}, ${machine.cores} cores, ${machine.totalMem
 const misses = rows.filter((r) => r.verdict === 'MISS');
 for (const miss of misses) process.stdout.write(`MISS: ${miss.measure}: ${miss.value} (target ${miss.target})\n`);
 process.stdout.write(misses.length === 0 ? 'All targets met.\n' : `${misses.length} target(s) missed.\n`);
+for (const error of results.errors) process.stdout.write(`NOT MEASURED: ${error.part}: ${error.message.split('\n')[0]}\n`);
 log(`bench took ${report.benchSeconds} s; wrote bench/results.json`);
+if (results.errors.length > 0) process.exitCode = 1;
 
 /**
- * Baseline and relay alternately, ROUNDS times each, under the identical load; the better round of each counts
- * (noise here is ±15 %). Every relay round starts a fresh `lumen relay start` on the same LUMEN_HOME; after it has
- * stopped, the rows it stored are counted and compared with the 2xx answers it gave.
+ * Every selected (workload, server) pair ROUNDS times, interleaved: round 1 of each, then round 2. A server that
+ * cannot run (the relay does not start, say) is reported and left out of the later rounds; the others go on.
  */
-async function ingest() {
-  const database = join(home, 'lumen.db');
-  const countInteractions = () => {
-    const db = new Database(database, { readonly: true, fileMustExist: true });
-    try {
-      return db.prepare('SELECT count(*) AS n FROM interactions').get().n;
-    } finally {
-      db.close();
-    }
-  };
-  const path = `/webhooks/whatsapp/${integrationId}`;
-  const baseline = [];
-  const relay = [];
+async function load({ newHome }) {
+  const ctx = { meta, newHome, relayNodeArgs, keep, log };
+  const rounds = [];
+  const broken = new Set();
   for (let round = 1; round <= ROUNDS; round += 1) {
-    log(`ingest round ${round}/${ROUNDS}: baseline (bare Fastify), ${CONNECTIONS} connections, ≈ ${MEASURE_SECONDS} s…`);
-    const base = await startServer([BASELINE_SERVER], { env });
-    let baseRound;
-    try {
-      baseRound = await ingestRound(`${base.url}${path}`, { sandbox, signBody, pid: base.pid });
-    } finally {
-      await base.stop();
+    for (const workload of Object.keys(plan)) {
+      for (const server of Object.keys(SERVERS)) {
+        if (!plan[workload].has(server) || broken.has(server)) continue;
+        log(`load round ${round}/${ROUNDS}: ${SERVERS[server].label}, ${WORKLOADS[workload]}, ${CONNECTIONS} connections, ≈ ${MEASURE_SECONDS} s…`);
+        try {
+          const r = await loadRound(server, workload, ctx);
+          rounds.push({ round, ...r });
+          const stored = r.stored === undefined ? '' : `, stored ${r.stored} of ${r.answered2xx} answered 2xx`;
+          log(`  ${Math.round(r.measured.rps)} req/s, p99 ${r.measured.latency.p99} ms, max RSS ${fmt((r.maxRss ?? 0) / MiB, 1)} MiB${stored}`);
+        } catch (error) {
+          broken.add(server);
+          failed(`load: ${SERVERS[server].label}`, error);
+        }
+      }
     }
-    baseline.push(baseRound);
-    log(`  baseline ${Math.round(baseRound.measured.rps)} req/s, p99 ${baseRound.measured.latency.p99} ms`);
-
-    log(`ingest round ${round}/${ROUNDS}: lumen relay start, ${CONNECTIONS} connections, ≈ ${MEASURE_SECONDS} s…`);
-    const storedBefore = countInteractions();
-    const server = await startServer(
-      [...relayNodeArgs, LUMEN, 'relay', 'start', '--port', '0', '--json', '--quiet', '--rate-limit', '0', '--workspace-rate-limit', '0'],
-      { env },
-    );
-    let relayRound;
-    let exit;
-    let walBytes;
-    const stopping = { at: 0 };
-    try {
-      relayRound = await ingestRound(`${server.url}${path}`, { sandbox, signBody, pid: server.pid });
-      walBytes = fileSize(`${database}-wal`);
-    } finally {
-      stopping.at = performance.now();
-      exit = await server.stop(); // SIGINT: the relay finishes its commits before it exits
-    }
-    const stopMs = performance.now() - stopping.at;
-    const stored = countInteractions() - storedBefore;
-    const answered2xx = relayRound.warmup.ok + relayRound.measured.ok;
-    relay.push({ ...relayRound, stored, answered2xx, walBytes, stopMs, exit, stderr: server.stderr().slice(-4000) });
-    log(`  relay ${Math.round(relayRound.measured.rps)} req/s, p99 ${relayRound.measured.latency.p99} ms, stored ${stored} of ${answered2xx} answered 2xx`);
-    if (exit.code !== 0) log(`  the relay exited ${exit.code ?? exit.signal} on SIGINT:\n${server.stderr().slice(-2000)}`);
   }
-  const best = (runs) => runs.reduce((a, b) => (b.measured.rps > a.measured.rps ? b : a));
-  return { connections: CONNECTIONS, baseline, relay, bestBaseline: best(baseline), bestRelay: best(relay) };
+  const best = {};
+  for (const workload of Object.keys(plan)) {
+    best[workload] = {};
+    for (const server of plan[workload]) {
+      const runs = rounds.filter((r) => r.workload === workload && r.server === server);
+      if (runs.length > 0) best[workload][server] = runs.reduce((a, b) => (b.measured.rps > a.measured.rps ? b : a));
+    }
+  }
+  return { connections: CONNECTIONS, rounds, best };
 }
 
-function targetRows({ cold, bulk, ingest: load }) {
+function targetRows({ cold, bulk, load: loaded, growth: grown }) {
   const rows = [];
   const row = (measure, value, baseline, ratio, target, pass) =>
     rows.push({ measure, value, baseline, ratio, target, verdict: pass === undefined ? 'info' : pass ? 'PASS' : 'MISS' });
-  if (load) {
-    const b = load.bestBaseline.measured;
-    const r = load.bestRelay.measured;
-    const ratio = r.rps / b.rps;
-    row('Relay ingest (req/s, 50 conns)', fmt(r.rps, 0), fmt(b.rps, 0), `${ratio.toFixed(2)}×`, '≥ 0.50×', ratio >= 0.5);
-    row('Relay latency p50', `${r.latency.p50} ms`, `${b.latency.p50} ms`, '', '', undefined);
-    row('Relay latency p99', `${r.latency.p99} ms`, `${b.latency.p99} ms`, '', '< 25 ms', r.latency.p99 < 25);
-    const failures = load.relay.reduce(
-      (n, x) => n + x.warmup.non2xx + x.warmup.errors + x.measured.non2xx + x.measured.errors,
-      0,
-    );
-    row('Relay non-2xx + errors (all rounds)', String(failures), '', '', '= 0', failures === 0);
-    const stored = load.relay.reduce((n, x) => n + x.stored, 0);
-    const answered = load.relay.reduce((n, x) => n + x.answered2xx, 0);
-    const consistent = load.relay.every((x) => x.stored === x.answered2xx && !x.warmup.exhausted && !x.measured.exhausted);
-    row('Stored interactions = 2xx answers', `${stored} / ${answered}`, '', '', 'equal', consistent);
-    if (r.serverCpuUsPerRequest !== undefined && b.serverCpuUsPerRequest !== undefined) {
-      const cpu = r.serverCpuUsPerRequest / b.serverCpuUsPerRequest;
-      row('Server CPU per request (best rounds)', `${fmt(r.serverCpuUsPerRequest, 1)} µs`, `${fmt(b.serverCpuUsPerRequest, 1)} µs`, `${cpu.toFixed(2)}×`, '', undefined);
+  const rps = (r) => fmt(r.measured.rps, 0);
+  const times = (x) => `${x.toFixed(2)}×`;
+  if (loaded) {
+    for (const workload of Object.keys(WORKLOADS)) {
+      const best = loaded.best[workload] ?? {};
+      const lumen = best.lumen;
+      const lumenRuns = loaded.rounds.filter((r) => r.workload === workload && r.server === 'lumen');
+      const name = WORKLOADS[workload];
+      if (best.bare) {
+        const ratio = lumen ? lumen.measured.rps / best.bare.measured.rps : undefined;
+        const pass = workload === 'messages' && ratio !== undefined ? ratio >= 0.3 : undefined;
+        row(`Ingest, ${name}: vs bare Fastify route`, lumen ? rps(lumen) : '—', rps(best.bare), ratio ? times(ratio) : '', workload === 'messages' ? '≥ 0.30×' : '', pass);
+      }
+      const peers = PEERS.filter((p) => best[p]);
+      for (const peer of peers) {
+        const ratio = lumen ? lumen.measured.rps / best[peer].measured.rps : undefined;
+        row(`Ingest, ${name}: vs ${SERVERS[peer].label}`, lumen ? rps(lumen) : '—', rps(best[peer]), ratio ? times(ratio) : '', '', undefined);
+      }
+      if (peers.length > 0) {
+        const top = peers.reduce((a, b) => (best[b].measured.rps > best[a].measured.rps ? b : a));
+        const ratio = lumen ? lumen.measured.rps / best[top].measured.rps : undefined;
+        row(`Ingest, ${name}: vs the best peer (${top})`, lumen ? rps(lumen) : '—', rps(best[top]), ratio ? times(ratio) : '', '≥ 2.00×', ratio === undefined ? undefined : ratio >= 2);
+      }
+      if (lumen) {
+        const worst = Math.max(...lumenRuns.map((r) => r.measured.latency.p99));
+        row(`Relay latency p50, ${name}`, `${lumen.measured.latency.p50} ms`, best.bare ? `${best.bare.measured.latency.p50} ms` : '', '', '', undefined);
+        row(`Relay latency p99, ${name} (worst round)`, `${worst} ms`, best.bare ? `${best.bare.measured.latency.p99} ms` : '', '', '< 25 ms', worst < 25);
+        const b = best.bare?.measured;
+        const r = lumen.measured;
+        if (r.serverCpuUsPerRequest !== undefined) {
+          const cpu = b?.serverCpuUsPerRequest ? r.serverCpuUsPerRequest / b.serverCpuUsPerRequest : undefined;
+          row(`Server CPU per request, ${name}`, `${fmt(r.serverCpuUsPerRequest, 1)} µs`, b?.serverCpuUsPerRequest ? `${fmt(b.serverCpuUsPerRequest, 1)} µs` : '', cpu ? times(cpu) : '', '', undefined);
+        }
+      }
     }
-    const rss = Math.max(...load.relay.map((x) => x.maxRss ?? 0)) / MiB;
-    const baseRss = Math.max(...load.baseline.map((x) => x.maxRss ?? 0)) / MiB;
-    row('Relay max RSS under load', `${fmt(rss, 1)} MiB`, `${fmt(baseRss, 1)} MiB`, '', '< 120 MiB', rss < 120);
-    const wal = Math.max(...load.relay.map((x) => x.walBytes ?? 0)) / MiB;
-    row('Relay WAL file after a round', `${fmt(wal, 0)} MiB`, '', '', '', undefined);
-    const stopMs = Math.max(...load.relay.map((x) => x.stopMs));
-    row('Relay SIGINT → exit after a round', `${fmt(stopMs, 0)} ms`, '', '', '', undefined);
+    const lumenRounds = loaded.rounds.filter((r) => r.server === 'lumen');
+    if (lumenRounds.length > 0) {
+      const failures = lumenRounds.reduce((n, x) => n + x.warmup.non2xx + x.warmup.errors + x.measured.non2xx + x.measured.errors, 0);
+      row('Relay non-2xx + errors (all rounds)', String(failures), '', '', '= 0', failures === 0);
+      const stored = lumenRounds.reduce((n, x) => n + x.stored, 0);
+      const answered = lumenRounds.reduce((n, x) => n + x.answered2xx, 0);
+      row('Relay stored rows = 2xx answers', `${stored} / ${answered}`, '', '', 'equal', lumenRounds.every((x) => x.consistent));
+      const rss = Math.max(...lumenRounds.map((x) => x.maxRss ?? 0)) / MiB;
+      const bare = loaded.rounds.filter((r) => r.server === 'bare');
+      const baseRss = bare.length ? `${fmt(Math.max(...bare.map((x) => x.maxRss ?? 0)) / MiB, 1)} MiB` : '';
+      row('Relay max RSS under load', `${fmt(rss, 1)} MiB`, baseRss, '', '< 120 MiB', rss < 120);
+      row('Relay WAL file after a round', `${fmt(Math.max(...lumenRounds.map((x) => x.walBytes ?? 0)) / MiB, 0)} MiB`, '', '', '', undefined);
+      row('Relay SIGINT → exit after a round', `${fmt(Math.max(...lumenRounds.map((x) => x.stopMs)), 0)} ms`, '', '', '', undefined);
+    }
+    const peerRounds = loaded.rounds.filter((r) => PEERS.includes(r.server));
+    if (peerRounds.length > 0) {
+      const stored = peerRounds.reduce((n, x) => n + x.stored, 0);
+      const answered = peerRounds.reduce((n, x) => n + x.answered2xx, 0);
+      row('Peers stored rows = 2xx answers', '', `${stored} / ${answered}`, '', 'equal', peerRounds.every((x) => x.consistent));
+    }
+  }
+  if (grown) {
+    const e = grown.bestEmpty;
+    const g = grown.bestGrown;
+    const size = `${fmt(grown.seeded.interactions / 1e6, 2)} M`;
+    const ratio = g.measured.rps / e.measured.rps;
+    row(`Ingest after ${size} stored (vs empty home)`, rps(g), rps(e), times(ratio), '≥ 0.90×', ratio >= 0.9);
+    const p99 = Math.max(...grown.ingest.grown.map((r) => r.measured.latency.p99));
+    const p99Empty = Math.max(...grown.ingest.empty.map((r) => r.measured.latency.p99));
+    row(`Relay latency p99 after ${size} stored (worst round)`, `${p99} ms`, `${p99Empty} ms`, '', '< 25 ms', p99 < 25);
+    const start = grown.start.grown.medianMs / grown.start.empty.medianMs;
+    row(`Relay start after ${size} stored (spawn → listening)`, `${fmt(grown.start.grown.medianMs, 0)} ms`, `${fmt(grown.start.empty.medianMs, 0)} ms`, times(start), '≤ 1.20×', start <= 1.2);
+    const rssOf = (runs) => Math.max(...runs.map((r) => r.maxRss ?? 0)) / MiB;
+    const rssG = rssOf(grown.ingest.grown);
+    const rssE = rssOf(grown.ingest.empty);
+    row(`Relay max RSS under load after ${size} stored`, `${fmt(rssG, 1)} MiB`, `${fmt(rssE, 1)} MiB`, `${rssG - rssE >= 0 ? '+' : ''}${fmt(rssG - rssE, 1)} MiB`, '≤ +10 MiB', rssG - rssE <= 10);
+    row(`Relay idle RSS after start, ${size} stored`, `${fmt(grown.start.grown.idleRssMedian / MiB, 1)} MiB`, `${fmt(grown.start.empty.idleRssMedian / MiB, 1)} MiB`, '', '', undefined);
+    const consistent = [...grown.ingest.grown, ...grown.ingest.empty].every((r) => r.stored === r.answered2xx);
+    const failures = [...grown.ingest.grown, ...grown.ingest.empty].reduce((n, x) => n + x.warmup.non2xx + x.warmup.errors + x.measured.non2xx + x.measured.errors, 0);
+    row('Growth rounds: non-2xx + errors, stored = 2xx', `${failures}, ${consistent ? 'equal' : 'NOT equal'}`, '', '', '0, equal', failures === 0 && consistent);
+    for (const key of ['messagesList', 'messagesFrom', 'contactsList', 'windowCheck']) {
+      const c = grown.cli[key];
+      row(`\`${c.label}\` after ${size} (vs 1,000 stored)`, `${fmt(c.grownMs, 0)} ms`, `${fmt(c.emptyMs, 0)} ms`, times(c.grownMs / c.emptyMs), '', undefined);
+    }
+    if (grown.cli.failures.length > 0) row('Growth CLI commands that failed', String(grown.cli.failures.length), '', '', '= 0', false);
+    row(`Seeding ${size} messages + ${fmt(grown.seeded.contacts, 0)} contacts (SQL)`, `${fmt(grown.seeded.ms / 1000, 1)} s`, '', '', '', undefined);
   }
   if (cold) {
     const node = cold.node.medianMs;
     const help = cold.help.medianMs / node;
     const list = cold.templatesList.medianMs / node;
-    row('Cold start `lumen --help`', `${fmt(cold.help.medianMs, 0)} ms`, `${fmt(node, 0)} ms`, `${help.toFixed(2)}×`, '≤ 1.40×', help <= 1.4);
-    row('Cold start `lumen templates list`', `${fmt(cold.templatesList.medianMs, 0)} ms`, `${fmt(node, 0)} ms`, `${list.toFixed(2)}×`, '', undefined);
+    row('Cold start `lumen --help`', `${fmt(cold.help.medianMs, 0)} ms`, `${fmt(node, 0)} ms`, times(help), '≤ 1.40×', help <= 1.4);
+    row('Cold start `lumen templates list`', `${fmt(cold.templatesList.medianMs, 0)} ms`, `${fmt(node, 0)} ms`, times(list), '', undefined);
   }
   if (bulk) {
     const within = Math.abs(bulk.achievedRate - bulk.rate) / bulk.rate <= 0.02;
@@ -175,14 +280,6 @@ function targetRows({ cold, bulk, ingest: load }) {
     row('Bulk send worst 1-s window', `${bulk.worstWindow} sends`, '', '', `≤ ${bulk.rate}`, bulk.worstWindow <= bulk.rate);
   }
   return rows;
-}
-
-function fileSize(path) {
-  try {
-    return statSync(path).size;
-  } catch {
-    return 0;
-  }
 }
 
 function fmt(value, digits) {
@@ -196,3 +293,4 @@ function markdownTable(rows) {
   const line = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
   return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
 }
+
