@@ -1,18 +1,16 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createGraphClient } from '../../src/graph/client.js';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
 import { createMemorySecretStore } from '../../src/secrets/index.js';
 import type { SecretStore } from '../../src/secrets/types.js';
 import { connectWhatsApp } from '../../src/services/whatsapp/connect.js';
-import type { ServiceDeps } from '../../src/services/deps.js';
+import { createServiceDeps, type ServiceDeps, type ServiceDepsInit } from '../../src/services/deps.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/types.js';
+import { makeHome, type LumenHome } from '../helpers/home.js';
 
 let sandbox: SandboxHandle;
-let dir: string;
+let home: LumenHome;
 let store: Store;
 let secrets: SecretStore & { keys(): string[] };
 
@@ -21,8 +19,8 @@ beforeAll(async () => {
 });
 afterAll(() => sandbox.close());
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'lumen-connect-'));
-  store = openStore(join(dir, 'lumen.db'));
+  home = makeHome();
+  store = openStore(home.path('lumen.db'));
   const memory = createMemorySecretStore();
   const keys = new Set<string>();
   secrets = {
@@ -43,17 +41,17 @@ beforeEach(() => {
 });
 afterEach(() => {
   store.close();
-  rmSync(dir, { recursive: true, force: true });
+  home.cleanup();
 });
 
-function deps(overrides: Partial<ServiceDeps> = {}): ServiceDeps {
-  return {
+function deps(overrides: Partial<ServiceDepsInit> = {}): ServiceDeps {
+  return createServiceDeps({
     store,
     secrets: async () => secrets,
     graph: async (token) => createGraphClient({ baseUrl: sandbox.url, version: 'v23.0', accessToken: token }),
     now: () => new Date('2026-11-21T12:00:00Z'),
     ...overrides,
-  };
+  });
 }
 
 describe('connectWhatsApp', () => {

@@ -1,6 +1,3 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp, type RelayAppDeps } from '../../src/relay/app.js';
 import { IntegrationDirectory, type RelayIntegration } from '../../src/relay/directory.js';
@@ -10,8 +7,10 @@ import { signBody } from '../../src/relay/signature.js';
 import { hashVerifyToken } from '../../src/webhooks.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/types.js';
+import { eventually } from '../helpers/async.js';
+import { makeHome, type LumenHome } from '../helpers/home.js';
+import { delivery, entry, fixtureFor, messagesChange, statusItem, textMessage, toBody } from '../helpers/webhooks.js';
 
-const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'webhooks');
 const SECRET = '5a4d0b1e9c3f7a2e8b6d4c0f1a3e5b7d';
 const PHONE = '106540352242922';
 
@@ -28,18 +27,18 @@ const care: RelayIntegration = {
 // A second number of the same Meta app: its webhooks arrive on the first one's Callback URL.
 const sales: RelayIntegration = { ...care, id: 'wa_sales', label: 'Sales', phoneNumberId: '106540352242999' };
 
-let dir: string;
+let home: LumenHome;
 let store: Store;
 let events: RelayEvent[];
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'lumen-relay-app-'));
-  store = openStore(join(dir, 'lumen.db'));
+  home = makeHome();
+  store = openStore(home.path('lumen.db'));
   events = [];
 });
 afterEach(() => {
   store.close();
-  rmSync(dir, { recursive: true, force: true });
+  home.cleanup();
 });
 
 /** What the directory's loader returns; a test changes it and moves `marker`, as a write to integrations would. */
@@ -59,9 +58,6 @@ async function app(overrides: Partial<RelayAppDeps> = {}) {
   });
 }
 
-function fixture(name: string, phoneNumberId = PHONE): string {
-  return readFileSync(join(FIXTURES, name), 'utf8').replaceAll('1122334455667', phoneNumberId);
-}
 
 function post(body: string | Buffer, headers: Record<string, string> = {}, id = 'wa_care') {
   return {
@@ -90,7 +86,7 @@ describe('relay app (inject)', () => {
 
   it('stores a signed message before answering received', async () => {
     const relay = await app();
-    const response = await relay.inject(post(fixture('01-inbound-text.json')));
+    const response = await relay.inject(post(fixtureFor('01-inbound-text.json', PHONE)));
     expect(response.statusCode).toBe(200);
     expect(response.json()).toEqual({ status: 'received', messages: 1 });
     const [stored] = await store.inbox.listInteractions({ workspaceId: 'ws_1', limit: 10 });
@@ -101,7 +97,7 @@ describe('relay app (inject)', () => {
 
   it('routes a message for another number of the same app to that number', async () => {
     const relay = await app();
-    const response = await relay.inject(post(fixture('01-inbound-text.json', sales.phoneNumberId)));
+    const response = await relay.inject(post(fixtureFor('01-inbound-text.json', sales.phoneNumberId)));
     expect(response.json()).toEqual({ status: 'received', messages: 1 });
     const [stored] = await store.inbox.listInteractions({ workspaceId: 'ws_1', limit: 10 });
     expect(stored!.integrationId).toBe('wa_sales');
@@ -110,7 +106,7 @@ describe('relay app (inject)', () => {
   it('acknowledges statuses and other fields as ignored', async () => {
     const relay = await app();
     for (const name of ['12-status-sent.json', '13-status-failed.json', '14-template-status-update-rejected.json']) {
-      const response = await relay.inject(post(fixture(name)));
+      const response = await relay.inject(post(fixtureFor(name, PHONE)));
       expect(response.statusCode, name).toBe(200);
       expect(response.json(), name).toEqual({ status: 'ignored' });
     }
@@ -119,12 +115,12 @@ describe('relay app (inject)', () => {
 
   it('refuses bad requests with the contract statuses and stores nothing', async () => {
     const relay = await app();
-    const body = fixture('01-inbound-text.json');
+    const body = fixtureFor('01-inbound-text.json', PHONE);
     const cases: Array<[string, ReturnType<typeof post>, number]> = [
       ['unsigned', { ...post(body), headers: { 'content-type': 'application/json' } }, 401],
       ['malformed header', post(body, { 'x-hub-signature-256': 'sha256=zz' }), 401],
       ['wrong secret', post(body, { 'x-hub-signature-256': signBody(body, 'f'.repeat(32)) }), 401],
-      ['tampered', { ...post(body), payload: body.replace('Body Text', 'Evil Text') }, 401],
+      ['tampered', { ...post(body), payload: body.toString().replace('Body Text', 'Evil Text') }, 401],
       ['unknown integration', post(body, {}, 'wa_unknown'), 404],
       ['signed but not JSON', post('{"object": "whatsapp_business_account", '), 400],
       ['over 3 MiB', post(Buffer.alloc(3 * 1024 * 1024 + 1, 32)), 413],
@@ -139,7 +135,7 @@ describe('relay app (inject)', () => {
 
   it('rate-limits per integration with 429 and Retry-After, which Meta retries', async () => {
     const relay = await app({ limits: { perIntegration: 1 } });
-    const body = fixture('12-status-sent.json');
+    const body = fixtureFor('12-status-sent.json', PHONE);
     expect((await relay.inject(post(body))).statusCode).toBe(200);
     expect((await relay.inject(post(body))).statusCode).toBe(200); // burst of two
     const limited = await relay.inject(post(body));
@@ -149,7 +145,7 @@ describe('relay app (inject)', () => {
 
   it('tells a client flooding bad signatures to back off, and still accepts genuine deliveries from its address', async () => {
     const relay = await app({ limits: { failedSignaturesPerClient: 2 } });
-    const body = fixture('01-inbound-text.json');
+    const body = fixtureFor('01-inbound-text.json', PHONE);
     const bad = post(body, { 'x-hub-signature-256': signBody(body, 'f'.repeat(32)) });
     const statuses = [];
     for (let i = 0; i < 6; i += 1) statuses.push((await relay.inject(bad)).statusCode);
@@ -161,7 +157,7 @@ describe('relay app (inject)', () => {
 
   it('counts only verified deliveries against the rate limits', async () => {
     const relay = await app({ limits: { perIntegration: 1 } });
-    const body = fixture('12-status-sent.json');
+    const body = fixtureFor('12-status-sent.json', PHONE);
     for (let i = 0; i < 20; i += 1) {
       expect((await relay.inject({ ...post(body), headers: { 'content-type': 'application/json' } })).statusCode).toBe(401);
     }
@@ -171,7 +167,7 @@ describe('relay app (inject)', () => {
 
   it('sees a change of the connected numbers on the very next request', async () => {
     const relay = await app();
-    const body = fixture('01-inbound-text.json');
+    const body = fixtureFor('01-inbound-text.json', PHONE);
     const handshake = (token: string) =>
       relay.inject({ url: `/webhooks/whatsapp/wa_care?hub.mode=subscribe&hub.verify_token=${token}&hub.challenge=7` });
     expect((await handshake('lvt_right')).statusCode).toBe(200);
@@ -194,7 +190,7 @@ describe('relay app (inject)', () => {
 
   it('answers 503 (never 404) while a number\'s secrets cannot be read, and 503 when the store fails', async () => {
     const relay = await app();
-    const body = fixture('01-inbound-text.json');
+    const body = fixtureFor('01-inbound-text.json', PHONE);
     connected = { ready: [sales], unavailable: [{ id: 'wa_care', reason: 'The keychain is locked.' }] };
     marker += 1;
     const locked = await relay.inject(post(body));
@@ -212,11 +208,8 @@ describe('relay app (inject)', () => {
 
   it('refuses a delivery over the parse budget whole (413) instead of storing part of it', async () => {
     const relay = await app();
-    const messages = Array.from({ length: 12_000 }, (_, i) => ({ from: '15551234567', id: `wamid.${i}`, timestamp: '1700000000', type: 'text', text: { body: 'x' } }));
-    const body = JSON.stringify({
-      object: 'whatsapp_business_account',
-      entry: [{ id: '1', changes: [{ field: 'messages', value: { messaging_product: 'whatsapp', metadata: { phone_number_id: PHONE }, messages } }] }],
-    });
+    const messages = Array.from({ length: 12_000 }, (_, i) => textMessage({ wamid: `wamid.${i}`, from: '15551234567', body: 'x' }));
+    const body = toBody(delivery(entry([messagesChange(PHONE, { messages })])));
     const response = await relay.inject(post(body));
     expect(response.statusCode).toBe(413);
     expect(await store.inbox.listInteractions({ workspaceId: 'ws_1', limit: 10 })).toEqual([]);
@@ -224,21 +217,18 @@ describe('relay app (inject)', () => {
 
   it('ignores statuses named like Object.prototype members and stores the messages batched with them', async () => {
     const relay = await app();
-    const value = {
-      messaging_product: 'whatsapp',
-      metadata: { phone_number_id: PHONE },
-      statuses: ['constructor', '__proto__', 'toString'].map((status) => ({ id: 'wamid.S', status, timestamp: '1700000000', recipient_id: '1' })),
-      messages: [{ from: '15551234567', id: 'wamid.real', timestamp: '1700000000', type: 'text', text: { body: 'hi' } }],
+    const change = messagesChange(PHONE, {
+      statuses: ['constructor', '__proto__', 'toString'].map((status) => statusItem({ wamid: 'wamid.S', status, recipient: '1' })),
+      messages: [textMessage({ wamid: 'wamid.real', from: '15551234567', body: 'hi' })],
       errors: [{ code: 131051, title: 'Unsupported message type', error_data: { details: 'Message type is not currently supported' } }],
-    };
-    const body = JSON.stringify({ object: 'whatsapp_business_account', entry: [{ id: '1', changes: [{ field: 'messages', value }] }] });
+    });
+    const body = toBody(delivery(entry([change])));
     const response = await relay.inject(post(body));
     expect(response.statusCode).toBe(200);
     expect((await store.inbox.listInteractions({ workspaceId: 'ws_1', limit: 10 })).map((i) => i.wamid)).toEqual(['wamid.real']);
     // Meta's errors are recorded and reported, not dropped.
     expect(await store.inbox.listWebhookErrors('ws_1', 10)).toMatchObject([{ code: 131051, details: 'Message type is not currently supported' }]);
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(events).toContainEqual(expect.objectContaining({ event: 'webhook_error', code: 131051 }));
+    await eventually(() => expect(events).toContainEqual(expect.objectContaining({ event: 'webhook_error', code: 131051 })));
   });
 
   it('has a health check and JSON 404s', async () => {

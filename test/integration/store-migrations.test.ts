@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadMigrations } from '../../src/store/db.js';
 import { openStore } from '../../src/store/index.js';
+import { makeHome, type LumenHome } from '../helpers/home.js';
 import { textJob } from '../helpers/inbox.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -13,11 +13,13 @@ const MIGRATIONS = join(ROOT, 'src', 'store', 'migrations');
 const SCHEMAS = join(ROOT, 'test', 'fixtures', 'schemas');
 const LANDED = join(ROOT, 'test', 'fixtures', 'landed-migrations.sha256');
 
+let home: LumenHome;
 let dir: string;
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'lumen-migrations-'));
+  home = makeHome();
+  dir = home.dir;
 });
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(() => home.cleanup());
 
 describe('landed migrations', () => {
   it('are never edited: each file still has the hash it landed with (add a new migration instead)', () => {

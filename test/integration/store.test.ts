@@ -1,5 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -7,15 +6,18 @@ import { loadMigrations, openDatabase } from '../../src/store/db.js';
 import { openStore } from '../../src/store/index.js';
 import { createInboxRepo } from '../../src/store/repos/inbox.js';
 import type { IngestJob, Integration, TemplateRecord } from '../../src/store/types.js';
+import { makeHome, type LumenHome } from '../helpers/home.js';
 import { textJob } from '../helpers/inbox.js';
 
 const MIGRATIONS = join(import.meta.dirname, '..', '..', 'src', 'store', 'migrations');
 
+let home: LumenHome;
 let dir: string;
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'lumen-store-'));
+  home = makeHome();
+  dir = home.dir;
 });
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(() => home.cleanup());
 
 function integration(workspaceId: string, overrides: Partial<Integration> = {}): Integration {
   return {

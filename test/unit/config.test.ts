@@ -1,9 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadConfigFile, pickSetting, resolveGraphSettings } from '../../src/config/config.js';
 import { resolvePaths } from '../../src/config/paths.js';
+import { makeHome } from '../helpers/home.js';
 
 describe('config precedence', () => {
   it('takes flag over env over file over default, skipping empty values', () => {
@@ -30,12 +29,16 @@ describe('config precedence', () => {
   });
 
   it('reads config.json, treats a missing file as empty and a broken one as an error', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'lumen-config-'));
-    expect(loadConfigFile(join(dir, 'missing.json'))).toEqual({});
-    writeFileSync(join(dir, 'ok.json'), '{"publicUrl":"https://x.example"}');
-    expect(loadConfigFile(join(dir, 'ok.json'))).toEqual({ publicUrl: 'https://x.example' });
-    writeFileSync(join(dir, 'bad.json'), '{');
-    expect(() => loadConfigFile(join(dir, 'bad.json'))).toThrow(/not valid JSON/);
+    const home = makeHome();
+    try {
+      expect(loadConfigFile(home.path('missing.json'))).toEqual({});
+      writeFileSync(home.path('ok.json'), '{"publicUrl":"https://x.example"}');
+      expect(loadConfigFile(home.path('ok.json'))).toEqual({ publicUrl: 'https://x.example' });
+      writeFileSync(home.path('bad.json'), '{');
+      expect(() => loadConfigFile(home.path('bad.json'))).toThrow(/not valid JSON/);
+    } finally {
+      home.cleanup();
+    }
   });
 });
 

@@ -7,34 +7,16 @@ import { describe, expect, it } from 'vitest';
 import { MAX_DELIVERY_ITEMS, parseDelivery } from '../../src/relay/parse.js';
 import { toWellFormed } from '../../src/relay/payload.js';
 import type { ParsedDelivery } from '../../src/relay/types.js';
+import { delivery, entry, messagesChange, textMessage } from '../helpers/webhooks.js';
 
 const connectedTo =
   (...ids: string[]) =>
   (id: string) =>
     ids.includes(id);
 
-function messagesChange(phoneNumberId: string, value: Record<string, unknown>): Record<string, unknown> {
-  return {
-    field: 'messages',
-    value: {
-      messaging_product: 'whatsapp',
-      metadata: { display_phone_number: '15550001111', phone_number_id: phoneNumberId },
-      ...value,
-    },
-  };
-}
-
-function delivery(...changes: unknown[]): Record<string, unknown> {
-  return { object: 'whatsapp_business_account', entry: [{ id: 'WABA', changes }] };
-}
-
-function textMessage(id: string, from: string, body: string): Record<string, unknown> {
-  return { from, id, timestamp: '1700000000', type: 'text', text: { body } };
-}
-
 /** Parses a one-change delivery for the connected number P1. */
 function parseValue(value: Record<string, unknown>): ParsedDelivery {
-  return parseDelivery(delivery(messagesChange('P1', value)), { isConnected: connectedTo('P1') });
+  return parseDelivery(delivery(entry([messagesChange('P1', value)], 'WABA')), { isConnected: connectedTo('P1') });
 }
 
 /** Parses JSON text the way the relay does (own `__proto__` keys included). */
@@ -42,7 +24,7 @@ function parseJson(json: string): ParsedDelivery {
   return parseDelivery(JSON.parse(json) as unknown, { isConnected: connectedTo('P1') });
 }
 
-const textMessages = (count: number) => Array.from({ length: count }, (_, i) => textMessage(`wamid.${i}`, '1', 'hi'));
+const textMessages = (count: number) => Array.from({ length: count }, (_, i) => textMessage({ wamid: `wamid.${i}`, from: '1', body: 'hi' }));
 const anyNumber = { isConnected: () => true };
 const tooLargeItems = (parsed: ParsedDelivery) =>
   parsed.ignored.filter((item) => item.detail?.startsWith('delivery too large'));
@@ -81,7 +63,7 @@ describe('a delivery over the parse budget says so (the relay refuses it whole)'
     expect(parseDelivery({ object: 'whatsapp_business_account', entry: entries }, anyNumber).overBudget).toBe(true);
 
     const changes = Array.from({ length: MAX_DELIVERY_ITEMS }, () => ({ field: 'account_update', value: {} }));
-    expect(parseDelivery(delivery(...changes), anyNumber).overBudget).toBe(true);
+    expect(parseDelivery(delivery(entry(changes, 'WABA')), anyNumber).overBudget).toBe(true);
   });
 
   it('is false for ordinary deliveries and for bodies refused before any walking', () => {
@@ -110,7 +92,7 @@ describe('payload strings never resolve to Object.prototype members', () => {
     // Given a delivery that batches a real message, a real status and a status with a prototype member's name
     const parsed = parseValue({
       contacts: [{ profile: { name: 'Ann' }, wa_id: '111' }],
-      messages: [textMessage('wamid.in', '111', 'hello')],
+      messages: [textMessage({ wamid: 'wamid.in', from: '111', body: 'hello' })],
       statuses: [
         { id: 'wamid.X', status: name, timestamp: '1700000000', recipient_id: '111' },
         { id: 'wamid.out', status: 'read', timestamp: '1700000001', recipient_id: '111' },
@@ -159,8 +141,8 @@ describe('payload strings never resolve to Object.prototype members', () => {
   });
 
   it.each(PROTOTYPE_NAMES)('a field %j is another field', (name) => {
-    const message = textMessage('wamid.m', '1', 'x');
-    const body = delivery({ field: name, value: {} }, messagesChange('P1', { messages: [message] }));
+    const message = textMessage({ wamid: 'wamid.m', from: '1', body: 'x' });
+    const body = delivery(entry([{ field: name, value: {} }, messagesChange('P1', { messages: [message] })], 'WABA'));
     const parsed = parseDelivery(body, { isConnected: connectedTo('P1') });
     expect(parsed.ignored).toEqual([{ reason: 'other_field', field: name }]);
     expect(parsed.messages.map((m) => m.wamid)).toEqual(['wamid.m']);
@@ -168,7 +150,7 @@ describe('payload strings never resolve to Object.prototype members', () => {
 
   it('prototype names as interactive subtypes, senders, contact ids and phone number ids are plain strings', () => {
     const parsed = parseDelivery(
-      delivery(
+      delivery(entry([
         messagesChange('constructor', {
           contacts: [{ profile: { name: 'Odd' }, wa_id: 'toString' }],
           messages: [
@@ -177,7 +159,7 @@ describe('payload strings never resolve to Object.prototype members', () => {
             { from: 'toString', id: 'w3', type: 'text', text: { body: 'hi' }, context: { id: '__proto__' } },
           ],
         }),
-      ),
+      ], 'WABA')),
       { isConnected: connectedTo('constructor') },
     );
     expect(parsed.messages.map((m) => [m.wamid, m.phoneNumberId, m.from, m.contactName, m.text, m.replyTo])).toEqual([
@@ -247,7 +229,7 @@ describe('ids are the same after a UTF-8 round trip (the database stores UTF-8)'
 
   it('status ids, senders, user ids, reply targets, media and phone number ids are made well-formed too', () => {
     const parsed = parseDelivery(
-      delivery(
+      delivery(entry([
         messagesChange('P\udc00', {
           contacts: [{ profile: { name: 'Ann' }, wa_id: '1\ud800', user_id: 'US.\udbff' }],
           messages: [
@@ -261,7 +243,7 @@ describe('ids are the same after a UTF-8 round trip (the database stores UTF-8)'
           ],
           statuses: [{ id: 'wamid.s\ud800', status: 'read', recipient_id: '2\udc00' }],
         }),
-      ),
+      ], 'WABA')),
       { isConnected: connectedTo('P\ufffd') },
     );
     const keys = parsed.messages.map((m) => [m.wamid, m.phoneNumberId, m.from, m.userId, m.mediaId, m.replyTo]);
@@ -274,7 +256,7 @@ describe('ids are the same after a UTF-8 round trip (the database stores UTF-8)'
 
   it('well-formed ids (emoji, surrogate pairs, any script) are untouched', () => {
     const ids = ['wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=', 'wamid.😀', 'wamid.\ud83d\ude00', 'ñ中'];
-    const parsed = parseValue({ messages: ids.map((id) => textMessage(id, '1', 'x')) });
+    const parsed = parseValue({ messages: ids.map((id) => textMessage({ wamid: id, from: '1', body: 'x' })) });
     expect(parsed.messages.map((m) => m.wamid)).toEqual(ids);
   });
 
@@ -310,7 +292,7 @@ describe("Meta's value-level errors are all returned", () => {
 
   it('every error of a messages change, beside its messages and statuses, with everything needed to print it', () => {
     const parsed = parseValue({
-      messages: [textMessage('wamid.m', '1', 'hi')],
+      messages: [textMessage({ wamid: 'wamid.m', from: '1', body: 'hi' })],
       statuses: [{ id: 'wamid.s', status: 'sent' }],
       errors: [
         fullError,
@@ -357,10 +339,10 @@ describe("Meta's value-level errors are all returned", () => {
 
   it('errors of another field are returned too (the change itself is still another field)', () => {
     const parsed = parseDelivery(
-      delivery(
+      delivery(entry([
         { field: 'account_update', value: { metadata: { phone_number_id: 'P1' }, errors: [fullError] } },
         { field: 'message_template_status_update', value: { event: 'REJECTED', errors: [{ code: 2, title: 'T' }] } },
-      ),
+      ], 'WABA')),
       { isConnected: connectedTo('P1') },
     );
     expect(parsed.errors).toEqual([
@@ -375,10 +357,10 @@ describe("Meta's value-level errors are all returned", () => {
 
   it('errors about a number lumen has not connected are not returned, whatever the field', () => {
     const parsed = parseDelivery(
-      delivery(
+      delivery(entry([
         messagesChange('P-OTHER', { errors: [fullError] }),
         { field: 'account_update', value: { metadata: { phone_number_id: 'P-OTHER' }, errors: [fullError] } },
-      ),
+      ], 'WABA')),
       { isConnected: connectedTo('P1') },
     );
     expect(parsed.errors).toEqual([]);
@@ -395,7 +377,7 @@ describe("Meta's value-level errors are all returned", () => {
       expect.stringContaining('errors[1] is nested deeper than'),
     ]);
 
-    const other = parseDelivery(delivery({ field: 'account_update', value: { errors: 'x' } }), anyNumber);
+    const other = parseDelivery(delivery(entry([{ field: 'account_update', value: { errors: 'x' } }], 'WABA')), anyNumber);
     expect(other.ignored).toEqual([
       { reason: 'other_field', field: 'account_update' },
       {

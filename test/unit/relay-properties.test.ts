@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MAX_DELIVERY_ITEMS, parseDelivery } from '../../src/relay/parse.js';
 import { escapeNonAscii, parseSignatureHeader, signBody, verifySignature } from '../../src/relay/signature.js';
+import { delivery, entry, messagesChange, statusItem } from '../helpers/webhooks.js';
 
 const RUNS = { numRuns: 300 };
 
@@ -363,26 +364,22 @@ const genChange: fc.Arbitrary<GenChange> = fc.record({
 const genDelivery = fc.array(fc.array(genChange, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 3 });
 
 function toMetaJson(entries: GenChange[][]): unknown {
-  return {
-    object: 'whatsapp_business_account',
-    entry: entries.map((changes, e) => ({
-      id: `WABA${e}`,
-      changes: changes.map((c) => {
-        const value: Record<string, unknown> = {
-          messaging_product: 'whatsapp',
-          metadata: { display_phone_number: '15550001111', phone_number_id: c.phoneNumberId },
-        };
-        if (c.messages.length > 0) {
-          value.contacts = c.messages.map((m) => ({ profile: { name: `N${m.from}` }, wa_id: m.from }));
-          value.messages = c.messages.map((m) => ({ from: m.from, id: m.wamid, timestamp: String(m.timestamp), type: m.type, ...m.body }));
-        }
-        if (c.statuses.length > 0 || c.messages.length === 0) {
-          value.statuses = c.statuses.map((s) => ({ id: s.wamid, status: s.status, timestamp: String(s.timestamp), recipient_id: s.recipient }));
-        }
-        return { field: c.field, value };
-      }),
-    })),
-  };
+  return delivery(
+    ...entries.map((changes, e) =>
+      entry(
+        changes.map((c) => {
+          const value: Record<string, unknown> = {};
+          if (c.messages.length > 0) {
+            value.contacts = c.messages.map((m) => ({ profile: { name: `N${m.from}` }, wa_id: m.from }));
+            value.messages = c.messages.map((m) => ({ from: m.from, id: m.wamid, timestamp: String(m.timestamp), type: m.type, ...m.body }));
+          }
+          if (c.statuses.length > 0 || c.messages.length === 0) value.statuses = c.statuses.map(statusItem);
+          return { ...messagesChange(c.phoneNumberId, value), field: c.field };
+        }),
+        `WABA${e}`,
+      ),
+    ),
+  );
 }
 
 describe('parseDelivery (Meta-shaped deliveries)', () => {

@@ -1,26 +1,28 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.js';
 import { createFileSecretStore } from '../../src/secrets/file.js';
+import { makeHome, type LumenHome } from '../helpers/home.js';
 
 const TOKEN = 'EAAG-very-secret-access-token-1234567890';
 
 describe('file secret store', () => {
+  let home: LumenHome;
   let dir: string;
   let filePath: string;
   let keyFilePath: string;
 
   beforeEach(() => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'lumen-secrets-file-'));
+    home = makeHome();
+    dir = home.dir;
     // Nested folders that do not exist yet, so the store has to create them.
     filePath = path.join(dir, 'home', 'secrets.json');
     keyFilePath = path.join(dir, 'keys', 'secrets.key');
   });
 
   afterEach(() => {
-    rmSync(dir, { recursive: true, force: true });
+    home.cleanup();
   });
 
   const open = (masterKey?: string) => createFileSecretStore({ filePath, keyFilePath, masterKey });

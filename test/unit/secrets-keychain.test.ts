@@ -1,9 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createKeychainSecretStore, openSecretStore, probeKeychain } from '../../src/secrets/index.js';
+import { makeHome } from '../helpers/home.js';
 
 // A service name of its own, so the tests never see or touch real lumen entries.
 const service = `lumen-test-${randomBytes(4).toString('hex')}`;
@@ -51,19 +49,19 @@ describe.skipIf(!probe.ok)(title, () => {
   });
 
   it('is what the default selection picks, without a warning', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'lumen-secrets-keychain-'));
+    const home = makeHome();
     try {
       const warnings: string[] = [];
       const chosen = await openSecretStore({
         env: {},
-        secretsFile: path.join(dir, 'secrets.json'),
-        keyFile: path.join(dir, 'secrets.key'),
+        secretsFile: home.path('secrets.json'),
+        keyFile: home.path('secrets.key'),
         warn: (line) => warnings.push(line),
       });
       expect(chosen.kind).toBe('keychain');
       expect(warnings).toEqual([]);
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      home.cleanup();
     }
   });
 });

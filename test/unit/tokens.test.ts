@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  hashVerifyToken,
-  newIntegrationId,
-  newSecretRef,
-  newVerifyToken,
-  verifyTokenMatches,
-} from '../../src/services/whatsapp/tokens.js';
+import { newIntegrationId, newSecretRef, newVerifyToken } from '../../src/services/whatsapp/tokens.js';
+import { hashVerifyToken, verifyTokenMatches } from '../../src/webhooks.js';
 
 describe('integration ids and verify tokens', () => {
   it('makes unguessable, URL-safe integration ids (128 bits)', () => {
