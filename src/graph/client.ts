@@ -1,5 +1,6 @@
-import { Agent, request } from 'undici';
-import { GraphError, GraphNetworkError, makeRedactor } from './errors.js';
+import { Agent, FormData, request } from 'undici';
+import { UserError } from '../errors.js';
+import { GraphError, GraphNetworkError, MediaTooLargeError, makeRedactor } from './errors.js';
 import { DEFAULT_RETRY_POLICY, retryDelay, type NetworkFailure, type RetryPolicy } from './retry.js';
 import type { GraphErrorBody, GraphPaged } from './types.js';
 
@@ -31,6 +32,14 @@ export interface GraphClient {
   readonly baseUrl: string;
   get<T>(path: string, query?: Query, options?: RequestOptions): Promise<T>;
   post<T>(path: string, body?: unknown, options?: RequestOptions): Promise<T>;
+  /** POST multipart/form-data (media uploads). Never retried on a broken connection, like every POST. */
+  postForm<T>(path: string, form: FormData, options?: RequestOptions): Promise<T>;
+  delete<T>(path: string): Promise<T>;
+  /**
+   * Downloads a media URL the Graph API handed out (it needs the access token too) into `file`, refusing more than
+   * `maxBytes`; returns the size and the hex SHA-256 of what was written.
+   */
+  download(url: string, file: string, maxBytes: number): Promise<{ size: number; sha256: string; contentType: string | null }>;
   /** GET a list edge and follow `paging.next` until it is absent (a short page is not the end). */
   getAll<T>(path: string, query?: Query): Promise<T[]>;
   close(): Promise<void>;
@@ -55,7 +64,7 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
     return url;
   }
 
-  async function send<T>(method: 'GET' | 'POST', url: URL, body: unknown, retry: boolean): Promise<T> {
+  async function send<T>(method: 'GET' | 'POST' | 'DELETE', url: URL, body: unknown, retry: boolean): Promise<T> {
     const label = `${method} ${url.pathname}`;
     for (let attempt = 1; ; attempt += 1) {
       let status: number;
@@ -71,9 +80,10 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
           headers: {
             authorization: `Bearer ${options.accessToken}`,
             accept: 'application/json',
-            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+            // A FormData body sets its own multipart content type (with the boundary).
+            ...(body === undefined || body instanceof FormData ? {} : { 'content-type': 'application/json' }),
           },
-          body: body === undefined ? undefined : JSON.stringify(body),
+          body: body === undefined ? undefined : body instanceof FormData ? body : JSON.stringify(body),
         });
         status = response.statusCode;
         retryAfter = response.headers['retry-after'];
@@ -115,11 +125,62 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
     baseUrl,
     get: (path, query, opts) => send('GET', urlFor(path, query), undefined, opts?.retry ?? true),
     post: (path, body, opts) => send('POST', urlFor(path), body, opts?.retry ?? false),
+    postForm: (path, form, opts) => send('POST', urlFor(path), form, opts?.retry ?? false),
+    delete: (path) => send('DELETE', urlFor(path), undefined, false),
+    async download(url, file, maxBytes) {
+      const label = `GET media ${new URL(url).pathname.slice(0, 40)}`;
+      let response: Awaited<ReturnType<typeof request>>;
+      try {
+        response = await request(url, {
+          method: 'GET',
+          dispatcher,
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+          headers: { authorization: `Bearer ${options.accessToken}` },
+        });
+      } catch (error) {
+        throw networkError(classifyNetworkError(error), baseUrl, error, redact);
+      }
+      if (response.statusCode < 200 || response.statusCode >= 300) {
+        const text = await response.body.text().catch(() => '');
+        throw new GraphError({ status: response.statusCode, body: parseJson(text) as GraphErrorBody | undefined, request: label, redact });
+      }
+      const declared = Number(response.headers['content-length'] ?? NaN);
+      if (Number.isFinite(declared) && declared > maxBytes) {
+        response.body.destroy();
+        throw new MediaTooLargeError(declared, maxBytes);
+      }
+      const { createHash } = await import('node:crypto');
+      const { createWriteStream } = await import('node:fs');
+      const { pipeline } = await import('node:stream/promises');
+      const hash = createHash('sha256');
+      let size = 0;
+      await pipeline(
+        response.body,
+        async function* (chunks: AsyncIterable<Buffer>) {
+          for await (const chunk of chunks) {
+            size += chunk.length;
+            if (size > maxBytes) throw new MediaTooLargeError(size, maxBytes);
+            hash.update(chunk);
+            yield chunk;
+          }
+        },
+        createWriteStream(file, { mode: 0o600 }),
+      );
+      const type = response.headers['content-type'];
+      return { size, sha256: hash.digest('hex'), contentType: typeof type === 'string' ? type : null };
+    },
     async getAll<T>(path: string, query?: Query): Promise<T[]> {
       const items: T[] = [];
       let url: URL | undefined = urlFor(path, query);
       for (let page = 0; url !== undefined; page += 1) {
-        if (page >= MAX_PAGES) throw new Error(`Gave up following paging.next after ${MAX_PAGES} pages of ${path}.`);
+        if (page >= MAX_PAGES) {
+          throw new UserError(`Gave up following paging.next after ${MAX_PAGES} pages of ${path}.`, {
+            code: 'graph_too_many_pages',
+            hint: 'Meta kept answering with another page; try again later.',
+            kind: 'unavailable',
+          });
+        }
         const result: GraphPaged<T> = await send<GraphPaged<T>>('GET', url, undefined, true);
         items.push(...(Array.isArray(result.data) ? result.data : []));
         url = nextPageUrl(result.paging?.next, origin);
@@ -135,7 +196,10 @@ function nextPageUrl(next: string | undefined, origin: string): URL | undefined 
   if (!next) return undefined;
   const url = new URL(next);
   if (url.origin !== origin) {
-    throw new Error(`paging.next points to another host (${url.origin}); refusing to send the access token there.`);
+    throw new UserError(`paging.next points to another host (${url.origin}); lumen refuses to send the access token there.`, {
+      code: 'graph_foreign_paging',
+      hint: 'Check LUMEN_GRAPH_URL: the server there is not the Graph API it claims to be.',
+    });
   }
   url.searchParams.delete('access_token');
   return url;

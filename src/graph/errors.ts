@@ -70,6 +70,20 @@ export class GraphNetworkError extends UserError {
   }
 }
 
+/** A media file larger than lumen accepts: refused before (or while) it is written. */
+export class MediaTooLargeError extends UserError {
+  constructor(
+    readonly size: number,
+    readonly maxBytes: number,
+  ) {
+    super(`The media file is larger than the ${maxBytes}-byte limit (${size} bytes or more).`, {
+      code: 'media_too_large',
+      hint: 'Raise the limit with --media-max-bytes if you want such files.',
+    });
+    this.name = 'MediaTooLargeError';
+  }
+}
+
 /** Replaces every occurrence of the given secrets with a marker. */
 export function makeRedactor(secrets: Array<string | undefined>): (text: string) => string {
   const present = secrets.filter((s): s is string => typeof s === 'string' && s.length >= 6);

@@ -7,6 +7,7 @@ import type { IntegrationDirectory, RelayIntegration } from './directory.js';
 import type { RelayEventSink } from './events.js';
 import type { GroupCommitter } from './ingest.js';
 import { DEFAULT_RATE_LIMITS, RateLimiter, type RateLimitSettings } from './limits.js';
+import { registerLocalApi, type LocalApiDeps } from './local-api.js';
 import { MAX_DELIVERY_ITEMS, parseDelivery } from './parse.js';
 import { parseSignatureHeader, verifySignature } from './signature.js';
 
@@ -19,6 +20,8 @@ export interface RelayAppDeps {
   /** Queue each new interaction for the user's code (a forward target or command is configured). */
   dispatchEnabled: boolean;
   limits?: Partial<RateLimitSettings>;
+  /** The local API for the user's code (`/v1/…`), when the relay offers it. */
+  localApi?: LocalApiDeps;
   /** Addresses whose X-Forwarded-For is believed (the tunnel lumen started, or --trust-proxy); none by default. */
   trustProxy?: string[];
   now?: () => Date;
@@ -91,6 +94,7 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
   app.setNotFoundHandler((_request, reply) => reply.code(404).send(errorBody('not_found', 'No such route.')));
 
   app.get('/healthz', async () => ({ status: 'ok' }));
+  if (deps.localApi) registerLocalApi(app, deps.localApi);
 
   const reject = (reply: FastifyReply, status: number, code: string, message: string, integrationId?: string) => {
     emit({ event: 'rejected', status, reason: message, ...(integrationId ? { integrationId } : {}) });
@@ -190,6 +194,8 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
       fromKind: m.fromKind,
       contactName: m.contactName,
       userId: m.userId,
+      parentUserId: m.parentUserId,
+      media: m.media,
       type: m.type,
       text: m.text,
       mediaId: m.mediaId,

@@ -1,10 +1,41 @@
 import { createHmac } from 'node:crypto';
-import type { DispatchRepo, InboxRepo, Interaction } from '../store/types.js';
+import type { DispatchRepo, InboxRepo, Interaction, MediaRecord, MediaRepo } from '../store/types.js';
 import { describeSystemFault } from '../store/faults.js';
 import type { RelayEventSink } from './events.js';
 
+/** What the user's code is told of a message's media: the file on disk, and the relay's URL that serves it. */
+export interface MediaView {
+  id: string;
+  state: MediaRecord['state'];
+  mimeType: string | null;
+  size: number | null;
+  sha256: string | null;
+  caption: string | null;
+  filename: string | null;
+  /** The stored file (null until it is downloaded). */
+  path: string | null;
+  /** `GET` it from the relay's local API (with the local API key); null when the relay has no API URL. */
+  url: string | null;
+  error: string | null;
+}
+
+export function mediaView(record: MediaRecord, url: string | null): MediaView {
+  return {
+    id: record.mediaId,
+    state: record.state,
+    mimeType: record.mimeType,
+    size: record.size,
+    sha256: record.sha256,
+    caption: record.caption,
+    filename: record.filename,
+    path: record.path,
+    url,
+    error: record.state === 'stored' ? null : record.lastError,
+  };
+}
+
 /** The JSON document the user's code receives for each inbound message. */
-export function interactionPayload(interaction: Interaction) {
+export function interactionPayload(interaction: Interaction, media?: MediaView | null) {
   return {
     object: 'interaction',
     id: interaction.id,
@@ -16,7 +47,9 @@ export function interactionPayload(interaction: Interaction) {
     contactName: interaction.contactName,
     type: interaction.type,
     text: interaction.text,
+    userId: interaction.userId,
     mediaId: interaction.mediaId,
+    ...(media ? { media } : {}),
     replyTo: interaction.replyTo,
     timestamp: interaction.timestamp,
     receivedAt: interaction.receivedAt,
@@ -28,14 +61,21 @@ export interface DeliveryResult {
   ok: boolean;
   status: number | null;
   error?: string;
-  /** What the command printed (for `--auto-reply` with no text). */
+  /** What the target answered: the forward target's body, or what the command printed on stdout. */
   output?: string;
+  /** What the command printed on stderr. */
+  errorOutput?: string;
+}
+
+/** What a delivery carries besides the message. */
+export interface DeliveryContext {
+  media?: MediaView | null;
 }
 
 /** Where interactions go: an HTTP endpoint or a command. */
 export interface DispatchTarget {
   readonly description: string;
-  deliver(interaction: Interaction): Promise<DeliveryResult>;
+  deliver(interaction: Interaction, context?: DeliveryContext): Promise<DeliveryResult>;
 }
 
 /**
@@ -50,9 +90,9 @@ export function signForward(body: string, secret: string, timestampSeconds: numb
 export function forwardTarget(url: string, signingSecret: string, clock: () => Date = () => new Date(), timeoutMs = 10_000): DispatchTarget {
   return {
     description: url,
-    async deliver(interaction) {
+    async deliver(interaction, context) {
       const { request } = await import('undici');
-      const body = JSON.stringify(interactionPayload(interaction));
+      const body = JSON.stringify(interactionPayload(interaction, context?.media));
       try {
         const response = await request(url, {
           method: 'POST',
@@ -79,25 +119,32 @@ export function forwardTarget(url: string, signingSecret: string, clock: () => D
   };
 }
 
-export function execTarget(command: string, env: NodeJS.ProcessEnv = process.env, timeoutMs = 30_000): DispatchTarget {
+export function execTarget(
+  command: string,
+  env: NodeJS.ProcessEnv = process.env,
+  extraEnv: () => Record<string, string> = () => ({}),
+  timeoutMs = 30_000,
+): DispatchTarget {
   return {
     description: command,
-    async deliver(interaction) {
+    async deliver(interaction, context) {
       const { execa } = await import('execa');
       const result = await execa(command, {
         shell: true,
-        input: JSON.stringify(interactionPayload(interaction)),
+        input: JSON.stringify(interactionPayload(interaction, context?.media)),
         timeout: timeoutMs,
         reject: false,
         stripFinalNewline: true,
         // The handler gets the user's environment, minus lumen's own secrets.
-        env: { ...withoutSecrets(env), LUMEN_INTERACTION_ID: interaction.id },
+        env: { ...withoutSecrets(env), ...extraEnv(), LUMEN_INTERACTION_ID: interaction.id },
         extendEnv: false,
       });
-      if (result.exitCode === 0 && !result.timedOut) return { ok: true, status: 0, output: String(result.stdout) };
+      const output = String(result.stdout ?? '');
+      const errorOutput = String(result.stderr ?? '');
+      if (result.exitCode === 0 && !result.timedOut) return { ok: true, status: 0, output, errorOutput };
       const why = result.timedOut ? `timed out after ${timeoutMs} ms` : `exit code ${result.exitCode ?? result.signal}`;
-      const stderr = String(result.stderr ?? '').trim().split('\n').at(-1);
-      return { ok: false, status: result.exitCode ?? null, error: stderr ? `${why}: ${stderr.slice(0, 200)}` : why };
+      const stderr = errorOutput.trim().split('\n').at(-1);
+      return { ok: false, status: result.exitCode ?? null, error: stderr ? `${why}: ${stderr.slice(0, 200)}` : why, output, errorOutput };
     },
   };
 }
@@ -128,7 +175,17 @@ export interface DispatcherDeps {
   concurrency?: number;
   /** How long a claim on an event holds: longer than any delivery takes, so no other relay takes it over meanwhile. */
   leaseMs?: number;
+  /** Inbound media: a message waits for its file (at most `mediaWaitMs` after it arrived), then goes with its state. */
+  media?: MediaRepo;
+  mediaWaitMs?: number;
+  /** The local API URL of a media file, for the payload's `media.url`. */
+  mediaUrl?: (mediaId: string) => string | null;
+  /** Called just before the user's code gets a message (the typing indicator hooks in here). */
+  beforeDeliver?: (interaction: Interaction) => void;
 }
+
+/** How long a message waits for its media file before it is handed on without it (with `media.state`). */
+export const MEDIA_WAIT_MS = 30_000;
 
 /** Claims outlive the longest delivery (a command's 30 s timeout) with room to record its result. */
 export const DISPATCH_LEASE_MS = 120_000;
@@ -239,8 +296,24 @@ export class Dispatcher {
       await this.record(() => this.deps.dispatch.markDelivered(eventId, { target: 'purged', status: null, durationMs: 0, at }));
       return;
     }
+    let media: MediaView | null = null;
+    if (this.deps.media && interaction.mediaId) {
+      const record = await this.deps.media.forInteraction(interaction.id);
+      if (record) {
+        const waitUntil = new Date(interaction.receivedAt).getTime() + (this.deps.mediaWaitMs ?? MEDIA_WAIT_MS);
+        if (record.state === 'pending' && now().getTime() < waitUntil) {
+          // Back in the queue until the download settles (the fetcher makes it due) or the wait runs out.
+          await this.record(() => this.deps.dispatch.postpone(eventId, new Date(waitUntil).toISOString()));
+          const again = await this.deps.media.forInteraction(interaction.id);
+          if (again && again.state !== 'pending') await this.deps.dispatch.makeDue(interaction.id, now().toISOString());
+          return;
+        }
+        media = mediaView(record, this.deps.mediaUrl?.(record.mediaId) ?? null);
+      }
+    }
+    this.deps.beforeDeliver?.(interaction);
     const started = now().getTime();
-    const result = await this.deps.target.deliver(interaction);
+    const result = await this.deps.target.deliver(interaction, { media });
     const durationMs = now().getTime() - started;
     const attempt = attempts + 1;
     if (result.ok) {

@@ -30,6 +30,18 @@ export type RelayEvent =
       nextAttemptAt?: string;
     }
   | {
+      event: 'reply';
+      interactionId: string;
+      to: string;
+      ok: boolean;
+      /** The outbound message id. */
+      id?: string;
+      wamid?: string;
+      pendingApproval?: string;
+      error?: string;
+    }
+  | { event: 'handler_output'; interactionId: string; stream: 'stdout' | 'stderr'; text: string }
+  | {
       event: 'auto_reply';
       interactionId: string;
       to: string;
@@ -37,6 +49,7 @@ export type RelayEvent =
       wamid?: string;
       /** The outbound message id, when the approval policy holds the reply for approval. */
       pendingApproval?: string;
+      id?: string;
       error?: string;
     }
   | {
@@ -46,6 +59,20 @@ export type RelayEvent =
       title: string | null;
       message: string | null;
       details: string | null;
+    }
+  | {
+      event: 'media';
+      integrationId: string;
+      interactionId: string | null;
+      mediaId: string;
+      ok: boolean;
+      attempt: number;
+      durationMs: number;
+      path?: string;
+      size?: number;
+      error?: string;
+      /** When it is tried again; null when it was given up. */
+      retryAt?: string | null;
     }
   | { event: 'tunnel'; provider: string; url: string }
   | { event: 'error'; message: string }

@@ -20,6 +20,7 @@ import { renderMessageText } from './render.js';
 import type {
   DeliveryStatusValue,
   IgnoredItem,
+  InboundMedia,
   InboundMessage,
   ParsedDelivery,
   StatusUpdate,
@@ -241,13 +242,24 @@ function parseMessage(
     fromKind: phone !== null ? 'phone' : 'user_id',
     contactName: isRecord(profile) ? nonEmptyString(get(profile, 'name')) : null,
     userId,
+    parentUserId: contact ? keyString(get(contact, 'parent_user_id')) : null,
     type,
     text: renderMessageText(message),
     mediaId: isRecord(media) ? keyLike(get(media, 'id')) : null,
+    media: inboundMedia(media),
     replyTo: isRecord(context) ? keyString(get(context, 'id')) : null,
     timestamp: isoTimestamp(get(message, 'timestamp')),
     raw: message,
   };
+}
+
+/** The media object of an image/video/audio/document/sticker message, when it names a media id. */
+function inboundMedia(media: unknown): InboundMedia | null {
+  if (!isRecord(media)) return null;
+  const id = keyLike(get(media, 'id'));
+  if (id === null) return null;
+  const text = (name: string) => nonEmptyString(get(media, name));
+  return { id, mimeType: text('mime_type'), sha256: text('sha256'), caption: text('caption'), filename: text('filename') };
 }
 
 /** A StatusUpdate, why the item was dropped, or null when its value is not one lumen knows (`onUnknown` is told). */

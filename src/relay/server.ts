@@ -3,12 +3,15 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { UsageError } from '../errors.js';
 import type { GraphClient } from '../graph/client.js';
+import { markRead as markMessageRead } from '../graph/media.js';
 import { readIntegrationSecrets } from '../secrets/integration.js';
+import { createServiceDeps } from '../services/deps.js';
 import { webhookPath } from '../webhooks.js';
 import type { SecretBackendKind, SecretStore } from '../secrets/types.js';
 import type { IngestOutcome, Integration, Interaction, Store } from '../store/types.js';
 import { buildApp } from './app.js';
-import { AutoReplier } from './auto-reply.js';
+import { MediaFetcher } from './media.js';
+import { Replier, repliesIn } from './replies.js';
 import { IntegrationDirectory, type RelayIntegration } from './directory.js';
 import { Dispatcher, execTarget, forwardTarget, type DeliveryResult, type DispatchTarget } from './dispatch.js';
 import type { RelayEvent, RelayEventSink } from './events.js';
@@ -35,6 +38,15 @@ export interface RelayOptions {
   soleDispatcher?: boolean;
   /** Proxies whose X-Forwarded-For is believed besides the tunnel lumen starts (--trust-proxy). */
   trustProxy?: string[];
+  /** Where inbound media files are stored (LUMEN_HOME/media). */
+  mediaDir?: string;
+  mediaMaxBytes?: number;
+  /** Mark each inbound message read (blue ticks) once it is stored. */
+  markRead?: boolean;
+  /** Show the typing indicator (which also marks it read) while the user's code works on a message. */
+  typing?: boolean;
+  /** The local API for the user's code (`/v1/…`); on unless false. */
+  localApi?: boolean;
 }
 
 export interface RelayDeps {
@@ -53,6 +65,8 @@ export interface RelayHandle {
   tunnel: Tunnel | null;
   /** Secret that signs forwarded deliveries (only with --forward-to). */
   signingSecret: string | null;
+  /** The local API for the user's code (loopback only) and its bearer key; null when it is off. */
+  localApi: { url: string; key: string } | null;
   integrations: RelayIntegration[];
   app: FastifyInstance;
   /** Stops accepting, answers what is in flight, finishes the commit queue and deliveries, closes everything. */
@@ -60,6 +74,30 @@ export interface RelayHandle {
 }
 
 export const SIGNING_SECRET_KEY = 'relay/signing_secret';
+export const LOCAL_API_KEY = 'relay/local_api_key';
+
+/** The local API's bearer key: created once, kept in the secret store, the same across restarts. */
+export async function relayLocalApiKey(secrets: SecretStore): Promise<string> {
+  const existing = await secrets.get(LOCAL_API_KEY);
+  if (existing) return existing;
+  const created = `lk_${randomBytes(24).toString('base64url')}`;
+  await secrets.set(LOCAL_API_KEY, created);
+  return created;
+}
+
+/** What an `--exec` handler printed, shown in the relay's output with the message's id (replies are not). */
+function reportHandlerOutput(onEvent: RelayEventSink, interaction: Interaction, result: DeliveryResult): void {
+  if (result.status === null || !('errorOutput' in result)) return;
+  const streams: Array<['stdout' | 'stderr', string | undefined]> = [
+    ['stdout', repliesIn(result.output) ? undefined : result.output],
+    ['stderr', result.errorOutput],
+  ];
+  for (const [stream, text] of streams) {
+    for (const line of (text ?? '').split('\n')) {
+      if (line.trim() !== '') onEvent({ event: 'handler_output', interactionId: interaction.id, stream, text: line.slice(0, 2000) });
+    }
+  }
+}
 
 /** The forward signing secret: created once, kept in the secret store, the same across restarts. */
 export async function relaySigningSecret(secrets: SecretStore): Promise<string> {
@@ -122,6 +160,8 @@ export async function startRelay(deps: RelayDeps, options: RelayOptions): Promis
   );
   await directory.sync();
 
+  let localApiUrl: string | null = null;
+  let localApiKey: string | null = null;
   let signingSecret: string | null = null;
   let target: DispatchTarget | undefined;
   if (options.target) {
@@ -130,27 +170,31 @@ export async function startRelay(deps: RelayDeps, options: RelayOptions): Promis
     signingSecret = await relaySigningSecret(await deps.secrets());
     target = forwardTarget(options.forwardTo, signingSecret, deps.now);
   } else if (options.exec) {
-    target = execTarget(options.exec, deps.env);
+    // Handlers reach the relay's local API with these (never Meta's token).
+    target = execTarget(options.exec, deps.env, (): Record<string, string> =>
+      localApiUrl && localApiKey ? { LUMEN_API_URL: localApiUrl, LUMEN_API_KEY: localApiKey } : {},
+    );
   }
 
-  // One client per generation of an integration's secrets: a re-connect (new token) gets a new one.
-  const graphClients = new Map<string, Promise<GraphClient>>();
-  const graphFor = (integration: Integration) => {
-    const key = `${integration.id}\u0000${integration.secretRef}`;
-    let client = graphClients.get(key);
-    if (!client) {
-      client = readIntegrationSecrets(deps, integration).then(({ accessToken }) => deps.graph(accessToken));
-      client.catch(() => graphClients.delete(key));
-      graphClients.set(key, client);
-    }
-    return client;
-  };
+  const services = createServiceDeps({ store, secrets: deps.secrets, graph: deps.graph, now: deps.now, env: deps.env ?? {} });
+  const graphFor = (integration: Integration) => services.graphFor(integration);
+  const integrationOf = (id: string) => integrations.get(id);
+  const replier = new Replier({ ...services, onEvent: deps.onEvent }, integrationOf, options.autoReply);
 
-  const autoReplier =
-    options.autoReply === undefined
-      ? undefined
-      : new AutoReplier({ store, graphFor, now: deps.now, onEvent: deps.onEvent }, options.autoReply, (id) => integrations.get(id));
-  const autoReply = (interaction: Interaction, result?: DeliveryResult) => autoReplier?.reply(interaction, result);
+  // Best effort, after the 200: a read receipt (and the typing indicator while the user's code works).
+  const receipts = new Set<Promise<void>>();
+  const markRead = (interaction: Interaction, typing: boolean) => {
+    const integration = integrationOf(interaction.integrationId);
+    if (!integration) return;
+    const work = graphFor(integration)
+      .then((graph) => markMessageRead(graph, integration.phoneNumberId, interaction.wamid, typing))
+      .then(
+        () => undefined,
+        (error: unknown) => deps.onEvent({ event: 'error', message: `Could not mark ${interaction.id} read: ${(error as Error).message}` }),
+      );
+    receipts.add(work);
+    void work.finally(() => receipts.delete(work));
+  };
 
   const dispatcher = target
     ? new Dispatcher({
@@ -159,9 +203,35 @@ export async function startRelay(deps: RelayDeps, options: RelayOptions): Promis
         target,
         now: deps.now,
         onEvent: deps.onEvent,
-        onDelivered: (interaction, result) => autoReply(interaction, result),
+        media: store.media,
+        mediaUrl: (mediaId) => (localApiUrl ? `${localApiUrl}/v1/media/${encodeURIComponent(mediaId)}` : null),
+        ...(options.typing ? { beforeDeliver: (interaction: Interaction) => markRead(interaction, true) } : {}),
+        onDelivered: (interaction, result) => {
+          reportHandlerOutput(deps.onEvent, interaction, result);
+          replier.delivered(interaction, result);
+        },
       })
     : undefined;
+
+  const fetcher = new MediaFetcher({
+    media: store.media,
+    integrationOf,
+    graphFor,
+    dir: options.mediaDir ?? 'media',
+    ...(options.mediaMaxBytes !== undefined ? { maxBytes: options.mediaMaxBytes } : {}),
+    now: deps.now,
+    onEvent: deps.onEvent,
+    onSettled: (record) => {
+      if (!record.interactionId || !dispatcher) return;
+      // The message waited for this file: hand it on now.
+      void store.dispatch.makeDue(record.interactionId, deps.now().toISOString()).then(
+        () => dispatcher.wake(),
+        () => dispatcher.wake(),
+      );
+    },
+  });
+
+  if (options.localApi !== false) localApiKey = await relayLocalApiKey(await deps.secrets());
 
   const committer = new GroupCommitter(store.inbox);
   const app = buildApp({
@@ -173,23 +243,29 @@ export async function startRelay(deps: RelayDeps, options: RelayOptions): Promis
     trustProxy: [...(options.tunnel ? ['127.0.0.1', '::1'] : []), ...(options.trustProxy ?? [])],
     now: deps.now,
     onEvent: deps.onEvent,
-    // Nothing to do after a commit without a consumer or an auto-reply: no callback is scheduled per delivery.
-    ...(dispatcher !== undefined || options.autoReply !== undefined
-      ? {
-          onStored: (outcome: IngestOutcome) => {
-            if (dispatcher) dispatcher.wake();
-            else for (const interaction of outcome.stored) autoReply(interaction);
-          },
-        }
+    ...(localApiKey
+      ? { localApi: { key: localApiKey, services, integrations: () => [...integrations.values()], mediaMaxBytes: options.mediaMaxBytes } }
       : {}),
+    onStored: (outcome: IngestOutcome) => {
+      if (outcome.stored.some((i) => i.mediaId !== null)) fetcher.wake();
+      if (dispatcher) dispatcher.wake();
+      else for (const interaction of outcome.stored) replier.delivered(interaction);
+      if (options.markRead && !options.typing) for (const interaction of outcome.stored) markRead(interaction, false);
+    },
   });
 
   // The only dispatcher on this database (one relay per LUMEN_HOME): claims a killed relay left are free at once.
-  if (options.soleDispatcher && dispatcher) await store.dispatch.releaseClaims();
+  if (options.soleDispatcher) {
+    if (dispatcher) await store.dispatch.releaseClaims();
+    await store.media.releaseClaims();
+  }
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
+  // The local API answers on loopback only: its URL for handlers names the loopback address of this port.
+  localApiUrl = localApiKey ? `http://${address.family === 'IPv6' ? '[::1]' : '127.0.0.1'}:${address.port}` : null;
+  fetcher.start();
   dispatcher?.start();
 
   let tunnel: Tunnel | null = null;
@@ -198,6 +274,7 @@ export async function startRelay(deps: RelayDeps, options: RelayOptions): Promis
   } catch (error) {
     await app.close();
     await dispatcher?.stop();
+    await fetcher.stop();
     throw error;
   }
   const publicUrl = tunnel?.url ?? options.publicUrl?.replace(/\/+$/, '') ?? null;
@@ -211,6 +288,7 @@ export async function startRelay(deps: RelayDeps, options: RelayOptions): Promis
     publicUrl,
     tunnel,
     signingSecret,
+    localApi: localApiUrl && localApiKey ? { url: localApiUrl, key: localApiKey } : null,
     integrations: directory.all(),
     app,
     close() {
@@ -219,9 +297,10 @@ export async function startRelay(deps: RelayDeps, options: RelayOptions): Promis
         await committer.drain();
         await new Promise((resolve) => setImmediate(resolve)); // their reports (scheduled after each answer) go out
         await dispatcher?.stop();
-        await autoReplier?.settle();
+        await fetcher.stop();
+        await replier.settle();
+        await Promise.allSettled([...receipts]);
         await tunnel?.stop();
-        await Promise.allSettled([...graphClients.values()].map(async (c) => (await c).close()));
         if (options.stateFile) removeRelayState(options.stateFile);
       })();
       return closing;

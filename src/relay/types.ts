@@ -21,14 +21,27 @@ export interface InboundMessage {
   type: string;
   /** A one-line human rendering for every type, e.g. `hi`, `[image] caption (media 123)`, `[reaction] 👍 to wamid.X`. */
   text: string;
+  /** The user's parent user id (a managed business's portfolio-wide id), when Meta gives one. */
+  parentUserId: string | null;
   /** Media id for image/video/audio/document/sticker. */
   mediaId: string | null;
+  /** What the webhook says of that media (the file itself is fetched after the 200). */
+  media: InboundMedia | null;
   /** The message this one replies to (context.id), when it is a reply. */
   replyTo: string | null;
   /** Meta's timestamp (seconds since the epoch, as a string in the payload) as ISO 8601. */
   timestamp: string;
   /** The message object exactly as received. */
   raw: Record<string, unknown>;
+}
+
+export interface InboundMedia {
+  id: string;
+  mimeType: string | null;
+  /** As Meta sends it in the webhook (base64 of the SHA-256). */
+  sha256: string | null;
+  caption: string | null;
+  filename: string | null;
 }
 
 /** The status values lumen takes; a status with any other value is an `unknown_status` ignored item. */

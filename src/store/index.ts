@@ -1,6 +1,7 @@
 import { openDatabase } from './db.js';
 import { createDispatchRepo } from './repos/dispatch.js';
 import { createInboxRepo } from './repos/inbox.js';
+import { createMediaRepo } from './repos/media.js';
 import { createOutboundRepo } from './repos/outbound.js';
 import { createSendSlotRepo } from './repos/send-slots.js';
 import { createIntegrationRepo } from './repos/integrations.js';
@@ -18,6 +19,7 @@ export function openStore(path: string): Store {
     dispatch: createDispatchRepo(db),
     outbound: createOutboundRepo(db),
     sendSlots: createSendSlotRepo(db),
+    media: createMediaRepo(db),
     close: () => db.close(),
   };
 }

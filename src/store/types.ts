@@ -68,6 +68,8 @@ export interface WorkspaceRepo {
   ensure(name: string, now: string): Promise<Workspace>;
   findByName(name: string): Promise<Workspace | undefined>;
   findById(id: string): Promise<Workspace | undefined>;
+  /** Every workspace, by name. */
+  list(): Promise<Workspace[]>;
   setApprovalPolicy(id: string, policy: ApprovalPolicy): Promise<void>;
 }
 
@@ -105,6 +107,7 @@ export interface Store {
   dispatch: DispatchRepo;
   outbound: OutboundRepo;
   sendSlots: SendSlotRepo;
+  media: MediaRepo;
   close(): void;
 }
 
@@ -127,9 +130,59 @@ export interface Interaction {
   timestamp: string;
   receivedAt: string;
   raw: Record<string, unknown>;
+  /** The sender's user id (Meta's business-scoped id), also for phone senders when Meta gives it. */
+  userId: string | null;
+  parentUserId: string | null;
 }
 
-export type NewInteraction = Omit<Interaction, 'id' | 'receivedAt' | 'workspaceId'> & { userId: string | null };
+export type NewInteraction = Omit<Interaction, 'id' | 'receivedAt' | 'workspaceId' | 'userId' | 'parentUserId'> & {
+  userId: string | null;
+  parentUserId: string | null;
+  /** The media it carries, recorded with it (state pending) and fetched after the 200. */
+  media: { id: string; mimeType: string | null; sha256: string | null; caption: string | null; filename: string | null } | null;
+};
+
+export type MediaState = 'pending' | 'stored' | 'failed' | 'uploaded';
+
+/** A media file lumen received (fetched after the 200 into LUMEN_HOME/media) or uploaded. */
+export interface MediaRecord {
+  integrationId: string;
+  mediaId: string;
+  workspaceId: string;
+  /** The inbound message it came with (`in_<seq>`), if any. */
+  interactionId: string | null;
+  direction: 'in' | 'out';
+  state: MediaState;
+  mimeType: string | null;
+  /** Hex SHA-256 of the stored file (Meta's, checked). */
+  sha256: string | null;
+  size: number | null;
+  filename: string | null;
+  caption: string | null;
+  path: string | null;
+  attempts: number;
+  nextAttemptAt: string | null;
+  lastError: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface MediaRepo {
+  /** Claims up to `limit` pending downloads that are due and unclaimed (or whose claim expired), in one statement. */
+  claimDue(now: string, leaseUntil: string, limit: number): Promise<MediaRecord[]>;
+  markStored(integrationId: string, mediaId: string, file: { path: string; size: number; sha256: string; mimeType: string | null }, now: string): Promise<void>;
+  /** A failed attempt: retried at `nextAttemptAt`, or given up (`failed`) when that is null. */
+  markAttemptFailed(integrationId: string, mediaId: string, error: string, nextAttemptAt: string | null, now: string): Promise<void>;
+  /** A file lumen uploaded to send (state `uploaded`). */
+  recordUpload(record: Omit<MediaRecord, 'interactionId' | 'direction' | 'state' | 'attempts' | 'nextAttemptAt' | 'lastError' | 'createdAt' | 'updatedAt'>, now: string): Promise<void>;
+  find(integrationId: string, mediaId: string): Promise<MediaRecord | undefined>;
+  /** By media id in any of the workspace's numbers. */
+  findInWorkspace(workspaceId: string, mediaId: string): Promise<MediaRecord | undefined>;
+  forInteraction(interactionId: string): Promise<MediaRecord | undefined>;
+  list(workspaceId: string, limit: number): Promise<MediaRecord[]>;
+  /** Drops every claim (for the one fetcher on this database, at start; as DispatchRepo.releaseClaims). */
+  releaseClaims(): Promise<number>;
+}
 
 export interface NewStatus {
   integrationId: string;
@@ -190,8 +243,12 @@ export interface InboxRepo {
     limit: number;
   }): Promise<Interaction[]>;
   findInteraction(id: string): Promise<Interaction | undefined>;
+  findByWamid(integrationId: string, wamid: string): Promise<Interaction | undefined>;
   listContacts(workspaceId: string): Promise<Contact[]>;
-  /** Meta's timestamp of the newest message this contact sent to this number (the 24-hour window's start). */
+  /**
+   * Meta's timestamp of the newest message this contact sent to this number (the 24-hour window's start); the
+   * contact is named by its phone number or its user id, whichever it has.
+   */
   lastInboundAt(integrationId: string, contactId: string): Promise<string | undefined>;
   /** Meta's webhook-level errors, newest first. */
   listWebhookErrors(workspaceId: string, limit: number): Promise<WebhookErrorRecord[]>;
@@ -205,6 +262,7 @@ export interface Contact {
   kind: 'phone' | 'user_id';
   name: string | null;
   userId: string | null;
+  parentUserId: string | null;
   firstSeenAt: string;
   lastInboundAt: string;
   messages: number;
@@ -240,6 +298,10 @@ export interface DispatchRepo {
    * LUMEN_HOME), at start: claims left by a relay that was killed are then retried at once, not after their lease.
    */
   releaseClaims(): Promise<number>;
+  /** Puts an event back until `until` without counting an attempt (it waits for its media file). */
+  postpone(id: number, until: string): Promise<void>;
+  /** An event postponed before any attempt is due now (its media file settled). */
+  makeDue(interactionId: string, now: string): Promise<void>;
   markDelivered(id: number, result: { target: string; status: number | null; durationMs: number; at: string }): Promise<void>;
   markFailed(
     id: number,
@@ -270,7 +332,10 @@ export interface OutboundMessage {
   integrationId: string;
   wamid: string | null;
   recipient: string;
-  kind: 'text' | 'template';
+  /** A phone number's digits, or a username user's id (sent as `recipient`). */
+  recipientKind: 'phone' | 'user_id';
+  /** The Cloud API message type: text, template, image, interactive, location, reaction, … */
+  kind: 'text' | 'template' | (string & {});
   body: Record<string, unknown>;
   state: OutboundState;
   errorCode: number | null;

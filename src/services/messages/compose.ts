@@ -1,6 +1,7 @@
 import { UsageError, UserError } from '../../errors.js';
 import { textMessageBody } from '../../graph/messages.js';
 import type { Integration, Store, TemplateRecord } from '../../store/types.js';
+import { freeFormBody, isUserId, type FreeFormInput, type Recipient } from './message-types.js';
 import { normalizeRecipient } from './recipient.js';
 import { buildTemplateComponents, parseBodyValues, templateMessageBody, type TemplateValues } from './template-body.js';
 
@@ -24,12 +25,44 @@ export interface TemplateInput {
   buttons?: Record<number, string> | undefined;
 }
 
+/** Any other message type (media, interactive, location, contacts, reaction, a raw Cloud API object). */
+export interface FreeFormMessage {
+  kind: 'free_form';
+  input: FreeFormInput;
+  replyTo?: string | undefined;
+}
+
+export type MessageInput = TextInput | TemplateInput | FreeFormMessage;
+
 export interface ComposedMessage {
+  /** The recipient's phone digits or user id. */
   to: string;
-  kind: 'text' | 'template';
+  recipientKind: Recipient['kind'];
+  /** The Cloud API message type. */
+  kind: string;
   body: Record<string, unknown>;
   templateName: string | null;
   templateLanguage: string | null;
+}
+
+/** A body built with `to`, addressed to a user id (`recipient`) instead when that is who it goes to; keys keep their order. */
+function readdressed(body: Record<string, unknown>, recipient: Recipient): Record<string, unknown> {
+  if (recipient.kind === 'phone') return body;
+  return Object.fromEntries(Object.entries(body).map(([key, value]) => (key === 'to' ? ['recipient', value] : [key, value])));
+}
+
+/** `--to`: a phone number in international format, or a username user's business-scoped user id. */
+export function parseRecipient(value: string): Recipient {
+  const trimmed = value.trim();
+  if (isUserId(trimmed)) return { kind: 'user_id', id: trimmed };
+  return { kind: 'phone', id: normalizeRecipient(value) };
+}
+
+/** How a recipient is shown: +digits for a phone number, the id itself for a user id. */
+export function showRecipient(recipient: { recipientKind?: Recipient['kind']; recipient?: string } | Recipient): string {
+  const kind = 'kind' in recipient && (recipient.kind === 'phone' || recipient.kind === 'user_id') ? recipient.kind : (recipient as { recipientKind?: string }).recipientKind;
+  const id = 'id' in recipient ? recipient.id : ((recipient as { recipient?: string }).recipient ?? '');
+  return kind === 'user_id' ? id : `+${id}`;
 }
 
 /** The customer-service window: free-form messages only within 24 hours of the contact's last message. */
@@ -78,22 +111,32 @@ export async function findSendableTemplate(store: Store, integration: Integratio
 export async function composeMessage(
   store: Store,
   integration: Integration,
-  input: { to: string; message: TextInput | TemplateInput; force?: boolean; now: Date },
+  input: { to: string; message: MessageInput; force?: boolean; now: Date },
 ): Promise<ComposedMessage> {
-  const to = normalizeRecipient(input.to);
+  const recipient = parseRecipient(input.to);
+  const to = recipient.id;
   const { message } = input;
-  if (message.kind === 'text') {
-    if (message.text.trim() === '') throw new UsageError('The text is empty.');
-    if (message.text.length > MAX_TEXT_LENGTH) {
-      throw new UsageError(`The text is ${message.text.length} characters; WhatsApp allows at most ${MAX_TEXT_LENGTH}.`);
+  if (message.kind !== 'template') {
+    let built: { type: string; body: Record<string, unknown> };
+    if (message.kind === 'text') {
+      if (message.text.trim() === '') throw new UsageError('The text is empty.');
+      if (message.text.length > MAX_TEXT_LENGTH) {
+        throw new UsageError(`The text is ${message.text.length} characters; WhatsApp allows at most ${MAX_TEXT_LENGTH}.`);
+      }
+      const body = textMessageBody(to, message.text, { replyTo: message.replyTo ?? null, previewUrl: message.previewUrl ?? false });
+      built = { type: 'text', body: readdressed(body, recipient) };
+    } else {
+      built = freeFormBody(recipient, message.input, message.replyTo);
     }
     if (!input.force) {
       const window = await windowState(store, integration.id, to, input.now);
       if (!window.open) {
+        const who = showRecipient(recipient);
+        const what = message.kind === 'text' ? 'free-form text is' : 'free-form messages are';
         throw new UserError(
           window.lastInboundAt
-            ? `+${to} last wrote at ${window.lastInboundAt}, more than 24 hours ago: free-form text is not allowed.`
-            : `+${to} has never written to this number: free-form text is not allowed.`,
+            ? `${who} last wrote at ${window.lastInboundAt}, more than 24 hours ago: ${what} not allowed.`
+            : `${who} has never written to this number: ${what} not allowed.`,
           {
             code: 'window_closed',
             hint: 'Send an approved template (--template NAME), or --force to try anyway (Meta answers 131047).',
@@ -101,13 +144,7 @@ export async function composeMessage(
         );
       }
     }
-    return {
-      to,
-      kind: 'text',
-      body: textMessageBody(to, message.text, { replyTo: message.replyTo ?? null, previewUrl: message.previewUrl ?? false }),
-      templateName: null,
-      templateLanguage: null,
-    };
+    return { to, recipientKind: recipient.kind, kind: built.type, body: built.body, templateName: null, templateLanguage: null };
   }
   const template = await findSendableTemplate(store, integration, message.name, message.language);
   const values: TemplateValues = {
@@ -118,8 +155,9 @@ export async function composeMessage(
   const components = buildTemplateComponents(template, values);
   return {
     to,
+    recipientKind: recipient.kind,
     kind: 'template',
-    body: templateMessageBody(to, template, components),
+    body: readdressed(templateMessageBody(to, template, components), recipient),
     templateName: template.name,
     templateLanguage: template.language,
   };

@@ -48,7 +48,8 @@ export interface NewOutbound {
   workspace: Workspace;
   integration: Integration;
   to: string;
-  kind: 'text' | 'template';
+  recipientKind?: 'phone' | 'user_id';
+  kind: OutboundMessage['kind'];
   body: Record<string, unknown>;
   templateName?: string | null;
   templateLanguage?: string | null;
@@ -58,7 +59,7 @@ export interface NewOutbound {
   forceWindow?: boolean;
 }
 
-export function policyCovers(policy: ApprovalPolicy | string, kind: 'text' | 'template'): boolean {
+export function policyCovers(policy: ApprovalPolicy | string, kind: OutboundMessage['kind']): boolean {
   return policy === 'all' || (policy === 'templates' && kind === 'template');
 }
 
@@ -84,6 +85,7 @@ export async function submitOutbound(deps: OutboxDeps, request: NewOutbound): Pr
     integrationId: request.integration.id,
     wamid: null,
     recipient: request.to,
+    recipientKind: request.recipientKind ?? 'phone',
     kind: request.kind,
     body: request.body,
     state: pending ? 'pending_approval' : 'queued',
@@ -205,7 +207,7 @@ export interface Delivered {
  */
 export function alreadySending(message: OutboundMessage): UserError {
   return new UserError(
-    `Message ${message.id} to +${message.recipient} is already being sent by another lumen process, or lumen stopped while sending it: it may or may not have reached Meta.`,
+    `Message ${message.id} to ${who(message)} is already being sent by another lumen process, or lumen stopped while sending it: it may or may not have reached Meta.`,
     {
       code: 'send_outcome_unknown',
       hint: `Nothing is sent twice. \`lumen messages show ${message.id}\` shows its outcome; if it never arrives, send it anew with another --idempotency-key.`,
@@ -230,6 +232,10 @@ const SEND_REASONS: Record<number, { reason: string; hint?: string }> = {
   130429: { reason: 'the number reached its throughput limit', hint: 'Lower --rate.' },
   131056: { reason: 'too many messages to this person in a short time (pair rate limit)', hint: 'Wait a few seconds between messages to the same person.' },
   368: { reason: 'the account is temporarily blocked for policy violations' },
+  131062: {
+    reason: 'this message cannot go to a user id (a username user): Meta needs a phone number for it',
+    hint: 'Authentication templates (one-tap, zero-tap, copy-code) need the phone number; send another message type to a user id.',
+  },
 };
 
 export function explainSendError(error: unknown, message: OutboundMessage): unknown {
@@ -245,7 +251,7 @@ export function explainSendError(error: unknown, message: OutboundMessage): unkn
   const known = error.code === undefined ? undefined : SEND_REASONS[error.code];
   const detail = error.details && error.details !== error.message ? ` — ${error.details}` : '';
   return new UserError(
-    `Not sent to +${message.recipient}: ${known?.reason ?? error.message} (code ${error.code ?? error.status})${known ? '' : detail}.`,
+    `Not sent to ${who(message)}: ${known?.reason ?? error.message} (code ${error.code ?? error.status})${known ? '' : detail}.`,
     {
       code: 'send_failed',
       hint: [known?.hint, `Message ${message.id}${error.fbtraceId ? `, fbtrace_id ${error.fbtraceId}` : ''}.`].filter(Boolean).join(' '),
@@ -254,10 +260,15 @@ export function explainSendError(error: unknown, message: OutboundMessage): unkn
   );
 }
 
+/** A recipient as people read it: +digits for a phone number, the id itself for a username user. */
+function who(message: OutboundMessage): string {
+  return message.recipientKind === 'user_id' ? message.recipient : `+${message.recipient}`;
+}
+
 /** Meta may or may not have the message: lumen never sends it again on its own. */
 export function outcomeUnknown(message: OutboundMessage, cause?: unknown): UserError {
   return new UserError(
-    `Message ${message.id} to +${message.recipient} may or may not have reached Meta: lumen stopped or lost the connection while sending it.`,
+    `Message ${message.id} to ${who(message)} may or may not have reached Meta: lumen stopped or lost the connection while sending it.`,
     {
       code: 'send_outcome_unknown',
       kind: 'unavailable',

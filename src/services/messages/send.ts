@@ -1,15 +1,22 @@
 import type { Integration, OutboundMessage, Workspace } from '../../store/types.js';
-import { composeMessage, type ComposedMessage, type TemplateInput, type TextInput } from './compose.js';
+import type { ServiceDeps } from '../deps.js';
+import { composeMessage, type ComposedMessage, type MessageInput } from './compose.js';
+import { pendingUploadId, uploadFile, type MediaArgument } from './media.js';
+import type { MediaType } from './message-types.js';
 import { deliverOutbound, submitOutbound, type OutboxDeps, type SendRates } from './outbox.js';
 
 export interface SendOneInput {
   workspace: Workspace;
   integration: Integration;
   to: string;
-  message: TextInput | TemplateInput;
+  message: MessageInput;
+  /** A local file the message carries: uploaded once the message has passed every check. */
+  upload?: { type: MediaType; file: Extract<MediaArgument, { file: unknown }>['file'] } | undefined;
   force?: boolean;
   idempotencyKey?: string | undefined;
   rates: SendRates;
+  source?: OutboundMessage['source'];
+  inReplyTo?: string | null;
 }
 
 export type SendOneResult =
@@ -18,14 +25,29 @@ export type SendOneResult =
   | { outcome: 'pending_approval'; message: OutboundMessage };
 
 /** Checks, records, and (unless it awaits approval) sends one message. */
-export async function sendOne(deps: OutboxDeps, input: SendOneInput): Promise<SendOneResult> {
+export async function sendOne(deps: OutboxDeps & Pick<ServiceDeps, 'graphFor'>, input: SendOneInput): Promise<SendOneResult> {
   const composed = await composeMessage(deps.store, input.integration, {
     to: input.to,
     message: input.message,
     force: input.force ?? false,
     now: deps.now(),
   });
+  if (input.upload) {
+    // Checked first (window, limits), uploaded only now: a refused message uploads nothing.
+    const media = composed.body[input.upload.type] as Record<string, unknown>;
+    const caption = typeof media.caption === 'string' ? media.caption : undefined;
+    const filename = typeof media.filename === 'string' ? media.filename : undefined;
+    media.id = await uploadFile(deps, input.integration, { ...input.upload.file, filename, caption });
+  }
   return sendComposed(deps, input, composed);
+}
+
+/** The body --dry-run shows for a message that carries a local file. */
+export function withPendingUpload(composed: ComposedMessage, upload: SendOneInput['upload']): ComposedMessage {
+  if (!upload) return composed;
+  const media = composed.body[upload.type] as Record<string, unknown>;
+  media.id = pendingUploadId(upload.file.path);
+  return composed;
 }
 
 export async function sendComposed(
@@ -37,12 +59,14 @@ export async function sendComposed(
     workspace: input.workspace,
     integration: input.integration,
     to: composed.to,
+    recipientKind: composed.recipientKind,
     kind: composed.kind,
     body: composed.body,
     templateName: composed.templateName,
     templateLanguage: composed.templateLanguage,
     idempotencyKey: input.idempotencyKey ?? null,
-    source: 'cli',
+    source: input.source ?? 'cli',
+    inReplyTo: input.inReplyTo ?? null,
     forceWindow: input.force ?? false,
   });
   if (submitted.kind === 'already_sent') return { outcome: 'already_sent', message: submitted.message };
@@ -57,6 +81,7 @@ export function outboundSummary(message: OutboundMessage) {
     id: message.id,
     state: message.state,
     to: message.recipient,
+    recipientKind: message.recipientKind,
     wamid: message.wamid,
     kind: message.kind,
     template: message.templateName ? { name: message.templateName, language: message.templateLanguage } : null,

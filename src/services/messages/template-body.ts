@@ -8,6 +8,8 @@ export interface TemplateValues {
   body: string[] | Record<string, string>;
   /** Header value: text, or a media URL / media id for an IMAGE, VIDEO or DOCUMENT header. */
   header?: string | undefined;
+  /** The file name a DOCUMENT header shows (else the URL's last segment). */
+  headerFilename?: string | undefined;
   /** Button values by button index ("0=PAYLOAD" on the command line). */
   buttons?: Record<number, string> | undefined;
 }
@@ -71,8 +73,12 @@ export function buildTemplateComponents(template: TemplateRecord, values: Templa
     } else if (first.type === 'location') {
       throw paramError(template, 'location headers cannot be sent from the command line yet.', required);
     } else {
-      const media = /^https?:\/\//.test(values.header) ? { link: values.header } : { id: values.header };
-      components.push({ type: 'header', parameters: [{ type: first.type, [first.type]: media }] });
+      const value = values.header;
+      const media: { link: string } | { id: string } = /^https?:\/\//.test(value) ? { link: value } : { id: value };
+      // A document header shows a file name in the chat: the URL's last segment, or the one given (--filename).
+      const filename =
+        first.type === 'document' ? (values.headerFilename ?? (('link' in media && fileNameOf(media.link)) || undefined)) : undefined;
+      components.push({ type: 'header', parameters: [{ type: first.type, [first.type]: { ...media, ...(filename ? { filename } : {}) } }] });
     }
   }
 
@@ -134,4 +140,13 @@ export function templateMessageBody(to: string, template: TemplateRecord, compon
       ...(components.length > 0 ? { components } : {}),
     },
   };
+}
+
+function fileNameOf(link: string): string | undefined {
+  try {
+    const last = new URL(link).pathname.split('/').pop();
+    return last ? decodeURIComponent(last) : undefined;
+  } catch {
+    return undefined;
+  }
 }

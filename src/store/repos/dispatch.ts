@@ -63,6 +63,17 @@ export function createDispatchRepo(db: Database): DispatchRepo {
   );
 
   return {
+    async postpone(id, until) {
+      db.prepare('UPDATE dispatch_events SET next_attempt_at = ?, claimed_until = NULL WHERE interaction_seq = ?').run(until, id);
+    },
+    async makeDue(id, now) {
+      const seq = interactionSeq(id);
+      if (seq === undefined) return;
+      db.prepare(
+        `UPDATE dispatch_events SET next_attempt_at = ? WHERE interaction_seq = ? AND state != 'delivered' AND attempts = 0
+           AND next_attempt_at > ?`,
+      ).run(now, seq, now);
+    },
     async releaseClaims() {
       return db.prepare('UPDATE dispatch_events SET claimed_until = NULL WHERE claimed_until IS NOT NULL').run().changes;
     },

@@ -18,6 +18,8 @@ interface InteractionRow {
   sent_at: string;
   received_at: string;
   raw: string;
+  user_id: string | null;
+  parent_user_id: string | null;
 }
 
 /** Interaction ids are `in_<seq>`: the row's own key, so a lookup by id costs no extra index on the hot path. */
@@ -45,6 +47,8 @@ export const toInteraction = (row: InteractionRow): Interaction => ({
   timestamp: row.sent_at,
   receivedAt: row.received_at,
   raw: JSON.parse(row.raw),
+  userId: row.user_id,
+  parentUserId: row.parent_user_id,
 });
 
 interface ContactRow {
@@ -53,6 +57,7 @@ interface ContactRow {
   kind: string;
   name: string | null;
   user_id: string | null;
+  parent_user_id: string | null;
   first_seen_at: string;
   last_inbound_at: string;
   messages: number;
@@ -64,6 +69,7 @@ const toContact = (row: ContactRow): Contact => ({
   kind: row.kind === 'user_id' ? 'user_id' : 'phone',
   name: row.name,
   userId: row.user_id,
+  parentUserId: row.parent_user_id,
   firstSeenAt: row.first_seen_at,
   lastInboundAt: row.last_inbound_at,
   messages: row.messages,
@@ -74,20 +80,29 @@ export function createInboxRepo(db: Database): InboxRepo {
   // (integration_id, wamid) makes a redelivery a no-op: nothing in memory decides what is a duplicate.
   const insertInteraction = db.prepare(
     `INSERT INTO interactions (workspace_id, integration_id, wamid, phone_number_id, from_id, from_kind,
-       contact_name, user_id, type, text, media_id, reply_to, sent_at, received_at, raw)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       contact_name, user_id, parent_user_id, type, text, media_id, reply_to, sent_at, received_at, raw)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (integration_id, wamid) DO NOTHING`,
   );
   // The sender's contacts row, in the same transaction as the message it counts.
   const upsertContact = db.prepare(
-    `INSERT INTO contacts (integration_id, contact_id, kind, workspace_id, name, user_id, first_seen_at, last_inbound_at, messages)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)
+    `INSERT INTO contacts (integration_id, contact_id, kind, workspace_id, name, user_id, parent_user_id, first_seen_at,
+       last_inbound_at, messages)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
      ON CONFLICT (integration_id, contact_id) DO UPDATE SET
        name = COALESCE(excluded.name, contacts.name),
        user_id = COALESCE(excluded.user_id, contacts.user_id),
+       parent_user_id = COALESCE(excluded.parent_user_id, contacts.parent_user_id),
        first_seen_at = MIN(contacts.first_seen_at, excluded.first_seen_at),
        last_inbound_at = MAX(contacts.last_inbound_at, excluded.last_inbound_at),
        messages = contacts.messages + 1`,
+  );
+  // The file is fetched after the 200 (relay/media.ts): here only the row that says it is wanted.
+  const insertMedia = db.prepare(
+    `INSERT INTO media (integration_id, media_id, workspace_id, interaction_seq, direction, state, mime_type, caption,
+       filename, next_attempt_at, created_at, updated_at)
+     VALUES (?, ?, ?, ?, 'in', 'pending', ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (integration_id, media_id) DO NOTHING`,
   );
   const insertEvent = db.prepare(
     `INSERT OR IGNORE INTO dispatch_events (interaction_seq, workspace_id, state, next_attempt_at, created_at)
@@ -109,6 +124,7 @@ export function createInboxRepo(db: Database): InboxRepo {
       message.fromKind,
       message.contactName,
       message.userId,
+      message.parentUserId,
       message.type,
       message.text,
       message.mediaId,
@@ -125,10 +141,25 @@ export function createInboxRepo(db: Database): InboxRepo {
       job.workspaceId,
       message.contactName,
       message.userId,
+      message.parentUserId,
       message.timestamp,
       message.timestamp,
     );
     const seq = Number(result.lastInsertRowid);
+    if (message.media) {
+      insertMedia.run(
+        message.integrationId,
+        message.media.id,
+        job.workspaceId,
+        seq,
+        message.media.mimeType,
+        message.media.caption,
+        message.media.filename,
+        job.receivedAt,
+        job.receivedAt,
+        job.receivedAt,
+      );
+    }
     // Spelled out (no rest/spread): this runs once per stored message.
     // Same key order as before (JSON consumers see it): the message's fields, then id, workspaceId, receivedAt.
     return {
@@ -148,6 +179,8 @@ export function createInboxRepo(db: Database): InboxRepo {
       id: interactionId(seq),
       workspaceId: job.workspaceId,
       receivedAt: job.receivedAt,
+      userId: message.userId,
+      parentUserId: message.parentUserId,
     };
   }
 
@@ -189,11 +222,17 @@ export function createInboxRepo(db: Database): InboxRepo {
   );
 
   const bySeq = db.prepare<[number], InteractionRow>('SELECT * FROM interactions WHERE seq = ?');
+  const byWamid = db.prepare<[string, string], InteractionRow>('SELECT * FROM interactions WHERE integration_id = ? AND wamid = ?');
   const contacts = db.prepare<[string], ContactRow>(
     'SELECT * FROM contacts WHERE workspace_id = ? ORDER BY last_inbound_at DESC',
   );
   const lastInbound = db
-    .prepare<[string, string], string>('SELECT last_inbound_at FROM contacts WHERE integration_id = ? AND contact_id = ?')
+    .prepare<{ integrationId: string; id: string }, string | null>(
+      `SELECT MAX(t) FROM (
+         SELECT last_inbound_at AS t FROM contacts WHERE integration_id = @integrationId AND contact_id = @id
+         UNION ALL
+         SELECT last_inbound_at FROM contacts WHERE integration_id = @integrationId AND user_id = @id)`,
+    )
     .pluck();
   const errors = db.prepare<[string, number], Record<string, unknown>>(
     `SELECT * FROM webhook_errors WHERE workspace_id = ? ORDER BY id DESC LIMIT ?`,
@@ -206,7 +245,7 @@ export function createInboxRepo(db: Database): InboxRepo {
       return ingestAll.immediate(jobs);
     },
     async lastInboundAt(integrationId, contactId) {
-      return lastInbound.get(integrationId, contactId) ?? undefined;
+      return lastInbound.get({ integrationId, id: contactId }) ?? undefined;
     },
     async listInteractions({ workspaceId, from, since, limit }) {
       const where = ['workspace_id = @workspaceId'];
@@ -218,6 +257,10 @@ export function createInboxRepo(db: Database): InboxRepo {
         )
         .all({ workspaceId, from, since, limit });
       return rows.map(toInteraction);
+    },
+    async findByWamid(integrationId, wamid) {
+      const row = byWamid.get(integrationId, wamid);
+      return row ? toInteraction(row) : undefined;
     },
     async findInteraction(id) {
       const seq = interactionSeq(id);
@@ -251,6 +294,7 @@ export function createInboxRepo(db: Database): InboxRepo {
         db.prepare('DELETE FROM message_statuses WHERE integration_id = ?').run(integrationId);
         db.prepare('DELETE FROM outbound_messages WHERE integration_id = ?').run(integrationId);
         db.prepare('DELETE FROM webhook_errors WHERE integration_id = ?').run(integrationId);
+        db.prepare('DELETE FROM media WHERE integration_id = ?').run(integrationId);
         return removed;
       })();
     },

@@ -8,6 +8,7 @@ interface OutboundRow {
   integration_id: string;
   wamid: string | null;
   recipient: string;
+  recipient_kind: string;
   kind: string;
   body: string;
   state: string;
@@ -37,7 +38,8 @@ const toOutbound = (row: OutboundRow): OutboundMessage => ({
   integrationId: row.integration_id,
   wamid: row.wamid,
   recipient: row.recipient,
-  kind: row.kind === 'template' ? 'template' : 'text',
+  recipientKind: row.recipient_kind === 'user_id' ? 'user_id' : 'phone',
+  kind: row.kind,
   body: JSON.parse(row.body),
   state: row.state as OutboundMessage['state'],
   errorCode: row.error_code,
@@ -63,10 +65,10 @@ const toOutbound = (row: OutboundRow): OutboundMessage => ({
 export function createOutboundRepo(db: Database): OutboundRepo {
   // A key already taken is not an error: the caller reads the row that holds it (ON CONFLICT names the partial index).
   const insert = db.prepare(
-    `INSERT INTO outbound_messages (id, workspace_id, integration_id, wamid, recipient, kind, body, state, error_code,
+    `INSERT INTO outbound_messages (id, workspace_id, integration_id, wamid, recipient, recipient_kind, kind, body, state, error_code,
        error_title, error_details, fbtrace_id, source, in_reply_to, idempotency_key, template_name, template_language,
        force_window, approved_by, approved_at, rejected_by, rejected_at, reject_reason, attempts, created_at, updated_at)
-     VALUES (@id, @workspaceId, @integrationId, @wamid, @recipient, @kind, @body, @state, @errorCode, @errorTitle,
+     VALUES (@id, @workspaceId, @integrationId, @wamid, @recipient, @recipientKind, @kind, @body, @state, @errorCode, @errorTitle,
        @errorDetails, @fbtraceId, @source, @inReplyTo, @idempotencyKey, @templateName, @templateLanguage,
        @forceWindow, @approvedBy, @approvedAt, @rejectedBy, @rejectedAt, @rejectReason, @attempts, @createdAt, @updatedAt)
      ON CONFLICT (integration_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`,

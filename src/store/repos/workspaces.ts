@@ -20,11 +20,15 @@ export function createWorkspaceRepo(db: Database): WorkspaceRepo {
   const byName = db.prepare<[string], WorkspaceRow>('SELECT * FROM workspaces WHERE name = ?');
   const insert = db.prepare('INSERT OR IGNORE INTO workspaces (id, name, created_at) VALUES (?, ?, ?)');
   const byId = db.prepare<[string], WorkspaceRow>('SELECT * FROM workspaces WHERE id = ?');
+  const all = db.prepare<[], WorkspaceRow>('SELECT * FROM workspaces ORDER BY name');
   const setPolicy = db.prepare('UPDATE workspaces SET approval_policy = ? WHERE id = ?');
   return {
     async findById(id) {
       const row = byId.get(id);
       return row ? toWorkspace(row) : undefined;
+    },
+    async list() {
+      return all.all().map(toWorkspace);
     },
     async setApprovalPolicy(id, policy) {
       setPolicy.run(policy, id);

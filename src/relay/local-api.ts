@@ -1,0 +1,240 @@
+/**
+ * The relay's local API for the user's code, so a bot never holds Meta's token: send any message type through the
+ * outbox (approvals, the 24-hour window, idempotency, rate limits, delivery tracking), read a sent message, mark a
+ * message read, upload media and fetch stored media. Loopback only, and never through a tunnel or proxy (a request
+ * that carries forwarding headers is refused), with `Authorization: Bearer <local API key>`.
+ */
+import { createReadStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { UserError, type ErrorKind } from '../errors.js';
+import { GraphError } from '../graph/errors.js';
+import { getMediaInfo, markRead, uploadMedia } from '../graph/media.js';
+import type { ServiceDeps } from '../services/deps.js';
+import { MEDIA_LIMITS, MEDIA_TYPES, type MediaType } from '../services/messages/message-types.js';
+import { DEFAULT_SEND_RATE, DEFAULT_WORKSPACE_SEND_RATE } from '../services/messages/outbox.js';
+import { outboundSummary, sendOne } from '../services/messages/send.js';
+import { messageFromObject } from '../services/messages/short-form.js';
+import { describeSystemFault } from '../store/faults.js';
+import type { Integration } from '../store/types.js';
+import { DEFAULT_MEDIA_MAX_BYTES } from './media.js';
+
+export interface LocalApiDeps {
+  key: string;
+  services: ServiceDeps;
+  integrations(): Integration[];
+  mediaMaxBytes?: number | undefined;
+}
+
+const FORWARDING_HEADERS = ['x-forwarded-for', 'forwarded', 'x-real-ip', 'cf-connecting-ip', 'true-client-ip', 'x-forwarded-host'];
+
+const STATUS_BY_KIND: Record<ErrorKind, number> = {
+  usage: 400,
+  auth: 502,
+  cancelled: 409,
+  pending_approval: 202,
+  not_found: 404,
+  conflict: 409,
+  unavailable: 503,
+  failed: 422,
+};
+
+export function registerLocalApi(app: FastifyInstance, deps: LocalApiDeps): void {
+  const expected = Buffer.from(deps.key);
+  const { services } = deps;
+
+  const refuse = (reply: FastifyReply, status: number, code: string, message: string) =>
+    reply.code(status).send({ error: { code, message } });
+
+  /** Loopback, not forwarded, and the right key; else the reply is sent and false returned. */
+  const allowed = (request: FastifyRequest, reply: FastifyReply): boolean => {
+    const address = request.socket.remoteAddress ?? '';
+    const loopback = address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+    if (!loopback || FORWARDING_HEADERS.some((h) => request.headers[h] !== undefined)) {
+      void refuse(reply, 403, 'local_only', 'The local API answers only on this machine, never through a tunnel or proxy.');
+      return false;
+    }
+    const header = request.headers.authorization ?? '';
+    const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      void refuse(reply, 401, 'unauthorized', 'Authorization: Bearer <local API key> is missing or wrong (the relay prints the key at start).');
+      return false;
+    }
+    return true;
+  };
+
+  const failed = (reply: FastifyReply, error: unknown) => {
+    if (error instanceof UserError) {
+      return reply.code(STATUS_BY_KIND[error.kind]).send({ error: { code: error.code, message: error.message, hint: error.hint ?? null } });
+    }
+    if (error instanceof GraphError) {
+      return reply.code(502).send({ error: { code: 'graph_error', message: error.message, graph: error.toJSON() } });
+    }
+    const fault = describeSystemFault(error);
+    if (fault) return reply.code(503).send({ error: { code: fault.code, message: fault.message } });
+    return reply.code(500).send({ error: { code: 'internal', message: (error as Error).message } });
+  };
+
+  const integrationFor = (selector: unknown): Integration => {
+    const all = deps.integrations();
+    if (selector !== undefined) {
+      const match = all.find((i) => i.id === selector || i.phoneNumberId === selector);
+      if (!match) throw new UserError(`No connected number "${String(selector)}".`, { code: 'integration_not_found', kind: 'not_found' });
+      return match;
+    }
+    if (all.length === 1) return all[0]!;
+    throw new UserError('Several numbers are connected: say which with "integration" (its id or phone number id).', {
+      code: 'usage',
+      kind: 'usage',
+    });
+  };
+
+  const json = (request: FastifyRequest): Record<string, unknown> => {
+    const body = request.body;
+    const text = Buffer.isBuffer(body) ? body.toString('utf8') : '';
+    let parsed: unknown;
+    try {
+      parsed = text.trim() === '' ? {} : JSON.parse(text);
+    } catch {
+      throw new UserError('The body is not JSON.', { code: 'invalid_json', kind: 'usage' });
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new UserError('The body must be a JSON object.', { code: 'invalid_body', kind: 'usage' });
+    }
+    return parsed as Record<string, unknown>;
+  };
+
+  app.post('/v1/messages', async (request, reply) => {
+    if (!allowed(request, reply)) return reply;
+    try {
+      const { to, integration: selector, ...message } = json(request);
+      if (typeof to !== 'string' || to.trim() === '') {
+        throw new UserError('"to" is required: a phone number or a user id.', { code: 'invalid_body', kind: 'usage' });
+      }
+      const integration = integrationFor(selector);
+      const workspace = await services.store.workspaces.findById(integration.workspaceId);
+      if (!workspace) throw new UserError('The number\'s workspace is gone.', { code: 'integration_not_found', kind: 'not_found' });
+      const key = request.headers['idempotency-key'];
+      const result = await sendOne(services, {
+        workspace,
+        integration,
+        to,
+        message: messageFromObject(message, 'The message'),
+        idempotencyKey: typeof key === 'string' && key !== '' ? key : undefined,
+        rates: { perIntegration: DEFAULT_SEND_RATE, perWorkspace: DEFAULT_WORKSPACE_SEND_RATE },
+        source: 'api',
+      });
+      const summary = outboundSummary(result.message);
+      if (result.outcome === 'pending_approval') return reply.code(202).send({ ...summary, approvalId: result.message.id });
+      return reply.code(result.outcome === 'already_sent' ? 200 : 201).send(summary);
+    } catch (error) {
+      return failed(reply, error);
+    }
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/messages/:id', async (request, reply) => {
+    if (!allowed(request, reply)) return reply;
+    const { store } = services;
+    const message = (await store.outbound.findById(request.params.id)) ?? (await store.outbound.findByWamid(request.params.id));
+    if (!message) return refuse(reply, 404, 'message_not_found', `No sent message ${request.params.id}.`);
+    return { ...outboundSummary(message), timeline: message.wamid ? await store.outbound.timeline(message.wamid) : [] };
+  });
+
+  app.post<{ Params: { wamid: string } }>('/v1/messages/:wamid/read', async (request, reply) => {
+    if (!allowed(request, reply)) return reply;
+    try {
+      const body = json(request);
+      let interaction;
+      for (const candidate of deps.integrations()) {
+        interaction ??= await services.store.inbox.findByWamid(candidate.id, request.params.wamid);
+      }
+      if (!interaction) return refuse(reply, 404, 'message_not_found', `No received message ${request.params.wamid}.`);
+      const integration = integrationFor(interaction.integrationId);
+      await markRead(await services.graphFor(integration), integration.phoneNumberId, interaction.wamid, body.typing === true);
+      return { success: true };
+    } catch (error) {
+      return failed(reply, error);
+    }
+  });
+
+  // Uploads: the raw bytes as the body, their type as Content-Type (`?filename=` for documents).
+  app.post<{ Querystring: { integration?: string; filename?: string } }>(
+    '/v1/media',
+    { bodyLimit: MEDIA_LIMITS.document.maxBytes },
+    async (request, reply) => {
+      if (!allowed(request, reply)) return reply;
+      try {
+        const bytes = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+        const mimeType = String(request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+        const type = MEDIA_TYPES.find((t) => MEDIA_LIMITS[t].mimeTypes.includes(mimeType)) as MediaType | undefined;
+        if (!type) {
+          throw new UserError(`Content-Type ${mimeType || '(none)'} is not a media type WhatsApp takes.`, { code: 'invalid_media', kind: 'usage' });
+        }
+        if (bytes.length === 0) throw new UserError('The body is empty: send the file\'s bytes.', { code: 'invalid_media', kind: 'usage' });
+        if (bytes.length > MEDIA_LIMITS[type].maxBytes) {
+          throw new UserError(`The file is ${bytes.length} bytes; WhatsApp takes ${type}s of at most ${MEDIA_LIMITS[type].maxBytes}.`, {
+            code: 'media_too_large',
+            kind: 'usage',
+          });
+        }
+        const integration = integrationFor(request.query.integration);
+        const filename = request.query.filename ?? `upload.${mimeType.split('/')[1] ?? 'bin'}`;
+        const id = await uploadMedia(await services.graphFor(integration), integration.phoneNumberId, { bytes, mimeType, filename });
+        const { createHash } = await import('node:crypto');
+        await services.store.media.recordUpload(
+          {
+            integrationId: integration.id,
+            mediaId: id,
+            workspaceId: integration.workspaceId,
+            mimeType,
+            sha256: createHash('sha256').update(bytes).digest('hex'),
+            size: bytes.length,
+            filename: request.query.filename ?? null,
+            caption: null,
+            path: null,
+          },
+          services.now().toISOString(),
+        );
+        return reply.code(201).send({ id, type, mimeType, size: bytes.length });
+      } catch (error) {
+        return failed(reply, error);
+      }
+    },
+  );
+
+  // A stored file, or (not stored yet, or uploaded by lumen) fetched through lumen with the token it keeps.
+  app.get<{ Params: { id: string } }>('/v1/media/:id', async (request, reply) => {
+    if (!allowed(request, reply)) return reply;
+    try {
+      const record = await findMedia(request.params.id);
+      if (record?.state === 'stored' && record.path) {
+        reply.header('content-type', record.mimeType ?? 'application/octet-stream');
+        if (record.size !== null) reply.header('content-length', String(record.size));
+        return reply.send(createReadStream(record.path));
+      }
+      const integration = integrationFor(record?.integrationId);
+      const graph = await services.graphFor(integration);
+      const info = await getMediaInfo(graph, request.params.id);
+      const tmp = join(tmpdir(), `lumen-media-${randomBytes(8).toString('hex')}`);
+      const file = await graph.download(info.url, tmp, deps.mediaMaxBytes ?? DEFAULT_MEDIA_MAX_BYTES);
+      reply.header('content-type', info.mime_type ?? file.contentType ?? 'application/octet-stream');
+      reply.header('content-length', String(file.size));
+      const stream = createReadStream(tmp);
+      stream.on('close', () => void rm(tmp, { force: true }));
+      return reply.send(stream);
+    } catch (error) {
+      return failed(reply, error);
+    }
+  });
+
+  async function findMedia(mediaId: string) {
+    for (const integration of deps.integrations()) {
+      const record = await services.store.media.find(integration.id, mediaId);
+      if (record) return record;
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,148 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { GraphClient } from '../graph/client.js';
+import { MediaTooLargeError } from '../graph/errors.js';
+import { getMediaInfo } from '../graph/media.js';
+import { extensionFor } from '../services/messages/message-types.js';
+import { describeSystemFault } from '../store/faults.js';
+import type { Integration, MediaRecord, MediaRepo } from '../store/types.js';
+import type { RelayEventSink } from './events.js';
+
+/** Meta's largest media (documents, 100 MB); `--media-max-bytes` lowers it. */
+export const DEFAULT_MEDIA_MAX_BYTES = 100 * 1024 * 1024;
+/** Attempts before a download is given up (the message itself is kept either way). */
+export const MEDIA_MAX_ATTEMPTS = 8;
+const MEDIA_LEASE_MS = 10 * 60_000;
+
+/** Backoff between download attempts: 2 s, 4 s, 8 s … capped at 5 minutes. */
+export function mediaRetryDelayMs(attempts: number): number {
+  return Math.min(5 * 60_000, 1000 * 2 ** Math.max(1, attempts));
+}
+
+export interface MediaFetcherDeps {
+  media: MediaRepo;
+  /** The number a media row belongs to (undefined once disconnected: its downloads then fail). */
+  integrationOf(id: string): Integration | undefined;
+  graphFor(integration: Integration): Promise<GraphClient>;
+  /** LUMEN_HOME/media */
+  dir: string;
+  maxBytes?: number;
+  now(): Date;
+  onEvent: RelayEventSink;
+  /** A download settled (stored, or given up): its message may now be handed on. */
+  onSettled(record: MediaRecord): void;
+  concurrency?: number;
+}
+
+/**
+ * Fetches inbound media after the 200: `GET /{media-id}` for a fresh url (it expires after 5 minutes, so every
+ * attempt asks again), then the file with the token, checked against Meta's SHA-256 and size cap, into
+ * `LUMEN_HOME/media/<sha256><ext>` (0600). Downloads are claimed in the database, retried with backoff and survive
+ * restarts; a failed one never touches the stored message.
+ */
+export class MediaFetcher {
+  private running: Promise<void> | undefined;
+  private wanted = false;
+  private stopped = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly deps: MediaFetcherDeps) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.wake(), 1000);
+    this.timer.unref();
+    this.wake();
+  }
+
+  wake(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.wanted = true;
+      return;
+    }
+    this.running = this.work()
+      .catch((error: unknown) => {
+        this.deps.onEvent({ event: 'error', message: `Media downloads paused: ${describeSystemFault(error)?.message ?? (error as Error).message}` });
+      })
+      .finally(() => {
+        this.running = undefined;
+        if (this.wanted && !this.stopped) {
+          this.wanted = false;
+          this.wake();
+        }
+      });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+  }
+
+  private async work(): Promise<void> {
+    await mkdir(this.deps.dir, { recursive: true, mode: 0o700 });
+    for (;;) {
+      if (this.stopped) return;
+      const now = this.deps.now();
+      const claimed = await this.deps.media.claimDue(now.toISOString(), new Date(now.getTime() + MEDIA_LEASE_MS).toISOString(), this.deps.concurrency ?? 4);
+      if (claimed.length === 0) return;
+      await Promise.all(claimed.map((record) => this.fetchOne(record)));
+    }
+  }
+
+  private async fetchOne(record: MediaRecord): Promise<void> {
+    const started = this.deps.now().getTime();
+    const maxBytes = this.deps.maxBytes ?? DEFAULT_MEDIA_MAX_BYTES;
+    const tmp = join(this.deps.dir, `.download-${randomBytes(8).toString('hex')}`);
+    const report = (ok: boolean, extra: { error?: string; path?: string; size?: number; retryAt?: string | null }) =>
+      this.deps.onEvent({
+        event: 'media',
+        integrationId: record.integrationId,
+        interactionId: record.interactionId,
+        mediaId: record.mediaId,
+        ok,
+        attempt: record.attempts,
+        durationMs: this.deps.now().getTime() - started,
+        ...extra,
+      });
+    try {
+      const integration = this.deps.integrationOf(record.integrationId);
+      if (!integration) throw new PermanentFailure('the number is no longer connected');
+      const graph = await this.deps.graphFor(integration);
+      const info = await getMediaInfo(graph, record.mediaId);
+      const declared = Number(info.file_size ?? NaN);
+      if (Number.isFinite(declared) && declared > maxBytes) throw new PermanentFailure(`the file is ${declared} bytes, over the ${maxBytes}-byte cap`);
+      const file = await graph.download(info.url, tmp, maxBytes);
+      if (info.sha256 && !sameSha256(info.sha256, file.sha256)) throw new Error('the file does not match the SHA-256 Meta gave');
+      const mimeType = info.mime_type ?? record.mimeType ?? file.contentType;
+      const path = join(this.deps.dir, `${file.sha256}${extensionFor(mimeType ?? '')}`);
+      // Named by its hash: the same file received twice is stored once.
+      if (await stat(path).then(() => true, () => false)) await rm(tmp, { force: true });
+      else await rename(tmp, path);
+      await this.deps.media.markStored(record.integrationId, record.mediaId, { path, size: file.size, sha256: file.sha256, mimeType }, this.deps.now().toISOString());
+      report(true, { path, size: file.size });
+      this.deps.onSettled({ ...record, state: 'stored', path, size: file.size, sha256: file.sha256, mimeType });
+    } catch (error) {
+      await rm(tmp, { force: true });
+      const permanent = error instanceof PermanentFailure || error instanceof MediaTooLargeError;
+      const message = describeSystemFault(error)?.message ?? (error as Error).message;
+      const retryAt =
+        permanent || record.attempts >= MEDIA_MAX_ATTEMPTS
+          ? null
+          : new Date(this.deps.now().getTime() + mediaRetryDelayMs(record.attempts)).toISOString();
+      await this.deps.media.markAttemptFailed(record.integrationId, record.mediaId, message, retryAt, this.deps.now().toISOString());
+      report(false, { error: message, retryAt });
+      if (retryAt === null) this.deps.onSettled({ ...record, state: 'failed', lastError: message });
+    }
+  }
+}
+
+class PermanentFailure extends Error {}
+
+/** Meta gives the SHA-256 as hex in media info (and base64 in webhooks): accept either spelling. */
+function sameSha256(given: string, hex: string): boolean {
+  const trimmed = given.trim();
+  if (/^[0-9a-f]{64}$/i.test(trimmed)) return trimmed.toLowerCase() === hex;
+  return Buffer.from(hex, 'hex').toString('base64') === trimmed;
+}

@@ -1,0 +1,151 @@
+/**
+ * A message as the user's code writes it — in a `{"reply": …}` answer, on an `--exec` handler's stdout, or to the
+ * relay's local API — turned into what `composeMessage` checks and builds. Two spellings are accepted:
+ * - a Cloud API message object (it has a `type`: `{"type":"image","image":{"link":…}}`), sent as is;
+ * - lumen's short form, the same fields as `lumen send`'s flags:
+ *   `{"text":"Hi"}`, `{"image":"https://…|<media id>","caption":"…"}` (also video, audio, document + filename,
+ *   sticker), `{"text":"Pick one","buttons":[{"id":"yes","title":"Yes"}],"header":"…","footer":"…"}`,
+ *   `{"list":{…}}`, `{"text":"…","ctaUrl":"https://…","ctaText":"Open"}`,
+ *   `{"location":{"latitude":…,"longitude":…,"name":…,"address":…}}`, `{"contacts":[…]}`,
+ *   `{"react":"👍","toMessage":"wamid…"}`, `{"template":{"name":…,"language":…,"params":[…]}}`;
+ *   any of them with `"replyTo":"wamid…"`.
+ * Every problem is a UsageError naming the field.
+ */
+import { UsageError } from '../../errors.js';
+import type { MessageInput } from './compose.js';
+import { MEDIA_TYPES, type MediaType } from './message-types.js';
+
+export function messageFromObject(value: unknown, where = 'the message'): MessageInput {
+  if (!isRecord(value)) throw new UsageError(`${where} must be a JSON object.`);
+  const replyTo = optionalString(value, 'replyTo', where);
+  if (typeof value.type === 'string') {
+    if (value.type === 'text' && isRecord(value.text) && typeof value.text.body === 'string') {
+      const previewUrl = value.text.preview_url === true;
+      const context = isRecord(value.context) && typeof value.context.message_id === 'string' ? value.context.message_id : replyTo;
+      return { kind: 'text', text: value.text.body, previewUrl, replyTo: context };
+    }
+    const { replyTo: _, ...body } = value;
+    return { kind: 'free_form', input: { kind: 'raw', body }, replyTo };
+  }
+
+  const media = MEDIA_TYPES.filter((type) => value[type] !== undefined);
+  if (media.length > 1) throw new UsageError(`${where} has ${media.join(' and ')}: one media per message.`);
+  if (media.length === 1) {
+    const type = media[0] as MediaType;
+    const source = requiredString(value, type, where);
+    return {
+      kind: 'free_form',
+      replyTo,
+      input: {
+        kind: 'media',
+        type,
+        source: /^https?:\/\//i.test(source) ? { link: source } : { id: source },
+        caption: optionalString(value, 'caption', where),
+        filename: optionalString(value, 'filename', where),
+      },
+    };
+  }
+  if (value.buttons !== undefined) {
+    if (!Array.isArray(value.buttons)) throw new UsageError(`${where}: "buttons" must be a list of {"id","title"}.`);
+    const buttons = value.buttons.map((b, i) => {
+      if (!isRecord(b)) throw new UsageError(`${where}: buttons[${i}] must be {"id","title"}.`);
+      return { id: requiredString(b, 'id', `${where}: buttons[${i}]`), title: requiredString(b, 'title', `${where}: buttons[${i}]`) };
+    });
+    return {
+      kind: 'free_form',
+      replyTo,
+      input: {
+        kind: 'buttons',
+        body: requiredString(value, 'text', where),
+        buttons,
+        header: optionalString(value, 'header', where),
+        footer: optionalString(value, 'footer', where),
+      },
+    };
+  }
+  if (value.list !== undefined) return { kind: 'free_form', replyTo, input: { kind: 'list', list: value.list } };
+  if (value.ctaUrl !== undefined) {
+    return {
+      kind: 'free_form',
+      replyTo,
+      input: {
+        kind: 'cta_url',
+        body: requiredString(value, 'text', where),
+        url: requiredString(value, 'ctaUrl', where),
+        text: requiredString(value, 'ctaText', where),
+        header: optionalString(value, 'header', where),
+        footer: optionalString(value, 'footer', where),
+      },
+    };
+  }
+  if (value.location !== undefined) {
+    const location = value.location;
+    if (!isRecord(location)) throw new UsageError(`${where}: "location" must be {"latitude","longitude"}.`);
+    return {
+      kind: 'free_form',
+      replyTo,
+      input: {
+        kind: 'location',
+        latitude: requiredNumber(location, 'latitude', where),
+        longitude: requiredNumber(location, 'longitude', where),
+        name: optionalString(location, 'name', where),
+        address: optionalString(location, 'address', where),
+      },
+    };
+  }
+  if (value.contacts !== undefined) {
+    if (!Array.isArray(value.contacts)) throw new UsageError(`${where}: "contacts" must be a list of contact cards.`);
+    return { kind: 'free_form', replyTo, input: { kind: 'contacts', contacts: value.contacts } };
+  }
+  if (value.react !== undefined) {
+    const emoji = value.react;
+    if (typeof emoji !== 'string') throw new UsageError(`${where}: "react" must be an emoji ("" removes it).`);
+    return { kind: 'free_form', input: { kind: 'reaction', emoji, messageId: optionalString(value, 'toMessage', where) ?? replyTo ?? '' } };
+  }
+  if (value.template !== undefined) {
+    const template = value.template;
+    if (!isRecord(template)) throw new UsageError(`${where}: "template" must be {"name","language","params"}.`);
+    const params = template.params ?? [];
+    if (!Array.isArray(params) || params.some((p) => typeof p !== 'string')) throw new UsageError(`${where}: template.params must be a list of text values.`);
+    const buttons = template.buttons;
+    if (buttons !== undefined && (!isRecord(buttons) || Object.values(buttons).some((v) => typeof v !== 'string'))) {
+      throw new UsageError(`${where}: template.buttons must map button indexes to values.`);
+    }
+    return {
+      kind: 'template',
+      name: requiredString(template, 'name', `${where}: template`),
+      language: optionalString(template, 'language', `${where}: template`),
+      params: params as string[],
+      header: optionalString(template, 'header', `${where}: template`),
+      buttons: buttons as Record<number, string> | undefined,
+    };
+  }
+  if (value.text !== undefined) {
+    return { kind: 'text', text: requiredString(value, 'text', where), previewUrl: value.previewUrl === true, replyTo };
+  }
+  throw new UsageError(`${where} has nothing to send: give "text", a media field, "buttons", "list", "location", "contacts", "react", "template" or a Cloud API "type".`);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function requiredString(object: Record<string, unknown>, field: string, where: string): string {
+  const value = Object.hasOwn(object, field) ? object[field] : undefined;
+  if (typeof value !== 'string' || value.trim() === '') throw new UsageError(`${where}: "${field}" is required (text).`);
+  return value;
+}
+
+function optionalString(object: Record<string, unknown>, field: string, where: string): string | undefined {
+  const value = Object.hasOwn(object, field) ? object[field] : undefined;
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw new UsageError(`${where}: "${field}" must be text.`);
+  return value;
+}
+
+function requiredNumber(object: Record<string, unknown>, field: string, where: string): number {
+  const value = Object.hasOwn(object, field) ? object[field] : undefined;
+  const number = typeof value === 'string' ? Number(value) : value;
+  if (typeof number !== 'number' || !Number.isFinite(number)) throw new UsageError(`${where}: "${field}" must be a number.`);
+  return number;
+}
