@@ -322,7 +322,7 @@ function checkLink(value: string, flag: string): void {
   try {
     url = new URL(value);
   } catch {
-    throw new UsageError(`${flag} is neither a file nor a URL: "${value}".`);
+    throw new UsageError(`${flag} is not a URL: "${value}".`);
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new UsageError(`${flag} must be an http(s) URL; got "${value}".`);
 }

@@ -1,0 +1,127 @@
+import { describe, expect, it } from 'vitest';
+import { UserError } from '../../src/errors.js';
+import { checkMediaFile, contactsFromVcard, freeFormBody, isUserId, type FreeFormInput, type Recipient } from '../../src/services/messages/message-types.js';
+import { messageFromObject } from '../../src/services/messages/short-form.js';
+import { repliesIn } from '../../src/relay/replies.js';
+
+const phone: Recipient = { kind: 'phone', id: '15551234567' };
+const user: Recipient = { kind: 'user_id', id: 'US.13491208655302741918' };
+const base = { messaging_product: 'whatsapp', recipient_type: 'individual', to: '15551234567' };
+
+function refused(input: FreeFormInput): UserError {
+  try {
+    freeFormBody(phone, input);
+  } catch (error) {
+    expect(error).toBeInstanceOf(UserError);
+    expect((error as UserError).kind).toBe('usage');
+    return error as UserError;
+  }
+  throw new Error('not refused');
+}
+
+describe('every outbound type: the exact body Meta expects', () => {
+  it.each<[string, FreeFormInput, Record<string, unknown>]>([
+    ['an image by link with a caption', { kind: 'media', type: 'image', source: { link: 'https://x.test/a.jpg' }, caption: 'Look' }, { type: 'image', image: { link: 'https://x.test/a.jpg', caption: 'Look' } }],
+    ['a document by id with a file name', { kind: 'media', type: 'document', source: { id: '123456' }, filename: 'invoice.pdf' }, { type: 'document', document: { id: '123456', filename: 'invoice.pdf' } }],
+    ['a sticker', { kind: 'media', type: 'sticker', source: { id: '99999' } }, { type: 'sticker', sticker: { id: '99999' } }],
+    [
+      'reply buttons with a header and footer',
+      { kind: 'buttons', body: 'Pick one', buttons: [{ id: 'yes', title: 'Yes' }, { id: 'no', title: 'No' }], header: 'Order #1', footer: 'lumen' },
+      {
+        type: 'interactive',
+        interactive: {
+          type: 'button',
+          header: { type: 'text', text: 'Order #1' },
+          body: { text: 'Pick one' },
+          footer: { text: 'lumen' },
+          action: { buttons: [{ type: 'reply', reply: { id: 'yes', title: 'Yes' } }, { type: 'reply', reply: { id: 'no', title: 'No' } }] },
+        },
+      },
+    ],
+    [
+      'a list',
+      { kind: 'list', list: { body: 'Menu', button: 'See options', sections: [{ rows: [{ id: 'a', title: 'A', description: 'first' }] }] } },
+      { type: 'interactive', interactive: { type: 'list', body: { text: 'Menu' }, action: { button: 'See options', sections: [{ rows: [{ id: 'a', title: 'A', description: 'first' }] }] } } },
+    ],
+    [
+      'a call-to-action URL',
+      { kind: 'cta_url', body: 'Track it', url: 'https://x.test/t', text: 'Track' },
+      { type: 'interactive', interactive: { type: 'cta_url', body: { text: 'Track it' }, action: { name: 'cta_url', parameters: { display_text: 'Track', url: 'https://x.test/t' } } } },
+    ],
+    ['a location', { kind: 'location', latitude: 52.5, longitude: 13.4, name: 'Office' }, { type: 'location', location: { latitude: 52.5, longitude: 13.4, name: 'Office' } }],
+    ['a reaction', { kind: 'reaction', messageId: 'wamid.A', emoji: '👍' }, { type: 'reaction', reaction: { message_id: 'wamid.A', emoji: '👍' } }],
+    ['a reaction removed', { kind: 'reaction', messageId: 'wamid.A', emoji: '' }, { type: 'reaction', reaction: { message_id: 'wamid.A', emoji: '' } }],
+    ['a raw Cloud API object', { kind: 'raw', body: { type: 'audio', audio: { id: '42' } } }, { type: 'audio', audio: { id: '42' } }],
+  ])('%s', (_what, input, expected) => {
+    expect(freeFormBody(phone, input).body).toEqual({ ...base, ...expected });
+  });
+
+  it('quotes the message it replies to, and addresses a user id as `recipient`', () => {
+    const { body } = freeFormBody(user, { kind: 'location', latitude: 1, longitude: 2 }, 'wamid.Q');
+    expect(body).toEqual({ messaging_product: 'whatsapp', recipient_type: 'individual', recipient: user.id, context: { message_id: 'wamid.Q' }, type: 'location', location: { latitude: 1, longitude: 2 } });
+    expect(isUserId('US.13491208655302741918')).toBe(true);
+    expect(isUserId('US.ENT.11815799212886844830')).toBe(true);
+    expect(isUserId('15551234567')).toBe(false);
+  });
+});
+
+describe('each limit is refused before Meta sees it, naming the limit', () => {
+  it.each<[string, FreeFormInput, RegExp]>([
+    ['a caption over 1,024 characters', { kind: 'media', type: 'image', source: { id: '123456' }, caption: 'x'.repeat(1025) }, /at most 1024/],
+    ['a caption on audio', { kind: 'media', type: 'audio', source: { id: '123456' }, caption: 'x' }, /no caption/],
+    ['four buttons', { kind: 'buttons', body: 'b', buttons: ['a', 'b', 'c', 'd'].map((id) => ({ id, title: id })) }, /1 to 3 reply buttons/],
+    ['a button title over 20 characters', { kind: 'buttons', body: 'b', buttons: [{ id: 'a', title: 'x'.repeat(21) }] }, /at most 20/],
+    ['two buttons with one id', { kind: 'buttons', body: 'b', buttons: [{ id: 'a', title: 'A' }, { id: 'a', title: 'B' }] }, /ids must differ/],
+    ['an empty interactive body', { kind: 'buttons', body: ' ', buttons: [{ id: 'a', title: 'A' }] }, /empty/],
+    ['a list of 11 rows', { kind: 'list', list: { body: 'b', button: 'Go', sections: [{ rows: Array.from({ length: 11 }, (_, i) => ({ id: `r${i}`, title: 'T' })) }] } }, /at most 10 rows/],
+    ['a row title over 24 characters', { kind: 'list', list: { body: 'b', button: 'Go', sections: [{ rows: [{ id: 'r', title: 'x'.repeat(25) }] }] } }, /at most 24/],
+    ['two sections without titles', { kind: 'list', list: { body: 'b', button: 'Go', sections: [{ rows: [{ id: 'a', title: 'A' }] }, { rows: [{ id: 'b', title: 'B' }] }] } }, /needs a "title"/],
+    ['a CTA text over 20 characters', { kind: 'cta_url', body: 'b', url: 'https://x.test', text: 'x'.repeat(21) }, /at most 20/],
+    ['a CTA that is not a URL', { kind: 'cta_url', body: 'b', url: 'nope', text: 'Go' }, /not a URL/],
+    ['a latitude of 91', { kind: 'location', latitude: 91, longitude: 0 }, /latitude/],
+    ['a contact without a name', { kind: 'contacts', contacts: [{ phones: [{ phone: '+1' }] }] }, /no name/],
+    ['a reaction of two emoji', { kind: 'reaction', messageId: 'wamid.A', emoji: '👍👍' }, /one emoji/],
+    ['a raw body naming its own recipient', { kind: 'raw', body: { type: 'text', text: { body: 'x' }, to: '1' } }, /must not name the recipient/],
+  ])('%s', (_what, input, message) => {
+    expect(refused(input).message).toMatch(message);
+  });
+
+  it('checks a local file against the type and size Meta takes', () => {
+    expect(checkMediaFile('image', 'photo.jpg', 1000)).toBe('image/jpeg');
+    expect(() => checkMediaFile('image', 'clip.mp4', 1000)).toThrow(/not a file WhatsApp takes as an image/);
+    expect(() => checkMediaFile('image', 'big.png', 5 * 1024 * 1024 + 1)).toThrow(/at most 5 MB/);
+    expect(() => checkMediaFile('sticker', 's.webp', 600 * 1024)).toThrow(/at most 500 KB/);
+  });
+});
+
+describe("the user's code answers", () => {
+  it('with {"reply"} or {"messages"}; plain output is not a reply', () => {
+    expect(repliesIn('{"reply":{"text":"hi"}}')).toEqual([{ text: 'hi' }]);
+    expect(repliesIn('{"messages":[{"text":"a"},{"text":"b"}]}')).toHaveLength(2);
+    expect(repliesIn('thanks!')).toBeUndefined();
+    expect(repliesIn('{"ok":true}')).toBeUndefined();
+  });
+
+  it('in the short form or as a Cloud API object', () => {
+    expect(messageFromObject({ text: 'hi' })).toEqual({ kind: 'text', text: 'hi', previewUrl: false, replyTo: undefined });
+    expect(messageFromObject({ text: 'Pick', buttons: [{ id: 'y', title: 'Yes' }] })).toMatchObject({ kind: 'free_form', input: { kind: 'buttons', body: 'Pick' } });
+    expect(messageFromObject({ image: 'https://x.test/a.png', caption: 'c' })).toMatchObject({ input: { kind: 'media', type: 'image', source: { link: 'https://x.test/a.png' } } });
+    expect(messageFromObject({ type: 'sticker', sticker: { id: '1' } })).toMatchObject({ input: { kind: 'raw' } });
+    expect(() => messageFromObject({ nothing: true })).toThrow(/nothing to send/);
+    expect(() => messageFromObject({ buttons: [{ id: 'y' }], text: 'x' })).toThrow(/"title" is required/);
+  });
+});
+
+describe('contact cards', () => {
+  it('reads a vCard', () => {
+    const vcard = 'BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ana Diaz\r\nN:Diaz;Ana;;;\r\nTEL;TYPE=CELL:+15551234567\r\nEMAIL:ana@example.com\r\nORG:Lumen\r\nEND:VCARD\r\n';
+    expect(contactsFromVcard(vcard)).toEqual([
+      {
+        name: { formatted_name: 'Ana Diaz', first_name: 'Ana', last_name: 'Diaz' },
+        org: { company: 'Lumen' },
+        phones: [{ phone: '+15551234567', type: 'CELL' }],
+        emails: [{ email: 'ana@example.com' }],
+      },
+    ]);
+  });
+});
