@@ -4,7 +4,8 @@
 //  2. `lumen relay start` on each, alternately, START_ROUNDS times: time from spawn to the `listening` line, and
 //     VmRSS one second later (idle); medians.
 //  3. The CLI on the grown home against the empty one seeded with one message per load sender in the last hour (so
-//     the same commands succeed there): `messages list`, `messages list --from`, `contacts list` and a 24-hour-window check
+//     the same commands succeed there): `messages list`, `messages list --from` (a sender with 200 messages, and one
+//     with none), `contacts list` and a 24-hour-window check
 //     (`send --text … --dry-run`, which refuses free-form text outside the window), CLI_ROUNDS times each in
 //     rotating order; medians.
 //  4. Ingest (messages only, the same load as the ingest part) alternately on a fresh empty home and on the grown
@@ -127,6 +128,8 @@ function cliTimes({ grown, empty }) {
   const commands = [
     { key: 'messagesList', label: 'lumen messages list', args: ['messages', 'list', '--json'] },
     { key: 'messagesFrom', label: 'lumen messages list --from', args: ['messages', 'list', '--from', sender, '--json'] },
+    // A sender who never wrote: every stored message is looked at unless an index leads to the sender's.
+    { key: 'messagesFromNobody', label: 'lumen messages list --from (no such sender)', args: ['messages', 'list', '--from', '+15559999999', '--json'] },
     { key: 'contactsList', label: 'lumen contacts list', args: ['contacts', 'list', '--json'] },
     { key: 'windowCheck', label: 'lumen send --text --dry-run (window check)', args: ['send', '--to', sender, '--text', 'hi', '--dry-run', '--json', '--no-input'] },
   ];
