@@ -56,6 +56,31 @@ export function invalidParameter(message: string, details?: string): SandboxGrap
   });
 }
 
+/** A missing parameter, named the way Meta names it (`image['id']`, `interactive['body']['text']`). */
+export function missingParameter(path: string): SandboxGraphError {
+  return invalidParameter(`The parameter ${path} is required.`, `The parameter ${path} is required.`);
+}
+
+/** A parameter of the wrong shape or length: the sentence is both the message and `error_data.details`. */
+export function badParameter(sentence: string): SandboxGraphError {
+  return invalidParameter(sentence, sentence);
+}
+
+/** Meta's terse form: message `(#100) Invalid parameter`, what is wrong (and where) only in `error_data.details`. */
+export function invalidParameterValue(details: string): SandboxGraphError {
+  return graphError(400, {
+    message: '(#100) Invalid parameter',
+    type: 'OAuthException',
+    code: 100,
+    error_data: { messaging_product: 'whatsapp', details },
+  });
+}
+
+/** A value Meta parses but refuses (counts, duplicates, ranges): 131009, the field named in `details`. */
+export function parameterValueNotValid(details: string): SandboxGraphError {
+  return sendError(131009, { details });
+}
+
 export function nonexistingField(field: string, nodeType: string): SandboxGraphError {
   return invalidParameter(`Tried accessing nonexisting field (${field}) on node type (${nodeType})`);
 }
@@ -122,6 +147,11 @@ const SEND_ERRORS: Readonly<Record<number, SendErrorSpec>> = {
     transient: true,
   },
   131057: { title: 'Account in maintenance mode', details: 'Business Account is in maintenance mode.', transient: true },
+  131053: { title: 'Media upload error', details: 'Unable to upload the media used in the message.' },
+  131062: {
+    title: 'Business-scoped User ID recipients are not supported for this message',
+    details: 'Authentication templates cannot be sent to a business-scoped user ID: send them to the phone number.',
+  },
   132000: {
     title: 'Number of parameters does not match the expected number of params',
     details: 'The number of variable parameter values does not match the number of parameters the template expects.',

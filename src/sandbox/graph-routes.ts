@@ -1,7 +1,8 @@
 /** Graph API routes for the one number and one WABA the sandbox holds. Auth is checked before these run. */
 import { invalidParameter, nonexistingField, unsupportedRequest } from './errors.js';
 import { isRecord } from './http.js';
-import { sendMessage } from './send.js';
+import { mediaInfo, uploadMedia } from './media.js';
+import { handleMessagesPost } from './send.js';
 import type { SandboxState } from './state.js';
 import type { SandboxTemplate } from './types.js';
 
@@ -12,7 +13,7 @@ export interface GraphRequest {
   objectId: string;
   edge: string | undefined;
   query: URLSearchParams;
-  /** Parsed body; `{}` when there was none. */
+  /** Parsed body; `{}` when there was none; a MultipartBody for multipart/form-data. */
   body: unknown;
   /** Origin for absolute paging URLs, e.g. 'http://127.0.0.1:4010'. */
   origin: string;
@@ -45,7 +46,18 @@ export function handleGraphRequest(state: SandboxState, req: GraphRequest, optio
     if (edge === undefined && method === 'GET') {
       return ok(project(state.phoneNumber, req.query, PHONE_DEFAULT_FIELDS, 'WhatsAppBusinessPhoneNumber'));
     }
-    if (edge === 'messages' && method === 'POST') return ok(sendMessage(state, objectId, req.body));
+    if (edge === 'messages' && method === 'POST') return ok(handleMessagesPost(state, objectId, req.body));
+    if (edge === 'media' && method === 'POST') return ok(uploadMedia(state.media, req.body));
+  }
+  if (edge === undefined && state.media.has(objectId)) {
+    // `?phone_number_id=` asks Meta to check the media belongs to that number.
+    const owner = req.query.get('phone_number_id');
+    if (owner !== null && owner !== state.phoneNumber.id) throw unsupportedRequest(method, objectId);
+    if (method === 'GET') return ok(mediaInfo(state.media, objectId, req.origin));
+    if (method === 'DELETE') {
+      state.media.delete(objectId);
+      return ok({ success: true });
+    }
   }
   if (objectId === state.wabaId) {
     if (edge === undefined && method === 'GET') {

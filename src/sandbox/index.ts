@@ -10,13 +10,18 @@ export {
   SANDBOX_VERIFIED_NAME,
   SANDBOX_WABA_ID,
   SANDBOX_WEBHOOK_DISPLAY_PHONE_NUMBER,
+  seedAuthenticationTemplate,
   seedPhoneNumber,
   seedTemplates,
 } from './seed.js';
 export type {
   GraphErrorBody,
+  MediaOrigin,
+  ReadReceipt,
   SandboxEvent,
   SandboxFault,
+  SandboxMediaFault,
+  SandboxMediaInfo,
   SandboxStatus,
   SandboxTemplate,
   SendOutcome,
@@ -26,15 +31,23 @@ export type {
 } from './types.js';
 export {
   INBOUND_TYPES,
+  MEDIA_MESSAGE_TYPES,
+  SANDBOX_INBOUND_TYPES,
   batchPayload,
   inboundMessage,
   inboundPayload,
+  isSandboxInboundWamid,
   newWamid,
   serializeLikeMeta,
   statusPayload,
+  type InboundMedia,
   type InboundSpec,
   type InboundType,
+  type MediaMessageType,
   type NumberInfo,
+  type SandboxInboundType,
   type StatusSpec,
 } from './payloads.js';
+export type { SandboxInboundSpec } from './inbound.js';
+export { MEDIA_LIMITS, MEDIA_URL_TTL_MS, samplePdf } from './media.js';
 export { metaSignatureHeaders, type WebhookDelivery } from './webhooks.js';

@@ -170,3 +170,38 @@ export function seedTemplates(): SandboxTemplate[] {
     },
   ];
 }
+
+/**
+ * An approved AUTHENTICATION template (a one-time code with a copy-code button), kept out of `seedTemplates()` so
+ * the default world keeps its seven templates. Add it with `addTemplates`, `startSandbox({templates})` or
+ * `POST /_sandbox/templates`; sent to a business-scoped user id it gets Meta's 131062.
+ */
+export function seedAuthenticationTemplate(): SandboxTemplate {
+  return {
+    id: '1873104929951108',
+    name: 'verify_code',
+    language: 'en_US',
+    status: 'APPROVED',
+    category: 'AUTHENTICATION',
+    parameter_format: 'POSITIONAL',
+    components: [
+      {
+        type: 'BODY',
+        text: '*{{1}}* is your verification code. For your security, do not share this code.',
+        example: { body_text: [['123456']] },
+      },
+      { type: 'FOOTER', text: 'This code expires in 10 minutes.' },
+      {
+        type: 'BUTTONS',
+        buttons: [
+          {
+            type: 'URL',
+            text: 'Copy code',
+            url: 'https://www.whatsapp.com/otp/code/?otp_type=COPY_CODE&code_expiration_minutes=10&code=otp{{1}}',
+            example: ['https://www.whatsapp.com/otp/code/?otp_type=COPY_CODE&code_expiration_minutes=10&code=otp123456'],
+          },
+        ],
+      },
+    ],
+  };
+}

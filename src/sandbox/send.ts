@@ -1,9 +1,27 @@
-/** `POST /{phone-number-id}/messages`: validate like Meta, apply queued faults, record every outcome. */
+/**
+ * `POST /{phone-number-id}/messages`: sends (every message type, to a phone number or a business-scoped user id)
+ * and read receipts with typing indicators. Validated like Meta, queued faults applied, every outcome recorded.
+ */
 import { randomBytes } from 'node:crypto';
-import { SandboxGraphError, invalidParameter, sendError } from './errors.js';
+import {
+  SandboxGraphError,
+  badParameter,
+  invalidParameterValue,
+  missingParameter,
+  sendError,
+} from './errors.js';
 import { isRecord } from './http.js';
-import { waIdOf, type SandboxState } from './state.js';
+import { isUserId, waIdOf, type SandboxState } from './state.js';
 import type { SandboxTemplate, SendOutcome } from './types.js';
+import {
+  validateContacts,
+  validateContext,
+  validateInteractive,
+  validateLocation,
+  validateMediaObject,
+  validateReaction,
+  validateText,
+} from './validate.js';
 
 const MESSAGE_TYPES = [
   'audio',
@@ -18,30 +36,52 @@ const MESSAGE_TYPES = [
   'text',
   'video',
 ] as const;
-const TEXT_BODY_MAX = 4096;
+const CAPTIONED = new Set(['image', 'video', 'document']);
+const MEDIA = new Set(['image', 'video', 'audio', 'document', 'sticker']);
 
 export interface SendResponse {
   messaging_product: 'whatsapp';
-  contacts: { input: string; wa_id: string }[];
+  /** `wa_id` for a send to a phone number, `user_id` for one to a business-scoped user id. */
+  contacts: ({ input: string; wa_id: string } | { input: string; user_id: string })[];
   messages: { id: string; message_status?: 'accepted' }[];
+}
+
+type Recipient = { kind: 'phone'; to: string; waId: string } | { kind: 'user'; userId: string };
+
+/** A send, or a read receipt when the body has `status` (Meta takes both on the same edge). */
+export function handleMessagesPost(
+  state: SandboxState,
+  phoneNumberId: string,
+  body: unknown,
+): SendResponse | { success: true } {
+  if (isRecord(body) && body.status !== undefined) return markRead(state, phoneNumberId, body);
+  return sendMessage(state, phoneNumberId, body);
 }
 
 /** Handles one parsed send body; throws SandboxGraphError for a rejected send (after recording it). */
 export function sendMessage(state: SandboxState, phoneNumberId: string, body: unknown): SendResponse {
   const to = isRecord(body) && typeof body.to === 'string' ? body.to : undefined;
   const waId = to === undefined ? undefined : waIdOf(to);
+  // `to` wins when both are given, as Meta documents.
+  const byRecipient = (to === undefined || to.trim() === '') && isRecord(body) && typeof body.recipient === 'string';
+  const userId = byRecipient ? (body.recipient as string) : undefined;
   const record = (outcome: SendOutcome): void =>
-    state.recordSend({ at: Date.now(), phoneNumberId, to, waId, body, outcome });
+    state.recordSend({ at: state.now(), phoneNumberId, to, waId, userId, body, outcome });
   try {
     const valid = validateSend(state, body);
+    const recipient = valid.recipient.kind === 'phone' ? valid.recipient.waId : valid.recipient.userId;
     // Faults model what Meta decides after accepting the request's shape.
-    const fault = state.takeFault(valid.waId);
+    const fault = state.takeFault(recipient);
     if (fault) throw sendError(fault.code, { status: fault.status });
-    const wamid = newWamid(valid.waId);
+    const wamid = newWamid(recipient);
     record({ result: 'accepted', status: 200, wamid });
     return {
       messaging_product: 'whatsapp',
-      contacts: [{ input: valid.to, wa_id: valid.waId }],
+      contacts: [
+        valid.recipient.kind === 'phone'
+          ? { input: valid.recipient.to, wa_id: valid.recipient.waId }
+          : { input: valid.recipient.userId, user_id: valid.recipient.userId },
+      ],
       // Meta reports message_status only for template sends.
       messages: [valid.isTemplate ? { id: wamid, message_status: 'accepted' } : { id: wamid }],
     };
@@ -51,50 +91,107 @@ export function sendMessage(state: SandboxState, phoneNumberId: string, body: un
   }
 }
 
-function validateSend(state: SandboxState, body: unknown): { to: string; waId: string; isTemplate: boolean } {
-  if (!isRecord(body)) throw invalidParameter('The parameter messaging_product is required.');
+function checkProduct(body: Record<string, unknown>): void {
   const product = body.messaging_product;
-  if (product === undefined) throw invalidParameter('The parameter messaging_product is required.');
+  if (product === undefined) throw missingParameter('messaging_product');
   if (product !== 'whatsapp') {
-    throw invalidParameter(`Param messaging_product must be one of {WHATSAPP} - got "${String(product)}".`);
+    throw badParameter(`Param messaging_product must be one of {WHATSAPP} - got "${String(product)}".`);
   }
+}
+
+function resolveRecipient(body: Record<string, unknown>): Recipient {
+  const to = body.to;
+  if (typeof to === 'string' && to.trim() !== '') {
+    const waId = waIdOf(to);
+    if (waId === '') throw sendError(131009, { details: 'The recipient phone number is not valid.' });
+    return { kind: 'phone', to, waId };
+  }
+  const recipient = body.recipient;
+  if (recipient !== undefined) {
+    if (typeof recipient !== 'string' || !isUserId(recipient)) {
+      throw invalidParameterValue(
+        `Param recipient must be a business-scoped user ID such as US.13491208655302741918; got ${JSON.stringify(recipient)}.`,
+      );
+    }
+    return { kind: 'user', userId: recipient };
+  }
+  throw missingParameter('to');
+}
+
+function validateSend(state: SandboxState, body: unknown): { recipient: Recipient; isTemplate: boolean } {
+  if (!isRecord(body)) throw missingParameter('messaging_product');
+  checkProduct(body);
   const recipientType = body.recipient_type;
   if (recipientType !== undefined && recipientType !== 'individual' && recipientType !== 'group') {
-    throw invalidParameter(`Param recipient_type must be one of {INDIVIDUAL, GROUP} - got "${String(recipientType)}".`);
+    throw badParameter(`Param recipient_type must be one of {INDIVIDUAL, GROUP} - got "${String(recipientType)}".`);
   }
-  const to = body.to;
-  if (typeof to !== 'string' || to.trim() === '') throw invalidParameter('The parameter to is required.');
-  const waId = waIdOf(to);
-  if (waId === '') throw sendError(131009, { details: 'The recipient phone number is not valid.' });
+  const recipient = resolveRecipient(body);
 
   const type = body.type ?? 'text'; // Meta defaults a missing type to text
   if (typeof type !== 'string' || !(MESSAGE_TYPES as readonly string[]).includes(type)) {
     const allowed = MESSAGE_TYPES.map((t) => t.toUpperCase()).join(', ');
-    throw invalidParameter(`Param type must be one of {${allowed}} - got "${String(type)}".`);
+    throw badParameter(`Param type must be one of {${allowed}} - got "${String(type)}".`);
   }
   const payload = body[type];
-  if (!isRecord(payload)) throw invalidParameter(`The parameter ${type} is required.`);
-  if (type === 'text') validateText(payload);
-  if (type === 'template') validateTemplate(state, payload);
-  return { to, waId, isTemplate: type === 'template' };
+  if (type === 'contacts') {
+    validateContacts(payload); // an array of cards, not an object
+  } else {
+    if (!isRecord(payload)) throw missingParameter(type);
+    if (type === 'text') validateText(payload);
+    else if (MEDIA.has(type)) validateMediaObject(state.media, type, payload, type, { caption: CAPTIONED.has(type) });
+    else if (type === 'interactive') validateInteractive(state.media, payload);
+    else if (type === 'location') validateLocation(payload);
+    else if (type === 'reaction') validateReaction(payload);
+    else if (type === 'template') {
+      const template = validateTemplate(state, payload);
+      // Meta refuses authentication templates to users known only by a business-scoped user id.
+      if (recipient.kind === 'user' && template.category === 'AUTHENTICATION') throw sendError(131062);
+      checkBodyParameters(template, (payload.components ?? []) as unknown[]);
+    }
+  }
+  if (body.context !== undefined) validateContext(body.context);
+  return { recipient, isTemplate: type === 'template' };
 }
 
-function validateText(text: Record<string, unknown>): void {
-  if (typeof text.body !== 'string' || text.body === '') throw invalidParameter("The parameter text['body'] is required.");
-  if (text.body.length > TEXT_BODY_MAX) {
-    throw invalidParameter(`Param text['body'] must be at most ${TEXT_BODY_MAX} characters long.`);
+/** `{messaging_product, status: "read", message_id, typing_indicator?: {type: "text"}}` → `{success: true}`. */
+function markRead(state: SandboxState, phoneNumberId: string, body: Record<string, unknown>): { success: true } {
+  const messageId = typeof body.message_id === 'string' ? body.message_id : undefined;
+  const indicator = body.typing_indicator;
+  const typingIndicator = isRecord(indicator) && typeof indicator.type === 'string' ? indicator.type : undefined;
+  const record = (outcome: { result: 'accepted'; status: 200 } | { result: 'failed'; status: number; error: SandboxGraphError['body'] }) =>
+    state.recordRead({ at: state.now(), phoneNumberId, messageId, typingIndicator, body, outcome });
+  try {
+    checkProduct(body);
+    if (body.status !== 'read') throw badParameter(`Param status must be one of {READ} - got "${String(body.status)}".`);
+    if (body.message_id === undefined || body.message_id === null || body.message_id === '') throw missingParameter('message_id');
+    if (messageId === undefined) throw badParameter('Param message_id must be a string.');
+    // Only messages users sent to this number can be marked read.
+    if (!/^wamid\.[A-Za-z0-9+/=_-]+$/.test(messageId) || !state.knowsInbound(messageId)) {
+      throw invalidParameterValue(`Param message_id (${messageId}) is not the id of a message this number received.`);
+    }
+    if (indicator !== undefined) {
+      if (!isRecord(indicator)) throw badParameter('Param typing_indicator must be an object.');
+      if (indicator.type !== 'text') {
+        throw badParameter(`Param typing_indicator['type'] must be one of {TEXT} - got "${String(indicator.type)}".`);
+      }
+    }
+    record({ result: 'accepted', status: 200 });
+    return { success: true };
+  } catch (error) {
+    if (error instanceof SandboxGraphError) record({ result: 'failed', status: error.status, error: error.body });
+    throw error;
   }
 }
 
-function validateTemplate(state: SandboxState, template: Record<string, unknown>): void {
+function validateTemplate(state: SandboxState, template: Record<string, unknown>): SandboxTemplate {
   const name = template.name;
-  if (typeof name !== 'string' || name === '') throw invalidParameter("The parameter template['name'] is required.");
+  if (typeof name !== 'string' || name === '') throw missingParameter("template['name']");
   const code = isRecord(template.language) ? template.language.code : undefined;
   if (typeof code !== 'string' || code === '') {
-    throw invalidParameter("The parameter template['language']['code'] is required.");
+    throw missingParameter("template['language']['code']");
   }
   const components = template.components ?? [];
-  if (!Array.isArray(components)) throw invalidParameter("Param template['components'] must be an array.");
+  if (!Array.isArray(components)) throw badParameter("Param template['components'] must be an array.");
 
   const found = state.findTemplate(name, code);
   if (found?.status === 'PAUSED') throw sendError(132015);
@@ -102,7 +199,7 @@ function validateTemplate(state: SandboxState, template: Record<string, unknown>
   if (!found || found.status !== 'APPROVED') {
     throw sendError(132001, { details: `template name (${name}) does not exist in ${code}` });
   }
-  checkBodyParameters(found, components);
+  return found;
 }
 
 function checkBodyParameters(template: SandboxTemplate, components: unknown[]): void {
@@ -132,7 +229,7 @@ function placeholders(text: string): string[] {
   return [...new Set(found)];
 }
 
-/** Same layout as Meta's wamids (a base64 blob carrying the wa_id and a random message key), unique per call. */
+/** Same layout as Meta's wamids (a base64 blob carrying the recipient and a random message key), unique per call. */
 function newWamid(waId: string): string {
   const key = randomBytes(10).toString('hex').toUpperCase();
   const blob = Buffer.concat([

@@ -5,7 +5,9 @@ import type { AddressInfo } from 'node:net';
 import { handleControlRequest, type ControlResult } from './control-routes.js';
 import { SandboxGraphError, invalidAccessToken, unknownError, unsupportedRequest } from './errors.js';
 import { handleGraphRequest, type GraphResult } from './graph-routes.js';
-import { parseRequestBody, readBody, sendJson } from './http.js';
+import { BODY_LIMIT_BYTES, parseRequestBody, readBody, sendJson } from './http.js';
+import { postInbound, type SandboxInboundSpec } from './inbound.js';
+import { UPLOAD_BODY_LIMIT_BYTES, downloadMedia, parseMultipart } from './media.js';
 import {
   SANDBOX_ACCESS_TOKEN,
   SANDBOX_APP_SECRET,
@@ -13,10 +15,18 @@ import {
   SANDBOX_WEBHOOK_DISPLAY_PHONE_NUMBER,
   seedTemplates,
 } from './seed.js';
-import { inboundPayload, statusPayload, type InboundSpec, type NumberInfo, type StatusSpec } from './payloads.js';
+import { statusPayload, type NumberInfo, type StatusSpec } from './payloads.js';
 import { SandboxState } from './state.js';
 import { WebhookSender, type WebhookDelivery } from './webhooks.js';
-import type { SandboxFault, SandboxStatus, SandboxTemplate, SentMessage } from './types.js';
+import type {
+  ReadReceipt,
+  SandboxFault,
+  SandboxMediaFault,
+  SandboxMediaInfo,
+  SandboxStatus,
+  SandboxTemplate,
+  SentMessage,
+} from './types.js';
 
 export interface SandboxOptions {
   /** 0 (default) picks a free port. */
@@ -38,6 +48,10 @@ export interface SandboxOptions {
   webhookDelayMs?: number;
   /** First webhook retry delay (doubling). Default 250 ms. */
   webhookRetryBaseMs?: number;
+  /** The sandbox's clock in ms since the epoch (media URL expiry, recorded times); default Date.now. */
+  now?: () => number;
+  /** How long media URLs from `GET /{media-id}` stay valid; default 5 minutes, as Meta's. */
+  mediaUrlTtlMs?: number;
 }
 
 export interface SandboxHandle {
@@ -48,17 +62,30 @@ export interface SandboxHandle {
   appSecret: string;
   phoneNumberId: string;
   wabaId: string;
-  /** Recorded sends, oldest first; `to` filters by recipient digits. */
+  /** Recorded sends, oldest first; `to` filters by recipient digits (or a user id sent to by `recipient`). */
   sent(to?: string): SentMessage[];
+  /** Recorded read receipts and typing indicators, oldest first. */
+  reads(): ReadReceipt[];
+  /** Media the sandbox holds (uploaded and inbound), without the bytes. */
+  media(): SandboxMediaInfo[];
+  /** Stores a file as if it had been uploaded (`POST /{phone-number-id}/media`), without Meta's checks. */
+  addMedia(bytes: Buffer, mimeType: string, filename?: string): SandboxMediaInfo;
+  /** Expires every media URL issued so far (or those of one media id); returns how many were still valid. */
+  expireMediaUrls(id?: string): number;
+  /** Makes the next lookups (`info`) or downloads (`download`) of a media id (or of any) fail with a 5xx. */
+  addMediaFault(fault: SandboxMediaFault): void;
   addFault(fault: SandboxFault): void;
-  /** Clears sends and faults and restores the initial subscription. */
+  /** Clears sends, read receipts, media and faults, and restores the initial subscription. */
   reset(): void;
   addTemplates(templates: SandboxTemplate[]): void;
   status(): SandboxStatus;
   /** Points webhooks at a receiver (e.g. a relay's webhook URL); `undefined` stops them. */
   setWebhookUrl(url: string | undefined): void;
-  /** Posts inbound messages as one signed webhook delivery, the way Meta reports a user writing. */
-  sendInbound(specs: InboundSpec[]): WebhookDelivery | undefined;
+  /**
+   * Posts inbound messages as one signed webhook delivery, the way Meta reports a user writing. Media types get
+   * media the sandbox serves (the default small file, or `data`).
+   */
+  sendInbound(specs: SandboxInboundSpec[]): WebhookDelivery | undefined;
   /** Posts a status webhook (e.g. a `failed` for a message). */
   sendStatus(specs: StatusSpec[]): WebhookDelivery | undefined;
   /** Webhook deliveries so far, with their attempts and results. */
@@ -71,6 +98,8 @@ export interface SandboxHandle {
 
 const VERSION = /^v\d+\.\d+$/;
 const CONTROL_PREFIX = '/_sandbox/';
+/** Media downloads: token-protected like Graph, so served to any peer (not only loopback, unlike control routes). */
+const MEDIA_DOWNLOAD = /^\/_sandbox\/media\/(\d+)$/;
 
 interface RequestContext {
   state: SandboxState;
@@ -83,11 +112,14 @@ interface RequestContext {
 export async function startSandbox(options: SandboxOptions = {}): Promise<SandboxHandle> {
   const maxPageSize = options.maxPageSize ?? SANDBOX_DEFAULT_MAX_PAGE_SIZE;
   if (!Number.isInteger(maxPageSize) || maxPageSize < 1) throw new RangeError('maxPageSize must be an integer ≥ 1.');
+  if (options.mediaUrlTtlMs !== undefined && !(options.mediaUrlTtlMs > 0)) throw new RangeError('mediaUrlTtlMs must be > 0.');
   const state = new SandboxState({
     accessToken: options.accessToken ?? SANDBOX_ACCESS_TOKEN,
     appSecret: options.appSecret ?? SANDBOX_APP_SECRET,
     subscribed: options.subscribed ?? false,
     templates: options.templates ?? seedTemplates(),
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.mediaUrlTtlMs !== undefined ? { mediaUrlTtlMs: options.mediaUrlTtlMs } : {}),
   });
   const host = options.host ?? '127.0.0.1';
   const context: RequestContext = { state, maxPageSize, ownOrigin: '' };
@@ -119,9 +151,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   state.onEvent((event) => {
     if (event.type !== 'message.accepted' || event.message.outcome.result !== 'accepted') return;
     const { wamid } = event.message.outcome;
-    const recipient = event.message.waId ?? '';
+    // A send to a user id (by `recipient`) is reported with recipient_user_id and no recipient_id.
+    const { userId } = event.message;
+    const recipient = userId === undefined ? (event.message.waId ?? '') : '';
     (['sent', 'delivered', 'read'] as const).forEach((status, i) => {
-      webhooks.send(`status.${status}`, statusPayload(number, [{ wamid, status, recipient }]), delay * (i + 1));
+      const spec: StatusSpec = { wamid, status, recipient, ...(userId !== undefined ? { recipientUserId: userId } : {}) };
+      webhooks.send(`status.${status}`, statusPayload(number, [spec]), delay * (i + 1));
     });
   });
 
@@ -134,6 +169,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     phoneNumberId: state.phoneNumber.id,
     wabaId: state.wabaId,
     sent: (to) => state.sent(to),
+    reads: () => state.readReceipts(),
+    media: () => state.media.list(),
+    addMedia: (bytes, mimeType, filename) => state.media.add(bytes, mimeType, 'upload', filename),
+    expireMediaUrls: (id) => state.media.expireUrls(id),
+    addMediaFault: (fault) => {
+      state.media.addFault(fault);
+    },
     addFault: (fault) => state.addFault(fault),
     reset: () => state.reset(),
     addTemplates: (templates) => state.addTemplates(templates),
@@ -141,7 +183,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     setWebhookUrl: (webhookUrl) => {
       webhooks.url = webhookUrl;
     },
-    sendInbound: (specs) => webhooks.send('inbound', inboundPayload(number, specs)),
+    sendInbound: (specs) => postInbound(state, webhooks, number, specs)?.delivery,
     sendStatus: (specs) => webhooks.send('status', statusPayload(number, specs)),
     webhooks: () => webhooks.list(),
     webhooksIdle: () => webhooks.idle(),
@@ -176,6 +218,15 @@ async function handleRequest(
   const url = new URL(req.url ?? '/', 'http://sandbox.invalid');
   let status: number;
   try {
+    const download = method === 'GET' || method === 'HEAD' ? MEDIA_DOWNLOAD.exec(url.pathname) : null;
+    if (download) {
+      const result = downloadMedia(context.state.media, download[1]!, url.searchParams, req.headers.authorization, context.state.accessToken);
+      status = result.status;
+      res.writeHead(result.status, result.headers);
+      res.end(method === 'HEAD' ? undefined : result.body);
+      log?.(`${method} ${url.pathname} ${status} ${Math.round(performance.now() - started)}ms`);
+      return;
+    }
     const result = url.pathname.startsWith(CONTROL_PREFIX)
       ? await routeControl(req, method, url, context)
       : await routeGraph(req, method, url, context);
@@ -218,12 +269,24 @@ async function routeGraph(req: IncomingMessage, method: string, url: URL, contex
     throw unsupportedRequest(method, version ?? '');
   }
   if (objectId === undefined || segments.length > 3) throw unsupportedRequest(method, objectId ?? '');
-  const body = method === 'GET' ? {} : parseRequestBody(await readBody(req), req.headers['content-type']);
+  const body = method === 'GET' ? {} : await readGraphBody(req, method === 'POST' && edge === 'media');
   return handleGraphRequest(
     context.state,
     { method, version, objectId, edge, query: url.searchParams, body, origin: requestOrigin(req, context.ownOrigin) },
     { maxPageSize: context.maxPageSize },
   );
+}
+
+/** JSON or form parameters; multipart/form-data too (a MultipartBody for uploads, which may be up to ~100 MB). */
+async function readGraphBody(req: IncomingMessage, upload: boolean): Promise<unknown> {
+  const raw = await readBody(req, upload ? UPLOAD_BODY_LIMIT_BYTES : BODY_LIMIT_BYTES);
+  const contentType = req.headers['content-type'];
+  if (contentType?.toLowerCase().startsWith('multipart/form-data')) {
+    const form = parseMultipart(raw, contentType);
+    // Outside uploads, a multipart body is only parameters, like a form.
+    return upload ? form : Object.fromEntries(form.fields);
+  }
+  return parseRequestBody(raw, contentType);
 }
 
 /** `Authorization: Bearer <token>`, or Graph's `access_token` query parameter. */

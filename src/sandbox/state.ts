@@ -1,6 +1,12 @@
-/** Everything the sandbox remembers: one number, one WABA, templates, subscription, sends and queued faults. */
+/**
+ * Everything the sandbox remembers: one number, one WABA, templates, subscription, sends, read receipts, media,
+ * the inbound messages it posted, and queued faults.
+ */
+import { MEDIA_URL_TTL_MS, MediaStore } from './media.js';
+import { isSandboxInboundWamid } from './payloads.js';
 import { SANDBOX_APP, SANDBOX_WABA_ID, seedPhoneNumber } from './seed.js';
 import type {
+  ReadReceipt,
   SandboxApp,
   SandboxEvent,
   SandboxFault,
@@ -15,10 +21,15 @@ export interface SandboxStateOptions {
   appSecret: string;
   subscribed: boolean;
   templates: SandboxTemplate[];
+  /** The sandbox's clock (ms since the epoch) for media URL expiry and recorded times; default Date.now. */
+  now?: () => number;
+  /** How long media URLs stay valid; default 5 minutes, as Meta's. */
+  mediaUrlTtlMs?: number;
 }
 
 interface QueuedFault {
-  waId: string;
+  /** Recipient key: phone digits, or `user:<user id>`. */
+  key: string;
   code: number;
   /** Sends still to fail; Infinity for `times: 0`. */
   remaining: number;
@@ -28,6 +39,16 @@ interface QueuedFault {
 /** Meta's `wa_id` is the digits of `to`. */
 export function waIdOf(to: string): string {
   return to.replace(/\D/g, '');
+}
+
+/** A business-scoped user id: country code, '.', optionally 'ENT.', then up to 128 letters and digits. */
+export function isUserId(value: string): boolean {
+  return /^[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}$/.test(value);
+}
+
+/** How faults and filters name a recipient: `user:<id>` for a user id, the digits of a phone number otherwise. */
+function recipientKey(to: string): string {
+  return isUserId(to) ? `user:${to}` : waIdOf(to);
 }
 
 export class SandboxState {
@@ -44,9 +65,17 @@ export class SandboxState {
   private readonly templates: SandboxTemplate[] = [];
   private sends: SentMessage[] = [];
   private faults: QueuedFault[] = [];
+  private reads: ReadReceipt[] = [];
+  private inboundWamids = new Set<string>();
   private readonly listeners = new Set<(event: SandboxEvent) => void>();
 
+  readonly now: () => number;
+  /** Uploaded and inbound media, their download URLs and media faults. */
+  readonly media: MediaStore;
+
   constructor(options: SandboxStateOptions) {
+    this.now = options.now ?? Date.now;
+    this.media = new MediaStore(this.now, options.mediaUrlTtlMs ?? MEDIA_URL_TTL_MS, new Set([this.phoneNumber.id, this.wabaId]));
     this.accessToken = options.accessToken;
     this.appSecret = options.appSecret;
     this.initiallySubscribed = options.subscribed;
@@ -76,20 +105,21 @@ export class SandboxState {
   }
 
   addFault(fault: SandboxFault): void {
-    const waId = typeof fault.to === 'string' ? waIdOf(fault.to) : '';
-    if (waId === '') throw new TypeError('fault.to must be a phone number with digits.');
+    const key = typeof fault.to === 'string' ? recipientKey(fault.to) : '';
+    if (key === '') throw new TypeError('fault.to must be a phone number with digits or a business-scoped user id.');
     if (!Number.isInteger(fault.code) || fault.code <= 0) throw new TypeError('fault.code must be a positive integer.');
     const times = fault.times ?? 1;
     if (!Number.isInteger(times) || times < 0) throw new TypeError('fault.times must be an integer ≥ 0 (0 = always).');
     if (fault.status !== undefined && (!Number.isInteger(fault.status) || fault.status < 400 || fault.status > 599)) {
       throw new TypeError('fault.status must be an HTTP error status (400-599).');
     }
-    this.faults.push({ waId, code: fault.code, remaining: times === 0 ? Infinity : times, status: fault.status });
+    this.faults.push({ key, code: fault.code, remaining: times === 0 ? Infinity : times, status: fault.status });
   }
 
-  /** Consumes the oldest fault queued for this recipient, if any. */
-  takeFault(waId: string): { code: number; status: number | undefined } | undefined {
-    const fault = this.faults.find((f) => f.waId === waId);
+  /** Consumes the oldest fault queued for this recipient (phone digits or user id), if any. */
+  takeFault(recipient: string): { code: number; status: number | undefined } | undefined {
+    const key = recipientKey(recipient);
+    const fault = this.faults.find((f) => f.key === key);
     if (!fault) return undefined;
     fault.remaining -= 1;
     if (fault.remaining <= 0) this.faults.splice(this.faults.indexOf(fault), 1);
@@ -101,10 +131,33 @@ export class SandboxState {
     if (message.outcome.result === 'accepted') this.emit({ type: 'message.accepted', message });
   }
 
-  /** Recorded sends, oldest first; `to` matches on digits so '+1 555…' and '1555…' are the same recipient. */
+  /**
+   * Recorded sends, oldest first; `to` matches on digits so '+1 555…' and '1555…' are the same recipient, or a
+   * business-scoped user id the send went to by `recipient`.
+   */
   sent(to?: string): SentMessage[] {
+    if (to !== undefined && isUserId(to)) return this.sends.filter((s) => s.userId === to).map((s) => structuredClone(s));
     const waId = to === undefined ? undefined : waIdOf(to);
     return this.sends.filter((s) => waId === undefined || s.waId === waId).map((s) => structuredClone(s));
+  }
+
+  recordRead(receipt: ReadReceipt): void {
+    this.reads.push(receipt);
+  }
+
+  /** Recorded read receipts (and typing indicators), oldest first. */
+  readReceipts(): ReadReceipt[] {
+    return this.reads.map((r) => structuredClone(r));
+  }
+
+  /** Remembers the wamid of an inbound message the sandbox posted, so read receipts for it are accepted. */
+  registerInbound(wamid: string): void {
+    this.inboundWamids.add(wamid);
+  }
+
+  /** A message a user sent to this number: one the sandbox posted, or one made by the sandbox's payloads (trigger). */
+  knowsInbound(wamid: string): boolean {
+    return this.inboundWamids.has(wamid) || isSandboxInboundWamid(wamid);
   }
 
   subscribe(callbackOverride?: string): void {
@@ -117,10 +170,13 @@ export class SandboxState {
     this.callbackOverride = undefined;
   }
 
-  /** Clears sends and faults and restores the initial subscription; templates stay. */
+  /** Clears sends, read receipts, media, inbound wamids and faults, and restores the initial subscription; templates stay. */
   reset(): void {
     this.sends = [];
     this.faults = [];
+    this.reads = [];
+    this.inboundWamids.clear();
+    this.media.reset();
     this.subscribed = this.initiallySubscribed;
     this.callbackOverride = undefined;
   }

@@ -72,6 +72,7 @@ export interface GraphErrorBody {
 
 /** A queued failure for sends to one recipient. `code: 500` means an HTTP 500 with Meta's unknown error. */
 export interface SandboxFault {
+  /** A phone number (matched on its digits) or a business-scoped user id such as `US.13491208655302741918`. */
   to: string;
   code: number;
   /** How many sends fail; 0 = every send from now on. Default 1. */
@@ -93,6 +94,8 @@ export interface SentMessage {
   to: string | undefined;
   /** Digits of `to`, as Meta's `wa_id`. */
   waId: string | undefined;
+  /** The business-scoped user id the send went to (`recipient`, used only when there is no `to`). */
+  userId: string | undefined;
   /** The parsed request body, exactly as received. */
   body: unknown;
   outcome: SendOutcome;
@@ -106,6 +109,46 @@ export interface SandboxStatus {
   subscribed: boolean;
   sent: number;
   pendingFaults: number;
+}
+
+/** One POST to `/{phone-number-id}/messages` with `status: "read"` (a read receipt, maybe with a typing indicator). */
+export interface ReadReceipt {
+  at: number;
+  phoneNumberId: string;
+  /** `message_id` as sent (may be absent or malformed in a rejected request). */
+  messageId: string | undefined;
+  /** `typing_indicator.type` when one was asked for, e.g. 'text'. */
+  typingIndicator: string | undefined;
+  /** The parsed request body, exactly as received. */
+  body: unknown;
+  outcome: { result: 'accepted'; status: 200 } | { result: 'failed'; status: number; error: GraphErrorBody };
+}
+
+export type MediaOrigin = 'upload' | 'inbound';
+
+/** A media object the sandbox holds, as `GET /_sandbox/media` lists it (without the bytes). */
+export interface SandboxMediaInfo {
+  id: string;
+  mimeType: string;
+  /** Hex SHA-256 of the bytes, as `GET /{media-id}` returns it. */
+  sha256: string;
+  fileSize: number;
+  /** The uploaded file's name, or the document's filename for inbound media. */
+  filename: string | undefined;
+  origin: MediaOrigin;
+  createdAt: number;
+}
+
+/** A queued failure for media lookups (`info`: `GET /{media-id}`) or downloads of the media URL (`download`). */
+export interface SandboxMediaFault {
+  /** The media id; absent = any media. */
+  id?: string;
+  /** Default 'download'. */
+  on?: 'download' | 'info';
+  /** How many requests fail; 0 = every one from now on. Default 1. */
+  times?: number;
+  /** HTTP status, 500-599; default 500. */
+  status?: number;
 }
 
 /** Emitted to in-process listeners; the future webhook sender subscribes here. */
