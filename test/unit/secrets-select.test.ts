@@ -1,20 +1,22 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.js';
 import { openSecretStore, probeKeychain, secretKey } from '../../src/secrets/index.js';
+import { makeHome, type LumenHome } from '../helpers/home.js';
 
 const onLinux = process.platform === 'linux';
 
 describe('choosing the secret store', () => {
+  let home: LumenHome;
   let dir: string;
   let savedEnv: NodeJS.ProcessEnv;
   let warnings: string[];
 
   beforeEach(() => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'lumen-secrets-select-'));
+    home = makeHome();
+    dir = home.dir;
     savedEnv = { ...process.env };
     warnings = [];
   });
@@ -23,7 +25,7 @@ describe('choosing the secret store', () => {
     // The keyring library reads D-Bus settings from the real process environment.
     for (const name of Object.keys(process.env)) if (!(name in savedEnv)) delete process.env[name];
     Object.assign(process.env, savedEnv);
-    rmSync(dir, { recursive: true, force: true });
+    home.cleanup();
   });
 
   const open = (env: NodeJS.ProcessEnv, kind?: 'keychain' | 'file' | 'memory') =>
@@ -78,32 +80,32 @@ describe('choosing the secret store', () => {
   });
 
   describe.skipIf(!onLinux)('without a D-Bus session (Linux)', () => {
-    it('falls back to the file with exactly one warning line, quickly', async () => {
+    it('falls back to the file with exactly one warning line, without waiting for a probe timeout', async () => {
       // Given a session bus address that points nowhere
       process.env.DBUS_SESSION_BUS_ADDRESS = 'unix:path=/nonexistent';
-      const started = Date.now();
 
       // When no backend is chosen
       const store = await open({});
 
-      // Then the file store is used, after one warning line, within a couple of seconds
-      expect(Date.now() - started).toBeLessThan(2000);
+      // Then the file store is used, after one warning line whose reason is the failed connection (the probe
+      // gave up on the error itself, not on its timeout)
       expect(store.kind).toBe('file');
       expect(warnings).toHaveLength(1);
       expect(warnings[0]).not.toContain('\n');
-      expect(warnings[0]).toMatch(/^OS keychain unavailable \(.+\); secrets go to the encrypted file /);
+      expect(warnings[0]).toMatch(/^OS keychain unavailable \(cannot reach the D-Bus session bus \(ENOENT\)\); secrets go to the encrypted file /);
       expect(warnings[0]).toContain(path.join(dir, 'secrets.json'));
       expect(warnings[0]).toContain('LUMEN_SECRET_STORE=file');
     });
 
-    it('falls back quickly when no bus address is set at all', async () => {
+    it('falls back without waiting for a probe timeout when no bus address is set at all', async () => {
       delete process.env.DBUS_SESSION_BUS_ADDRESS;
       process.env.XDG_RUNTIME_DIR = dir; // holds no "bus" socket
-      const started = Date.now();
       const store = await open({});
-      expect(Date.now() - started).toBeLessThan(2000);
       expect(store.kind).toBe('file');
       expect(warnings).toHaveLength(1);
+      // The reason is the missing bus, not a timeout
+      expect(warnings[0]).toMatch(/^OS keychain unavailable \(/);
+      expect(warnings[0]).not.toMatch(/timed out|no answer|did not answer/);
     });
 
     it('LUMEN_SECRET_STORE=keychain fails with keychain_unavailable', async () => {
@@ -143,12 +145,10 @@ describe('choosing the secret store', () => {
     });
 
     it('the probe gives up after its timeout instead of hanging', async () => {
-      const started = Date.now();
+      // (the test's own timeout is the safety net against a hang)
       const probe = await probeKeychain({ timeoutMs: 300 });
-      const elapsed = Date.now() - started;
-      expect(probe).toMatchObject({ ok: false, reason: expect.stringMatching(/did not answer|no answer/) });
-      expect(elapsed).toBeGreaterThanOrEqual(250);
-      expect(elapsed).toBeLessThan(1500);
+      // The reason names the timeout that ended it
+      expect(probe).toMatchObject({ ok: false, reason: expect.stringMatching(/(did not answer|no answer) within 300 ms/) });
     });
   });
 });
