@@ -7,9 +7,11 @@ import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { SandboxHandle, SentMessage } from '../../src/sandbox/index.js';
-import { lumen, makeHome, type LumenHome, type LumenResult } from './cli.js';
+import { lumen, type LumenResult } from './cli.js';
+import { makeHome, withDb as withHomeDb, type LumenHome } from './home.js';
+import { connectNumber } from './relay.js';
 
 export interface ConnectedHome extends LumenHome {
   /** The environment every `lumen` run gets: the temp home, the file secret store, the sandbox as Graph API. */
@@ -40,28 +42,10 @@ export interface OutboxRow {
 
 /** A fresh LUMEN_HOME with the sandbox number connected through `lumen whatsapp connect`, as a user would. */
 export async function connectedHome(sandbox: SandboxHandle): Promise<ConnectedHome> {
-  const home = makeHome();
-  const env = {
-    ...home.env,
-    LUMEN_GRAPH_URL: sandbox.url,
-    WHATSAPP_ACCESS_TOKEN: sandbox.accessToken,
-    WHATSAPP_APP_SECRET: sandbox.appSecret,
-  };
-  const connect = await lumen(
-    ['whatsapp', 'connect', '--phone-number-id', sandbox.phoneNumberId, '--waba-id', sandbox.wabaId, '--no-input', '--json'],
-    { env },
-  );
-  if (connect.exitCode !== 0) throw new Error(`connect failed (${connect.exitCode}): ${connect.stdout}${connect.stderr}`);
-  const integrationId = JSON.parse(connect.stdout).id as string;
-  const dbPath = join(home.dir, 'lumen.db');
-  const withDb = <T>(work: (db: Database.Database) => T): T => {
-    const db = new Database(dbPath);
-    try {
-      return work(db);
-    } finally {
-      db.close();
-    }
-  };
+  const home = makeHome({ sandbox });
+  const { env } = home;
+  const { id: integrationId } = await connectNumber(env, sandbox.phoneNumberId, sandbox.wabaId);
+  const withDb = <T>(work: (db: Database.Database) => T): T => withHomeDb(home.dir, work, { readonly: false });
   const workspaceId = withDb(
     (db) => (db.prepare('SELECT workspace_id FROM integrations WHERE id = ?').get(integrationId) as { workspace_id: string }).workspace_id,
   );

@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
-import { lumen, makeHome, readTree, type LumenHome } from '../helpers/cli.js';
+import { lumen, readTree } from '../helpers/cli.js';
+import { makeHome, type LumenHome } from '../helpers/home.js';
 
 // Only inside the throwaway keyring that scripts/with-keyring.sh starts (npm test does): never the user's own.
 const inThrowawayKeyring = process.env.LUMEN_TEST_KEYRING === '1' && Boolean(process.env.DBUS_SESSION_BUS_ADDRESS);
@@ -21,15 +22,14 @@ describe.skipIf(!inThrowawayKeyring)(title, () => {
   });
   afterAll(() => sandbox.close());
   beforeEach(() => {
-    home = makeHome();
-    env = {
-      ...home.env,
-      DBUS_SESSION_BUS_ADDRESS: process.env.DBUS_SESSION_BUS_ADDRESS!,
-      ...(process.env.XDG_RUNTIME_DIR ? { XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR } : {}),
-      LUMEN_GRAPH_URL: sandbox.url,
-      WHATSAPP_ACCESS_TOKEN: sandbox.accessToken,
-      WHATSAPP_APP_SECRET: sandbox.appSecret,
-    };
+    home = makeHome({
+      sandbox,
+      env: {
+        DBUS_SESSION_BUS_ADDRESS: process.env.DBUS_SESSION_BUS_ADDRESS!,
+        ...(process.env.XDG_RUNTIME_DIR ? { XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR } : {}),
+      },
+    });
+    env = { ...home.env };
     delete env.LUMEN_SECRET_STORE; // the default: probe the keychain
   });
   afterEach(() => home.cleanup());

@@ -603,7 +603,7 @@ describe('idempotency', () => {
     const csv = writeCsv(home.dir, 'crash.csv', `${ORDER_CSV_HEADER}\n${rows.join('\n')}\n`);
     const args = ['send', '--csv', csv, '--template', 'order_update', '--lang', 'en_US', '--rate', '5', '--json'];
 
-    // Given a bulk send at 5/s, killed about a second in, while Meta's answer to one row is on its way
+    // Given a bulk send at 5/s (3 rows in flight at most), killed once Meta's answer to the fifth request is lost
     const graph = await graphStandIn(sandbox, (nth) => (nth <= 4 ? 'forward' : 'hold'));
     try {
       const child = execa('node', [BIN, ...args], { env: { ...home.env, LUMEN_GRAPH_URL: graph.url }, extendEnv: false, reject: false });
@@ -616,7 +616,9 @@ describe('idempotency', () => {
     const before = home.outbox();
     const acceptedBefore = before.filter((r) => r.state === 'accepted').length;
     const unknown = before.filter((r) => r.state === 'sending');
-    expect(acceptedBefore).toBeGreaterThanOrEqual(1); // 4 unless the machine is very slow
+    // Whatever the speed: the fifth request went out after some row's answer was recorded (at most 3 rows are in
+    // flight), it is caught mid-send, and at most 4 + 3 rows were queued when the kill came
+    expect(acceptedBefore).toBeGreaterThanOrEqual(1);
     expect(unknown.length).toBeGreaterThanOrEqual(1);
     expect(before.length).toBeLessThan(12); // killed part-way: some rows were not even queued
 

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
-import { countOccurrences, lumen, makeHome, readTree, type LumenHome } from '../helpers/cli.js';
+import { countOccurrences, lumen, readTree } from '../helpers/cli.js';
+import { makeHome, withDb, type LumenHome } from '../helpers/home.js';
 
 let sandbox: SandboxHandle;
 let home: LumenHome;
@@ -17,13 +18,8 @@ afterAll(async () => {
 });
 beforeEach(() => {
   sandbox.reset();
-  home = makeHome();
-  env = {
-    ...home.env,
-    LUMEN_GRAPH_URL: sandbox.url,
-    WHATSAPP_ACCESS_TOKEN: sandbox.accessToken,
-    WHATSAPP_APP_SECRET: sandbox.appSecret,
-  };
+  home = makeHome({ sandbox });
+  env = home.env;
 });
 afterEach(() => home.cleanup());
 
@@ -46,12 +42,7 @@ async function connect(extra: string[] = [], overrideEnv: Record<string, string>
 }
 
 function integrationsIn(dir: string): Array<Record<string, unknown>> {
-  const db = new Database(join(dir, 'lumen.db'), { readonly: true });
-  try {
-    return db.prepare('SELECT * FROM integrations').all() as Array<Record<string, unknown>>;
-  } finally {
-    db.close();
-  }
+  return withDb(dir, (db) => db.prepare('SELECT * FROM integrations').all() as Array<Record<string, unknown>>);
 }
 
 describe('lumen whatsapp connect', () => {
