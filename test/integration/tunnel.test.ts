@@ -1,17 +1,20 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findTunnelUrl, startTunnel } from '../../src/relay/tunnel.js';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
-import { BIN, lumen, makeHome } from '../helpers/cli.js';
+import { lumen } from '../helpers/cli.js';
+import { makeHome, type LumenHome } from '../helpers/home.js';
+import { connectNumber, killAllRelays, startRelay } from '../helpers/relay.js';
 
 // cloudflared and ngrok cannot run here (no network): stand-ins on PATH print what the real tools print.
+let tools: LumenHome;
 let bin: string;
 const originalPath = process.env.PATH;
 beforeAll(() => {
-  bin = mkdtempSync(join(tmpdir(), 'lumen-fake-tunnels-'));
+  tools = makeHome();
+  bin = tools.path('bin');
+  mkdirSync(bin);
   writeFileSync(
     join(bin, 'cloudflared'),
     '#!/bin/sh\necho "2026-11-21T00:00:00Z INF Requesting new quick Tunnel on trycloudflare.com..." >&2\n' +
@@ -23,9 +26,10 @@ beforeAll(() => {
   );
   for (const name of ['cloudflared', 'ngrok']) chmodSync(join(bin, name), 0o755);
 });
-afterAll(() => {
+afterAll(async () => {
   process.env.PATH = originalPath;
-  rmSync(bin, { recursive: true, force: true });
+  await killAllRelays();
+  tools.cleanup();
 });
 
 describe('tunnels', () => {
@@ -63,44 +67,19 @@ describe('lumen relay start --tunnel', () => {
   afterAll(() => sandbox.close());
 
   it('prints the full Callback URL from the tunnel, and a clear error without the tool', async () => {
-    const home = makeHome();
-    const env = {
-      ...home.env,
-      LUMEN_GRAPH_URL: sandbox.url,
-      WHATSAPP_ACCESS_TOKEN: sandbox.accessToken,
-      WHATSAPP_APP_SECRET: sandbox.appSecret,
-    };
+    const home = makeHome({ sandbox });
+    const env = home.env;
     try {
-      const connected = await lumen(
-        ['whatsapp', 'connect', '--phone-number-id', sandbox.phoneNumberId, '--waba-id', sandbox.wabaId, '--no-input', '--json'],
-        { env },
-      );
-      const id = JSON.parse(connected.stdout).id as string;
+      const { id } = await connectNumber(env, sandbox.phoneNumberId, sandbox.wabaId);
 
-      const relay = execa('node', [BIN, 'relay', 'start', '--port', '0', '--tunnel', 'cloudflared', '--json'], {
-        env: { ...env, PATH: `${bin}:${env.PATH}` },
-        extendEnv: false,
-        reject: false,
-      });
-      const lines: string[] = [];
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no callback_url: ${lines.join('\n')}`)), 15_000);
-        relay.stdout!.on('data', (chunk: Buffer) => {
-          lines.push(...chunk.toString().trim().split('\n'));
-          if (lines.some((l) => l.includes('callback_url'))) {
-            clearTimeout(timer);
-            resolve();
-          }
-        });
-      });
-      relay.kill('SIGTERM');
-      const result = await relay;
-      expect(result.exitCode).toBe(0);
-      const events = lines.map((l) => JSON.parse(l));
-      expect(events).toContainEqual({ event: 'tunnel', provider: 'cloudflared', url: 'https://calm-river-test.trycloudflare.com' });
-      expect(events).toContainEqual(
+      const relay = await startRelay({ ...env, PATH: `${bin}:${env.PATH}` }, ['--tunnel', 'cloudflared']);
+      await relay.waitForEvent((e) => e.event === 'callback_url');
+      expect(await relay.stop()).toEqual({ exitCode: 0, signal: undefined });
+      expect(relay.events).toContainEqual({ event: 'tunnel', provider: 'cloudflared', url: 'https://calm-river-test.trycloudflare.com' });
+      expect(relay.events).toContainEqual(
         expect.objectContaining({ event: 'callback_url', url: `https://calm-river-test.trycloudflare.com/webhooks/whatsapp/${id}` }),
       );
+      expect(relay.events.some((e) => e.event === '__not_json__')).toBe(false);
 
       const missing = await lumen(['relay', 'start', '--port', '0', '--tunnel', 'ngrok'], {
         env: { ...env, PATH: '/usr/bin:/bin' },
