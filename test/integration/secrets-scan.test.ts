@@ -5,14 +5,24 @@
  * file under LUMEN_HOME are searched for them in plain text, base64 (any alignment) and hex. The verify tokens that
  * connect and rotate-token print appear once, in the output of the command that made them, and nowhere else.
  * The error paths (a rejected token, an unreachable Graph API) are scanned too, with --debug.
+ *
+ * About seventy CLI processes run here, so the work is split into steps (one test each, in order, on one
+ * LUMEN_HOME), read-only commands run two at a time, and each step has a generous timeout of its own: on a loaded
+ * machine a CLI process takes seconds. The last test scans everything the steps kept.
  */
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
-import { lumen, makeHome, readTree, type LumenHome, type LumenResult } from '../helpers/cli.js';
-import { eventually, freePort, killAllRelays, startForwardTarget, startRelay, type ForwardTarget, type RunningRelay } from '../helpers/relay.js';
+import { eventually, inPool } from '../helpers/async.js';
+import { lumen, readTree, type LumenResult } from '../helpers/cli.js';
+import { makeHome, type LumenHome } from '../helpers/home.js';
+import { freePort, killAllRelays, startForwardTarget, startRelay, type ForwardTarget, type RunningRelay } from '../helpers/relay.js';
+
+/** Each step runs up to a few dozen CLI processes: a safety net, not an expectation. */
+const STEP_TIMEOUT = 240_000;
+/** Read-only commands at once: enough to overlap process start-up, few enough for a 2-core machine. */
+const CONCURRENCY = 2;
 
 const ACCESS_TOKEN = `EAAScan${randomBytes(30).toString('base64url')}`;
 const APP_SECRET = randomBytes(16).toString('hex');
@@ -50,6 +60,8 @@ let env: Record<string, string>;
 let hook: ForwardTarget;
 const captured: Captured[] = [];
 const verifyTokens: string[] = [];
+/** The steps that finished: each step needs the ones before it, and the scan needs them all. */
+const done = new Set<string>();
 
 function keep(label: string, result: LumenResult, printed?: string): LumenResult {
   captured.push({ label, text: `${result.stdout}\n${result.stderr}`, ...(printed ? { printed } : {}) });
@@ -63,13 +75,19 @@ async function run(args: string[], exitCode = 0, extraEnv: Record<string, string
   return result;
 }
 
-/** The same command plain, with --json and with --debug: at once for read-only commands, else one by one. */
-async function runEach(args: string[], options: { readOnly?: boolean; exitCode?: number } = {}): Promise<LumenResult[]> {
-  const variants = [args, [...args, '--json'], [...args, '--debug']];
-  if (options.readOnly) return Promise.all(variants.map((v) => run(v, options.exitCode)));
+/** The command plain, with --json and with --debug. */
+const variants = (args: string[]): string[][] => [args, [...args, '--json'], [...args, '--debug']];
+
+/** Commands that change state: one after the other, each plain, with --json and with --debug. */
+async function runEach(args: string[], exitCode = 0): Promise<LumenResult[]> {
   const results: LumenResult[] = [];
-  for (const v of variants) results.push(await run(v, options.exitCode));
+  for (const v of variants(args)) results.push(await run(v, exitCode));
   return results;
+}
+
+/** Read-only commands: every variant of each, a few at a time. */
+async function runReadOnly(...commands: string[][]): Promise<void> {
+  await inPool(commands.flatMap(variants), CONCURRENCY, (args) => run(args));
 }
 
 /** A verify token out of connect's or rotate-token's output (JSON or human). */
@@ -89,10 +107,15 @@ async function runPrintingToken(args: string[], exitCode = 0): Promise<string> {
   return token;
 }
 
+/** Fails a step at once, naming what is missing, when a step it builds on did not finish. */
+function after(...steps: string[]): void {
+  expect([...done], 'an earlier step failed: see its error').toEqual(expect.arrayContaining(steps));
+}
+
 beforeAll(async () => {
   sandbox = await startSandbox({ accessToken: ACCESS_TOKEN, appSecret: APP_SECRET, webhookDelayMs: 20 });
-  home = makeHome();
-  env = { ...home.env, LUMEN_GRAPH_URL: sandbox.url, WHATSAPP_ACCESS_TOKEN: ACCESS_TOKEN, WHATSAPP_APP_SECRET: APP_SECRET };
+  home = makeHome({ sandbox });
+  env = home.env;
   hook = await startForwardTarget();
 });
 afterAll(async () => {
@@ -115,51 +138,65 @@ describe('secrets in outputs and files', () => {
     for (const sample of samples) expect(encodedForms(secret).some((form) => sample.includes(form)), sample).toBe(true);
     expect(encodedForms(secret).some((form) => `${secret.slice(0, 16)}…`.includes(form))).toBe(false);
   });
+});
 
-  it('no command, output or file holds the access token, the app secret or a verify token it did not print', async () => {
+describe('every command, plain, with --json and with --debug', () => {
+  const connectArgs = () => ['whatsapp', 'connect', '--phone-number-id', sandbox.phoneNumberId, '--waba-id', sandbox.wabaId, '--no-input'];
+  let integrationId: string;
+  let relay: RunningRelay;
+  let sentWamid: string;
+  let heldId: string;
+
+  it('connects (each connect prints a new verify token), checks, rotates and syncs', { timeout: STEP_TIMEOUT }, async () => {
     expect(sandbox.accessToken).toBe(ACCESS_TOKEN);
-    const connectArgs = ['whatsapp', 'connect', '--phone-number-id', sandbox.phoneNumberId, '--waba-id', sandbox.wabaId, '--no-input'];
-
-    // Given a number connected (each connect prints a new verify token), checked and rotated
-    await runPrintingToken(connectArgs);
-    await runPrintingToken([...connectArgs, '--yes', '--json']);
-    await runPrintingToken([...connectArgs, '--yes', '--debug']);
-    await runEach(['whatsapp', 'status'], { readOnly: true });
+    await runPrintingToken(connectArgs());
+    await runPrintingToken([...connectArgs(), '--yes', '--json']);
+    await runPrintingToken([...connectArgs(), '--yes', '--debug']);
+    await runReadOnly(['whatsapp', 'status']);
     await runEach(['whatsapp', 'status', '--check']);
     await runPrintingToken(['whatsapp', 'rotate-token']);
     await runPrintingToken(['whatsapp', 'rotate-token', '--json']);
     await runPrintingToken(['whatsapp', 'rotate-token', '--debug']);
     await runEach(['templates', 'sync']);
-    await Promise.all([runEach(['templates', 'list'], { readOnly: true }), runEach(['templates', 'show', 'hello_world'], { readOnly: true })]);
+    await runReadOnly(['templates', 'list'], ['templates', 'show', 'hello_world']);
+    integrationId = JSON.parse((await run(['whatsapp', 'status', '--json'])).stdout).integrations[0].id as string;
+    done.add('connected');
+  });
 
-    // A relay (human output) forwarding and auto-replying, with the sandbox's status webhooks pointed at it
-    const integrationId = JSON.parse((await run(['whatsapp', 'status', '--json'])).stdout).integrations[0].id as string;
+  it('runs a relay (human output) that forwards and auto-replies, with the sandbox\'s webhooks pointed at it', { timeout: STEP_TIMEOUT }, async () => {
+    after('connected');
     const human = await startRelay(env, ['--forward-to', hook.url, '--auto-reply', 'Thanks, we got it'], { json: false });
     sandbox.setWebhookUrl(`${human.url}/webhooks/whatsapp/${integrationId}`);
     await run(['trigger', 'message', '--text', 'hello from the customer', '--from', CUSTOMER]);
     await run(['trigger', 'message', '--type', 'image', '--from', CUSTOMER, '--json']);
     await run(['trigger', 'batch', '--debug']);
-    await runEach(['relay', 'status'], { readOnly: true });
-    await eventually(() => expect(human.lines.join('\n')).toMatch(/replied to[\s\S]*replied to/), 10_000, 50);
+    await runReadOnly(['relay', 'status']);
+    await eventually(() => expect(human.lines.join('\n')).toMatch(/replied to[\s\S]*replied to/), undefined, 50);
     await sandbox.webhooksIdle();
     await human.stop();
     captured.push({ label: 'relay start (human)', text: `${human.lines.join('\n')}\n${human.stderr()}` });
+    done.add('human relay');
+  });
 
-    // …and one with --json and --debug
-    const json = await startRelay(env, ['--forward-to', hook.url, '--auto-reply', 'Thanks again', '--debug']);
-    sandbox.setWebhookUrl(`${json.url}/webhooks/whatsapp/${integrationId}`);
+  it('starts a relay with --json and --debug and sends it a message', { timeout: STEP_TIMEOUT }, async () => {
+    after('human relay');
+    relay = await startRelay(env, ['--forward-to', hook.url, '--auto-reply', 'Thanks again', '--debug']);
+    sandbox.setWebhookUrl(`${relay.url}/webhooks/whatsapp/${integrationId}`);
     await run(['trigger', 'message', '--text', 'second message', '--from', CUSTOMER, '--json', '--debug']);
-    await json.waitForEvent((e) => e.event === 'auto_reply', 10_000);
-    await json.waitForEvent((e) => e.event === 'dispatch' && e.ok === true, 10_000);
+    await relay.waitForEvent((e) => e.event === 'auto_reply');
+    await relay.waitForEvent((e) => e.event === 'dispatch' && e.ok === true);
+    done.add('json relay');
+  });
 
-    // Sends of every kind (the customer's window is open), with the sandbox answering
+  it('sends every kind of message (the customer\'s window is open), with the sandbox answering', { timeout: STEP_TIMEOUT }, async () => {
+    after('json relay');
     const [, sentText] = await runEach(['send', '--to', `+${CUSTOMER}`, '--text', 'a reply']);
-    const sentWamid = JSON.parse(sentText!.stdout).wamid as string;
+    sentWamid = JSON.parse(sentText!.stdout).wamid as string;
     expect(sentWamid).toMatch(/^wamid\./);
     await runEach(['send', '--to', `+${CUSTOMER}`, '--template', 'hello_world', '--lang', 'en_US']);
     await runEach(['send', '--to', `+${CUSTOMER}`, '--template', 'order_update', '--lang', 'en_US', '--param', 'Ana', '--param', '#1', '--header-param', '#1', '--button-param', '0=1', '--dry-run']);
     const csv = (name: string, rows: string[]) => {
-      const path = join(home.dir, name);
+      const path = home.path(name);
       writeFileSync(path, ['to', ...rows].join('\n'));
       return path;
     };
@@ -170,28 +207,29 @@ describe('secrets in outputs and files', () => {
     // A send Meta refuses (outside the window: 131047), with --debug
     sandbox.addFault({ to: '15550009999', code: 131047 });
     await run(['send', '--to', '+15550009999', '--template', 'hello_world', '--lang', 'en_US', '--debug'], 1);
+    done.add('sends');
+  });
 
-    // Approvals: held messages, approved and rejected
+  it('holds messages for approval, approves one and rejects the other', { timeout: STEP_TIMEOUT }, async () => {
+    after('sends');
     await run(['approvals', 'policy', 'all']);
-    await runEach(['approvals', 'policy'], { readOnly: true });
+    await runReadOnly(['approvals', 'policy']);
     const held1 = JSON.parse((await run(['send', '--to', `+${CUSTOMER}`, '--text', 'held one', '--json'], 8)).stdout);
     const held2 = JSON.parse((await run(['send', '--to', `+${CUSTOMER}`, '--template', 'hello_world', '--lang', 'en_US', '--json', '--debug'], 8)).stdout);
-    const heldId = (doc: any): string => doc.id ?? doc.message?.id ?? doc.messageId;
-    await runEach(['approvals', 'list'], { readOnly: true });
-    await run(['approvals', 'approve', heldId(held1), '--debug']);
-    await run(['approvals', 'reject', heldId(held2), '--reason', 'not now', '--json']);
+    const idOf = (doc: any): string => doc.id ?? doc.message?.id ?? doc.messageId;
+    heldId = idOf(held1);
+    await runReadOnly(['approvals', 'list']);
+    await run(['approvals', 'approve', heldId, '--debug']);
+    await run(['approvals', 'reject', idOf(held2), '--reason', 'not now', '--json']);
     await run(['approvals', 'policy', 'none', '--debug']);
+    done.add('approvals');
+  });
 
-    // What was received and sent
+  it('lists what was received and sent, replays an event, and keeps LUMEN_HOME as it is while the relay runs', { timeout: STEP_TIMEOUT }, async () => {
+    after('approvals');
     const messages = JSON.parse((await run(['messages', 'list', '--json'])).stdout) as any[];
     expect(messages.length).toBeGreaterThanOrEqual(3);
-    await Promise.all([
-      runEach(['messages', 'list'], { readOnly: true }),
-      runEach(['messages', 'show', heldId(held1)], { readOnly: true }),
-      runEach(['messages', 'show', sentWamid], { readOnly: true }),
-      runEach(['contacts', 'list'], { readOnly: true }),
-      runEach(['events', 'list'], { readOnly: true }),
-    ]);
+    await runReadOnly(['messages', 'list'], ['messages', 'show', heldId], ['messages', 'show', sentWamid], ['contacts', 'list'], ['events', 'list']);
     const events = JSON.parse((await run(['events', 'list', '--json'])).stdout) as any[];
     await run(['events', 'replay', String(events[0]?.id), '--forward-to', hook.url, '--debug']);
     await run(['trigger', 'status', '--wamid', 'wamid.NOTOURS', '--status', 'failed', '--error-code', '131047', '--debug']);
@@ -200,15 +238,18 @@ describe('secrets in outputs and files', () => {
     const whileRunning = readTree(home.dir).map((f) => ({ label: `${f.path.slice(home.dir.length + 1)} (relay running)`, text: f.text }));
     expect(whileRunning.map((f) => f.label)).toEqual(expect.arrayContaining(['lumen.db-wal (relay running)', 'relay.json (relay running)']));
     captured.push(...whileRunning);
-    await json.stop();
-    captured.push({ label: 'relay start --json --debug', text: `${json.lines.join('\n')}\n${json.stderr()}` });
+    await relay.stop();
+    captured.push({ label: 'relay start --json --debug', text: `${relay.lines.join('\n')}\n${relay.stderr()}` });
     captured.push({ label: 'forward target', text: hook.requests.map((r) => `${JSON.stringify(r.headers)}\n${r.body}`).join('\n') });
+    done.add('listings');
+  });
 
-    // The error paths, with --debug: a token Meta rejects, a Graph API that is down, a revoked stored token
+  it('takes the error paths with --debug: a token Meta rejects, a Graph API that is down, a revoked stored token; then disconnects', { timeout: STEP_TIMEOUT }, async () => {
+    after('listings');
     const down = `http://127.0.0.1:${await freePort()}`;
-    await run([...connectArgs, '--yes', '--debug'], 4, { WHATSAPP_ACCESS_TOKEN: WRONG_TOKEN });
-    await run([...connectArgs, '--yes', '--debug', '--json'], 4, { WHATSAPP_ACCESS_TOKEN: WRONG_TOKEN });
-    await run([...connectArgs, '--yes', '--debug'], 1, { LUMEN_GRAPH_URL: down });
+    await run([...connectArgs(), '--yes', '--debug'], 4, { WHATSAPP_ACCESS_TOKEN: WRONG_TOKEN });
+    await run([...connectArgs(), '--yes', '--debug', '--json'], 4, { WHATSAPP_ACCESS_TOKEN: WRONG_TOKEN });
+    await run([...connectArgs(), '--yes', '--debug'], 1, { LUMEN_GRAPH_URL: down });
     await run(['whatsapp', 'status', '--check', '--debug'], 1, { LUMEN_GRAPH_URL: down });
     await run(['templates', 'sync', '--debug'], 1, { LUMEN_GRAPH_URL: down });
     await run(['send', '--to', `+${CUSTOMER}`, '--text', 'nobody home', '--debug'], 1, { LUMEN_GRAPH_URL: down });
@@ -219,10 +260,13 @@ describe('secrets in outputs and files', () => {
     } finally {
       await elsewhere.close();
     }
-
     // Finally it is disconnected (secrets deleted)
     await run(['whatsapp', 'disconnect', '--yes', '--debug']);
+    done.add('error paths');
+  });
 
+  it('no command, output or file holds the access token, the app secret or a verify token it did not print', () => {
+    after('connected', 'human relay', 'json relay', 'sends', 'approvals', 'listings', 'error paths');
     // Then: nothing anywhere holds the token, the app secret or the wrong token, in any form…
     const files = readTree(home.dir).map((f) => ({ label: f.path.slice(home.dir.length + 1), text: f.text }));
     expect(files.map((f) => f.label)).toEqual(expect.arrayContaining(['lumen.db', 'secrets.enc.json', 'secrets.key']));
@@ -246,7 +290,8 @@ describe('secrets in outputs and files', () => {
       }
     }
     expect(leaks).toEqual([]);
-    // The scan looked at real work: the relay received, forwarded and replied; the sends reached the sandbox
+    // The scan looked at real work: the relay received, forwarded and replied; the sends reached the sandbox; every
+    // command's output was kept
     expect(hook.requests.length).toBeGreaterThanOrEqual(3);
     expect(sandbox.sent().length).toBeGreaterThanOrEqual(8);
     expect(captured.length).toBeGreaterThan(70);
