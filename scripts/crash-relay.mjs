@@ -10,7 +10,8 @@
  *   - every stored message reached the forward target at least once (none lost), and has a delivered event;
  *   - a message reached the target twice only when a kill fell between its delivery and the record of it (the
  *     database did not show it delivered at the kill): at-least-once, never a double dispatch otherwise, and at
- *     most the dispatcher's concurrency (8) such messages per kill.
+ *     most the dispatcher's concurrency (8) such messages per kill. Each relay forwards to its own path on the
+ *     target (/hook/<round>), so which relay sent an arrival is known from the request, not from clocks.
  *
  *   node scripts/crash-relay.mjs [--rounds 5] [--concurrency 8] [--rate 1000] [--min-kill-ms 300] [--max-kill-ms 2000]
  *                                [--seed N] [--keep]
@@ -56,7 +57,10 @@ function post(url, body, appSecret, agent) {
   });
 }
 
-/** The user's code behind --forward-to: records when each message arrived; answers 200 after a short random delay. */
+/**
+ * The user's code behind --forward-to: records each message's arrival with the round of the relay that sent it (from
+ * the path, /hook/<round>); answers 200 after a short random delay.
+ */
 async function startTarget(random, maxDelayMs) {
   const received = [];
   const server = createServer((req, res) => {
@@ -67,7 +71,8 @@ async function startTarget(random, maxDelayMs) {
       try {
         wamid = JSON.parse(Buffer.concat(chunks).toString('utf8')).wamid;
       } catch {}
-      received.push({ at: Date.now(), wamid });
+      const round = Number(/\/hook\/(\d+)$/.exec(req.url ?? '')?.[1] ?? NaN);
+      received.push({ at: Date.now(), round, wamid });
       // A little latency keeps deliveries in flight, so kills land mid-dispatch too.
       setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'), random.int(maxDelayMs + 1));
     });
@@ -93,6 +98,8 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
  *   startRelay(forwardToUrl) → Promise<{url, pid, kill(): Promise, stop(): Promise<{exitCode?|code?}>}> (same LUMEN_HOME every time)
  *   webhookPath, appSecret, phoneNumberId, dbPath,
  *   rounds (default 5), concurrency (8), rate (deliveries/s, 0 = unpaced), minKillMs (300), maxKillMs (2000),
+ *   killAfterAcks ({min, max}: kill on a random count of this round's acknowledgments instead of after a random
+ *   time; what a test uses, so how much happens before each kill does not depend on the machine's speed),
  *   targetDelayMs (5), drainTimeoutMs (20000), seed, log?(line)
  * Resolves with a report {rounds, kills, acked, stored, storedUnacked, resent, forwarded, duplicates, violations}.
  */
@@ -127,8 +134,11 @@ export async function runCrash(options) {
   let pending = []; // deliveries without a 200 yet: sent again after the restart, like Meta does
   const target = await startTarget(random, options.targetDelayMs ?? 5);
 
-  /** Streams deliveries (the pending ones first) until `stop()` says so; returns when all workers are idle. */
-  async function stream(relay, stopAfterMs, onlyPending = false) {
+  /**
+   * Streams deliveries (the pending ones first) until `stop()` says so; returns when all workers are idle. `onAck` is
+   * called on each 200.
+   */
+  async function stream(relay, stopAfterMs, onlyPending = false, onAck = () => {}) {
     const url = `${relay.url}${options.webhookPath}`;
     const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
     let stopped = false;
@@ -159,8 +169,10 @@ export async function runCrash(options) {
         if (stopped) break;
         const delivery = nextDelivery();
         const status = await post(url, deliveryBody(options.phoneNumberId, delivery.wamids), options.appSecret, agent);
-        if (status === 200) delivery.acked = true;
-        else pending.push(delivery); // no answer (killed) or a refusal: Meta would retry it
+        if (status === 200) {
+          delivery.acked = true;
+          onAck();
+        } else pending.push(delivery); // no answer (killed) or a refusal: Meta would retry it
         if (status !== 200 && status !== 0 && status !== 429) violation(`a valid delivery was answered ${status}`);
       }
     });
@@ -182,7 +194,7 @@ export async function runCrash(options) {
         pending.push(acked[random.range(0, acked.length - 1)]);
         report.redelivered++;
       }
-      const relay = await options.startRelay(target.url);
+      const relay = await options.startRelay(`${target.url}/${round}`);
       if (final) {
         // The last start is not killed: it receives what is still unanswered plus a few more, then drains.
         await stream(relay, async (stop) => {
@@ -205,16 +217,33 @@ export async function runCrash(options) {
         if (code !== 0) violation(`the relay exited ${code ?? exit.signal} on SIGTERM after draining`);
         break;
       }
-      const killAfter = random.range(minKillMs, maxKillMs);
+      const killAfterAcks = options.killAfterAcks ? random.range(options.killAfterAcks.min, options.killAfterAcks.max) : undefined;
+      const killAfter = killAfterAcks === undefined ? random.range(minKillMs, maxKillMs) : undefined;
+      let acks = 0;
+      let enoughAcks;
+      const ackedEnough = new Promise((resolve) => {
+        enoughAcks = resolve;
+      });
+      // A relay that dies by itself is not waited for (the checks then report what it lost).
+      relay.exited?.then(() => enoughAcks());
       let killedAt = 0;
       let exitedAt = 0;
-      await stream(relay, async (stop) => {
-        await sleep(killAfter);
-        killedAt = Date.now();
-        await relay.kill();
-        exitedAt = Date.now();
-        stop();
-      });
+      await stream(
+        relay,
+        async (stop) => {
+          if (killAfter !== undefined) await sleep(killAfter);
+          else await ackedEnough;
+          killedAt = Date.now();
+          await relay.kill();
+          exitedAt = Date.now();
+          stop();
+        },
+        false,
+        () => {
+          acks += 1;
+          if (acks >= killAfterAcks) enoughAcks();
+        },
+      );
       // What the database says right after the kill: which messages it has delivered, and whether it is sound.
       const delivered = new Set(
         query("SELECT i.wamid FROM interactions i JOIN dispatch_events e ON e.interaction_seq = i.seq WHERE e.state = 'delivered'").map((r) => r.wamid),
@@ -225,8 +254,8 @@ export async function runCrash(options) {
       const storedNow = new Set(query('SELECT wamid FROM interactions').map((r) => r.wamid));
       const committedUnanswered = pending.filter((d) => d.wamids.every((w) => storedNow.has(w))).length;
       report.committedUnanswered += committedUnanswered;
-      report.kills.push({ round, afterMs: killAfter, at: killedAt, exitedAt, delivered, committedUnanswered });
-      log(`round ${round}: killed after ${killAfter} ms; ${deliveries.filter((d) => d.acked).length} deliveries acknowledged so far, ${pending.length} to resend`);
+      report.kills.push({ round, afterMs: killAfter, afterAcks: killAfterAcks, at: killedAt, exitedAt, delivered, committedUnanswered });
+      log(`round ${round}: killed after ${killAfter === undefined ? `${acks} acknowledgments` : `${killAfter} ms`}; ${deliveries.filter((d) => d.acked).length} deliveries acknowledged so far, ${pending.length} to resend`);
     }
 
     // --- checks ---
@@ -248,9 +277,9 @@ export async function runCrash(options) {
     if (notDelivered > 0) violation(`${notDelivered} stored messages have no delivered dispatch event`);
 
     const arrivals = new Map();
-    for (const { at, wamid } of target.received) {
-      if (!arrivals.has(wamid)) arrivals.set(wamid, []);
-      arrivals.get(wamid).push(at);
+    for (const arrival of target.received) {
+      if (!arrivals.has(arrival.wamid)) arrivals.set(arrival.wamid, []);
+      arrivals.get(arrival.wamid).push(arrival);
     }
     report.forwarded = arrivals.size;
     for (const wamid of storedCount.keys()) if (!arrivals.has(wamid)) violation(`stored but never forwarded: ${wamid}`);
@@ -258,11 +287,13 @@ export async function runCrash(options) {
     const perKill = new Map();
     for (const [wamid, times] of arrivals) {
       if (times.length < 2) continue;
-      // Each extra arrival needs a kill after the previous one, at which the database did not yet show it delivered.
-      // (An arrival up to 100 ms after the process exited was still sent by it: bytes already on the socket.)
+      // Each extra arrival needs a kill between the relay that sent the previous one and the relay that sent it, at
+      // which the database did not show the message delivered. Rounds come from the request path, not from clocks:
+      // an arrival the test process reads late is still counted for the relay that sent it.
       for (let i = 1; i < times.length; i++) {
-        const kill = report.kills.find((k) => times[i - 1] <= k.exitedAt + 100 && k.at <= times[i] && !k.delivered.has(wamid));
-        if (!kill) violation(`${wamid} forwarded again without a crash in between (arrivals ${times.map((t) => t - times[0]).join(', ')} ms)`);
+        const [before, after] = [times[i - 1].round, times[i].round];
+        const kill = report.kills.find((k) => before <= k.round && k.round < after && !k.delivered.has(wamid));
+        if (!kill) violation(`${wamid} forwarded again without a crash in between (by the relays of rounds ${times.map((t) => t.round).join(', ')})`);
         else perKill.set(kill.round, (perKill.get(kill.round) ?? 0) + 1);
       }
       report.duplicates.push({ wamid, times: times.length });
@@ -283,7 +314,7 @@ export async function runCrash(options) {
 
 export function formatCrashReport(report) {
   const lines = [
-    `rounds ${report.rounds} (seed ${report.seed}): kills after ${report.kills.map((k) => `${k.afterMs} ms`).join(', ')}`,
+    `rounds ${report.rounds} (seed ${report.seed}): kills after ${report.kills.map((k) => (k.afterAcks === undefined ? `${k.afterMs} ms` : `${k.afterAcks} acknowledgments`)).join(', ')}`,
     `deliveries sent ${report.deliveries} (+${report.resent} sent again: unanswered after a kill, ${report.committedUnanswered} of them already stored, or acknowledged and redelivered (${report.redelivered})); acknowledged ${report.acked}`,
     `messages stored ${report.stored}, each once; forwarded ${report.forwarded}; forwarded more than once: ${report.duplicates.length} (at-least-once across ${report.kills.length} kills)`,
   ];

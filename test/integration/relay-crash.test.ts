@@ -4,13 +4,16 @@
  * time restarted on the same LUMEN_HOME, with the unanswered deliveries sent again (as Meta retries them). After the
  * queue drains: every 200 is stored once, nothing stored is lost on the way to the user's code, and a message
  * reaches it twice only when a kill fell between its delivery and the record of it.
+ *
+ * Each kill comes on a random count of that round's acknowledgments (not after a time), so the same work happens
+ * before each kill however fast the machine is; what is asserted holds whatever the counts.
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
 // The rounds and checks are plain ESM shared with the script.
 import { DISPATCH_CONCURRENCY, formatCrashReport, runCrash } from '../../scripts/crash-relay.mjs';
-import { makeHome, type LumenHome } from '../helpers/cli.js';
+import { makeHome, type LumenHome } from '../helpers/home.js';
 import { connectNumber, killAllRelays, startRelay, type Connection } from '../helpers/relay.js';
 
 let sandbox: SandboxHandle;
@@ -20,8 +23,8 @@ let connection: Connection;
 
 beforeAll(async () => {
   sandbox = await startSandbox();
-  home = makeHome();
-  env = { ...home.env, LUMEN_GRAPH_URL: sandbox.url, WHATSAPP_ACCESS_TOKEN: sandbox.accessToken, WHATSAPP_APP_SECRET: sandbox.appSecret };
+  home = makeHome({ sandbox });
+  env = home.env;
   connection = await connectNumber(env, sandbox.phoneNumberId, sandbox.wabaId);
 });
 afterAll(async () => {
@@ -31,7 +34,7 @@ afterAll(async () => {
 });
 
 describe('the relay killed -9 under load', () => {
-  it('loses no acknowledged delivery and forwards every stored message, again only across a kill', async () => {
+  it('loses no acknowledged delivery and forwards every stored message, again only across a kill', { timeout: 300_000 }, async () => {
     // Given a relay forwarding to a local target, restarted after each kill on the same LUMEN_HOME
     const seed = Number(process.env.LUMEN_CRASH_SEED ?? Date.now() % 2 ** 31);
     const report = await runCrash({
@@ -41,12 +44,14 @@ describe('the relay killed -9 under load', () => {
       appSecret: sandbox.appSecret,
       phoneNumberId: sandbox.phoneNumberId,
       dbPath: join(home.dir, 'lumen.db'),
-      // When deliveries stream in, 6 at a time at 300/s, and it is killed 200–900 ms into each of 3 rounds
+      // When deliveries stream in, 6 at a time at up to 300/s, and it is killed on the 40th–150th acknowledgment of
+      // each of 3 rounds (5 more requests in flight)
       rounds: 3,
       concurrency: 6,
       rate: 300,
-      minKillMs: 200,
-      maxKillMs: 900,
+      killAfterAcks: { min: 40, max: 150 },
+      // Safety net only: the queue drains in seconds; a loaded machine must not turn slowness into a violation
+      drainTimeoutMs: 120_000,
       seed,
     });
     const summary = formatCrashReport(report);
@@ -54,7 +59,6 @@ describe('the relay killed -9 under load', () => {
     // Then nothing was lost, stored twice, stored in part, or forwarded twice without a crash to explain it
     expect(report.violations, summary).toEqual([]);
     expect(report.kills, summary).toHaveLength(3);
-    expect(report.acked, summary).toBeGreaterThan(100);
     expect(report.forwarded, summary).toBe(report.stored);
     // Redelivered after a crash (at-least-once) is bounded by what can be in flight at each kill
     expect(report.duplicates.length, summary).toBeLessThanOrEqual(report.kills.length * DISPATCH_CONCURRENCY);
