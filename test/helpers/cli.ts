@@ -1,37 +1,18 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+/** The built CLI as a child process (for what only a process shows: exit codes, stdout/stderr, --json), and a look at files. */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa, type Result } from 'execa';
+import { SAFETY_NET_MS } from './async.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const BIN = join(ROOT, 'bin', 'lumen.js');
 
-export interface LumenHome {
-  dir: string;
-  env: Record<string, string>;
-  cleanup(): void;
-}
-
-/** A throw-away LUMEN_HOME with the file secret store, so nothing real of the user's is touched. */
-export function makeHome(extraEnv: Record<string, string> = {}): LumenHome {
-  const dir = mkdtempSync(join(tmpdir(), 'lumen-test-'));
-  return {
-    dir,
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: dir,
-      LUMEN_HOME: dir,
-      LUMEN_SECRET_STORE: 'file',
-      NO_COLOR: '1',
-      ...extraEnv,
-    },
-    cleanup: () => rmSync(dir, { recursive: true, force: true }),
-  };
-}
-
 export type LumenResult = Result<{ reject: false; encoding: 'utf8' }>;
 
-/** Runs the built CLI as a child process with only the given environment. */
+/**
+ * Runs the built CLI as a child process with only the given environment (a home's `env`). `timeout` is a safety net
+ * against a hung child (a spawn alone takes seconds on a loaded machine), not an expectation.
+ */
 export function lumen(
   args: string[],
   options: { env: Record<string, string>; input?: string; timeout?: number },
@@ -41,7 +22,7 @@ export function lumen(
     extendEnv: false,
     reject: false,
     input: options.input ?? '',
-    timeout: options.timeout ?? 20_000,
+    timeout: options.timeout ?? SAFETY_NET_MS,
     encoding: 'utf8',
   }) as Promise<LumenResult>;
 }

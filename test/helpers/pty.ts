@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { SAFETY_NET_MS } from './async.js';
 import { BIN } from './cli.js';
 
 export interface PtyStep {
@@ -17,7 +18,7 @@ export interface PtyResult {
  * Runs the built CLI inside a real pseudo-terminal (util-linux `script`), typing answers as prompts appear.
  * This is how a person drives the interactive prompts, masks and spinners included.
  */
-export function runInPty(args: string[], env: Record<string, string>, steps: PtyStep[], timeoutMs = 20_000): Promise<PtyResult> {
+export function runInPty(args: string[], env: Record<string, string>, steps: PtyStep[], timeoutMs = SAFETY_NET_MS): Promise<PtyResult> {
   // A wide terminal, so prompts and spinners do not wrap (a fresh pty reports 0 columns).
   const command = `stty cols 200 rows 50; exec ${['node', BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')}`;
   const child = spawn('script', ['-qfec', command, '/dev/null'], {

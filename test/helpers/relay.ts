@@ -1,10 +1,11 @@
 /**
- * Helpers for end-to-end tests of `lumen relay start`: the built CLI as a long-running child process on a real port,
- * webhook fixtures rewritten for the sandbox's number, signed POSTs, a small forward target, and read-only looks at
- * the relay's database and secret store.
+ * The one relay harness: `lumen relay start` (the built CLI) as a long-running child process on a real port, with
+ * its NDJSON events or human lines to wait for; signed POSTs to it; a forward target standing for the user's code;
+ * and the relay's signing secret. Payloads come from ./webhooks.ts, the home from ./home.ts.
+ *
+ * Every wait here is for an event or a state; its timeout is a safety net (SAFETY_NET_MS), not an expectation.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
 import {
   createServer,
   request as httpRequest,
@@ -16,95 +17,11 @@ import {
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import Database from 'better-sqlite3';
 import { execa, type ResultPromise } from 'execa';
 import { signBody } from '../../src/relay/signature.js';
 import { createFileSecretStore } from '../../src/secrets/index.js';
+import { SAFETY_NET_MS } from './async.js';
 import { BIN, lumen } from './cli.js';
-
-// ---------------------------------------------------------------------------------------------------------------
-// Fixtures
-
-const IN_REPO_FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'webhooks');
-const SHARED_FIXTURES = join(import.meta.dirname, '..', '..', '..', 'shared', 'fixtures', 'webhooks');
-
-/** The webhook samples: the in-repo copy when it exists, else the shared folder next to the repository. */
-export function fixturesDir(): string {
-  return existsSync(join(IN_REPO_FIXTURES, '01-inbound-text.json')) ? IN_REPO_FIXTURES : SHARED_FIXTURES;
-}
-
-/**
- * A fixture's exact bytes with every `"phone_number_id": "…"` value replaced by `phoneNumberId`. Nothing else is
- * touched (the reaction sample's `\uXXXX` escapes stay escaped): the result is what gets signed and sent.
- */
-export function fixtureFor(name: string, phoneNumberId: string): Buffer {
-  const raw = readFileSync(join(fixturesDir(), name), 'utf8');
-  return Buffer.from(raw.replace(/("phone_number_id"\s*:\s*")[^"]*(")/g, `$1${phoneNumberId}$2`), 'utf8');
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Webhook bodies built in tests (serialised once; the bytes sent are the bytes signed)
-
-export interface TextMessageSpec {
-  wamid: string;
-  from: string;
-  body: string;
-  name?: string;
-  timestamp?: number;
-}
-
-export interface StatusSpec {
-  wamid: string;
-  status: 'sent' | 'delivered' | 'read' | 'failed';
-  recipient: string;
-  timestamp?: number;
-}
-
-/** One `changes[]` item of field `messages`, as Meta shapes it. */
-export function messagesChange(
-  phoneNumberId: string,
-  messages: TextMessageSpec[],
-  statuses: StatusSpec[] = [],
-): Record<string, unknown> {
-  const value: Record<string, unknown> = {
-    messaging_product: 'whatsapp',
-    metadata: { display_phone_number: '15550104242', phone_number_id: phoneNumberId },
-  };
-  if (messages.length > 0) {
-    value.contacts = messages.map((m) => ({ profile: { name: m.name ?? `Sender ${m.from}` }, wa_id: m.from }));
-    value.messages = messages.map((m) => ({
-      from: m.from,
-      id: m.wamid,
-      timestamp: String(m.timestamp ?? Math.floor(Date.now() / 1000)),
-      type: 'text',
-      text: { body: m.body },
-    }));
-  }
-  if (statuses.length > 0) {
-    value.statuses = statuses.map((s) => ({
-      id: s.wamid,
-      status: s.status,
-      timestamp: String(s.timestamp ?? Math.floor(Date.now() / 1000)),
-      recipient_id: s.recipient,
-    }));
-  }
-  return { value, field: 'messages' };
-}
-
-/** A whole delivery: `entries` is a list of `changes[]` lists, one per entry. */
-export function delivery(entries: Array<Array<Record<string, unknown>>>, wabaId = '102290129340398'): Buffer {
-  return Buffer.from(
-    JSON.stringify({ object: 'whatsapp_business_account', entry: entries.map((changes) => ({ id: wabaId, changes })) }),
-  );
-}
-
-export function textDelivery(phoneNumberId: string, message: TextMessageSpec): Buffer {
-  return delivery([[messagesChange(phoneNumberId, [message])]]);
-}
-
-export function statusDelivery(phoneNumberId: string, status: StatusSpec): Buffer {
-  return delivery([[messagesChange(phoneNumberId, [], [status])]]);
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // HTTP to the relay
@@ -126,7 +43,7 @@ function openRequest(url: string, options: RequestOptions): { req: ClientRequest
   let answered = false;
   let req!: ClientRequest;
   const answer = new Promise<HttpAnswer>((resolve, reject) => {
-    req = httpRequest(url, { timeout: 30_000, ...options }, (res) => {
+    req = httpRequest(url, { timeout: SAFETY_NET_MS, ...options }, (res) => {
       answered = true;
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -245,6 +162,8 @@ export interface RunningRelay {
   stderr(): string;
   /** Resolves with the first event (existing or future) that matches. */
   waitForEvent(predicate: (event: RelayEvent) => boolean, timeoutMs?: number): Promise<RelayEvent>;
+  /** Resolves with the first stdout line (existing or future) that matches (human output). */
+  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
   /** SIGTERM, then waits for the exit (SIGKILL after `timeoutMs` as a last resort, which fails the caller's checks). */
   stop(timeoutMs?: number): Promise<RelayExit>;
   /** SIGKILL, then waits for the exit. */
@@ -350,8 +269,9 @@ export async function startRelay(
     events,
     lines,
     stderr: () => stderr,
-    waitForEvent: (predicate, timeoutMs = 10_000) => waitFor(() => events.find(predicate), timeoutMs, 'a relay event'),
-    async stop(timeoutMs = 15_000) {
+    waitForEvent: (predicate, timeoutMs = SAFETY_NET_MS) => waitFor(() => events.find(predicate), timeoutMs, 'a relay event'),
+    waitForLine: (pattern, timeoutMs = SAFETY_NET_MS) => waitFor(() => lines.find((l) => pattern.test(l)), timeoutMs, `a line matching ${pattern}`),
+    async stop(timeoutMs = SAFETY_NET_MS) {
       if (!hasExited) child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
       try {
@@ -373,7 +293,7 @@ export async function startRelay(
   };
   running.add(relay);
   try {
-    relay.url = await waitFor(listeningUrl, options.timeoutMs ?? 15_000, 'the listening line');
+    relay.url = await waitFor(listeningUrl, options.timeoutMs ?? SAFETY_NET_MS, 'the listening line');
   } catch (error) {
     await relay.kill();
     throw error;
@@ -394,9 +314,12 @@ export async function killAllRelays(): Promise<void> {
 // A forward target (the user's code behind --forward-to)
 
 export interface ForwardedRequest {
+  url: string;
   headers: IncomingHttpHeaders;
-  /** The raw body as received (what the signature covers). */
+  /** The body as UTF-8 text. */
   body: string;
+  /** The exact bytes received (what a signature covers). */
+  raw: Buffer;
   /** The status this target answered. */
   answered: number;
 }
@@ -414,6 +337,8 @@ export interface ForwardTarget {
 export async function startForwardTarget(
   respond: (index: number) => number = () => 200,
   port = 0,
+  /** The body it answers with (default `{"ok": …}`): e.g. a `{"reply": …}` of the user's code. */
+  body?: (index: number) => string,
 ): Promise<ForwardTarget> {
   const requests: ForwardedRequest[] = [];
   const server: Server = createServer((req, res) => {
@@ -421,9 +346,11 @@ export async function startForwardTarget(
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       const answered = respond(requests.length);
-      requests.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), answered });
+      const raw = Buffer.concat(chunks);
+      const index = requests.length;
+      requests.push({ url: req.url ?? '', headers: req.headers, body: raw.toString('utf8'), raw, answered });
       res.writeHead(answered, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ ok: answered < 300 }));
+      res.end(body ? body(index) : JSON.stringify({ ok: answered < 300 }));
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -472,28 +399,3 @@ export async function readSigningSecret(home: string): Promise<string | undefine
   const store = createFileSecretStore({ filePath: join(home, 'secrets.enc.json'), keyFilePath: join(home, 'secrets.key') });
   return store.get('relay/signing_secret');
 }
-
-/** Runs `fn` on a read-only connection to `lumen.db` (safe while the relay runs, and after a kill -9). */
-export function withDb<T>(home: string, fn: (db: Database.Database) => T): T {
-  const db = new Database(join(home, 'lumen.db'), { readonly: true, fileMustExist: true });
-  try {
-    return fn(db);
-  } finally {
-    db.close();
-  }
-}
-
-/** Retries `check` (which throws or rejects until satisfied) every `intervalMs` until it passes or time runs out. */
-export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 10_000, intervalMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, intervalMs));
-    }
-  }
-}
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -1,18 +1,20 @@
 import { createHmac } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseSignatureHeader, verifySignature } from '../../src/relay/signature.js';
 import { INBOUND_TYPES, startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
-import { lumen, makeHome, type LumenHome } from '../helpers/cli.js';
-import { connectNumber, eventually, killAllRelays, startRelay, withDb } from '../helpers/relay.js';
+import { eventually } from '../helpers/async.js';
+import { lumen } from '../helpers/cli.js';
+import { makeHome, withDb, type LumenHome } from '../helpers/home.js';
+import { connectNumber, killAllRelays, startForwardTarget, startRelay } from '../helpers/relay.js';
 
 describe('lumen demo', () => {
   it('runs the whole loop, one line per step, and cleans up after itself', async () => {
     const home = makeHome();
     try {
-      const result = await lumen(['demo'], { env: home.env, timeout: 30_000 });
+      const result = await lumen(['demo'], { env: home.env });
       expect(result.exitCode).toBe(0);
       const steps = result.stderr.trim().split('\n');
       const expected = [
@@ -39,7 +41,7 @@ describe('lumen demo', () => {
   it('keeps its state with --keep and reports it with --json', async () => {
     const home = makeHome();
     try {
-      const result = await lumen(['demo', '--keep', '--json'], { env: home.env, timeout: 30_000 });
+      const result = await lumen(['demo', '--keep', '--json'], { env: home.env });
       expect(result.exitCode).toBe(0);
       const doc = JSON.parse(result.stdout);
       expect(doc).toMatchObject({ ok: true, inbound: { id: 'in_1', from: '15551234567' } });
@@ -65,8 +67,8 @@ describe('lumen trigger and sandbox webhooks', () => {
   afterAll(() => sandbox.close());
   beforeEach(() => {
     sandbox.reset();
-    home = makeHome();
-    env = { ...home.env, LUMEN_GRAPH_URL: sandbox.url, WHATSAPP_ACCESS_TOKEN: sandbox.accessToken, WHATSAPP_APP_SECRET: sandbox.appSecret };
+    home = makeHome({ sandbox });
+    env = home.env;
   });
   afterEach(async () => {
     await killAllRelays();
@@ -106,21 +108,12 @@ describe('lumen trigger and sandbox webhooks', () => {
   });
 
   it('signs what it sends like Meta: escaped non-ASCII, HMAC over the exact bytes', async () => {
-    const received: Array<{ body: Buffer; headers: IncomingHttpHeaders }> = [];
-    const server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        received.push({ body: Buffer.concat(chunks), headers: req.headers });
-        res.writeHead(200).end();
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    sandbox.setWebhookUrl(`http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`);
+    const receiver = await startForwardTarget();
+    sandbox.setWebhookUrl(receiver.url);
     try {
       sandbox.sendInbound([{ from: '15551234567', name: 'Zoë', text: 'Olá 👍' }]);
       await sandbox.webhooksIdle();
-      const [delivery] = received;
+      const [delivery] = receiver.requests.map((r) => ({ body: r.raw, headers: r.headers }));
       expect(delivery).toBeDefined();
       const text = delivery!.body.toString('latin1');
       expect(/^[\x20-\x7e]*$/.test(text)).toBe(true); // pure ASCII on the wire
@@ -132,7 +125,7 @@ describe('lumen trigger and sandbox webhooks', () => {
       expect(verifySignature(delivery!.body, parseSignatureHeader(delivery!.headers['x-hub-signature-256'])!, sandbox.appSecret)).toBe(true);
       expect(delivery!.headers['user-agent']).toBe('facebookexternalua');
     } finally {
-      server.close();
+      await receiver.close();
     }
   });
 
@@ -181,7 +174,8 @@ describe('lumen trigger and sandbox webhooks', () => {
     await sandbox.webhooksIdle();
     const shown = await eventually(async () => {
       const doc = JSON.parse((await lumen(['messages', 'show', id, '--json'], { env })).stdout);
-      return doc.state === 'read' ? doc : undefined;
+      expect(doc.state).toBe('read');
+      return doc;
     });
     expect(shown.timeline.map((t: { status: string }) => t.status)).toEqual(['sent', 'delivered', 'read']);
   });

@@ -7,32 +7,27 @@ import { createHmac } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { signBody } from '../../src/relay/signature.js';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
-import { lumen, makeHome, type LumenHome } from '../helpers/cli.js';
+import { eventually, inPool } from '../helpers/async.js';
+import { lumen } from '../helpers/cli.js';
+import { makeHome, withDb, type LumenHome } from '../helpers/home.js';
 import {
   connectNumber,
-  delivery,
-  eventually,
-  fixtureFor,
   freePort,
   killAllRelays,
   lumenSignatureValid,
-  messagesChange,
   postSigned,
   readSigningSecret,
   postAnnouncing,
   request,
-  sleep,
   startForwardTarget,
   startRelay,
   startSlowPost,
-  statusDelivery,
-  textDelivery,
-  withDb,
   type Connection,
   type ForwardTarget,
   type HttpAnswer,
   type RelayExit,
 } from '../helpers/relay.js';
+import { delivery, entry, fixtureFor, inbound, messagesChange, statusDelivery, textDelivery, toBody } from '../helpers/webhooks.js';
 
 let sandbox: SandboxHandle;
 let home: LumenHome;
@@ -48,13 +43,8 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   sandbox.reset();
-  home = makeHome();
-  env = {
-    ...home.env,
-    LUMEN_GRAPH_URL: sandbox.url,
-    WHATSAPP_ACCESS_TOKEN: sandbox.accessToken,
-    WHATSAPP_APP_SECRET: sandbox.appSecret,
-  };
+  home = makeHome({ sandbox });
+  env = home.env;
   connection = await connectNumber(env, sandbox.phoneNumberId, sandbox.wabaId);
 });
 afterEach(async () => {
@@ -86,16 +76,6 @@ let serial = 0;
 /** A unique wamid per call, shaped like Meta's. */
 const newWamid = (tag = 'm') => `wamid.TEST${tag}${Date.now().toString(36)}${(serial++).toString(36)}=`;
 
-/** Runs `task` over `items` with at most `concurrency` at a time. */
-async function inPool<T>(items: T[], concurrency: number, task: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < items.length) await task(items[next++]!);
-    }),
-  );
-}
-
 describe('lumen relay start: handshake', () => {
   it("answers Meta's verification GET with the challenge only for the right verify token", async () => {
     // Given a connected number and a running relay
@@ -124,10 +104,10 @@ describe('lumen relay start: handshake', () => {
     expect(unknown.status).toBe(404);
     expect(unknown.json.error.code).toBe('unknown_integration');
 
-    expect(relay.events.filter((e) => e.event === 'handshake').map((e) => e.ok)).toEqual([true, false, false]);
-    // The verify token is never logged
-    expect(relay.lines.join('\n') + relay.stderr()).not.toContain(connection.verifyToken);
+    // Once it has stopped (all its output read): one handshake event each, and the verify token never logged
     expect((await relay.stop()).exitCode).toBe(0);
+    expect(relay.events.filter((e) => e.event === 'handshake').map((e) => e.ok)).toEqual([true, false, false]);
+    expect(relay.lines.join('\n') + relay.stderr()).not.toContain(connection.verifyToken);
   });
 });
 
@@ -308,17 +288,12 @@ describe('lumen relay start: bad input gets a clear answer and stores nothing', 
     expect(otherAnswer.status).toBe(200);
     expect(otherAnswer.json).toEqual({ status: 'ignored' });
     // The App Dashboard's "Test" button sample (phone_number_id 123456123), as it arrives and as the dashboard shows it
-    const dashboardValue = {
-      messaging_product: 'whatsapp',
-      metadata: { display_phone_number: '16505551111', phone_number_id: '123456123' },
-      contacts: [{ profile: { name: 'test user name' }, wa_id: '16315551181' }],
-      messages: [{ from: '16315551181', id: 'ABGGFlA5Fpa', timestamp: '1504902988', type: 'text', text: { body: 'this is a text message' } }],
-    };
-    for (const sample of [
-      { object: 'whatsapp_business_account', entry: [{ id: '0', time: 1504902988, changes: [{ field: 'messages', value: dashboardValue }] }] },
-      { field: 'messages', value: dashboardValue },
-    ]) {
-      const body = Buffer.from(JSON.stringify(sample));
+    const dashboardChange = messagesChange(
+      '123456123',
+      inbound([{ wamid: 'ABGGFlA5Fpa', from: '16315551181', name: 'test user name', body: 'this is a text message', timestamp: 1504902988 }]),
+    );
+    for (const sample of [delivery({ ...entry([dashboardChange], '0'), time: 1504902988 }), dashboardChange]) {
+      const body = toBody(sample);
       const answer = await send('dashboard test', body, { 'x-hub-signature-256': signBody(body, secret) });
       expect(answer.status).toBe(200);
       expect(answer.json).toEqual({ status: 'ignored' });
@@ -346,8 +321,10 @@ describe('lumen relay start: bad input gets a clear answer and stores nothing', 
     const messages = await messagesList();
     expect(messages.map((m) => m.wamid)).toEqual([plainWamid]);
     expect((await contactsList()).map((c) => c.id)).toEqual(['15551230002']);
-    // The relay is still up, printed a rejection for each refusal, and no stack trace
+    // The relay is still up; once stopped (all its output read), it had printed a rejection for each refusal, and
+    // no stack trace
     expect((await request(`${relay.url}/healthz`)).status).toBe(200);
+    expect((await relay.stop()).exitCode).toBe(0);
     expect(relay.events.filter((e) => e.event === 'rejected').map((e) => e.status).sort()).toEqual(
       [400, 400, 401, 401, 401, 401, 404, 413].sort(),
     );
@@ -356,7 +333,6 @@ describe('lumen relay start: bad input gets a clear answer and stores nothing', 
     expect(ignoredNumbers).toEqual(expect.arrayContaining(['999000111222333', '123456123']));
     expect(relay.stderr()).not.toMatch(/\n\s+at /);
     expect(relay.events.some((e) => e.event === '__not_json__')).toBe(false);
-    expect((await relay.stop()).exitCode).toBe(0);
   });
 });
 
@@ -370,13 +346,15 @@ describe('lumen relay start: batching and redelivery', () => {
       body: `batched ${i}`,
       name: `Person ${i % 3}`,
     }));
-    const body = delivery([
-      [
-        messagesChange(sandbox.phoneNumberId, [m[0]!, m[1]!], [{ wamid: 'wamid.out1', status: 'sent', recipient: '15551000000' }]),
-        messagesChange(sandbox.phoneNumberId, [], [{ wamid: 'wamid.out1', status: 'delivered', recipient: '15551000000' }]),
-      ],
-      [messagesChange(sandbox.phoneNumberId, [m[2]!, m[3]!, m[4]!], [{ wamid: 'wamid.out2', status: 'read', recipient: '15551000001' }])],
-    ]);
+    const body = toBody(
+      delivery(
+        entry([
+          messagesChange(sandbox.phoneNumberId, inbound([m[0]!, m[1]!], [{ wamid: 'wamid.out1', status: 'sent', recipient: '15551000000' }])),
+          messagesChange(sandbox.phoneNumberId, inbound([], [{ wamid: 'wamid.out1', status: 'delivered', recipient: '15551000000' }])),
+        ]),
+        entry([messagesChange(sandbox.phoneNumberId, inbound([m[2]!, m[3]!, m[4]!], [{ wamid: 'wamid.out2', status: 'read', recipient: '15551000001' }]))]),
+      ),
+    );
 
     // When it arrives
     const answer = await postSigned(webhookUrl(relay.url), body, sandbox.appSecret);
@@ -419,8 +397,17 @@ describe('lumen relay start: batching and redelivery', () => {
     await eventually(() =>
       expect(relay.events.filter((e) => e.event === 'message' && e.duplicate === true)).toHaveLength(2),
     );
-    await sleep(1500); // longer than the dispatcher's poll interval: a second dispatch would have happened
-    expect(hook.requests).toHaveLength(1);
+    // A second dispatch, had the copies queued one, would be due before this later message's: once the later one is
+    // delivered and the relay has stopped (which waits for deliveries under way), it would have reached the target.
+    const later = newWamid('later');
+    await postSigned(webhookUrl(relay.url), textDelivery(sandbox.phoneNumberId, { wamid: later, from: '15557000001', body: 'later' }), sandbox.appSecret);
+    const laterStored = await relay.waitForEvent((e) => e.event === 'message' && e.wamid === later);
+    await relay.waitForEvent((e) => e.event === 'dispatch' && e.ok === true && e.interactionId === laterStored.interactionId);
+    expect((await relay.stop()).exitCode).toBe(0);
+    expect(hook.requests.map((r) => JSON.parse(r.body).wamid)).toEqual([
+      'wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=',
+      later,
+    ]);
     const forwarded = JSON.parse(hook.requests[0]!.body);
     expect(forwarded).toMatchObject({
       object: 'interaction',
@@ -430,10 +417,10 @@ describe('lumen relay start: batching and redelivery', () => {
       type: 'text',
       text: 'Does it come in another color?',
     });
-    expect(await messagesList()).toHaveLength(1);
+    expect(await messagesList()).toHaveLength(2);
     const events = await eventsList();
-    expect(events).toEqual([expect.objectContaining({ interactionId: forwarded.id, state: 'delivered', attempts: 1 })]);
-    await relay.stop();
+    expect(events.find((e) => e.interactionId === forwarded.id)).toMatchObject({ state: 'delivered', attempts: 1 });
+    expect(events).toHaveLength(2);
   });
 });
 
@@ -516,6 +503,7 @@ describe('lumen relay start: handing messages to the user code', () => {
     expect(secret).toMatch(/^whsec_/);
 
     // When three messages arrive
+    const startedSeconds = Math.floor(Date.now() / 1000);
     const wamids = [newWamid('a'), newWamid('b'), newWamid('c')];
     for (const [i, wamid] of wamids.entries()) {
       const answer = await postSigned(
@@ -526,18 +514,21 @@ describe('lumen relay start: handing messages to the user code', () => {
       expect(answer.json).toEqual({ status: 'received', messages: 1 });
     }
 
-    // Then after the backoff every message has been accepted exactly once
-    await eventually(() => expect(hook.accepted()).toHaveLength(3), 15_000);
-    await sleep(1200);
+    // Then after the backoff every message has been accepted, and once the relay has stopped (it waits for the
+    // deliveries under way) nothing more was sent: the two failures and one success each
+    await eventually(() => expect(hook.accepted()).toHaveLength(3));
+    expect((await relay.stop()).exitCode).toBe(0);
     expect(hook.requests).toHaveLength(5);
     const accepted = hook.accepted().map((r) => ({ r, json: JSON.parse(r.body) }));
     expect(accepted.map((a) => a.json.wamid).sort()).toEqual([...wamids].sort());
-    const nowSeconds = Math.floor(Date.now() / 1000);
+    const nowSeconds = Math.ceil(Date.now() / 1000);
     for (const { r, json } of accepted) {
       expect(lumenSignatureValid(r.headers['lumen-signature'], r.body, secret!)).toBe(true);
       expect(lumenSignatureValid(r.headers['lumen-signature'], r.body, 'whsec_wrong')).toBe(false);
+      // The signed timestamp is the time of the delivery, in seconds
       const t = Number(/t=(\d+)/.exec(String(r.headers['lumen-signature']))![1]);
-      expect(Math.abs(nowSeconds - t)).toBeLessThan(300);
+      expect(t).toBeGreaterThanOrEqual(startedSeconds);
+      expect(t).toBeLessThanOrEqual(nowSeconds);
       expect(r.headers['lumen-event-id']).toBe(json.id);
       expect(r.headers['content-type']).toBe('application/json');
     }
@@ -548,7 +539,6 @@ describe('lumen relay start: handing messages to the user code', () => {
     expect(events.every((e) => e.state === 'delivered' && e.lastStatus === 200)).toBe(true);
     expect(events.reduce((sum, e) => sum + e.attempts, 0)).toBe(5);
     expect(await eventsList(true)).toEqual([]);
-    await relay.stop();
   });
 
   it('keeps retrying a failing --exec command and keeps answering 200 meanwhile', async () => {
@@ -573,8 +563,7 @@ describe('lumen relay start: handing messages to the user code', () => {
     ]);
     expect(failing[0].attempts).toBeGreaterThanOrEqual(1);
 
-    // And ingress is not blocked: another message is acknowledged at once and stored
-    const started = Date.now();
+    // And ingress is not blocked: while the first is being retried, another message is acknowledged and stored
     const second = await postSigned(
       webhookUrl(relay.url),
       textDelivery(sandbox.phoneNumberId, { wamid: newWamid('exec2'), from: '15553000002', body: 'second' }),
@@ -582,14 +571,10 @@ describe('lumen relay start: handing messages to the user code', () => {
     );
     expect(second.status).toBe(200);
     expect(second.json).toEqual({ status: 'received', messages: 1 });
-    expect(Date.now() - started).toBeLessThan(2000);
     expect(await messagesList()).toHaveLength(2);
-    await eventually(async () => expect(await eventsList(true)).toHaveLength(2), 10_000, 300);
+    await eventually(async () => expect(await eventsList(true)).toHaveLength(2), undefined, 300);
     // It is retried, never dropped
-    await eventually(
-      () => expect(relay.events.filter((e) => e.event === 'dispatch' && e.ok === false && e.attempt >= 2).length).toBeGreaterThan(0),
-      10_000,
-    );
+    await relay.waitForEvent((e) => e.event === 'dispatch' && e.ok === false && e.attempt >= 2);
     expect((await relay.stop()).exitCode).toBe(0);
   });
 
@@ -617,19 +602,18 @@ describe('lumen relay start: handing messages to the user code', () => {
     const hook = await target(() => 200, port);
     const restarted = await startRelay(env, ['--forward-to', hookUrl], { json: false });
 
-    // Then the queued message is delivered once, signed with the secret the banner prints (the stored one)
-    await eventually(() => expect(hook.requests).toHaveLength(1), 15_000);
-    await sleep(1200);
+    // Then the queued message is delivered, signed with the secret the banner prints (the stored one), and once the
+    // relay has stopped (waiting for deliveries under way) it had been delivered once
+    await restarted.waitForLine(/→ forwarded 200 in \d+ ms/);
+    expect((await restarted.stop()).exitCode).toBe(0);
+    expect(restarted.lines.join('\n') + restarted.stderr()).toContain('Relay stopped');
     expect(hook.requests).toHaveLength(1);
     const secret = await readSigningSecret(home.dir);
     expect(restarted.lines.join('\n')).toContain(`signed with ${secret}`);
-    expect(restarted.lines.join('\n')).toMatch(/→ forwarded 200 in \d+ ms/);
     const [received] = hook.requests;
     expect(JSON.parse(received!.body)).toMatchObject({ wamid, text: 'are you there?', channel: 'whatsapp' });
     expect(lumenSignatureValid(received!.headers['lumen-signature'], received!.body, secret!)).toBe(true);
     expect(await eventsList()).toEqual([expect.objectContaining({ state: 'delivered', attempts: expect.any(Number) })]);
-    expect((await restarted.stop()).exitCode).toBe(0);
-    expect(restarted.lines.join('\n') + restarted.stderr()).toContain('Relay stopped');
   });
 });
 
@@ -648,7 +632,7 @@ describe('lumen relay start: stopping', () => {
     const outcomes: Array<number | 'network error'> = [];
     let stopping: Promise<RelayExit> | undefined;
 
-    // When SIGTERM arrives while requests are in flight
+    // When SIGTERM arrives on the 30th acknowledgment, with the other requests in flight
     await inPool(wamids, 8, async (wamid) => {
       try {
         const answer = await postSigned(
@@ -675,7 +659,6 @@ describe('lumen relay start: stopping', () => {
     expect(exit).toEqual({ exitCode: 0, signal: undefined });
     expect(relay.events.find((e) => e.event === 'stopping')).toEqual({ event: 'stopping', signal: 'SIGTERM' });
     expect(relay.events.at(-1)).toEqual({ event: 'stopped' });
-    expect(acked.length).toBeGreaterThanOrEqual(30);
     // A request either got its 200, a 503 while closing, or found the port closed: nothing else
     for (const outcome of outcomes) expect([200, 503, 'network error']).toContain(outcome);
     const stored = new Set(withDb(home.dir, (db) => db.prepare('SELECT wamid FROM interactions').pluck().all() as string[]));
@@ -690,7 +673,7 @@ describe('lumen relay start: stopping', () => {
     const acked: string[] = [];
     let killed: Promise<unknown> | undefined;
 
-    // When it is killed -9 halfway through
+    // When it is killed -9 on the 80th acknowledgment, with the other requests in flight
     await inPool(wamids, 8, async (wamid) => {
       if (killed) return;
       try {
@@ -712,7 +695,6 @@ describe('lumen relay start: stopping', () => {
       db.prepare<[], { wamid: string; n: number }>('SELECT wamid, COUNT(*) AS n FROM interactions GROUP BY wamid').all(),
     );
     const counts = new Map(rows.map((r) => [r.wamid, r.n]));
-    expect(acked.length).toBeGreaterThanOrEqual(80);
     for (const wamid of acked) expect(counts.get(wamid), wamid).toBe(1);
     expect([...counts.keys()].every((w) => wamids.includes(w))).toBe(true);
     // And the CLI agrees, and knows the relay is gone although its state file remains
