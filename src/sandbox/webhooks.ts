@@ -39,7 +39,8 @@ export class WebhookSender {
   appSecret: string;
   private readonly deliveries: WebhookDelivery[] = [];
   private readonly pending = new Set<Promise<void>>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  /** Waits under way, each with what ends it early (close). */
+  private readonly timers = new Map<NodeJS.Timeout, () => void>();
   private nextId = 1;
   private closed = false;
 
@@ -78,7 +79,11 @@ export class WebhookSender {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const timer of this.timers) clearTimeout(timer);
+    // A cleared timer never fires: end each wait now, so the deliveries waiting on one see `closed` and stop.
+    for (const [timer, end] of this.timers) {
+      clearTimeout(timer);
+      end();
+    }
     this.timers.clear();
     await Promise.allSettled([...this.pending]);
   }
@@ -90,7 +95,7 @@ export class WebhookSender {
         this.timers.delete(timer);
         resolve();
       }, ms);
-      this.timers.add(timer);
+      this.timers.set(timer, resolve);
     });
   }
 

@@ -1,0 +1,248 @@
+/**
+ * lumen as a bot's gateway, in process: the real relay (startRelay on 127.0.0.1), a real SQLite file, the sandbox over
+ * HTTP as the Graph API and as Meta's webhook sender, and a small forward target as the user's code. Inbound media
+ * lands on disk, replies from the user's code and its calls to the local API reach Meta through the outbox, never
+ * holding Meta's token.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createGraphClient, type GraphClient } from '../../src/graph/client.js';
+import type { RelayEvent } from '../../src/relay/events.js';
+import { startRelay, type RelayHandle, type RelayOptions } from '../../src/relay/server.js';
+import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
+import { createMemorySecretStore } from '../../src/secrets/index.js';
+import { createServiceDeps } from '../../src/services/deps.js';
+import { connectWhatsApp } from '../../src/services/whatsapp/connect.js';
+import { openStore } from '../../src/store/index.js';
+import type { Integration, Store } from '../../src/store/types.js';
+import { makeHome, type LumenHome } from '../helpers/home.js';
+import { eventually } from '../helpers/async.js';
+import { startForwardTarget, type ForwardTarget } from '../helpers/relay.js';
+
+const CUSTOMER = '15551234567';
+const USER_ID = 'US.13491208655302741918';
+
+let sandbox: SandboxHandle;
+let home: LumenHome;
+let store: Store;
+let integration: Integration;
+let relay: RelayHandle | undefined;
+let target: ForwardTarget | undefined;
+let events: RelayEvent[];
+const clients: GraphClient[] = [];
+const secrets = createMemorySecretStore();
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ webhookDelayMs: 5 });
+});
+afterAll(() => sandbox.close());
+beforeEach(async () => {
+  sandbox.reset();
+  home = makeHome();
+  store = openStore(home.path('lumen.db'));
+  events = [];
+  const workspace = await store.workspaces.ensure('default', new Date().toISOString());
+  const connected = await connectWhatsApp(services(), {
+    workspace,
+    phoneNumberId: sandbox.phoneNumberId,
+    wabaId: sandbox.wabaId,
+    accessToken: sandbox.accessToken,
+    appSecret: sandbox.appSecret,
+    subscribe: true,
+  });
+  integration = (await store.integrations.findById(connected.result.id))!;
+});
+afterEach(async () => {
+  sandbox.setWebhookUrl(undefined);
+  await relay?.close();
+  relay = undefined;
+  await target?.close();
+  target = undefined;
+  sandbox.setWebhookUrl(undefined);
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+  store.close();
+  home.cleanup();
+});
+
+function services() {
+  return createServiceDeps({
+    store,
+    secrets: async () => secrets,
+    graph: async (token) => {
+      const client = createGraphClient({ baseUrl: sandbox.url, version: 'v23.0', accessToken: token });
+      clients.push(client);
+      return client;
+    },
+    now: () => new Date(),
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+  });
+}
+
+async function start(options: Partial<RelayOptions> = {}, now?: () => Date): Promise<RelayHandle> {
+  relay = await startRelay(
+    { ...services(), ...(now ? { now } : {}), onEvent: (event) => events.push(event) },
+    { host: '127.0.0.1', port: 0, mediaDir: home.path('media'), soleDispatcher: true, ...options },
+  );
+  sandbox.setWebhookUrl(`${relay.url}/webhooks/whatsapp/${integration.id}`);
+  return relay;
+}
+
+const forwarded = () => (target?.accepted() ?? []).map((r) => JSON.parse(r.body));
+
+describe('inbound media lands on disk', () => {
+  it('an image is fetched after the 200, checked against its sha256, stored 0600 and forwarded with its path', async () => {
+    target = await startForwardTarget();
+    await start({ forwardTo: target.url });
+    const bytes = Buffer.from('\x89PNG\r\n\x1a\n a tiny picture');
+    sandbox.sendInbound([{ from: CUSTOMER, type: 'image', caption: 'my receipt', data: bytes, mimeType: 'image/png' }]);
+
+    const [payload] = await eventually(() => {
+      const all = forwarded();
+      expect(all).toHaveLength(1);
+      return all;
+    }, 20_000);
+    expect(payload.type).toBe('image');
+    expect(payload.media).toMatchObject({ state: 'stored', mimeType: 'image/png', size: bytes.length, caption: 'my receipt' });
+    expect(payload.media.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
+    expect(payload.media.path).toBe(join(home.path('media'), `${payload.media.sha256}.png`));
+    expect(readFileSync(payload.media.path)).toEqual(bytes);
+    expect(statSync(payload.media.path).mode & 0o777).toBe(0o600);
+    expect(payload.media.url).toBe(`${relay!.localApi!.url}/v1/media/${payload.media.id}`);
+
+    // The relay's local API serves the stored file to the user's code (with the key), nobody else.
+    const denied = await fetch(payload.media.url);
+    expect(denied.status).toBe(401);
+    const served = await fetch(payload.media.url, { headers: { authorization: `Bearer ${relay!.localApi!.key}` } });
+    expect(served.status).toBe(200);
+    expect(Buffer.from(await served.arrayBuffer())).toEqual(bytes);
+  });
+
+  it('a download that fails 3 times keeps the message, is retried with backoff, and asks for a fresh url each time', async () => {
+    target = await startForwardTarget();
+    // The relay's clock is the test's: each retry comes due when the test moves time past its backoff.
+    let offset = 0;
+    const clock = () => new Date(Date.now() + offset);
+    await start({ forwardTo: target.url }, clock);
+    sandbox.addMediaFault({ on: 'download', times: 3, status: 500 });
+    sandbox.sendInbound([{ from: CUSTOMER, type: 'document', filename: 'contract.pdf' }]);
+    // The message is stored at once, whatever happens to its file
+    await eventually(async () => expect(await store.inbox.listInteractions({ workspaceId: integration.workspaceId, limit: 5 })).toHaveLength(1));
+    for (let failure = 1; failure <= 3; failure += 1) {
+      await eventually(() => expect(events.filter((e) => e.event === 'media' && !e.ok && e.retryAt)).toHaveLength(failure), 20_000);
+      offset += 10 * 60_000;
+    }
+    // …and the fourth attempt, with a new url, stores the file
+    await eventually(() => expect(events.filter((e) => e.event === 'media' && e.ok)).toHaveLength(1), 30_000);
+    expect(events.filter((e) => e.event === 'media').map((e) => e.attempt)).toEqual([1, 2, 3, 4]);
+    const [message] = await store.inbox.listInteractions({ workspaceId: integration.workspaceId, limit: 5 });
+    expect(await store.media.forInteraction(message!.id)).toMatchObject({ state: 'stored', filename: 'contract.pdf', attempts: 4 });
+    // The message did not wait for it longer than its bounded wait: it went on, saying the file was still coming.
+    await eventually(() => expect(forwarded()).toHaveLength(1), 30_000);
+    expect(forwarded()[0].media).toMatchObject({ id: expect.any(String), filename: 'contract.pdf' });
+  });
+});
+
+describe("replies from the user's code, without the token", () => {
+  it('a forward target answering {"reply": …} sends it once, through the outbox', async () => {
+    target = await startForwardTarget(() => 200, undefined, () => JSON.stringify({ reply: { text: 'Got it', buttons: [{ id: 'ok', title: 'OK' }] } }));
+    await start({ forwardTo: target.url });
+    sandbox.sendInbound([{ from: CUSTOMER, type: 'text', text: 'hello' }]);
+    await eventually(() => expect(sandbox.sent(CUSTOMER).filter((s) => s.outcome.result === 'accepted')).toHaveLength(1), 20_000);
+    const [sent] = sandbox.sent(CUSTOMER);
+    expect(sent!.body).toMatchObject({ to: CUSTOMER, type: 'interactive', interactive: { type: 'button', body: { text: 'Got it' } } });
+    const outbound = await store.outbound.findByWamid(sent!.outcome.result === 'accepted' ? sent!.outcome.wamid : '');
+    expect(outbound).toMatchObject({ source: 'reply', kind: 'interactive', idempotencyKey: expect.stringMatching(/^reply:in_\d+:0$/) });
+  });
+
+  it('an --exec handler printing {"messages": […]} sends each; what else it prints shows in the relay output', async () => {
+    const script = `cat >/dev/null; echo "working on $LUMEN_INTERACTION_ID" >&2; echo '{"messages":[{"text":"one"},{"text":"two"}]}'`;
+    await start({ exec: script });
+    sandbox.sendInbound([{ from: CUSTOMER, type: 'text', text: 'hi' }]);
+    await eventually(() => expect(sandbox.sent(CUSTOMER).map((s) => (s.body as any).text?.body)).toEqual(['one', 'two']), 20_000);
+    expect(events).toContainEqual(expect.objectContaining({ event: 'handler_output', stream: 'stderr', text: expect.stringMatching(/^working on in_\d+$/) }));
+  });
+
+  it('a username user (no phone number) gets the auto-reply by `recipient`', async () => {
+    await start({ exec: 'cat >/dev/null', autoReply: 'Thanks!' });
+    sandbox.sendInbound([{ userId: USER_ID, name: 'Ana', type: 'text', text: 'hi' }]);
+    await eventually(() => expect(sandbox.sent(USER_ID).filter((s) => s.outcome.result === 'accepted')).toHaveLength(1), 20_000);
+    expect(sandbox.sent(USER_ID)[0]!.body).toMatchObject({ recipient: USER_ID, type: 'text', text: { body: 'Thanks!' } });
+    expect((sandbox.sent(USER_ID)[0]!.body as Record<string, unknown>).to).toBeUndefined();
+  });
+});
+
+describe('the local API', () => {
+  const call = (path: string, init: RequestInit & { key?: string | null } = {}) =>
+    fetch(`${relay!.localApi!.url}${path}`, {
+      ...init,
+      headers: {
+        ...(init.key === null ? {} : { authorization: `Bearer ${init.key ?? relay!.localApi!.key}` }),
+        'content-type': 'application/json',
+        ...(init.headers as Record<string, string>),
+      },
+    });
+
+  it('refuses a wrong key (401), a bad body naming the field (400), and holds for approval (202)', async () => {
+    await start();
+    expect((await call('/v1/messages', { method: 'POST', body: '{}', key: 'lk_wrong' })).status).toBe(401);
+    expect((await call('/v1/messages', { method: 'POST', body: '{}', key: null })).status).toBe(401);
+    const noTo = await call('/v1/messages', { method: 'POST', body: JSON.stringify({ text: 'x' }) });
+    expect(noTo.status).toBe(400);
+    expect((await noTo.json()).error.message).toMatch(/"to"/);
+    const badButtons = await call('/v1/messages', { method: 'POST', body: JSON.stringify({ to: CUSTOMER, text: 'x', buttons: [{ id: 'a' }] }) });
+    expect(badButtons.status).toBe(400);
+    expect((await badButtons.json()).error.message).toMatch(/"title"/);
+    // Through a tunnel or a proxy: never
+    expect((await call('/v1/messages', { method: 'POST', body: '{}', headers: { 'x-forwarded-for': '203.0.113.9' } })).status).toBe(403);
+
+    await store.workspaces.setApprovalPolicy(integration.workspaceId, 'templates');
+    const held = await call('/v1/messages', {
+      method: 'POST',
+      body: JSON.stringify({ to: CUSTOMER, template: { name: 'hello_world', language: 'en_US' } }),
+      headers: { 'idempotency-key': 'order-7' },
+    });
+    expect(held.status).toBe(202);
+    const json = await held.json();
+    expect(json).toMatchObject({ state: 'pending_approval', approvalId: json.id });
+    expect(sandbox.sent()).toHaveLength(0);
+  });
+
+  it('uploads a file, then sends it by id; the same Idempotency-Key sends once', async () => {
+    await start();
+    // The customer wrote: the window is open
+    sandbox.sendInbound([{ from: CUSTOMER, type: 'text', text: 'send me the menu' }]);
+    await eventually(async () => expect(await store.inbox.lastInboundAt(integration.id, CUSTOMER)).toBeTruthy());
+    const upload = await fetch(`${relay!.localApi!.url}/v1/media?filename=menu.pdf`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${relay!.localApi!.key}`, 'content-type': 'application/pdf' },
+      body: '%PDF-1.4 menu',
+    });
+    expect(upload.status).toBe(201);
+    const { id } = await upload.json();
+    const body = JSON.stringify({ to: `+${CUSTOMER}`, document: id, filename: 'menu.pdf', caption: 'Our menu' });
+    const first = await call('/v1/messages', { method: 'POST', body, headers: { 'idempotency-key': 'menu-1' } });
+    expect(first.status).toBe(201);
+    const again = await call('/v1/messages', { method: 'POST', body, headers: { 'idempotency-key': 'menu-1' } });
+    expect(again.status).toBe(200);
+    const accepted = sandbox.sent(CUSTOMER).filter((s) => s.outcome.result === 'accepted');
+    expect(accepted).toHaveLength(1);
+    expect(accepted[0]!.body).toMatchObject({ type: 'document', document: { id, filename: 'menu.pdf', caption: 'Our menu' } });
+    const shown = await call(`/v1/messages/${(await first.json()).id}`);
+    expect((await shown.json()).wamid).toMatch(/^wamid\./);
+  });
+
+  it('marks a received message read, with the typing indicator', async () => {
+    await start();
+    sandbox.sendInbound([{ from: CUSTOMER, type: 'text', text: 'hi' }]);
+    const [message] = await eventually(async () => {
+      const all = await store.inbox.listInteractions({ workspaceId: integration.workspaceId, limit: 5 });
+      expect(all).toHaveLength(1);
+      return all;
+    });
+    const read = await call(`/v1/messages/${encodeURIComponent(message!.wamid)}/read`, { method: 'POST', body: '{"typing":true}' });
+    expect(read.status).toBe(200);
+    expect(sandbox.reads().at(-1)).toMatchObject({ messageId: message!.wamid, typingIndicator: 'text', outcome: { result: 'accepted' } });
+  });
+});
