@@ -1,0 +1,88 @@
+/**
+ * `lumen trigger`: a realistic delivery signed like Meta's (with the number's own app secret), posted to a relay,
+ * and its answer. The payload builders are the sandbox's, so a triggered delivery looks exactly like one it sends.
+ */
+import { UsageError, UserError } from '../../errors.js';
+import { INBOUND_TYPES, batchPayload, inboundPayload, newWamid, serializeLikeMeta, statusPayload } from '../../sandbox/payloads.js';
+import { metaSignatureHeaders } from '../../sandbox/webhooks.js';
+import { readIntegrationSecrets } from '../../secrets/integration.js';
+import type { Integration } from '../../store/types.js';
+import type { ServiceDeps } from '../deps.js';
+
+export type TriggerSpec =
+  | { what: 'message'; from: string; name: string; type: string; text?: string | undefined; replyTo?: string | undefined }
+  | { what: 'status'; from: string; wamid: string; status: string; errorCode?: number | undefined }
+  | { what: 'batch'; from: string; name: string; type: string; text?: string | undefined; messages: number; statuses: number };
+
+export interface TriggerResult {
+  url: string;
+  status: number;
+  response: unknown;
+  /** The wamids of the messages and statuses it carried. */
+  wamids: string[];
+  ok: boolean;
+  text: string;
+}
+
+/** The Meta-shaped delivery for a spec (checked: type, status, counts). */
+export function triggerPayload(integration: Integration, spec: TriggerSpec): unknown {
+  const number = {
+    wabaId: integration.wabaId,
+    phoneNumberId: integration.phoneNumberId,
+    displayPhoneNumber: (integration.displayPhoneNumber ?? '').replace(/\D/g, ''),
+  };
+  if (!/^\d{8,15}$/.test(spec.from)) throw new UsageError(`--from must be a phone number; got "${spec.from}".`);
+  if (spec.what === 'status') {
+    if (!['sent', 'delivered', 'read', 'failed'].includes(spec.status)) {
+      throw new UsageError(`--status must be sent, delivered, read or failed; got "${spec.status}".`);
+    }
+    return statusPayload(number, [
+      { wamid: spec.wamid, status: spec.status as 'sent', recipient: spec.from, ...(spec.errorCode !== undefined ? { errorCode: spec.errorCode } : {}) },
+    ]);
+  }
+  const type = spec.type as (typeof INBOUND_TYPES)[number];
+  if (!INBOUND_TYPES.includes(type)) throw new UsageError(`--type must be one of ${INBOUND_TYPES.join(', ')}; got "${spec.type}".`);
+  if (spec.what === 'message') {
+    return inboundPayload(number, [
+      { from: spec.from, name: spec.name, type, text: spec.text ?? 'Hello from lumen trigger', ...(spec.replyTo ? { contextWamid: spec.replyTo } : {}) },
+    ]);
+  }
+  for (const [flag, n] of [['--messages', spec.messages], ['--statuses', spec.statuses]] as const) {
+    if (!Number.isInteger(n) || n < 0 || n > 1000) throw new UsageError(`${flag} must be 0 to 1000.`);
+  }
+  return batchPayload(
+    number,
+    Array.from({ length: spec.messages }, (_, i) => ({ from: spec.from, name: spec.name, type, text: `${spec.text ?? 'Batched message'} ${i + 1}` })),
+    Array.from({ length: spec.statuses }, () => ({ wamid: newWamid(spec.from), status: 'delivered' as const, recipient: spec.from })),
+  );
+}
+
+/** Signs the payload over its exact bytes (non-ASCII escaped, as Meta does) and posts it to `url`. */
+export async function postTrigger(deps: Pick<ServiceDeps, 'secrets'>, integration: Integration, url: string, payload: unknown): Promise<TriggerResult> {
+  const { appSecret } = await readIntegrationSecrets(deps, integration);
+  const body = serializeLikeMeta(payload);
+  let response: Response;
+  try {
+    response = await fetch(url, { method: 'POST', headers: metaSignatureHeaders(body, appSecret), body, signal: AbortSignal.timeout(10_000) });
+  } catch {
+    throw new UserError(`No relay answered at ${url}.`, {
+      code: 'relay_unreachable',
+      hint: 'Start one with `lumen relay start`, or pass --url.',
+      kind: 'unavailable',
+    });
+  }
+  const text = await response.text();
+  let answer: unknown = text;
+  try {
+    answer = JSON.parse(text);
+  } catch {
+    // keep the text
+  }
+  return { url, status: response.status, response: answer, wamids: wamidsOf(payload), ok: response.ok, text };
+}
+
+function wamidsOf(payload: unknown): string[] {
+  const value = (payload as { entry: Array<{ changes: Array<{ value: { messages?: Array<{ id: string }>; statuses?: Array<{ id: string }> } }> }> })
+    .entry[0]!.changes[0]!.value;
+  return [...(value.messages ?? []), ...(value.statuses ?? [])].map((m) => m.id);
+}
