@@ -3,16 +3,13 @@ import { resolvePaths, type Paths } from '../config/paths.js';
 import type { GraphClient } from '../graph/client.js';
 import type { SecretBackendKind, SecretStore } from '../secrets/types.js';
 import type { Store, Workspace } from '../store/types.js';
+import type { globalFlags } from './commands/index.js';
+import type { FlagValues } from './declare.js';
 import { Output } from './output.js';
 import { createTerminalPrompter, type Prompter } from './prompter.js';
 
-export interface GlobalOptions {
-  json: boolean;
-  /** False with `--no-input`. */
-  input: boolean;
-  workspace: string;
-  debug: boolean;
-}
+/** `--json`, `--no-input` (`input: false`), `--workspace`, `--debug`, as declared in commands/index.ts. */
+export type GlobalOptions = FlagValues<typeof globalFlags>;
 
 /**
  * The one deps object, built once per command and passed down. Expensive things (database, keychain,

@@ -1,5 +1,5 @@
 import { CommanderError } from './commander.js';
-import { UserError, type ErrorKind, type Outcome } from '../errors.js';
+import type { ErrorKind, Outcome } from '../errors.js';
 import { buildProgram, type ProgramState } from './program.js';
 
 /** The only mapping from what happened to an exit code (README: Exit codes). */
@@ -24,7 +24,7 @@ export async function main(argv: string[]): Promise<void> {
   const json = argv.includes('--json');
   const debug = argv.includes('--debug');
   try {
-    await buildProgram(state).parseAsync(argv);
+    await (await buildProgram(state, argv, process.env)).parseAsync(argv);
     process.exitCode = EXIT_CODES[state.outcome];
   } catch (error) {
     process.exitCode = await report(error, { json, debug });
@@ -72,10 +72,12 @@ async function describe(error: unknown): Promise<Reported> {
       kind: 'usage',
     };
   }
+  // Loaded only on this path, like GraphError below: `lumen --help` never needs them.
+  const { UserError } = await import('../errors.js');
   if (error instanceof UserError) {
     return { code: error.code, message: error.message, hint: error.hint, kind: error.kind };
   }
-  // Loaded only on this path: GraphError lives with the HTTP client.
+  // GraphError lives with the HTTP client.
   const { GraphError } = await import('../graph/errors.js');
   if (error instanceof GraphError) {
     const parts = [`Meta rejected ${error.request}: ${error.message}`];

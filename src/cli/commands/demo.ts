@@ -2,12 +2,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createContext, type Context } from '../context.js';
+import type { Options } from '../declare.js';
 import { serviceDeps } from '../deps.js';
 import { UserError, type Outcome } from '../../errors.js';
 import type { DispatchTarget } from '../../relay/dispatch.js';
 import type { RelayHandle } from '../../relay/server.js';
 import type { SandboxHandle } from '../../sandbox/index.js';
 import type { Interaction, OutboundMessage } from '../../store/types.js';
+import type { demo as demoCommand } from './index.js';
 
 const CUSTOMER = { number: '15551234567', name: 'Ana', text: 'Hi! Where is my order #1042?' };
 
@@ -16,7 +18,7 @@ const CUSTOMER = { number: '15551234567', name: 'Ana', text: 'Hi! Where is my or
  * tiny built-in handler, a reply and a template sent back, and the status webhooks moving the reply to "read".
  * Everything lives in a temporary LUMEN_HOME, removed at the end unless --keep.
  */
-export async function run(ctx: Context, options: { keep?: boolean }): Promise<Outcome> {
+export async function run(ctx: Context, options: Options<typeof demoCommand>): Promise<Outcome> {
   const started = Date.now();
   const home = mkdtempSync(join(tmpdir(), 'lumen-demo-'));
   // The demo's own state and a file secret store: nothing of the user's (or their keychain) is touched.

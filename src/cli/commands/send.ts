@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Context } from '../context.js';
+import type { Options } from '../declare.js';
 import { serviceDeps } from '../deps.js';
 import { UsageError, UserError, type Outcome } from '../../errors.js';
 import { resolveGraphSettings } from '../../config/config.js';
@@ -11,25 +12,9 @@ import { outboundSummary } from '../../services/messages/send.js';
 import { parseButtonValues } from '../../services/messages/template-body.js';
 import { readIntegrationSecrets, resolveIntegration } from '../../services/whatsapp/integrations.js';
 import type { Integration } from '../../store/types.js';
+import type { send } from './index.js';
 
-interface SendOptions {
-  to?: string;
-  text?: string;
-  replyTo?: string;
-  previewUrl?: boolean;
-  template?: string;
-  lang?: string;
-  param: string[];
-  headerParam?: string;
-  buttonParam: string[];
-  idempotencyKey?: string;
-  csv?: string;
-  rate: string;
-  workspaceRate: string;
-  dryRun?: boolean;
-  force?: boolean;
-  integration?: string;
-}
+type SendOptions = Options<typeof send>;
 
 export async function run(ctx: Context, options: SendOptions): Promise<Outcome> {
   if (options.text !== undefined && options.template !== undefined) throw new UsageError('Give --text or --template, not both.');

@@ -1,28 +1,15 @@
 import { join } from 'node:path';
 import type { Context } from '../context.js';
+import type { Options } from '../declare.js';
 import { serviceDeps } from '../deps.js';
 import { UsageError, UserError, type Outcome } from '../../errors.js';
 import { normalizeSender } from '../parse.js';
 import { readRelayState } from '../../relay/state-file.js';
 import { readIntegrationSecrets, resolveIntegration, webhookPath } from '../../services/whatsapp/integrations.js';
-
-interface TriggerOptions {
-  url?: string;
-  integration?: string;
-  from: string;
-  name: string;
-  type: string;
-  text?: string;
-  replyTo?: string;
-  wamid?: string;
-  status?: string;
-  errorCode?: string;
-  messages: string;
-  statuses: string;
-}
+import type { trigger } from './index.js';
 
 /** `lumen trigger message|status|batch`: a realistic signed delivery, posted to a relay, its answer printed. */
-export async function run(ctx: Context, options: TriggerOptions, what: string): Promise<Outcome> {
+export async function run(ctx: Context, options: Options<typeof trigger>, what: string): Promise<Outcome> {
   const payloads = await import('../../sandbox/payloads.js');
   const deps = await serviceDeps(ctx);
   const integration = await resolveIntegration(deps.store, await ctx.workspace(), options.integration);

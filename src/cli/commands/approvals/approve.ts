@@ -1,11 +1,13 @@
 import type { Context } from '../../context.js';
+import type { Options } from '../../declare.js';
 import { serviceDeps } from '../../deps.js';
 import { approveMessage, currentUser } from '../../../services/messages/approvals.js';
 import { DEFAULT_SEND_RATE, DEFAULT_WORKSPACE_SEND_RATE } from '../../../services/messages/outbox.js';
 import { outboundSummary } from '../../../services/messages/send.js';
 import { readIntegrationSecrets } from '../../../services/whatsapp/integrations.js';
+import type { approve } from './index.js';
 
-export async function run(ctx: Context, _options: unknown, id: string): Promise<void> {
+export async function run(ctx: Context, _options: Options<typeof approve>, id: string): Promise<void> {
   const deps = await serviceDeps(ctx);
   const workspace = await ctx.workspace();
   const by = currentUser(ctx.env);

@@ -1,7 +1,9 @@
 import type { Context } from '../../context.js';
+import type { Options } from '../../declare.js';
 import { UsageError } from '../../../errors.js';
 import { APPROVAL_POLICIES } from '../../../services/messages/approvals.js';
 import type { ApprovalPolicy } from '../../../store/types.js';
+import type { policy as policyCommand } from './index.js';
 
 const MEANING: Record<ApprovalPolicy, string> = {
   none: 'messages are sent at once',
@@ -9,7 +11,7 @@ const MEANING: Record<ApprovalPolicy, string> = {
   all: 'every message (auto-replies included) waits for approval',
 };
 
-export async function run(ctx: Context, _options: unknown, policy?: string): Promise<void> {
+export async function run(ctx: Context, _options: Options<typeof policyCommand>, policy?: string): Promise<void> {
   const store = await ctx.store();
   const workspace = await ctx.workspace();
   if (policy !== undefined) {

@@ -1,9 +1,11 @@
 import type { Context } from '../../context.js';
+import type { Options } from '../../declare.js';
 import { UsageError } from '../../../errors.js';
 import { currentUser, rejectMessage } from '../../../services/messages/approvals.js';
 import { outboundSummary } from '../../../services/messages/send.js';
+import type { reject } from './index.js';
 
-export async function run(ctx: Context, options: { reason?: string }, id: string): Promise<void> {
+export async function run(ctx: Context, options: Options<typeof reject>, id: string): Promise<void> {
   if (!options.reason?.trim()) throw new UsageError('Say why with --reason "…" (it is recorded with the rejection).');
   const store = await ctx.store();
   const workspace = await ctx.workspace();

@@ -1,12 +1,14 @@
 import type { Context } from '../../context.js';
+import type { Options } from '../../declare.js';
 import { parseLimit } from '../../parse.js';
 import { table } from '../../table.js';
+import type { list } from './index.js';
 
-export async function run(ctx: Context, options: { failed?: boolean; limit: string }): Promise<void> {
+export async function run(ctx: Context, options: Options<typeof list>): Promise<void> {
   const limit = parseLimit(options.limit);
   const store = await ctx.store();
   const workspace = await ctx.workspace();
-  const events = await store.dispatch.list({ workspaceId: workspace.id, failedOnly: options.failed === true, limit });
+  const events = await store.dispatch.list({ workspaceId: workspace.id, failedOnly: options.failed, limit });
   ctx.out.result(events, () => {
     if (events.length === 0) {
       return options.failed

@@ -1,12 +1,9 @@
 import type { Context } from '../../context.js';
+import type { Options } from '../../declare.js';
 import { UsageError, UserError, type Outcome } from '../../../errors.js';
+import type { replay } from './index.js';
 
-interface ReplayOptions {
-  forwardTo?: string;
-  exec?: string;
-}
-
-export async function run(ctx: Context, options: ReplayOptions, idArg: string): Promise<Outcome> {
+export async function run(ctx: Context, options: Options<typeof replay>, idArg: string): Promise<Outcome> {
   const id = Number(idArg.replace(/^evt_/, ''));
   if (!Number.isSafeInteger(id) || id < 1) throw new UsageError(`Event id must be a number from \`lumen events list\`; got "${idArg}".`);
   if (options.forwardTo && options.exec) throw new UsageError('Choose --forward-to or --exec, not both.');

@@ -1,14 +1,10 @@
 import type { Context } from '../../context.js';
+import type { Options } from '../../declare.js';
 import { normalizeSender, parseLimit, parseSince } from '../../parse.js';
 import { table } from '../../table.js';
+import type { list } from './index.js';
 
-interface MessagesListOptions {
-  from?: string;
-  since?: string;
-  limit: string;
-}
-
-export async function run(ctx: Context, options: MessagesListOptions): Promise<void> {
+export async function run(ctx: Context, options: Options<typeof list>): Promise<void> {
   const limit = parseLimit(options.limit);
   const since = options.since ? parseSince(options.since, ctx.now()) : undefined;
   const store = await ctx.store();

@@ -1,8 +1,10 @@
 import type { Context } from '../../context.js';
+import type { Options } from '../../declare.js';
 import { UserError } from '../../../errors.js';
 import { outboundSummary } from '../../../services/messages/send.js';
+import type { show } from './index.js';
 
-export async function run(ctx: Context, _options: unknown, ref: string): Promise<void> {
+export async function run(ctx: Context, _options: Options<typeof show>, ref: string): Promise<void> {
   const store = await ctx.store();
   const workspace = await ctx.workspace();
   const message = ref.startsWith('wamid.') ? await store.outbound.findByWamid(ref) : await store.outbound.findById(ref);

@@ -1,29 +1,17 @@
 import type { Context } from '../../context.js';
+import type { Options } from '../../declare.js';
 import { UsageError, UserError } from '../../../errors.js';
 import { listenError, parsePort, waitForShutdownSignal } from '../../parse.js';
 import type { RelayEvent } from '../../../relay/events.js';
 import type { TunnelProvider } from '../../../relay/tunnel.js';
 import { checkPublicUrl, ensureValid } from '../../../services/whatsapp/validate.js';
 import { join } from 'node:path';
-
-interface RelayStartOptions {
-  host: string;
-  port: string;
-  publicUrl?: string;
-  tunnel?: string;
-  forwardTo?: string;
-  exec?: string;
-  autoReply?: string | boolean;
-  rateLimit: string;
-  workspaceRateLimit: string;
-  quiet?: boolean;
-  trustProxy?: string[];
-}
+import type { start } from './index.js';
 
 /** With --quiet only these are printed: where the relay is, problems, and shutdown. */
 const QUIET_EVENTS = new Set<RelayEvent['event']>(['listening', 'tunnel', 'callback_url', 'webhook_error', 'error', 'stopping', 'stopped']);
 
-export async function run(ctx: Context, options: RelayStartOptions): Promise<void> {
+export async function run(ctx: Context, options: Options<typeof start>): Promise<void> {
   const port = parsePort(options.port);
   const publicUrl = options.publicUrl ?? ctx.config().publicUrl;
   if (publicUrl !== undefined) ensureValid(checkPublicUrl(publicUrl));
@@ -73,7 +61,7 @@ export async function run(ctx: Context, options: RelayStartOptions): Promise<voi
       tunnel: options.tunnel as TunnelProvider | undefined,
       forwardTo: options.forwardTo,
       exec: options.exec,
-      autoReply: options.autoReply === true ? true : typeof options.autoReply === 'string' ? options.autoReply : undefined,
+      autoReply: options.autoReply,
       limits: { perIntegration, perWorkspace },
       trustProxy: options.trustProxy,
       stateFile,

@@ -1,15 +1,10 @@
 import type { Context } from '../../context.js';
+import type { Options } from '../../declare.js';
 import { UsageError } from '../../../errors.js';
 import { listenError, parsePort, waitForShutdownSignal } from '../../parse.js';
+import type { start } from './index.js';
 
-interface SandboxStartOptions {
-  port: string;
-  host: string;
-  webhookUrl?: string;
-  appSecret?: string;
-}
-
-export async function run(ctx: Context, options: SandboxStartOptions): Promise<void> {
+export async function run(ctx: Context, options: Options<typeof start>): Promise<void> {
   const port = parsePort(options.port);
   const { startSandbox } = await import('../../../sandbox/server.js');
   const log = ctx.globals.json

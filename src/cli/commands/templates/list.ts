@@ -1,9 +1,11 @@
 import type { Context } from '../../context.js';
+import type { Options } from '../../declare.js';
 import { serviceDeps } from '../../deps.js';
 import { resolveIntegration } from '../../../services/whatsapp/integrations.js';
 import { table } from '../../table.js';
+import type { list } from './index.js';
 
-export async function run(ctx: Context, options: { status?: string; integration?: string }): Promise<void> {
+export async function run(ctx: Context, options: Options<typeof list>): Promise<void> {
   const deps = await serviceDeps(ctx);
   const integration = await resolveIntegration(deps.store, await ctx.workspace(), options.integration);
   const templates = await deps.store.templates.list(integration.id, { status: options.status });

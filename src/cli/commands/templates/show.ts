@@ -1,10 +1,12 @@
 import type { Context } from '../../context.js';
+import type { Options } from '../../declare.js';
 import { serviceDeps } from '../../deps.js';
 import { UsageError, UserError } from '../../../errors.js';
 import { resolveIntegration } from '../../../services/whatsapp/integrations.js';
 import type { TemplateRecord } from '../../../store/types.js';
+import type { show } from './index.js';
 
-export async function run(ctx: Context, options: { lang?: string; integration?: string }, name: string): Promise<void> {
+export async function run(ctx: Context, options: Options<typeof show>, name: string): Promise<void> {
   const deps = await serviceDeps(ctx);
   const integration = await resolveIntegration(deps.store, await ctx.workspace(), options.integration);
   const all = await deps.store.templates.findByName(integration.id, name);

@@ -1,4 +1,5 @@
 import type { Context } from '../../context.js';
+import type { Options } from '../../declare.js';
 import { serviceDeps } from '../../deps.js';
 import { CancelledError, missingInput, UsageError } from '../../../errors.js';
 import { connectWhatsApp, type ConnectOutcome } from '../../../services/whatsapp/connect.js';
@@ -10,31 +11,23 @@ import {
   checkPublicUrl,
   ensureValid,
 } from '../../../services/whatsapp/validate.js';
+import { connect } from './index.js';
 
-interface ConnectOptions {
-  phoneNumberId?: string;
-  wabaId?: string;
-  label?: string;
-  publicUrl?: string;
-  subscribe: boolean;
-  yes?: boolean;
-}
-
-export async function run(ctx: Context, options: ConnectOptions): Promise<void> {
+export async function run(ctx: Context, options: Options<typeof connect>): Promise<void> {
   const { prompter, env } = ctx;
 
-  // Every value: flag, then environment, then a prompt; each checked before anything is sent to Meta.
+  // Every value: flag (or its env-var twin, read with the flags), then a prompt; each checked before anything is
+  // sent to Meta. Secrets are never flags (shell history): they come from the environment or a masked prompt.
   async function value(
     what: string,
     given: string | undefined,
-    source: { flag?: string; env: string },
+    source: { flag?: string; env?: string | undefined },
     check: (v: string) => string | true,
     secret = false,
   ): Promise<string> {
-    const provided = given ?? env[source.env];
-    if (provided !== undefined && provided.trim() !== '') {
-      ensureValid(check(provided));
-      return provided.trim();
+    if (given !== undefined && given.trim() !== '') {
+      ensureValid(check(given));
+      return given.trim();
     }
     if (!prompter.canPrompt) {
       throw missingInput(what, secret ? { env: source.env } : source);
@@ -44,26 +37,27 @@ export async function run(ctx: Context, options: ConnectOptions): Promise<void> 
     return answer.trim();
   }
 
+  const { phoneNumberId: phoneFlag, wabaId: wabaFlag } = connect.flags;
   const phoneNumberId = await value(
     'phone number ID',
     options.phoneNumberId,
-    { flag: '--phone-number-id', env: 'WHATSAPP_PHONE_NUMBER_ID' },
-    (v) => checkGraphId(v, 'Phone number ID', '--phone-number-id'),
+    { flag: phoneFlag.name, env: phoneFlag.env },
+    (v) => checkGraphId(v, 'Phone number ID', phoneFlag.name),
   );
   const wabaId = await value(
     'WhatsApp Business Account ID (WABA ID)',
     options.wabaId,
-    { flag: '--waba-id', env: 'WHATSAPP_WABA_ID' },
-    (v) => checkGraphId(v, 'WABA ID', '--waba-id'),
+    { flag: wabaFlag.name, env: wabaFlag.env },
+    (v) => checkGraphId(v, 'WABA ID', wabaFlag.name),
   );
   const accessToken = await value(
     'access token (System User)',
-    undefined,
+    env.WHATSAPP_ACCESS_TOKEN,
     { env: 'WHATSAPP_ACCESS_TOKEN' },
     checkAccessToken,
     true,
   );
-  const appSecret = await value('app secret', undefined, { env: 'WHATSAPP_APP_SECRET' }, checkAppSecret, true);
+  const appSecret = await value('app secret', env.WHATSAPP_APP_SECRET, { env: 'WHATSAPP_APP_SECRET' }, checkAppSecret, true);
   const publicUrl = options.publicUrl ?? ctx.config().publicUrl;
   if (publicUrl !== undefined) ensureValid(checkPublicUrl(publicUrl));
 

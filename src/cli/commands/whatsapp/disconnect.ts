@@ -1,16 +1,12 @@
 import type { Context } from '../../context.js';
+import type { Options } from '../../declare.js';
 import { serviceDeps } from '../../deps.js';
 import { CancelledError, UsageError } from '../../../errors.js';
 import { disconnectWhatsApp } from '../../../services/whatsapp/disconnect.js';
 import { describeIntegration, resolveIntegration } from '../../../services/whatsapp/integrations.js';
+import type { disconnect } from './index.js';
 
-interface DisconnectOptions {
-  integration?: string;
-  yes?: boolean;
-  purge?: boolean;
-}
-
-export async function run(ctx: Context, options: DisconnectOptions): Promise<void> {
+export async function run(ctx: Context, options: Options<typeof disconnect>): Promise<void> {
   const deps = await serviceDeps(ctx);
   const integration = await resolveIntegration(deps.store, await ctx.workspace(), options.integration);
   if (!options.yes) {
@@ -23,7 +19,7 @@ export async function run(ctx: Context, options: DisconnectOptions): Promise<voi
     });
     if (!sure) throw new CancelledError('Nothing changed.');
   }
-  const result = await disconnectWhatsApp(deps, integration, { purge: options.purge === true });
+  const result = await disconnectWhatsApp(deps, integration, { purge: options.purge });
   ctx.out.result(result, () => [
     `Disconnected ${result.label} (${result.id}); its secrets and templates are deleted.`,
     options.purge ? `${result.messagesPurged} stored messages were purged.` : 'Stored messages are kept (use --purge to delete them).',

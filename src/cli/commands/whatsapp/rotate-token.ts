@@ -1,9 +1,11 @@
 import type { Context } from '../../context.js';
+import type { Options } from '../../declare.js';
 import { serviceDeps } from '../../deps.js';
 import { resolveIntegration } from '../../../services/whatsapp/integrations.js';
 import { rotateVerifyToken } from '../../../services/whatsapp/rotate-token.js';
+import type { rotateToken } from './index.js';
 
-export async function run(ctx: Context, options: { integration?: string }): Promise<void> {
+export async function run(ctx: Context, options: Options<typeof rotateToken>): Promise<void> {
   const deps = await serviceDeps(ctx);
   const integration = await resolveIntegration(deps.store, await ctx.workspace(), options.integration);
   const result = await rotateVerifyToken(deps, integration);

@@ -1,14 +1,11 @@
 import type { Context } from '../../context.js';
+import type { Options } from '../../declare.js';
 import { serviceDeps } from '../../deps.js';
 import type { Outcome } from '../../../errors.js';
 import { whatsappStatus, type IntegrationStatus } from '../../../services/whatsapp/status.js';
+import type { status } from './index.js';
 
-interface StatusOptions {
-  check?: boolean;
-  integration?: string;
-}
-
-export async function run(ctx: Context, options: StatusOptions): Promise<Outcome> {
+export async function run(ctx: Context, options: Options<typeof status>): Promise<Outcome> {
   const deps = await serviceDeps(ctx);
   const workspace = await ctx.workspace();
   const result = await (options.check

@@ -1,0 +1,26 @@
+import { arg, command, flag, withHandler } from '../../declare.js';
+
+/** `lumen events …`: what each verb takes. The handlers are the files next to this one. */
+
+export const list = command({
+  name: 'list',
+  description: 'deliveries to your code, newest first',
+  flags: {
+    failed: flag.boolean('--failed', 'only those still failing (being retried)'),
+    limit: flag.string('--limit <n>', 'at most this many', { default: '20' }),
+  },
+  help: '\nExample:\n  $ lumen events list --failed',
+});
+
+export const replay = command({
+  name: 'replay',
+  description: 'deliver an event again: now to the target you give, or queued for the running relay',
+  args: [arg('<id>', 'event id (from `lumen events list`)')],
+  flags: {
+    forwardTo: flag.string('--forward-to <url>', 'deliver it now to this URL'),
+    exec: flag.string('--exec <command>', 'deliver it now to this command'),
+  },
+  help: '\nExample:\n  $ lumen events replay 42 --forward-to http://localhost:3000/hook',
+});
+
+export const verbs = [withHandler(list, () => import('./list.js')), withHandler(replay, () => import('./replay.js'))];

@@ -1,0 +1,135 @@
+import { arg, command, flag, noun, withHandler } from '../declare.js';
+
+/**
+ * The root of the tree: lumen's global flags and help, the verbs at the top (`send`, `trigger`, `demo`), and the
+ * nouns, whose verbs are declared in their folders (`whatsapp/index.ts`) and load only when the noun is named.
+ */
+
+export const description = "Connect a WhatsApp Business number through Meta's Cloud API, from your own machine.";
+
+/** Recognised before and after the command (`lumen -w acme messages list` = `lumen messages list -w acme`). */
+export const globalFlags = {
+  json: flag.boolean('--json', 'print the result as JSON on stdout (progress goes to stderr)'),
+  input: flag.negatable('--no-input', 'never prompt; a missing value is an error'),
+  workspace: flag.string('-w, --workspace <name>', 'workspace to act in', { default: 'default' }),
+  debug: flag.boolean('--debug', 'show debug output and stack traces'),
+};
+
+export const help = `
+Examples:
+  $ lumen sandbox start                                   # a local Cloud API to try everything without Meta
+  $ lumen whatsapp connect                                # prompts for the token, ids and app secret
+  $ lumen whatsapp connect --phone-number-id 106540352242922 --waba-id 102290129340398 \\
+        --label "Care line" --no-input --json            # secrets from WHATSAPP_ACCESS_TOKEN / WHATSAPP_APP_SECRET
+  $ lumen whatsapp status --check                         # is the token still valid? quality rating?
+  $ lumen whatsapp rotate-token                           # a new webhook verify token, shown once
+  $ lumen whatsapp disconnect --yes                       # forget the number and its secrets
+  $ lumen templates sync                                  # fetch the templates again from Meta
+  $ lumen templates list --status APPROVED --json
+  $ lumen templates show order_update --lang en_US        # the parameters a send must supply
+  $ lumen send --to +15551234567 --text "Your order shipped"
+  $ lumen send --to 15551234567 --template welcome --param first_name=Ana --param shop=Lumen
+  $ lumen send --csv recipients.csv --template welcome --lang en_US --rate 80
+  $ lumen approvals policy templates                      # template sends wait for approval
+  $ lumen approvals list
+  $ lumen approvals approve msg_…                         # or: lumen approvals reject msg_… --reason "…"
+  $ lumen messages show msg_…                             # a sent message and its delivery timeline
+  $ lumen demo                                            # the whole loop in one command, no Meta account
+  $ lumen relay start --tunnel cloudflared --forward-to http://localhost:3000/hook
+  $ lumen relay status
+  $ lumen trigger message --text "hi"                     # a signed inbound delivery to the running relay
+  $ lumen messages list --since 1h                        # what the relay stored
+  $ lumen contacts list                                   # who wrote; is their 24-hour window open?
+  $ lumen events list --failed                            # deliveries to your code still being retried
+  $ lumen events replay 42                                # deliver one again
+
+Environment:
+  LUMEN_HOME             folder for all state (default: XDG data/config dirs)
+  LUMEN_GRAPH_URL        Graph API base URL (default https://graph.facebook.com)
+  LUMEN_GRAPH_VERSION    Graph API version (default v23.0)
+  LUMEN_SECRET_STORE     keychain | file (default: keychain when available, else file)
+  LUMEN_MASTER_KEY       passphrase for the encrypted secrets file
+  WHATSAPP_ACCESS_TOKEN, WHATSAPP_APP_SECRET, WHATSAPP_PHONE_NUMBER_ID, WHATSAPP_WABA_ID
+                         read by \`lumen whatsapp connect\` instead of prompting
+  NO_COLOR, CI           turn colour and spinners off
+
+Exit codes: 0 ok, 1 error, 2 usage, 3 cancelled, 4 auth, 8 pending approval.
+`;
+
+export const send = command({
+  name: 'send',
+  description: 'send a text (inside the 24-hour window) or a template, checked before Meta sees it',
+  flags: {
+    to: flag.string('--to <number>', 'recipient in international format, e.g. +15551234567'),
+    text: flag.string('--text <text>', "free-form text (only within 24 hours of the contact's last message)"),
+    replyTo: flag.string('--reply-to <wamid>', 'quote this message (text only)'),
+    previewUrl: flag.boolean('--preview-url', 'show a preview of the first URL in the text'),
+    template: flag.string('--template <name>', 'an approved template (see `lumen templates list`)'),
+    lang: flag.string('--lang <code>', 'template language, e.g. en_US (needed when the template has several)'),
+    param: flag.repeatable('--param <value>', 'template body parameter: in order for positional, name=value for named (repeat)'),
+    headerParam: flag.string('--header-param <value>', 'template header parameter (text, or a media URL or id)'),
+    buttonParam: flag.repeatable('--button-param <index=value>', 'template button parameter, e.g. 0=ORDER123 (repeat)'),
+    idempotencyKey: flag.string('--idempotency-key <key>', 'a re-run with the same key does not send twice'),
+    csv: flag.string('--csv <file>', 'bulk: one message per row (a "to" column and one column per parameter)'),
+    rate: flag.string('--rate <n>', 'messages per second for this number', { default: '80' }),
+    workspaceRate: flag.string('--workspace-rate <n>', 'messages per second for the workspace, shared by all lumen processes', {
+      default: '1000',
+    }),
+    dryRun: flag.boolean('--dry-run', 'print the exact request body; send nothing'),
+    force: flag.boolean('--force', 'send free-form text even when the 24-hour window is closed'),
+    integration: flag.string('--integration <id>', 'which number sends, when several are connected'),
+  },
+  help:
+    '\nExamples:\n  $ lumen send --to +15551234567 --text "Your order shipped"\n' +
+    '  $ lumen send --to 15551234567 --template order_update --lang en_US --header-param "#123" --param Ana --param "#123" --button-param 0=ABC\n' +
+    '  $ lumen send --to 15551234567 --template welcome --param first_name=Ana --param shop=Lumen\n' +
+    '  $ lumen send --csv recipients.csv --template welcome --lang en_US --rate 80 --dry-run\n\n' +
+    'Exit codes: 0 sent, 8 held for approval (see `lumen approvals`), 4 token rejected, 1 refused, 2 bad input.',
+});
+
+export const trigger = command({
+  name: 'trigger',
+  description: 'post a realistic signed webhook delivery to a relay (test a bot without a phone)',
+  args: [arg('<what>', 'message | status | batch')],
+  flags: {
+    type: flag.string('--type <type>', 'message type: text, image, location, interactive, button, reaction, contacts, order', {
+      default: 'text',
+    }),
+    text: flag.string('--text <text>', 'the message text (caption, title… depending on the type)'),
+    from: flag.string('--from <number>', 'the sender', { default: '15551234567' }),
+    name: flag.string('--name <name>', "the sender's profile name", { default: 'Sandbox User' }),
+    replyTo: flag.string('--reply-to <wamid>', 'make the message a reply to (or a reaction to) this one'),
+    wamid: flag.string('--wamid <wamid>', 'status: the sent message it is about'),
+    status: flag.string('--status <status>', 'status: sent, delivered, read or failed', { default: 'delivered' }),
+    errorCode: flag.string('--error-code <code>', 'status failed: the error code, e.g. 131047'),
+    messages: flag.string('--messages <n>', 'batch: how many messages', { default: '3' }),
+    statuses: flag.string('--statuses <n>', 'batch: how many statuses', { default: '2' }),
+    url: flag.string('--url <url>', 'post here (default: the running relay, else http://127.0.0.1:8787, plus the webhook path)'),
+    integration: flag.string('--integration <id>', 'which number, when several are connected'),
+  },
+  help:
+    '\nExamples:\n  $ lumen trigger message --text "hi"\n  $ lumen trigger message --type image --text "a photo"\n' +
+    '  $ lumen trigger status --wamid wamid.HBg… --status read\n  $ lumen trigger batch --messages 3 --statuses 2',
+});
+
+export const demo = command({
+  name: 'demo',
+  description: 'the whole loop on this machine in seconds, no Meta account: sandbox, relay, inbound, reply, statuses',
+  flags: { keep: flag.boolean('--keep', 'keep the temporary LUMEN_HOME (its path is printed) instead of removing it') },
+  help: '\nExample:\n  $ lumen demo',
+});
+
+/** The top level of `lumen --help`, in this order. */
+export const commands = [
+  noun('whatsapp', 'connect and manage a WhatsApp Business number', () => import('./whatsapp/index.js')),
+  noun('templates', 'message templates of the connected number', () => import('./templates/index.js')),
+  withHandler(send, () => import('./send.js')),
+  noun('approvals', 'messages the workspace must approve before they are sent', () => import('./approvals/index.js')),
+  noun('relay', 'the local webhook relay: receive, verify, store, hand on', () => import('./relay/index.js')),
+  noun('messages', 'stored inbound messages and sent ones', () => import('./messages/index.js')),
+  noun('contacts', 'people who wrote to your numbers', () => import('./contacts/index.js')),
+  noun('events', 'deliveries of inbound messages to your code (--forward-to / --exec)', () => import('./events/index.js')),
+  withHandler(trigger, () => import('./trigger.js')),
+  withHandler(demo, () => import('./demo.js')),
+  noun('sandbox', 'a local Cloud API emulator: try lumen without a Meta account', () => import('./sandbox/index.js')),
+];

@@ -1,0 +1,23 @@
+import { arg, command, flag, withHandler } from '../../declare.js';
+
+/** `lumen messages …`: what each verb takes. The handlers are the files next to this one. */
+
+export const list = command({
+  name: 'list',
+  description: 'inbound messages the relay stored, newest first',
+  flags: {
+    from: flag.string('--from <number>', 'only from this sender (phone number or user id)'),
+    since: flag.string('--since <duration>', 'only newer than this: 30m, 1h, 2d, or an ISO date'),
+    limit: flag.string('--limit <n>', 'at most this many', { default: '20' }),
+  },
+  help: '\nExample:\n  $ lumen messages list --since 1h --json',
+});
+
+export const show = command({
+  name: 'show',
+  description: 'one sent message and its delivery timeline',
+  args: [arg('<id>', 'message id (msg_…) or wamid')],
+  help: '\nExample:\n  $ lumen messages show msg_0123456789abcdef01234567 --json',
+});
+
+export const verbs = [withHandler(list, () => import('./list.js')), withHandler(show, () => import('./show.js'))];
