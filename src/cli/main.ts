@@ -41,8 +41,13 @@ interface Reported {
 
 async function report(error: unknown, mode: { json: boolean; debug: boolean }): Promise<number> {
   if (error instanceof CommanderError) {
-    // Help and version were already printed by commander.
-    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT_CODES.ok;
+    if (error.code === 'commander.version') {
+      if (mode.json) process.stdout.write(`${JSON.stringify({ version: error.message }, null, 2)}\n`);
+      else process.stdout.write(`${error.message}\n`);
+      return EXIT_CODES.ok;
+    }
+    // Help was already printed by commander.
+    if (error.code === 'commander.helpDisplayed') return EXIT_CODES.ok;
     if (error.code === 'commander.help' || error.code === 'commander.executeSubCommandAsync') return error.exitCode;
   }
   const reported = await describe(error);

@@ -1,4 +1,5 @@
-import { Command, Option } from './commander.js';
+import { createRequire } from 'node:module';
+import { Command, CommanderError, Option } from './commander.js';
 import type { Outcome } from '../errors.js';
 import { commands, description, globalFlags, help } from './commands/index.js';
 import type { Args, ArgValues, Flag, FlagValues, Flags, LazyCommand, Reader } from './declare.js';
@@ -16,13 +17,17 @@ export interface ProgramState {
 export async function buildProgram(state: ProgramState, argv: readonly string[], env: NodeJS.ProcessEnv): Promise<Command> {
   const program = new Command('lumen')
     .description(description)
-    .version(process.env.npm_package_version ?? '0.1.0', '-v, --version');
+    .addOption(new Option('-v, --version', 'output the version number'));
   const globalOptions = addFlags(program, globalFlags);
   program
     .showSuggestionAfterError()
     .exitOverride()
     .configureOutput({ outputError: () => {} }) // main.ts prints errors, once
-    .addHelpText('after', help);
+    .addHelpText('after', help)
+    // main.ts prints it (as `{"version": …}` with --json); package.json is read only when asked.
+    .on('option:version', () => {
+      throw new CommanderError(0, 'commander.version', lumenVersion());
+    });
 
   const run = async (declaration: LazyCommand, input: Reader): Promise<void> => {
     const { createContext } = await import('./context.js');
@@ -103,4 +108,9 @@ function readFlag(command: Command, option: Option, flag: Flag<unknown>, env: No
       return !fromFlag && twin !== undefined && twin.trim() !== '' ? twin : given;
     }
   }
+}
+
+/** lumen's own version (not npm_package_version, which is the version of whatever package runs an npm script). */
+function lumenVersion(): string {
+  return (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 }

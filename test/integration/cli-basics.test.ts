@@ -1,8 +1,9 @@
-import { existsSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
-import { lumen } from '../helpers/cli.js';
-import { makeHome, withDb, type LumenHome } from '../helpers/home.js';
+import { lumen, makeHome, type LumenHome } from '../helpers/cli.js';
 import { runInPty } from '../helpers/pty.js';
 
 let home: LumenHome;
@@ -95,9 +96,32 @@ describe('interactive connect in a pseudo-terminal', () => {
     const env = { ...home.env, LUMEN_GRAPH_URL: sandbox.url };
     const result = await runInPty(['whatsapp', 'connect'], env, [{ expect: /Phone number ID/, send: '\u0003' }]);
     expect(result.exitCode).toBe(3);
-    if (existsSync(home.path('lumen.db'))) {
-      expect(withDb(home.dir, (db) => db.prepare('SELECT COUNT(*) AS n FROM integrations').get())).toEqual({ n: 0 });
+    const dbPath = join(home.dir, 'lumen.db');
+    if (existsSync(dbPath)) {
+      const db = new Database(dbPath, { readonly: true });
+      expect(db.prepare('SELECT COUNT(*) AS n FROM integrations').get()).toEqual({ n: 0 });
+      db.close();
     }
-    expect(existsSync(home.path('secrets.enc.json'))).toBe(false);
+    expect(existsSync(join(home.dir, 'secrets.enc.json'))).toBe(false);
+  });
+});
+
+describe('lumen --version', () => {
+  const ownVersion = async () => ((await import('../../package.json')).default as { version: string }).version;
+
+  it("prints lumen's own version, also inside another package's npm script", async () => {
+    // Given npm's variable for the version of the package whose script is running
+    const env = { ...home.env, npm_package_version: '9.9.9' };
+    const result = await lumen(['--version'], { env });
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toBe(await ownVersion());
+  });
+
+  it('with --json, before or after it, prints {"version": …}', async () => {
+    for (const args of [['--json', '--version'], ['--version', '--json'], ['-v', '--json']]) {
+      const result = await lumen(args, { env: home.env });
+      expect(result.exitCode).toBe(0);
+      expect(JSON.parse(result.stdout)).toEqual({ version: await ownVersion() });
+    }
   });
 });
