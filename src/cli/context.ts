@@ -1,5 +1,6 @@
 import { loadConfigFile, resolveGraphSettings, type ConfigFile } from '../config/config.js';
 import { resolvePaths, type Paths } from '../config/paths.js';
+import { UserError } from '../errors.js';
 import type { GraphClient } from '../graph/client.js';
 import type { SecretBackendKind, SecretStore } from '../secrets/types.js';
 import type { Store, Workspace } from '../store/types.js';
@@ -10,6 +11,9 @@ import { createTerminalPrompter, type Prompter } from './prompter.js';
 
 /** `--json`, `--no-input` (`input: false`), `--workspace`, `--debug`, as declared in commands/index.ts. */
 export type GlobalOptions = FlagValues<typeof globalFlags>;
+
+/** The workspace used without --workspace: it always exists (it is created the first time it is used). */
+export const DEFAULT_WORKSPACE = 'default';
 
 /**
  * The one deps object, built once per command and passed down. Expensive things (database, keychain,
@@ -27,7 +31,11 @@ export interface Context {
   /** The default secret store, or the backend an integration recorded. */
   secrets(kind?: SecretBackendKind): Promise<SecretStore>;
   graph(accessToken: string): Promise<GraphClient>;
-  workspace(): Promise<Workspace>;
+  /**
+   * The workspace the command acts in (`--workspace`). One that does not exist is an error (a typo must not
+   * create a workspace), except the default one and with `create`: for the commands that set one up (`connect`).
+   */
+  workspace(options?: { create?: boolean }): Promise<Workspace>;
   close(): Promise<void>;
 }
 
@@ -96,8 +104,21 @@ export function createContext(globals: GlobalOptions, overrides: ContextOverride
       graphClients.push(client);
       return client;
     },
-    async workspace() {
-      return (await context.store()).workspaces.ensure(globals.workspace, now().toISOString());
+    async workspace({ create = false } = {}) {
+      const store = await context.store();
+      const name = globals.workspace;
+      if (create || name === DEFAULT_WORKSPACE) return store.workspaces.ensure(name, now().toISOString());
+      const found = await store.workspaces.findByName(name);
+      if (found) return found;
+      const names = (await store.workspaces.list()).map((w) => `"${w.name}"`);
+      const fromEnv = env.LUMEN_WORKSPACE === name ? ` (LUMEN_WORKSPACE is set to "${name}")` : '';
+      throw new UserError(`No workspace "${name}".`, {
+        code: 'workspace_not_found',
+        kind: 'not_found',
+        hint:
+          `${names.length > 0 ? `Workspaces here: ${names.join(', ')}.` : 'There are no workspaces here yet.'}${fromEnv} ` +
+          `Connecting a number to a workspace creates it: \`lumen whatsapp connect --workspace ${name}\`.`,
+      });
     },
     async close() {
       await Promise.allSettled(graphClients.map((client) => client.close()));

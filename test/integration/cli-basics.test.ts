@@ -47,7 +47,7 @@ describe('lumen --help and usage errors', () => {
 
   it('global flags work after the subcommand too', async () => {
     const result = await lumen(['whatsapp', 'status', '--workspace', 'acme', '--json'], { env: home.env });
-    expect(JSON.parse(result.stdout).error.message).toContain('workspace acme');
+    expect(JSON.parse(result.stdout).error.message).toBe('No workspace "acme".');
   });
 
   it('a bad port for the sandbox is a usage error', async () => {
@@ -123,5 +123,94 @@ describe('lumen --version', () => {
       expect(result.exitCode).toBe(0);
       expect(JSON.parse(result.stdout)).toEqual({ version: await ownVersion() });
     }
+  });
+});
+
+describe('workspaces', () => {
+  let sandbox: SandboxHandle;
+  beforeAll(async () => {
+    sandbox = await startSandbox();
+  });
+  afterAll(() => sandbox.close());
+
+  /** The sandbox as the Graph API, its secrets in the environment (as `connect --no-input` reads them). */
+  const graphEnv = (more: Record<string, string> = {}) => ({
+    ...home.env,
+    LUMEN_GRAPH_URL: sandbox.url,
+    WHATSAPP_ACCESS_TOKEN: sandbox.accessToken,
+    WHATSAPP_APP_SECRET: sandbox.appSecret,
+    ...more,
+  });
+  const connectArgs = () => ['whatsapp', 'connect', '--phone-number-id', sandbox.phoneNumberId, '--waba-id', sandbox.wabaId, '--no-input', '--json'];
+  const workspaceNames = async () => {
+    const result = await lumen(['workspaces', 'list', '--json'], { env: home.env });
+    expect(result.exitCode).toBe(0);
+    return (JSON.parse(result.stdout) as Array<{ name: string }>).map((w) => w.name);
+  };
+
+  it('connect creates the workspace it is given, with the ids from their env twins; workspaces list shows it', async () => {
+    // Given the ids in WHATSAPP_PHONE_NUMBER_ID and WHATSAPP_WABA_ID instead of flags
+    const env = graphEnv({ WHATSAPP_PHONE_NUMBER_ID: sandbox.phoneNumberId, WHATSAPP_WABA_ID: sandbox.wabaId });
+    // When connecting in a workspace that does not exist yet
+    const connected = await lumen(['whatsapp', 'connect', '-w', 'acme', '--no-input', '--json'], { env });
+    // Then it is created, with the number in it
+    expect(connected.exitCode).toBe(0);
+    expect(JSON.parse(connected.stdout)).toMatchObject({ workspace: 'acme', phone: { id: sandbox.phoneNumberId } });
+    const list = await lumen(['workspaces', 'list', '--json'], { env: home.env });
+    expect(JSON.parse(list.stdout)).toEqual([{ name: 'acme', numbers: 1, createdAt: expect.any(String) }]);
+    const human = await lumen(['workspaces', 'list'], { env: home.env });
+    expect(human.stdout).toMatch(/^NAME +NUMBERS +CREATED\nacme +1 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+  });
+
+  it('LUMEN_WORKSPACE is the env twin of --workspace, and the flag wins over it', async () => {
+    // Given a number connected through LUMEN_WORKSPACE=acme
+    expect((await lumen(connectArgs(), { env: graphEnv({ LUMEN_WORKSPACE: 'acme' }) })).exitCode).toBe(0);
+    // When a command runs with LUMEN_WORKSPACE=acme, and then with it set but overridden by the flag
+    const fromEnv = await lumen(['whatsapp', 'status', '--json'], { env: { ...home.env, LUMEN_WORKSPACE: 'acme' } });
+    const fromFlag = await lumen(['whatsapp', 'status', '--json', '-w', 'acme'], { env: { ...home.env, LUMEN_WORKSPACE: 'other' } });
+    // Then both act in acme
+    for (const result of [fromEnv, fromFlag]) {
+      expect(result.exitCode).toBe(0);
+      expect(JSON.parse(result.stdout).integrations).toHaveLength(1);
+    }
+    expect(await workspaceNames()).toEqual(['acme']);
+  });
+
+  it('read-only commands do not create the workspace they are asked about: not found, naming those that exist', async () => {
+    // Given one workspace, acme
+    expect((await lumen([...connectArgs(), '-w', 'acme'], { env: graphEnv() })).exitCode).toBe(0);
+    // When read-only commands name one that does not exist (a typo)
+    for (const args of [['messages', 'list'], ['templates', 'list'], ['whatsapp', 'status'], ['approvals', 'policy']]) {
+      const result = await lumen(['-w', 'amce', ...args], { env: home.env });
+      // Then each fails (exit 1) with the workspaces there are
+      expect(result.exitCode).toBe(1);
+      expect(result.stderr).toBe(
+        'Error: No workspace "amce".\n' +
+          'Hint: Workspaces here: "acme". Connecting a number to a workspace creates it: `lumen whatsapp connect --workspace amce`.',
+      );
+    }
+    const json = await lumen(['contacts', 'list', '--json'], { env: { ...home.env, LUMEN_WORKSPACE: 'amce' } });
+    expect(json.exitCode).toBe(1);
+    expect(JSON.parse(json.stdout)).toEqual({
+      error: { code: 'workspace_not_found', message: 'No workspace "amce".', hint: expect.stringContaining('(LUMEN_WORKSPACE is set to "amce")') },
+    });
+    // And nothing was created
+    expect(await workspaceNames()).toEqual(['acme']);
+  });
+
+  it('setting an approval policy creates its workspace (before its first number); showing it does not', async () => {
+    const show = await lumen(['approvals', 'policy', '-w', 'beta', '--json'], { env: home.env });
+    expect(show.exitCode).toBe(1);
+    expect(JSON.parse(show.stdout).error.code).toBe('workspace_not_found');
+    const set = await lumen(['approvals', 'policy', 'all', '-w', 'beta', '--json'], { env: home.env });
+    expect(set.exitCode).toBe(0);
+    expect(JSON.parse(set.stdout)).toEqual({ workspace: 'beta', policy: 'all' });
+    expect(await workspaceNames()).toEqual(['beta']);
+  });
+
+  it('the default workspace needs no creating', async () => {
+    const result = await lumen(['messages', 'list', '--json'], { env: home.env });
+    expect(result.exitCode).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual([]);
   });
 });

@@ -53,7 +53,7 @@ export async function run(ctx: Context, options: Options<typeof demoCommand>): P
     const sb = sandbox;
 
     const deps = await serviceDeps(demo);
-    const workspace = await demo.workspace();
+    const workspace = await demo.workspace({ create: true });
     const { connectWhatsApp } = await import('../../services/whatsapp/connect.js');
     const connected = await step(
       'Connecting the sandbox number',

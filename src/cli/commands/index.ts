@@ -11,7 +11,7 @@ export const description = "Connect a WhatsApp Business number through Meta's Cl
 export const globalFlags = {
   json: flag.boolean('--json', 'print the result as JSON on stdout (progress goes to stderr)'),
   input: flag.negatable('--no-input', 'never prompt; a missing value is an error'),
-  workspace: flag.string('-w, --workspace <name>', 'workspace to act in', { default: 'default' }),
+  workspace: flag.string('-w, --workspace <name>', 'workspace to act in', { default: 'default', env: 'LUMEN_WORKSPACE' }),
   debug: flag.boolean('--debug', 'show debug output and stack traces'),
 };
 
@@ -42,6 +42,8 @@ Examples:
   $ lumen contacts list                                   # who wrote; is their 24-hour window open?
   $ lumen events list --failed                            # deliveries to your code still being retried
   $ lumen events replay 42                                # deliver one again
+  $ lumen workspaces list                                 # each workspace and its numbers
+  $ lumen -w acme whatsapp connect                        # a second business, kept apart (creates "acme")
 
 Environment:
   LUMEN_HOME             folder for all state (default: XDG data/config dirs)
@@ -49,6 +51,7 @@ Environment:
   LUMEN_GRAPH_VERSION    Graph API version (default v23.0)
   LUMEN_SECRET_STORE     keychain | file (default: keychain when available, else file)
   LUMEN_MASTER_KEY       passphrase for the encrypted secrets file
+  LUMEN_WORKSPACE        workspace to act in, when --workspace is not given
   WHATSAPP_ACCESS_TOKEN, WHATSAPP_APP_SECRET, WHATSAPP_PHONE_NUMBER_ID, WHATSAPP_WABA_ID
                          read by \`lumen whatsapp connect\` instead of prompting
   NO_COLOR, CI           turn colour and spinners off
@@ -132,4 +135,5 @@ export const commands = [
   withHandler(trigger, () => import('./trigger.js')),
   withHandler(demo, () => import('./demo.js')),
   noun('sandbox', 'a local Cloud API emulator: try lumen without a Meta account', () => import('./sandbox/index.js')),
+  noun('workspaces', 'workspaces keep numbers, messages and approval policies apart (--workspace)', () => import('./workspaces/index.js')),
 ];

@@ -13,7 +13,9 @@ const MEANING: Record<ApprovalPolicy, string> = {
 
 export async function run(ctx: Context, _options: Options<typeof policyCommand>, policy?: string): Promise<void> {
   const store = await ctx.store();
-  const workspace = await ctx.workspace();
+  // Setting a policy may create the workspace (before its first number is connected, so nothing slips out
+  // unapproved); showing it may not.
+  const workspace = await ctx.workspace({ create: policy !== undefined });
   if (policy !== undefined) {
     if (!APPROVAL_POLICIES.includes(policy as ApprovalPolicy)) {
       throw new UsageError(`The policy must be one of ${APPROVAL_POLICIES.join(', ')}; got "${policy}".`);

@@ -61,7 +61,7 @@ export async function run(ctx: Context, options: Options<typeof connect>): Promi
   const publicUrl = options.publicUrl ?? ctx.config().publicUrl;
   if (publicUrl !== undefined) ensureValid(checkPublicUrl(publicUrl));
 
-  const workspace = await ctx.workspace();
+  const workspace = await ctx.workspace({ create: true });
   const deps = await serviceDeps(ctx);
   const existing = await deps.store.integrations.findByPhoneNumberId(workspace.id, phoneNumberId);
   if (existing && !options.yes) {
