@@ -1,9 +1,8 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import Database from 'better-sqlite3';
-import { join } from 'node:path';
 import { existsSync } from 'node:fs';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
-import { lumen, makeHome, type LumenHome } from '../helpers/cli.js';
+import { lumen } from '../helpers/cli.js';
+import { makeHome, withDb, type LumenHome } from '../helpers/home.js';
 import { runInPty } from '../helpers/pty.js';
 
 let home: LumenHome;
@@ -96,13 +95,10 @@ describe('interactive connect in a pseudo-terminal', () => {
     const env = { ...home.env, LUMEN_GRAPH_URL: sandbox.url };
     const result = await runInPty(['whatsapp', 'connect'], env, [{ expect: /Phone number ID/, send: '\u0003' }]);
     expect(result.exitCode).toBe(3);
-    const dbPath = join(home.dir, 'lumen.db');
-    if (existsSync(dbPath)) {
-      const db = new Database(dbPath, { readonly: true });
-      expect(db.prepare('SELECT COUNT(*) AS n FROM integrations').get()).toEqual({ n: 0 });
-      db.close();
+    if (existsSync(home.path('lumen.db'))) {
+      expect(withDb(home.dir, (db) => db.prepare('SELECT COUNT(*) AS n FROM integrations').get())).toEqual({ n: 0 });
     }
-    expect(existsSync(join(home.dir, 'secrets.enc.json'))).toBe(false);
+    expect(existsSync(home.path('secrets.enc.json'))).toBe(false);
   });
 });
 
