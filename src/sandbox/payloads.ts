@@ -44,6 +44,8 @@ export interface InboundSpec {
   media?: InboundMedia;
   /** The message this one answers or reacts to. */
   contextWamid?: string;
+  /** For `interactive`: the id of the reply button the user tapped (default `yes`). */
+  buttonId?: string;
   wamid?: string;
   timestamp?: number;
 }
@@ -110,7 +112,7 @@ export function inboundMessage(spec: InboundSpec): Record<string, unknown> {
     case 'location':
       return { ...base, type, location: { latitude: 52.3676, longitude: 4.9041, name: text, address: 'Dam 1, Amsterdam' } };
     case 'interactive':
-      return { ...base, type, interactive: { type: 'button_reply', button_reply: { id: 'yes', title: text } } };
+      return { ...base, type, interactive: { type: 'button_reply', button_reply: { id: spec.buttonId ?? 'yes', title: text } } };
     case 'button':
       return { ...base, type, button: { payload: 'TRACK', text } };
     case 'reaction':

@@ -246,3 +246,22 @@ describe('the local API', () => {
     expect(sandbox.reads().at(-1)).toMatchObject({ messageId: message!.wamid, typingIndicator: 'text', outcome: { result: 'accepted' } });
   });
 });
+
+describe("the README's bot (examples/bot.mjs)", () => {
+  it('answers an image with buttons through the local API, and a tap on a button with its choice', async () => {
+    const bot = join(import.meta.dirname, '..', '..', 'examples', 'bot.mjs');
+    await start({ exec: `node ${JSON.stringify(bot)}` });
+    sandbox.sendInbound([{ from: CUSTOMER, type: 'image' }]);
+    await eventually(() => expect(sandbox.sent(CUSTOMER).filter((s) => s.outcome.result === 'accepted')).toHaveLength(1), 30_000);
+    const [buttons] = sandbox.sent(CUSTOMER);
+    expect(buttons!.body).toMatchObject({ type: 'interactive', interactive: { type: 'button', action: { buttons: [{ reply: { id: 'keep' } }, { reply: { id: 'delete' } }] } } });
+    await eventually(() =>
+      expect(events).toContainEqual(expect.objectContaining({ event: 'handler_output', stream: 'stderr', text: expect.stringMatching(/^picture saved at .*media\//) })),
+    );
+
+    // The customer taps "Keep it"
+    sandbox.sendInbound([{ from: CUSTOMER, type: 'interactive', text: 'Keep it', buttonId: 'keep', contextWamid: buttons!.outcome.result === 'accepted' ? buttons!.outcome.wamid : undefined }]);
+    await eventually(() => expect(sandbox.sent(CUSTOMER).filter((s) => s.outcome.result === 'accepted')).toHaveLength(2), 30_000);
+    expect(sandbox.sent(CUSTOMER)[1]!.body).toMatchObject({ type: 'text', text: { body: 'Kept 👍' } });
+  });
+});
