@@ -15,11 +15,13 @@ export const textJob = (integrationId: string, ...wamids: string[]): IngestJob =
     fromKind: 'phone',
     contactName: null,
     userId: null,
+    parentUserId: null,
     type: 'text',
     text: 'hi',
     mediaId: null,
     replyTo: null,
     timestamp: '2026-01-01T00:00:00.000Z',
     raw: {},
+    media: null,
   })),
 });

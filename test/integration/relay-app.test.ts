@@ -64,7 +64,7 @@ function post(body: string | Buffer, headers: Record<string, string> = {}, id = 
     method: 'POST' as const,
     url: `/webhooks/whatsapp/${id}`,
     payload: body,
-    headers: { 'content-type': 'application/json', 'x-hub-signature-256': signBody(body, SECRET), ...headers },
+    headers: { 'content-type': 'application/json', 'x-hub-signature-256': signBody(body, SECRET), ...headers } as Record<string, string>,
   };
 }
 
