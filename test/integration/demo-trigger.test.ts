@@ -23,9 +23,10 @@ describe('lumen demo', () => {
         /^✓ Relay on http:\/\/127\.0\.0\.1:\d+\/webhooks\/whatsapp\/wa_[0-9a-f]{32} /,
         /^✓ ← "Hi! Where is my order #1042\?" from \+15551234567 \(Ana\): signed webhook verified and stored as in_1$/,
         /^✓ Handed to the built-in demo handler/,
-        /^✓ → text reply accepted by Meta \(wamid\./,
+        /^✓ → reply with 2 buttons, sent through lumen's outbox and accepted by Meta \(wamid\./,
+        /^✓ ← "When will it arrive\?" tapped; → your code's answer accepted \(wamid\./,
         /^✓ → template order_update \(en_US\)/,
-        /^✓ Both messages went sent → delivered → read/,
+        /^✓ All three messages went sent → delivered → read/,
       ];
       expect(steps).toHaveLength(expected.length);
       steps.forEach((line, i) => expect(line).toMatch(expected[i]!));
@@ -45,10 +46,10 @@ describe('lumen demo', () => {
       expect(result.exitCode).toBe(0);
       const doc = JSON.parse(result.stdout);
       expect(doc).toMatchObject({ ok: true, inbound: { id: 'in_1', from: '15551234567' } });
-      expect(doc.sent).toHaveLength(2);
+      expect(doc.sent.map((m: { kind: string }) => m.kind)).toEqual(['interactive', 'text', 'template']);
       expect(existsSync(`${doc.home}/lumen.db`)).toBe(true);
       const kept = await lumen(['messages', 'list', '--json', '--workspace', 'demo'], { env: { ...home.env, LUMEN_HOME: doc.home } });
-      expect(JSON.parse(kept.stdout)[0]).toMatchObject({ text: 'Hi! Where is my order #1042?' });
+      expect(JSON.parse(kept.stdout).map((m: { text: string }) => m.text)).toEqual(['[button] When will it arrive? (track)', 'Hi! Where is my order #1042?']);
       rmSync(doc.home, { recursive: true, force: true });
     } finally {
       home.cleanup();

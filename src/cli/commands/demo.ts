@@ -19,7 +19,7 @@ const CUSTOMER = { number: '15551234567', name: 'Ana', text: 'Hi! Where is my or
  * Everything lives in a temporary LUMEN_HOME, removed at the end unless --keep.
  */
 export async function run(ctx: Context, options: Options<typeof demoCommand>): Promise<Outcome> {
-  const started = Date.now();
+  const started = ctx.now().getTime();
   const home = mkdtempSync(join(tmpdir(), 'lumen-demo-'));
   // The demo's own state and a file secret store: nothing of the user's (or their keychain) is touched.
   const env: NodeJS.ProcessEnv = { ...ctx.env, LUMEN_HOME: home, LUMEN_SECRET_STORE: 'file' };
@@ -75,23 +75,43 @@ export async function run(ctx: Context, options: Options<typeof demoCommand>): P
         `${c.result.templates.synced} templates synced (${c.result.templates.approved} approved)`,
     );
 
-    // The user's own code, in miniature: it gets each inbound message as JSON and says what to answer.
+    // The user's own code, in miniature: it gets each inbound message as JSON and answers with {"reply": …}, which
+    // lumen sends through its outbox (the same path as a --forward-to target's answer, never Meta's token).
     const handled: Interaction[] = [];
-    const answerFor = (interaction: Interaction) => `Hi ${interaction.contactName ?? 'there'}, order #1042 left our warehouse today.`;
+    const answerFor = (interaction: Interaction) =>
+      interaction.type === 'interactive'
+        ? { text: 'It arrives tomorrow between 9 and 12. Thanks for waiting!' }
+        : {
+            text: `Hi ${interaction.contactName ?? 'there'}, order #1042 left our warehouse today. What would you like?`,
+            buttons: [
+              { id: 'track', title: 'When will it arrive?' },
+              { id: 'agent', title: 'Talk to a person' },
+            ],
+          };
     const handler: DispatchTarget = {
       description: 'the built-in demo handler',
       async deliver(interaction) {
         handled.push(interaction);
-        return { ok: true, status: 200, output: answerFor(interaction) };
+        return { ok: true, status: 200, output: JSON.stringify({ reply: answerFor(interaction) }) };
       },
     };
+    const replies: string[] = [];
     const { startRelay } = await import('../../relay/server.js');
     relay = await step(
       'Starting the relay',
       () =>
         startRelay(
-          { store: deps.store, secrets: (k) => demo.secrets(k), graph: (t) => demo.graph(t), now: deps.now, onEvent: () => {} },
-          { host: '127.0.0.1', port: 0, target: handler },
+          {
+            store: deps.store,
+            secrets: (k) => demo.secrets(k),
+            graph: (t) => demo.graph(t),
+            now: deps.now,
+            env: env,
+            onEvent: (event) => {
+              if (event.event === 'reply' && event.ok && event.id) replies.push(event.id);
+            },
+          },
+          { host: '127.0.0.1', port: 0, target: handler, mediaDir: join(home, 'media') },
         ),
       (r) => `Relay on ${r.url}${connected.result.webhook.path} (signature-checked, stored before 200)`,
     );
@@ -108,23 +128,25 @@ export async function run(ctx: Context, options: Options<typeof demoCommand>): P
     );
     ctx.out.info(`${s.green('✓')} Handed to ${handler.description} as JSON (what --forward-to or --exec gets)`);
 
-    const { sendOne } = await import('../../services/messages/send.js');
     const integration = (await deps.store.integrations.findById(connected.result.id))!;
-    const { readIntegrationSecrets } = await import('../../services/whatsapp/integrations.js');
-    const outbox = {
-      store: deps.store,
-      now: deps.now,
-      graphFor: async () => demo.graph((await readIntegrationSecrets(deps, integration)).accessToken),
-    };
-    const rates = { perIntegration: 80, perWorkspace: 1000 };
+    const sentMessage = async (id: string) => (await deps.store.outbound.findById(id))!;
     const reply = await step(
-      'Replying inside the 24-hour window',
-      async () => {
-        const message = { kind: 'text' as const, text: answerFor(inbound), replyTo: inbound.wamid };
-        return (await sendOne(outbox, { workspace, integration, to: inbound.from, message, rates })).message;
-      },
-      (m) => `→ text reply accepted by Meta (${shortWamid(m)})`,
+      'Your code answers with buttons',
+      async () => sentMessage(await waitFor(() => replies[0], 'the handler\'s reply was never sent')),
+      (m) => `→ reply with 2 buttons, sent through lumen's outbox and accepted by Meta (${shortWamid(m)})`,
     );
+    const tapped = await step(
+      'The customer taps a button',
+      async () => {
+        sb.sendInbound([{ from: CUSTOMER.number, name: CUSTOMER.name, type: 'interactive', text: 'When will it arrive?', buttonId: 'track', ...(reply.wamid ? { contextWamid: reply.wamid } : {}) }]);
+        return sentMessage(await waitFor(() => replies[1], 'the answer to the tap was never sent'));
+      },
+      (m) => `← "When will it arrive?" tapped; → your code's answer accepted (${shortWamid(m)})`,
+    );
+
+    const { sendOne } = await import('../../services/messages/send.js');
+    const outbox = deps;
+    const rates = { perIntegration: 80, perWorkspace: 1000 };
     const template = await step(
       'Sending a template',
       async () =>
@@ -150,25 +172,25 @@ export async function run(ctx: Context, options: Options<typeof demoCommand>): P
       'Waiting for the status webhooks',
       async () => {
         await waitFor(async () => {
-          const states = await Promise.all([reply, template].map(async (m) => (await deps.store.outbound.findById(m.id))?.state));
+          const states = await Promise.all([reply, tapped, template].map(async (m) => (await deps.store.outbound.findById(m.id))?.state));
           return states.every((state) => state === 'read') ? states : undefined;
         }, 'the messages never reached "read"');
       },
-      () => 'Both messages went sent → delivered → read, each step a signed status webhook stored by the relay',
+      () => 'All three messages went sent → delivered → read, each step a signed status webhook stored by the relay',
     );
 
-    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    const seconds = ((ctx.now().getTime() - started) / 1000).toFixed(1);
     ctx.out.result(
       {
         ok: true,
         seconds: Number(seconds),
         home: options.keep ? home : null,
         inbound: { id: inbound.id, from: inbound.from, text: inbound.text },
-        sent: [reply, template].map((m) => ({ id: m.id, kind: m.kind, wamid: m.wamid })),
+        sent: [reply, tapped, template].map((m) => ({ id: m.id, kind: m.kind, wamid: m.wamid })),
       },
       () => [
         '',
-        `${s.green('The whole loop works on this machine')} (${seconds} s).${options.keep ? ` Its state is kept in ${home} (LUMEN_HOME=${home}).` : ''}`,
+        `${s.green('The whole loop works on this machine')} (${seconds} s).${options.keep ? ` Its state is kept in ${home}: look around with \`LUMEN_HOME=${home} lumen messages list --workspace demo\`.` : ''}`,
         '',
         'With a real number:',
         '  1. lumen whatsapp connect                      # Phone number ID, WABA ID, System User token, app secret',

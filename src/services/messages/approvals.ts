@@ -7,7 +7,7 @@ import { deliverOutbound, type OutboxDeps, type SendRates } from './outbox.js';
 export const APPROVAL_POLICIES: ApprovalPolicy[] = ['none', 'templates', 'all'];
 
 /** Who approves or rejects: the OS user running lumen. */
-export function currentUser(env: NodeJS.ProcessEnv = process.env): string {
+export function currentUser(env: NodeJS.ProcessEnv): string {
   try {
     return userInfo().username;
   } catch {

@@ -6,7 +6,13 @@ import { normalizeRecipient } from './recipient.js';
 import { buildTemplateComponents, parseBodyValues, templateMessageBody, type TemplateValues } from './template-body.js';
 
 export const MAX_TEXT_LENGTH = 4096;
-const WINDOW_MS = 24 * 60 * 60 * 1000;
+/** The customer-service window: free-form messages only within 24 hours of the contact's last message. */
+export const WINDOW_MS = 24 * 60 * 60 * 1000;
+
+/** When the window opened by a message at `lastInboundAt` closes. */
+export function windowClosesAt(lastInboundAt: string): Date {
+  return new Date(new Date(lastInboundAt).getTime() + WINDOW_MS);
+}
 
 export interface TextInput {
   kind: 'text';
@@ -22,7 +28,10 @@ export interface TemplateInput {
   /** Body values as given: in order for positional templates, `name=value` for named ones. */
   params: string[];
   header?: string | undefined;
+  /** The file name a DOCUMENT header shows. */
+  headerFilename?: string | undefined;
   buttons?: Record<number, string> | undefined;
+  replyTo?: string | undefined;
 }
 
 /** Any other message type (media, interactive, location, contacts, reaction, a raw Cloud API object). */
@@ -72,8 +81,8 @@ export async function windowState(store: Store, integrationId: string, to: strin
   return { open, lastInboundAt };
 }
 
-/** The approved template to send: by name, in the given language (or its only one). */
-export async function findSendableTemplate(store: Store, integration: Integration, name: string, language?: string): Promise<TemplateRecord> {
+/** A synced template by name, in the given language (or its only one), whatever its status. */
+export async function findTemplate(store: Store, integration: Integration, name: string, language?: string): Promise<TemplateRecord> {
   const all = await store.templates.findByName(integration.id, name);
   if (all.length === 0) {
     throw new UserError(`No template named "${name}" in the local sync.`, {
@@ -95,6 +104,12 @@ export async function findSendableTemplate(store: Store, integration: Integratio
   } else {
     template = all[0]!;
   }
+  return template;
+}
+
+/** The approved template to send: by name, in the given language (or its only one). */
+export async function findSendableTemplate(store: Store, integration: Integration, name: string, language?: string): Promise<TemplateRecord> {
+  const template = await findTemplate(store, integration, name, language);
   if (template.status !== 'APPROVED') {
     throw new UserError(`Template "${name}" (${template.language}) is ${template.status}, not APPROVED: Meta would refuse it.`, {
       code: 'template_not_approved',
@@ -150,14 +165,16 @@ export async function composeMessage(
   const values: TemplateValues = {
     body: parseBodyValues(message.params, template.parameterFormat),
     header: message.header,
+    headerFilename: message.headerFilename,
     buttons: message.buttons,
   };
   const components = buildTemplateComponents(template, values);
+  const context = message.replyTo ? { context: { message_id: message.replyTo } } : {};
   return {
     to,
     recipientKind: recipient.kind,
     kind: 'template',
-    body: readdressed(templateMessageBody(to, template, components), recipient),
+    body: readdressed({ ...templateMessageBody(to, template, components), ...context }, recipient),
     templateName: template.name,
     templateLanguage: template.language,
   };

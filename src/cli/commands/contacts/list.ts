@@ -1,14 +1,13 @@
 import type { Context } from '../../context.js';
+import { windowClosesAt as closesAt } from '../../../services/messages/compose.js';
 import { table } from '../../table.js';
-
-const WINDOW_MS = 24 * 60 * 60 * 1000;
 
 export async function run(ctx: Context): Promise<void> {
   const store = await ctx.store();
   const workspace = await ctx.workspace();
   const now = ctx.now().getTime();
   const contacts = (await store.inbox.listContacts(workspace.id)).map((c) => {
-    const windowClosesAt = new Date(new Date(c.lastInboundAt).getTime() + WINDOW_MS);
+    const windowClosesAt = closesAt(c.lastInboundAt);
     return {
       channel: 'whatsapp' as const,
       integrationId: c.integrationId,

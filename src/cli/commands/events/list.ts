@@ -1,6 +1,6 @@
 import type { Context } from '../../context.js';
 import type { Options } from '../../declare.js';
-import { parseLimit } from '../../parse.js';
+import { parseLimit } from '../../flag-values.js';
 import { table } from '../../table.js';
 import type { list } from './index.js';
 

@@ -1,6 +1,6 @@
 import type { Context } from '../../context.js';
 import type { Options } from '../../declare.js';
-import { normalizeSender, parseLimit, parseSince } from '../../parse.js';
+import { normalizeSender, parseLimit, parseSince } from '../../flag-values.js';
 import { table } from '../../table.js';
 import type { list } from './index.js';
 

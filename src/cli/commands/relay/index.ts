@@ -21,6 +21,9 @@ export const start = command({
       '--trust-proxy <address...>',
       "believe X-Forwarded-For from this proxy's address (the tunnel lumen starts is trusted already)",
     ),
+    markRead: flag.boolean('--mark-read', 'mark each inbound message read (blue ticks) once it is stored'),
+    typing: flag.boolean('--typing', 'show the typing indicator (and mark it read) while your code works on a message'),
+    mediaMaxBytes: flag.string('--media-max-bytes <n>', 'refuse inbound media files larger than this', { default: String(100 * 1024 * 1024) }),
     quiet: flag.boolean('--quiet', 'print only where the relay listens, errors and shutdown (no line per event)'),
   },
   help:

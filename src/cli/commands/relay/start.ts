@@ -1,7 +1,8 @@
 import type { Context } from '../../context.js';
 import type { Options } from '../../declare.js';
 import { UsageError, UserError } from '../../../errors.js';
-import { listenError, parsePort, waitForShutdownSignal } from '../../parse.js';
+import { parsePort } from '../../flag-values.js';
+import { listenError, waitForShutdownSignal } from '../../serve.js';
 import type { RelayEvent } from '../../../relay/events.js';
 import type { TunnelProvider } from '../../../relay/tunnel.js';
 import { checkPublicUrl, ensureValid } from '../../../services/whatsapp/validate.js';
@@ -22,6 +23,7 @@ export async function run(ctx: Context, options: Options<typeof start>): Promise
   if (options.forwardTo) ensureValid(checkForwardUrl(options.forwardTo));
   const perIntegration = parseRate(options.rateLimit, '--rate-limit');
   const perWorkspace = parseRate(options.workspaceRateLimit, '--workspace-rate-limit');
+  const mediaMaxBytes = parseRate(options.mediaMaxBytes, '--media-max-bytes');
 
   const stateFile = join(ctx.paths.dataDir, 'relay.json');
   const { runningRelay } = await import('../../../relay/state-file.js');
@@ -53,7 +55,7 @@ export async function run(ctx: Context, options: Options<typeof start>): Promise
   print.wants = (name: RelayEvent['event']) => !options.quiet || QUIET_EVENTS.has(name);
   const { startRelay, callbackUrls } = await import('../../../relay/server.js');
   const relay = await startRelay(
-    { store, secrets: (kind) => ctx.secrets(kind), graph: (token) => ctx.graph(token), now: () => ctx.now(), onEvent: print },
+    { store, secrets: (kind) => ctx.secrets(kind), graph: (token) => ctx.graph(token), now: () => ctx.now(), env: ctx.env, onEvent: print },
     {
       host: options.host,
       port,
@@ -66,6 +68,10 @@ export async function run(ctx: Context, options: Options<typeof start>): Promise
       trustProxy: options.trustProxy,
       stateFile,
       soleDispatcher: true,
+      mediaDir: join(ctx.paths.dataDir, 'media'),
+      mediaMaxBytes,
+      markRead: options.markRead,
+      typing: options.typing,
     },
   ).catch((error: unknown) => {
     throw listenError(error, options.host, port);
@@ -85,7 +91,13 @@ export async function run(ctx: Context, options: Options<typeof start>): Promise
 
 function banner(
   ctx: Context,
-  relay: { url: string; publicUrl: string | null; signingSecret: string | null; integrations: Array<{ id: string; label: string }> },
+  relay: {
+    url: string;
+    publicUrl: string | null;
+    signingSecret: string | null;
+    localApi: { url: string; key: string } | null;
+    integrations: Array<{ id: string; label: string }>;
+  },
 ): void {
   const s = ctx.out.style;
   for (const integration of relay.integrations) {
@@ -99,6 +111,9 @@ function banner(
   }
   if (relay.signingSecret) {
     ctx.out.print(`Forwarded deliveries are signed with ${s.bold(relay.signingSecret)} (header Lumen-Signature).`);
+  }
+  if (relay.localApi) {
+    ctx.out.print(`Local API for your code: ${s.bold(relay.localApi.url)}/v1 with Authorization: Bearer ${s.bold(relay.localApi.key)}`);
   }
   ctx.out.print(s.dim('Ready. Ctrl-C stops the relay (deliveries in flight are finished first).'));
 }
@@ -150,6 +165,26 @@ function printEvent(ctx: Context, event: RelayEvent): void {
       return;
     case 'rejected':
       ctx.out.print(`${s.yellow('!')} ${event.status} ${event.reason}`);
+      return;
+    case 'media':
+      ctx.out.print(
+        event.ok
+          ? s.dim(`· media ${event.mediaId} stored (${event.size ?? 0} bytes) for ${event.interactionId ?? 'an upload'}`)
+          : `${s.yellow('!')} media ${event.mediaId} not fetched (attempt ${event.attempt}): ${event.error}` +
+              (event.retryAt ? `; retrying at ${event.retryAt}` : '; given up (the message is kept)'),
+      );
+      return;
+    case 'reply':
+      ctx.out.print(
+        !event.ok
+          ? `${s.red('↩')} reply to ${displaySender(event.to)} failed: ${event.error}`
+          : event.pendingApproval
+            ? `${s.yellow('↩')} reply to ${displaySender(event.to)} awaits approval (${event.pendingApproval})`
+            : `${s.green('↩')} replied to ${displaySender(event.to)} (${event.id})`,
+      );
+      return;
+    case 'handler_output':
+      ctx.out.print(`${s.dim(`${event.interactionId} ${event.stream === 'stderr' ? '!' : '>'}`)} ${event.text}`);
       return;
     case 'webhook_error':
       ctx.out.print(

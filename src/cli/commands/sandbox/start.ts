@@ -1,7 +1,8 @@
 import type { Context } from '../../context.js';
 import type { Options } from '../../declare.js';
 import { UsageError } from '../../../errors.js';
-import { listenError, parsePort, waitForShutdownSignal } from '../../parse.js';
+import { parsePort } from '../../flag-values.js';
+import { listenError, waitForShutdownSignal } from '../../serve.js';
 import type { start } from './index.js';
 
 export async function run(ctx: Context, options: Options<typeof start>): Promise<void> {

@@ -1,38 +1,14 @@
 import type { Context } from '../../context.js';
 import type { Options } from '../../declare.js';
 import { serviceDeps } from '../../deps.js';
-import { UsageError, UserError } from '../../../errors.js';
 import { resolveIntegration } from '../../../services/whatsapp/integrations.js';
-import type { TemplateRecord } from '../../../store/types.js';
 import type { show } from './index.js';
 
 export async function run(ctx: Context, options: Options<typeof show>, name: string): Promise<void> {
   const deps = await serviceDeps(ctx);
   const integration = await resolveIntegration(deps.store, await ctx.workspace(), options.integration);
-  const all = await deps.store.templates.findByName(integration.id, name);
-  if (all.length === 0) {
-    throw new UserError(`No template named "${name}" in the local sync.`, {
-      code: 'template_not_found',
-      hint: 'Run `lumen templates sync` to fetch the latest, or `lumen templates list` to see the names.',
-    });
-  }
-  let template: TemplateRecord | undefined;
-  if (options.lang) {
-    template = all.find((t) => t.language === options.lang);
-    if (!template) {
-      throw new UserError(`Template "${name}" has no "${options.lang}" translation.`, {
-        code: 'template_language_not_found',
-        hint: `Languages: ${all.map((t) => t.language).join(', ')}.`,
-      });
-    }
-  } else if (all.length > 1) {
-    throw new UsageError(
-      `Template "${name}" exists in several languages; choose one with --lang.`,
-      `Languages: ${all.map((t) => t.language).join(', ')}.`,
-    );
-  } else {
-    template = all[0]!;
-  }
+  const { findTemplate } = await import('../../../services/messages/compose.js');
+  const template = await findTemplate(deps.store, integration, name, options.lang);
 
   const data = {
     name: template.name,

@@ -1,4 +1,5 @@
-import { UsageError, UserError } from '../errors.js';
+/** Values of flags read from the command line: ports, durations, limits, senders. */
+import { UsageError } from '../errors.js';
 
 export function parsePort(value: string, flag = '--port'): number {
   const port = Number(value);
@@ -6,37 +7,6 @@ export function parsePort(value: string, flag = '--port'): number {
     throw new UsageError(`${flag} must be a number from 0 to 65535; got "${value}".`);
   }
   return port;
-}
-
-/** A clear message for the usual listen failures instead of a stack. */
-export function listenError(error: unknown, host: string, port: number): unknown {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'EADDRINUSE') {
-    return new UserError(`Port ${port} on ${host} is already in use.`, {
-      code: 'port_in_use',
-      hint: 'Stop the other process, or pass --port with another number (0 picks a free one).',
-    });
-  }
-  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EACCES') {
-    return new UserError(`Cannot listen on ${host}:${port} (${code}).`, {
-      code: 'listen_failed',
-      hint: 'Check --host (e.g. 127.0.0.1) and --port (ports below 1024 need privileges).',
-    });
-  }
-  return error;
-}
-
-/** Resolves on the first SIGINT or SIGTERM: long-running commands then shut down cleanly. */
-export function waitForShutdownSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      resolve(signal);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
 }
 
 /** `--since 30m | 1h | 2d | 1w | <ISO date>` → an ISO timestamp. */

@@ -1,0 +1,33 @@
+/** A long-running command's lifecycle: listen errors as one line, and a clean stop on a signal. */
+import { UserError } from '../errors.js';
+
+/** A clear message for the usual listen failures instead of a stack. */
+export function listenError(error: unknown, host: string, port: number): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') {
+    return new UserError(`Port ${port} on ${host} is already in use.`, {
+      code: 'port_in_use',
+      hint: 'Stop the other process, or pass --port with another number (0 picks a free one).',
+    });
+  }
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EACCES') {
+    return new UserError(`Cannot listen on ${host}:${port} (${code}).`, {
+      code: 'listen_failed',
+      hint: 'Check --host (e.g. 127.0.0.1) and --port (ports below 1024 need privileges).',
+    });
+  }
+  return error;
+}
+
+/** Resolves on the first SIGINT or SIGTERM: long-running commands then shut down cleanly. */
+export function waitForShutdownSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      resolve(signal);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
