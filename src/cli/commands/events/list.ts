@@ -8,7 +8,14 @@ export async function run(ctx: Context, options: Options<typeof list>): Promise<
   const limit = parseLimit(options.limit);
   const store = await ctx.store();
   const workspace = await ctx.workspace();
-  const events = await store.dispatch.list({ workspaceId: workspace.id, failedOnly: options.failed, limit });
+  const listed = await store.dispatch.list({ workspaceId: workspace.id, failedOnly: options.failed, limit });
+  // A message with media shows its download too: the file is fetched before (or while) it is handed on.
+  const events = await Promise.all(
+    listed.map(async (e) => {
+      const media = await store.media.forInteraction(e.interactionId);
+      return { ...e, media: media ? { id: media.mediaId, state: media.state, attempts: media.attempts, lastError: media.lastError, nextAttemptAt: media.nextAttemptAt } : null };
+    }),
+  );
   ctx.out.result(events, () => {
     if (events.length === 0) {
       return options.failed
@@ -16,7 +23,7 @@ export async function run(ctx: Context, options: Options<typeof list>): Promise<
         : 'No deliveries yet. They are made by `lumen relay start --forward-to URL` or `--exec CMD`.';
     }
     return table(
-      ['ID', 'STATE', 'ATTEMPTS', 'LAST RESULT', 'NEXT ATTEMPT', 'INTERACTION'],
+      ['ID', 'STATE', 'ATTEMPTS', 'LAST RESULT', 'NEXT ATTEMPT', 'INTERACTION', 'MEDIA'],
       events.map((e) => [
         String(e.id),
         e.state,
@@ -24,6 +31,7 @@ export async function run(ctx: Context, options: Options<typeof list>): Promise<
         e.lastError ?? (e.lastStatus !== null ? String(e.lastStatus) : ''),
         e.state === 'delivered' ? '' : e.nextAttemptAt.replace('T', ' ').slice(0, 19),
         e.interactionId,
+        e.media ? `${e.media.state}${e.media.state === 'pending' && e.media.lastError ? ` (${e.media.attempts} tries: ${e.media.lastError})` : ''}` : '',
       ]),
     );
   });
