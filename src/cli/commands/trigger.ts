@@ -27,7 +27,7 @@ export async function run(ctx: Context, options: Options<typeof trigger>, what: 
   } else {
     throw new UsageError(`Trigger what? message, status or batch; got "${what}".`);
   }
-  const payload = triggerPayload(integration, spec);
+  const payload = await triggerPayload(deps, integration, spec);
   const url = options.url ?? `${runningRelayUrl(ctx)}${webhookPath(integration.id)}`;
   const result = await postTrigger(deps, integration, url, payload);
   ctx.out.result({ url, status: result.status, response: result.response, wamids: result.wamids }, () => [

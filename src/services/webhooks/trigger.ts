@@ -3,7 +3,19 @@
  * and its answer. The payload builders are the sandbox's, so a triggered delivery looks exactly like one it sends.
  */
 import { UsageError, UserError } from '../../errors.js';
-import { INBOUND_TYPES, batchPayload, inboundPayload, newWamid, serializeLikeMeta, statusPayload } from '../../sandbox/payloads.js';
+import { createHash } from 'node:crypto';
+import { uploadMedia } from '../../graph/media.js';
+import { sampleMedia } from '../../sandbox/media.js';
+import {
+  MEDIA_MESSAGE_TYPES,
+  SANDBOX_INBOUND_TYPES,
+  batchPayload,
+  inboundPayload,
+  newWamid,
+  serializeLikeMeta,
+  statusPayload,
+  type InboundSpec,
+} from '../../sandbox/payloads.js';
 import { metaSignatureHeaders } from '../../sandbox/webhooks.js';
 import { readIntegrationSecrets } from '../../secrets/integration.js';
 import type { Integration } from '../../store/types.js';
@@ -24,8 +36,11 @@ export interface TriggerResult {
   text: string;
 }
 
-/** The Meta-shaped delivery for a spec (checked: type, status, counts). */
-export function triggerPayload(integration: Integration, spec: TriggerSpec): unknown {
+/**
+ * The Meta-shaped delivery for a spec (checked: type, status, counts). A media message carries a real media id: a
+ * small sample file is uploaded first through the Graph API (the sandbox, or Meta), so the relay can fetch its bytes.
+ */
+export async function triggerPayload(deps: Pick<ServiceDeps, 'graphFor'>, integration: Integration, spec: TriggerSpec): Promise<unknown> {
   const number = {
     wabaId: integration.wabaId,
     phoneNumberId: integration.phoneNumberId,
@@ -40,12 +55,19 @@ export function triggerPayload(integration: Integration, spec: TriggerSpec): unk
       { wamid: spec.wamid, status: spec.status as 'sent', recipient: spec.from, ...(spec.errorCode !== undefined ? { errorCode: spec.errorCode } : {}) },
     ]);
   }
-  const type = spec.type as (typeof INBOUND_TYPES)[number];
-  if (!INBOUND_TYPES.includes(type)) throw new UsageError(`--type must be one of ${INBOUND_TYPES.join(', ')}; got "${spec.type}".`);
+  const type = spec.type as (typeof SANDBOX_INBOUND_TYPES)[number];
+  if (!SANDBOX_INBOUND_TYPES.includes(type)) throw new UsageError(`--type must be one of ${SANDBOX_INBOUND_TYPES.join(', ')}; got "${spec.type}".`);
   if (spec.what === 'message') {
-    return inboundPayload(number, [
-      { from: spec.from, name: spec.name, type, text: spec.text ?? 'Hello from lumen trigger', ...(spec.replyTo ? { contextWamid: spec.replyTo } : {}) },
-    ]);
+    const message: InboundSpec = { from: spec.from, name: spec.name, type, text: spec.text ?? 'Hello from lumen trigger', ...(spec.replyTo ? { contextWamid: spec.replyTo } : {}) };
+    if ((MEDIA_MESSAGE_TYPES as readonly string[]).includes(type)) {
+      const sample = sampleMedia(type as (typeof MEDIA_MESSAGE_TYPES)[number]);
+      const mimeType = sample.mimeType.split(';')[0]!;
+      const filename = sample.filename ?? `sample${mimeType === 'image/png' ? '.png' : ''}`;
+      const id = await uploadMedia(await deps.graphFor(integration), integration.phoneNumberId, { bytes: sample.bytes, mimeType, filename });
+      message.media = { id, mimeType: sample.mimeType, sha256: createHash('sha256').update(sample.bytes).digest('base64'), ...(sample.filename ? { filename } : {}) };
+      if (spec.text !== undefined) message.caption = spec.text;
+    }
+    return inboundPayload(number, [message]);
   }
   for (const [flag, n] of [['--messages', spec.messages], ['--statuses', spec.statuses]] as const) {
     if (!Number.isInteger(n) || n < 0 || n > 1000) throw new UsageError(`${flag} must be 0 to 1000.`);
