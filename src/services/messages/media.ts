@@ -1,10 +1,11 @@
-import { readFile, stat } from 'node:fs/promises';
-import { basename } from 'node:path';
-import { UsageError } from '../../errors.js';
-import { uploadMedia } from '../../graph/media.js';
-import type { Integration } from '../../store/types.js';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile, rm, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { UsageError, UserError } from '../../errors.js';
+import { getMediaInfo, uploadMedia } from '../../graph/media.js';
+import type { Integration, MediaRecord, Store, Workspace } from '../../store/types.js';
 import type { ServiceDeps } from '../deps.js';
-import { checkMediaFile, type MediaSource, type MediaType } from './message-types.js';
+import { checkMediaFile, MEDIA_LIMITS, type MediaSource, type MediaType } from './message-types.js';
 
 /** A media value as given: an http(s) URL, a local file to upload, or a media id Meta already has. */
 export type MediaArgument = { source: MediaSource } | { file: { path: string; mimeType: string; size: number } };
@@ -33,7 +34,6 @@ export async function uploadFile(
   const bytes = await readFile(file.path);
   const graph = await deps.graphFor(integration);
   const id = await uploadMedia(graph, integration.phoneNumberId, { bytes, mimeType: file.mimeType, filename: file.filename ?? basename(file.path) });
-  const { createHash } = await import('node:crypto');
   await deps.store.media.recordUpload(
     {
       integrationId: integration.id,
@@ -49,4 +49,76 @@ export async function uploadFile(
     deps.now().toISOString(),
   );
   return id;
+}
+
+/** `in_…` (the inbound message it came with) or a media id: the workspace's media record. */
+export async function findMedia(store: Store, workspace: Workspace, ref: string): Promise<MediaRecord> {
+  const record = ref.startsWith('in_') ? await store.media.forInteraction(ref) : await store.media.findInWorkspace(workspace.id, ref);
+  if (record && record.workspaceId === workspace.id) return record;
+  throw new UserError(
+    ref.startsWith('in_') ? `Message ${ref} carries no media in workspace ${workspace.name}.` : `No media ${ref} in workspace ${workspace.name}.`,
+    { code: 'media_not_found', kind: 'not_found', hint: '`lumen media list` shows the media lumen received or uploaded.' },
+  );
+}
+
+/** A media file on this machine: the stored one, or a temporary copy fetched now (`remove` it when done). */
+export interface MediaFile {
+  path: string;
+  size: number;
+  sha256: string;
+  mimeType: string | null;
+  /** Fetched through the Graph API now (the record has no stored file yet). */
+  fetched: boolean;
+  remove(): Promise<void>;
+}
+
+/**
+ * The record's file: the stored copy, or (pending, failed, or uploaded by lumen) fetched now with the number's
+ * token — `GET /{media-id}` for a fresh URL, then the file, checked against Meta's SHA-256 — into `tmpDir`.
+ */
+export async function mediaFile(
+  deps: Pick<ServiceDeps, 'graphFor' | 'store'>,
+  record: MediaRecord,
+  tmpDir: string,
+): Promise<MediaFile> {
+  if (record.state === 'stored' && record.path) {
+    const info = await stat(record.path).catch(() => undefined);
+    if (info?.isFile()) {
+      const sha256 = record.sha256 ?? (await sha256Of(record.path));
+      return { path: record.path, size: info.size, sha256, mimeType: record.mimeType, fetched: false, remove: async () => {} };
+    }
+  }
+  const integration = await deps.store.integrations.findById(record.integrationId);
+  if (!integration) {
+    throw new UserError(`Media ${record.mediaId} belongs to a number that is no longer connected; lumen has no token to fetch it.`, {
+      code: 'media_unavailable',
+      kind: 'not_found',
+    });
+  }
+  const graph = await deps.graphFor(integration);
+  const info = await getMediaInfo(graph, record.mediaId);
+  const path = join(tmpDir, `.lumen-media-${randomBytes(8).toString('hex')}`);
+  const remove = () => rm(path, { force: true });
+  try {
+    const file = await graph.download(info.url, path, MEDIA_LIMITS.document.maxBytes);
+    const expected = info.sha256 ?? record.sha256;
+    if (expected && !sameSha256(expected, file.sha256)) {
+      throw new UserError(`The file Meta served for media ${record.mediaId} does not match its SHA-256.`, { code: 'media_sha256_mismatch', kind: 'unavailable' });
+    }
+    return { path, size: file.size, sha256: file.sha256, mimeType: info.mime_type ?? record.mimeType ?? file.contentType, fetched: true, remove };
+  } catch (error) {
+    await remove();
+    throw error;
+  }
+}
+
+async function sha256Of(path: string): Promise<string> {
+  return createHash('sha256').update(await readFile(path)).digest('hex');
+}
+
+/** Meta gives the SHA-256 as hex in media info and as base64 in webhooks: either spelling. */
+function sameSha256(given: string, hex: string): boolean {
+  const trimmed = given.trim();
+  if (/^[0-9a-f]{64}$/i.test(trimmed)) return trimmed.toLowerCase() === hex;
+  return Buffer.from(hex, 'hex').toString('base64') === trimmed;
 }

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import type { Integration, OutboundMessage, Workspace } from '../../store/types.js';
 import type { ServiceDeps } from '../deps.js';
 import { composeMessage, type ComposedMessage, type MessageInput } from './compose.js';
@@ -37,9 +39,26 @@ export async function sendOne(deps: OutboxDeps & Pick<ServiceDeps, 'graphFor'>, 
     const media = composed.body[input.upload.type] as Record<string, unknown>;
     const caption = typeof media.caption === 'string' ? media.caption : undefined;
     const filename = typeof media.filename === 'string' ? media.filename : undefined;
-    media.id = await uploadFile(deps, input.integration, { ...input.upload.file, filename, caption });
+    media.id =
+      (await earlierUpload(deps, input)) ?? (await uploadFile(deps, input.integration, { ...input.upload.file, filename, caption }));
   }
   return sendComposed(deps, input, composed);
+}
+
+/**
+ * A re-run with the same idempotency key sends the same body: the media id the first run uploaded this file as
+ * (the same bytes), not a new upload (which would make the body differ, and the key look reused).
+ */
+async function earlierUpload(deps: OutboxDeps, input: SendOneInput): Promise<string | undefined> {
+  if (!input.upload || !input.idempotencyKey) return undefined;
+  const earlier = await deps.store.outbound.findByIdempotencyKey(input.integration.id, input.idempotencyKey);
+  const media = earlier?.body[input.upload.type];
+  const id = typeof media === 'object' && media !== null ? (media as Record<string, unknown>).id : undefined;
+  if (typeof id !== 'string') return undefined;
+  const record = await deps.store.media.find(input.integration.id, id);
+  if (record?.direction !== 'out' || !record.sha256) return undefined;
+  const bytes = await readFile(input.upload.file.path);
+  return createHash('sha256').update(bytes).digest('hex') === record.sha256 ? id : undefined;
 }
 
 /** The body --dry-run shows for a message that carries a local file. */

@@ -65,6 +65,9 @@ export function buildTemplateComponents(template: TemplateRecord, values: Templa
   // Header
   const header = required.filter((p) => p.component === 'header');
   if (header.length === 0 && values.header !== undefined) throw paramError(template, 'it has no header parameter.', required);
+  if (values.headerFilename !== undefined && header[0]?.type !== 'document') {
+    throw paramError(template, 'a file name (--filename) is for a DOCUMENT header, and its header is not one.', required);
+  }
   if (header.length > 0) {
     if (values.header === undefined || values.header === '') throw paramError(template, 'the header needs a value (--header-param).', required);
     const first = header[0]!;
