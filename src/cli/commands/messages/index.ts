@@ -20,4 +20,18 @@ export const show = command({
   help: '\nExample:\n  $ lumen messages show msg_0123456789abcdef01234567 --json',
 });
 
-export const verbs = [withHandler(list, () => import('./list.js')), withHandler(show, () => import('./show.js'))];
+export const read = command({
+  name: 'read',
+  description: 'mark a received message read (blue ticks), optionally showing the typing indicator',
+  args: [arg('<wamid>', 'the wamid of a message lumen received (or its in_… id)')],
+  flags: {
+    typing: flag.boolean('--typing', 'also show the typing indicator, while you prepare the answer (Meta ends it when you reply, or after 25 s)'),
+  },
+  help: '\nExample:\n  $ lumen messages read wamid.HBgLMTU1NTEyMzQ1NjcVAgASGBQz --typing',
+});
+
+export const verbs = [
+  withHandler(list, () => import('./list.js')),
+  withHandler(show, () => import('./show.js')),
+  withHandler(read, () => import('./read.js')),
+];

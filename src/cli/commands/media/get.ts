@@ -1,0 +1,59 @@
+import { once } from 'node:events';
+import { createReadStream } from 'node:fs';
+import { copyFile, rename } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, dirname, resolve } from 'node:path';
+import type { Context } from '../../context.js';
+import type { Options } from '../../declare.js';
+import { serviceDeps } from '../../deps.js';
+import { UsageError } from '../../../errors.js';
+import { findMedia, mediaFile } from '../../../services/messages/media.js';
+import { extensionFor, formatBytes } from '../../../services/messages/message-types.js';
+import type { get } from './index.js';
+
+export async function run(ctx: Context, options: Options<typeof get>, ref: string): Promise<void> {
+  const toStdout = options.output === '-';
+  if (toStdout && ctx.globals.json) throw new UsageError('-o - writes the file to stdout, where --json writes its document: give one of them.');
+  const deps = await serviceDeps(ctx);
+  const workspace = await ctx.workspace();
+  const record = await findMedia(deps.store, workspace, ref);
+
+  // A fetched file is written next to where it goes, then renamed into place: never half a file under its name.
+  const target = options.output === undefined || toStdout ? undefined : resolve(options.output);
+  const tmpDir = toStdout ? tmpdir() : target ? dirname(target) : process.cwd();
+  const stored = record.state === 'stored' && record.path !== null;
+  const file = stored
+    ? await mediaFile(deps, record, tmpDir)
+    : await ctx.out.step(
+        `Fetching media ${record.mediaId} through the Graph API`,
+        () => mediaFile(deps, record, tmpDir),
+        (f) => `Fetched media ${record.mediaId} (${formatBytes(f.size)}, SHA-256 checked)`,
+      );
+  try {
+    const summary = {
+      mediaId: record.mediaId,
+      interactionId: record.interactionId,
+      direction: record.direction,
+      state: record.state,
+      mimeType: file.mimeType,
+      size: file.size,
+      sha256: file.sha256,
+      fetched: file.fetched,
+    };
+    if (toStdout) {
+      for await (const chunk of createReadStream(file.path)) {
+        if (!process.stdout.write(chunk)) await once(process.stdout, 'drain');
+      }
+      ctx.out.info(`Wrote media ${record.mediaId} (${file.mimeType ?? 'unknown type'}, ${formatBytes(file.size)}) to stdout.`);
+      return;
+    }
+    const destination = target ?? resolve(file.fetched ? `${file.sha256}${extensionFor(file.mimeType ?? '')}` : basename(file.path));
+    if (file.fetched) await rename(file.path, destination);
+    else await copyFile(file.path, destination);
+    ctx.out.result({ ...summary, path: destination }, () =>
+      `Saved media ${record.mediaId}${record.interactionId ? ` (message ${record.interactionId})` : ''}, ${file.mimeType ?? 'unknown type'}, ${formatBytes(file.size)}, to ${destination}.`,
+    );
+  } finally {
+    await file.remove();
+  }
+}
