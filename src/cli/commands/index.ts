@@ -61,12 +61,32 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 cancelled, 4 auth, 8 pending approval.
 
 export const send = command({
   name: 'send',
-  description: 'send a text (inside the 24-hour window) or a template, checked before Meta sees it',
+  description: 'send a message (text, media, buttons, a list, a location, a contact card, a reaction, or a template), checked before Meta sees it',
   flags: {
-    to: flag.string('--to <number>', 'recipient in international format, e.g. +15551234567'),
-    text: flag.string('--text <text>', "free-form text (only within 24 hours of the contact's last message)"),
-    replyTo: flag.string('--reply-to <wamid>', 'quote this message (text only)'),
+    to: flag.string('--to <number>', 'recipient: a number in international format (+15551234567) or a user id (US.13491208655302741918)'),
+    text: flag.string('--text <text>', "free-form text (only within 24 hours of the contact's last message); the body of --button, --list and --cta-url"),
+    replyTo: flag.string('--reply-to <wamid>', 'quote this message (any type but a reaction)'),
     previewUrl: flag.boolean('--preview-url', 'show a preview of the first URL in the text'),
+    image: flag.string('--image <file|url|id>', 'an image (JPEG, PNG; 5 MB): a local file is uploaded, a URL sent as a link, digits are a media id'),
+    video: flag.string('--video <file|url|id>', 'a video (MP4, 3GPP; 16 MB)'),
+    audio: flag.string('--audio <file|url|id>', 'an audio file (AAC, AMR, MP3, M4A, OGG; 16 MB)'),
+    document: flag.string('--document <file|url|id>', 'a document (PDF, TXT, Office; 100 MB)'),
+    sticker: flag.string('--sticker <file|url|id>', 'a sticker (WebP; 500 KB)'),
+    caption: flag.string('--caption <text>', 'the caption of an image, video or document (1024 characters)'),
+    filename: flag.string('--filename <name>', "the file name a document shows (also a template's DOCUMENT header)"),
+    button: flag.repeatable('--button <id=title>', 'a reply button, e.g. yes=Yes (repeat, at most 3); the body is --text'),
+    list: flag.string('--list <file.json>', 'a list: {"body","button","sections":[{"title","rows":[{"id","title","description"}]}]}'),
+    ctaUrl: flag.string('--cta-url <url>', 'a call-to-action button opening this URL (with --cta-text and --text)'),
+    ctaText: flag.string('--cta-text <text>', "the call-to-action button's label (20 characters)"),
+    header: flag.string('--header <text>', 'the header of a --button, --list or --cta-url message (60 characters)'),
+    footer: flag.string('--footer <text>', 'the footer of a --button, --list or --cta-url message (60 characters)'),
+    location: flag.string('--location <lat,lng>', 'a location pin, e.g. 38.7223,-9.1393'),
+    name: flag.string('--name <name>', "the location's name"),
+    address: flag.string('--address <address>', "the location's address"),
+    contactCard: flag.string('--contact-card <file>', 'contact cards: a vCard (.vcf), or JSON (a Cloud API contact object or a list of them)'),
+    react: flag.string('--react <emoji>', 'react to --to-message with this emoji ("" removes the reaction)'),
+    toMessage: flag.string('--to-message <wamid>', 'the message --react reacts to'),
+    body: flag.string('--body <file|->', 'any Cloud API message object (without "to"), from a file or stdin (-), sent as is'),
     template: flag.string('--template <name>', 'an approved template (see `lumen templates list`)'),
     lang: flag.string('--lang <code>', 'template language, e.g. en_US (needed when the template has several)'),
     param: flag.repeatable('--param <value>', 'template body parameter: in order for positional, name=value for named (repeat)'),
@@ -78,16 +98,26 @@ export const send = command({
     workspaceRate: flag.string('--workspace-rate <n>', 'messages per second for the workspace, shared by all lumen processes', {
       default: '1000',
     }),
-    dryRun: flag.boolean('--dry-run', 'print the exact request body; send nothing'),
-    force: flag.boolean('--force', 'send free-form text even when the 24-hour window is closed'),
+    dryRun: flag.boolean('--dry-run', 'print the exact request body; send nothing (and upload nothing)'),
+    force: flag.boolean('--force', 'send a free-form message even when the 24-hour window is closed'),
     integration: flag.string('--integration <id>', 'which number sends, when several are connected'),
   },
   help:
     '\nExamples:\n  $ lumen send --to +15551234567 --text "Your order shipped"\n' +
+    '  $ lumen send --to 15551234567 --image ./receipt.png --caption "Your receipt"     # uploaded, then sent by id\n' +
+    '  $ lumen send --to 15551234567 --document https://x.example/invoice.pdf --filename invoice.pdf\n' +
+    '  $ lumen send --to 15551234567 --text "Keep it?" --button keep="Keep it" --button delete=Delete --footer "Lumen"\n' +
+    '  $ lumen send --to 15551234567 --list menu.json --header "Menu"\n' +
+    '  $ lumen send --to 15551234567 --text "Track your order" --cta-url https://x.example/o/1 --cta-text Track\n' +
+    '  $ lumen send --to 15551234567 --location 38.7223,-9.1393 --name "Lumen HQ" --address "Rua Augusta 1, Lisboa"\n' +
+    '  $ lumen send --to 15551234567 --contact-card ana.vcf\n' +
+    '  $ lumen send --to 15551234567 --react 👍 --to-message wamid.HBg…            # --react "" removes it\n' +
+    '  $ echo \'{"type":"text","text":{"body":"Hi"}}\' | lumen send --to 15551234567 --body -\n' +
+    '  $ lumen send --to US.13491208655302741918 --text "Hi"                         # a username user\n' +
     '  $ lumen send --to 15551234567 --template order_update --lang en_US --header-param "#123" --param Ana --param "#123" --button-param 0=ABC\n' +
     '  $ lumen send --to 15551234567 --template welcome --param first_name=Ana --param shop=Lumen\n' +
     '  $ lumen send --csv recipients.csv --template welcome --lang en_US --rate 80 --dry-run\n\n' +
-    'Exit codes: 0 sent, 8 held for approval (see `lumen approvals`), 4 token rejected, 1 refused, 2 bad input.',
+    'One kind of message per send. Exit codes: 0 sent, 8 held for approval (see `lumen approvals`), 4 token rejected, 1 refused, 2 bad input.',
 });
 
 export const trigger = command({
@@ -130,6 +160,7 @@ export const commands = [
   noun('approvals', 'messages the workspace must approve before they are sent', () => import('./approvals/index.js')),
   noun('relay', 'the local webhook relay: receive, verify, store, hand on', () => import('./relay/index.js')),
   noun('messages', 'stored inbound messages and sent ones', () => import('./messages/index.js')),
+  noun('media', 'media files lumen received or uploaded: list them, save one', () => import('./media/index.js')),
   noun('contacts', 'people who wrote to your numbers', () => import('./contacts/index.js')),
   noun('events', 'deliveries of inbound messages to your code (--forward-to / --exec)', () => import('./events/index.js')),
   withHandler(trigger, () => import('./trigger.js')),

@@ -6,9 +6,10 @@ import { serviceDeps } from '../deps.js';
 import { UsageError, UserError, type Outcome } from '../../errors.js';
 import { resolveGraphSettings } from '../../config/config.js';
 import type { BulkRowResult, BulkSummary } from '../../services/messages/bulk.js';
-import type { TemplateInput, TextInput } from '../../services/messages/compose.js';
+import { showRecipient, type MessageInput } from '../../services/messages/compose.js';
+import { contactsFromVcard, formatBytes, MEDIA_TYPES, type FreeFormInput } from '../../services/messages/message-types.js';
 import type { OutboxDeps } from '../../services/messages/outbox.js';
-import { outboundSummary } from '../../services/messages/send.js';
+import { outboundSummary, type SendOneInput } from '../../services/messages/send.js';
 import { parseButtonValues } from '../../services/messages/template-body.js';
 import { readIntegrationSecrets, resolveIntegration } from '../../services/whatsapp/integrations.js';
 import type { Integration } from '../../store/types.js';
@@ -16,22 +17,20 @@ import type { send } from './index.js';
 
 type SendOptions = Options<typeof send>;
 
+/** What one send carries: the message, and the local file it uploads once the message passes every check. */
+interface Content {
+  message: MessageInput;
+  upload?: SendOneInput['upload'];
+}
+
 export async function run(ctx: Context, options: SendOptions): Promise<Outcome> {
-  if (options.text !== undefined && options.template !== undefined) throw new UsageError('Give --text or --template, not both.');
-  if (options.csv !== undefined) {
-    if (options.template === undefined) throw new UsageError('--csv sends a template: add --template NAME (and --lang).');
-    if (options.to !== undefined) throw new UsageError('--csv takes the recipients from its "to" column; drop --to.');
-  } else {
-    if (options.to === undefined) throw new UsageError('Missing --to (the recipient, e.g. +15551234567).');
-    if (options.text === undefined && options.template === undefined) throw new UsageError('Give --text "…" or --template NAME.');
-  }
-  if (options.text !== undefined && (options.param.length > 0 || options.headerParam || options.buttonParam.length > 0)) {
-    throw new UsageError('--param, --header-param and --button-param go with --template.');
-  }
+  checkCombination(options);
   const rates = {
     perIntegration: parseRate(options.rate, '--rate', 1000),
     perWorkspace: parseRate(options.workspaceRate, '--workspace-rate', 10_000),
   };
+  // Files and stdin are read (and media files checked) before anything else: a bad one is a usage error.
+  const content = options.csv === undefined ? await contentOf(options) : undefined;
 
   const deps = await serviceDeps(ctx);
   const workspace = await ctx.workspace();
@@ -42,27 +41,19 @@ export async function run(ctx: Context, options: SendOptions): Promise<Outcome> 
     graphFor: async (target: Integration) => ctx.graph((await readIntegrationSecrets(deps, target)).accessToken),
   };
 
-  if (options.csv !== undefined) return runCsv(ctx, outbox, { workspace, integration, options, rates });
-
-  const message: TextInput | TemplateInput =
-    options.text !== undefined
-      ? { kind: 'text', text: options.text, previewUrl: options.previewUrl === true, replyTo: options.replyTo }
-      : {
-          kind: 'template',
-          name: options.template!,
-          language: options.lang,
-          params: options.param,
-          header: options.headerParam,
-          buttons: parseButtonValues(options.buttonParam),
-        };
+  if (content === undefined) return runCsv(ctx, outbox, { workspace, integration, options, rates });
+  const { message, upload } = content;
 
   if (options.dryRun) {
     const { composeMessage } = await import('../../services/messages/compose.js');
+    const { withPendingUpload } = await import('../../services/messages/send.js');
     const composed = await composeMessage(deps.store, integration, { to: options.to!, message, force: options.force === true, now: ctx.now() });
+    withPendingUpload(composed, upload);
     const { version } = resolveGraphSettings(ctx.env, ctx.config());
     const request = { method: 'POST', path: `/${version}/${integration.phoneNumberId}/messages`, body: composed.body };
-    ctx.out.result({ dryRun: true, request }, () => [
-      `Dry run: nothing sent. lumen would send:`,
+    const file = upload && { path: upload.file.path, mimeType: upload.file.mimeType, size: upload.file.size };
+    ctx.out.result({ dryRun: true, request, ...(file ? { upload: file } : {}) }, () => [
+      `Dry run: nothing sent${file ? ' or uploaded' : ''}. lumen would ${file ? `upload ${file.path} (${file.mimeType}, ${formatBytes(file.size)}), then ` : ''}send:`,
       `${request.method} ${request.path}`,
       JSON.stringify(request.body, null, 2),
     ]);
@@ -70,19 +61,26 @@ export async function run(ctx: Context, options: SendOptions): Promise<Outcome> 
   }
 
   const { sendOne } = await import('../../services/messages/send.js');
+  const label = upload ? `Uploading ${basename(upload.file.path)} and sending to ${options.to}` : `Sending to ${options.to}`;
   const result = await ctx.out.step(
-    `Sending to ${options.to}`,
+    label,
     () =>
       sendOne(outbox, {
         workspace,
         integration,
         to: options.to!,
         message,
+        upload,
         force: options.force === true,
         idempotencyKey: options.idempotencyKey,
         rates,
       }),
-    (r) => (r.outcome === 'pending_approval' ? 'Held for approval' : r.outcome === 'already_sent' ? 'Already sent earlier (same idempotency key)' : `Sent to +${r.message.recipient}`),
+    (r) =>
+      r.outcome === 'pending_approval'
+        ? 'Held for approval'
+        : r.outcome === 'already_sent'
+          ? 'Already sent earlier (same idempotency key)'
+          : `Sent to ${showRecipient({ recipientKind: r.message.recipientKind, recipient: r.message.recipient })}`,
   );
   const data = { ...outboundSummary(result.message), outcome: result.outcome };
   const s = ctx.out.style;
@@ -99,6 +97,177 @@ export async function run(ctx: Context, options: SendOptions): Promise<Outcome> 
     ];
   });
   return result.outcome === 'pending_approval' ? 'pending_approval' : 'ok';
+}
+
+/** The flags that each make a message of their own kind (--text alone is a text; with some of these, their body). */
+function contentFlags(options: SendOptions): string[] {
+  const given: string[] = [];
+  if (options.template !== undefined) given.push('--template');
+  for (const type of MEDIA_TYPES) if (options[type] !== undefined) given.push(`--${type}`);
+  if (options.button.length > 0) given.push('--button');
+  if (options.list !== undefined) given.push('--list');
+  if (options.ctaUrl !== undefined) given.push('--cta-url');
+  if (options.location !== undefined) given.push('--location');
+  if (options.contactCard !== undefined) given.push('--contact-card');
+  if (options.react !== undefined) given.push('--react');
+  if (options.body !== undefined) given.push('--body');
+  return given;
+}
+
+const INTERACTIVE = ['--button', '--list', '--cta-url'];
+const MEDIA_FLAGS = MEDIA_TYPES.map((type) => `--${type}`);
+
+/** One kind of message per send, and only the flags that kind takes. */
+function checkCombination(options: SendOptions): void {
+  if (options.text !== undefined && options.template !== undefined) throw new UsageError('Give --text or --template, not both.');
+  const given = contentFlags(options);
+  if (given.length > 1) throw new UsageError(`One kind of message per send: ${given.join(' and ')} do not go together.`);
+  const kind = given[0];
+  if (options.csv !== undefined) {
+    if (kind !== undefined && kind !== '--template') throw new UsageError(`--csv sends a template to each row; ${kind} does not go with it.`);
+    if (options.template === undefined) throw new UsageError('--csv sends a template: add --template NAME (and --lang).');
+    if (options.to !== undefined) throw new UsageError('--csv takes the recipients from its "to" column; drop --to.');
+    const unused = [options.replyTo !== undefined && '--reply-to', options.filename !== undefined && '--filename'].filter(Boolean);
+    if (unused.length > 0) throw new UsageError(`--csv does not take ${unused.join(' or ')}.`);
+  } else {
+    if (options.to === undefined) throw new UsageError('Missing --to (the recipient, e.g. +15551234567).');
+    if (options.text === undefined && kind === undefined) {
+      throw new UsageError('Give --text "…" or --template NAME, or another kind of message (--image, --button, --location, … see `lumen send --help`).');
+    }
+  }
+  if (options.template === undefined && (options.param.length > 0 || options.headerParam || options.buttonParam.length > 0)) {
+    throw new UsageError('--param, --header-param and --button-param go with --template.');
+  }
+  const interactive = kind !== undefined && INTERACTIVE.includes(kind);
+  const media = kind !== undefined && MEDIA_FLAGS.includes(kind);
+  if (options.text !== undefined && kind !== undefined && !interactive) {
+    throw new UsageError(media ? `--text does not go with ${kind}: a media message's text is --caption.` : `--text does not go with ${kind}.`);
+  }
+  if ((kind === '--button' || kind === '--cta-url') && options.text === undefined) throw new UsageError(`${kind} needs --text: the message body.`);
+  if (options.ctaText !== undefined && kind !== '--cta-url') throw new UsageError('--cta-text goes with --cta-url.');
+  if (kind === '--cta-url' && options.ctaText === undefined) throw new UsageError("--cta-url needs --cta-text: the button's label.");
+  if ((options.header !== undefined || options.footer !== undefined) && !interactive) {
+    throw new UsageError("--header and --footer go with --button, --list or --cta-url (a template's header value is --header-param).");
+  }
+  if (options.caption !== undefined && !media) throw new UsageError('--caption goes with --image, --video or --document.');
+  if (options.filename !== undefined && !media && kind !== '--template') {
+    throw new UsageError("--filename goes with --document (or a template's DOCUMENT header).");
+  }
+  if ((options.name !== undefined || options.address !== undefined) && kind !== '--location') {
+    throw new UsageError('--name and --address go with --location.');
+  }
+  if (options.toMessage !== undefined && kind !== '--react') throw new UsageError('--to-message goes with --react.');
+  if (kind === '--react') {
+    if (options.toMessage === undefined) throw new UsageError('--react needs --to-message WAMID: the message to react to.');
+    if (options.replyTo !== undefined) throw new UsageError('A reaction names its message with --to-message; --reply-to does not go with --react.');
+  }
+  if (options.previewUrl && (options.text === undefined || kind !== undefined)) throw new UsageError('--preview-url goes with a --text message.');
+}
+
+/** The message the flags describe (their combination already checked), reading the files they name. */
+async function contentOf(options: SendOptions): Promise<Content> {
+  const replyTo = options.replyTo;
+  const freeForm = (input: FreeFormInput, upload?: SendOneInput['upload']): Content => ({
+    message: { kind: 'free_form', input, replyTo },
+    ...(upload ? { upload } : {}),
+  });
+  if (options.template !== undefined) {
+    return {
+      message: {
+        kind: 'template',
+        name: options.template,
+        language: options.lang,
+        params: options.param,
+        header: options.headerParam,
+        headerFilename: options.filename,
+        buttons: parseButtonValues(options.buttonParam),
+        replyTo,
+      },
+    };
+  }
+  const mediaType = MEDIA_TYPES.find((type) => options[type] !== undefined);
+  if (mediaType !== undefined) {
+    const { mediaArgument, pendingUploadId } = await import('../../services/messages/media.js');
+    const argument = await mediaArgument(mediaType, options[mediaType]!);
+    const input = { kind: 'media', type: mediaType, caption: options.caption, filename: options.filename } as const;
+    if ('source' in argument) return freeForm({ ...input, source: argument.source });
+    // Sent by the id the upload gets (sendOne uploads the file once the message has passed every check).
+    return freeForm({ ...input, source: { id: pendingUploadId(argument.file.path) } }, { type: mediaType, file: argument.file });
+  }
+  const frame = { header: options.header, footer: options.footer };
+  if (options.button.length > 0) return freeForm({ kind: 'buttons', body: options.text!, buttons: options.button.map(parseButton), ...frame });
+  if (options.list !== undefined) {
+    const list = parseJson(readText(options.list, '--list'), options.list);
+    // --text, --header and --footer fill in (or replace) the file's body, header and footer.
+    const given = Object.fromEntries(Object.entries({ body: options.text, ...frame }).filter(([, value]) => value !== undefined));
+    return freeForm({ kind: 'list', list: isRecord(list) ? { ...list, ...given } : list });
+  }
+  if (options.ctaUrl !== undefined) {
+    return freeForm({ kind: 'cta_url', body: options.text!, url: options.ctaUrl, text: options.ctaText!, ...frame });
+  }
+  if (options.location !== undefined) {
+    return freeForm({ kind: 'location', ...parseLocation(options.location), name: options.name, address: options.address });
+  }
+  if (options.contactCard !== undefined) return freeForm({ kind: 'contacts', contacts: readContactCard(options.contactCard) });
+  if (options.react !== undefined) return freeForm({ kind: 'reaction', messageId: options.toMessage!, emoji: options.react });
+  if (options.body !== undefined) {
+    const text = options.body === '-' ? await readStdin() : readText(options.body, '--body');
+    return freeForm({ kind: 'raw', body: parseJson(text, options.body === '-' ? 'stdin' : options.body) });
+  }
+  return { message: { kind: 'text', text: options.text!, previewUrl: options.previewUrl === true, replyTo } };
+}
+
+/** `--button ID=TITLE`. */
+function parseButton(value: string): { id: string; title: string } {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new UsageError(`--button takes ID=TITLE, e.g. yes=Yes; got "${value}".`);
+  return { id: value.slice(0, eq), title: value.slice(eq + 1) };
+}
+
+/** `--location LAT,LNG` (the range is checked with the message). */
+function parseLocation(value: string): { latitude: number; longitude: number } {
+  const match = /^\s*([-+]?\d+(?:\.\d+)?)\s*,\s*([-+]?\d+(?:\.\d+)?)\s*$/.exec(value);
+  if (!match) throw new UsageError(`--location takes LAT,LNG in degrees, e.g. 38.7223,-9.1393; got "${value}".`);
+  return { latitude: Number(match[1]), longitude: Number(match[2]) };
+}
+
+/** `--contact-card FILE`: a vCard (one or several cards), or JSON: a Cloud API contact object or a list of them. */
+function readContactCard(path: string): unknown[] {
+  const text = readText(path, '--contact-card');
+  if (/\.(vcf|vcard)$/i.test(path) || /^\s*BEGIN:VCARD/i.test(text)) return contactsFromVcard(text);
+  const parsed = parseJson(text, path);
+  if (Array.isArray(parsed)) return parsed;
+  if (isRecord(parsed)) return [parsed];
+  throw new UsageError(`${path} must hold a vCard, a contact object or a list of them.`);
+}
+
+function readText(path: string, flag: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new UserError(`${flag} ${path}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}).`, {
+      code: 'file_unreadable',
+      kind: 'usage',
+    });
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function parseJson(text: string, where: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`${where} is not JSON: ${(error as Error).message.split('\n')[0]}`);
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 async function runCsv(
