@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { DispatchRepo, InboxRepo, Interaction, MediaRecord, MediaRepo } from '../store/types.js';
-import { describeSystemFault } from '../store/faults.js';
 import type { RelayEventSink } from './events.js';
+import { WorkLoop } from './work-loop.js';
 
 /** What the user's code is told of a message's media: the file on disk, and the relay's URL that serves it. */
 export interface MediaView {
@@ -198,64 +198,35 @@ export const DISPATCH_LEASE_MS = 120_000;
  * off and tries again.
  */
 export class Dispatcher {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private wanted = false;
-  private stopped = false;
-  /** Consecutive failures of the store itself; the next poll waits longer (up to a minute). */
-  private storeFailures = 0;
-  private resumeAt = 0;
+  private readonly loop: WorkLoop;
   /**
    * Results this relay got but could not record (the database failed): recorded first when it works again. Only
    * what this process was doing; if it dies, the claims expire and the events are delivered again (at least once).
    */
   private readonly unrecorded: Array<() => Promise<void>> = [];
 
-  private readonly clock: () => Date;
-
   constructor(private readonly deps: DispatcherDeps) {
-    this.clock = deps.now ?? (() => new Date());
+    const clock = deps.now ?? (() => new Date());
+    this.loop = new WorkLoop(
+      () => this.work(),
+      (message) => deps.onEvent?.({ event: 'error', message: `Dispatch paused: ${message}; retrying.` }),
+      clock,
+      deps.pollIntervalMs ?? 1000,
+    );
   }
 
   start(): void {
-    this.stopped = false;
-    this.timer = setInterval(() => this.wake(), this.deps.pollIntervalMs ?? 1000);
-    this.timer.unref();
-    this.wake();
+    this.loop.start();
   }
 
   /** Looks for due events now (called after each commit). */
   wake(): void {
-    if (this.stopped || this.clock().getTime() < this.resumeAt) return;
-    if (this.running) {
-      this.wanted = true;
-      return;
-    }
-    this.running = this.work()
-      .then(
-        () => {
-          this.storeFailures = 0;
-        },
-        (error: unknown) => {
-          this.storeFailures += 1;
-          this.resumeAt = this.clock().getTime() + Math.min(60_000, 1000 * 2 ** (this.storeFailures - 1));
-          this.deps.onEvent?.({ event: 'error', message: `Dispatch paused: ${describeFault(error)}; retrying.` });
-        },
-      )
-      .finally(() => {
-        this.running = undefined;
-        if (this.wanted && !this.stopped) {
-          this.wanted = false;
-          this.wake();
-        }
-      });
+    this.loop.wake();
   }
 
   /** Stops taking new work and waits for deliveries under way. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    await this.running;
+    await this.loop.stop();
   }
 
   private async work(): Promise<void> {
@@ -267,7 +238,7 @@ export class Dispatcher {
       this.unrecorded.shift();
     }
     for (;;) {
-      if (this.stopped) return;
+      if (this.loop.isStopped) return;
       const at = now();
       const claimed = await this.deps.dispatch.claimDue(at.toISOString(), new Date(at.getTime() + leaseMs).toISOString(), concurrency);
       if (claimed.length === 0) return;
@@ -329,8 +300,4 @@ export class Dispatcher {
       this.deps.onEvent?.({ event: 'dispatch', eventId, interactionId, target: this.deps.target.description, ok: false, status: result.status, durationMs, attempt, error, nextAttemptAt });
     }
   }
-}
-
-function describeFault(error: unknown): string {
-  return describeSystemFault(error)?.message ?? (error instanceof Error ? error.message : String(error));
 }

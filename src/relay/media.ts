@@ -8,6 +8,7 @@ import { extensionFor } from '../services/messages/message-types.js';
 import { describeSystemFault } from '../store/faults.js';
 import type { Integration, MediaRecord, MediaRepo } from '../store/types.js';
 import type { RelayEventSink } from './events.js';
+import { WorkLoop } from './work-loop.js';
 
 /** Meta's largest media (documents, 100 MB); `--media-max-bytes` lowers it. */
 export const DEFAULT_MEDIA_MAX_BYTES = 100 * 1024 * 1024;
@@ -42,48 +43,32 @@ export interface MediaFetcherDeps {
  * restarts; a failed one never touches the stored message.
  */
 export class MediaFetcher {
-  private running: Promise<void> | undefined;
-  private wanted = false;
-  private stopped = false;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly loop: WorkLoop;
 
-  constructor(private readonly deps: MediaFetcherDeps) {}
+  constructor(private readonly deps: MediaFetcherDeps) {
+    this.loop = new WorkLoop(
+      () => this.work(),
+      (message) => deps.onEvent({ event: 'error', message: `Media downloads paused: ${message}; retrying.` }),
+      deps.now,
+    );
+  }
 
   start(): void {
-    this.timer = setInterval(() => this.wake(), 1000);
-    this.timer.unref();
-    this.wake();
+    this.loop.start();
   }
 
   wake(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.wanted = true;
-      return;
-    }
-    this.running = this.work()
-      .catch((error: unknown) => {
-        this.deps.onEvent({ event: 'error', message: `Media downloads paused: ${describeSystemFault(error)?.message ?? (error as Error).message}` });
-      })
-      .finally(() => {
-        this.running = undefined;
-        if (this.wanted && !this.stopped) {
-          this.wanted = false;
-          this.wake();
-        }
-      });
+    this.loop.wake();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    await this.running;
+    await this.loop.stop();
   }
 
   private async work(): Promise<void> {
     await mkdir(this.deps.dir, { recursive: true, mode: 0o700 });
     for (;;) {
-      if (this.stopped) return;
+      if (this.loop.isStopped) return;
       const now = this.deps.now();
       const claimed = await this.deps.media.claimDue(now.toISOString(), new Date(now.getTime() + MEDIA_LEASE_MS).toISOString(), this.deps.concurrency ?? 4);
       if (claimed.length === 0) return;
