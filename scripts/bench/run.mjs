@@ -211,6 +211,12 @@ function targetRows({ cold, bulk, load: loaded, growth: grown }) {
         const top = peers.reduce((a, b) => (best[b].measured.rps > best[a].measured.rps ? b : a));
         const ratio = lumen ? lumen.measured.rps / best[top].measured.rps : undefined;
         row(`Ingest, ${name}: vs the best peer (${top})`, lumen ? rps(lumen) : '—', rps(best[top]), ratio ? times(ratio) : '', '≥ 2.00×', ratio === undefined ? undefined : ratio >= 2);
+        // Steadier than requests/s when other work shares the cores: CPU (all threads) per answered request.
+        const peerCpu = best[top].measured.serverCpuUsPerRequest;
+        const lumenCpu = lumen?.measured.serverCpuUsPerRequest;
+        if (peerCpu !== undefined) {
+          row(`Server CPU per request, ${name}: vs ${top}`, lumenCpu !== undefined ? `${fmt(lumenCpu, 1)} µs` : '—', `${fmt(peerCpu, 1)} µs`, lumenCpu !== undefined ? times(lumenCpu / peerCpu) : '', '', undefined);
+        }
       }
       if (lumen) {
         const worst = Math.max(...lumenRuns.map((r) => r.measured.latency.p99));
