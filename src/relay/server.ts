@@ -2,13 +2,12 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { UsageError } from '../errors.js';
-import type { GraphClient } from '../graph/client.js';
 import { markRead as markMessageRead } from '../graph/media.js';
 import { readIntegrationSecrets } from '../secrets/integration.js';
-import { createServiceDeps } from '../services/deps.js';
+import { createServiceDeps, type ServiceDepsInit } from '../services/deps.js';
 import { webhookPath } from '../webhooks.js';
-import type { SecretBackendKind, SecretStore } from '../secrets/types.js';
-import type { IngestOutcome, Integration, Interaction, Store } from '../store/types.js';
+import type { SecretStore } from '../secrets/types.js';
+import type { IngestOutcome, Integration, Interaction } from '../store/types.js';
 import { buildApp } from './app.js';
 import { MediaFetcher } from './media.js';
 import { Replier, repliesIn } from './replies.js';
@@ -49,15 +48,8 @@ export interface RelayOptions {
   localApi?: boolean;
 }
 
-export interface RelayDeps {
-  store: Store;
-  secrets(kind?: SecretBackendKind): Promise<SecretStore>;
-  graph(accessToken: string): Promise<GraphClient>;
-  now(): Date;
-  /** The environment `--exec` handlers get (less lumen's secrets). */
-  env?: NodeJS.ProcessEnv;
-  onEvent: RelayEventSink;
-}
+/** The services' deps (their `env` is what `--exec` handlers get, less lumen's secrets) and where events go. */
+export type RelayDeps = ServiceDepsInit & { onEvent: RelayEventSink };
 
 export interface RelayHandle {
   url: string;

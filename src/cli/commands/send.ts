@@ -80,7 +80,7 @@ export async function run(ctx: Context, options: SendOptions): Promise<Outcome> 
         ? 'Held for approval'
         : r.outcome === 'already_sent'
           ? 'Already sent earlier (same idempotency key)'
-          : `Sent to ${showRecipient({ recipientKind: r.message.recipientKind, recipient: r.message.recipient })}`,
+          : `Sent to ${showRecipient({ kind: r.message.recipientKind, id: r.message.recipient })}`,
   );
   const data = { ...outboundSummary(result.message), outcome: result.outcome };
   const s = ctx.out.style;

@@ -68,10 +68,8 @@ export function parseRecipient(value: string): Recipient {
 }
 
 /** How a recipient is shown: +digits for a phone number, the id itself for a user id. */
-export function showRecipient(recipient: { recipientKind?: Recipient['kind']; recipient?: string } | Recipient): string {
-  const kind = 'kind' in recipient && (recipient.kind === 'phone' || recipient.kind === 'user_id') ? recipient.kind : (recipient as { recipientKind?: string }).recipientKind;
-  const id = 'id' in recipient ? recipient.id : ((recipient as { recipient?: string }).recipient ?? '');
-  return kind === 'user_id' ? id : `+${id}`;
+export function showRecipient(recipient: Recipient): string {
+  return recipient.kind === 'user_id' ? recipient.id : `+${recipient.id}`;
 }
 
 /** The customer-service window: free-form messages only within 24 hours of the contact's last message. */

@@ -3,7 +3,7 @@ import { UserError } from '../../errors.js';
 import { GraphError, GraphNetworkError } from '../../graph/errors.js';
 import { sendMessage } from '../../graph/messages.js';
 import type { ServiceDeps } from '../deps.js';
-import type { ApprovalPolicy, Integration, OutboundMessage, Store, Workspace } from '../../store/types.js';
+import type { ApprovalPolicy, Integration, OutboundMessage, Workspace } from '../../store/types.js';
 
 export function newOutboundId(): string {
   return `msg_${randomBytes(12).toString('hex')}`;
