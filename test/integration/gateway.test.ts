@@ -34,8 +34,10 @@ let events: RelayEvent[];
 const clients: GraphClient[] = [];
 const secrets = createMemorySecretStore();
 
+/** Sees every request the sandbox answers (a test may act on one, e.g. expire the media URL it just issued). */
+let onSandboxRequest: ((line: string) => void) | undefined;
 beforeAll(async () => {
-  sandbox = await startSandbox({ webhookDelayMs: 5 });
+  sandbox = await startSandbox({ webhookDelayMs: 5, log: (line) => onSandboxRequest?.(line) });
 });
 afterAll(() => sandbox.close());
 beforeEach(async () => {
@@ -55,6 +57,7 @@ beforeEach(async () => {
   integration = (await store.integrations.findById(connected.result.id))!;
 });
 afterEach(async () => {
+  onSandboxRequest = undefined;
   sandbox.setWebhookUrl(undefined);
   await relay?.close();
   relay = undefined;
@@ -141,6 +144,26 @@ describe('inbound media lands on disk', () => {
     // The message did not wait for it longer than its bounded wait: it went on, saying the file was still coming.
     await eventually(() => expect(forwarded()).toHaveLength(1), 30_000);
     expect(forwarded()[0].media).toMatchObject({ id: expect.any(String), filename: 'contract.pdf' });
+  });
+});
+
+describe('an expired media URL', () => {
+  it('is fetched again with a fresh URL, and the file stored', async () => {
+    target = await startForwardTarget();
+    let offset = 0;
+    await start({ forwardTo: target.url }, () => new Date(Date.now() + offset));
+    // The first URL the relay is given expires before it can use it (Meta's last 5 minutes).
+    let lookups = 0;
+    onSandboxRequest = (line) => {
+      if (/^GET \/v\d+\.\d+\/\d+ 200/.test(line) && ++lookups === 1) sandbox.expireMediaUrls();
+    };
+    sandbox.sendInbound([{ from: CUSTOMER, type: 'image' }]);
+    await eventually(() => expect(events.filter((e) => e.event === 'media' && !e.ok && e.retryAt)).toHaveLength(1), 20_000);
+    offset += 10 * 60_000; // past the retry's backoff
+    await eventually(() => expect(events.filter((e) => e.event === 'media' && e.ok)).toHaveLength(1), 30_000);
+    expect(lookups).toBe(2); // a fresh URL for the second attempt
+    const [message] = await store.inbox.listInteractions({ workspaceId: integration.workspaceId, limit: 5 });
+    expect(await store.media.forInteraction(message!.id)).toMatchObject({ state: 'stored', attempts: 2 });
   });
 });
 
