@@ -8,10 +8,10 @@ import { resolveGraphSettings } from '../../config/config.js';
 import type { BulkRowResult, BulkSummary } from '../../services/messages/bulk.js';
 import { showRecipient, type MessageInput } from '../../services/messages/compose.js';
 import { contactsFromVcard, formatBytes, MEDIA_TYPES, type FreeFormInput } from '../../services/messages/message-types.js';
-import type { OutboxDeps } from '../../services/messages/outbox.js';
+import type { ServiceDeps } from '../../services/deps.js';
 import { outboundSummary, type SendOneInput } from '../../services/messages/send.js';
 import { parseButtonValues } from '../../services/messages/template-body.js';
-import { readIntegrationSecrets, resolveIntegration } from '../../services/whatsapp/integrations.js';
+import { resolveIntegration } from '../../services/whatsapp/integrations.js';
 import type { Integration } from '../../store/types.js';
 import type { send } from './index.js';
 
@@ -35,11 +35,7 @@ export async function run(ctx: Context, options: SendOptions): Promise<Outcome> 
   const deps = await serviceDeps(ctx);
   const workspace = await ctx.workspace();
   const integration = await resolveIntegration(deps.store, workspace, options.integration);
-  const outbox: OutboxDeps = {
-    store: deps.store,
-    now: deps.now,
-    graphFor: async (target: Integration) => ctx.graph((await readIntegrationSecrets(deps, target)).accessToken),
-  };
+  const outbox = deps;
 
   if (content === undefined) return runCsv(ctx, outbox, { workspace, integration, options, rates });
   const { message, upload } = content;
@@ -272,7 +268,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 async function runCsv(
   ctx: Context,
-  outbox: OutboxDeps,
+  outbox: ServiceDeps,
   input: { workspace: import('../../store/types.js').Workspace; integration: Integration; options: SendOptions; rates: { perIntegration: number; perWorkspace: number } },
 ): Promise<Outcome> {
   const { options } = input;

@@ -2,7 +2,8 @@ import { userInfo } from 'node:os';
 import { UserError } from '../../errors.js';
 import type { ApprovalPolicy, OutboundMessage, Store, Workspace } from '../../store/types.js';
 import { findSendableTemplate, windowState } from './compose.js';
-import { deliverOutbound, type OutboxDeps, type SendRates } from './outbox.js';
+import type { ServiceDeps } from '../deps.js';
+import { deliverOutbound, type SendRates } from './outbox.js';
 
 export const APPROVAL_POLICIES: ApprovalPolicy[] = ['none', 'templates', 'all'];
 
@@ -44,7 +45,7 @@ function alreadyDecided(message: OutboundMessage): UserError {
  * template (still synced and approved?) and, for free-form text, the 24-hour window.
  */
 export async function approveMessage(
-  deps: OutboxDeps,
+  deps: ServiceDeps,
   workspace: Workspace,
   id: string,
   by: string,
@@ -76,9 +77,10 @@ export async function approveMessage(
   return (await deliverOutbound(deps, approved, integration, rates)).message;
 }
 
-export async function rejectMessage(store: Store, workspace: Workspace, id: string, by: string, reason: string, now: Date) {
+export async function rejectMessage(deps: ServiceDeps, workspace: Workspace, id: string, by: string, reason: string) {
+  const { store } = deps;
   await pendingMessage(store, workspace, id);
-  if (!(await store.outbound.reject(id, by, reason, now.toISOString()))) {
+  if (!(await store.outbound.reject(id, by, reason, deps.now().toISOString()))) {
     throw alreadyDecided((await store.outbound.findById(id))!);
   }
   return (await store.outbound.findById(id))!;

@@ -4,7 +4,8 @@ import type { Integration, Workspace } from '../../store/types.js';
 import type { TemplateParameter } from '../templates/parameters.js';
 import { findSendableTemplate } from './compose.js';
 import type { CsvTable } from './csv.js';
-import { deliverOutbound, submitOutbound, type OutboxDeps, type SendRates } from './outbox.js';
+import type { ServiceDeps } from '../deps.js';
+import { deliverOutbound, submitOutbound, type SendRates } from './outbox.js';
 import { normalizeRecipient } from './recipient.js';
 import { buildTemplateComponents, templateMessageBody, type TemplateValues } from './template-body.js';
 
@@ -58,7 +59,7 @@ export function columnFor(parameter: TemplateParameter): string {
  * is reported with its line number and does not stop the others; rows sent by an earlier run are skipped.
  */
 export async function runBulk(
-  deps: OutboxDeps,
+  deps: ServiceDeps,
   input: BulkInput,
   onRow: (result: BulkRowResult) => void,
   options: { concurrency?: number } = {},

@@ -16,7 +16,7 @@ export function newOutboundId(): string {
 const SPACING_MARGIN = 1.015;
 
 /** Waits for a send slot of the number and of its workspace, taken in the database (shared by every process). */
-async function takeSendSlot(deps: OutboxDeps, integration: Integration, rates: SendRates): Promise<void> {
+async function takeSendSlot(deps: ServiceDeps, integration: Integration, rates: SendRates): Promise<void> {
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const keys = [
     { key: `integration:${integration.id}`, intervalMs: (1000 / rates.perIntegration) * SPACING_MARGIN },
@@ -41,8 +41,6 @@ export interface SendRates {
   perWorkspace: number;
 }
 
-/** What sending needs of the services' deps (the relay and the CLI pass their ServiceDeps). */
-export type OutboxDeps = Pick<ServiceDeps, 'store' | 'graphFor' | 'now'> & Partial<Pick<ServiceDeps, 'sleep'>>;
 
 export interface NewOutbound {
   workspace: Workspace;
@@ -76,7 +74,7 @@ const SENT_STATES = new Set(['accepted', 'sent', 'delivered', 'read']);
  * policy covers it. With an idempotency key, a re-run (or another process at the same moment) gets the message that
  * holds the key instead of adding another; the same key with a different message is an error, as with Stripe.
  */
-export async function submitOutbound(deps: OutboxDeps, request: NewOutbound): Promise<SubmitOutcome> {
+export async function submitOutbound(deps: ServiceDeps, request: NewOutbound): Promise<SubmitOutcome> {
   const now = deps.now().toISOString();
   const pending = policyCovers(request.workspace.approvalPolicy, request.kind);
   const candidate: OutboundMessage = {
@@ -140,7 +138,7 @@ export async function submitOutbound(deps: OutboxDeps, request: NewOutbound): Pr
  * one-line UserError when Meta refuses it.
  */
 export async function deliverOutbound(
-  deps: OutboxDeps,
+  deps: ServiceDeps,
   message: OutboundMessage,
   integration: Integration,
   rates: SendRates,

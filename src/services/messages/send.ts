@@ -5,7 +5,7 @@ import type { ServiceDeps } from '../deps.js';
 import { composeMessage, type ComposedMessage, type MessageInput } from './compose.js';
 import { pendingUploadId, uploadFile, type MediaArgument } from './media.js';
 import type { MediaType } from './message-types.js';
-import { deliverOutbound, submitOutbound, type OutboxDeps, type SendRates } from './outbox.js';
+import { deliverOutbound, submitOutbound, type SendRates } from './outbox.js';
 
 export interface SendOneInput {
   workspace: Workspace;
@@ -27,7 +27,7 @@ export type SendOneResult =
   | { outcome: 'pending_approval'; message: OutboundMessage };
 
 /** Checks, records, and (unless it awaits approval) sends one message. */
-export async function sendOne(deps: OutboxDeps & Pick<ServiceDeps, 'graphFor'>, input: SendOneInput): Promise<SendOneResult> {
+export async function sendOne(deps: ServiceDeps, input: SendOneInput): Promise<SendOneResult> {
   const composed = await composeMessage(deps.store, input.integration, {
     to: input.to,
     message: input.message,
@@ -49,7 +49,7 @@ export async function sendOne(deps: OutboxDeps & Pick<ServiceDeps, 'graphFor'>, 
  * A re-run with the same idempotency key sends the same body: the media id the first run uploaded this file as
  * (the same bytes), not a new upload (which would make the body differ, and the key look reused).
  */
-async function earlierUpload(deps: OutboxDeps, input: SendOneInput): Promise<string | undefined> {
+async function earlierUpload(deps: ServiceDeps, input: SendOneInput): Promise<string | undefined> {
   if (!input.upload || !input.idempotencyKey) return undefined;
   const earlier = await deps.store.outbound.findByIdempotencyKey(input.integration.id, input.idempotencyKey);
   const media = earlier?.body[input.upload.type];
@@ -70,7 +70,7 @@ export function withPendingUpload(composed: ComposedMessage, upload: SendOneInpu
 }
 
 export async function sendComposed(
-  deps: OutboxDeps,
+  deps: ServiceDeps,
   input: Omit<SendOneInput, 'to' | 'message'>,
   composed: ComposedMessage,
 ): Promise<SendOneResult> {

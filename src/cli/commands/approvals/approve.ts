@@ -4,7 +4,6 @@ import { serviceDeps } from '../../deps.js';
 import { approveMessage, currentUser } from '../../../services/messages/approvals.js';
 import { DEFAULT_SEND_RATE, DEFAULT_WORKSPACE_SEND_RATE } from '../../../services/messages/outbox.js';
 import { outboundSummary } from '../../../services/messages/send.js';
-import { readIntegrationSecrets } from '../../../services/whatsapp/integrations.js';
 import type { approve } from './index.js';
 
 export async function run(ctx: Context, _options: Options<typeof approve>, id: string): Promise<void> {
@@ -15,17 +14,13 @@ export async function run(ctx: Context, _options: Options<typeof approve>, id: s
     `Approving and sending ${id}`,
     () =>
       approveMessage(
-        {
-          store: deps.store,
-          now: deps.now,
-          graphFor: async (integration) => ctx.graph((await readIntegrationSecrets(deps, integration)).accessToken),
-        },
+        deps,
         workspace,
         id,
         by,
         { perIntegration: DEFAULT_SEND_RATE, perWorkspace: DEFAULT_WORKSPACE_SEND_RATE },
       ),
-    (m) => `Approved by ${by} and sent to +${m.recipient}`,
+    (m) => `Approved by ${by} and sent to ${m.recipientKind === 'user_id' ? m.recipient : `+${m.recipient}`}`,
   );
   ctx.out.result(outboundSummary(sent), () => `Message ${sent.id} accepted by Meta (${sent.wamid}).`);
 }
