@@ -23,7 +23,10 @@ export async function run(ctx: Context, options: Options<typeof start>): Promise
   if (options.forwardTo) ensureValid(checkForwardUrl(options.forwardTo));
   const perIntegration = parseRate(options.rateLimit, '--rate-limit');
   const perWorkspace = parseRate(options.workspaceRateLimit, '--workspace-rate-limit');
-  const mediaMaxBytes = parseRate(options.mediaMaxBytes, '--media-max-bytes');
+  const mediaMaxBytes = Number(options.mediaMaxBytes);
+  if (!/^\d+$/.test(options.mediaMaxBytes.trim()) || !Number.isSafeInteger(mediaMaxBytes) || mediaMaxBytes < 1) {
+    throw new UsageError(`--media-max-bytes must be a whole number of bytes; got "${options.mediaMaxBytes}".`);
+  }
 
   const stateFile = join(ctx.paths.dataDir, 'relay.json');
   const { runningRelay } = await import('../../../relay/state-file.js');
