@@ -8,6 +8,8 @@ export interface ConfigFile {
   graphVersion?: string;
   relayHost?: string;
   relayPort?: number;
+  /** How long the relay keeps messages, statuses and media: an age like "90d" (purged daily), or "off". */
+  retention?: string;
 }
 
 export const DEFAULT_GRAPH_URL = 'https://graph.facebook.com';

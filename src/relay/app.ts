@@ -7,7 +7,8 @@ import type { IntegrationDirectory, RelayIntegration } from './directory.js';
 import type { RelayEventSink } from './events.js';
 import type { GroupCommitter } from './ingest.js';
 import { DEFAULT_RATE_LIMITS, RateLimiter, type RateLimitSettings } from './limits.js';
-import { registerLocalApi, type LocalApiDeps } from './local-api.js';
+import { FORWARDING_HEADERS, registerLocalApi, type LocalApiDeps } from './local-api.js';
+import type { RelayMetrics } from './metrics.js';
 import { MAX_DELIVERY_ITEMS, parseDelivery } from './parse.js';
 import { parseSignatureHeader, verifySignature } from './signature.js';
 
@@ -26,6 +27,15 @@ export interface RelayAppDeps {
   trustProxy?: string[];
   now?: () => Date;
   onEvent?: RelayEventSink;
+  /** `GET /metrics` (Prometheus text) and what the webhook counts; absent: no /metrics. */
+  metrics?: RelayMetrics;
+  /**
+   * Who may read `/metrics` besides this machine (loopback, not forwarded): client addresses, or `any`
+   * (--metrics-host).
+   */
+  metricsClients?: string[];
+  /** `GET /readyz`: the reasons the relay cannot do its work now (none: ready). */
+  readiness?: () => Promise<string[]>;
   /** Called after a delivery's writes are committed and answered: wakes the dispatcher, sends auto-replies. */
   onStored?: (outcome: IngestOutcome, integration: RelayIntegration) => void;
 }
@@ -94,9 +104,41 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
   app.setNotFoundHandler((_request, reply) => reply.code(404).send(errorBody('not_found', 'No such route.')));
 
   app.get('/healthz', async () => ({ status: 'ok' }));
+  // Ready = able to take deliveries now: the database takes a write and every number's secrets can be read.
+  app.get('/readyz', async (_request, reply) => {
+    let reasons: string[];
+    try {
+      reasons = deps.readiness ? await deps.readiness() : [];
+    } catch (error) {
+      reasons = [faultText(error)];
+    }
+    if (reasons.length === 0) return { status: 'ready' };
+    return reply.code(503).send({ status: 'unavailable', reasons });
+  });
+
+  // What each webhook POST was answered with, for the metrics (set where the answer is decided).
+  const results = new WeakMap<FastifyReply, string>();
+  const metrics = deps.metrics;
+  if (metrics) {
+    const clients = new Set(deps.metricsClients ?? []);
+    app.get('/metrics', async (request, reply) => {
+      const address = request.socket.remoteAddress ?? '';
+      const local = isLoopback(address) && !FORWARDING_HEADERS.some((h) => request.headers[h] !== undefined);
+      if (!local && !clients.has('any') && !clients.has(address) && !clients.has(address.replace(/^::ffff:/, ''))) {
+        return reply.code(403).send(errorBody('local_only', '/metrics answers only on this machine (see --metrics-host).'));
+      }
+      const text = await metrics.registry.metrics();
+      return reply.type(metrics.registry.contentType).send(text);
+    });
+    app.addHook('onResponse', async (request, reply) => {
+      if (request.method !== 'POST' || request.routeOptions.url !== `${WEBHOOK_PATH_PREFIX}:id`) return;
+      metrics.webhook(results.get(reply) ?? ANSWERED_BY_STATUS[reply.statusCode] ?? String(reply.statusCode), reply.statusCode, reply.elapsedTime / 1000);
+    });
+  }
   if (deps.localApi) registerLocalApi(app, deps.localApi);
 
   const reject = (reply: FastifyReply, status: number, code: string, message: string, integrationId?: string) => {
+    results.set(reply, code);
     emit({ event: 'rejected', status, reason: message, ...(integrationId ? { integrationId } : {}) });
     return reply.code(status).send(errorBody(code, message));
   };
@@ -291,11 +333,22 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
       });
     }
 
-    if (messages.length === 0) return { status: 'ignored' };
+    if (messages.length === 0) {
+      results.set(reply, 'ignored');
+      return { status: 'ignored' };
+    }
+    results.set(reply, 'received');
     return { status: 'received', messages: messages.length };
   });
 
   return app;
+}
+
+/** Answers decided outside the route (the error handler): named as their error codes. */
+const ANSWERED_BY_STATUS: Record<number, string> = { 400: 'bad_request', 413: 'body_too_large', 415: 'bad_request', 500: 'internal', 503: 'unavailable' };
+
+function isLoopback(address: string): boolean {
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
 }
 
 function isIntegration(value: RelayIntegration | FastifyReply): value is RelayIntegration {

@@ -74,6 +74,19 @@ export type RelayEvent =
       /** When it is tried again; null when it was given up. */
       retryAt?: string | null;
     }
+  | {
+      /** The daily retention purge (the `retention` setting): what it removed, older than `cutoff`. */
+      event: 'retention';
+      cutoff: string;
+      inbound: number;
+      outbound: number;
+      statuses: number;
+      webhookErrors: number;
+      media: number;
+      contacts: number;
+      files: number;
+      keptUndelivered: number;
+    }
   | { event: 'tunnel'; provider: string; url: string }
   | { event: 'error'; message: string }
   | { event: 'stopping'; signal: string }

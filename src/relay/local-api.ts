@@ -29,7 +29,7 @@ export interface LocalApiDeps {
   mediaMaxBytes?: number | undefined;
 }
 
-const FORWARDING_HEADERS = ['x-forwarded-for', 'forwarded', 'x-real-ip', 'cf-connecting-ip', 'true-client-ip', 'x-forwarded-host'];
+export const FORWARDING_HEADERS = ['x-forwarded-for', 'forwarded', 'x-real-ip', 'cf-connecting-ip', 'true-client-ip', 'x-forwarded-host'];
 
 const STATUS_BY_KIND: Record<ErrorKind, number> = {
   usage: 400,

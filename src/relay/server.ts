@@ -17,6 +17,7 @@ import type { RelayEvent, RelayEventSink } from './events.js';
 import { GroupCommitter } from './ingest.js';
 import type { RateLimitSettings } from './limits.js';
 import { removeRelayState, writeRelayState } from './state-file.js';
+import { describeSystemFault } from '../store/faults.js';
 import { startTunnel, type Tunnel, type TunnelProvider } from './tunnel.js';
 
 export interface RelayOptions {
@@ -46,7 +47,15 @@ export interface RelayOptions {
   typing?: boolean;
   /** The local API for the user's code (`/v1/…`); on unless false. */
   localApi?: boolean;
+  /** `GET /metrics`; on unless false. */
+  metrics?: boolean;
+  /** Client addresses (or `any`) that may read /metrics besides loopback. */
+  metricsClients?: string[];
+  /** Purge what is older than this (ms) at start and then daily (the `retention` setting); absent: keep all. */
+  retentionMs?: number | undefined;
 }
+
+const DAY_MS = 86_400_000;
 
 /** The services' deps (their `env` is what `--exec` handlers get, less lumen's secrets) and where events go. */
 export type RelayDeps = ServiceDepsInit & { onEvent: RelayEventSink };
@@ -100,7 +109,8 @@ export async function relaySigningSecret(secrets: SecretStore): Promise<string> 
   return created;
 }
 
-export async function startRelay(deps: RelayDeps, options: RelayOptions): Promise<RelayHandle> {
+export async function startRelay(relayDeps: RelayDeps, options: RelayOptions): Promise<RelayHandle> {
+  let deps = relayDeps;
   if (options.forwardTo && options.exec) {
     throw new UsageError('Choose one consumer: --forward-to or --exec, not both.');
   }
@@ -108,6 +118,17 @@ export async function startRelay(deps: RelayDeps, options: RelayOptions): Promis
     throw new UsageError('--auto-reply without text replies with what the --exec command prints; add --exec or give the text.');
   }
   const { store } = deps;
+  // Counted from what the relay reports, whatever the terminal shows (--quiet included).
+  const { createRelayMetrics } = options.metrics === false ? { createRelayMetrics: undefined } : await import('./metrics.js');
+  const metrics = createRelayMetrics?.(() => store.maintenance.stats(), deps.now);
+  if (metrics) {
+    const show = deps.onEvent;
+    const counted: RelayEventSink = Object.assign((event: RelayEvent) => {
+      metrics.event(event);
+      show(event);
+    }, show.wants ? { wants: show.wants } : {});
+    deps = { ...deps, onEvent: counted };
+  }
 
   // Full integrations (where their secrets live) by id, as of the last load; the directory holds what the hot path
   // needs and reloads both when the store's change marker moves.
@@ -238,7 +259,26 @@ export async function startRelay(deps: RelayDeps, options: RelayOptions): Promis
     ...(localApiKey
       ? { localApi: { key: localApiKey, services, integrations: () => [...integrations.values()], mediaMaxBytes: options.mediaMaxBytes } }
       : {}),
+    ...(metrics ? { metrics, metricsClients: options.metricsClients ?? [] } : {}),
+    readiness: async () => {
+      const reasons: string[] = [];
+      try {
+        await store.maintenance.checkWritable();
+      } catch (error) {
+        reasons.push(`database not writable: ${describeSystemFault(error)?.message ?? (error as Error).message}`);
+      }
+      // Read now, not as of the last load: a keychain locked since start shows here.
+      const all = [...integrations.values()];
+      const failures = await Promise.all(
+        all.map((integration) => readIntegrationSecrets(deps, integration).then(() => undefined, (error: unknown) => ({ integration, error }))),
+      );
+      for (const failure of failures) {
+        if (failure) reasons.push(`secrets of ${failure.integration.id} not readable: ${(failure.error as Error).message}`);
+      }
+      return reasons;
+    },
     onStored: (outcome: IngestOutcome) => {
+      metrics?.messagesStored(outcome.stored.length);
       if (outcome.stored.some((i) => i.mediaId !== null)) fetcher.wake();
       if (dispatcher) dispatcher.wake();
       else for (const interaction of outcome.stored) replier.delivered(interaction);
@@ -274,6 +314,29 @@ export async function startRelay(deps: RelayDeps, options: RelayOptions): Promis
     writeRelayState(options.stateFile, { pid: process.pid, url, publicUrl, startedAt: deps.now().toISOString() });
   }
 
+  // Retention: once at start, then daily; a purge runs in short transactions, beside ingest.
+  let purging: Promise<void> = Promise.resolve();
+  let retentionTimer: NodeJS.Timeout | undefined;
+  if (options.retentionMs !== undefined && options.mediaDir) {
+    const olderThanMs = options.retentionMs;
+    const mediaDir = options.mediaDir;
+    const { purgeMessages } = await import('../services/maintenance/retention.js');
+    const runRetention = () => {
+      purging = purging.then(async () => {
+        try {
+          const report = await purgeMessages(deps, { olderThanMs, dryRun: false, mediaDir });
+          const { dryRun: _, ...counts } = report;
+          deps.onEvent({ event: 'retention', ...counts });
+        } catch (error) {
+          deps.onEvent({ event: 'error', message: `Retention purge failed (tried again in a day): ${describeSystemFault(error)?.message ?? (error as Error).message}` });
+        }
+      });
+    };
+    setImmediate(runRetention);
+    retentionTimer = setInterval(runRetention, DAY_MS);
+    retentionTimer.unref();
+  }
+
   let closing: Promise<void> | undefined;
   return {
     url,
@@ -285,6 +348,7 @@ export async function startRelay(deps: RelayDeps, options: RelayOptions): Promis
     app,
     close() {
       closing ??= (async () => {
+        if (retentionTimer) clearInterval(retentionTimer);
         await app.close(); // stops accepting; in-flight requests finish (their commits included)
         await committer.drain();
         await new Promise((resolve) => setImmediate(resolve)); // their reports (scheduled after each answer) go out
@@ -292,6 +356,7 @@ export async function startRelay(deps: RelayDeps, options: RelayOptions): Promis
         await fetcher.stop();
         await replier.settle();
         await Promise.allSettled([...receipts]);
+        await purging;
         await tunnel?.stop();
         if (options.stateFile) removeRelayState(options.stateFile);
       })();

@@ -1,6 +1,7 @@
 import { openDatabase } from './db.js';
 import { createDispatchRepo } from './repos/dispatch.js';
 import { createInboxRepo } from './repos/inbox.js';
+import { createMaintenanceRepo } from './repos/maintenance.js';
 import { createMediaRepo } from './repos/media.js';
 import { createOutboundRepo } from './repos/outbound.js';
 import { createSendSlotRepo } from './repos/send-slots.js';
@@ -20,6 +21,7 @@ export function openStore(path: string): Store {
     outbound: createOutboundRepo(db),
     sendSlots: createSendSlotRepo(db),
     media: createMediaRepo(db),
+    maintenance: createMaintenanceRepo(db),
     close: () => db.close(),
   };
 }

@@ -108,7 +108,54 @@ export interface Store {
   outbound: OutboundRepo;
   sendSlots: SendSlotRepo;
   media: MediaRepo;
+  maintenance: MaintenanceRepo;
   close(): void;
+}
+
+/** What a purge covers: everything older than `cutoff` (ISO), in one workspace or (the relay's retention) all. */
+export interface PurgeScope {
+  cutoff: string;
+  workspaceId?: string | undefined;
+}
+
+export interface PurgeCounts {
+  /** Inbound messages (with their raw payloads and finished deliveries). */
+  inbound: number;
+  /** Sent messages in a settled state (their request bodies). */
+  outbound: number;
+  /** Status webhooks. */
+  statuses: number;
+  webhookErrors: number;
+  /** Media records (received with a purged message, or uploaded). */
+  media: number;
+  /** Senders with no message left since the cutoff. */
+  contacts: number;
+  /** Old inbound messages kept because their delivery to the user's code is still pending or retrying. */
+  keptUndelivered: number;
+  /** Files under LUMEN_HOME/media no remaining record points at (after a purge; empty for a plan). */
+  files: string[];
+}
+
+export interface StoreStats {
+  /** Deliveries to the user's code not done yet (pending or retrying). */
+  dispatchQueueDepth: number;
+  dispatchOldestCreatedAt: string | null;
+  outboundByState: Record<string, number>;
+}
+
+/** Keeping a long-running home healthy: readiness, metrics, retention, export and backup. */
+export interface MaintenanceRepo {
+  /** Throws when the database cannot be written (a full disk, a read-only file system, a lock held too long). */
+  checkWritable(): Promise<void>;
+  stats(): Promise<StoreStats>;
+  /** What `purge` would remove now (nothing is written). */
+  plan(scope: PurgeScope): Promise<PurgeCounts>;
+  /** Removes what `plan` counts, in short transactions; returns what it removed. */
+  purge(scope: PurgeScope): Promise<PurgeCounts>;
+  /** Inbound messages, oldest first, read one at a time. */
+  interactions(filter: { workspaceId?: string | undefined; from?: string | undefined; since?: string | undefined }): AsyncIterable<Interaction>;
+  /** An online copy of the whole database (consistent, safe while the relay writes) at `destination`. */
+  backup(destination: string): Promise<{ pages: number }>;
 }
 
 /** An inbound message as stored: what `messages list` shows and what the user's code receives. */
@@ -268,7 +315,8 @@ export interface Contact {
   messages: number;
 }
 
-export type DispatchState = 'pending' | 'retrying' | 'delivered';
+/** `dropped`: given up by hand (`lumen events drop`): never attempted again unless replayed. */
+export type DispatchState = 'pending' | 'retrying' | 'delivered' | 'dropped';
 
 export interface DispatchEvent {
   id: number;
@@ -309,6 +357,8 @@ export interface DispatchRepo {
   ): Promise<void>;
   list(filter: { workspaceId: string; failedOnly: boolean; limit: number }): Promise<DispatchEvent[]>;
   find(id: number): Promise<DispatchEvent | undefined>;
+  /** Gives an undelivered event up (`dropped`); false when it was delivered or dropped already. */
+  drop(id: number, now: string): Promise<boolean>;
   /** Queues an event again (replay), or creates one for an interaction that never had one. */
   requeue(interactionId: string, workspaceId: string, now: string): Promise<DispatchEvent>;
 }

@@ -1,4 +1,6 @@
 import { arg, command, flag, noun, withHandler } from '../declare.js';
+import { backup } from './backup/index.js';
+import { completion } from './completion/index.js';
 
 /**
  * The root of the tree: lumen's global flags and help, the verbs at the top (`send`, `trigger`, `demo`), and the
@@ -43,6 +45,12 @@ Examples:
   $ lumen events list --failed                            # deliveries to your code still being retried
   $ lumen events replay 42                                # deliver one again
   $ lumen workspaces list                                 # each workspace and its numbers
+  $ lumen relay install-service --forward-to http://localhost:3000/hook   # run it for months (systemd/launchd)
+  $ lumen relay stop                                      # stop the running relay gracefully
+  $ lumen messages purge --older-than 90d --dry-run       # what a purge would delete
+  $ lumen messages export --format csv --output all.csv
+  $ lumen backup ~/lumen-backup.db                        # an online copy, safe while the relay runs
+  $ source <(lumen completion bash)                       # tab completion (also zsh, fish)
   $ lumen -w acme whatsapp connect                        # a second business, kept apart (creates "acme")
 
 Environment:
@@ -167,4 +175,6 @@ export const commands = [
   withHandler(demo, () => import('./demo.js')),
   noun('sandbox', 'a local Cloud API emulator: try lumen without a Meta account', () => import('./sandbox/index.js')),
   noun('workspaces', 'workspaces keep numbers, messages and approval policies apart (--workspace)', () => import('./workspaces/index.js')),
+  withHandler(backup, () => import('./backup/backup.js')),
+  withHandler(completion, () => import('./completion/completion.js')),
 ];

@@ -39,7 +39,7 @@ export function createDispatchRepo(db: Database): DispatchRepo {
     `UPDATE dispatch_events SET claimed_until = @until
      WHERE interaction_seq IN (
        SELECT interaction_seq FROM dispatch_events
-        WHERE state != 'delivered' AND next_attempt_at <= @now AND (claimed_until IS NULL OR claimed_until <= @now)
+        WHERE state != 'delivered' AND state != 'dropped' AND next_attempt_at <= @now AND (claimed_until IS NULL OR claimed_until <= @now)
         ORDER BY next_attempt_at LIMIT @limit)
      RETURNING *`,
   );
@@ -52,7 +52,7 @@ export function createDispatchRepo(db: Database): DispatchRepo {
     `UPDATE dispatch_events SET state = 'retrying', attempts = attempts + 1, last_target = @target,
        last_status = @status, last_error = @error, last_duration_ms = @durationMs, next_attempt_at = @nextAttemptAt,
        claimed_until = NULL
-     WHERE interaction_seq = @id`,
+     WHERE interaction_seq = @id AND state != 'dropped'`,
   );
   const byId = db.prepare<[number], EventRow>('SELECT * FROM dispatch_events WHERE interaction_seq = ?');
   const requeue = db.prepare(
@@ -70,7 +70,7 @@ export function createDispatchRepo(db: Database): DispatchRepo {
       const seq = interactionSeq(id);
       if (seq === undefined) return;
       db.prepare(
-        `UPDATE dispatch_events SET next_attempt_at = ? WHERE interaction_seq = ? AND state != 'delivered' AND attempts = 0
+        `UPDATE dispatch_events SET next_attempt_at = ? WHERE interaction_seq = ? AND state IN ('pending', 'retrying') AND attempts = 0
            AND next_attempt_at > ?`,
       ).run(now, seq, now);
     },
@@ -101,6 +101,16 @@ export function createDispatchRepo(db: Database): DispatchRepo {
     async find(id) {
       const row = byId.get(id);
       return row ? toEvent(row) : undefined;
+    },
+    async drop(id, now) {
+      const changes = db
+        .prepare(
+          `UPDATE dispatch_events SET state = 'dropped', claimed_until = NULL, last_error = COALESCE(last_error, 'dropped'),
+             delivered_at = NULL, next_attempt_at = ?
+           WHERE interaction_seq = ? AND state IN ('pending', 'retrying')`,
+        )
+        .run(now, id).changes;
+      return changes === 1;
     },
     async requeue(id, workspaceId, now) {
       const seq = interactionSeq(id)!;

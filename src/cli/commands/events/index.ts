@@ -23,4 +23,15 @@ export const replay = command({
   help: '\nExample:\n  $ lumen events replay 42 --forward-to http://localhost:3000/hook',
 });
 
-export const verbs = [withHandler(list, () => import('./list.js')), withHandler(replay, () => import('./replay.js'))];
+export const drop = command({
+  name: 'drop',
+  description: 'give up a delivery that will never succeed: it is not attempted again (unless replayed)',
+  args: [arg('<id>', 'event id (from `lumen events list`)')],
+  help: '\nExample:\n  $ lumen events drop 42',
+});
+
+export const verbs = [
+  withHandler(list, () => import('./list.js')),
+  withHandler(replay, () => import('./replay.js')),
+  withHandler(drop, () => import('./drop.js')),
+];

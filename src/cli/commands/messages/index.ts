@@ -30,8 +30,37 @@ export const read = command({
   help: '\nExample:\n  $ lumen messages read wamid.HBgLMTU1NTEyMzQ1NjcVAgASGBQz --typing',
 });
 
+export const purge = command({
+  name: 'purge',
+  description: "delete what is older than an age: messages (with their raw payloads), statuses, media files; never one not yet handed to your code",
+  flags: {
+    olderThan: flag.string('--older-than <age>', 'delete what is older than this: 90d, 12w, 36h, 30m'),
+    dryRun: flag.boolean('--dry-run', 'count what would be deleted; delete nothing'),
+  },
+  help:
+    '\nExamples:\n  $ lumen messages purge --older-than 90d --dry-run\n  $ lumen messages purge --older-than 90d --json\n\n' +
+    'In this workspace: inbound messages (their raw payloads and finished deliveries), sent messages that are settled,\n' +
+    "status webhooks, Meta's webhook errors, media records and their files, and senders with nothing newer. An\n" +
+    'inbound message whose delivery to your code is still pending or retrying is kept, however old. The "retention"\n' +
+    'setting of config.json makes the relay do this daily for every workspace.',
+});
+
+export const exportMessages = command({
+  name: 'export',
+  description: 'write the stored inbound messages, oldest first, as CSV or NDJSON',
+  flags: {
+    format: flag.string('--format <format>', 'csv or ndjson (one message a line, raw payload included)', { default: 'ndjson' }),
+    since: flag.string('--since <duration>', 'only newer than this: 30m, 1h, 2d, or an ISO date'),
+    from: flag.string('--from <number>', 'only from this sender (phone number or user id)'),
+    output: flag.string('-o, --output <file>', 'write to this file instead of stdout'),
+  },
+  help: '\nExamples:\n  $ lumen messages export --format csv --since 30d --output march.csv\n  $ lumen messages export --from +15551234567 | jq .text',
+});
+
 export const verbs = [
   withHandler(list, () => import('./list.js')),
   withHandler(show, () => import('./show.js')),
   withHandler(read, () => import('./read.js')),
+  withHandler(purge, () => import('./purge.js')),
+  withHandler(exportMessages, () => import('./export.js')),
 ];

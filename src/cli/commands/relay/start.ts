@@ -6,7 +6,10 @@ import { listenError, waitForShutdownSignal } from '../../serve.js';
 import type { RelayEvent } from '../../../relay/events.js';
 import type { TunnelProvider } from '../../../relay/tunnel.js';
 import { checkPublicUrl, ensureValid } from '../../../services/whatsapp/validate.js';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
+import { Output } from '../../output.js';
+import { retentionSetting } from '../../../services/maintenance/retention.js';
 import type { start } from './index.js';
 
 /** With --quiet only these are printed: where the relay is, problems, and shutdown. */
@@ -28,6 +31,17 @@ export async function run(ctx: Context, options: Options<typeof start>): Promise
     throw new UsageError(`--media-max-bytes must be a whole number of bytes; got "${options.mediaMaxBytes}".`);
   }
 
+  const logMaxBytes = Number(options.logMaxBytes);
+  if (!/^\d+$/.test(options.logMaxBytes.trim()) || !Number.isSafeInteger(logMaxBytes) || logMaxBytes < 1024) {
+    throw new UsageError(`--log-max-bytes must be a whole number of bytes, at least 1024; got "${options.logMaxBytes}".`);
+  }
+  for (const address of options.metricsHost ?? []) {
+    if (address !== 'any' && isIP(address) === 0) {
+      throw new UsageError(`--metrics-host takes client IP addresses or \`any\`; got "${address}".`);
+    }
+  }
+  const retentionMs = retentionSetting(ctx.config().retention);
+
   const stateFile = join(ctx.paths.dataDir, 'relay.json');
   const { runningRelay } = await import('../../../relay/state-file.js');
   const other = await runningRelay(stateFile);
@@ -46,7 +60,19 @@ export async function run(ctx: Context, options: Options<typeof start>): Promise
     });
   }
 
-  const show = ctx.globals.json ? (event: RelayEvent) => ctx.out.event(event) : (event: RelayEvent) => printEvent(ctx, event);
+  // --log-file: everything the relay says goes to the file (human lines with their time), rotated by size.
+  let out = ctx.out;
+  let closeLog = () => {};
+  if (options.logFile !== undefined) {
+    const { openLogFile } = await import('../../log-file.js');
+    const log = openLogFile(options.logFile, {
+      maxBytes: logMaxBytes,
+      ...(ctx.globals.json ? {} : { stamp: () => ctx.now().toISOString() }),
+    });
+    closeLog = log.close;
+    out = new Output({ json: ctx.globals.json, debug: ctx.globals.debug, env: ctx.env, stdout: log.stream, stderr: log.stream });
+  }
+  const show = ctx.globals.json ? (event: RelayEvent) => out.event(event) : (event: RelayEvent) => printEvent(out, event);
   const visible = options.quiet ? (event: RelayEvent) => QUIET_EVENTS.has(event.event) && show(event) : show;
   // The first line is always `listening` (scripts wait for it): anything reported while starting comes after it.
   const early: RelayEvent[] = [];
@@ -75,8 +101,11 @@ export async function run(ctx: Context, options: Options<typeof start>): Promise
       mediaMaxBytes,
       markRead: options.markRead,
       typing: options.typing,
+      metricsClients: options.metricsHost ?? [],
+      retentionMs,
     },
   ).catch((error: unknown) => {
+    closeLog();
     throw listenError(error, options.host, port);
   });
   print({ event: 'listening', url: relay.url });
@@ -84,16 +113,17 @@ export async function run(ctx: Context, options: Options<typeof start>): Promise
   for (const event of early.splice(0)) visible(event);
   if (relay.tunnel) print({ event: 'tunnel', provider: relay.tunnel.provider, url: relay.tunnel.url });
   for (const callback of callbackUrls(relay)) print(callback);
-  if (!ctx.globals.json) banner(ctx, relay);
+  if (!ctx.globals.json) banner(out, relay);
 
   const signal = await waitForShutdownSignal();
   print({ event: 'stopping', signal });
   await relay.close();
   print({ event: 'stopped' });
+  closeLog();
 }
 
 function banner(
-  ctx: Context,
+  out: Output,
   relay: {
     url: string;
     publicUrl: string | null;
@@ -102,48 +132,48 @@ function banner(
     integrations: Array<{ id: string; label: string }>;
   },
 ): void {
-  const s = ctx.out.style;
+  const s = out.style;
   for (const integration of relay.integrations) {
-    if (!relay.publicUrl) ctx.out.print(`  ${integration.label}: ${relay.url}/webhooks/whatsapp/${integration.id}`);
+    if (!relay.publicUrl) out.print(`  ${integration.label}: ${relay.url}/webhooks/whatsapp/${integration.id}`);
   }
   if (relay.publicUrl) {
-    ctx.out.print(`Paste the Callback URL above into Meta's App Dashboard → WhatsApp → Configuration, with the verify`);
-    ctx.out.print('token `lumen whatsapp connect` printed (lost it? `lumen whatsapp rotate-token`), then "Verify and save".');
+    out.print(`Paste the Callback URL above into Meta's App Dashboard → WhatsApp → Configuration, with the verify`);
+    out.print('token `lumen whatsapp connect` printed (lost it? `lumen whatsapp rotate-token`), then "Verify and save".');
   } else {
-    ctx.out.print(s.dim('Local only: put it behind a tunnel (--tunnel cloudflared, or your own with --public-url) for Meta to reach it.'));
+    out.print(s.dim('Local only: put it behind a tunnel (--tunnel cloudflared, or your own with --public-url) for Meta to reach it.'));
   }
   if (relay.signingSecret) {
-    ctx.out.print(`Forwarded deliveries are signed with ${s.bold(relay.signingSecret)} (header Lumen-Signature).`);
+    out.print(`Forwarded deliveries are signed with ${s.bold(relay.signingSecret)} (header Lumen-Signature).`);
   }
   if (relay.localApi) {
-    ctx.out.print(`Local API for your code: ${s.bold(relay.localApi.url)}/v1 with Authorization: Bearer ${s.bold(relay.localApi.key)}`);
+    out.print(`Local API for your code: ${s.bold(relay.localApi.url)}/v1 with Authorization: Bearer ${s.bold(relay.localApi.key)}`);
   }
-  ctx.out.print(s.dim('Ready. Ctrl-C stops the relay (deliveries in flight are finished first).'));
+  out.print(s.dim('Ready. Ctrl-C stops the relay (deliveries in flight are finished first).'));
 }
 
-function printEvent(ctx: Context, event: RelayEvent): void {
-  const s = ctx.out.style;
+function printEvent(out: Output, event: RelayEvent): void {
+  const s = out.style;
   switch (event.event) {
     case 'listening':
-      ctx.out.print(`${s.green('Relay listening')} on ${s.bold(event.url)}`);
+      out.print(`${s.green('Relay listening')} on ${s.bold(event.url)}`);
       return;
     case 'tunnel':
-      ctx.out.print(`Tunnel (${event.provider}): ${s.bold(event.url)}`);
+      out.print(`Tunnel (${event.provider}): ${s.bold(event.url)}`);
       return;
     case 'callback_url':
-      ctx.out.print(`  Callback URL for ${event.label}: ${s.bold(event.url)}`);
+      out.print(`  Callback URL for ${event.label}: ${s.bold(event.url)}`);
       return;
     case 'message':
-      ctx.out.print(
+      out.print(
         `${s.cyan('←')} ${event.type} from ${displaySender(event.from)}${event.contactName ? ` (${event.contactName})` : ''} ${JSON.stringify(truncate(event.text, 80))}` +
           (event.duplicate ? s.dim('  (redelivery, already stored)') : ''),
       );
       return;
     case 'status':
-      ctx.out.print(s.dim(`· ${event.status} ${event.wamid}${event.errorCode ? ` (error ${event.errorCode})` : ''}`));
+      out.print(s.dim(`· ${event.status} ${event.wamid}${event.errorCode ? ` (error ${event.errorCode})` : ''}`));
       return;
     case 'dispatch':
-      ctx.out.print(
+      out.print(
         event.ok
           ? /^https?:\/\//.test(event.target)
             ? `${s.green('→')} forwarded ${event.status ?? ''} in ${event.durationMs} ms`
@@ -152,7 +182,7 @@ function printEvent(ctx: Context, event: RelayEvent): void {
       );
       return;
     case 'auto_reply':
-      ctx.out.print(
+      out.print(
         !event.ok
           ? `${s.red('↩')} auto-reply to ${event.to} failed: ${event.error}`
           : event.pendingApproval
@@ -161,16 +191,16 @@ function printEvent(ctx: Context, event: RelayEvent): void {
       );
       return;
     case 'handshake':
-      ctx.out.print(event.ok ? `${s.green('✓')} Meta verified the webhook (${event.integrationId})` : `${s.red('✗')} webhook verification refused: wrong verify token`);
+      out.print(event.ok ? `${s.green('✓')} Meta verified the webhook (${event.integrationId})` : `${s.red('✗')} webhook verification refused: wrong verify token`);
       return;
     case 'ignored':
-      ctx.out.print(s.dim(`· ignored ${event.reason}${event.field ? ` (${event.field})` : ''}${event.phoneNumberId ? ` for number ${event.phoneNumberId}` : ''}`));
+      out.print(s.dim(`· ignored ${event.reason}${event.field ? ` (${event.field})` : ''}${event.phoneNumberId ? ` for number ${event.phoneNumberId}` : ''}`));
       return;
     case 'rejected':
-      ctx.out.print(`${s.yellow('!')} ${event.status} ${event.reason}`);
+      out.print(`${s.yellow('!')} ${event.status} ${event.reason}`);
       return;
     case 'media':
-      ctx.out.print(
+      out.print(
         event.ok
           ? s.dim(`· media ${event.mediaId} stored (${event.size ?? 0} bytes) for ${event.interactionId ?? 'an upload'}`)
           : `${s.yellow('!')} media ${event.mediaId} not fetched (attempt ${event.attempt}): ${event.error}` +
@@ -178,7 +208,7 @@ function printEvent(ctx: Context, event: RelayEvent): void {
       );
       return;
     case 'reply':
-      ctx.out.print(
+      out.print(
         !event.ok
           ? `${s.red('↩')} reply to ${displaySender(event.to)} failed: ${event.error}`
           : event.pendingApproval
@@ -187,22 +217,31 @@ function printEvent(ctx: Context, event: RelayEvent): void {
       );
       return;
     case 'handler_output':
-      ctx.out.print(`${s.dim(`${event.interactionId} ${event.stream === 'stderr' ? '!' : '>'}`)} ${event.text}`);
+      out.print(`${s.dim(`${event.interactionId} ${event.stream === 'stderr' ? '!' : '>'}`)} ${event.text}`);
       return;
     case 'webhook_error':
-      ctx.out.print(
+      out.print(
         `${s.red('!')} Meta reported an error${event.code !== null ? ` ${event.code}` : ''}: ${event.title ?? event.message ?? 'no title'}` +
           (event.details ? ` — ${event.details}` : ''),
       );
       return;
+    case 'retention':
+      out.print(
+        s.dim(
+          `· retention: removed ${event.inbound} inbound and ${event.outbound} sent messages, ${event.statuses} statuses, ` +
+            `${event.media} media records (${event.files} files) older than ${event.cutoff}` +
+            (event.keptUndelivered > 0 ? `; kept ${event.keptUndelivered} not yet handed to your code` : ''),
+        ),
+      );
+      return;
     case 'error':
-      ctx.out.warn(event.message);
+      out.warn(event.message);
       return;
     case 'stopping':
-      ctx.out.info(`Stopping (${event.signal}): finishing deliveries in flight…`);
+      out.info(`Stopping (${event.signal}): finishing deliveries in flight…`);
       return;
     case 'stopped':
-      ctx.out.info('Relay stopped.');
+      out.info('Relay stopped.');
       return;
   }
 }

@@ -1,0 +1,31 @@
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { Context } from '../../context.js';
+import { UsageError, UserError } from '../../../errors.js';
+import { describeSystemFault } from '../../../store/faults.js';
+
+export async function run(ctx: Context, _options: Record<string, never>, file: string): Promise<void> {
+  const destination = resolve(file);
+  if (existsSync(destination)) {
+    throw new UsageError(`${file} exists already; a backup never overwrites a file.`, 'Name a new file, or move the old one away.');
+  }
+  if (!existsSync(dirname(destination)) || !statSync(dirname(destination)).isDirectory()) {
+    throw new UsageError(`The folder ${dirname(destination)} does not exist.`);
+  }
+  if (destination === resolve(ctx.paths.database)) throw new UsageError('The backup cannot be the database itself.');
+  const store = await ctx.store();
+  let pages: number;
+  try {
+    ({ pages } = await store.maintenance.backup(destination));
+  } catch (error) {
+    const fault = describeSystemFault(error);
+    throw new UserError(`The backup to ${file} failed: ${fault?.message ?? (error as Error).message}`, {
+      code: fault?.code ?? 'backup_failed',
+      ...(fault?.hint ? { hint: fault.hint } : {}),
+      kind: 'unavailable',
+      cause: error,
+    });
+  }
+  const bytes = statSync(destination).size;
+  ctx.out.result({ path: destination, bytes, pages }, () => `Backed up ${ctx.paths.database} to ${destination} (${bytes} bytes).`);
+}

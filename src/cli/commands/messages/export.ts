@@ -1,0 +1,44 @@
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { once } from 'node:events';
+import type { Context } from '../../context.js';
+import type { Options } from '../../declare.js';
+import { UsageError, UserError } from '../../../errors.js';
+import { normalizeSender, parseSince } from '../../flag-values.js';
+import { exportMessages as exportAll, type ExportFormat } from '../../../services/maintenance/export.js';
+import type { exportMessages } from './index.js';
+
+export async function run(ctx: Context, options: Options<typeof exportMessages>): Promise<void> {
+  if (options.format !== 'csv' && options.format !== 'ndjson') {
+    throw new UsageError(`--format must be csv or ndjson; got "${options.format}".`);
+  }
+  const format: ExportFormat = options.format;
+  const since = options.since ? parseSince(options.since, ctx.now()) : undefined;
+  const from = options.from ? normalizeSender(options.from) : undefined;
+  const store = await ctx.store();
+  const workspace = await ctx.workspace();
+
+  const toFile = options.output !== undefined && options.output !== '-';
+  const sink: NodeJS.WritableStream | WriteStream = toFile ? createWriteStream(options.output!, { mode: 0o600 }) : process.stdout;
+  if (toFile) {
+    await Promise.race([
+      once(sink as WriteStream, 'open'),
+      once(sink as WriteStream, 'error').then(([error]) => {
+        throw new UserError(`Cannot write ${options.output}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`, {
+          code: 'output_unwritable',
+          hint: 'Check that the folder exists and is writable.',
+        });
+      }),
+    ]);
+  }
+  const write = async (chunk: string) => {
+    if (!sink.write(chunk)) await once(sink, 'drain');
+  };
+  const count = await exportAll({ store }, { workspaceId: workspace.id, format, since, from }, write);
+  if (toFile) {
+    await new Promise<void>((resolve, reject) => (sink as WriteStream).end((error?: Error | null) => (error ? reject(error) : resolve())));
+    // The file holds the data; what was written is the result.
+    ctx.out.result({ format, count, output: options.output }, () => `Wrote ${count} messages to ${options.output} (${format}).`);
+  } else if (!ctx.globals.json) {
+    ctx.out.info(`${count} messages exported.`);
+  }
+}
