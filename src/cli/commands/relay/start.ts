@@ -113,7 +113,7 @@ export async function run(ctx: Context, options: Options<typeof start>): Promise
   for (const event of early.splice(0)) visible(event);
   if (relay.tunnel) print({ event: 'tunnel', provider: relay.tunnel.provider, url: relay.tunnel.url });
   for (const callback of callbackUrls(relay)) print(callback);
-  if (!ctx.globals.json) banner(out, relay);
+  if (!ctx.globals.json) banner(out, relay, options.logFile !== undefined);
 
   const signal = await waitForShutdownSignal();
   print({ event: 'stopping', signal });
@@ -122,6 +122,7 @@ export async function run(ctx: Context, options: Options<typeof start>): Promise
   closeLog();
 }
 
+/** With a log file the secrets are not written into it: a log is copied and read by more people than a terminal. */
 function banner(
   out: Output,
   relay: {
@@ -131,8 +132,11 @@ function banner(
     localApi: { url: string; key: string } | null;
     integrations: Array<{ id: string; label: string }>;
   },
+  toLogFile = false,
 ): void {
   const s = out.style;
+  const secret = (value: string) =>
+    toLogFile ? `${value.slice(0, value.indexOf('_') + 1)}… (not written to the log file; \`lumen relay start\` in a terminal shows it)` : s.bold(value);
   for (const integration of relay.integrations) {
     if (!relay.publicUrl) out.print(`  ${integration.label}: ${relay.url}/webhooks/whatsapp/${integration.id}`);
   }
@@ -143,10 +147,10 @@ function banner(
     out.print(s.dim('Local only: put it behind a tunnel (--tunnel cloudflared, or your own with --public-url) for Meta to reach it.'));
   }
   if (relay.signingSecret) {
-    out.print(`Forwarded deliveries are signed with ${s.bold(relay.signingSecret)} (header Lumen-Signature).`);
+    out.print(`Forwarded deliveries are signed with ${secret(relay.signingSecret)} (header Lumen-Signature).`);
   }
   if (relay.localApi) {
-    out.print(`Local API for your code: ${s.bold(relay.localApi.url)}/v1 with Authorization: Bearer ${s.bold(relay.localApi.key)}`);
+    out.print(`Local API for your code: ${s.bold(relay.localApi.url)}/v1 with Authorization: Bearer ${secret(relay.localApi.key)}`);
   }
   out.print(s.dim('Ready. Ctrl-C stops the relay (deliveries in flight are finished first).'));
 }
