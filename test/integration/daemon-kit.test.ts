@@ -200,6 +200,22 @@ describe('lumen relay start: /readyz and /metrics', () => {
     expect(notReady.json.reasons).toEqual([expect.stringMatching(new RegExp(`^secrets of ${connection.id} not readable: `))]);
   });
 
+  it('is not ready while the database cannot be written, and ready again once it can', async () => {
+    const relay = await startRelay(env);
+    // Another process holds the write lock past the relay's busy timeout
+    const holder = new Database(home.path('lumen.db'));
+    holder.exec('BEGIN IMMEDIATE');
+    try {
+      const locked = await request(`${relay.url}/readyz`);
+      expect(locked.status).toBe(503);
+      expect(locked.json).toEqual({ status: 'unavailable', reasons: ['database not writable: The database in LUMEN_HOME stayed locked by another lumen process.'] });
+    } finally {
+      holder.exec('ROLLBACK');
+      holder.close();
+    }
+    expect((await request(`${relay.url}/readyz`)).status).toBe(200);
+  });
+
   it('answers /metrics to the clients --metrics-host names, and refuses a --metrics-host that is not an address', async () => {
     const relay = await startRelay(env, ['--metrics-host', 'any']);
     const forwarded = await request(`${relay.url}/metrics`, { headers: { 'x-forwarded-for': '203.0.113.7' } });
