@@ -34,6 +34,7 @@ export function createRelayMetrics(stats: () => Promise<StoreStats>, now: () => 
     buckets: SECONDS,
     registers: [registry],
   });
+  const webhookSeries = new Map<string, { count: { inc(): void }; time: { observe(value: number): void } }>();
   const stored = new Counter({ name: 'lumen_messages_stored_total', help: 'Inbound messages stored (redeliveries not counted)', registers: [registry] });
   const dispatches = new Counter({
     name: 'lumen_dispatch_attempts_total',
@@ -102,8 +103,15 @@ export function createRelayMetrics(stats: () => Promise<StoreStats>, now: () => 
   return {
     registry,
     webhook(result, status, seconds) {
-      webhooks.inc({ result, status: String(status) });
-      webhookSeconds.observe({ result }, seconds);
+      // Per request: the labelled children are looked up once per (result, status), not hashed every time.
+      const key = `${result} ${status}`;
+      let series = webhookSeries.get(key);
+      if (!series) {
+        series = { count: webhooks.labels({ result, status: String(status) }), time: webhookSeconds.labels({ result }) };
+        webhookSeries.set(key, series);
+      }
+      series.count.inc();
+      series.time.observe(seconds);
     },
     messagesStored(count) {
       stored.inc(count);
