@@ -175,8 +175,11 @@ describe("replies from the user's code, without the token", () => {
     await eventually(() => expect(sandbox.sent(CUSTOMER).filter((s) => s.outcome.result === 'accepted')).toHaveLength(1), 20_000);
     const [sent] = sandbox.sent(CUSTOMER);
     expect(sent!.body).toMatchObject({ to: CUSTOMER, type: 'interactive', interactive: { type: 'button', body: { text: 'Got it' } } });
-    const outbound = await store.outbound.findByWamid(sent!.outcome.result === 'accepted' ? sent!.outcome.wamid : '');
-    expect(outbound).toMatchObject({ source: 'reply', kind: 'interactive', idempotencyKey: expect.stringMatching(/^reply:in_\d+:0$/) });
+    // The sandbox records the send as it answers; the relay records Meta's answer just after it arrives.
+    await eventually(async () => {
+      const outbound = await store.outbound.findByWamid(sent!.outcome.result === 'accepted' ? sent!.outcome.wamid : '');
+      expect(outbound).toMatchObject({ source: 'reply', kind: 'interactive', idempotencyKey: expect.stringMatching(/^reply:in_\d+:0$/) });
+    });
   });
 
   it('an --exec handler printing {"messages": […]} sends each; what else it prints shows in the relay output', async () => {
