@@ -240,9 +240,16 @@ describe('lumen events drop', () => {
     const human = await lumen(['events', 'list'], { env });
     expect(human.stdout).toContain('NEXT ATTEMPT');
 
+    // The queue shows it waiting, with its age
+    const waiting = parsePrometheus((await request(`${relay.url}/metrics`)).text);
+    expect(waiting.get('lumen_dispatch_queue_depth')).toBe(1);
+    expect(waiting.get('lumen_dispatch_oldest_age_seconds')).toBeGreaterThan(0);
+    expect(waiting.get('lumen_dispatch_attempts_total{result="failed"}')).toBeGreaterThanOrEqual(1);
+
     expect(await lumenJson(['events', 'drop', id])).toEqual({ id: failed.eventId, state: 'dropped', interactionId: failed.interactionId, attempts: expect.any(Number) });
     expect(await lumenJson(['events', 'list'])).toEqual([expect.objectContaining({ id: failed.eventId, state: 'dropped' })]);
     expect((await lumenJson(['events', 'list', '--failed']))).toEqual([]);
+    expect(parsePrometheus((await request(`${relay.url}/metrics`)).text).get('lumen_dispatch_queue_depth')).toBe(0);
 
     const again = await lumenJson(['events', 'drop', id], 1);
     expect(again.error.code).toBe('event_not_pending');
