@@ -139,15 +139,17 @@ describe('messages purge', () => {
     const oldFile = join(mediaDir, 'aaaa.png');
     writeFileSync(oldFile, 'old bytes');
     await store.media.markStored('wa_1', 'm-old', { path: oldFile, size: 9, sha256: 'aaaa', mimeType: 'image/png' }, daysAgo(100));
-    // A new message whose media file has the same bytes (same hash, same file) as the old one's
-    const recent = await ingest('default', daysAgo(10), [message('wa_1', 'w.new', '15550001', daysAgo(10), 'm-new')]);
-    await store.dispatch.markDelivered(recent.events[0]!, { target: 'x', status: 200, durationMs: 1, at: daysAgo(10) });
-    await store.media.markStored('wa_1', 'm-new', { path: oldFile, size: 9, sha256: 'aaaa', mimeType: 'image/png' }, daysAgo(10));
+    // (Stored in time order, as the relay stores them.) The other workspace's old message
+    await ingest('other', daysAgo(100), [message('wa_2', 'w.other.old', '15550009', daysAgo(100))], { enqueueDispatch: false });
     // A file only an old message uses
     await ingest('default', daysAgo(95), [message('wa_1', 'w.old.own-file', '15550005', daysAgo(95), 'm-own')], { enqueueDispatch: false });
     const ownFile = join(mediaDir, 'bbbb.png');
     writeFileSync(ownFile, 'own bytes');
     await store.media.markStored('wa_1', 'm-own', { path: ownFile, size: 9, sha256: 'bbbb', mimeType: 'image/png' }, daysAgo(95));
+    // A new message whose media file has the same bytes (same hash, same file) as the old one's
+    const recent = await ingest('default', daysAgo(10), [message('wa_1', 'w.new', '15550001', daysAgo(10), 'm-new')]);
+    await store.dispatch.markDelivered(recent.events[0]!, { target: 'x', status: 200, durationMs: 1, at: daysAgo(10) });
+    await store.media.markStored('wa_1', 'm-new', { path: oldFile, size: 9, sha256: 'aaaa', mimeType: 'image/png' }, daysAgo(10));
     // Old statuses and webhook errors, a new status; old sent messages (settled and still queued)
     await ingest('default', daysAgo(100), [], {
       statuses: [
@@ -163,8 +165,6 @@ describe('messages purge', () => {
     await store.outbound.insertOrFind(outbound('msg_old_sent', ws1, 'delivered', daysAgo(100), 'wamid.out.old'));
     await store.outbound.insertOrFind(outbound('msg_old_queued', ws1, 'queued', daysAgo(100), null));
     await store.outbound.insertOrFind(outbound('msg_new_sent', ws1, 'read', daysAgo(1), 'wamid.out.new'));
-    // The other workspace's old message
-    await ingest('other', daysAgo(100), [message('wa_2', 'w.other.old', '15550009', daysAgo(100))], { enqueueDispatch: false });
 
     // When a dry run, then the purge, of what is older than 90 days in workspace "default"
     const request = { olderThanMs: parseAge('90d', '--older-than'), workspaceId: ws1, mediaDir };

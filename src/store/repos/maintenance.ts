@@ -14,21 +14,28 @@ const SETTLED_OUTBOUND = `('rejected', 'accepted', 'sent', 'delivered', 'read', 
  * delivery to the user's code is still owed (pending or retrying) is kept, however old: it was acknowledged to Meta
  * and must be handed on first.
  */
-function scoped(workspace: boolean) {
+function scoped(workspace: boolean, bounded: boolean) {
+  // Messages are stored in time order: the scan stops at the first one newer than the cutoff (@bound) instead of
+  // reading the whole table (it runs inside the relay, daily). A purge and its dry run use the same bound, so they
+  // count the same rows; a message stored after a newer one (a clock set back) waits for a later purge.
+  const below = bounded ? ' AND i.seq < @bound' : '';
   const inWorkspace = (column = 'workspace_id') => (workspace ? ` AND ${column} = @workspaceId` : '');
   const integrationInWorkspace = workspace
     ? ' AND integration_id IN (SELECT id FROM integrations WHERE workspace_id = @workspaceId)'
     : '';
   return {
-    interactions: `FROM interactions i WHERE i.received_at < @cutoff${inWorkspace('i.workspace_id')}
+    interactions: `FROM interactions i WHERE i.received_at < @cutoff${below}${inWorkspace('i.workspace_id')}
         AND NOT EXISTS (SELECT 1 FROM dispatch_events d WHERE d.interaction_seq = i.seq AND d.state IN ('pending', 'retrying'))`,
     outbound: `FROM outbound_messages WHERE created_at < @cutoff AND state IN ${SETTLED_OUTBOUND}${inWorkspace()}`,
     statuses: `FROM message_statuses WHERE received_at < @cutoff${integrationInWorkspace}`,
     errors: `FROM webhook_errors WHERE received_at < @cutoff${inWorkspace()}`,
     uploads: `FROM media WHERE direction = 'out' AND created_at < @cutoff${inWorkspace()}`,
     contacts: `FROM contacts AS c WHERE c.last_inbound_at < @cutoff${inWorkspace('c.workspace_id')}
-        AND NOT EXISTS (SELECT 1 FROM interactions i WHERE i.integration_id = c.integration_id AND i.from_id = c.contact_id
-                          AND i.received_at >= @cutoff)`,
+        AND NOT EXISTS (SELECT 1 FROM interactions i WHERE i.workspace_id = c.workspace_id AND i.from_id = c.contact_id
+                          AND i.integration_id = c.integration_id AND i.received_at >= @cutoff)`,
+    /** Old messages kept because their delivery is still owed. */
+    kept: `FROM interactions i WHERE i.received_at < @cutoff${below}${inWorkspace('i.workspace_id')}
+        AND EXISTS (SELECT 1 FROM dispatch_events d WHERE d.interaction_seq = i.seq AND d.state IN ('pending', 'retrying'))`,
   };
 }
 
@@ -41,7 +48,14 @@ export function createMaintenanceRepo(db: Database): MaintenanceRepo {
     'SELECT state, COUNT(*) AS n FROM outbound_messages GROUP BY state',
   );
 
-  const params = (scope: PurgeScope) => ({ cutoff: scope.cutoff, ...(scope.workspaceId ? { workspaceId: scope.workspaceId } : {}) });
+  const firstNew = db.prepare<{ cutoff: string }, number>('SELECT seq FROM interactions WHERE received_at >= @cutoff ORDER BY seq LIMIT 1').pluck();
+  const prepare = (scope: PurgeScope) => {
+    const bound = firstNew.get({ cutoff: scope.cutoff });
+    return {
+      sql: scoped(scope.workspaceId !== undefined, bound !== undefined),
+      p: { cutoff: scope.cutoff, ...(bound !== undefined ? { bound } : {}), ...(scope.workspaceId ? { workspaceId: scope.workspaceId } : {}) },
+    };
+  };
 
   return {
     async checkWritable() {
@@ -59,18 +73,11 @@ export function createMaintenanceRepo(db: Database): MaintenanceRepo {
     },
 
     async plan(scope) {
-      const sql = scoped(scope.workspaceId !== undefined);
-      const p = params(scope);
-      const count = (from: string) => (db.prepare(`SELECT COUNT(*) ${from}`).pluck().get(p) as number) ?? 0;
       return db.transaction((): PurgeCounts => {
+        const { sql, p } = prepare(scope);
+        const count = (from: string) => (db.prepare(`SELECT COUNT(*) ${from}`).pluck().get(p) as number) ?? 0;
         const inbound = count(sql.interactions);
-        const kept = db
-          .prepare(
-            `SELECT COUNT(*) FROM interactions i WHERE i.received_at < @cutoff${scope.workspaceId ? ' AND i.workspace_id = @workspaceId' : ''}
-               AND EXISTS (SELECT 1 FROM dispatch_events d WHERE d.interaction_seq = i.seq AND d.state IN ('pending', 'retrying'))`,
-          )
-          .pluck()
-          .get(p) as number;
+        const kept = count(sql.kept);
         const inboundMedia = db
           .prepare(`SELECT COUNT(*) FROM media WHERE interaction_seq IN (SELECT i.seq ${sql.interactions})`)
           .pluck()
@@ -89,8 +96,7 @@ export function createMaintenanceRepo(db: Database): MaintenanceRepo {
     },
 
     async purge(scope) {
-      const sql = scoped(scope.workspaceId !== undefined);
-      const p = params(scope);
+      const { sql, p } = prepare(scope);
       const totals: PurgeCounts = { inbound: 0, outbound: 0, statuses: 0, webhookErrors: 0, media: 0, contacts: 0, keptUndelivered: 0, files: [] };
       const removedPaths = new Set<string>();
       const pickInteractions = db.prepare(`SELECT i.seq ${sql.interactions} ORDER BY i.seq LIMIT ${BATCH}`).pluck();
@@ -114,16 +120,11 @@ export function createMaintenanceRepo(db: Database): MaintenanceRepo {
         totals.outbound = db.prepare(`DELETE ${sql.outbound}`).run(p).changes;
         totals.statuses = db.prepare(`DELETE ${sql.statuses}`).run(p).changes;
         totals.webhookErrors = db.prepare(`DELETE ${sql.errors}`).run(p).changes;
-        const uploads = db.prepare<Record<string, string>, { path: string | null }>(`DELETE ${sql.uploads} RETURNING path`).all(p);
+        const uploads = db.prepare<Record<string, string | number>, { path: string | null }>(`DELETE ${sql.uploads} RETURNING path`).all(p);
         for (const m of uploads) if (m.path) removedPaths.add(m.path);
         totals.media += uploads.length;
         totals.contacts = db.prepare(`DELETE ${sql.contacts}`).run(p).changes;
-        totals.keptUndelivered = db
-          .prepare(
-            `SELECT COUNT(*) FROM interactions i WHERE i.received_at < @cutoff${scope.workspaceId ? ' AND i.workspace_id = @workspaceId' : ''}`,
-          )
-          .pluck()
-          .get(p) as number;
+        totals.keptUndelivered = db.prepare(`SELECT COUNT(*) ${sql.kept}`).pluck().get(p) as number;
         // A file is named by its hash: it goes only when no remaining record points at it.
         const stillUsed = db.prepare<[string], number>('SELECT 1 FROM media WHERE path = ? LIMIT 1').pluck();
         totals.files = [...removedPaths].filter((path) => stillUsed.get(path) === undefined);
