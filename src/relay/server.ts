@@ -322,6 +322,7 @@ export async function startRelay(relayDeps: RelayDeps, options: RelayOptions): P
     const mediaDir = options.mediaDir;
     const { purgeMessages } = await import('../services/maintenance/retention.js');
     const runRetention = () => {
+      if (closing) return; // stopping: the database is about to close
       purging = purging.then(async () => {
         try {
           const report = await purgeMessages(deps, { olderThanMs, dryRun: false, mediaDir });
