@@ -458,7 +458,7 @@ describe('media and read receipts of messages the relay received', () => {
       }),
     ]);
     const human = await home.run(['media', 'list']);
-    expect(human.stdout).toMatch(new RegExp(`^MEDIA ID +DIRECTION +STATE +TYPE +SIZE +MESSAGE +RECEIVED/UPLOADED +FILE OR LAST ERROR\n${stored.mediaId} +received +stored +image/png +${PNG.length} bytes +${message.interactionId} +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d +${home.path('media')}`));
+    expect(human.stdout).toMatch(new RegExp(`^MEDIA ID +DIRECTION +STATE +TYPE +SIZE +MESSAGE +RECEIVED/UPLOADED +FILE OR LAST ERROR\n${stored.mediaId} +received +stored +image/png +${PNG.length} bytes +${message.interactionId} +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d \\S+ +${home.path('media')}`));
 
     // When saving it by its message's id to a file
     const out = home.path('saved.png');

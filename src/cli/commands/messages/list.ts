@@ -20,7 +20,7 @@ export async function run(ctx: Context, options: Options<typeof list>): Promise<
     return table(
       ['RECEIVED', 'FROM', 'NAME', 'TYPE', 'TEXT', 'ID'],
       interactions.map((i) => [
-        i.receivedAt.replace('T', ' ').slice(0, 19),
+        ctx.time.at(i.receivedAt),
         i.fromKind === 'phone' ? `+${i.from}` : i.from,
         i.contactName ?? '',
         i.type,

@@ -21,14 +21,14 @@ export async function run(ctx: Context, _options: Options<typeof show>, ref: str
       `${message.id}  ${message.kind}${message.templateName ? ` ${message.templateName} (${message.templateLanguage})` : ''} to +${message.recipient}`,
       `  State     ${message.state}${message.errorCode ? ` (error ${message.errorCode}: ${message.errorTitle ?? ''})` : ''}`,
       `  wamid     ${message.wamid ?? '-'}`,
-      `  Written   ${message.createdAt}${message.source !== 'cli' ? ` by ${message.source}` : ''}`,
+      `  Written   ${ctx.time.atRelative(message.createdAt)}${message.source !== 'cli' ? ` by ${message.source}` : ''}`,
     ];
-    if (message.approvedBy) lines.push(`  Approved  by ${message.approvedBy} at ${message.approvedAt}`);
-    if (message.rejectedBy) lines.push(`  Rejected  by ${message.rejectedBy} at ${message.rejectedAt}: ${message.rejectReason}`);
+    if (message.approvedBy) lines.push(`  Approved  by ${message.approvedBy} at ${message.approvedAt ? ctx.time.at(message.approvedAt) : '?'}`);
+    if (message.rejectedBy) lines.push(`  Rejected  by ${message.rejectedBy} at ${message.rejectedAt ? ctx.time.at(message.rejectedAt) : '?'}: ${message.rejectReason}`);
     if (timeline.length > 0) {
       lines.push('  Timeline');
       for (const entry of timeline) {
-        lines.push(`    ${entry.occurredAt}  ${entry.status}${entry.errorCode ? ` (error ${entry.errorCode}: ${entry.errorTitle ?? ''})` : ''}`);
+        lines.push(`    ${ctx.time.at(entry.occurredAt)}  ${entry.status}${entry.errorCode ? ` (error ${entry.errorCode}: ${entry.errorTitle ?? ''})` : ''}`);
       }
     } else if (message.wamid) {
       lines.push('  No status webhooks yet (they arrive through a running `lumen relay start`).');

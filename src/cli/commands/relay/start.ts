@@ -148,7 +148,7 @@ function printEvent(ctx: Context, event: RelayEvent): void {
           ? /^https?:\/\//.test(event.target)
             ? `${s.green('→')} forwarded ${event.status ?? ''} in ${event.durationMs} ms`
             : `${s.green('→')} ran ${event.target}: exit ${event.status ?? 0} in ${event.durationMs} ms`
-          : `${s.red('→')} ${event.target} failed (${event.error}); attempt ${event.attempt}, retrying at ${event.nextAttemptAt}`,
+          : `${s.red('→')} ${event.target} failed (${event.error}); attempt ${event.attempt}, retrying at ${event.nextAttemptAt ? ctx.time.atRelative(event.nextAttemptAt) : "?"}`,
       );
       return;
     case 'auto_reply':
@@ -174,7 +174,7 @@ function printEvent(ctx: Context, event: RelayEvent): void {
         event.ok
           ? s.dim(`· media ${event.mediaId} stored (${event.size ?? 0} bytes) for ${event.interactionId ?? 'an upload'}`)
           : `${s.yellow('!')} media ${event.mediaId} not fetched (attempt ${event.attempt}): ${event.error}` +
-              (event.retryAt ? `; retrying at ${event.retryAt}` : '; given up (the message is kept)'),
+              (event.retryAt ? `; retrying at ${ctx.time.atRelative(event.retryAt)}` : '; given up (the message is kept)'),
       );
       return;
     case 'reply':
