@@ -1,9 +1,25 @@
 /**
  * What a new user trips over, through the built CLI where only a process shows it (exit codes, signals, pipes, TZ).
  */
+import { createServer } from 'node:net';
+import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
-import { connectedHome, type ConnectedHome } from '../helpers/send.js';
+import { SAFETY_NET_MS } from '../helpers/async.js';
+import { BIN } from '../helpers/cli.js';
+import { acceptedPerRecipient, connectedHome, ndjson, writeCsv, type ConnectedHome } from '../helpers/send.js';
+
+/** A loopback address nothing listens on: a Graph API that cannot be reached. */
+async function closedPort(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}`;
+}
+
+const welcomeCsv = (count: number, offset: number) =>
+  `to,first_name,shop\n${Array.from({ length: count }, (_, i) => `+1555000${String(offset + i)},Ana,Lumen`).join('\n')}\n`;
 
 let sandbox: SandboxHandle;
 let home: ConnectedHome;
@@ -13,6 +29,7 @@ beforeAll(async () => {
 afterAll(() => sandbox.close());
 beforeEach(async () => {
   home = await connectedHome(sandbox);
+  sandbox.reset(); // connect's calls are not what these tests look at
 });
 afterEach(() => home.cleanup());
 
@@ -33,5 +50,85 @@ describe('times in human output', () => {
     expect(kolkata.stdout).toMatch(/GMT\+5:30 \(1 h ago\)/);
     const { json } = await home.runJson(['contacts', 'list'], { env: { TZ: 'Asia/Kolkata' } });
     expect(json[0].lastInboundAt).toBe(wrote.toISOString());
+  });
+});
+
+describe('lumen send --csv, stopped early', () => {
+  it('Ctrl-C prints the summary (and its NDJSON event), exits 3, and a re-run sends the rows not sent', async () => {
+    // Given a bulk send at one message a second
+    const csv = writeCsv(home.dir, 'slow.csv', welcomeCsv(30, 6000));
+    const args = ['send', '--csv', csv, '--template', 'welcome', '--rate', '1', '--json'];
+    const child = execa('node', [BIN, ...args], { env: home.env, extendEnv: false, reject: false, timeout: SAFETY_NET_MS, encoding: 'utf8' });
+    // When Ctrl-C comes once the first row is reported
+    let output = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('"event":"row"')) resolve();
+      });
+      child.catch(reject);
+    });
+    child.kill('SIGINT');
+    const result = await child;
+
+    // Then the summary comes, the error document after it, and exit 3
+    expect(result.exitCode, result.stderr).toBe(3);
+    const events = ndjson(result.stdout);
+    const summary = events.find((e) => e.event === 'summary');
+    expect(summary).toMatchObject({ stopped: 'cancelled', total: 30 });
+    expect(summary.notSent).toBeGreaterThan(0);
+    expect(summary.sent + summary.notSent).toBe(30);
+    expect(events.at(-1).error).toMatchObject({ code: 'cancelled', message: expect.stringContaining('Run the same command again') });
+
+    // When the same command runs again, faster
+    const rerun = await home.run(['send', '--csv', csv, '--template', 'welcome', '--rate', '200', '--json']);
+    // Then the rest is sent, every row once
+    expect(rerun.exitCode, rerun.stderr).toBe(0);
+    expect(ndjson(rerun.stdout).at(-1)).toMatchObject({ event: 'summary', sent: summary.notSent, skipped: summary.sent, stopped: null });
+    const perRecipient = acceptedPerRecipient(sandbox);
+    expect(perRecipient.size).toBe(30);
+    expect([...perRecipient.values()].every((n) => n === 1)).toBe(true);
+  });
+
+  it('stops after a few network failures in a row when the Graph API cannot be reached, and says how to resume', async () => {
+    // Given a Graph API nobody answers at
+    const csv = writeCsv(home.dir, 'offline.csv', welcomeCsv(40, 7000));
+    const args = ['send', '--csv', csv, '--template', 'welcome', '--rate', '2'];
+    const offline = { LUMEN_GRAPH_URL: await closedPort() };
+    // When the bulk send runs
+    const run = await home.run([...args, '--json'], { env: offline });
+    // Then it stops early: a few rows failed, the rest not tried, the summary says so, then the error (exit 1)
+    expect(run.exitCode).toBe(1);
+    const events = ndjson(run.stdout.trim().split('\n').slice(0, -1).join('\n'));
+    const summary = events.find((e) => e.event === 'summary');
+    expect(summary).toMatchObject({ stopped: 'graph_unreachable', sent: 0 });
+    expect(summary.failed).toBeLessThan(40);
+    expect(summary.notSent).toBe(40 - summary.failed);
+    const error = JSON.parse(run.stdout.trim().split('\n').at(-1)!).error;
+    expect(error).toMatchObject({ code: 'graph_unreachable', message: expect.stringContaining('cannot be reached') });
+    expect(error.hint).toContain('run the same command again');
+    const human = await home.run(args, { env: offline });
+    expect(human.exitCode).toBe(1);
+    expect(human.stdout).toMatch(/not sent \(stopped\)/);
+    expect(human.stderr).toContain('Hint: Check the connection');
+
+    // And once it is reachable again, the same command sends every row
+    const back = await home.run([...args, '--rate', '200', '--json']);
+    expect(back.exitCode, back.stderr).toBe(0);
+    expect(acceptedPerRecipient(sandbox).size).toBe(40);
+  });
+});
+
+describe('a send that failed on the network', () => {
+  it('names its msg_ id, which messages show shows', async () => {
+    home.contactWrote('+15551234567', new Date());
+    const { result, json } = await home.runJson(['send', '--to', '+15551234567', '--text', 'hi'], { env: { LUMEN_GRAPH_URL: await closedPort() } });
+    expect(result.exitCode).toBe(1);
+    expect(json.error.code).toBe('graph_unreachable');
+    const id = /msg_[0-9a-f]{24}/.exec(json.error.message)?.[0];
+    expect(id, json.error.message).toBeDefined();
+    const shown = await home.runJson(['messages', 'show', id!]);
+    expect(shown.result.exitCode).toBe(0);
+    expect(shown.json).toMatchObject({ id, state: 'failed' });
   });
 });

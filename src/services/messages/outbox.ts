@@ -237,6 +237,15 @@ const SEND_REASONS: Record<number, { reason: string; hint?: string }> = {
 };
 
 export function explainSendError(error: unknown, message: OutboundMessage): unknown {
+  if (error instanceof GraphNetworkError) {
+    // Meta never got it: the message is kept (failed), and the id is what to look it up or retry by.
+    return new UserError(`Message ${message.id} to ${who(message)} was not sent: ${error.message}`, {
+      code: error.code,
+      kind: error.kind,
+      hint: `${error.hint ?? ''} \`lumen messages show ${message.id}\` shows it; running the same command again (same --idempotency-key) retries it.`.trim(),
+      cause: error,
+    });
+  }
   if (!(error instanceof GraphError)) return error;
   if (error.isAuthError) {
     return new UserError(`Meta rejected the access token (code 190): ${error.message}`, {
