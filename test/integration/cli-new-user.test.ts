@@ -5,7 +5,9 @@ import { createServer } from 'node:net';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
+import { openStore } from '../../src/store/index.js';
 import { SAFETY_NET_MS } from '../helpers/async.js';
+import { textJob } from '../helpers/inbox.js';
 import { BIN } from '../helpers/cli.js';
 import { acceptedPerRecipient, connectedHome, ndjson, writeCsv, type ConnectedHome } from '../helpers/send.js';
 
@@ -130,5 +132,58 @@ describe('a send that failed on the network', () => {
     const shown = await home.runJson(['messages', 'show', id!]);
     expect(shown.result.exitCode).toBe(0);
     expect(shown.json).toMatchObject({ id, state: 'failed' });
+  });
+});
+
+describe('lumen messages list and show, both directions', () => {
+  /** Stores received messages as the relay does (the inbox's own write). */
+  async function received(...wamids: string[]): Promise<void> {
+    const store = openStore(home.path('lumen.db'));
+    try {
+      const job = textJob(home.integrationId, ...wamids);
+      await store.inbox.ingest([{ ...job, workspaceId: home.workspaceId, receivedAt: new Date(Date.now() - 60_000).toISOString() }]);
+    } finally {
+      store.close();
+    }
+  }
+
+  it('lists received and sent messages newest first, --direction picks one, and every id it prints can be shown', async () => {
+    // Given two received messages and one sent
+    await received('wamid.IN1', 'wamid.IN2');
+    home.contactWrote('+15551234567', new Date());
+    const sent = await home.runJson(['send', '--to', '+15551234567', '--text', 'Your order shipped']);
+    expect(sent.result.exitCode, sent.result.stderr).toBe(0);
+
+    // When everything is listed
+    const all = (await home.runJson(['messages', 'list'])).json as any[];
+    // Then both directions are there, the send first (newest)
+    expect(all.map((m) => m.direction)).toEqual(['out', 'in', 'in']);
+    expect(all[0]).toMatchObject({ id: sent.json.id, to: '15551234567', state: 'accepted', text: 'Your order shipped' });
+    expect((await home.runJson(['messages', 'list', '--direction', 'out'])).json.map((m: any) => m.id)).toEqual([sent.json.id]);
+    expect((await home.runJson(['messages', 'list', '--direction', 'in'])).json.map((m: any) => m.wamid).sort()).toEqual(['wamid.IN1', 'wamid.IN2']);
+    expect((await home.runJson(['messages', 'list', '--to', '15551234567'])).json).toHaveLength(1);
+    const human = await home.run(['messages', 'list']);
+    expect(human.stdout).toMatch(/→ out +\+15551234567 +text +accepted · Your order shipped +msg_/);
+    expect(human.stdout).toMatch(/← in +\+15551234567 +text +hi +in_\d+/);
+
+    // And a received message's in_… id and wamid show it
+    const inId = all[1].id as string;
+    for (const ref of [inId, all[1].wamid]) {
+      const shown = await home.runJson(['messages', 'show', ref]);
+      expect(shown.result.exitCode, ref).toBe(0);
+      expect(shown.json).toMatchObject({ direction: 'in', id: inId, from: '15551234567', text: 'hi' });
+    }
+    const shownHuman = await home.run(['messages', 'show', inId]);
+    expect(shownHuman.stdout).toContain(`${inId}  text from +15551234567`);
+    const bad = await home.run(['messages', 'list', '--direction', 'sideways']);
+    expect(bad.exitCode).toBe(2);
+  });
+
+  it('says nothing matched a filter, rather than that nothing is stored', async () => {
+    await received('wamid.IN3');
+    const result = await home.run(['messages', 'list', '--from', 'nobody']);
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toContain('No messages match these filters');
+    expect(result.stdout).not.toContain('No messages stored yet');
   });
 });

@@ -809,13 +809,13 @@ describe('lumen messages show', () => {
     expect(result.exitCode).toBe(1);
     expect(json.error).toEqual({
       code: 'message_not_found',
-      message: 'No sent message "msg_000000000000000000000000" in workspace default.',
-      hint: 'Give the id `lumen send` printed (msg_…) or the wamid. Inbound messages: `lumen messages list`.',
+      message: 'No message "msg_000000000000000000000000" in workspace default.',
+      hint: 'Give an id lumen printed (msg_… for a sent message, in_… for a received one) or a wamid; `lumen messages list` lists both.',
     });
     const human = await home.run(['messages', 'show', 'wamid.nope']);
     expect(human.exitCode).toBe(1);
     expect(human.stderr).toBe(
-      'Error: No sent message "wamid.nope" in workspace default.\nHint: Give the id `lumen send` printed (msg_…) or the wamid. Inbound messages: `lumen messages list`.',
+      'Error: No message "wamid.nope" in workspace default.\nHint: Give an id lumen printed (msg_… for a sent message, in_… for a received one) or a wamid; `lumen messages list` lists both.',
     );
   });
 });

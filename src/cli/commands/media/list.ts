@@ -22,7 +22,7 @@ export async function run(ctx: Context, options: Options<typeof list>): Promise<
         m.size === null ? '' : formatBytes(m.size),
         m.interactionId ?? '',
         ctx.time.at(m.createdAt),
-        m.path ?? (m.lastError ? `error: ${m.lastError.replace(/\s+/g, ' ').slice(0, 80)}` : ''),
+        m.path ?? (m.lastError ? `error: ${m.lastError.replace(/\s+/g, ' ')}` : ''),
       ]),
     );
   });
