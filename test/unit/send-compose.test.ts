@@ -253,4 +253,22 @@ describe('parseCsv', () => {
     expect(parseCsv('')).toEqual({ header: [], rows: [], malformed: [] });
     expect(parseCsv('\uFEFF')).toEqual({ header: [], rows: [], malformed: [] });
   });
+  it('refuses a file with an unterminated quote, naming the line where it opens, instead of losing the rows after it', () => {
+    const error = userErrorOf(() => parseCsv('to,name\n+15550000001,Ana\n+15550000002,"Bo\n+15550000003,Cy\n+15550000004,Di\n', 'r.csv'));
+    expect(error).toMatchObject({ code: 'csv_malformed', kind: 'usage' });
+    expect(error.message).toBe('r.csv, line 3: a quoted field is never closed (a " without its closing ").');
+    expect(error.hint).toContain('line 3');
+  });
+
+  it('says a semicolon-separated file is not comma-separated', () => {
+    const error = userErrorOf(() => parseCsv('to;first_name;shop\n+15550000001;Ana;Lumen\n', 'r.csv'));
+    expect(error).toMatchObject({ code: 'csv_delimiter', kind: 'usage' });
+    expect(error.message).toBe('r.csv is separated by semicolons, not commas: its header "to;first_name;shop" reads as one column.');
+    expect(error.hint).toContain('comma');
+  });
+
+  it('counts lines across quoted line breaks and blank lines', () => {
+    const table = parseCsv('to,note\n\n+15550000001,"two\nlines"\n\n+15550000002,x\n');
+    expect(table.rows.map((r) => r.line)).toEqual([3, 6]);
+  });
 });

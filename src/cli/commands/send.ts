@@ -283,7 +283,7 @@ async function runCsv(
   }
   const { parseCsv } = await import('../../services/messages/csv.js');
   const { runBulk } = await import('../../services/messages/bulk.js');
-  const csv = parseCsv(text);
+  const csv = parseCsv(text, basename(options.csv!));
   if (csv.header.length === 0) throw new UserError(`${options.csv} is empty.`, { code: 'csv_empty', kind: 'usage' });
 
   const progress = new Progress(ctx, csv.rows.length + csv.malformed.length);
