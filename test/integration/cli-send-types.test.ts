@@ -363,7 +363,7 @@ describe('lumen send refuses what Meta would, and what makes no sense, before Me
     ['a --body without a type', () => ['--body', file('notype.json', JSON.stringify({ text: { body: 'Hi' } }))], /^--body needs a "type" \(text, image, interactive, …\)\.$/],
     ['a --body that names the recipient', () => ['--body', file('to.json', JSON.stringify({ to: '1555', type: 'text', text: { body: 'Hi' } }))], /^--body must not name the recipient/],
     ['a --body template', () => ['--body', file('tpl.json', JSON.stringify({ type: 'template', template: { name: 'welcome' } }))], /^Send templates with --template/],
-    ['a --body file that does not exist', () => ['--body', home.path('missing.json')], /^--body .*missing\.json: cannot read it \(ENOENT\)\.$/],
+    ['a --body file that does not exist', () => ['--body', home.path('missing.json')], /^--body .*missing\.json: cannot read it \(no such file\)\.$/],
     // Combinations
     ['--image with --template', () => ['--image', 'https://x.example/a.png', '--template', 'hello_world'], /^One kind of message per send: --template and --image do not go together\.$/],
     ['two media flags', () => ['--image', 'https://x.example/a.png', '--video', 'https://x.example/v.mp4'], /^One kind of message per send: --image and --video do not go together\.$/],

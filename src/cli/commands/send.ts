@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import type { Context } from '../context.js';
 import type { Options } from '../declare.js';
 import { serviceDeps } from '../deps.js';
-import { CancelledError, UsageError, UserError, type Outcome } from '../../errors.js';
+import { CancelledError, fileProblem, UsageError, UserError, type Outcome } from '../../errors.js';
 import { resolveGraphSettings } from '../../config/config.js';
 import type { BulkRowResult, BulkSummary } from '../../services/messages/bulk.js';
 import { showRecipient, type MessageInput } from '../../services/messages/compose.js';
@@ -241,7 +241,7 @@ function readText(path: string, flag: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (error) {
-    throw new UserError(`${flag} ${path}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}).`, {
+    throw new UserError(`${flag} ${path}: cannot read it (${fileProblem(error)}).`, {
       code: 'file_unreadable',
       kind: 'usage',
     });
@@ -279,7 +279,7 @@ async function runCsv(
   try {
     text = readFileSync(options.csv!, 'utf8');
   } catch (error) {
-    throw new UserError(`Cannot read ${options.csv}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`, { code: 'csv_unreadable', kind: 'usage' });
+    throw new UserError(`Cannot read ${options.csv}: ${fileProblem(error)}.`, { code: 'csv_unreadable', kind: 'usage' });
   }
   const { parseCsv } = await import('../../services/messages/csv.js');
   const { runBulk } = await import('../../services/messages/bulk.js');
