@@ -97,6 +97,13 @@ describe('choosing the secret store', () => {
       expect(warnings[0]).toContain('LUMEN_SECRET_STORE=file');
     });
 
+    it('warns once per LUMEN_HOME, not on every command', async () => {
+      process.env.DBUS_SESSION_BUS_ADDRESS = 'unix:path=/nonexistent';
+      expect((await open({})).kind).toBe('file');
+      expect((await open({})).kind).toBe('file');
+      expect(warnings).toHaveLength(1);
+    });
+
     it('falls back without waiting for a probe timeout when no bus address is set at all', async () => {
       delete process.env.DBUS_SESSION_BUS_ADDRESS;
       process.env.XDG_RUNTIME_DIR = dir; // holds no "bus" socket
