@@ -270,7 +270,7 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
         }
         if (reportStatuses) {
           for (const s of statuses) {
-            emit({ event: 'status', integrationId: s.integrationId, wamid: s.wamid, status: s.status, errorCode: s.errorCode });
+            emit({ event: 'status', integrationId: s.integrationId, wamid: s.wamid, status: s.status, errorCode: s.errorCode, recipient: s.recipientId });
           }
         }
         for (const e of errors) {

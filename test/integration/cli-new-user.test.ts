@@ -8,6 +8,8 @@ import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
 import { openStore } from '../../src/store/index.js';
 import { SAFETY_NET_MS } from '../helpers/async.js';
 import { textJob } from '../helpers/inbox.js';
+import { postSigned, startRelay } from '../helpers/relay.js';
+import { statusDelivery } from '../helpers/webhooks.js';
 import { BIN } from '../helpers/cli.js';
 import { acceptedPerRecipient, connectedHome, ndjson, writeCsv, type ConnectedHome } from '../helpers/send.js';
 
@@ -185,5 +187,30 @@ describe('lumen messages list and show, both directions', () => {
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toContain('No messages match these filters');
     expect(result.stdout).not.toContain('No messages stored yet');
+  });
+});
+
+describe('lumen relay start, human output', () => {
+  it('names a status by the msg_ id and recipient of the message lumen sent, not by its whole wamid', async () => {
+    // Given a message lumen sent, and a running relay
+    home.contactWrote('+15551234567', new Date());
+    const sent = await home.runJson(['send', '--to', '+15551234567', '--text', 'hi']);
+    expect(sent.result.exitCode, sent.result.stderr).toBe(0);
+    const relay = await startRelay(home.env, [], { json: false });
+    try {
+      // When Meta says it was delivered
+      const answer = await postSigned(
+        `${relay.url}/webhooks/whatsapp/${home.integrationId}`,
+        statusDelivery(sandbox.phoneNumberId, { wamid: sent.json.wamid, status: 'delivered', recipient: '15551234567' }),
+        sandbox.appSecret,
+      );
+      expect(answer.status).toBe(200);
+      // Then the line names the message and its recipient
+      const line = await relay.waitForLine(/· delivered/);
+      expect(line).toContain(`· delivered ${sent.json.id} to +15551234567`);
+      expect(line).not.toContain(sent.json.wamid);
+    } finally {
+      await relay.stop();
+    }
   });
 });

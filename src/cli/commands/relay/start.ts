@@ -121,6 +121,13 @@ function banner(
   ctx.out.print(s.dim('Ready. Ctrl-C stops the relay (deliveries in flight are finished first).'));
 }
 
+async function statusLine(ctx: Context, event: Extract<RelayEvent, { event: 'status' }>): Promise<string> {
+  const error = event.errorCode ? ` (error ${event.errorCode})` : '';
+  const sent = await (await ctx.store()).outbound.findByWamid(event.wamid).catch(() => undefined);
+  if (sent) return `· ${event.status} ${sent.id} to ${displaySender(sent.recipient)}${error}`;
+  return `· ${event.status} ${truncate(event.wamid, 24)}${event.recipient ? ` to ${displaySender(event.recipient)}` : ''}${error}`;
+}
+
 function printEvent(ctx: Context, event: RelayEvent): void {
   const s = ctx.out.style;
   switch (event.event) {
@@ -140,7 +147,8 @@ function printEvent(ctx: Context, event: RelayEvent): void {
       );
       return;
     case 'status':
-      ctx.out.print(s.dim(`· ${event.status} ${event.wamid}${event.errorCode ? ` (error ${event.errorCode})` : ''}`));
+      // The message lumen sent (msg_…) and to whom, rather than a 60-character wamid.
+      void statusLine(ctx, event).then((line) => ctx.out.print(s.dim(line)));
       return;
     case 'dispatch':
       ctx.out.print(
