@@ -21,6 +21,14 @@ export const EXIT_CODES: Record<Outcome, number> = {
  */
 export async function main(argv: string[]): Promise<void> {
   argv = helpRequest(argv);
+  // A reader that went away (`lumen … | head -1`) is not an error: stop quietly, as with SIGPIPE. Exit handlers
+  // (the demo's temporary home) still run.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+      process.exit(process.exitCode ?? 0);
+    });
+  }
   const state: ProgramState = { outcome: 'ok' };
   const json = argv.includes('--json');
   const debug = argv.includes('--debug');

@@ -1,7 +1,10 @@
 /**
  * What a new user trips over, through the built CLI where only a process shows it (exit codes, signals, pipes, TZ).
  */
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
@@ -211,6 +214,30 @@ describe('lumen relay start, human output', () => {
       expect(line).not.toContain(sent.json.wamid);
     } finally {
       await relay.stop();
+    }
+  });
+});
+
+describe('lumen demo 2>&1 | head -1', () => {
+  it('leaves no temporary home behind when its reader goes away', async () => {
+    // Given a TMPDIR of its own, and a reader that stops after the first line
+    const tmp = mkdtempSync(join(tmpdir(), 'lumen-demo-tmp-'));
+    try {
+      const child = execa('node', [BIN, 'demo'], { env: { ...home.env, TMPDIR: tmp }, extendEnv: false, reject: false, timeout: SAFETY_NET_MS, buffer: false });
+      // (`lumen demo 2>&1 | head -1`: the first line is a step on stderr, and every later write fails with EPIPE)
+      await new Promise<void>((resolve) => {
+        child.stderr!.once('data', () => {
+          child.stderr!.destroy(); // what head does after its line
+          child.stdout!.destroy();
+          resolve();
+        });
+      });
+      const result = await child;
+      // Then it ends without a stack trace, and its home is gone
+      expect(result.signal).toBeUndefined();
+      expect(readdirSync(tmp).filter((name) => name.startsWith('lumen-demo-'))).toEqual([]);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
     }
   });
 });
