@@ -148,7 +148,8 @@ describe('lumen send --text', () => {
     // The human output says accepted is not delivered, and how to follow it
     expect(result.stdout).toMatch(/^Accepted by Meta: msg_[0-9a-f]{24} \(wamid\.[^)]+\)\.\n/);
     expect(result.stdout).toContain('lumen messages show msg_');
-    expect(result.stderr).toContain(`✓ Sent to +${DIGITS}`);
+    // Shown formatted, stored (and sent) as E.164 digits
+    expect(result.stderr).toContain('✓ Sent to +1 555 123 4567');
   });
 
   it('refuses text to a contact who never wrote, with a one-line reason and a hint to use a template', async () => {

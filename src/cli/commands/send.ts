@@ -10,6 +10,7 @@ import { showRecipient, type MessageInput } from '../../services/messages/compos
 import { contactsFromVcard, formatBytes, MEDIA_TYPES, type FreeFormInput } from '../../services/messages/message-types.js';
 import type { ServiceDeps } from '../../services/deps.js';
 import { outboundSummary, type SendOneInput } from '../../services/messages/send.js';
+import { formatRecipient } from '../../services/messages/recipient.js';
 import { parseButtonValues } from '../../services/messages/template-body.js';
 import { resolveIntegration } from '../../services/whatsapp/integrations.js';
 import type { Integration } from '../../store/types.js';
@@ -76,7 +77,7 @@ export async function run(ctx: Context, options: SendOptions): Promise<Outcome> 
         ? 'Held for approval'
         : r.outcome === 'already_sent'
           ? 'Already sent earlier (same idempotency key)'
-          : `Sent to ${showRecipient({ kind: r.message.recipientKind, id: r.message.recipient })}`,
+          : `Sent to ${r.message.recipientKind === 'phone' ? formatRecipient(r.message.recipient) : showRecipient({ kind: r.message.recipientKind, id: r.message.recipient })}`,
   );
   const data = { ...outboundSummary(result.message), outcome: result.outcome };
   const s = ctx.out.style;
