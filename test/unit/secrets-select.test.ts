@@ -92,7 +92,7 @@ describe('choosing the secret store', () => {
       expect(store.kind).toBe('file');
       expect(warnings).toHaveLength(1);
       expect(warnings[0]).not.toContain('\n');
-      expect(warnings[0]).toMatch(/^OS keychain unavailable \(cannot reach the D-Bus session bus \(ENOENT\)\); secrets go to the encrypted file /);
+      expect(warnings[0]).toMatch(/^OS keychain unavailable \(cannot reach the D-Bus session bus \(no bus socket\)\); secrets go to the encrypted file /);
       expect(warnings[0]).toContain(path.join(dir, 'secrets.json'));
       expect(warnings[0]).toContain('LUMEN_SECRET_STORE=file');
     });
