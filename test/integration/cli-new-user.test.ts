@@ -241,3 +241,42 @@ describe('lumen demo 2>&1 | head -1', () => {
     }
   });
 });
+
+describe('smaller things a new user trips over', () => {
+  it('lumen alone prints the help on stdout with exit 0, and lumen help NOUN VERB shows that command', async () => {
+    const bare = await home.run([]);
+    expect(bare.exitCode).toBe(0);
+    expect(bare.stdout).toContain('Usage: lumen');
+    const help = await home.run(['help', 'whatsapp', 'connect']);
+    expect(help.exitCode).toBe(0);
+    expect(help.stdout).toContain('Usage: lumen whatsapp connect');
+    expect(help.stdout).toContain('--phone-number-id');
+  });
+
+  it('refuses an http:// public URL unless it is this machine, and a template status Meta does not have', async () => {
+    const plain = await home.runJson(['relay', 'start', '--port', '0', '--public-url', 'http://care.example.dev']);
+    expect(plain.result.exitCode).toBe(2);
+    expect(plain.json.error.message).toMatch(/must use https:\/\/ \(Meta only calls HTTPS webhooks\)/);
+    const status = await home.runJson(['templates', 'list', '--status', 'BOGUS']);
+    expect(status.result.exitCode).toBe(2);
+    expect(status.json.error.message).toBe(
+      '--status must be one of APPROVED, PENDING, REJECTED, PAUSED, DISABLED, IN_APPEAL, PENDING_DELETION, DELETED, LIMIT_EXCEEDED, ARCHIVED; got "BOGUS".',
+    );
+    expect((await home.runJson(['templates', 'list', '--status', 'approved'])).result.exitCode).toBe(0);
+  });
+
+  it('says a missing CSV file in words, not ENOENT', async () => {
+    const { result, json } = await home.runJson(['send', '--csv', home.path('nope.csv'), '--template', 'welcome']);
+    expect(result.exitCode).toBe(2);
+    expect(json.error.message).toMatch(/: no such file\.$/);
+    expect(result.stdout).not.toContain('ENOENT');
+  });
+
+  it('refuses an unterminated quote in a CSV, naming the line, and sends nothing', async () => {
+    const csv = writeCsv(home.dir, 'quote.csv', 'to,first_name,shop\n+15550008001,Ana,Lumen\n+15550008002,"Bo,Lumen\n+15550008003,Cy,Lumen\n');
+    const { result, json } = await home.runJson(['send', '--csv', csv, '--template', 'welcome']);
+    expect(result.exitCode).toBe(2);
+    expect(json.error).toMatchObject({ code: 'csv_malformed', message: 'quote.csv, line 3: a quoted field is never closed (a " without its closing ").' });
+    expect(sandbox.sent()).toEqual([]);
+  });
+});
