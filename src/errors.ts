@@ -69,3 +69,21 @@ export function missingInput(what: string, source: { flag?: string; env?: string
   const note = source.flag ? '' : ' (secrets are never taken as flags, to keep them out of shell history)';
   return new UsageError(`Missing ${what}: ${ways}${note}.`, 'Prompts are off (--no-input or no terminal).');
 }
+
+const FILE_PROBLEMS: Record<string, string> = {
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EISDIR: 'it is a folder, not a file',
+  ENOTDIR: 'a part of the path is not a folder',
+  ELOOP: 'too many symbolic links',
+  EMFILE: 'too many open files',
+  ENAMETOOLONG: 'the name is too long',
+};
+
+/** Why a file could not be read, in words (never a bare `ENOENT`). */
+export function fileProblem(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && FILE_PROBLEMS[code]) return FILE_PROBLEMS[code]!;
+  return error instanceof Error ? error.message : String(error);
+}

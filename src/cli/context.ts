@@ -8,6 +8,7 @@ import type { globalFlags } from './commands/index.js';
 import type { FlagValues } from './declare.js';
 import { Output } from './output.js';
 import { createTerminalPrompter, type Prompter } from './prompter.js';
+import { timeFormat, type TimeFormat } from './time.js';
 
 /** `--json`, `--no-input` (`input: false`), `--workspace`, `--debug`, as declared in commands/index.ts. */
 export type GlobalOptions = FlagValues<typeof globalFlags>;
@@ -26,6 +27,8 @@ export interface Context {
   readonly out: Output;
   readonly prompter: Prompter;
   now(): Date;
+  /** How human output shows times (local, with the zone; relative where it helps). */
+  readonly time: TimeFormat;
   config(): ConfigFile;
   store(): Promise<Store>;
   /** The default secret store, or the backend an integration recorded. */
@@ -66,6 +69,7 @@ export function createContext(globals: GlobalOptions, overrides: ContextOverride
     out,
     prompter,
     now,
+    time: timeFormat({ now, env }),
     config: () => (config ??= loadConfigFile(paths.configFile)),
     async store() {
       if (!store) {

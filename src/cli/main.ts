@@ -20,6 +20,15 @@ export const EXIT_CODES: Record<Outcome, number> = {
  * Expected errors print one line (plus a hint); anything else is a bug and says how to see more.
  */
 export async function main(argv: string[]): Promise<void> {
+  argv = helpRequest(argv);
+  // A reader that went away (`lumen … | head -1`) is not an error: stop quietly, as with SIGPIPE. Exit handlers
+  // (the demo's temporary home) still run.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+      process.exit(process.exitCode ?? 0);
+    });
+  }
   const state: ProgramState = { outcome: 'ok' };
   const json = argv.includes('--json');
   const debug = argv.includes('--debug');
@@ -29,6 +38,17 @@ export async function main(argv: string[]): Promise<void> {
   } catch (error) {
     process.exitCode = await report(error, { json, debug });
   }
+}
+
+/**
+ * As gh does: `lumen` alone prints the help on stdout (exit 0), and `lumen help whatsapp connect` is
+ * `lumen whatsapp connect --help` (commander's own help command stops at the first word).
+ */
+function helpRequest(argv: string[]): string[] {
+  const [node = 'node', script = 'lumen', ...rest] = argv;
+  if (rest.length === 0) return [node, script, '--help'];
+  if (rest[0] === 'help') return [node, script, ...rest.slice(1), '--help'];
+  return argv;
 }
 
 interface Reported {
@@ -100,6 +120,12 @@ async function describe(error: unknown): Promise<Reported> {
   const { describeSystemFault } = await import('../store/faults.js');
   const fault = describeSystemFault(error);
   if (fault) return { code: fault.code, message: fault.message, hint: fault.hint, kind: 'unavailable' };
+  // A file that is missing or unreadable is said in words, with its path (never a bare ENOENT).
+  const errno = error as NodeJS.ErrnoException;
+  if (typeof errno?.code === 'string' && /^E[A-Z]+$/.test(errno.code) && typeof errno.path === 'string') {
+    const { fileProblem } = await import('../errors.js');
+    return { code: 'file_error', message: `Cannot use ${errno.path}: ${fileProblem(error)}.`, hint: 'Check the path and its permissions.', kind: 'failed' };
+  }
   const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   return {
     code: 'internal',

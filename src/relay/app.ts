@@ -202,7 +202,7 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
       // from the same address (every client behind a tunnel shares one) is never refused unchecked.
       const penalty = failedSignatures.take(request.ip, nowMs);
       if (penalty > 0) reply.header('retry-after', String(penalty));
-      if (!header) return reject(reply, penalty > 0 ? 429 : 401, 'signature_missing', 'Missing X-Hub-Signature-256.', integration.id);
+      if (header === undefined) return reject(reply, penalty > 0 ? 429 : 401, 'signature_missing', 'Missing X-Hub-Signature-256.', integration.id);
       if (!expected) return reject(reply, penalty > 0 ? 429 : 401, 'signature_malformed', 'Malformed X-Hub-Signature-256.', integration.id);
       return reject(reply, penalty > 0 ? 429 : 401, 'signature_mismatch', 'X-Hub-Signature-256 does not match the body.', integration.id);
     }
@@ -312,7 +312,7 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
         }
         if (reportStatuses) {
           for (const s of statuses) {
-            emit({ event: 'status', integrationId: s.integrationId, wamid: s.wamid, status: s.status, errorCode: s.errorCode });
+            emit({ event: 'status', integrationId: s.integrationId, wamid: s.wamid, status: s.status, errorCode: s.errorCode, recipient: s.recipientId });
           }
         }
         for (const e of errors) {

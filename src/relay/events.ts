@@ -14,7 +14,7 @@ export type RelayEvent =
       text: string;
       duplicate: boolean;
     }
-  | { event: 'status'; integrationId: string; wamid: string; status: string; errorCode: number | null }
+  | { event: 'status'; integrationId: string; wamid: string; status: string; errorCode: number | null; recipient: string | null }
   | { event: 'ignored'; integrationId?: string; reason: string; field?: string; phoneNumberId?: string }
   | { event: 'rejected'; status: number; reason: string; integrationId?: string }
   | {

@@ -1,3 +1,5 @@
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { UserError } from '../errors.js';
 import { createFileSecretStore } from './file.js';
 import { createKeychainSecretStore, probeKeychain } from './keychain.js';
@@ -53,10 +55,20 @@ export async function openSecretStore(opts: OpenSecretStoreOptions): Promise<Sec
       hint: 'Start or unlock your keychain, or set LUMEN_SECRET_STORE=file to use the encrypted file store.',
     });
   }
-  opts.warn(
-    `OS keychain unavailable (${probe.reason}); secrets go to the encrypted file ${opts.secretsFile}. ` +
-      'Set LUMEN_SECRET_STORE=file to silence this.',
-  );
+  // Said once per LUMEN_HOME (a marker next to the secrets file), not on every command.
+  const marker = join(dirname(opts.secretsFile), '.keychain-warning-shown');
+  if (!existsSync(marker)) {
+    opts.warn(
+      `OS keychain unavailable (${probe.reason}); secrets go to the encrypted file ${opts.secretsFile}. ` +
+        'Set LUMEN_SECRET_STORE=file to silence this.',
+    );
+    try {
+      mkdirSync(dirname(marker), { recursive: true, mode: 0o700 });
+      writeFileSync(marker, `${probe.reason}\n`, { mode: 0o600 });
+    } catch {
+      // A home that cannot be written gets the warning again next time; the command's own writes will say why.
+    }
+  }
   return fileStore();
 }
 

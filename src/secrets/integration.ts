@@ -9,9 +9,17 @@ export interface IntegrationSecrets {
   appSecret: string;
 }
 
+/**
+ * An app secret is 32 hex digits, and Meta signs with it in lower case: one pasted in upper case would make every
+ * genuine delivery fail its signature check. Kept, and read, in lower case.
+ */
+export function normalizeAppSecret(appSecret: string): string {
+  return appSecret.trim().toLowerCase();
+}
+
 export async function writeIntegrationSecrets(store: SecretStore, secretRef: string, secrets: IntegrationSecrets) {
-  await store.set(secretKey(secretRef, 'access_token'), secrets.accessToken);
-  await store.set(secretKey(secretRef, 'app_secret'), secrets.appSecret);
+  await store.set(secretKey(secretRef, 'access_token'), secrets.accessToken.trim());
+  await store.set(secretKey(secretRef, 'app_secret'), normalizeAppSecret(secrets.appSecret));
 }
 
 /** Best effort: used to clean up after a failure, where the first error is the one to report. */
@@ -33,5 +41,6 @@ export async function readIntegrationSecrets(
       hint: 'Run `lumen whatsapp connect` again for this number to store them anew.',
     });
   }
-  return { accessToken, appSecret };
+  // Secrets stored before they were normalised are read as they are meant.
+  return { accessToken, appSecret: normalizeAppSecret(appSecret) };
 }

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import path from 'node:path';
 import type { AsyncEntry, EntryOptions } from '@napi-rs/keyring';
-import { UserError } from '../errors.js';
+import { fileProblem, UserError } from '../errors.js';
 import type { SecretStore } from './types.js';
 
 export const DEFAULT_KEYCHAIN_SERVICE = 'lumen';
@@ -167,7 +167,7 @@ async function checkSessionBus(timeoutMs: number, signal?: AbortSignal): Promise
     });
     socket.once('data', () => finish(undefined));
     socket.on('error', (error: NodeJS.ErrnoException) =>
-      finish(`cannot reach the D-Bus session bus (${error.code ?? error.message})`),
+      finish(`cannot reach the D-Bus session bus (${error.code === 'ENOENT' ? 'no bus socket' : error.code === 'ECONNREFUSED' ? 'nothing listens on its socket' : fileProblem(error)})`),
     );
     socket.on('close', () => finish('the D-Bus session bus closed the connection'));
   });

@@ -434,6 +434,8 @@ export interface OutboundRepo {
   approve(id: string, by: string, now: string): Promise<boolean>;
   reject(id: string, by: string, reason: string, now: string): Promise<boolean>;
   listByState(workspaceId: string, state: OutboundState, limit: number): Promise<OutboundMessage[]>;
+  /** The workspace's sent (and held) messages, newest first; optionally to one recipient and since a time. */
+  list(filter: { workspaceId: string; to?: string | undefined; since?: string | undefined; limit: number }): Promise<OutboundMessage[]>;
   /** Every status webhook received for a wamid, oldest first. */
   timeline(wamid: string): Promise<StatusEntry[]>;
   /** Records Meta's answer: accepted with a wamid, or failed with the error. */

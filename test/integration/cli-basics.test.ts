@@ -155,7 +155,7 @@ describe('workspaces', () => {
     const list = await lumen(['workspaces', 'list', '--json'], { env: home.env });
     expect(JSON.parse(list.stdout)).toEqual([{ name: 'acme', numbers: 1, createdAt: expect.any(String) }]);
     const human = await lumen(['workspaces', 'list'], { env: home.env });
-    expect(human.stdout).toMatch(/^NAME +NUMBERS +CREATED\nacme +1 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+    expect(human.stdout).toMatch(/^NAME +NUMBERS +CREATED\nacme +1 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+$/);
   });
 
   it('LUMEN_WORKSPACE is the env twin of --workspace, and the flag wins over it', async () => {

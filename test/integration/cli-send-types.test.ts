@@ -363,7 +363,7 @@ describe('lumen send refuses what Meta would, and what makes no sense, before Me
     ['a --body without a type', () => ['--body', file('notype.json', JSON.stringify({ text: { body: 'Hi' } }))], /^--body needs a "type" \(text, image, interactive, …\)\.$/],
     ['a --body that names the recipient', () => ['--body', file('to.json', JSON.stringify({ to: '1555', type: 'text', text: { body: 'Hi' } }))], /^--body must not name the recipient/],
     ['a --body template', () => ['--body', file('tpl.json', JSON.stringify({ type: 'template', template: { name: 'welcome' } }))], /^Send templates with --template/],
-    ['a --body file that does not exist', () => ['--body', home.path('missing.json')], /^--body .*missing\.json: cannot read it \(ENOENT\)\.$/],
+    ['a --body file that does not exist', () => ['--body', home.path('missing.json')], /^--body .*missing\.json: cannot read it \(no such file\)\.$/],
     // Combinations
     ['--image with --template', () => ['--image', 'https://x.example/a.png', '--template', 'hello_world'], /^One kind of message per send: --template and --image do not go together\.$/],
     ['two media flags', () => ['--image', 'https://x.example/a.png', '--video', 'https://x.example/v.mp4'], /^One kind of message per send: --image and --video do not go together\.$/],
@@ -458,7 +458,7 @@ describe('media and read receipts of messages the relay received', () => {
       }),
     ]);
     const human = await home.run(['media', 'list']);
-    expect(human.stdout).toMatch(new RegExp(`^MEDIA ID +DIRECTION +STATE +TYPE +SIZE +MESSAGE +RECEIVED/UPLOADED +FILE OR LAST ERROR\n${stored.mediaId} +received +stored +image/png +${PNG.length} bytes +${message.interactionId} +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d +${home.path('media')}`));
+    expect(human.stdout).toMatch(new RegExp(`^MEDIA ID +DIRECTION +STATE +TYPE +SIZE +MESSAGE +RECEIVED/UPLOADED +FILE OR LAST ERROR\n${stored.mediaId} +received +stored +image/png +${PNG.length} bytes +${message.interactionId} +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d \\S+ +${home.path('media')}`));
 
     // When saving it by its message's id to a file
     const out = home.path('saved.png');

@@ -148,7 +148,8 @@ describe('lumen send --text', () => {
     // The human output says accepted is not delivered, and how to follow it
     expect(result.stdout).toMatch(/^Accepted by Meta: msg_[0-9a-f]{24} \(wamid\.[^)]+\)\.\n/);
     expect(result.stdout).toContain('lumen messages show msg_');
-    expect(result.stderr).toContain(`✓ Sent to +${DIGITS}`);
+    // Shown formatted, stored (and sent) as E.164 digits
+    expect(result.stderr).toContain('✓ Sent to +1 555 123 4567');
   });
 
   it('refuses text to a contact who never wrote, with a one-line reason and a hint to use a template', async () => {
@@ -243,8 +244,9 @@ describe('lumen send refuses bad input before Meta sees it', () => {
     ['several languages and no --lang', ['--to', TO, '--template', 'order_update', ...ORDER_VALUES], 2, 'usage',
       /exists in several languages; choose one with --lang/, /en_US, es/],
     ['a REJECTED template', ['--to', TO, '--template', 'promo_rejected'], 1, 'template_not_approved',
-      /"promo_rejected" \(en_US\) is REJECTED, not APPROVED/, /lumen templates sync/],
-    ['a PENDING template', ['--to', TO, '--template', 'pending_offer', '--param', 'Ana'], 1, 'template_not_approved', /is PENDING, not APPROVED/],
+      /"promo_rejected" \(en_US\) is REJECTED, not APPROVED/, /^Meta rejected it: edit it in WhatsApp Manager and submit it again/],
+    ['a PENDING template', ['--to', TO, '--template', 'pending_offer', '--param', 'Ana'], 1, 'template_not_approved', /is PENDING, not APPROVED/,
+      /wait for approval/],
     ['one positional value for two', ['--to', TO, '--template', 'order_update', '--lang', 'en_US', '--header-param', '#1', '--param', 'Ana', '--button-param', '0=A'],
       2, 'template_parameters', /the body takes 2 parameters, 1 given/, /lumen templates show order_update --lang en_US/],
     ['three positional values for two', ['--to', TO, ...ORDER, '--param', 'extra'], 2, 'template_parameters', /the body takes 2 parameters, 3 given/],
@@ -254,7 +256,8 @@ describe('lumen send refuses bad input before Meta sees it', () => {
       2, 'template_parameters', /button 0 needs a value/],
     ['an unknown named parameter', ['--to', TO, ...WELCOME, '--param', 'city=Porto'], 2, 'template_parameters', /unknown parameter city/, /body:first_name, body:shop/],
     ['a missing named parameter', ['--to', TO, '--template', 'welcome', '--param', 'first_name=Ana'], 2, 'template_parameters', /missing shop/],
-    ['a plain value for a named template', ['--to', TO, '--template', 'welcome', '--param', 'Ana'], 2, 'template_parameters', /name=value; got "Ana"/],
+    ['a plain value for a named template', ['--to', TO, '--template', 'welcome', '--param', 'Ana'], 2, 'template_parameters', /name=value; got "Ana"/,
+      /--param first_name=… --param shop=…/],
     ['text over 4096 characters', ['--to', TO, '--text', 'x'.repeat(4097)], 2, 'usage', /The text is 4097 characters; WhatsApp allows at most 4096\./],
     ['an empty text', ['--to', TO, '--text', ' '], 2, 'usage', /The text is empty/],
     ['letters for a number', ['--to', 'abc', '--text', 'Hi'], 2, 'usage', /^"abc" is not a phone number in international format\.$/, /\+15551234567/],
@@ -809,13 +812,13 @@ describe('lumen messages show', () => {
     expect(result.exitCode).toBe(1);
     expect(json.error).toEqual({
       code: 'message_not_found',
-      message: 'No sent message "msg_000000000000000000000000" in workspace default.',
-      hint: 'Give the id `lumen send` printed (msg_…) or the wamid. Inbound messages: `lumen messages list`.',
+      message: 'No message "msg_000000000000000000000000" in workspace default.',
+      hint: 'Give an id lumen printed (msg_… for a sent message, in_… for a received one) or a wamid; `lumen messages list` lists both.',
     });
     const human = await home.run(['messages', 'show', 'wamid.nope']);
     expect(human.exitCode).toBe(1);
     expect(human.stderr).toBe(
-      'Error: No sent message "wamid.nope" in workspace default.\nHint: Give the id `lumen send` printed (msg_…) or the wamid. Inbound messages: `lumen messages list`.',
+      'Error: No message "wamid.nope" in workspace default.\nHint: Give an id lumen printed (msg_… for a sent message, in_… for a received one) or a wamid; `lumen messages list` lists both.',
     );
   });
 });

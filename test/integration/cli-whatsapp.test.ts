@@ -376,6 +376,10 @@ describe('templates', () => {
       'body:2',
       'button:1',
     ]);
+    // A URL button's parameter is only the URL's suffix: the example suggests that, not the whole link
+    expect(doc.parameters.at(-1)).toMatchObject({ subType: 'url', example: 'ABC' });
+    const orderHuman = await lumen(['templates', 'show', 'order_update', '--lang', 'en_US'], { env });
+    expect(orderHuman.stdout).toMatch(/button 0 \(url\)\s+1\s+text {2}e\.g\. "ABC" {2}\(only the part for https:\/\/x\.example\/track\/…\)/);
     const human = await lumen(['templates', 'show', 'welcome'], { env });
     expect(human.stdout).toContain('Parameters a send must supply');
     expect(human.stdout).toMatch(/body\s+first_name/);

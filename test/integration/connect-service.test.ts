@@ -4,6 +4,8 @@ import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
 import { createMemorySecretStore } from '../../src/secrets/index.js';
 import type { SecretStore } from '../../src/secrets/types.js';
 import { connectWhatsApp } from '../../src/services/whatsapp/connect.js';
+import { readIntegrationSecrets } from '../../src/secrets/integration.js';
+import { parseSignatureHeader, signBody, verifySignature } from '../../src/relay/signature.js';
 import { createServiceDeps, type ServiceDeps, type ServiceDepsInit } from '../../src/services/deps.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/types.js';
@@ -100,5 +102,25 @@ describe('connectWhatsApp', () => {
     ]);
     expect(await secrets.get(`integration/${saved.secretRef}/access_token`)).toBe(sandbox.accessToken);
     expect(saved.verifyTokenHash).not.toContain(outcome.result.webhook.verifyToken);
+  });
+
+  it('keeps an app secret pasted in upper case as Meta signs with it, so genuine deliveries pass the signature check', async () => {
+    // Given the app secret typed in upper case, with a stray space
+    const workspace = await store.workspaces.ensure('default', 'now');
+    const outcome = await connectWhatsApp(deps(), {
+      workspace,
+      phoneNumberId: sandbox.phoneNumberId,
+      wabaId: sandbox.wabaId,
+      subscribe: true,
+      accessToken: sandbox.accessToken,
+      appSecret: ` ${sandbox.appSecret.toUpperCase()}`,
+    });
+    // When a delivery signed by Meta (with the secret as Meta has it) is checked with the stored one
+    const saved = (await store.integrations.findById(outcome.result.id))!;
+    const { appSecret } = await readIntegrationSecrets(deps(), saved);
+    const body = Buffer.from('{"object":"whatsapp_business_account","entry":[]}');
+    // Then it passes
+    expect(appSecret).toBe(sandbox.appSecret.toLowerCase());
+    expect(verifySignature(body, parseSignatureHeader(signBody(body, sandbox.appSecret))!, appSecret)).toBe(true);
   });
 });

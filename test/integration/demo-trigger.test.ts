@@ -48,8 +48,12 @@ describe('lumen demo', () => {
       expect(doc).toMatchObject({ ok: true, inbound: { id: 'in_1', from: '15551234567' } });
       expect(doc.sent.map((m: { kind: string }) => m.kind)).toEqual(['interactive', 'text', 'template']);
       expect(existsSync(`${doc.home}/lumen.db`)).toBe(true);
-      const kept = await lumen(['messages', 'list', '--json', '--workspace', 'demo'], { env: { ...home.env, LUMEN_HOME: doc.home } });
+      const keptEnv = { env: { ...home.env, LUMEN_HOME: doc.home } };
+      const kept = await lumen(['messages', 'list', '--direction', 'in', '--json', '--workspace', 'demo'], keptEnv);
       expect(JSON.parse(kept.stdout).map((m: { text: string }) => m.text)).toEqual(['[button] When will it arrive? (track)', 'Hi! Where is my order #1042?']);
+      // Both directions by default: the three messages the demo sent are listed too
+      const all = JSON.parse((await lumen(['messages', 'list', '--json', '--workspace', 'demo'], keptEnv)).stdout) as Array<{ direction: string; id: string }>;
+      expect(all.filter((m) => m.direction === 'out').map((m) => m.id).sort()).toEqual(doc.sent.map((m: { id: string }) => m.id).sort());
       rmSync(doc.home, { recursive: true, force: true });
     } finally {
       home.cleanup();

@@ -116,19 +116,23 @@ describe('relay app (inject)', () => {
   it('refuses bad requests with the contract statuses and stores nothing', async () => {
     const relay = await app();
     const body = fixtureFor('01-inbound-text.json', PHONE);
-    const cases: Array<[string, ReturnType<typeof post>, number]> = [
-      ['unsigned', { ...post(body), headers: { 'content-type': 'application/json' } }, 401],
-      ['malformed header', post(body, { 'x-hub-signature-256': 'sha256=zz' }), 401],
-      ['wrong secret', post(body, { 'x-hub-signature-256': signBody(body, 'f'.repeat(32)) }), 401],
-      ['tampered', { ...post(body), payload: body.toString().replace('Body Text', 'Evil Text') }, 401],
-      ['unknown integration', post(body, {}, 'wa_unknown'), 404],
-      ['signed but not JSON', post('{"object": "whatsapp_business_account", '), 400],
-      ['over 3 MiB', post(Buffer.alloc(3 * 1024 * 1024 + 1, 32)), 413],
+    // Each error code says what the message says: an empty header is there, but malformed
+    const cases: Array<[string, ReturnType<typeof post>, number, string]> = [
+      ['unsigned', { ...post(body), headers: { 'content-type': 'application/json' } }, 401, 'signature_missing'],
+      ['malformed header', post(body, { 'x-hub-signature-256': 'sha256=zz' }), 401, 'signature_malformed'],
+      ['empty header', post(body, { 'x-hub-signature-256': '' }), 401, 'signature_malformed'],
+      ['wrong secret', post(body, { 'x-hub-signature-256': signBody(body, 'f'.repeat(32)) }), 401, 'signature_mismatch'],
+      ['tampered', { ...post(body), payload: body.toString().replace('Body Text', 'Evil Text') }, 401, 'signature_mismatch'],
+      ['unknown integration', post(body, {}, 'wa_unknown'), 404, 'unknown_integration'],
+      ['signed but not JSON', post('{"object": "whatsapp_business_account", '), 400, 'invalid_json'],
+      ['over 3 MiB', post(Buffer.alloc(3 * 1024 * 1024 + 1, 32)), 413, 'body_too_large'],
     ];
-    for (const [name, request, status] of cases) {
+    for (const [name, request, status, code] of cases) {
       const response = await relay.inject(request);
       expect(response.statusCode, name).toBe(status);
-      expect(response.json().error.code, name).toBeTruthy();
+      const error = response.json().error;
+      expect(error.code, name).toBe(code);
+      if (code.startsWith('signature_')) expect(error.message, name).toMatch(code === 'signature_missing' ? /^Missing/ : code === 'signature_malformed' ? /^Malformed/ : /does not match/);
     }
     expect(await store.inbox.listInteractions({ workspaceId: 'ws_1', limit: 10 })).toEqual([]);
   });

@@ -700,17 +700,20 @@ describe('lumen relay start: stopping', () => {
     // And the CLI agrees, and knows the relay is gone although its state file remains
     expect((await messagesList(1000)).length).toBe(rows.length);
     const status = await lumen(['relay', 'status', '--json'], { env });
-    expect(status.exitCode).toBe(1);
-    expect(JSON.parse(status.stdout).error.code).toBe('relay_not_running');
+    expect(status.exitCode).toBe(0);
+    expect(JSON.parse(status.stdout)).toEqual({ running: false });
   });
 });
 
 describe('lumen relay status', () => {
-  it('reports the running relay and its URL, and exits 1 once it is stopped', async () => {
+  it('reports the running relay and its URL, and {"running":false} with exit 0 once it is stopped (a state, not a failure)', async () => {
     // Given no relay
     const before = await lumen(['relay', 'status', '--json'], { env });
-    expect(before.exitCode).toBe(1);
-    expect(JSON.parse(before.stdout).error.code).toBe('relay_not_running');
+    expect(before.exitCode).toBe(0);
+    expect(JSON.parse(before.stdout)).toEqual({ running: false });
+    const human = await lumen(['relay', 'status'], { env });
+    expect(human.exitCode).toBe(0);
+    expect(human.stdout).toContain('No relay is running here');
 
     // When one runs
     const relay = await startRelay(env);
@@ -721,10 +724,8 @@ describe('lumen relay status', () => {
     // Then after it stops, status says so
     expect((await relay.stop()).exitCode).toBe(0);
     const after = await lumen(['relay', 'status', '--json'], { env });
-    expect(after.exitCode).toBe(1);
-    expect(JSON.parse(after.stdout)).toEqual({
-      error: expect.objectContaining({ code: 'relay_not_running', message: expect.any(String) }),
-    });
+    expect(after.exitCode).toBe(0);
+    expect(JSON.parse(after.stdout)).toEqual({ running: false });
   });
 });
 

@@ -92,9 +92,16 @@ describe('choosing the secret store', () => {
       expect(store.kind).toBe('file');
       expect(warnings).toHaveLength(1);
       expect(warnings[0]).not.toContain('\n');
-      expect(warnings[0]).toMatch(/^OS keychain unavailable \(cannot reach the D-Bus session bus \(ENOENT\)\); secrets go to the encrypted file /);
+      expect(warnings[0]).toMatch(/^OS keychain unavailable \(cannot reach the D-Bus session bus \(no bus socket\)\); secrets go to the encrypted file /);
       expect(warnings[0]).toContain(path.join(dir, 'secrets.json'));
       expect(warnings[0]).toContain('LUMEN_SECRET_STORE=file');
+    });
+
+    it('warns once per LUMEN_HOME, not on every command', async () => {
+      process.env.DBUS_SESSION_BUS_ADDRESS = 'unix:path=/nonexistent';
+      expect((await open({})).kind).toBe('file');
+      expect((await open({})).kind).toBe('file');
+      expect(warnings).toHaveLength(1);
     });
 
     it('falls back without waiting for a probe timeout when no bus address is set at all', async () => {

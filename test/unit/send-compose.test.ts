@@ -51,7 +51,8 @@ describe('normalizeRecipient', () => {
     ['0015551234567', '15551234567'],
     ['+44 20 7946 0958', '442079460958'],
     ['+491711234567', '491711234567'],
-    ['+123456789012345', '123456789012345'], // 15 digits: the E.164 maximum
+    ['+86 138 0013 8000', '8613800138000'],
+    ['+351 912 345 678', '351912345678'],
   ])('%j → %j', (input, digits) => {
     expect(normalizeRecipient(input)).toBe(digits);
   });
@@ -68,11 +69,19 @@ describe('normalizeRecipient', () => {
     ['+1234567890123456'], // 16 digits
     ['05551234567'], // national format, no country code
     ['+00 15551234567'],
+    ['+123456789012345'], // 15 digits, but too long for +1 (libphonenumber-js knows each country's lengths)
+    ['+4420794609581234'], // too long for +44
+    ['+999123456789'], // no country has +999
   ])('refuses %j as a usage error with an example in the hint', (input) => {
     const error = userErrorOf(() => normalizeRecipient(input));
     expect(error.kind).toBe('usage');
     expect(error.message).toBe(`"${input}" is not a phone number in international format.`);
     expect(error.hint).toContain('+15551234567');
+  });
+
+  it('says why a number is not possible', () => {
+    expect(userErrorOf(() => normalizeRecipient('+4420794609581234')).hint).toMatch(/^It is too long for its country\./);
+    expect(userErrorOf(() => normalizeRecipient('+999123456789')).hint).toMatch(/^No country has that calling code\./);
   });
 });
 
@@ -252,5 +261,23 @@ describe('parseCsv', () => {
   it('returns an empty header for an empty file', () => {
     expect(parseCsv('')).toEqual({ header: [], rows: [], malformed: [] });
     expect(parseCsv('\uFEFF')).toEqual({ header: [], rows: [], malformed: [] });
+  });
+  it('refuses a file with an unterminated quote, naming the line where it opens, instead of losing the rows after it', () => {
+    const error = userErrorOf(() => parseCsv('to,name\n+15550000001,Ana\n+15550000002,"Bo\n+15550000003,Cy\n+15550000004,Di\n', 'r.csv'));
+    expect(error).toMatchObject({ code: 'csv_malformed', kind: 'usage' });
+    expect(error.message).toBe('r.csv, line 3: a quoted field is never closed (a " without its closing ").');
+    expect(error.hint).toContain('line 3');
+  });
+
+  it('says a semicolon-separated file is not comma-separated', () => {
+    const error = userErrorOf(() => parseCsv('to;first_name;shop\n+15550000001;Ana;Lumen\n', 'r.csv'));
+    expect(error).toMatchObject({ code: 'csv_delimiter', kind: 'usage' });
+    expect(error.message).toBe('r.csv is separated by semicolons, not commas: its header "to;first_name;shop" reads as one column.');
+    expect(error.hint).toContain('comma');
+  });
+
+  it('counts lines across quoted line breaks and blank lines', () => {
+    const table = parseCsv('to,note\n\n+15550000001,"two\nlines"\n\n+15550000002,x\n');
+    expect(table.rows.map((r) => r.line)).toEqual([3, 6]);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { extractPlaceholders, parameterFormat, requiredParameters } from '../../src/services/templates/parameters.js';
+import { extractPlaceholders, parameterFormat, requiredParameters, urlSuffixExample } from '../../src/services/templates/parameters.js';
 
 describe('extractPlaceholders', () => {
   it('finds positional placeholders once each, in numeric order', () => {
@@ -41,7 +41,7 @@ describe('requiredParameters', () => {
       { component: 'header', name: '1', type: 'text', example: '#123' },
       { component: 'body', name: '1', type: 'text', example: 'Ana' },
       { component: 'body', name: '2', type: 'text', example: '#123' },
-      { component: 'button', name: '1', type: 'text', buttonIndex: 1, subType: 'url', example: 'https://x.example/t/A1' },
+      { component: 'button', name: '1', type: 'text', buttonIndex: 1, subType: 'url', example: 'A1' }, // only the suffix: the URL has the rest
       { component: 'button', name: 'coupon_code', type: 'coupon_code', buttonIndex: 2, subType: 'copy_code' },
     ]);
   });
@@ -76,5 +76,15 @@ describe('requiredParameters', () => {
 
   it('treats templates without parameter_format as POSITIONAL', () => {
     expect(parameterFormat({ id: '4', name: 'x', language: 'en', status: 'APPROVED' })).toBe('POSITIONAL');
+  });
+});
+
+describe('a URL button\'s example', () => {
+  it('is the part the placeholder stands for, never the whole URL', () => {
+    expect(urlSuffixExample('https://x.example/t/{{1}}', 'https://x.example/t/A1')).toBe('A1');
+    expect(urlSuffixExample('https://x.example/t/{{1}}?ref=wa', 'https://x.example/t/A1?ref=wa')).toBe('A1');
+    expect(urlSuffixExample('https://x.example/t/{{1}}', 'A1')).toBe('A1');
+    expect(urlSuffixExample('https://x.example/t/{{1}}', 'https://elsewhere.example/A1')).toBeUndefined();
+    expect(urlSuffixExample('https://x.example/t/{{1}}', undefined)).toBeUndefined();
   });
 });

@@ -21,6 +21,11 @@ const CUSTOMER = { number: '15551234567', name: 'Ana', text: 'Hi! Where is my or
 export async function run(ctx: Context, options: Options<typeof demoCommand>): Promise<Outcome> {
   const started = ctx.now().getTime();
   const home = mkdtempSync(join(tmpdir(), 'lumen-demo-'));
+  // Removed however the process ends: normally (below), or when stdout goes away (`lumen demo | head -1`: EPIPE).
+  const removeHome = () => {
+    if (!options.keep) rmSync(home, { recursive: true, force: true });
+  };
+  process.once('exit', removeHome);
   // The demo's own state and a file secret store: nothing of the user's (or their keychain) is touched.
   const env: NodeJS.ProcessEnv = { ...ctx.env, LUMEN_HOME: home, LUMEN_SECRET_STORE: 'file' };
   delete env.LUMEN_MASTER_KEY;
@@ -205,7 +210,8 @@ export async function run(ctx: Context, options: Options<typeof demoCommand>): P
     await relay?.close().catch(() => {});
     await sandbox?.close().catch(() => {});
     await demo.close();
-    if (!options.keep) rmSync(home, { recursive: true, force: true });
+    process.off('exit', removeHome);
+    removeHome();
   }
 }
 

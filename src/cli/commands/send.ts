@@ -3,13 +3,14 @@ import { basename } from 'node:path';
 import type { Context } from '../context.js';
 import type { Options } from '../declare.js';
 import { serviceDeps } from '../deps.js';
-import { UsageError, UserError, type Outcome } from '../../errors.js';
+import { CancelledError, fileProblem, UsageError, UserError, type Outcome } from '../../errors.js';
 import { resolveGraphSettings } from '../../config/config.js';
 import type { BulkRowResult, BulkSummary } from '../../services/messages/bulk.js';
 import { showRecipient, type MessageInput } from '../../services/messages/compose.js';
 import { contactsFromVcard, formatBytes, MEDIA_TYPES, type FreeFormInput } from '../../services/messages/message-types.js';
 import type { ServiceDeps } from '../../services/deps.js';
 import { outboundSummary, type SendOneInput } from '../../services/messages/send.js';
+import { formatRecipient } from '../../services/messages/recipient.js';
 import { parseButtonValues } from '../../services/messages/template-body.js';
 import { resolveIntegration } from '../../services/whatsapp/integrations.js';
 import type { Integration } from '../../store/types.js';
@@ -76,7 +77,7 @@ export async function run(ctx: Context, options: SendOptions): Promise<Outcome> 
         ? 'Held for approval'
         : r.outcome === 'already_sent'
           ? 'Already sent earlier (same idempotency key)'
-          : `Sent to ${showRecipient({ kind: r.message.recipientKind, id: r.message.recipient })}`,
+          : `Sent to ${r.message.recipientKind === 'phone' ? formatRecipient(r.message.recipient) : showRecipient({ kind: r.message.recipientKind, id: r.message.recipient })}`,
   );
   const data = { ...outboundSummary(result.message), outcome: result.outcome };
   const s = ctx.out.style;
@@ -241,7 +242,7 @@ function readText(path: string, flag: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (error) {
-    throw new UserError(`${flag} ${path}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}).`, {
+    throw new UserError(`${flag} ${path}: cannot read it (${fileProblem(error)}).`, {
       code: 'file_unreadable',
       kind: 'usage',
     });
@@ -279,15 +280,23 @@ async function runCsv(
   try {
     text = readFileSync(options.csv!, 'utf8');
   } catch (error) {
-    throw new UserError(`Cannot read ${options.csv}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`, { code: 'csv_unreadable', kind: 'usage' });
+    throw new UserError(`Cannot read ${options.csv}: ${fileProblem(error)}.`, { code: 'csv_unreadable', kind: 'usage' });
   }
   const { parseCsv } = await import('../../services/messages/csv.js');
   const { runBulk } = await import('../../services/messages/bulk.js');
-  const csv = parseCsv(text);
+  const csv = parseCsv(text, basename(options.csv!));
   if (csv.header.length === 0) throw new UserError(`${options.csv} is empty.`, { code: 'csv_empty', kind: 'usage' });
 
   const progress = new Progress(ctx, csv.rows.length + csv.malformed.length);
-  const summary = await runBulk(
+  // Ctrl-C stops taking rows, lets the sends in flight finish, then prints the summary (exit 3). A second Ctrl-C
+  // is not caught: it ends the process at once.
+  const interrupt = new AbortController();
+  const onSigint = () => {
+    process.off('SIGINT', onSigint);
+    interrupt.abort();
+  };
+  process.on('SIGINT', onSigint);
+  const { summary, stop } = await runBulk(
     outbox,
     {
       workspace: input.workspace,
@@ -302,10 +311,17 @@ async function runCsv(
       if (ctx.globals.json) ctx.out.event({ event: 'row', ...row });
       else progress.row(row, basename(options.csv!));
     },
-  );
+    { signal: interrupt.signal },
+  ).finally(() => process.off('SIGINT', onSigint));
   progress.done();
   if (ctx.globals.json) ctx.out.event({ event: 'summary', ...summary });
   else for (const line of summaryLines(summary)) ctx.out.print(line);
+  if (stop) throw stop;
+  if (summary.stopped === 'cancelled') {
+    throw new CancelledError(
+      `Stopped (Ctrl-C): ${summary.notSent} row${summary.notSent === 1 ? '' : 's'} not sent. Run the same command again to send them: rows already sent are skipped.`,
+    );
+  }
   return summary.failed > 0 || summary.invalid > 0 ? 'failed' : summary.pendingApproval > 0 ? 'pending_approval' : 'ok';
 }
 
@@ -316,6 +332,7 @@ function summaryLines(summary: BulkSummary): string[] {
   if (summary.failed) parts.push(`${summary.failed} failed`);
   if (summary.invalid) parts.push(`${summary.invalid} invalid`);
   if (summary.dryRun) parts.push(`${summary.dryRun} would be sent (dry run)`);
+  if (summary.notSent) parts.push(`${summary.notSent} not sent (stopped)`);
   const lines = [`${parts.join(', ')} of ${summary.total} rows in ${(summary.durationMs / 1000).toFixed(1)} s${summary.sent ? ` (${summary.rate}/s)` : ''}.`];
   if (summary.failed || summary.invalid) lines.push('Fix the rows above and run the same command again: rows already sent are skipped.');
   return lines;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { UserError } from '../../errors.js';
+import { GraphNetworkError } from '../../graph/errors.js';
 import type { Integration, Workspace } from '../../store/types.js';
 import type { TemplateParameter } from '../templates/parameters.js';
 import { findSendableTemplate } from './compose.js';
@@ -45,7 +46,22 @@ export interface BulkSummary {
   durationMs: number;
   /** Sends per second over the run (sent rows only). */
   rate: number;
+  /** Rows neither sent nor reported because the run stopped early: a re-run sends them. */
+  notSent: number;
+  /** Why the run stopped before the last row: Ctrl-C, a rejected token, or the Graph API unreachable; null when it did not. */
+  stopped: BulkStopReason | null;
 }
+
+export type BulkStopReason = 'cancelled' | 'auth' | 'graph_unreachable';
+
+/** What a bulk run ends with: its summary, and the error that stopped it early (to report after the summary). */
+export interface BulkOutcome {
+  summary: BulkSummary;
+  stop?: UserError;
+}
+
+/** A Graph API that fails this many sends in a row on the network is unreachable: the run stops. */
+export const NETWORK_FAILURES_TO_STOP = 3;
 
 /** The CSV column each parameter comes from: its placeholder name for the body, `header`, `button.N`. */
 export function columnFor(parameter: TemplateParameter): string {
@@ -62,8 +78,8 @@ export async function runBulk(
   deps: ServiceDeps,
   input: BulkInput,
   onRow: (result: BulkRowResult) => void,
-  options: { concurrency?: number } = {},
-): Promise<BulkSummary> {
+  options: { concurrency?: number; signal?: AbortSignal } = {},
+): Promise<BulkOutcome> {
   const started = deps.now().getTime();
   const template = await findSendableTemplate(deps.store, input.integration, input.template.name, input.template.language);
   const columns = ['to', ...new Set(template.requiredParameters.map(columnFor))];
@@ -75,7 +91,7 @@ export async function runBulk(
       kind: 'usage',
     });
   }
-  const summary: BulkSummary = { total: input.csv.rows.length + input.csv.malformed.length, sent: 0, skipped: 0, pendingApproval: 0, failed: 0, invalid: 0, dryRun: 0, durationMs: 0, rate: 0 };
+  const summary: BulkSummary = { total: input.csv.rows.length + input.csv.malformed.length, sent: 0, skipped: 0, pendingApproval: 0, failed: 0, invalid: 0, dryRun: 0, durationMs: 0, rate: 0, notSent: 0, stopped: null };
   const report = (result: BulkRowResult) => {
     const key = ({ sent: 'sent', skipped: 'skipped', pending_approval: 'pendingApproval', failed: 'failed', invalid: 'invalid', dry_run: 'dryRun' } as const)[result.status];
     summary[key] += 1;
@@ -128,9 +144,19 @@ export async function runBulk(
     for (const row of ready) report({ line: row.line, to: row.to, status: 'dry_run', body: row.body });
   } else {
     let next = 0;
-    let fatal: unknown;
+    let fatal: UserError | undefined;
+    let stopped: BulkStopReason | undefined;
+    let networkFailures = 0;
+    const stop = (reason: BulkStopReason, error?: UserError) => {
+      stopped ??= reason;
+      if (error) fatal ??= error;
+    };
+    const onAbort = () => stop('cancelled');
+    if (options.signal?.aborted) onAbort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
     const worker = async () => {
-      while (next < ready.length && fatal === undefined) {
+      // Rows already taken finish (a send in flight is never cut off); no new one starts once the run stops.
+      while (next < ready.length && stopped === undefined) {
         const row = ready[next++]!;
         try {
           const submitted = await submitOutbound(deps, {
@@ -152,9 +178,27 @@ export async function runBulk(
             const { message: sent, alreadySent } = await deliverOutbound(deps, submitted.message, input.integration, input.rates);
             report({ line: row.line, to: row.to, status: alreadySent ? 'skipped' : 'sent', id: sent.id, wamid: sent.wamid });
           }
+          networkFailures = 0;
         } catch (error) {
           // A rejected token fails every row the same way: stop, and let the caller exit with the auth code.
-          if (error instanceof UserError && error.kind === 'auth') fatal ??= error;
+          if (error instanceof UserError && error.kind === 'auth') stop('auth', error);
+          // So does a Graph API that cannot be reached: a few in a row, and the rest would fail one by one.
+          if (isNetworkFailure(error)) {
+            networkFailures += 1;
+            if (networkFailures >= NETWORK_FAILURES_TO_STOP) {
+              stop(
+                'graph_unreachable',
+                new UserError(`The Graph API cannot be reached: ${networkFailures} sends in a row failed on the network, so the run stopped.`, {
+                  code: 'graph_unreachable',
+                  kind: 'unavailable',
+                  hint: 'Check the connection (and LUMEN_GRAPH_URL), then run the same command again: rows already sent are skipped, the others are sent.',
+                  cause: error,
+                }),
+              );
+            }
+          } else {
+            networkFailures = 0;
+          }
           report({ line: row.line, to: row.to, status: 'failed', error: (error as Error).message, code: errorCode(error) });
         }
       }
@@ -162,11 +206,22 @@ export async function runBulk(
     // Enough sends in flight to keep the rate with Graph latencies of a few hundred ms.
     const concurrency = options.concurrency ?? Math.max(1, Math.min(64, Math.ceil(input.rates.perIntegration / 2)));
     await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(1, ready.length)) }, worker));
-    if (fatal !== undefined) throw fatal;
+    options.signal?.removeEventListener('abort', onAbort);
+    summary.notSent = ready.length - Math.min(next, ready.length);
+    summary.stopped = stopped ?? null;
+    summary.durationMs = deps.now().getTime() - started;
+    summary.rate = summary.durationMs > 0 ? Math.round((summary.sent / summary.durationMs) * 100_000) / 100 : 0;
+    return fatal ? { summary, stop: fatal } : { summary };
   }
   summary.durationMs = deps.now().getTime() - started;
   summary.rate = summary.durationMs > 0 ? Math.round((summary.sent / summary.durationMs) * 100_000) / 100 : 0;
-  return summary;
+  return { summary };
+}
+
+/** The send never reached Meta, or its answer never came back: the network, not Meta, failed it. */
+function isNetworkFailure(error: unknown): boolean {
+  if (error instanceof GraphNetworkError) return true;
+  return error instanceof UserError && (error.code === 'graph_unreachable' || (error.code === 'send_outcome_unknown' && error.cause instanceof GraphNetworkError));
 }
 
 function errorCode(error: unknown): string | undefined {

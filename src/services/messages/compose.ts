@@ -105,13 +105,30 @@ export async function findTemplate(store: Store, integration: Integration, name:
   return template;
 }
 
+/** What to do about a template that is not APPROVED, by its status. */
+function notApprovedHint(status: string): string {
+  const sync = 'then `lumen templates sync`';
+  switch (status) {
+    case 'PENDING':
+    case 'IN_APPEAL':
+      return `Meta is still reviewing it: wait for approval in WhatsApp Manager, ${sync}.`;
+    case 'REJECTED':
+      return `Meta rejected it: edit it in WhatsApp Manager and submit it again (or send another template), ${sync}.`;
+    case 'PAUSED':
+    case 'DISABLED':
+      return `Meta ${status === 'PAUSED' ? 'paused' : 'disabled'} it for low quality: send another template (\`lumen templates list --status APPROVED\`), or improve it in WhatsApp Manager.`;
+    default:
+      return 'Send an approved template instead (`lumen templates list --status APPROVED`).';
+  }
+}
+
 /** The approved template to send: by name, in the given language (or its only one). */
 export async function findSendableTemplate(store: Store, integration: Integration, name: string, language?: string): Promise<TemplateRecord> {
   const template = await findTemplate(store, integration, name, language);
   if (template.status !== 'APPROVED') {
     throw new UserError(`Template "${name}" (${template.language}) is ${template.status}, not APPROVED: Meta would refuse it.`, {
       code: 'template_not_approved',
-      hint: 'Wait for approval in WhatsApp Manager, then `lumen templates sync`.',
+      hint: notApprovedHint(template.status),
     });
   }
   return template;
@@ -161,7 +178,7 @@ export async function composeMessage(
   }
   const template = await findSendableTemplate(store, integration, message.name, message.language);
   const values: TemplateValues = {
-    body: parseBodyValues(message.params, template.parameterFormat),
+    body: parseBodyValues(message.params, template.parameterFormat, template.requiredParameters.filter((p) => p.component === 'body').map((p) => p.name)),
     header: message.header,
     headerFilename: message.headerFilename,
     buttons: message.buttons,

@@ -1,4 +1,11 @@
-/** RFC 4180 CSV: quoted fields with commas, quotes ("") and line breaks; CRLF or LF; a UTF-8 BOM is ignored. */
+/**
+ * A bulk send's CSV, read by csv-parse (RFC 4180: quoted fields with commas, quotes ("") and line breaks; CRLF or LF;
+ * a UTF-8 BOM ignored; blank lines skipped). A file that cannot be read as CSV (an unterminated quote, a file separated
+ * by semicolons) is refused whole, naming the line and the problem: rows are never silently lost.
+ */
+import { CsvError, parse } from 'csv-parse/sync';
+import { UserError } from '../../errors.js';
+
 export interface CsvRow {
   /** 1-based line number where the row starts (the header is line 1). */
   line: number;
@@ -12,69 +19,76 @@ export interface CsvTable {
   malformed: Array<{ line: number; reason: string }>;
 }
 
-export function parseCsv(text: string): CsvTable {
-  const records: Array<{ line: number; fields: string[] }> = [];
-  let field = '';
-  let fields: string[] = [];
-  let inQuotes = false;
-  let line = 1;
-  let recordLine = 1;
-  let sawAny = false;
-  const input = text.replace(/^\uFEFF/, '');
-  for (let i = 0; i < input.length; i += 1) {
-    const char = input[i]!;
-    if (inQuotes) {
-      if (char === '"') {
-        if (input[i + 1] === '"') {
-          field += '"';
-          i += 1;
-        } else {
-          inQuotes = false;
-        }
-      } else {
-        if (char === '\n') line += 1;
-        field += char;
-      }
-      continue;
-    }
-    if (char === '"' && field === '') {
-      inQuotes = true;
-      sawAny = true;
-    } else if (char === ',') {
-      fields.push(field);
-      field = '';
-      sawAny = true;
-    } else if (char === '\n' || char === '\r') {
-      if (char === '\r' && input[i + 1] === '\n') i += 1;
-      fields.push(field);
-      if (sawAny || fields.some((f) => f !== '')) records.push({ line: recordLine, fields });
-      fields = [];
-      field = '';
-      sawAny = false;
-      line += 1;
-      recordLine = line;
-    } else {
-      field += char;
-      sawAny = true;
-    }
-  }
-  if (field !== '' || fields.length > 0 || sawAny) {
-    fields.push(field);
-    records.push({ line: recordLine, fields });
+interface Parsed {
+  record: string[];
+  raw: string;
+  info: { lines: number };
+}
+
+export function parseCsv(text: string, name = 'The CSV'): CsvTable {
+  let records: Parsed[];
+  try {
+    records = parse(text, {
+      bom: true,
+      skip_empty_lines: true,
+      relax_column_count: true,
+      // A quote inside an unquoted field (5" screen) is a character, as people write it.
+      relax_quotes: true,
+      raw: true,
+      info: true,
+    }) as unknown as Parsed[];
+  } catch (error) {
+    throw csvError(error, name);
   }
   const [head, ...body] = records;
-  const header = (head?.fields ?? []).map((h) => h.trim());
+  const header = (head?.record ?? []).map((h) => h.trim());
   const table: CsvTable = { header, rows: [], malformed: [] };
-  for (const record of body) {
-    if (record.fields.length !== header.length) {
-      table.malformed.push({ line: record.line, reason: `${record.fields.length} fields, the header has ${header.length}` });
+  if (head && header.length === 1) {
+    const separator = [';', '\t', '|'].find((s) => header[0]!.includes(s));
+    if (separator !== undefined) {
+      const word = separator === ';' ? 'semicolons' : separator === '\t' ? 'tabs' : 'bars (|)';
+      throw new UserError(`${name} is separated by ${word}, not commas: its header "${header[0]}" reads as one column.`, {
+        code: 'csv_delimiter',
+        kind: 'usage',
+        hint: 'Save it as comma-separated CSV (in a spreadsheet: "CSV UTF-8 (comma delimited)"), or replace the separators with commas.',
+      });
+    }
+  }
+  for (const { record, raw, info } of body) {
+    const line = startLine(raw, info.lines);
+    if (record.length !== header.length) {
+      table.malformed.push({ line, reason: `${record.length} fields, the header has ${header.length}` });
       continue;
     }
     const values: Record<string, string> = {};
-    header.forEach((name, i) => {
-      values[name] = record.fields[i]!.trim();
+    header.forEach((column, i) => {
+      values[column] = record[i]!.trim();
     });
-    table.rows.push({ line: record.line, values });
+    table.rows.push({ line, values });
   }
   return table;
+}
+
+/** The line a record starts on: csv-parse counts to its end; its raw text (blank lines before it removed) says how far back. */
+function startLine(raw: string, endLine: number): number {
+  const own = raw.replace(/^(?:\r?\n)+/, '').replace(/\r?\n$/, '');
+  return endLine - (own.match(/\n/g)?.length ?? 0);
+}
+
+function csvError(error: unknown, name: string): unknown {
+  if (!(error instanceof CsvError)) return error;
+  const details = error as CsvError & { lines?: number; raw?: string };
+  if (error.code === 'CSV_QUOTE_NOT_CLOSED') {
+    const line = details.raw !== undefined && details.lines !== undefined ? startLine(details.raw, details.lines) : details.lines;
+    return new UserError(`${name}, line ${line}: a quoted field is never closed (a " without its closing ").`, {
+      code: 'csv_malformed',
+      kind: 'usage',
+      hint: `Close the quote on line ${line}, or write a quote inside a quoted field as "". Nothing was sent.`,
+    });
+  }
+  return new UserError(`${name}${details.lines ? `, line ${details.lines}` : ''}: ${error.message.replace(/^[^:]*: /, '')}`, {
+    code: 'csv_malformed',
+    kind: 'usage',
+    hint: 'Fix the file and run the same command again. Nothing was sent.',
+  });
 }

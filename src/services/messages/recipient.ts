@@ -1,21 +1,39 @@
+import { parsePhoneNumberFromString, validatePhoneNumberLength } from 'libphonenumber-js';
 import { UsageError } from '../../errors.js';
 
 /**
- * A recipient as Meta wants it: the E.164 digits without "+". Spaces, dashes, dots, brackets and a leading "+"
- * (or "00") are allowed on input: "+1 (555) 123-4567" → "15551234567".
+ * A recipient as Meta wants it: the E.164 digits without "+", checked by libphonenumber-js against the country's
+ * numbering plan (a known country code, a possible length for it). Spaces, dashes, dots, brackets and a leading "+"
+ * (or "00", or nothing: lumen's numbers are always international) are allowed: "+44 20 7946 0958" → "442079460958".
+ * Only the length is held to the plan, not whether the range is in service (Meta says that when it sends).
  */
 export function normalizeRecipient(input: string): string {
   const trimmed = input.trim();
   if (!/^(\+|00)?[\d\s().-]+$/.test(trimmed)) throw badNumber(input);
-  const digits = trimmed.replace(/^00/, '').replace(/\D/g, '');
-  // E.164: a country code and at most 15 digits in all; shorter than 8 is not a mobile number anywhere.
-  if (digits.length < 8 || digits.length > 15 || digits.startsWith('0')) throw badNumber(input);
-  return digits;
+  const international = `+${trimmed.replace(/^(\+|00)/, '').replace(/[\s().-]/g, '')}`;
+  if (!/^\+[1-9]\d+$/.test(international)) throw badNumber(input);
+  const number = parsePhoneNumberFromString(international);
+  if (!number?.isPossible()) throw badNumber(input, validatePhoneNumberLength(international));
+  return number.number.slice(1);
 }
 
-function badNumber(input: string): UsageError {
+/** A number as people read it: "+44 20 7946 0958" (E.164 digits in, international format out). */
+export function formatRecipient(digits: string): string {
+  return parsePhoneNumberFromString(`+${digits}`)?.formatInternational() ?? `+${digits}`;
+}
+
+const PROBLEMS: Record<string, string> = {
+  INVALID_COUNTRY: 'No country has that calling code.',
+  TOO_SHORT: 'It is too short for its country.',
+  TOO_LONG: 'It is too long for its country.',
+  INVALID_LENGTH: 'It is not a possible length for its country.',
+  NOT_A_NUMBER: 'It is not a number.',
+};
+
+function badNumber(input: string, problem?: string): UsageError {
+  const why = problem && PROBLEMS[problem] ? `${PROBLEMS[problem]} ` : '';
   return new UsageError(
     `"${input}" is not a phone number in international format.`,
-    'Give the country code and number, e.g. +15551234567 (spaces and dashes are fine).',
+    `${why}Give the country code and number, e.g. +15551234567 or +44 20 7946 0958 (spaces and dashes are fine).`,
   );
 }

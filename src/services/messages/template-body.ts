@@ -31,12 +31,18 @@ function paramError(template: TemplateRecord, problem: string, expected: Templat
 }
 
 /** Splits `name=value` pairs; for positional templates plain values are kept in order. */
-export function parseBodyValues(values: string[], format: 'POSITIONAL' | 'NAMED'): string[] | Record<string, string> {
+export function parseBodyValues(values: string[], format: 'POSITIONAL' | 'NAMED', names: string[] = []): string[] | Record<string, string> {
   if (format === 'POSITIONAL') return values;
   const named: Record<string, string> = {};
   for (const value of values) {
     const eq = value.indexOf('=');
-    if (eq <= 0) throw new UserError(`Named parameters are given as name=value; got "${value}".`, { code: 'template_parameters', kind: 'usage' });
+    if (eq <= 0) {
+      throw new UserError(`Named parameters are given as name=value; got "${value}".`, {
+        code: 'template_parameters',
+        kind: 'usage',
+        ...(names.length > 0 ? { hint: `This template's are: ${names.map((n) => `--param ${n}=…`).join(' ')}.` } : {}),
+      });
+    }
     named[value.slice(0, eq).trim()] = value.slice(eq + 1);
   }
   return named;

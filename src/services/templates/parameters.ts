@@ -68,7 +68,7 @@ function buttonParameters(component: GraphTemplateComponent): TemplateParameter[
   (component.buttons ?? []).forEach((button, index) => {
     const kind = button.type.toUpperCase();
     if (kind === 'URL') {
-      const example = Array.isArray(button.example) ? button.example[0] : button.example;
+      const example = urlSuffixExample(button.url, Array.isArray(button.example) ? button.example[0] : button.example);
       for (const name of extractPlaceholders(button.url)) {
         params.push({
           component: 'button',
@@ -84,6 +84,24 @@ function buttonParameters(component: GraphTemplateComponent): TemplateParameter[
     }
   });
   return params;
+}
+
+/**
+ * Meta's example for a URL button is the whole URL (`https://x.example/track/ABC123`), but a send supplies only the
+ * part the placeholder stands for (`ABC123`): the URL's own text around `{{1}}` is cut off. An example that does not
+ * fit the URL is dropped rather than shown (as a parameter, it would double the link).
+ */
+export function urlSuffixExample(url: string | undefined, example: string | undefined): string | undefined {
+  if (example === undefined || url === undefined) return example;
+  const match = /\{\{[^}]*\}\}/.exec(url);
+  if (!match) return undefined;
+  const prefix = url.slice(0, match.index);
+  const suffix = url.slice(match.index + match[0].length);
+  if (example.startsWith(prefix) && example.endsWith(suffix) && example.length >= prefix.length + suffix.length) {
+    const value = example.slice(prefix.length, example.length - suffix.length);
+    return value === '' ? undefined : value;
+  }
+  return /^https?:\/\//i.test(example) ? undefined : example;
 }
 
 /** "POSITIONAL" unless Meta says NAMED (older templates carry no parameter_format at all). */

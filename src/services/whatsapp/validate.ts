@@ -29,11 +29,20 @@ export function checkPublicUrl(value: string): string | true {
   try {
     const url = new URL(value);
     if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'The public URL must start with https://.';
+    // Meta calls only HTTPS callback URLs; plain http stays for this machine (the sandbox, local tests).
+    if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
+      return `The public URL must use https:// (Meta only calls HTTPS webhooks); http:// is kept for this machine only (localhost, 127.0.0.1). Got "${preview(value)}".`;
+    }
     if (url.search || url.hash) return 'The public URL must not have a query or fragment.';
     return true;
   } catch {
     return `The public URL is not a valid URL: "${preview(value)}".`;
   }
+}
+
+function isLoopback(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return host === 'localhost' || host.endsWith('.localhost') || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 /** Throws a usage error (exit 2) when a check fails. */

@@ -149,6 +149,18 @@ export function createOutboundRepo(db: Database): OutboundRepo {
     async listByState(workspaceId, state, limit) {
       return byState.all(workspaceId, state, limit).map(toOutbound);
     },
+    async list({ workspaceId, to, since, limit }) {
+      // Newest first by rowid (insertion order): the scan stops after `limit` rows of the workspace.
+      const where = ['workspace_id = @workspaceId'];
+      if (to) where.push('recipient = @to');
+      if (since) where.push('created_at >= @since');
+      return db
+        .prepare<Record<string, unknown>, OutboundRow>(
+          `SELECT * FROM outbound_messages WHERE ${where.join(' AND ')} ORDER BY rowid DESC LIMIT @limit`,
+        )
+        .all({ workspaceId, to, since, limit })
+        .map(toOutbound);
+    },
     async timeline(wamid) {
       return timeline.all(wamid).map((row) => ({
         status: row.status,

@@ -15,7 +15,7 @@ export async function run(ctx: Context): Promise<void> {
         `+${m.to}`,
         m.template ? `template ${m.template.name} (${m.template.language})` : 'text',
         m.source,
-        m.createdAt.replace('T', ' ').slice(0, 19),
+        ctx.time.atRelative(m.createdAt),
       ]),
     );
   });

@@ -30,9 +30,9 @@ export async function run(ctx: Context): Promise<void> {
       contacts.map((c) => [
         c.kind === 'phone' ? `+${c.id}` : c.id,
         c.name ?? '',
-        c.lastInboundAt.replace('T', ' ').slice(0, 19),
+        ctx.time.atRelative(c.lastInboundAt),
         String(c.messages),
-        c.windowOpen ? `open until ${c.windowClosesAt.replace('T', ' ').slice(0, 16)}` : 'closed (templates only)',
+        c.windowOpen ? `open until ${ctx.time.atRelative(c.windowClosesAt)}` : 'closed (templates only)',
       ]),
     );
   });

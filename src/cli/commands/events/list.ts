@@ -29,7 +29,7 @@ export async function run(ctx: Context, options: Options<typeof list>): Promise<
         e.state,
         String(e.attempts),
         e.lastError ?? (e.lastStatus !== null ? String(e.lastStatus) : ''),
-        e.state === 'delivered' || e.state === 'dropped' ? '' : e.nextAttemptAt.replace('T', ' ').slice(0, 19),
+        e.state === 'delivered' || e.state === 'dropped' ? '' : ctx.time.atRelative(e.nextAttemptAt),
         e.interactionId,
         e.media ? `${e.media.state}${e.media.state === 'pending' && e.media.lastError ? ` (${e.media.attempts} tries: ${e.media.lastError})` : ''}` : '',
       ]),

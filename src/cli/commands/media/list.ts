@@ -21,8 +21,8 @@ export async function run(ctx: Context, options: Options<typeof list>): Promise<
         m.mimeType ?? '',
         m.size === null ? '' : formatBytes(m.size),
         m.interactionId ?? '',
-        m.createdAt.replace('T', ' ').slice(0, 19),
-        m.path ?? (m.lastError ? `error: ${m.lastError.replace(/\s+/g, ' ').slice(0, 80)}` : ''),
+        ctx.time.at(m.createdAt),
+        m.path ?? (m.lastError ? `error: ${m.lastError.replace(/\s+/g, ' ')}` : ''),
       ]),
     );
   });

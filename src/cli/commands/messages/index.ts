@@ -4,20 +4,22 @@ import { arg, command, flag, withHandler } from '../../declare.js';
 
 export const list = command({
   name: 'list',
-  description: 'inbound messages the relay stored, newest first',
+  description: 'messages received and sent, newest first',
   flags: {
-    from: flag.string('--from <number>', 'only from this sender (phone number or user id)'),
+    direction: flag.string('--direction <in|out>', 'only received (in) or only sent (out) messages; default both'),
+    from: flag.string('--from <number>', 'only received from this sender (phone number or user id)'),
+    to: flag.string('--to <number>', 'only sent to this recipient (phone number or user id)'),
     since: flag.string('--since <duration>', 'only newer than this: 30m, 1h, 2d, or an ISO date'),
     limit: flag.string('--limit <n>', 'at most this many', { default: '20' }),
   },
-  help: '\nExample:\n  $ lumen messages list --since 1h --json',
+  help: '\nExamples:\n  $ lumen messages list --since 1h --json\n  $ lumen messages list --direction out --limit 50\n  $ lumen messages list --from +15551234567',
 });
 
 export const show = command({
   name: 'show',
-  description: 'one sent message and its delivery timeline',
-  args: [arg('<id>', 'message id (msg_…) or wamid')],
-  help: '\nExample:\n  $ lumen messages show msg_0123456789abcdef01234567 --json',
+  description: 'one message: a sent one (msg_… or its wamid) with its delivery timeline, or a received one (in_… or its wamid)',
+  args: [arg('<id>', 'message id (msg_… or in_…) or wamid')],
+  help: '\nExamples:\n  $ lumen messages show msg_0123456789abcdef01234567 --json\n  $ lumen messages show in_42',
 });
 
 export const read = command({

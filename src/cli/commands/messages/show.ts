@@ -2,16 +2,20 @@ import type { Context } from '../../context.js';
 import type { Options } from '../../declare.js';
 import { UserError } from '../../../errors.js';
 import { outboundSummary } from '../../../services/messages/send.js';
+import type { Interaction, Store } from '../../../store/types.js';
 import type { show } from './index.js';
 
 export async function run(ctx: Context, _options: Options<typeof show>, ref: string): Promise<void> {
   const store = await ctx.store();
   const workspace = await ctx.workspace();
-  const message = ref.startsWith('wamid.') ? await store.outbound.findByWamid(ref) : await store.outbound.findById(ref);
+  const message = ref.startsWith('wamid.') ? await store.outbound.findByWamid(ref) : ref.startsWith('in_') ? undefined : await store.outbound.findById(ref);
   if (!message || message.workspaceId !== workspace.id) {
-    throw new UserError(`No sent message "${ref}" in workspace ${workspace.name}.`, {
+    const received = await findReceived(store, workspace.id, ref);
+    if (received) return showReceived(ctx, received);
+    throw new UserError(`No message "${ref}" in workspace ${workspace.name}.`, {
       code: 'message_not_found',
-      hint: 'Give the id `lumen send` printed (msg_…) or the wamid. Inbound messages: `lumen messages list`.',
+      kind: 'not_found',
+      hint: 'Give an id lumen printed (msg_… for a sent message, in_… for a received one) or a wamid; `lumen messages list` lists both.',
     });
   }
   const timeline = message.wamid ? await store.outbound.timeline(message.wamid) : [];
@@ -21,18 +25,50 @@ export async function run(ctx: Context, _options: Options<typeof show>, ref: str
       `${message.id}  ${message.kind}${message.templateName ? ` ${message.templateName} (${message.templateLanguage})` : ''} to +${message.recipient}`,
       `  State     ${message.state}${message.errorCode ? ` (error ${message.errorCode}: ${message.errorTitle ?? ''})` : ''}`,
       `  wamid     ${message.wamid ?? '-'}`,
-      `  Written   ${message.createdAt}${message.source !== 'cli' ? ` by ${message.source}` : ''}`,
+      `  Written   ${ctx.time.atRelative(message.createdAt)}${message.source !== 'cli' ? ` by ${message.source}` : ''}`,
     ];
-    if (message.approvedBy) lines.push(`  Approved  by ${message.approvedBy} at ${message.approvedAt}`);
-    if (message.rejectedBy) lines.push(`  Rejected  by ${message.rejectedBy} at ${message.rejectedAt}: ${message.rejectReason}`);
+    if (message.approvedBy) lines.push(`  Approved  by ${message.approvedBy} at ${message.approvedAt ? ctx.time.at(message.approvedAt) : '?'}`);
+    if (message.rejectedBy) lines.push(`  Rejected  by ${message.rejectedBy} at ${message.rejectedAt ? ctx.time.at(message.rejectedAt) : '?'}: ${message.rejectReason}`);
     if (timeline.length > 0) {
       lines.push('  Timeline');
       for (const entry of timeline) {
-        lines.push(`    ${entry.occurredAt}  ${entry.status}${entry.errorCode ? ` (error ${entry.errorCode}: ${entry.errorTitle ?? ''})` : ''}`);
+        lines.push(`    ${ctx.time.at(entry.occurredAt)}  ${entry.status}${entry.errorCode ? ` (error ${entry.errorCode}: ${entry.errorTitle ?? ''})` : ''}`);
       }
     } else if (message.wamid) {
       lines.push('  No status webhooks yet (they arrive through a running `lumen relay start`).');
     }
+    return lines;
+  });
+}
+
+/** A received message by its id (in_…) or its wamid, in this workspace. */
+async function findReceived(store: Store, workspaceId: string, ref: string): Promise<Interaction | undefined> {
+  if (ref.startsWith('in_')) {
+    const found = await store.inbox.findInteraction(ref);
+    return found?.workspaceId === workspaceId ? found : undefined;
+  }
+  if (!ref.startsWith('wamid.')) return undefined;
+  for (const integration of await store.integrations.list(workspaceId)) {
+    const found = await store.inbox.findByWamid(integration.id, ref);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+async function showReceived(ctx: Context, message: Interaction): Promise<void> {
+  const store = await ctx.store();
+  const media = await store.media.forInteraction(message.id);
+  const data = { direction: 'in' as const, ...message, media: media ? { id: media.mediaId, state: media.state, path: media.path, mimeType: media.mimeType, size: media.size } : null };
+  ctx.out.result(data, () => {
+    const from = message.fromKind === 'phone' ? `+${message.from}` : message.from;
+    const lines = [
+      `${message.id}  ${message.type} from ${from}${message.contactName ? ` (${message.contactName})` : ''}`,
+      `  Text      ${message.text || '-'}`,
+      `  wamid     ${message.wamid}`,
+      `  Received  ${ctx.time.atRelative(message.receivedAt)}`,
+    ];
+    if (message.replyTo) lines.push(`  Reply to  ${message.replyTo}`);
+    if (media) lines.push(`  Media     ${media.mediaId} ${media.state}${media.path ? ` at ${media.path}` : ''}`);
     return lines;
   });
 }

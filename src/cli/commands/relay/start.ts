@@ -72,7 +72,7 @@ export async function run(ctx: Context, options: Options<typeof start>): Promise
     closeLog = log.close;
     out = new Output({ json: ctx.globals.json, debug: ctx.globals.debug, env: ctx.env, stdout: log.stream, stderr: log.stream });
   }
-  const show = ctx.globals.json ? (event: RelayEvent) => out.event(event) : (event: RelayEvent) => printEvent(out, event);
+  const show = ctx.globals.json ? (event: RelayEvent) => out.event(event) : (event: RelayEvent) => printEvent(ctx, event, out);
   const visible = options.quiet ? (event: RelayEvent) => QUIET_EVENTS.has(event.event) && show(event) : show;
   // The first line is always `listening` (scripts wait for it): anything reported while starting comes after it.
   const early: RelayEvent[] = [];
@@ -155,7 +155,15 @@ function banner(
   out.print(s.dim('Ready. Ctrl-C stops the relay (deliveries in flight are finished first).'));
 }
 
-function printEvent(out: Output, event: RelayEvent): void {
+async function statusLine(ctx: Context, event: Extract<RelayEvent, { event: 'status' }>): Promise<string> {
+  const error = event.errorCode ? ` (error ${event.errorCode})` : '';
+  const sent = await (await ctx.store()).outbound.findByWamid(event.wamid).catch(() => undefined);
+  if (sent) return `· ${event.status} ${sent.id} to ${displaySender(sent.recipient)}${error}`;
+  return `· ${event.status} ${truncate(event.wamid, 24)}${event.recipient ? ` to ${displaySender(event.recipient)}` : ''}${error}`;
+}
+
+/** One line per relay event, to `out`: the terminal, or the log file. */
+function printEvent(ctx: Context, event: RelayEvent, out: Output = ctx.out): void {
   const s = out.style;
   switch (event.event) {
     case 'listening':
@@ -174,7 +182,8 @@ function printEvent(out: Output, event: RelayEvent): void {
       );
       return;
     case 'status':
-      out.print(s.dim(`· ${event.status} ${event.wamid}${event.errorCode ? ` (error ${event.errorCode})` : ''}`));
+      // The message lumen sent (msg_…) and to whom, rather than a 60-character wamid.
+      void statusLine(ctx, event).then((line) => out.print(s.dim(line)));
       return;
     case 'dispatch':
       out.print(
@@ -182,7 +191,7 @@ function printEvent(out: Output, event: RelayEvent): void {
           ? /^https?:\/\//.test(event.target)
             ? `${s.green('→')} forwarded ${event.status ?? ''} in ${event.durationMs} ms`
             : `${s.green('→')} ran ${event.target}: exit ${event.status ?? 0} in ${event.durationMs} ms`
-          : `${s.red('→')} ${event.target} failed (${event.error}); attempt ${event.attempt}, retrying at ${event.nextAttemptAt}`,
+          : `${s.red('→')} ${event.target} failed (${event.error}); attempt ${event.attempt}, retrying at ${event.nextAttemptAt ? ctx.time.atRelative(event.nextAttemptAt) : "?"}`,
       );
       return;
     case 'auto_reply':
@@ -208,7 +217,7 @@ function printEvent(out: Output, event: RelayEvent): void {
         event.ok
           ? s.dim(`· media ${event.mediaId} stored (${event.size ?? 0} bytes) for ${event.interactionId ?? 'an upload'}`)
           : `${s.yellow('!')} media ${event.mediaId} not fetched (attempt ${event.attempt}): ${event.error}` +
-              (event.retryAt ? `; retrying at ${event.retryAt}` : '; given up (the message is kept)'),
+              (event.retryAt ? `; retrying at ${ctx.time.atRelative(event.retryAt)}` : '; given up (the message is kept)'),
       );
       return;
     case 'reply':

@@ -1,3 +1,4 @@
+import { UsageError } from '../../../errors.js';
 import type { Context } from '../../context.js';
 import type { Options } from '../../declare.js';
 import { serviceDeps } from '../../deps.js';
@@ -8,7 +9,8 @@ import type { list } from './index.js';
 export async function run(ctx: Context, options: Options<typeof list>): Promise<void> {
   const deps = await serviceDeps(ctx);
   const integration = await resolveIntegration(deps.store, await ctx.workspace(), options.integration);
-  const templates = await deps.store.templates.list(integration.id, { status: options.status });
+  const status = options.status === undefined ? undefined : templateStatus(options.status);
+  const templates = await deps.store.templates.list(integration.id, { status });
   const data = templates.map((t) => ({
     name: t.name,
     language: t.language,
@@ -29,4 +31,15 @@ export async function run(ctx: Context, options: Options<typeof list>): Promise<
       data.map((t) => [t.name, t.language, t.status, t.category ?? '', t.parameters.join(' ') || '-']),
     );
   });
+}
+
+/** The statuses Meta gives a template (WhatsApp Business Management API, message_templates `status`). */
+export const TEMPLATE_STATUSES = ['APPROVED', 'PENDING', 'REJECTED', 'PAUSED', 'DISABLED', 'IN_APPEAL', 'PENDING_DELETION', 'DELETED', 'LIMIT_EXCEEDED', 'ARCHIVED'];
+
+function templateStatus(value: string): string {
+  const status = value.trim().toUpperCase();
+  if (!TEMPLATE_STATUSES.includes(status)) {
+    throw new UsageError(`--status must be one of ${TEMPLATE_STATUSES.join(', ')}; got "${value}".`);
+  }
+  return status;
 }

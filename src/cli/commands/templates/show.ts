@@ -43,10 +43,19 @@ export async function run(ctx: Context, options: Options<typeof show>, name: str
       lines.push('Parameters a send must supply:');
       for (const p of data.parameters) {
         const where = p.component === 'button' ? `button ${p.buttonIndex} (${p.subType})` : p.component;
-        lines.push(`  ${where.padEnd(18)} ${p.name.padEnd(14)} ${p.type}${p.example ? `  e.g. "${p.example}"` : ''}`);
+        const url = p.subType === 'url' ? buttonUrl(data.components, p.buttonIndex) : undefined;
+        const part = url ? `  (only the part for ${url.replace(/\{\{[^}]*\}\}/, '…')})` : '';
+        lines.push(`  ${where.padEnd(18)} ${p.name.padEnd(14)} ${p.type}${p.example ? `  e.g. "${p.example}"` : ''}${part}`);
       }
     }
     if (data.status !== 'APPROVED') lines.push('', s.yellow(`Status is ${data.status}: Meta only delivers APPROVED templates.`));
     return lines;
   });
+}
+
+/** The URL of a template's button by index (the URL a URL button's parameter completes). */
+function buttonUrl(components: Array<{ type?: unknown; buttons?: Array<{ url?: string }> }>, index: number | undefined): string | undefined {
+  if (index === undefined) return undefined;
+  const buttons = components.find((c) => String(c.type).toUpperCase() === 'BUTTONS')?.buttons;
+  return buttons?.[index]?.url;
 }

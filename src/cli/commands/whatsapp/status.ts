@@ -27,10 +27,10 @@ function render(ctx: Context, i: IntegrationStatus): string[] {
     `  Phone          ${i.phone.displayPhoneNumber ?? '?'} (id ${i.phone.id})${i.phone.verifiedName ? ` · ${i.phone.verifiedName}` : ''}`,
     `  WABA           ${i.wabaId}${i.appSubscribed ? '' : s.yellow(' · app not subscribed: messages will not arrive')}`,
     `  Quality        ${i.phone.qualityRating ?? 'unknown'} (at last sync)`,
-    `  Templates      ${i.templates.total} (${i.templates.approved} approved), synced ${i.templates.syncedAt ?? 'never'}`,
+    `  Templates      ${i.templates.total} (${i.templates.approved} approved), synced ${i.templates.syncedAt ? ctx.time.atRelative(i.templates.syncedAt) : 'never'}`,
     `  Webhook        ${i.webhook.url ?? `<public relay URL>${i.webhook.path}`}`,
     `  Secrets        ${i.secretStore === 'keychain' ? 'OS keychain' : 'encrypted file'}`,
-    `  Connected      ${i.connectedAt}`,
+    `  Connected      ${ctx.time.atRelative(i.connectedAt)}`,
   ];
   if (i.check) {
     const c = i.check;

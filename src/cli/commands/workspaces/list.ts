@@ -18,7 +18,7 @@ export async function run(ctx: Context): Promise<void> {
     }
     return table(
       ['NAME', 'NUMBERS', 'CREATED'],
-      workspaces.map((w) => [w.name, String(w.numbers), w.createdAt.replace('T', ' ').slice(0, 19)]),
+      workspaces.map((w) => [w.name, String(w.numbers), ctx.time.at(w.createdAt)]),
     );
   });
 }
