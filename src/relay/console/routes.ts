@@ -87,7 +87,8 @@ export function registerConsole(app: FastifyInstance, deps: ConsoleDeps): void {
     reply
       .header('content-security-policy', CSP)
       .header('x-content-type-options', 'nosniff')
-      .header('referrer-policy', 'no-referrer')
+      // Not no-referrer: browsers then send `Origin: null` with form posts, which the CSRF check refuses.
+      .header('referrer-policy', 'same-origin')
       .header('x-frame-options', 'DENY')
       .header('cache-control', 'no-store');
 
