@@ -317,7 +317,7 @@ function chart(title: string, points: Array<{ label: string; n: number }>): Html
   const w = 12;
   const h = 60;
   return html`<figure class="chart"><figcaption>${title} <span class="dim">(per minute, last ${points.length} min; peak ${max})</span></figcaption>
-<svg viewBox="0 0 ${points.length * w} ${h}" width="${points.length * w * 2}" height="${h * 2}" role="img" aria-label="${title}">${points.map((p, i) => {
+<svg viewBox="0 0 ${points.length * w} ${h}" width="${points.length * w}" height="${h}" role="img" aria-label="${title}">${points.map((p, i) => {
     const bar = Math.round((p.n / max) * (h - 2));
     return html`<rect x="${i * w + 1}" y="${h - bar}" width="${w - 2}" height="${bar}"><title>${p.label}: ${p.n}</title></rect>`;
   })}</svg></figure>`;
@@ -353,7 +353,7 @@ export function relay(stats: {
 <tr><th>queue</th><td id="queue">${stats.queue.dispatch} to your code · ${stats.queue.outbound} to send · ${stats.queue.pendingApproval} awaiting approval · ${stats.queue.media} media to fetch</td></tr>
 </table>
 <h2>Callback URLs</h2>
-<table><thead><tr><th>number</th><th>Callback URL for Meta</th><th>given to lumen at connect</th></tr></thead><tbody>${stats.numbers.map((n) => {
+<table><thead><tr><th>number</th><th>Callback URL for Meta</th><th>public URL given at connect</th></tr></thead><tbody>${stats.numbers.map((n) => {
     const path = `/webhooks/whatsapp/${n.id}`;
     const callback = stats.info.publicUrl ? `${stats.info.publicUrl}${path}` : null;
     const matches = n.publicUrl && stats.info.publicUrl ? n.publicUrl.replace(/\/+$/, '') === stats.info.publicUrl : null;
