@@ -70,6 +70,7 @@ export function page(frame: PageFrame, body: Html): Html {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="lumen-csrf" content="${frame.csrf}">
 <title>${frame.title} · lumen console</title>
+<link rel="icon" href="/console/assets/favicon.svg">
 <link rel="stylesheet" href="/console/assets/console.css">
 <script src="/console/assets/console.js" defer></script>
 </head>

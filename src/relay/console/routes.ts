@@ -50,7 +50,11 @@ const CSP = [
 ].join('; ');
 
 const ASSETS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'assets');
-const ASSETS: Record<string, string> = { 'console.js': 'text/javascript; charset=utf-8', 'console.css': 'text/css; charset=utf-8' };
+const ASSETS: Record<string, string> = {
+  'console.js': 'text/javascript; charset=utf-8',
+  'console.css': 'text/css; charset=utf-8',
+  'favicon.svg': 'image/svg+xml',
+};
 
 /** The CSRF token forms carry: derived from the console token, so it needs no storage and changes with it. */
 export function csrfToken(token: string): string {

@@ -43,7 +43,7 @@ export function live(records: DeliveryRecord[], filter: DeliveryFilter, pageSize
 <label>Text <input name="text" value="${filter.text ?? ''}" placeholder="anywhere in the body"></label>
 <button>Filter</button>
 <button type="button" id="pause" aria-pressed="false">Pause</button>
-<span id="live-state" class="dim">live</span>
+<span id="live-state" class="dim">connecting…</span>
 </form>
 <table class="feed"><thead><tr><th>time</th><th>kind</th><th></th><th>answer</th><th>signature</th><th>what</th></tr></thead>
 <tbody id="feed">${records.map(rowHtml)}</tbody></table>

@@ -9,10 +9,13 @@
     select.addEventListener('change', () => select.form.submit());
   }
 
-  function stream(onDelivery) {
+  function stream(onDelivery, onOpen) {
     const state = document.getElementById('live-state');
     const source = new EventSource('/console/stream');
-    source.addEventListener('open', () => { if (state) state.textContent = 'live'; });
+    source.addEventListener('open', () => {
+      if (state) state.textContent = 'live';
+      if (onOpen) onOpen();
+    });
     source.addEventListener('error', () => { if (state) state.textContent = 'reconnecting…'; });
     source.addEventListener('delivery', (event) => onDelivery(JSON.parse(event.data)));
     return source;
@@ -102,10 +105,13 @@
       }
       document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || 0) + 1);
     };
-    stream((record) => {
-      if (record.kind !== 'message' && record.kind !== 'status') return;
+    const soon = () => {
       clearTimeout(pending);
       pending = setTimeout(() => { refresh().catch(() => {}); }, 150);
-    });
+    };
+    // Whatever arrived between rendering this page and the stream opening is caught up on when it opens.
+    stream((record) => {
+      if (record.kind === 'message' || record.kind === 'status') soon();
+    }, soon);
   }
 })();
