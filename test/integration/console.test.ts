@@ -193,6 +193,29 @@ describe('what it shows', () => {
     await reader.cancel();
   });
 
+  it('previews media from LUMEN_HOME/media: images inline, other files as downloads', async () => {
+    const relay = await setup.start();
+    const png = Buffer.from('\x89PNG\r\n\x1a\n a tiny picture');
+    sandbox.sendInbound([
+      { from: CUSTOMER, name: 'Ana', type: 'image', caption: 'my receipt', data: png, mimeType: 'image/png' },
+      { from: CUSTOMER, name: 'Ana', type: 'document', data: Buffer.from('%PDF-1.4 tiny'), mimeType: 'application/pdf', filename: 'invoice.pdf' },
+    ]);
+    await eventually(() => expect(setup.events.filter((e) => e.event === 'media' && e.ok)).toHaveLength(2));
+    const client = await signIn(relay.console!.url);
+    const thread = (await client.get(conversationPath())).text;
+    const image = /<img src="(\/console\/media\/[^"]+)" alt="my receipt">/.exec(thread)![1]!;
+    const shown = await fetch(`${client.base}${image}`, { headers: { cookie: client.cookie } });
+    expect(shown.headers.get('content-type')).toBe('image/png');
+    expect(Buffer.from(await shown.arrayBuffer())).toEqual(png);
+    const file = /<a href="(\/console\/media\/[^"]+)\?download=1">Download invoice\.pdf/.exec(thread)![1]!;
+    const downloaded = await client.get(`${file}?download=1`);
+    expect(downloaded.headers.get('content-disposition')).toBe('attachment; filename="invoice.pdf"');
+    expect(downloaded.text).toBe('%PDF-1.4 tiny');
+    expect((await client.get(`/console/media/${setup.integration.id}/999999`)).status).toBe(404);
+    // Without the token, no file.
+    expect((await fetch(`${client.base}${image}`)).status).toBe(401);
+  });
+
   it('pages conversations and threads without gaps or repeats', async () => {
     const relay = await setup.start();
     const ws = setup.integration.workspaceId;
