@@ -14,7 +14,7 @@ import { UserError } from '../../errors.js';
 import { GraphError } from '../../graph/errors.js';
 import type { ServiceDeps } from '../../services/deps.js';
 import type { DispatchState, Integration, Workspace } from '../../store/types.js';
-import type { DeliveryLog, DeliveryRecord } from '../deliveries.js';
+import type { DeliveryLog } from '../deliveries.js';
 import type { DispatchTarget } from '../dispatch.js';
 import * as data from './data.js';
 import { page, type PageFrame } from './html.js';
@@ -440,5 +440,3 @@ function download(reply: FastifyReply, filename: string, body: Buffer) {
     .header('cache-control', 'no-store')
     .send(body);
 }
-
-export type { DeliveryRecord };

@@ -2,7 +2,7 @@
 import type { Contact, DispatchEvent, DispatchState, Integration, OutboundMessage, TemplateRecord, ThreadItem } from '../../store/types.js';
 import type { DeliveryFilter, DeliveryRecord } from '../deliveries.js';
 import type { Conversation } from './data.js';
-import { Html, html, postForm, query, time, type PageFrame } from './html.js';
+import { type Html, html, postForm, query, time, type PageFrame } from './html.js';
 
 const KINDS = ['message', 'status', 'template', 'account', 'ignored', 'rejected', 'handshake', 'error'];
 
@@ -366,4 +366,3 @@ ${chart('Sends', sends)}
 </div>`;
 }
 
-export { Html };
