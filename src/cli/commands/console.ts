@@ -25,7 +25,8 @@ function openBrowser(url: string, env: NodeJS.ProcessEnv): Promise<boolean> {
   const browser = env.BROWSER?.split(':')[0]?.trim();
   const [command, args]: [string, string[]] = browser
     ? browser.includes('%s')
-      ? ['sh', ['-c', browser.replaceAll('%s', JSON.stringify(url).slice(1, -1)).replace(/^/, '')]]
+      ? // The URL has no quote of its own (the token is base64url): quoted, the shell takes it as one word.
+        ['sh', ['-c', browser.replaceAll('%s', `'${url}'`)]]
       : [browser, [url]]
     : process.platform === 'darwin'
       ? ['open', [url]]

@@ -40,6 +40,7 @@ Examples:
   $ lumen relay start --tunnel cloudflared --forward-to http://localhost:3000/hook
   $ lumen relay status
   $ lumen trigger message --text "hi"                     # a signed inbound delivery to the running relay
+  $ lumen console                                         # the running relay's console in your browser
   $ lumen messages list --since 1h                        # what the relay stored
   $ lumen contacts list                                   # who wrote; is their 24-hour window open?
   $ lumen events list --failed                            # deliveries to your code still being retried
