@@ -3,10 +3,11 @@
  * terminal it opens no browser) with the same token across runs, and `lumen trigger --file` posts a delivery the
  * console saved, signed, with clear usage errors for a bad file.
  */
-import { writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
 import { eventually } from '../helpers/async.js';
+import { runInPty } from '../helpers/pty.js';
 import { killAllRelays, startRelay } from '../helpers/relay.js';
 import { connectedHome, type ConnectedHome } from '../helpers/send.js';
 
@@ -40,6 +41,19 @@ describe('lumen console', () => {
     expect(result.exitCode).toBe(0);
     expect(json).toEqual({ url, running: true, opened: false });
     expect((await fetch(url, { redirect: 'manual' })).status).toBe(303);
+  });
+
+  it('on a terminal starts $BROWSER with the URL (here a script that writes down what it was given)', async () => {
+    home = await connectedHome(sandbox);
+    const relay = await startRelay(home.env, [], { json: false });
+    const url = (await relay.waitForLine(/^Console: /)).slice('Console: '.length).trim();
+    const opener = home.path('opener.sh');
+    writeFileSync(opener, `#!/bin/sh\nprintf '%s' "$1" > '${home.path('opened.txt')}'\n`);
+    chmodSync(opener, 0o755);
+    const result = await runInPty(['console'], { ...home.env, BROWSER: opener }, []);
+    expect(result.exitCode).toBe(0);
+    expect(result.output).toContain(`Opened ${url}`);
+    await eventually(() => expect(readFileSync(home!.path('opened.txt'), 'utf8')).toBe(url));
   });
 
   it('without a relay prints where the console will be and says on stderr that none runs', async () => {
