@@ -3,7 +3,7 @@
 # keychain tests exercise a real Secret Service without touching the user's own keyring.
 #   sh scripts/with-keyring.sh npx vitest run test/unit/secrets-keychain.test.ts
 # Without dbus-run-session/gnome-keyring-daemon it runs the command as is (keychain tests skip).
-# Install them with scripts/ci-install-keyring.sh.
+# Install them with scripts/ci-install.sh.
 
 if [ "$#" -eq 0 ]; then
   echo "usage: with-keyring.sh COMMAND [ARG...]" >&2

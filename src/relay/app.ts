@@ -3,12 +3,14 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { WEBHOOK_PATH_PREFIX } from '../webhooks.js';
 import { describeSystemFault, isSystemFault } from '../store/faults.js';
 import type { IngestOutcome, NewInteraction, NewStatus, NewWebhookError } from '../store/types.js';
+import type { DeliveryKind, DeliveryLog, DeliveryNote } from './deliveries.js';
 import type { IntegrationDirectory, RelayIntegration } from './directory.js';
 import type { RelayEventSink } from './events.js';
 import type { GroupCommitter } from './ingest.js';
 import { DEFAULT_RATE_LIMITS, RateLimiter, type RateLimitSettings } from './limits.js';
 import { FORWARDING_HEADERS, registerLocalApi, type LocalApiDeps } from './local-api.js';
 import type { RelayMetrics } from './metrics.js';
+import { registerConsole, type ConsoleDeps } from './console/routes.js';
 import { MAX_DELIVERY_ITEMS, parseDelivery } from './parse.js';
 import { parseSignatureHeader, verifySignature } from './signature.js';
 
@@ -25,6 +27,10 @@ export interface RelayAppDeps {
   localApi?: LocalApiDeps;
   /** Addresses whose X-Forwarded-For is believed (the tunnel lumen started, or --trust-proxy); none by default. */
   trustProxy?: string[];
+  /** Every webhook request and its answer, kept for the console's live feed. */
+  deliveries?: DeliveryLog;
+  /** The browser console (`/console`), when the relay offers it. */
+  console?: ConsoleDeps;
   now?: () => Date;
   onEvent?: RelayEventSink;
   /** `GET /metrics` (Prometheus text) and what the webhook counts; absent: no /metrics. */
@@ -136,10 +142,53 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
     });
   }
   if (deps.localApi) registerLocalApi(app, deps.localApi);
+  if (deps.console) registerConsole(app, deps.console);
+
+  // What each webhook request turned out to be, for the delivery log (written when the answer goes out).
+  const notes = new WeakMap<object, DeliveryNote>();
+  const note = (request: object): DeliveryNote | undefined => notes.get(request);
+  const log = deps.deliveries;
+  const webhookHooks = log
+    ? {
+        onRequest: (request: object, _reply: unknown, done: () => void) => {
+          notes.set(request, { integrationId: null, signature: 'not_checked', kind: null, summary: '', numbers: [] });
+          done();
+        },
+        onSend: (
+          request: { method: string; url: string; headers: Record<string, unknown>; body?: unknown },
+          reply: { statusCode: number },
+          payload: unknown,
+          done: (error: null, payload: unknown) => void,
+        ) => {
+          const n = notes.get(request);
+          const status = reply.statusCode;
+          log.add({
+            at: now().toISOString(),
+            method: request.method,
+            url: request.url,
+            integrationId: n?.integrationId ?? null,
+            kind: n?.kind ?? (status >= 500 ? 'error' : status >= 400 ? 'rejected' : 'ignored'),
+            summary: n?.summary || (status >= 400 ? errorMessageOf(payload) : ''),
+            signature: n?.signature ?? 'not_checked',
+            headers: request.headers,
+            body: Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0),
+            numbers: n?.numbers ?? [],
+            status,
+            answer: typeof payload === 'string' ? payload.slice(0, 4096) : '',
+          });
+          done(null, payload);
+        },
+      }
+    : {};
 
   const reject = (reply: FastifyReply, status: number, code: string, message: string, integrationId?: string) => {
     results.set(reply, code);
     emit({ event: 'rejected', status, reason: message, ...(integrationId ? { integrationId } : {}) });
+    const n = note(reply.request);
+    if (n) {
+      n.kind = status >= 500 ? 'error' : 'rejected';
+      n.summary = message;
+    }
     return reply.code(status).send(errorBody(code, message));
   };
 
@@ -161,6 +210,8 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
       return unavailable(reply, `Cannot read the connected numbers: ${faultText(error)}`);
     }
     const integration = deps.directory.get(id);
+    const n = note(reply.request);
+    if (n) n.integrationId = id;
     if (integration) return integration;
     const why = deps.directory.unavailable(id);
     if (why) return unavailable(reply, `Cannot serve ${id}: ${why}`, id);
@@ -170,6 +221,7 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
   // Meta's verification handshake (no signature on the GET).
   app.get<{ Params: { id: string }; Querystring: Record<string, unknown> }>(
     `${WEBHOOK_PATH_PREFIX}:id`,
+    webhookHooks,
     async (request, reply) => {
       const integration = await integrationFor(request.params.id, reply);
       if (!isIntegration(integration)) return integration;
@@ -182,12 +234,14 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
         typeof challenge === 'string' &&
         deps.directory.verifyTokenMatches(integration, token);
       emit({ event: 'handshake', integrationId: integration.id, ok });
+      const n = note(request);
+      if (n) Object.assign(n, { kind: 'handshake', summary: ok ? 'verified' : 'wrong verify token' });
       if (!ok) return reply.code(403).send(errorBody('verify_token_mismatch', 'The verify token does not match.'));
       return reply.type('text/plain; charset=utf-8').send(challenge);
     },
   );
 
-  app.post<{ Params: { id: string } }>(`${WEBHOOK_PATH_PREFIX}:id`, async (request, reply) => {
+  app.post<{ Params: { id: string } }>(`${WEBHOOK_PATH_PREFIX}:id`, webhookHooks, async (request, reply) => {
     const integration = await integrationFor(request.params.id, reply);
     if (!isIntegration(integration)) return integration;
     const nowMs = now().getTime();
@@ -197,7 +251,10 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     const header = request.headers['x-hub-signature-256'];
     const expected = parseSignatureHeader(header);
-    if (!expected || !verifySignature(body, expected, integration.appSecret)) {
+    const verified = expected !== null && verifySignature(body, expected, integration.appSecret);
+    const n = note(request);
+    if (n) n.signature = verified ? 'valid' : !header ? 'missing' : !expected ? 'malformed' : 'mismatch';
+    if (!verified) {
       // A client that keeps failing is told to back off (429); it was checked all the same, so a genuine delivery
       // from the same address (every client behind a tunnel shares one) is never refused unchecked.
       const penalty = failedSignatures.take(request.ip, nowMs);
@@ -222,6 +279,7 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
 
     const via = integration;
     const parsed = parseDelivery(payload, { isConnected: (id) => deps.directory.route(id, via) !== undefined });
+    if (n) describeDelivery(n, parsed);
     if (parsed.overBudget) {
       // Stored whole or not at all: a 200 for part of a delivery would lose the rest for good.
       return reject(reply, 413, 'delivery_too_large', `The delivery has more than ${MAX_DELIVERY_ITEMS} items; lumen stores deliveries whole.`, via.id);
@@ -351,12 +409,51 @@ function isLoopback(address: string): boolean {
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
 }
 
+/** The kind and a one-line summary of a verified delivery, for the console's feed. */
+function describeDelivery(n: DeliveryNote, parsed: ReturnType<typeof parseDelivery>): void {
+  const fields = parsed.ignored.map((i) => i.field ?? '');
+  const kind: DeliveryKind =
+    parsed.messages.length > 0
+      ? 'message'
+      : parsed.statuses.length > 0
+        ? 'status'
+        : fields.some((f) => f.includes('template'))
+          ? 'template'
+          : fields.some((f) => f.startsWith('account') || f.startsWith('phone_number') || f.startsWith('business'))
+            ? 'account'
+            : 'ignored';
+  const parts = [
+    parsed.messages.length > 0 ? `${parsed.messages.length} message${parsed.messages.length > 1 ? 's' : ''}: ${parsed.messages[0]!.text.slice(0, 80)}` : '',
+    ...parsed.statuses.slice(0, 3).map((s) => `${s.status}${s.errorCode ? ` (${s.errorCode})` : ''}`),
+    parsed.statuses.length > 3 ? `+${parsed.statuses.length - 3} statuses` : '',
+    ...parsed.ignored.slice(0, 3).map((i) => `${i.reason}${i.field ? ` ${i.field}` : ''}`),
+    parsed.errors.length > 0 ? `${parsed.errors.length} error${parsed.errors.length > 1 ? 's' : ''} from Meta` : '',
+  ];
+  n.kind = kind;
+  n.summary = parts.filter((p) => p !== '').join(' · ');
+  n.numbers = [
+    ...new Set([
+      ...parsed.messages.flatMap((m) => [m.phoneNumberId, m.from]),
+      ...parsed.statuses.flatMap((s) => [s.phoneNumberId, s.recipientId ?? '']),
+      ...parsed.ignored.map((i) => i.phoneNumberId ?? ''),
+    ]),
+  ].filter((x) => x !== '');
+}
+
 function isIntegration(value: RelayIntegration | FastifyReply): value is RelayIntegration {
   return typeof (value as RelayIntegration).appSecret === 'string';
 }
 
 function faultText(error: unknown): string {
   return describeSystemFault(error)?.message ?? (error instanceof Error ? error.message : String(error));
+}
+
+function errorMessageOf(payload: unknown): string {
+  try {
+    return String((JSON.parse(String(payload)) as { error?: { message?: string } }).error?.message ?? '');
+  } catch {
+    return '';
+  }
 }
 
 function errorBody(code: string, message: string) {

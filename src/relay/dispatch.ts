@@ -70,6 +70,8 @@ export interface DeliveryResult {
 /** What a delivery carries besides the message. */
 export interface DeliveryContext {
   media?: MediaView | null;
+  /** The exact JSON to deliver instead of the message's own (a replay after editing it in the console). */
+  body?: string | undefined;
 }
 
 /** Where interactions go: an HTTP endpoint or a command. */
@@ -92,7 +94,7 @@ export function forwardTarget(url: string, signingSecret: string, clock: () => D
     description: url,
     async deliver(interaction, context) {
       const { request } = await import('undici');
-      const body = JSON.stringify(interactionPayload(interaction, context?.media));
+      const body = context?.body ?? JSON.stringify(interactionPayload(interaction, context?.media));
       try {
         const response = await request(url, {
           method: 'POST',
@@ -131,7 +133,7 @@ export function execTarget(
       const { execa } = await import('execa');
       const result = await execa(command, {
         shell: true,
-        input: JSON.stringify(interactionPayload(interaction, context?.media)),
+        input: context?.body ?? JSON.stringify(interactionPayload(interaction, context?.media)),
         timeout: timeoutMs,
         reject: false,
         stripFinalNewline: true,

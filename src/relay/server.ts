@@ -9,6 +9,7 @@ import { webhookPath } from '../webhooks.js';
 import type { SecretStore } from '../secrets/types.js';
 import type { IngestOutcome, Integration, Interaction } from '../store/types.js';
 import { buildApp } from './app.js';
+import { DeliveryLog } from './deliveries.js';
 import { MediaFetcher } from './media.js';
 import { Replier, repliesIn } from './replies.js';
 import { IntegrationDirectory, type RelayIntegration } from './directory.js';
@@ -53,6 +54,8 @@ export interface RelayOptions {
   metricsClients?: string[];
   /** Purge what is older than this (ms) at start and then daily (the `retention` setting); absent: keep all. */
   retentionMs?: number | undefined;
+  /** The browser console (`/console`); on unless false. */
+  console?: boolean;
 }
 
 const DAY_MS = 86_400_000;
@@ -68,6 +71,10 @@ export interface RelayHandle {
   signingSecret: string | null;
   /** The local API for the user's code (loopback only) and its bearer key; null when it is off. */
   localApi: { url: string; key: string } | null;
+  /** The browser console's address, token included (loopback only); null when it is off. */
+  console: { url: string } | null;
+  /** Every webhook request this relay answered (the console's live feed). */
+  deliveries: DeliveryLog;
   integrations: RelayIntegration[];
   app: FastifyInstance;
   /** Stops accepting, answers what is in flight, finishes the commit queue and deliveries, closes everything. */
@@ -76,6 +83,22 @@ export interface RelayHandle {
 
 export const SIGNING_SECRET_KEY = 'relay/signing_secret';
 export const LOCAL_API_KEY = 'relay/local_api_key';
+export const CONSOLE_TOKEN_KEY = 'relay/console_token';
+
+/** The browser console's token: created once, kept in the secret store, the same across restarts. */
+export async function consoleToken(secrets: SecretStore): Promise<string> {
+  const existing = await secrets.get(CONSOLE_TOKEN_KEY);
+  if (existing) return existing;
+  const created = `ct_${randomBytes(24).toString('base64url')}`;
+  await secrets.set(CONSOLE_TOKEN_KEY, created);
+  return created;
+}
+
+/** The console's address for a relay at `url` (always loopback: the console answers nowhere else). */
+export function consoleUrl(url: string, token: string): string {
+  const port = new URL(url).port;
+  return `http://127.0.0.1:${port}/console?token=${encodeURIComponent(token)}`;
+}
 
 /** The local API's bearer key: created once, kept in the secret store, the same across restarts. */
 export async function relayLocalApiKey(secrets: SecretStore): Promise<string> {
@@ -246,8 +269,28 @@ export async function startRelay(relayDeps: RelayDeps, options: RelayOptions): P
 
   if (options.localApi !== false) localApiKey = await relayLocalApiKey(await deps.secrets());
 
+  const token = options.console !== false ? await consoleToken(await deps.secrets()) : null;
+  const deliveries = new DeliveryLog();
+  const startedAt = deps.now();
+  let url: string | null = null;
+  let publicUrl: string | null = null;
   const committer = new GroupCommitter(store.inbox);
   const app = buildApp({
+    deliveries,
+    ...(token
+      ? {
+          console: {
+            token,
+            services,
+            deliveries,
+            startedAt,
+            info: () => ({ url, publicUrl }),
+            target,
+            wake: () => dispatcher?.wake(),
+            mediaDir: options.mediaDir ?? 'media',
+          },
+        }
+      : {}),
     directory,
     committer,
     dispatchEnabled: dispatcher !== undefined,
@@ -294,7 +337,8 @@ export async function startRelay(relayDeps: RelayDeps, options: RelayOptions): P
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${address.port}`;
+  const listeningUrl = `http://${host}:${address.port}`;
+  url = listeningUrl;
   // The local API answers on loopback only: its URL for handlers names the loopback address of this port.
   localApiUrl = localApiKey ? `http://${address.family === 'IPv6' ? '[::1]' : '127.0.0.1'}:${address.port}` : null;
   fetcher.start();
@@ -309,9 +353,9 @@ export async function startRelay(relayDeps: RelayDeps, options: RelayOptions): P
     await fetcher.stop();
     throw error;
   }
-  const publicUrl = tunnel?.url ?? options.publicUrl?.replace(/\/+$/, '') ?? null;
+  publicUrl = tunnel?.url ?? options.publicUrl?.replace(/\/+$/, '') ?? null;
   if (options.stateFile) {
-    writeRelayState(options.stateFile, { pid: process.pid, url, publicUrl, startedAt: deps.now().toISOString() });
+    writeRelayState(options.stateFile, { pid: process.pid, url: listeningUrl, publicUrl, startedAt: deps.now().toISOString() });
   }
 
   // Retention: once at start, then daily; a purge runs in short transactions, beside ingest.
@@ -340,11 +384,13 @@ export async function startRelay(relayDeps: RelayDeps, options: RelayOptions): P
 
   let closing: Promise<void> | undefined;
   return {
-    url,
+    url: listeningUrl,
     publicUrl,
     tunnel,
     signingSecret,
     localApi: localApiUrl && localApiKey ? { url: localApiUrl, key: localApiKey } : null,
+    console: token ? { url: consoleUrl(listeningUrl, token) } : null,
+    deliveries,
     integrations: directory.all(),
     app,
     close() {

@@ -25,7 +25,7 @@ export interface WebhookSenderOptions {
   log?: ((line: string) => void) | undefined;
 }
 
-export function metaSignatureHeaders(body: string, appSecret: string): Record<string, string> {
+export function metaSignatureHeaders(body: string | Buffer, appSecret: string): Record<string, string> {
   return {
     'content-type': 'application/json',
     'user-agent': 'facebookexternalua',

@@ -1,4 +1,5 @@
 import { openDatabase } from './db.js';
+import { createConsoleRepo } from './repos/console.js';
 import { createDispatchRepo } from './repos/dispatch.js';
 import { createInboxRepo } from './repos/inbox.js';
 import { createMaintenanceRepo } from './repos/maintenance.js';
@@ -22,6 +23,7 @@ export function openStore(path: string): Store {
     sendSlots: createSendSlotRepo(db),
     media: createMediaRepo(db),
     maintenance: createMaintenanceRepo(db),
+    console: createConsoleRepo(db),
     close: () => db.close(),
   };
 }

@@ -109,6 +109,7 @@ export interface Store {
   sendSlots: SendSlotRepo;
   media: MediaRepo;
   maintenance: MaintenanceRepo;
+  console: ConsoleRepo;
   close(): void;
 }
 
@@ -315,7 +316,7 @@ export interface Contact {
   messages: number;
 }
 
-/** `dropped`: given up by hand (`lumen events drop`): never attempted again unless replayed. */
+/** `dropped`: given up by hand (`lumen events drop`, or the console): never attempted again unless replayed. */
 export type DispatchState = 'pending' | 'retrying' | 'delivered' | 'dropped';
 
 export interface DispatchEvent {
@@ -456,4 +457,29 @@ export interface SendSlotRepo {
    * `intervalMs` past now; else returns the milliseconds to wait and takes nothing.
    */
   take(keys: Array<{ key: string; intervalMs: number }>, nowMs: number): Promise<number>;
+}
+
+/** One message in a conversation: what the contact sent, or what lumen sent them. */
+export type ThreadItem =
+  | { direction: 'in'; at: string; interaction: Interaction; media: MediaRecord | null }
+  | { direction: 'out'; at: string; message: OutboundMessage };
+
+/** Keyset cursors: a page goes on strictly before the last item of the previous one. */
+export interface ContactCursor {
+  lastInboundAt: string;
+  integrationId: string;
+  contactId: string;
+}
+
+/** The reads the browser console needs beyond the other repos': pages of contacts, threads and events, and counts. */
+export interface ConsoleRepo {
+  contacts(workspaceId: string, page: { before?: ContactCursor | undefined; limit: number }): Promise<Contact[]>;
+  contact(integrationId: string, contactId: string): Promise<Contact | undefined>;
+  /** The newest `limit` messages with a contact before `before` (ISO time), oldest first. */
+  thread(integrationId: string, contactId: string, page: { before?: string | undefined; limit: number }): Promise<ThreadItem[]>;
+  events(workspaceId: string, page: { before?: number | undefined; limit: number; state?: DispatchState | undefined }): Promise<DispatchEvent[]>;
+  /** Work waiting: deliveries to the user's code, messages to send or approve, media to fetch. */
+  queueDepth(workspaceId: string): Promise<{ dispatch: number; outbound: number; pendingApproval: number; media: number }>;
+  /** Messages lumen sent (or was asked to) per minute since `since`, keyed by `YYYY-MM-DDTHH:MM`. */
+  sendsPerMinute(workspaceId: string, since: string): Promise<Map<string, number>>;
 }

@@ -40,6 +40,7 @@ Examples:
   $ lumen relay start --tunnel cloudflared --forward-to http://localhost:3000/hook
   $ lumen relay status
   $ lumen trigger message --text "hi"                     # a signed inbound delivery to the running relay
+  $ lumen console                                         # the running relay's console in your browser
   $ lumen messages list --since 1h                        # what the relay stored
   $ lumen contacts list                                   # who wrote; is their 24-hour window open?
   $ lumen events list --failed                            # deliveries to your code still being retried
@@ -131,8 +132,9 @@ export const send = command({
 export const trigger = command({
   name: 'trigger',
   description: 'post a realistic signed webhook delivery to a relay (test a bot without a phone)',
-  args: [arg('<what>', 'message | status | batch')],
+  args: [arg('[what]', 'message | status | batch (not with --file)')],
   flags: {
+    file: flag.string('--file <file>', 'post this delivery (a file the console saved) exactly as it is, signed with the number\'s app secret'),
     type: flag.string('--type <type>', 'message type: text, image, location, interactive, button, reaction, contacts, order', {
       default: 'text',
     }),
@@ -150,7 +152,17 @@ export const trigger = command({
   },
   help:
     '\nExamples:\n  $ lumen trigger message --text "hi"\n  $ lumen trigger message --type image --text "a photo"\n' +
-    '  $ lumen trigger status --wamid wamid.HBg… --status read\n  $ lumen trigger batch --messages 3 --statuses 2',
+    '  $ lumen trigger status --wamid wamid.HBg… --status read\n  $ lumen trigger batch --messages 3 --statuses 2\n' +
+    '  $ lumen trigger --file delivery-12.json                # a delivery saved from the console, sent again',
+});
+
+export const consoleCommand = command({
+  name: 'console',
+  description: 'open the browser console of the running relay: live deliveries, conversations, approvals, your code, templates',
+  flags: {
+    open: flag.negatable('--no-open', 'print the URL instead of opening the default browser ($BROWSER, else the system default)'),
+  },
+  help: '\nExamples:\n  $ lumen console\n  $ lumen console --no-open\n  $ BROWSER=firefox lumen console',
 });
 
 export const demo = command({
@@ -172,6 +184,7 @@ export const commands = [
   noun('contacts', 'people who wrote to your numbers', () => import('./contacts/index.js')),
   noun('events', 'deliveries of inbound messages to your code (--forward-to / --exec)', () => import('./events/index.js')),
   withHandler(trigger, () => import('./trigger.js')),
+  withHandler(consoleCommand, () => import('./console.js')),
   withHandler(demo, () => import('./demo.js')),
   noun('sandbox', 'a local Cloud API emulator: try lumen without a Meta account', () => import('./sandbox/index.js')),
   noun('workspaces', 'workspaces keep numbers, messages and approval policies apart (--workspace)', () => import('./workspaces/index.js')),

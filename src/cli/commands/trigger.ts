@@ -11,9 +11,23 @@ import { webhookPath } from '../../webhooks.js';
 import type { trigger } from './index.js';
 
 /** `lumen trigger message|status|batch`: a realistic signed delivery, posted to a relay, its answer printed. */
-export async function run(ctx: Context, options: Options<typeof trigger>, what: string): Promise<Outcome> {
-  const { postTrigger, triggerPayload } = await import('../../services/webhooks/trigger.js');
+export async function run(ctx: Context, options: Options<typeof trigger>, what: string | undefined): Promise<Outcome> {
+  const { postTrigger, postTriggerFile, triggerPayload } = await import('../../services/webhooks/trigger.js');
   const deps = await serviceDeps(ctx);
+  if (options.file !== undefined) {
+    if (what !== undefined) throw new UsageError(`--file posts the file as it is: leave out "${what}".`);
+    const { readDeliveryFile } = await import('../../services/webhooks/trigger.js');
+    const file = await readDeliveryFile(options.file);
+    const integration = await resolveIntegration(deps.store, await ctx.workspace(), options.integration ?? file.phoneNumberId);
+    const url = options.url ?? `${runningRelayUrl(ctx)}${webhookPath(integration.id)}`;
+    const result = await postTriggerFile(deps, integration, url, file.bytes);
+    ctx.out.result({ url, status: result.status, response: result.response, wamids: result.wamids }, () => [
+      `POST ${url} (${file.bytes.length} bytes from ${options.file})`,
+      `← ${result.status} ${result.text}`,
+    ]);
+    return result.ok ? 'ok' : 'failed';
+  }
+  if (what === undefined) throw new UsageError('Trigger what? message, status or batch (or --file FILE).');
   const integration = await resolveIntegration(deps.store, await ctx.workspace(), options.integration);
   const from = normalizeSender(options.from);
   let spec: TriggerSpec;

@@ -81,8 +81,51 @@ export async function triggerPayload(deps: Pick<ServiceDeps, 'graphFor'>, integr
 
 /** Signs the payload over its exact bytes (non-ASCII escaped, as Meta does) and posts it to `url`. */
 export async function postTrigger(deps: Pick<ServiceDeps, 'secrets'>, integration: Integration, url: string, payload: unknown): Promise<TriggerResult> {
+  return postSignedBody(deps, integration, url, serializeLikeMeta(payload), wamidsOf(payload));
+}
+
+/** A delivery saved as a file (by the console, or by hand): its bytes, and the number it names. */
+export async function readDeliveryFile(path: string): Promise<{ bytes: Buffer; phoneNumberId: string | undefined }> {
+  const { readFile } = await import('node:fs/promises');
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (error) {
+    throw new UsageError(`Cannot read --file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`);
+  }
+  let document: unknown;
+  try {
+    document = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new UsageError(`--file ${path} is not JSON: a delivery file holds one webhook body as Meta sends it.`);
+  }
+  const entry = (document as { entry?: Array<{ changes?: Array<{ value?: { metadata?: { phone_number_id?: unknown } } }> }> }).entry;
+  if (typeof document !== 'object' || document === null || !Array.isArray(entry)) {
+    throw new UsageError(`--file ${path} is not a webhook delivery (no "entry" list).`);
+  }
+  const id = entry[0]?.changes?.[0]?.value?.metadata?.phone_number_id;
+  return { bytes, phoneNumberId: typeof id === 'string' && id !== '' ? id : undefined };
+}
+
+/** Posts a delivery file's exact bytes, signed with the number's app secret (nothing re-serialised). */
+export async function postTriggerFile(deps: Pick<ServiceDeps, 'secrets'>, integration: Integration, url: string, bytes: Buffer): Promise<TriggerResult> {
+  let wamids: string[] = [];
+  try {
+    wamids = wamidsOf(JSON.parse(bytes.toString('utf8')));
+  } catch {
+    // a shape wamidsOf does not know: no wamids to show
+  }
+  return postSignedBody(deps, integration, url, bytes, wamids);
+}
+
+async function postSignedBody(
+  deps: Pick<ServiceDeps, 'secrets'>,
+  integration: Integration,
+  url: string,
+  body: string | Buffer,
+  wamids: string[],
+): Promise<TriggerResult> {
   const { appSecret } = await readIntegrationSecrets(deps, integration);
-  const body = serializeLikeMeta(payload);
   let response: Response;
   try {
     response = await fetch(url, { method: 'POST', headers: metaSignatureHeaders(body, appSecret), body, signal: AbortSignal.timeout(10_000) });
@@ -100,7 +143,7 @@ export async function postTrigger(deps: Pick<ServiceDeps, 'secrets'>, integratio
   } catch {
     // keep the text
   }
-  return { url, status: response.status, response: answer, wamids: wamidsOf(payload), ok: response.ok, text };
+  return { url, status: response.status, response: answer, wamids, ok: response.ok, text };
 }
 
 function wamidsOf(payload: unknown): string[] {

@@ -2,7 +2,7 @@ import type { Database } from '../db.js';
 import { createStatusWriter } from './statuses.js';
 import type { Contact, InboxRepo, IngestJob, IngestOutcome, Interaction, NewInteraction, WebhookErrorRecord } from '../types.js';
 
-interface InteractionRow {
+export interface InteractionRow {
   seq: number;
   workspace_id: string;
   integration_id: string;
@@ -51,7 +51,7 @@ export const toInteraction = (row: InteractionRow): Interaction => ({
   parentUserId: row.parent_user_id,
 });
 
-interface ContactRow {
+export interface ContactRow {
   integration_id: string;
   contact_id: string;
   kind: string;
@@ -63,7 +63,7 @@ interface ContactRow {
   messages: number;
 }
 
-const toContact = (row: ContactRow): Contact => ({
+export const toContact = (row: ContactRow): Contact => ({
   integrationId: row.integration_id,
   contactId: row.contact_id,
   kind: row.kind === 'user_id' ? 'user_id' : 'phone',

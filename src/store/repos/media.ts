@@ -2,7 +2,7 @@ import type { Database } from '../db.js';
 import type { MediaRecord, MediaRepo } from '../types.js';
 import { interactionId, interactionSeq } from './inbox.js';
 
-interface MediaRow {
+export interface MediaRow {
   integration_id: string;
   media_id: string;
   workspace_id: string;
@@ -22,7 +22,7 @@ interface MediaRow {
   updated_at: string;
 }
 
-const toMedia = (row: MediaRow): MediaRecord => ({
+export const toMedia = (row: MediaRow): MediaRecord => ({
   integrationId: row.integration_id,
   mediaId: row.media_id,
   workspaceId: row.workspace_id,

@@ -2,7 +2,7 @@ import type { Database } from '../db.js';
 import { statusRank } from './statuses.js';
 import type { OutboundMessage, OutboundRepo } from '../types.js';
 
-interface OutboundRow {
+export interface OutboundRow {
   id: string;
   workspace_id: string;
   integration_id: string;
@@ -32,7 +32,7 @@ interface OutboundRow {
   updated_at: string;
 }
 
-const toOutbound = (row: OutboundRow): OutboundMessage => ({
+export const toOutbound = (row: OutboundRow): OutboundMessage => ({
   id: row.id,
   workspaceId: row.workspace_id,
   integrationId: row.integration_id,

@@ -130,6 +130,7 @@ function banner(
     publicUrl: string | null;
     signingSecret: string | null;
     localApi: { url: string; key: string } | null;
+    console: { url: string } | null;
     integrations: Array<{ id: string; label: string }>;
   },
   toLogFile = false,
@@ -151,6 +152,14 @@ function banner(
   }
   if (relay.localApi) {
     out.print(`Local API for your code: ${s.bold(relay.localApi.url)}/v1 with Authorization: Bearer ${secret(relay.localApi.key)}`);
+  }
+  if (relay.console) {
+    // The token is the secret part: a log file gets the address and `lumen console` for the rest.
+    out.print(
+      toLogFile
+        ? `Console: ${relay.console.url.split('?')[0]} (its token is not written to the log file; \`lumen console\` prints the whole URL)`
+        : `Console: ${s.bold(relay.console.url)}`,
+    );
   }
   out.print(s.dim('Ready. Ctrl-C stops the relay (deliveries in flight are finished first).'));
 }

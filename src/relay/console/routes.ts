@@ -1,0 +1,442 @@
+/**
+ * The browser console under /console: live deliveries, conversations, approvals, deliveries to the user's code,
+ * templates and the relay's own state. Loopback only (and only for a Host naming loopback, against DNS rebinding),
+ * with the console token (from `?token=`, exchanged once for an HttpOnly SameSite=Strict cookie, or a Bearer header),
+ * compared in constant time; every write is a POST carrying the CSRF token from the same origin. Pages are rendered
+ * on the server with every value escaped; a little script adds the live feed.
+ */
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createReadStream, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve, isAbsolute } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { UserError } from '../../errors.js';
+import { GraphError } from '../../graph/errors.js';
+import type { ServiceDeps } from '../../services/deps.js';
+import type { DispatchState, Integration, Workspace } from '../../store/types.js';
+import type { DeliveryLog } from '../deliveries.js';
+import type { DispatchTarget } from '../dispatch.js';
+import * as data from './data.js';
+import { page, type PageFrame } from './html.js';
+import * as views from './views.js';
+
+export interface ConsoleDeps {
+  token: string;
+  services: ServiceDeps;
+  deliveries: DeliveryLog;
+  startedAt: Date;
+  /** Where the relay listens and its public URL, once known. */
+  info(): { url: string | null; publicUrl: string | null };
+  /** The relay's consumer (--forward-to / --exec), for a replay with edited JSON. */
+  target?: DispatchTarget | undefined;
+  /** Wakes the dispatcher after "retry now". */
+  wake?: (() => void) | undefined;
+  /** LUMEN_HOME/media: the only folder media previews are served from. */
+  mediaDir: string;
+}
+
+export const CONSOLE_COOKIE = 'lumen_console';
+const FORWARDING_HEADERS = ['x-forwarded-for', 'forwarded', 'x-real-ip', 'cf-connecting-ip', 'true-client-ip', 'x-forwarded-host'];
+const CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self'",
+  "media-src 'self'",
+  "connect-src 'self'",
+  "form-action 'self'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const ASSETS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'assets');
+const ASSETS: Record<string, string> = {
+  'console.js': 'text/javascript; charset=utf-8',
+  'console.css': 'text/css; charset=utf-8',
+  'favicon.svg': 'image/svg+xml',
+};
+
+/** The CSRF token forms carry: derived from the console token, so it needs no storage and changes with it. */
+export function csrfToken(token: string): string {
+  return createHmac('sha256', token).update('lumen-console-csrf').digest('base64url');
+}
+
+function sameSecret(given: string, expected: Buffer): boolean {
+  // Hashes have one length, so the comparison takes the same time whatever was given.
+  return timingSafeEqual(createHash('sha256').update(given).digest(), expected);
+}
+
+function isLoopback(address: string | undefined): boolean {
+  const a = address ?? '';
+  return a === '::1' || a.startsWith('127.') || a.startsWith('::ffff:127.');
+}
+
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+  }
+  return undefined;
+}
+
+export function registerConsole(app: FastifyInstance, deps: ConsoleDeps): void {
+  const expected = createHash('sha256').update(deps.token).digest();
+  const csrf = csrfToken(deps.token);
+  const csrfDigest = createHash('sha256').update(csrf).digest();
+  const { services } = deps;
+  const assets = new Map(Object.keys(ASSETS).map((name) => [name, readFileSync(join(ASSETS_DIR, name))]));
+  const streams = new Set<FastifyReply>();
+
+  const secure = (reply: FastifyReply) =>
+    reply
+      .header('content-security-policy', CSP)
+      .header('x-content-type-options', 'nosniff')
+      // Not no-referrer: browsers then send `Origin: null` with form posts, which the CSRF check refuses.
+      .header('referrer-policy', 'same-origin')
+      .header('x-frame-options', 'DENY')
+      .header('cache-control', 'no-store');
+
+  const plain = (reply: FastifyReply, status: number, text: string) =>
+    secure(reply).code(status).type('text/plain; charset=utf-8').send(text);
+
+  /** Loopback, a loopback Host, and the token; else the answer is sent and false returned. */
+  const allowed = (request: FastifyRequest, reply: FastifyReply): boolean => {
+    if (!isLoopback(request.socket.remoteAddress) || FORWARDING_HEADERS.some((h) => request.headers[h] !== undefined)) {
+      void plain(reply, 403, 'The console answers only on this machine, never through a tunnel or proxy.');
+      return false;
+    }
+    const host = (request.headers.host ?? '').replace(/:\d+$/, '');
+    if (!['127.0.0.1', 'localhost', '[::1]'].includes(host)) {
+      void plain(reply, 403, 'Open the console at 127.0.0.1 (the address `lumen console` prints).');
+      return false;
+    }
+    const header = request.headers.authorization ?? '';
+    const given = header.startsWith('Bearer ') ? header.slice(7) : cookieValue(request.headers.cookie, CONSOLE_COOKIE);
+    if (given === undefined || !sameSecret(given, expected)) {
+      void plain(reply, 401, 'The console needs its token: open the URL `lumen console` prints.');
+      return false;
+    }
+    return true;
+  };
+
+  /** A write: from this console's own pages (same origin, the CSRF token); else 403 and false. */
+  const writeAllowed = (request: FastifyRequest, reply: FastifyReply, form: URLSearchParams): boolean => {
+    const origin = request.headers.origin;
+    const site = request.headers['sec-fetch-site'];
+    const token = String(request.headers['x-lumen-csrf'] ?? form.get('_csrf') ?? '');
+    const sameOrigin = origin === undefined || origin === `http://${request.headers.host ?? ''}`;
+    const sameSite = site === undefined || site === 'same-origin' || site === 'none';
+    if (!sameOrigin || !sameSite || !sameSecret(token, csrfDigest)) {
+      void plain(reply, 403, 'Refused: console actions come only from the console itself (CSRF token or origin missing or wrong).');
+      return false;
+    }
+    return true;
+  };
+
+  const formOf = (request: FastifyRequest) => new URLSearchParams(Buffer.isBuffer(request.body) ? request.body.toString('utf8') : '');
+
+  const frame = async (request: FastifyRequest, view: PageFrame['view'], title: string): Promise<{ frame: PageFrame; workspace: Workspace }> => {
+    const q = request.query as Record<string, string | undefined>;
+    const { workspace, names } = await data.chooseWorkspace(services, q.ws);
+    const counts = await data.queueDepth(services, workspace);
+    return {
+      workspace,
+      frame: { title, view, csrf, notice: q.notice, error: q.error, workspace: workspace.name, workspaces: names, counts },
+    };
+  };
+
+  const send = (reply: FastifyReply, body: { value: string }) => secure(reply).type('text/html; charset=utf-8').send(body.value);
+
+  /** After a POST: back to the page, with what happened (escaped when shown). */
+  const back = (reply: FastifyReply, to: string, outcome: { notice?: string; error?: string }) => {
+    const url = new URL(to, 'http://console.invalid');
+    if (outcome.notice) url.searchParams.set('notice', outcome.notice);
+    if (outcome.error) url.searchParams.set('error', outcome.error);
+    return secure(reply).code(303).header('location', `${url.pathname}${url.search}`).send();
+  };
+
+  const explain = (error: unknown): string => {
+    if (error instanceof UserError) return error.hint ? `${error.message} ${error.hint}` : error.message;
+    if (error instanceof GraphError) return error.message;
+    throw error;
+  };
+
+  // Static assets: public (no token), still loopback only.
+  app.get<{ Params: { name: string } }>('/console/assets/:name', async (request, reply) => {
+    if (!isLoopback(request.socket.remoteAddress)) return plain(reply, 403, 'Loopback only.');
+    const body = assets.get(request.params.name);
+    if (!body) return plain(reply, 404, 'No such file.');
+    return reply
+      .header('content-type', ASSETS[request.params.name]!)
+      .header('x-content-type-options', 'nosniff')
+      .header('cache-control', 'no-cache')
+      .send(body);
+  });
+
+  app.get('/console/', async (_request, reply) => reply.code(308).header('location', '/console').send());
+
+  // The first visit carries ?token=: it becomes a cookie and leaves the address bar.
+  app.get<{ Querystring: Record<string, string | undefined> }>('/console', async (request, reply) => {
+    const { token, ...rest } = request.query;
+    if (token !== undefined) {
+      if (!isLoopback(request.socket.remoteAddress)) return plain(reply, 403, 'Loopback only.');
+      if (!sameSecret(token, expected)) return plain(reply, 401, 'Wrong console token: open the URL `lumen console` prints.');
+      const search = new URLSearchParams(rest as Record<string, string>).toString();
+      return secure(reply)
+        .code(303)
+        .header('set-cookie', `${CONSOLE_COOKIE}=${encodeURIComponent(token)}; Path=/console; HttpOnly; SameSite=Strict`)
+        .header('location', `/console${search ? `?${search}` : ''}`)
+        .send();
+    }
+    if (!allowed(request, reply)) return reply;
+    const { frame: f } = await frame(request, 'live', 'Live deliveries');
+    const filter = { kind: rest.kind, number: rest.number, text: rest.text };
+    const before = rest.before ? Number(rest.before) : undefined;
+    const records = deps.deliveries.list({ ...filter, before, limit: data.PAGE_SIZE });
+    return send(reply, page(f, views.live(records, filter, data.PAGE_SIZE)));
+  });
+
+  // Server-sent events: each delivery as it is answered.
+  app.get('/console/stream', async (request, reply) => {
+    if (!allowed(request, reply)) return reply;
+    reply.hijack();
+    const raw = reply.raw;
+    raw.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      connection: 'keep-alive',
+    });
+    raw.write('retry: 2000\n\n');
+    const unsubscribe = deps.deliveries.subscribe((record) => {
+      raw.write(`event: delivery\ndata: ${JSON.stringify(views.deliveryRow(record))}\n\n`);
+    });
+    // Idle sockets are closed after 30 s: a comment now and then keeps the stream open.
+    const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
+    heartbeat.unref();
+    streams.add(reply);
+    const end = () => {
+      clearInterval(heartbeat);
+      unsubscribe();
+      streams.delete(reply);
+    };
+    raw.on('close', end);
+  });
+  // Open streams would keep the relay from closing: end them first.
+  app.addHook('preClose', (done) => {
+    for (const stream of streams) stream.raw.end();
+    done();
+  });
+
+  app.get<{ Params: { id: string } }>('/console/deliveries/:id', async (request, reply) => {
+    if (!allowed(request, reply)) return reply;
+    const { frame: f } = await frame(request, 'live', `Delivery ${request.params.id}`);
+    const record = deps.deliveries.get(Number(request.params.id));
+    if (!record) return send(reply.code(404), page(f, views.missing('That delivery is no longer kept (the feed keeps the latest ones).')));
+    return send(reply, page(f, views.delivery(record)));
+  });
+
+  app.get<{ Params: { id: string } }>('/console/deliveries/:id/file', async (request, reply) => {
+    if (!allowed(request, reply)) return reply;
+    const record = deps.deliveries.get(Number(request.params.id));
+    if (!record) return plain(reply, 404, 'That delivery is no longer kept.');
+    return download(reply, `delivery-${record.id}.json`, record.body);
+  });
+
+  app.get<{ Querystring: Record<string, string | undefined> }>('/console/conversations', async (request, reply) => {
+    if (!allowed(request, reply)) return reply;
+    const { frame: f, workspace } = await frame(request, 'conversations', 'Conversations');
+    const q = request.query;
+    const before = q.at && q.integration && q.contact ? { lastInboundAt: q.at, integrationId: q.integration, contactId: q.contact } : undefined;
+    const contacts = await data.contactsPage(services, workspace, before);
+    return send(reply, page(f, views.conversations(contacts, services.now(), data.PAGE_SIZE, f)));
+  });
+
+  app.get<{ Params: { integration: string; contact: string }; Querystring: Record<string, string | undefined> }>(
+    '/console/conversations/:integration/:contact',
+    async (request, reply) => {
+      if (!allowed(request, reply)) return reply;
+      const { frame: f } = await frame(request, 'conversations', 'Conversation');
+      const { integration, contact } = request.params;
+      const convo = await data.conversation(services, integration, contact, request.query.before);
+      if (!convo.contact && convo.items.length === 0) return send(reply.code(404), page(f, views.missing('No conversation with that contact.')));
+      const key = `console:${randomBytes(12).toString('base64url')}`;
+      return send(reply, page(f, views.conversation(convo, { integrationId: integration, contactId: contact }, request.query.template, key, f, data.PAGE_SIZE)));
+    },
+  );
+
+  app.post<{ Params: { integration: string; contact: string } }>('/console/conversations/:integration/:contact/send', async (request, reply) => {
+    if (!allowed(request, reply)) return reply;
+    const form = formOf(request);
+    if (!writeAllowed(request, reply, form)) return reply;
+    const { integration, contact } = request.params;
+    const here = `/console/conversations/${encodeURIComponent(integration)}/${encodeURIComponent(contact)}`;
+    const template = form.get('template');
+    const [name, language] = (template ?? '').split('|');
+    try {
+      const result = await data.sendFromConsole(services, {
+        integrationId: integration,
+        contactId: contact,
+        idempotencyKey: form.get('idempotency_key') || `console:${randomBytes(12).toString('base64url')}`,
+        ...(template
+          ? { template: { name: name ?? '', language: language ?? '', values: form.getAll('param') } }
+          : { text: form.get('text') ?? '' }),
+      });
+      const notice =
+        result.outcome === 'pending_approval'
+          ? `Held: ${result.message.id} is waiting for approval.`
+          : result.outcome === 'already_sent'
+            ? `Already sent (${result.message.id}).`
+            : `Sent ${result.message.id}.`;
+      return back(reply, here, { notice });
+    } catch (error) {
+      return back(reply, template ? `${here}?template=${encodeURIComponent(template)}` : here, { error: explain(error) });
+    }
+  });
+
+  app.get<{ Params: { id: string } }>('/console/messages/:id/file', async (request, reply) => {
+    if (!allowed(request, reply)) return reply;
+    const interaction = await services.store.inbox.findInteraction(request.params.id);
+    if (!interaction) return plain(reply, 404, 'No such stored message.');
+    const integration = await services.store.integrations.findById(interaction.integrationId);
+    return download(reply, `delivery-${interaction.id}.json`, Buffer.from(data.deliveryFileFor(interaction, integration)));
+  });
+
+  // A received file, from LUMEN_HOME/media only.
+  app.get<{ Params: { integration: string; media: string }; Querystring: { download?: string } }>(
+    '/console/media/:integration/:media',
+    async (request, reply) => {
+      if (!allowed(request, reply)) return reply;
+      const record = await services.store.media.find(request.params.integration, request.params.media);
+      if (!record || record.state !== 'stored' || !record.path) return plain(reply, 404, 'That file is not stored (yet).');
+      const path = resolve(record.path);
+      const inside = relative(resolve(deps.mediaDir), path);
+      if (inside.startsWith('..') || isAbsolute(inside)) return plain(reply, 404, 'That file is not in LUMEN_HOME/media.');
+      const type = record.mimeType ?? 'application/octet-stream';
+      const inline = request.query.download === undefined && /^(image\/(png|jpeg|webp)|video\/mp4|audio\/(ogg|mpeg|mp4|aac))$/.test(type);
+      secure(reply).header('content-type', inline ? type : 'application/octet-stream');
+      if (!inline) reply.header('content-disposition', `attachment; filename="${(record.filename ?? record.mediaId).replace(/[^\w.-]/g, '_')}"`);
+      if (record.size !== null) reply.header('content-length', String(record.size));
+      return reply.send(createReadStream(path));
+    },
+  );
+
+  app.get('/console/approvals', async (request, reply) => {
+    if (!allowed(request, reply)) return reply;
+    const { frame: f, workspace } = await frame(request, 'approvals', 'Approvals');
+    return send(reply, page(f, views.approvals(await data.pendingApprovals(services, workspace), f)));
+  });
+
+  app.post<{ Params: { id: string; decision: string } }>('/console/approvals/:id/:decision', async (request, reply) => {
+    if (!allowed(request, reply)) return reply;
+    const form = formOf(request);
+    if (!writeAllowed(request, reply, form)) return reply;
+    const { workspace } = await data.chooseWorkspace(services, form.get('ws') ?? undefined);
+    const to = `/console/approvals${form.get('ws') ? `?ws=${encodeURIComponent(form.get('ws')!)}` : ''}`;
+    try {
+      if (request.params.decision === 'approve') {
+        const sent = await data.approve(services, workspace, request.params.id);
+        return back(reply, to, { notice: `Approved and sent ${sent.id} (${sent.state}).` });
+      }
+      if (request.params.decision === 'reject') {
+        const rejected = await data.reject(services, workspace, request.params.id, form.get('reason') ?? '');
+        return back(reply, to, { notice: `Rejected ${rejected.id}.` });
+      }
+      return plain(reply, 404, 'No such decision.');
+    } catch (error) {
+      return back(reply, to, { error: explain(error) });
+    }
+  });
+
+  app.get<{ Querystring: Record<string, string | undefined> }>('/console/events', async (request, reply) => {
+    if (!allowed(request, reply)) return reply;
+    const { frame: f, workspace } = await frame(request, 'code', 'Your code');
+    const state = ['pending', 'retrying', 'delivered', 'dropped'].includes(request.query.state ?? '') ? (request.query.state as DispatchState) : undefined;
+    const before = request.query.before ? Number(request.query.before) : undefined;
+    const events = await data.eventsPage(services, workspace, before, state);
+    return send(reply, page(f, views.events(events, state, deps.target?.description ?? null, data.PAGE_SIZE, f)));
+  });
+
+  app.get<{ Params: { id: string } }>('/console/events/:id', async (request, reply) => {
+    if (!allowed(request, reply)) return reply;
+    const { frame: f, workspace } = await frame(request, 'code', `Event ${request.params.id}`);
+    const detail = await data.eventDetail(services, workspace, Number(request.params.id));
+    if (!detail) return send(reply.code(404), page(f, views.missing('No such event in this workspace.')));
+    return send(reply, page(f, views.event(detail, deps.target?.description ?? null, f)));
+  });
+
+  app.post<{ Params: { id: string; action: string } }>('/console/events/:id/:action', async (request, reply) => {
+    if (!allowed(request, reply)) return reply;
+    const form = formOf(request);
+    if (!writeAllowed(request, reply, form)) return reply;
+    const { workspace } = await data.chooseWorkspace(services, form.get('ws') ?? undefined);
+    const detail = await data.eventDetail(services, workspace, Number(request.params.id));
+    const to = `/console/events/${encodeURIComponent(request.params.id)}`;
+    if (!detail) return plain(reply, 404, 'No such event in this workspace.');
+    try {
+      switch (request.params.action) {
+        case 'retry':
+          await data.retryEvent(services, detail.event);
+          deps.wake?.();
+          return back(reply, to, { notice: 'Queued again: the relay delivers it now.' });
+        case 'drop':
+          await data.dropEvent(services, detail.event);
+          return back(reply, to, { notice: 'Dropped: it will not be attempted again (retry brings it back).' });
+        case 'replay': {
+          if (!detail.interaction) throw new UserError('Its message was purged; there is nothing to deliver.', { code: 'interaction_not_found', kind: 'not_found' });
+          const result = await data.replayEdited(services, deps.target, detail.event, detail.interaction, form.get('json') ?? '');
+          return back(
+            reply,
+            to,
+            result.ok
+              ? { notice: `Delivered to ${result.target} (${result.status ?? 'ok'}) in ${result.durationMs} ms.` }
+              : { error: `Delivery to ${result.target} failed: ${result.error ?? 'no answer'}.` },
+          );
+        }
+        default:
+          return plain(reply, 404, 'No such action.');
+      }
+    } catch (error) {
+      return back(reply, to, { error: explain(error) });
+    }
+  });
+
+  app.get('/console/templates', async (request, reply) => {
+    if (!allowed(request, reply)) return reply;
+    const { frame: f, workspace } = await frame(request, 'templates', 'Templates');
+    return send(reply, page(f, views.templates(await data.templatesOf(services, workspace))));
+  });
+
+  app.get('/console/relay', async (request, reply) => {
+    if (!allowed(request, reply)) return reply;
+    const { frame: f, workspace } = await frame(request, 'relay', 'Relay');
+    const now = services.now();
+    const numbers: Integration[] = await data.relayNumbers(services, workspace);
+    const sends = await data.sendsPerMinute(services, workspace, 30);
+    return send(
+      reply,
+      page(
+        f,
+        views.relay({
+          now,
+          startedAt: deps.startedAt,
+          info: deps.info(),
+          numbers,
+          queue: f.counts as Awaited<ReturnType<typeof data.queueDepth>>,
+          deliveries: deps.deliveries.perMinute(now, 30),
+          sends,
+          target: deps.target?.description ?? null,
+        }),
+      ),
+    );
+  });
+}
+
+function download(reply: FastifyReply, filename: string, body: Buffer) {
+  return reply
+    .header('content-type', 'application/json; charset=utf-8')
+    .header('content-disposition', `attachment; filename="${filename}"`)
+    .header('x-content-type-options', 'nosniff')
+    .header('cache-control', 'no-store')
+    .send(body);
+}

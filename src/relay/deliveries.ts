@@ -1,0 +1,133 @@
+/**
+ * The webhook requests this relay answered, kept in memory for the console's live feed: each one's headers, exact
+ * body, signature check and answer. Bounded by count and by bytes (a 3 MiB body is kept cut, its length noted), so
+ * the hot path costs one object per request and the relay's memory does not grow with traffic. What is stored for
+ * good (messages, statuses) is in the database; this is the inspector's view of the wire.
+ */
+
+export type DeliveryKind = 'message' | 'status' | 'template' | 'account' | 'ignored' | 'rejected' | 'handshake' | 'error';
+
+export type SignatureCheck = 'valid' | 'missing' | 'malformed' | 'mismatch' | 'not_checked';
+
+export interface DeliveryRecord {
+  id: number;
+  at: string;
+  method: string;
+  /** The path and query, the verify token blanked. */
+  url: string;
+  integrationId: string | null;
+  kind: DeliveryKind;
+  /** Why it was rejected or ignored, or what it carried ("2 messages, 1 status"). */
+  summary: string;
+  signature: SignatureCheck;
+  headers: Record<string, string>;
+  /** The body as received (cut at MAX_KEPT_BODY bytes: see bodyBytes). */
+  body: Buffer;
+  bodyBytes: number;
+  /** The numbers (phone_number_id) and senders it names, and its text, for filters. */
+  numbers: string[];
+  status: number;
+  answer: string;
+}
+
+/** What the webhook route learns while it handles a request, read when it answers. */
+export interface DeliveryNote {
+  integrationId: string | null;
+  signature: SignatureCheck;
+  kind: DeliveryKind | null;
+  summary: string;
+  numbers: string[];
+}
+
+export interface DeliveryFilter {
+  kind?: string | undefined;
+  number?: string | undefined;
+  text?: string | undefined;
+}
+
+export const MAX_KEPT_BODY = 256 * 1024;
+const HIDDEN_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization']);
+
+export class DeliveryLog {
+  private readonly records: DeliveryRecord[] = [];
+  private bytes = 0;
+  private nextId = 1;
+  private readonly listeners = new Set<(record: DeliveryRecord) => void>();
+  /** Requests per minute (epoch minute → count), the last hour's worth. */
+  private readonly minutes = new Map<number, number>();
+
+  constructor(
+    private readonly capacity = 1000,
+    private readonly maxBytes = 32 * 1024 * 1024,
+  ) {}
+
+  add(entry: Omit<DeliveryRecord, 'id' | 'body' | 'bodyBytes' | 'headers' | 'url'> & { body: Buffer; headers: Record<string, unknown>; url: string }): DeliveryRecord {
+    const body = entry.body.length > MAX_KEPT_BODY ? Buffer.from(entry.body.subarray(0, MAX_KEPT_BODY)) : entry.body;
+    const record: DeliveryRecord = {
+      ...entry,
+      id: this.nextId++,
+      url: entry.url.replace(/([?&]hub\.verify_token=)[^&]*/, '$1…'),
+      headers: keptHeaders(entry.headers),
+      body,
+      bodyBytes: entry.body.length,
+    };
+    this.records.push(record);
+    this.bytes += body.length;
+    while (this.records.length > this.capacity || (this.bytes > this.maxBytes && this.records.length > 1)) {
+      this.bytes -= this.records.shift()!.body.length;
+    }
+    const minute = Math.floor(Date.parse(record.at) / 60_000);
+    this.minutes.set(minute, (this.minutes.get(minute) ?? 0) + 1);
+    for (const old of this.minutes.keys()) if (old < minute - 60) this.minutes.delete(old);
+    for (const listener of this.listeners) listener(record);
+    return record;
+  }
+
+  get(id: number): DeliveryRecord | undefined {
+    return this.records.find((r) => r.id === id);
+  }
+
+  /** Newest first, before the id given, matching the filter. */
+  list(filter: DeliveryFilter & { before?: number | undefined; limit: number }): DeliveryRecord[] {
+    const found: DeliveryRecord[] = [];
+    for (let i = this.records.length - 1; i >= 0 && found.length < filter.limit; i--) {
+      const record = this.records[i]!;
+      if (filter.before !== undefined && record.id >= filter.before) continue;
+      if (matches(record, filter)) found.push(record);
+    }
+    return found;
+  }
+
+  /** Requests per minute for the `count` minutes up to `now`, oldest first. */
+  perMinute(now: Date, count = 30): Array<{ minute: number; n: number }> {
+    const last = Math.floor(now.getTime() / 60_000);
+    return Array.from({ length: count }, (_, i) => last - count + 1 + i).map((minute) => ({ minute, n: this.minutes.get(minute) ?? 0 }));
+  }
+
+  subscribe(listener: (record: DeliveryRecord) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
+
+export function matches(record: DeliveryRecord, filter: DeliveryFilter): boolean {
+  if (filter.kind && record.kind !== filter.kind) return false;
+  if (filter.number) {
+    const digits = filter.number.replace(/[^\dA-Za-z.]/g, '');
+    if (!record.numbers.some((n) => n.includes(digits))) return false;
+  }
+  if (filter.text) {
+    const needle = filter.text.toLowerCase();
+    if (!record.body.toString('utf8').toLowerCase().includes(needle) && !record.summary.toLowerCase().includes(needle)) return false;
+  }
+  return true;
+}
+
+function keptHeaders(headers: Record<string, unknown>): Record<string, string> {
+  const kept: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    kept[name] = HIDDEN_HEADERS.has(name) ? '…' : Array.isArray(value) ? value.join(', ') : String(value);
+  }
+  return kept;
+}
