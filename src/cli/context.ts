@@ -6,6 +6,7 @@ import type { SecretBackendKind, SecretStore } from '../secrets/types.js';
 import type { Store, Workspace } from '../store/types.js';
 import type { globalFlags } from './commands/index.js';
 import type { FlagValues } from './declare.js';
+import { processIo, type CliIo } from './io.js';
 import { Output } from './output.js';
 import { createTerminalPrompter, type Prompter } from './prompter.js';
 import { timeFormat, type TimeFormat } from './time.js';
@@ -23,6 +24,8 @@ export const DEFAULT_WORKSPACE = 'default';
 export interface Context {
   readonly globals: GlobalOptions;
   readonly env: NodeJS.ProcessEnv;
+  /** The standard streams (and env) the command runs with: the process's own, or a test's. */
+  readonly io: CliIo;
   readonly paths: Paths;
   readonly out: Output;
   readonly prompter: Prompter;
@@ -43,6 +46,8 @@ export interface Context {
 }
 
 export interface ContextOverrides {
+  io?: CliIo;
+  /** Replaces `io.env`. */
   env?: NodeJS.ProcessEnv;
   out?: Output;
   prompter?: Prompter;
@@ -50,11 +55,14 @@ export interface ContextOverrides {
 }
 
 export function createContext(globals: GlobalOptions, overrides: ContextOverrides = {}): Context {
-  const env = overrides.env ?? process.env;
+  const baseIo = overrides.io ?? processIo();
+  const env = overrides.env ?? baseIo.env;
+  const io: CliIo = { ...baseIo, env };
   const paths = resolvePaths(env);
-  const out = overrides.out ?? new Output({ json: globals.json, debug: globals.debug, env });
-  const canPrompt = globals.input && Boolean(process.stdin.isTTY) && Boolean(process.stderr.isTTY);
-  const prompter = overrides.prompter ?? createTerminalPrompter(canPrompt);
+  const out =
+    overrides.out ?? new Output({ json: globals.json, debug: globals.debug, env, stdout: io.stdout, stderr: io.stderr });
+  const canPrompt = globals.input && Boolean(io.stdin.isTTY) && Boolean(io.stderr.isTTY);
+  const prompter = overrides.prompter ?? createTerminalPrompter(canPrompt, io);
   const now = overrides.now ?? (() => new Date());
 
   let config: ConfigFile | undefined;
@@ -65,6 +73,7 @@ export function createContext(globals: GlobalOptions, overrides: ContextOverride
   const context: Context = {
     globals,
     env,
+    io,
     paths,
     out,
     prompter,

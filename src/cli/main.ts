@@ -1,5 +1,6 @@
 import { CommanderError } from './commander.js';
 import type { ErrorKind, Outcome } from '../errors.js';
+import { processIo, type CliIo, type OutputStream } from './io.js';
 import { buildProgram, type ProgramState } from './program.js';
 
 /** The only mapping from what happened to an exit code (README: Exit codes). */
@@ -18,26 +19,33 @@ export const EXIT_CODES: Record<Outcome, number> = {
 /**
  * The entry point, and the only place that turns errors into text and exit codes.
  * Expected errors print one line (plus a hint); anything else is a bug and says how to see more.
+ * `io` is everything the command reads and writes besides its arguments (the process's own by default); the exit
+ * code goes to `io.exit` and is returned.
  */
-export async function main(argv: string[]): Promise<void> {
+export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
   argv = helpRequest(argv);
   // A reader that went away (`lumen … | head -1`) is not an error: stop quietly, as with SIGPIPE. Exit handlers
   // (the demo's temporary home) still run.
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code !== 'EPIPE') throw error;
-      process.exit(process.exitCode ?? 0);
-    });
+  if ((io.stdout as unknown) === process.stdout) {
+    for (const stream of [process.stdout, process.stderr]) {
+      stream.on('error', (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EPIPE') throw error;
+        process.exit(process.exitCode ?? 0);
+      });
+    }
   }
   const state: ProgramState = { outcome: 'ok' };
   const json = argv.includes('--json');
   const debug = argv.includes('--debug');
+  let code: number;
   try {
-    await (await buildProgram(state, argv, process.env)).parseAsync(argv);
-    process.exitCode = EXIT_CODES[state.outcome];
+    await (await buildProgram(state, argv, io)).parseAsync(argv);
+    code = EXIT_CODES[state.outcome];
   } catch (error) {
-    process.exitCode = await report(error, { json, debug });
+    code = await report(error, { json, debug, io });
   }
+  io.exit(code);
+  return code;
 }
 
 /**
@@ -59,11 +67,12 @@ interface Reported {
   details?: Record<string, unknown>;
 }
 
-async function report(error: unknown, mode: { json: boolean; debug: boolean }): Promise<number> {
+async function report(error: unknown, mode: { json: boolean; debug: boolean; io: CliIo }): Promise<number> {
+  const { stdout, stderr } = mode.io;
   if (error instanceof CommanderError) {
     if (error.code === 'commander.version') {
-      if (mode.json) process.stdout.write(`${JSON.stringify({ version: error.message }, null, 2)}\n`);
-      else process.stdout.write(`${error.message}\n`);
+      if (mode.json) stdout.write(`${JSON.stringify({ version: error.message }, null, 2)}\n`);
+      else stdout.write(`${error.message}\n`);
       return EXIT_CODES.ok;
     }
     // Help was already printed by commander.
@@ -72,19 +81,19 @@ async function report(error: unknown, mode: { json: boolean; debug: boolean }): 
   }
   const reported = await describe(error);
   if (reported.kind === 'cancelled') {
-    if (mode.json) write(process.stdout, { error: { code: reported.code, message: reported.message } });
-    else process.stderr.write(`${reported.message}\n`);
+    if (mode.json) write(stdout, { error: { code: reported.code, message: reported.message } });
+    else stderr.write(`${reported.message}\n`);
     return EXIT_CODES.cancelled;
   }
   if (mode.json) {
-    write(process.stdout, {
+    write(stdout, {
       error: { code: reported.code, message: reported.message, hint: reported.hint ?? null, ...reported.details },
     });
   } else {
-    process.stderr.write(`Error: ${reported.message}\n`);
-    if (reported.hint) process.stderr.write(`Hint: ${reported.hint}\n`);
+    stderr.write(`Error: ${reported.message}\n`);
+    if (reported.hint) stderr.write(`Hint: ${reported.hint}\n`);
   }
-  if (mode.debug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+  if (mode.debug && error instanceof Error && error.stack) stderr.write(`${error.stack}\n`);
   return EXIT_CODES[reported.kind];
 }
 
@@ -140,6 +149,6 @@ function firstLine(text: string): string {
 }
 
 /** One line: it may follow NDJSON events (relay, bulk send) on the same stdout. */
-function write(stream: NodeJS.WriteStream, data: unknown): void {
+function write(stream: OutputStream, data: unknown): void {
   stream.write(`${JSON.stringify(data)}\n`);
 }

@@ -1,11 +1,12 @@
 import { Chalk, type ChalkInstance } from 'chalk';
+import type { OutputStream } from './io.js';
 
 export interface OutputOptions {
   json: boolean;
   debug: boolean;
   env: NodeJS.ProcessEnv;
-  stdout?: NodeJS.WriteStream;
-  stderr?: NodeJS.WriteStream;
+  stdout?: OutputStream;
+  stderr?: OutputStream;
 }
 
 /**
@@ -18,8 +19,8 @@ export class Output {
   /** Colour and spinners: off for NO_COLOR, CI, `--json` and when stderr is not a terminal. */
   readonly fancy: boolean;
   readonly style: ChalkInstance;
-  private readonly stdout: NodeJS.WriteStream;
-  private readonly stderr: NodeJS.WriteStream;
+  private readonly stdout: OutputStream;
+  private readonly stderr: OutputStream;
 
   constructor(options: OutputOptions) {
     this.json = options.json;

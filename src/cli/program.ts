@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from './commander.js';
 import type { Outcome } from '../errors.js';
 import { commands, description, globalFlags, help } from './commands/index.js';
 import type { Args, ArgValues, Flag, FlagValues, Flags, LazyCommand, Reader } from './declare.js';
+import type { CliIo } from './io.js';
 
 export interface ProgramState {
   outcome: Outcome;
@@ -12,9 +13,10 @@ export interface ProgramState {
  * Assembles the commands' declarations (commands/index.ts, and each noun's index.ts) into commander's tree.
  * Every noun is listed, but only a noun named on the command line loads its verbs, and a handler loads only when
  * its command runs: `lumen --help` loads commander and the top-level declarations, nothing else.
- * `env` is the one place flags' env-var twins are read from (and the context's env).
+ * `io.env` is the one place flags' env-var twins are read from (and the context's env); help goes to `io.stdout`.
  */
-export async function buildProgram(state: ProgramState, argv: readonly string[], env: NodeJS.ProcessEnv): Promise<Command> {
+export async function buildProgram(state: ProgramState, argv: readonly string[], io: CliIo): Promise<Command> {
+  const { env } = io;
   const program = new Command('lumen')
     .description(description)
     .addOption(new Option('-v, --version', 'output the version number'));
@@ -22,7 +24,13 @@ export async function buildProgram(state: ProgramState, argv: readonly string[],
   program
     .showSuggestionAfterError()
     .exitOverride()
-    .configureOutput({ outputError: () => {} }) // main.ts prints errors, once
+    .configureOutput({
+      outputError: () => {}, // main.ts prints errors, once
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+      getOutHelpWidth: () => (io.stdout.isTTY ? io.stdout.columns : undefined) ?? 80,
+      getErrHelpWidth: () => (io.stderr.isTTY ? io.stderr.columns : undefined) ?? 80,
+    })
     .addHelpText('after', help)
     // main.ts prints it (as `{"version": …}` with --json); package.json is read only when asked.
     .on('option:version', () => {
@@ -31,7 +39,7 @@ export async function buildProgram(state: ProgramState, argv: readonly string[],
 
   const run = async (declaration: LazyCommand, input: Reader): Promise<void> => {
     const { createContext } = await import('./context.js');
-    const ctx = createContext(readFlags(program, globalOptions, globalFlags, env), { env });
+    const ctx = createContext(readFlags(program, globalOptions, globalFlags, env), { io });
     try {
       state.outcome = (await declaration.run(ctx, input)) ?? 'ok';
     } finally {

@@ -1,4 +1,5 @@
 import { CancelledError } from '../errors.js';
+import type { CliIo } from './io.js';
 
 /** The seam between commands and the terminal; tests can pass their own. */
 export interface Prompter {
@@ -10,8 +11,8 @@ export interface Prompter {
 }
 
 /** Prompts with @inquirer/prompts, drawn on stderr so stdout stays clean (and valid JSON with `--json`). */
-export function createTerminalPrompter(canPrompt: boolean): Prompter {
-  const context = { output: process.stderr, input: process.stdin };
+export function createTerminalPrompter(canPrompt: boolean, io: Pick<CliIo, 'stdin' | 'stderr'>): Prompter {
+  const context = { output: io.stderr, input: io.stdin };
   const load = () => import('@inquirer/prompts');
   return {
     canPrompt,

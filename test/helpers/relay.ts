@@ -21,7 +21,7 @@ import { execa, type ResultPromise } from 'execa';
 import { signBody } from '../../src/relay/signature.js';
 import { createFileSecretStore } from '../../src/secrets/index.js';
 import { SAFETY_NET_MS } from './async.js';
-import { BIN, lumen } from './cli.js';
+import { BIN, runLumen } from './cli.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // HTTP to the relay
@@ -137,7 +137,7 @@ export interface Connection {
 
 /** `lumen whatsapp connect … --no-input --json` against the sandbox (secrets from the environment). */
 export async function connectNumber(env: Record<string, string>, phoneNumberId: string, wabaId: string): Promise<Connection> {
-  const result = await lumen(
+  const result = await runLumen(
     ['whatsapp', 'connect', '--phone-number-id', phoneNumberId, '--waba-id', wabaId, '--label', 'Care line', '--no-input', '--json'],
     { env },
   );

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import type { SandboxHandle, SentMessage } from '../../src/sandbox/index.js';
-import { lumen, type LumenResult } from './cli.js';
+import { runLumen, type CliResult } from './cli.js';
 import { makeHome, withDb as withHomeDb, type LumenHome } from './home.js';
 import { connectNumber } from './relay.js';
 
@@ -18,10 +18,10 @@ export interface ConnectedHome extends LumenHome {
   env: Record<string, string>;
   integrationId: string;
   workspaceId: string;
-  /** Runs the built CLI in this home; `env` is merged over the home's. */
-  run(args: string[], options?: { env?: Record<string, string>; timeout?: number }): Promise<LumenResult>;
+  /** Runs a CLI command in this home, in this process (`runLumen`); `env` is merged over the home's. */
+  run(args: string[], options?: { env?: Record<string, string>; input?: string }): Promise<CliResult>;
   /** Runs with `--json` and parses stdout (the result or the `{error}` document). */
-  runJson(args: string[], options?: { env?: Record<string, string> }): Promise<{ result: LumenResult; json: any }>;
+  runJson(args: string[], options?: { env?: Record<string, string> }): Promise<{ result: CliResult; json: any }>;
   /** The contact wrote to the number at `at` (what the relay records for an inbound message). */
   contactWrote(to: string, at: Date): void;
   /** Rows of the outbox, oldest first. */
@@ -50,7 +50,7 @@ export async function connectedHome(sandbox: SandboxHandle): Promise<ConnectedHo
     (db) => (db.prepare('SELECT workspace_id FROM integrations WHERE id = ?').get(integrationId) as { workspace_id: string }).workspace_id,
   );
   const run: ConnectedHome['run'] = (args, options = {}) =>
-    lumen(args, { env: { ...env, ...options.env }, ...(options.timeout ? { timeout: options.timeout } : {}) });
+    runLumen(args, { env: { ...env, ...options.env }, ...(options.input === undefined ? {} : { input: options.input }) });
   return {
     ...home,
     env,

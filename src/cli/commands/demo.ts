@@ -29,7 +29,7 @@ export async function run(ctx: Context, options: Options<typeof demoCommand>): P
   // The demo's own state and a file secret store: nothing of the user's (or their keychain) is touched.
   const env: NodeJS.ProcessEnv = { ...ctx.env, LUMEN_HOME: home, LUMEN_SECRET_STORE: 'file' };
   delete env.LUMEN_MASTER_KEY;
-  const demo = createContext({ ...ctx.globals, workspace: 'demo' }, { env, out: ctx.out, prompter: ctx.prompter });
+  const demo = createContext({ ...ctx.globals, workspace: 'demo' }, { io: ctx.io, env, out: ctx.out, prompter: ctx.prompter });
   const s = ctx.out.style;
   let sandbox: SandboxHandle | undefined;
   let relay: RelayHandle | undefined;

@@ -31,7 +31,7 @@ export async function run(ctx: Context, options: SendOptions): Promise<Outcome> 
     perWorkspace: parseRate(options.workspaceRate, '--workspace-rate', 10_000),
   };
   // Files and stdin are read (and media files checked) before anything else: a bad one is a usage error.
-  const content = options.csv === undefined ? await contentOf(options) : undefined;
+  const content = options.csv === undefined ? await contentOf(options, ctx.io.stdin) : undefined;
 
   const deps = await serviceDeps(ctx);
   const workspace = await ctx.workspace();
@@ -162,7 +162,7 @@ function checkCombination(options: SendOptions): void {
 }
 
 /** The message the flags describe (their combination already checked), reading the files they name. */
-async function contentOf(options: SendOptions): Promise<Content> {
+async function contentOf(options: SendOptions, stdin: NodeJS.ReadableStream): Promise<Content> {
   const replyTo = options.replyTo;
   const freeForm = (input: FreeFormInput, upload?: SendOneInput['upload']): Content => ({
     message: { kind: 'free_form', input, replyTo },
@@ -208,7 +208,7 @@ async function contentOf(options: SendOptions): Promise<Content> {
   if (options.contactCard !== undefined) return freeForm({ kind: 'contacts', contacts: readContactCard(options.contactCard) });
   if (options.react !== undefined) return freeForm({ kind: 'reaction', messageId: options.toMessage!, emoji: options.react });
   if (options.body !== undefined) {
-    const text = options.body === '-' ? await readStdin() : readText(options.body, '--body');
+    const text = options.body === '-' ? await readStdin(stdin) : readText(options.body, '--body');
     return freeForm({ kind: 'raw', body: parseJson(text, options.body === '-' ? 'stdin' : options.body) });
   }
   return { message: { kind: 'text', text: options.text!, previewUrl: options.previewUrl === true, replyTo } };
@@ -249,9 +249,9 @@ function readText(path: string, flag: string): string {
   }
 }
 
-async function readStdin(): Promise<string> {
+async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  for await (const chunk of stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
   return Buffer.concat(chunks).toString('utf8');
 }
 
@@ -374,17 +374,17 @@ class Progress {
     const eta = rate > 0 ? `${Math.ceil(remaining / rate)} s` : '…';
     const width = 24;
     const filled = Math.round((this.handled / Math.max(1, this.total)) * width);
-    process.stderr.write(
+    this.ctx.io.stderr.write(
       `\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] sent ${this.sent} · failed ${this.failed} · remaining ${remaining} · ${rate.toFixed(1)}/s · ETA ${eta}  `,
     );
   }
 
   private clear(): void {
-    if (this.ctx.out.fancy) process.stderr.write('\r\u001b[2K');
+    if (this.ctx.out.fancy) this.ctx.io.stderr.write('\r\u001b[2K');
   }
 
   done(): void {
-    if (this.ctx.out.fancy && this.handled > 0) process.stderr.write('\n');
+    if (this.ctx.out.fancy && this.handled > 0) this.ctx.io.stderr.write('\n');
   }
 }
 

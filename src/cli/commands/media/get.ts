@@ -42,7 +42,7 @@ export async function run(ctx: Context, options: Options<typeof get>, ref: strin
     };
     if (toStdout) {
       for await (const chunk of createReadStream(file.path)) {
-        if (!process.stdout.write(chunk)) await once(process.stdout, 'drain');
+        if (!ctx.io.stdout.write(chunk)) await once(ctx.io.stdout, 'drain');
       }
       ctx.out.info(`Wrote media ${record.mediaId} (${file.mimeType ?? 'unknown type'}, ${formatBytes(file.size)}) to stdout.`);
       return;
