@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
-import { countOccurrences, lumen, readTree } from '../helpers/cli.js';
+import { countOccurrences, lumen, readTree, runLumen } from '../helpers/cli.js';
 import { makeHome, withDb, type LumenHome } from '../helpers/home.js';
 
 let sandbox: SandboxHandle;
@@ -36,8 +36,10 @@ const connectArgs = () => [
   '--json',
 ];
 
-async function connect(extra: string[] = [], overrideEnv: Record<string, string> = env) {
-  const result = await lumen([...connectArgs(), ...extra], { env: overrideEnv });
+/** `whatsapp connect` in process; `{ spawn: true }` runs the built CLI instead (for the keychain, which a process's own D-Bus address reaches). */
+async function connect(extra: string[] = [], overrideEnv: Record<string, string> = env, how: { spawn?: boolean } = {}) {
+  const run = how.spawn ? lumen : runLumen;
+  const result = await run([...connectArgs(), ...extra], { env: overrideEnv });
   return { result, json: result.stdout ? JSON.parse(result.stdout) : undefined };
 }
 
@@ -82,9 +84,9 @@ describe('lumen whatsapp connect', () => {
     const printed = result.stdout + result.stderr;
     expect(countOccurrences(printed, token)).toBe(1);
 
-    const status = await lumen(['whatsapp', 'status', '--check'], { env });
-    const statusJson = await lumen(['whatsapp', 'status', '--json'], { env });
-    const list = await lumen(['templates', 'list', '--json'], { env });
+    const status = await runLumen(['whatsapp', 'status', '--check'], { env });
+    const statusJson = await runLumen(['whatsapp', 'status', '--json'], { env });
+    const list = await runLumen(['templates', 'list', '--json'], { env });
     const everything = [printed, status.stdout, status.stderr, statusJson.stdout, list.stdout].join('\n');
     expect(everything).not.toContain(sandbox.accessToken);
     expect(everything).not.toContain(sandbox.appSecret);
@@ -100,7 +102,7 @@ describe('lumen whatsapp connect', () => {
   });
 
   it('prints the full callback URL with --public-url and the dashboard steps for a human', async () => {
-    const result = await lumen(
+    const result = await runLumen(
       ['whatsapp', 'connect', '--phone-number-id', sandbox.phoneNumberId, '--waba-id', sandbox.wabaId,
         '--public-url', 'https://care.example.dev/', '--no-input'],
       { env },
@@ -136,7 +138,7 @@ describe('lumen whatsapp connect', () => {
   });
 
   it('skips the subscription with --no-subscribe and says so', async () => {
-    const result = await lumen([...connectArgs().filter((a) => a !== '--json'), '--no-subscribe'], { env });
+    const result = await runLumen([...connectArgs().filter((a) => a !== '--json'), '--no-subscribe'], { env });
     expect(result.exitCode).toBe(0);
     expect(sandbox.status().subscribed).toBe(false);
     expect(result.stderr + result.stdout).toMatch(/not subscribed/i);
@@ -161,7 +163,7 @@ describe('connect with bad input changes nothing', () => {
   });
 
   it('an unknown phone number id says which id is wrong', async () => {
-    const result = await lumen(
+    const result = await runLumen(
       ['whatsapp', 'connect', '--phone-number-id', '999999999999', '--waba-id', sandbox.wabaId, '--no-input'],
       { env },
     );
@@ -172,7 +174,7 @@ describe('connect with bad input changes nothing', () => {
   });
 
   it('an unknown WABA id says which id is wrong', async () => {
-    const result = await lumen(
+    const result = await runLumen(
       ['whatsapp', 'connect', '--phone-number-id', sandbox.phoneNumberId, '--waba-id', '123456789', '--no-input'],
       { env },
     );
@@ -189,7 +191,7 @@ describe('connect with bad input changes nothing', () => {
     const args = connectArgs().filter((a) => a !== '--json');
     const flag = override[0]!;
     args[args.indexOf(flag) + 1] = override[1]!;
-    const result = await lumen(args, { env });
+    const result = await runLumen(args, { env });
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toMatch(message);
     expect(sandbox.status().subscribed).toBe(false); // Meta (the sandbox) was never asked
@@ -209,7 +211,7 @@ describe('connect with bad input changes nothing', () => {
     expect(result.exitCode).toBe(2);
     expect(JSON.parse(result.stdout).error.message).toContain('WHATSAPP_APP_SECRET');
 
-    const noId = await lumen(['whatsapp', 'connect', '--waba-id', sandbox.wabaId, '--no-input'], { env });
+    const noId = await runLumen(['whatsapp', 'connect', '--waba-id', sandbox.wabaId, '--no-input'], { env });
     expect(noId.exitCode).toBe(2);
     expect(noId.stderr).toContain('--phone-number-id');
     expect(noId.stderr).toContain('WHATSAPP_PHONE_NUMBER_ID');
@@ -230,7 +232,7 @@ describe('connect with bad input changes nothing', () => {
       ...env,
       LUMEN_SECRET_STORE: 'keychain',
       DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/lumen-test-bus',
-    });
+    }, { spawn: true });
     expect(result.exitCode).toBe(1);
     expect(JSON.parse(result.stdout).error.code).toBe('keychain_unavailable');
     await expectNothingWritten();
@@ -258,7 +260,7 @@ describe('connect with bad input changes nothing', () => {
 describe('status, rotate-token, disconnect', () => {
   it('status shows the connection without the verify token; --check asks the Graph API', async () => {
     const { json } = await connect();
-    const status = await lumen(['whatsapp', 'status', '--check', '--json'], { env });
+    const status = await runLumen(['whatsapp', 'status', '--check', '--json'], { env });
     expect(status.exitCode).toBe(0);
     const doc = JSON.parse(status.stdout);
     expect(doc.workspace).toBe('default');
@@ -272,7 +274,7 @@ describe('status, rotate-token, disconnect', () => {
     });
     expect(status.stdout).not.toContain(json.webhook.verifyToken);
 
-    const human = await lumen(['whatsapp', 'status'], { env });
+    const human = await runLumen(['whatsapp', 'status'], { env });
     expect(human.stdout).toContain('Care line');
     expect(human.stdout).toContain('+1 555-010-4242');
   });
@@ -282,7 +284,7 @@ describe('status, rotate-token, disconnect', () => {
     // Given the token stops working at Meta (the sandbox now expects another one)
     const other = await startSandbox({ accessToken: 'EAAanotherTokenThatIsNotTheStoredOne1234' });
     try {
-      const status = await lumen(['whatsapp', 'status', '--check', '--json'], { env: { ...env, LUMEN_GRAPH_URL: other.url } });
+      const status = await runLumen(['whatsapp', 'status', '--check', '--json'], { env: { ...env, LUMEN_GRAPH_URL: other.url } });
       expect(status.exitCode).toBe(4);
       expect(JSON.parse(status.stdout).integrations[0].check).toMatchObject({ ok: false, token: 'invalid' });
     } finally {
@@ -291,7 +293,7 @@ describe('status, rotate-token, disconnect', () => {
   });
 
   it('status with nothing connected says how to connect', async () => {
-    const status = await lumen(['whatsapp', 'status'], { env });
+    const status = await runLumen(['whatsapp', 'status'], { env });
     expect(status.exitCode).toBe(1);
     expect(status.stderr).toContain('No WhatsApp number is connected');
     expect(status.stderr).toContain('lumen whatsapp connect');
@@ -300,7 +302,7 @@ describe('status, rotate-token, disconnect', () => {
   it('rotate-token prints a new token once and replaces the stored hash', async () => {
     const { json } = await connect();
     const before = integrationsIn(home.dir)[0]!.verify_token_hash;
-    const rotated = await lumen(['whatsapp', 'rotate-token', '--json'], { env });
+    const rotated = await runLumen(['whatsapp', 'rotate-token', '--json'], { env });
     expect(rotated.exitCode).toBe(0);
     const doc = JSON.parse(rotated.stdout);
     expect(doc.id).toBe(json.id);
@@ -313,18 +315,18 @@ describe('status, rotate-token, disconnect', () => {
 
   it('disconnect needs --yes without a terminal, then removes the integration and its secrets', async () => {
     await connect();
-    const refused = await lumen(['whatsapp', 'disconnect'], { env });
+    const refused = await runLumen(['whatsapp', 'disconnect'], { env });
     expect(refused.exitCode).toBe(2);
     expect(refused.stderr).toContain('--yes');
     expect(integrationsIn(home.dir)).toHaveLength(1);
 
-    const done = await lumen(['whatsapp', 'disconnect', '--yes'], { env });
+    const done = await runLumen(['whatsapp', 'disconnect', '--yes'], { env });
     expect(done.exitCode).toBe(0);
     expect(done.stdout).toContain("Meta's App Dashboard");
     expect(integrationsIn(home.dir)).toEqual([]);
     const secrets = JSON.parse(readTree(home.dir).find((f) => f.path.endsWith('secrets.enc.json'))!.text);
     expect(Object.keys(secrets.entries)).toEqual([]);
-    const status = await lumen(['whatsapp', 'status'], { env });
+    const status = await runLumen(['whatsapp', 'status'], { env });
     expect(status.exitCode).toBe(1);
   });
 });
@@ -343,31 +345,31 @@ describe('templates', () => {
         components: [{ type: 'BODY', text: 'Hello {{1}}' }],
       },
     ]);
-    const sync = await lumen(['templates', 'sync', '--json'], { env });
+    const sync = await runLumen(['templates', 'sync', '--json'], { env });
     expect(sync.exitCode).toBe(0);
     expect(JSON.parse(sync.stdout)).toMatchObject({ added: 1, removed: 0, total: sandbox.status().templates });
   });
 
   it('list filters by status and shows parameters', async () => {
     await connect();
-    const all = JSON.parse((await lumen(['templates', 'list', '--json'], { env })).stdout);
-    const approved = JSON.parse((await lumen(['templates', 'list', '--status', 'APPROVED', '--json'], { env })).stdout);
+    const all = JSON.parse((await runLumen(['templates', 'list', '--json'], { env })).stdout);
+    const approved = JSON.parse((await runLumen(['templates', 'list', '--status', 'APPROVED', '--json'], { env })).stdout);
     expect(all.length).toBe(sandbox.status().templates);
     expect(approved.length).toBeLessThan(all.length);
     expect(approved.every((t: { status: string }) => t.status === 'APPROVED')).toBe(true);
     expect(all.find((t: { name: string }) => t.name === 'welcome').parameters).toEqual(['body:first_name', 'body:shop']);
 
-    const table = await lumen(['templates', 'list'], { env });
+    const table = await runLumen(['templates', 'list'], { env });
     expect(table.stdout.split('\n')[0]).toMatch(/^NAME\s+LANGUAGE\s+STATUS\s+CATEGORY\s+PARAMETERS$/);
   });
 
   it('show prints components and the parameters a send must supply', async () => {
     await connect();
-    const ambiguous = await lumen(['templates', 'show', 'order_update'], { env });
+    const ambiguous = await runLumen(['templates', 'show', 'order_update'], { env });
     expect(ambiguous.exitCode).toBe(2);
     expect(ambiguous.stderr).toContain('--lang');
 
-    const shown = await lumen(['templates', 'show', 'order_update', '--lang', 'en_US', '--json'], { env });
+    const shown = await runLumen(['templates', 'show', 'order_update', '--lang', 'en_US', '--json'], { env });
     expect(shown.exitCode).toBe(0);
     const doc = JSON.parse(shown.stdout);
     expect(doc.parameters.map((p: { component: string; name: string }) => `${p.component}:${p.name}`)).toEqual([
@@ -384,7 +386,7 @@ describe('templates', () => {
     expect(human.stdout).toContain('Parameters a send must supply');
     expect(human.stdout).toMatch(/body\s+first_name/);
 
-    const missing = await lumen(['templates', 'show', 'nope'], { env });
+    const missing = await runLumen(['templates', 'show', 'nope'], { env });
     expect(missing.exitCode).toBe(1);
     expect(missing.stderr).toContain('lumen templates sync');
   });
