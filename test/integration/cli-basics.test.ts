@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
-import { lumen } from '../helpers/cli.js';
+import { lumen, runLumen } from '../helpers/cli.js';
 import { makeHome, withDb, type LumenHome } from '../helpers/home.js';
 import { runInPty } from '../helpers/pty.js';
 
@@ -45,12 +45,12 @@ describe('lumen --help and usage errors', () => {
   });
 
   it('global flags work after the subcommand too', async () => {
-    const result = await lumen(['whatsapp', 'status', '--workspace', 'acme', '--json'], { env: home.env });
+    const result = await runLumen(['whatsapp', 'status', '--workspace', 'acme', '--json'], { env: home.env });
     expect(JSON.parse(result.stdout).error.message).toBe('No workspace "acme".');
   });
 
   it('a bad port for the sandbox is a usage error', async () => {
-    const result = await lumen(['sandbox', 'start', '--port', 'http'], { env: home.env });
+    const result = await runLumen(['sandbox', 'start', '--port', 'http'], { env: home.env });
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toContain('--port must be a number');
   });
@@ -115,7 +115,7 @@ describe('lumen --version', () => {
 
   it('with --json, before or after it, prints {"version": …}', async () => {
     for (const args of [['--json', '--version'], ['--version', '--json'], ['-v', '--json']]) {
-      const result = await lumen(args, { env: home.env });
+      const result = await runLumen(args, { env: home.env });
       expect(result.exitCode).toBe(0);
       expect(JSON.parse(result.stdout)).toEqual({ version: await ownVersion() });
     }
@@ -139,7 +139,7 @@ describe('workspaces', () => {
   });
   const connectArgs = () => ['whatsapp', 'connect', '--phone-number-id', sandbox.phoneNumberId, '--waba-id', sandbox.wabaId, '--no-input', '--json'];
   const workspaceNames = async () => {
-    const result = await lumen(['workspaces', 'list', '--json'], { env: home.env });
+    const result = await runLumen(['workspaces', 'list', '--json'], { env: home.env });
     expect(result.exitCode).toBe(0);
     return (JSON.parse(result.stdout) as Array<{ name: string }>).map((w) => w.name);
   };
@@ -148,11 +148,11 @@ describe('workspaces', () => {
     // Given the ids in WHATSAPP_PHONE_NUMBER_ID and WHATSAPP_WABA_ID instead of flags
     const env = graphEnv({ WHATSAPP_PHONE_NUMBER_ID: sandbox.phoneNumberId, WHATSAPP_WABA_ID: sandbox.wabaId });
     // When connecting in a workspace that does not exist yet
-    const connected = await lumen(['whatsapp', 'connect', '-w', 'acme', '--no-input', '--json'], { env });
+    const connected = await runLumen(['whatsapp', 'connect', '-w', 'acme', '--no-input', '--json'], { env });
     // Then it is created, with the number in it
     expect(connected.exitCode).toBe(0);
     expect(JSON.parse(connected.stdout)).toMatchObject({ workspace: 'acme', phone: { id: sandbox.phoneNumberId } });
-    const list = await lumen(['workspaces', 'list', '--json'], { env: home.env });
+    const list = await runLumen(['workspaces', 'list', '--json'], { env: home.env });
     expect(JSON.parse(list.stdout)).toEqual([{ name: 'acme', numbers: 1, createdAt: expect.any(String) }]);
     const human = await lumen(['workspaces', 'list'], { env: home.env });
     expect(human.stdout).toMatch(/^NAME +NUMBERS +CREATED\nacme +1 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+$/);
@@ -160,10 +160,10 @@ describe('workspaces', () => {
 
   it('LUMEN_WORKSPACE is the env twin of --workspace, and the flag wins over it', async () => {
     // Given a number connected through LUMEN_WORKSPACE=acme
-    expect((await lumen(connectArgs(), { env: graphEnv({ LUMEN_WORKSPACE: 'acme' }) })).exitCode).toBe(0);
+    expect((await runLumen(connectArgs(), { env: graphEnv({ LUMEN_WORKSPACE: 'acme' }) })).exitCode).toBe(0);
     // When a command runs with LUMEN_WORKSPACE=acme, and then with it set but overridden by the flag
-    const fromEnv = await lumen(['whatsapp', 'status', '--json'], { env: { ...home.env, LUMEN_WORKSPACE: 'acme' } });
-    const fromFlag = await lumen(['whatsapp', 'status', '--json', '-w', 'acme'], { env: { ...home.env, LUMEN_WORKSPACE: 'other' } });
+    const fromEnv = await runLumen(['whatsapp', 'status', '--json'], { env: { ...home.env, LUMEN_WORKSPACE: 'acme' } });
+    const fromFlag = await runLumen(['whatsapp', 'status', '--json', '-w', 'acme'], { env: { ...home.env, LUMEN_WORKSPACE: 'other' } });
     // Then both act in acme
     for (const result of [fromEnv, fromFlag]) {
       expect(result.exitCode).toBe(0);
@@ -174,10 +174,10 @@ describe('workspaces', () => {
 
   it('read-only commands do not create the workspace they are asked about: not found, naming those that exist', async () => {
     // Given one workspace, acme
-    expect((await lumen([...connectArgs(), '-w', 'acme'], { env: graphEnv() })).exitCode).toBe(0);
+    expect((await runLumen([...connectArgs(), '-w', 'acme'], { env: graphEnv() })).exitCode).toBe(0);
     // When read-only commands name one that does not exist (a typo)
     for (const args of [['messages', 'list'], ['templates', 'list'], ['whatsapp', 'status'], ['approvals', 'policy']]) {
-      const result = await lumen(['-w', 'amce', ...args], { env: home.env });
+      const result = await runLumen(['-w', 'amce', ...args], { env: home.env });
       // Then each fails (exit 1) with the workspaces there are
       expect(result.exitCode).toBe(1);
       expect(result.stderr).toBe(
@@ -185,7 +185,7 @@ describe('workspaces', () => {
           'Hint: Workspaces here: "acme". Connecting a number to a workspace creates it: `lumen whatsapp connect --workspace amce`.',
       );
     }
-    const json = await lumen(['contacts', 'list', '--json'], { env: { ...home.env, LUMEN_WORKSPACE: 'amce' } });
+    const json = await runLumen(['contacts', 'list', '--json'], { env: { ...home.env, LUMEN_WORKSPACE: 'amce' } });
     expect(json.exitCode).toBe(1);
     expect(JSON.parse(json.stdout)).toEqual({
       error: { code: 'workspace_not_found', message: 'No workspace "amce".', hint: expect.stringContaining('(LUMEN_WORKSPACE is set to "amce")') },
@@ -195,17 +195,17 @@ describe('workspaces', () => {
   });
 
   it('setting an approval policy creates its workspace (before its first number); showing it does not', async () => {
-    const show = await lumen(['approvals', 'policy', '-w', 'beta', '--json'], { env: home.env });
+    const show = await runLumen(['approvals', 'policy', '-w', 'beta', '--json'], { env: home.env });
     expect(show.exitCode).toBe(1);
     expect(JSON.parse(show.stdout).error.code).toBe('workspace_not_found');
-    const set = await lumen(['approvals', 'policy', 'all', '-w', 'beta', '--json'], { env: home.env });
+    const set = await runLumen(['approvals', 'policy', 'all', '-w', 'beta', '--json'], { env: home.env });
     expect(set.exitCode).toBe(0);
     expect(JSON.parse(set.stdout)).toEqual({ workspace: 'beta', policy: 'all' });
     expect(await workspaceNames()).toEqual(['beta']);
   });
 
   it('the default workspace needs no creating', async () => {
-    const result = await lumen(['messages', 'list', '--json'], { env: home.env });
+    const result = await runLumen(['messages', 'list', '--json'], { env: home.env });
     expect(result.exitCode).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual([]);
   });
