@@ -12,7 +12,7 @@ import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
 import { SAFETY_NET_MS } from '../helpers/async.js';
-import { BIN, lumen } from '../helpers/cli.js';
+import { BIN } from '../helpers/cli.js';
 import { killAllRelays, startRelay, type RunningRelay } from '../helpers/relay.js';
 import { acceptedSends, connectedHome, type ConnectedHome } from '../helpers/send.js';
 
@@ -207,8 +207,7 @@ describe('lumen send: each type, the exact body Meta receives', () => {
   });
 
   it('sends --body - from stdin as is', async () => {
-    const result = await lumen(['send', '--to', TO, '--body', '-', '--json'], {
-      env: home.env,
+    const result = await home.run(['send', '--to', TO, '--body', '-', '--json'], {
       input: JSON.stringify({ type: 'location', location: { latitude: 38.7223, longitude: -9.1393 } }),
     });
     expect(result.exitCode, result.stderr).toBe(0);

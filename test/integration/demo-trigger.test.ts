@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { parseSignatureHeader, verifySignature } from '../../src/relay/signature.js';
 import { INBOUND_TYPES, startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
 import { eventually } from '../helpers/async.js';
-import { lumen } from '../helpers/cli.js';
+import { lumen, runLumen } from '../helpers/cli.js';
 import { makeHome, withDb, type LumenHome } from '../helpers/home.js';
 import { connectNumber, killAllRelays, startForwardTarget, startRelay } from '../helpers/relay.js';
 
@@ -14,7 +14,7 @@ describe('lumen demo', () => {
   it('runs the whole loop, one line per step, and cleans up after itself', async () => {
     const home = makeHome();
     try {
-      const result = await lumen(['demo'], { env: home.env });
+      const result = await lumen(['demo'], { env: home.env }); // as README's first command runs it
       expect(result.exitCode).toBe(0);
       const steps = result.stderr.trim().split('\n');
       const expected = [
@@ -42,7 +42,7 @@ describe('lumen demo', () => {
   it('keeps its state with --keep and reports it with --json', async () => {
     const home = makeHome();
     try {
-      const result = await lumen(['demo', '--keep', '--json'], { env: home.env });
+      const result = await runLumen(['demo', '--keep', '--json'], { env: home.env });
       expect(result.exitCode).toBe(0);
       const doc = JSON.parse(result.stdout);
       expect(doc).toMatchObject({ ok: true, inbound: { id: 'in_1', from: '15551234567' } });
@@ -85,30 +85,30 @@ describe('lumen trigger and sandbox webhooks', () => {
     await connectNumber(env, sandbox.phoneNumberId, sandbox.wabaId);
     const relay = await startRelay(env);
     for (const type of INBOUND_TYPES) {
-      const result = await lumen(['trigger', 'message', '--type', type, '--text', `a ${type}`, '--json'], { env });
+      const result = await runLumen(['trigger', 'message', '--type', type, '--text', `a ${type}`, '--json'], { env });
       expect(result.exitCode, type).toBe(0);
       expect(JSON.parse(result.stdout)).toMatchObject({ status: 200, response: { status: 'received', messages: 1 } });
     }
-    const stored = JSON.parse((await lumen(['messages', 'list', '--limit', '50', '--json'], { env })).stdout) as Array<{ type: string; text: string }>;
+    const stored = JSON.parse((await runLumen(['messages', 'list', '--limit', '50', '--json'], { env })).stdout) as Array<{ type: string; text: string }>;
     expect(stored.map((m) => m.type).sort()).toEqual([...INBOUND_TYPES].sort());
     expect(stored.find((m) => m.type === 'text')!.text).toBe('a text');
     expect(stored.find((m) => m.type === 'image')!.text).toMatch(/^\[image\] a image/);
     expect(stored.find((m) => m.type === 'location')!.text).toMatch(/^\[location\] a location/);
 
-    const status = await lumen(['trigger', 'status', '--wamid', 'wamid.TEST', '--status', 'read', '--json'], { env });
+    const status = await runLumen(['trigger', 'status', '--wamid', 'wamid.TEST', '--status', 'read', '--json'], { env });
     expect(JSON.parse(status.stdout).response).toEqual({ status: 'ignored' });
 
-    const batch = await lumen(['trigger', 'batch', '--messages', '3', '--statuses', '2', '--json'], { env });
+    const batch = await runLumen(['trigger', 'batch', '--messages', '3', '--statuses', '2', '--json'], { env });
     expect(JSON.parse(batch.stdout).response).toEqual({ status: 'received', messages: 3 });
     expect(relay.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   });
 
   it('says clearly when no relay answers', async () => {
     await connectNumber(env, sandbox.phoneNumberId, sandbox.wabaId);
-    const result = await lumen(['trigger', 'message', '--url', 'http://127.0.0.1:9/webhooks/whatsapp/x'], { env });
+    const result = await runLumen(['trigger', 'message', '--url', 'http://127.0.0.1:9/webhooks/whatsapp/x'], { env });
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toContain('No relay answered at http://127.0.0.1:9');
-    const badType = await lumen(['trigger', 'message', '--type', 'hologram'], { env });
+    const badType = await runLumen(['trigger', 'message', '--type', 'hologram'], { env });
     expect(badType.exitCode).toBe(2);
   });
 
@@ -173,12 +173,12 @@ describe('lumen trigger and sandbox webhooks', () => {
     const connection = await connectNumber(env, sandbox.phoneNumberId, sandbox.wabaId);
     const relay = await startRelay(env);
     sandbox.setWebhookUrl(`${relay.url}${connection.path}`);
-    const sent = await lumen(['send', '--to', '15551234567', '--template', 'hello_world', '--json'], { env });
+    const sent = await runLumen(['send', '--to', '15551234567', '--template', 'hello_world', '--json'], { env });
     expect(sent.exitCode).toBe(0);
     const id = JSON.parse(sent.stdout).id as string;
     await sandbox.webhooksIdle();
     const shown = await eventually(async () => {
-      const doc = JSON.parse((await lumen(['messages', 'show', id, '--json'], { env })).stdout);
+      const doc = JSON.parse((await runLumen(['messages', 'show', id, '--json'], { env })).stdout);
       expect(doc.state).toBe('read');
       return doc;
     });
