@@ -6,22 +6,24 @@
  * connect and rotate-token print appear once, in the output of the command that made them, and nowhere else.
  * The error paths (a rejected token, an unreachable Graph API) are scanned too, with --debug.
  *
- * About seventy CLI processes run here, so the work is split into steps (one test each, in order, on one
- * LUMEN_HOME), read-only commands run two at a time, and each step has a generous timeout of its own: on a loaded
- * machine a CLI process takes seconds. The last test scans everything the steps kept.
+ * About seventy commands run here, most of them in this process (`runLumen`: the same program, with its stdout and
+ * stderr captured); a connect and a rotate-token (which print a verify token) and a rejected token with --debug run
+ * as the built CLI, so real processes' output is scanned too. The work is split into steps (one test each, in order, on
+ * one LUMEN_HOME), read-only commands run two at a time, and each step has a generous timeout of its own. The last
+ * test scans everything the steps kept.
  */
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
 import { eventually, inPool } from '../helpers/async.js';
-import { lumen, readTree, type LumenResult } from '../helpers/cli.js';
+import { lumen, readTree, runLumen, type CliResult } from '../helpers/cli.js';
 import { makeHome, type LumenHome } from '../helpers/home.js';
 import { freePort, killAllRelays, startForwardTarget, startRelay, type ForwardTarget, type RunningRelay } from '../helpers/relay.js';
 
-/** Each step runs up to a few dozen CLI processes: a safety net, not an expectation. */
+/** Each step runs up to a few dozen commands (and a relay): a safety net, not an expectation. */
 const STEP_TIMEOUT = 240_000;
-/** Read-only commands at once: enough to overlap process start-up, few enough for a 2-core machine. */
+/** Read-only commands at once: a few overlap, as a user's scripts might. */
 const CONCURRENCY = 2;
 
 const ACCESS_TOKEN = `EAAScan${randomBytes(30).toString('base64url')}`;
@@ -63,14 +65,18 @@ const verifyTokens: string[] = [];
 /** The steps that finished: each step needs the ones before it, and the scan needs them all. */
 const done = new Set<string>();
 
-function keep(label: string, result: LumenResult, printed?: string): LumenResult {
+function keep(label: string, result: CliResult, printed?: string): CliResult {
   captured.push({ label, text: `${result.stdout}\n${result.stderr}`, ...(printed ? { printed } : {}) });
   return result;
 }
 
-/** Runs `lumen …args` (with extra env) and keeps its output for the scan; checks the exit code. */
-async function run(args: string[], exitCode = 0, extraEnv: Record<string, string> = {}): Promise<LumenResult> {
-  const result = keep(`lumen ${args.join(' ')}`, await lumen(args, { env: { ...env, ...extraEnv } }));
+/**
+ * Runs `lumen …args` (with extra env) in process, or as the built CLI with `{ spawn: true }`, and keeps its output
+ * for the scan; checks the exit code.
+ */
+async function run(args: string[], exitCode = 0, extraEnv: Record<string, string> = {}, how: { spawn?: boolean } = {}): Promise<CliResult> {
+  const runner = how.spawn ? lumen : runLumen;
+  const result = keep(`lumen ${args.join(' ')}${how.spawn ? ' (process)' : ''}`, await runner(args, { env: { ...env, ...extraEnv } }));
   expect(result.exitCode, `lumen ${args.join(' ')}:\n${result.stdout}\n${result.stderr}`).toBe(exitCode);
   return result;
 }
@@ -79,8 +85,8 @@ async function run(args: string[], exitCode = 0, extraEnv: Record<string, string
 const variants = (args: string[]): string[][] => [args, [...args, '--json'], [...args, '--debug']];
 
 /** Commands that change state: one after the other, each plain, with --json and with --debug. */
-async function runEach(args: string[], exitCode = 0): Promise<LumenResult[]> {
-  const results: LumenResult[] = [];
+async function runEach(args: string[], exitCode = 0): Promise<CliResult[]> {
+  const results: CliResult[] = [];
   for (const v of variants(args)) results.push(await run(v, exitCode));
   return results;
 }
@@ -91,16 +97,16 @@ async function runReadOnly(...commands: string[][]): Promise<void> {
 }
 
 /** A verify token out of connect's or rotate-token's output (JSON or human). */
-function verifyTokenIn(result: LumenResult): string {
+function verifyTokenIn(result: CliResult): string {
   const match = /\b(lvt_[A-Za-z0-9_-]{16,})/.exec(result.stdout);
   if (!match) throw new Error(`no verify token in:\n${result.stdout}`);
   return match[1]!;
 }
 
-/** connect / rotate-token: the verify token it printed is allowed in its own output, once. */
-async function runPrintingToken(args: string[], exitCode = 0): Promise<string> {
-  const result = await lumen(args, { env });
-  expect(result.exitCode, `lumen ${args.join(' ')}:\n${result.stdout}\n${result.stderr}`).toBe(exitCode);
+/** connect / rotate-token (in process, or as the built CLI): the verify token it printed is allowed in its own output, once. */
+async function runPrintingToken(args: string[], how: { spawn?: boolean } = {}): Promise<string> {
+  const result = await (how.spawn ? lumen : runLumen)(args, { env });
+  expect(result.exitCode, `lumen ${args.join(' ')}:\n${result.stdout}\n${result.stderr}`).toBe(0);
   const token = verifyTokenIn(result);
   verifyTokens.push(token);
   keep(`lumen ${args.join(' ')}`, result, token);
@@ -149,12 +155,12 @@ describe('every command, plain, with --json and with --debug', () => {
 
   it('connects (each connect prints a new verify token), checks, rotates and syncs', { timeout: STEP_TIMEOUT }, async () => {
     expect(sandbox.accessToken).toBe(ACCESS_TOKEN);
-    await runPrintingToken(connectArgs());
+    await runPrintingToken(connectArgs(), { spawn: true });
     await runPrintingToken([...connectArgs(), '--yes', '--json']);
     await runPrintingToken([...connectArgs(), '--yes', '--debug']);
     await runReadOnly(['whatsapp', 'status']);
     await runEach(['whatsapp', 'status', '--check']);
-    await runPrintingToken(['whatsapp', 'rotate-token']);
+    await runPrintingToken(['whatsapp', 'rotate-token'], { spawn: true });
     await runPrintingToken(['whatsapp', 'rotate-token', '--json']);
     await runPrintingToken(['whatsapp', 'rotate-token', '--debug']);
     await runEach(['templates', 'sync']);
@@ -247,7 +253,7 @@ describe('every command, plain, with --json and with --debug', () => {
   it('takes the error paths with --debug: a token Meta rejects, a Graph API that is down, a revoked stored token; then disconnects', { timeout: STEP_TIMEOUT }, async () => {
     after('listings');
     const down = `http://127.0.0.1:${await freePort()}`;
-    await run([...connectArgs(), '--yes', '--debug'], 4, { WHATSAPP_ACCESS_TOKEN: WRONG_TOKEN });
+    await run([...connectArgs(), '--yes', '--debug'], 4, { WHATSAPP_ACCESS_TOKEN: WRONG_TOKEN }, { spawn: true });
     await run([...connectArgs(), '--yes', '--debug', '--json'], 4, { WHATSAPP_ACCESS_TOKEN: WRONG_TOKEN });
     await run([...connectArgs(), '--yes', '--debug'], 1, { LUMEN_GRAPH_URL: down });
     await run(['whatsapp', 'status', '--check', '--debug'], 1, { LUMEN_GRAPH_URL: down });
