@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { signBody } from '../../src/relay/signature.js';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
 import { eventually, inPool } from '../helpers/async.js';
-import { lumen } from '../helpers/cli.js';
+import { lumen, runLumen } from '../helpers/cli.js';
 import { makeHome, withDb, type LumenHome } from '../helpers/home.js';
 import {
   connectNumber,
@@ -61,9 +61,9 @@ async function target(respond?: (index: number) => number, port?: number): Promi
   return started;
 }
 
-/** `lumen <args> --json` in this test's home; the parsed stdout. */
+/** `lumen <args> --json` in this test's home (in process); the parsed stdout. */
 async function lumenJson(args: string[]): Promise<any> {
-  const result = await lumen([...args, '--json'], { env });
+  const result = await runLumen([...args, '--json'], { env });
   expect(result.exitCode, `${args.join(' ')}: ${result.stdout}${result.stderr}`).toBe(0);
   return JSON.parse(result.stdout);
 }
@@ -699,7 +699,7 @@ describe('lumen relay start: stopping', () => {
     expect([...counts.keys()].every((w) => wamids.includes(w))).toBe(true);
     // And the CLI agrees, and knows the relay is gone although its state file remains
     expect((await messagesList(1000)).length).toBe(rows.length);
-    const status = await lumen(['relay', 'status', '--json'], { env });
+    const status = await runLumen(['relay', 'status', '--json'], { env });
     expect(status.exitCode).toBe(0);
     expect(JSON.parse(status.stdout)).toEqual({ running: false });
   });
@@ -708,7 +708,7 @@ describe('lumen relay start: stopping', () => {
 describe('lumen relay status', () => {
   it('reports the running relay and its URL, and {"running":false} with exit 0 once it is stopped (a state, not a failure)', async () => {
     // Given no relay
-    const before = await lumen(['relay', 'status', '--json'], { env });
+    const before = await runLumen(['relay', 'status', '--json'], { env });
     expect(before.exitCode).toBe(0);
     expect(JSON.parse(before.stdout)).toEqual({ running: false });
     const human = await lumen(['relay', 'status'], { env });
@@ -717,13 +717,13 @@ describe('lumen relay status', () => {
 
     // When one runs
     const relay = await startRelay(env);
-    const running = await lumen(['relay', 'status', '--json'], { env });
+    const running = await runLumen(['relay', 'status', '--json'], { env });
     expect(running.exitCode).toBe(0);
     expect(JSON.parse(running.stdout)).toMatchObject({ running: true, pid: relay.pid, url: relay.url, publicUrl: null });
 
     // Then after it stops, status says so
     expect((await relay.stop()).exitCode).toBe(0);
-    const after = await lumen(['relay', 'status', '--json'], { env });
+    const after = await runLumen(['relay', 'status', '--json'], { env });
     expect(after.exitCode).toBe(0);
     expect(JSON.parse(after.stdout)).toEqual({ running: false });
   });

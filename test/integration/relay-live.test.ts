@@ -8,7 +8,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
 import { eventually } from '../helpers/async.js';
-import { lumen } from '../helpers/cli.js';
+import { runLumen } from '../helpers/cli.js';
 import { graphEnv, makeHome, withDb, type LumenHome } from '../helpers/home.js';
 import { connectNumber, killAllRelays, postSigned, request, startForwardTarget, startRelay, type ForwardTarget } from '../helpers/relay.js';
 import { textDelivery } from '../helpers/webhooks.js';
@@ -43,7 +43,7 @@ describe('a running relay sees integration changes on the next request', () => {
     expect((await handshake(connection.verifyToken)).status).toBe(200);
 
     // rotate-token: the old verify token is refused on the very next handshake
-    const rotated = await lumen(['whatsapp', 'rotate-token', '--json'], { env });
+    const rotated = await runLumen(['whatsapp', 'rotate-token', '--json'], { env });
     expect(rotated.exitCode, rotated.stderr).toBe(0);
     const newToken = JSON.parse(rotated.stdout).webhook.verifyToken as string;
     expect((await handshake(connection.verifyToken)).status).toBe(403);
@@ -51,7 +51,7 @@ describe('a running relay sees integration changes on the next request', () => {
 
     // connected again with another app secret: the old one no longer verifies, the new one does
     const newSecret = 'b'.repeat(32);
-    const again = await lumen(['whatsapp', 'connect', '--phone-number-id', sandbox.phoneNumberId, '--waba-id', sandbox.wabaId, '--yes', '--no-input', '--json'], {
+    const again = await runLumen(['whatsapp', 'connect', '--phone-number-id', sandbox.phoneNumberId, '--waba-id', sandbox.wabaId, '--yes', '--no-input', '--json'], {
       env: { ...env, WHATSAPP_APP_SECRET: newSecret },
     });
     expect(again.exitCode, again.stderr).toBe(0);
@@ -59,7 +59,7 @@ describe('a running relay sees integration changes on the next request', () => {
     expect((await postSigned(url, message(), newSecret)).status).toBe(200);
 
     // disconnected: the next delivery finds no such number
-    const gone = await lumen(['whatsapp', 'disconnect', '--yes'], { env });
+    const gone = await runLumen(['whatsapp', 'disconnect', '--yes'], { env });
     expect(gone.exitCode, gone.stderr).toBe(0);
     expect((await postSigned(url, message(), newSecret)).status).toBe(404);
   });
