@@ -1,0 +1,217 @@
+/**
+ * `lumen relay start` end to end, what happens after a message is stored: the statuses of sent messages,
+ * auto-replies under the approval policy, and handing messages to the user's code (--forward-to, --exec), with
+ * retries across a restart. The built CLI as a child process, a fresh LUMEN_HOME per test (see relay-home.ts).
+ */
+import { describe, expect, it } from 'vitest';
+import { eventually } from '../helpers/async.js';
+import { withDb } from '../helpers/home.js';
+import { freePort, lumenSignatureValid, postSigned, readSigningSecret, startRelay } from '../helpers/relay.js';
+import {
+  env,
+  eventsList,
+  home,
+  lumenJson,
+  messagesList,
+  newWamid,
+  sandbox,
+  target,
+  useRelayHome,
+  webhookUrl,
+} from '../helpers/relay-home.js';
+import { statusDelivery, textDelivery } from '../helpers/webhooks.js';
+
+useRelayHome();
+
+describe('lumen relay start: statuses of sent messages', () => {
+  it('moves an auto-reply to read and never back when its statuses arrive out of order', async () => {
+    // Given a relay that auto-replies through the sandbox
+    const relay = await startRelay(env, ['--auto-reply', 'Thanks']);
+    const inbound = newWamid('hello');
+    await postSigned(
+      webhookUrl(relay.url),
+      textDelivery(sandbox.phoneNumberId, { wamid: inbound, from: '15551234567', body: 'hello there' }),
+      sandbox.appSecret,
+    );
+    const replied = await relay.waitForEvent((e) => e.event === 'auto_reply');
+    expect(replied).toMatchObject({ ok: true, to: '15551234567' });
+    const [sent] = sandbox.sent('15551234567');
+    expect(sent?.body).toMatchObject({ to: '15551234567', type: 'text', text: { body: 'Thanks' } });
+    expect(sent?.outcome.result).toBe('accepted');
+    const wamid = sent!.outcome.result === 'accepted' ? sent!.outcome.wamid : '';
+    expect(replied.wamid).toBe(wamid);
+    const stateOf = () =>
+      withDb(home.dir, (db) =>
+        db.prepare<[string], { state: string }>('SELECT state FROM outbound_messages WHERE wamid = ?').get(wamid)?.state,
+      );
+    await eventually(() => expect(stateOf()).toBe('accepted'));
+
+    // When Meta's statuses arrive as read, then delivered, then sent
+    for (const [status, expected] of [
+      ['read', 'read'],
+      ['delivered', 'read'],
+      ['sent', 'read'],
+    ] as const) {
+      const answer = await postSigned(
+        webhookUrl(relay.url),
+        statusDelivery(sandbox.phoneNumberId, { wamid, status, recipient: '15551234567' }),
+        sandbox.appSecret,
+      );
+      expect(answer.json).toEqual({ status: 'ignored' });
+      // Then the message is read from the first one on, whatever comes after
+      expect(stateOf(), `after ${status}`).toBe(expected);
+    }
+    const statuses = withDb(home.dir, (db) => db.prepare('SELECT status FROM message_statuses WHERE wamid = ? ORDER BY status').all(wamid));
+    expect(statuses).toEqual([{ status: 'delivered' }, { status: 'read' }, { status: 'sent' }]);
+    // Only one reply: the status deliveries are not messages
+    expect(sandbox.sent()).toHaveLength(1);
+    await relay.stop();
+  });
+});
+
+describe('lumen relay start: auto-replies and the approval policy', () => {
+  it('holds auto-replies for approval under policy "all", and sends one once approved', async () => {
+    // Given a workspace that must approve every message
+    await lumenJson(['approvals', 'policy', 'all']);
+    const relay = await startRelay(env, ['--auto-reply', 'Thanks']);
+    // When a customer writes
+    await postSigned(
+      webhookUrl(relay.url),
+      textDelivery(sandbox.phoneNumberId, { wamid: newWamid('held'), from: '15551234567', body: 'hello' }),
+      sandbox.appSecret,
+    );
+    // Then the reply waits for approval instead of going out
+    const held = await relay.waitForEvent((e) => e.event === 'auto_reply');
+    expect(held).toMatchObject({ ok: true, pendingApproval: expect.stringMatching(/^msg_/) });
+    expect(sandbox.sent()).toEqual([]);
+    const pending = await lumenJson(['approvals', 'list']);
+    expect(pending).toMatchObject([{ id: held.pendingApproval, to: '15551234567', source: 'auto_reply' }]);
+    // And approving it sends it
+    await lumenJson(['approvals', 'approve', held.pendingApproval]);
+    expect(sandbox.sent('15551234567')).toHaveLength(1);
+    await relay.stop();
+  });
+});
+
+describe('lumen relay start: handing messages to the user code', () => {
+  it('retries a forward target that is down until it is up: each message arrives once, signed', async () => {
+    // Given the user's endpoint fails its first two requests, then works
+    const hook = await target((index) => (index < 2 ? 500 : 200));
+    const relay = await startRelay(env, ['--forward-to', hook.url]);
+    const secret = await readSigningSecret(home.dir);
+    expect(secret).toMatch(/^whsec_/);
+
+    // When three messages arrive
+    const startedSeconds = Math.floor(Date.now() / 1000);
+    const wamids = [newWamid('a'), newWamid('b'), newWamid('c')];
+    for (const [i, wamid] of wamids.entries()) {
+      const answer = await postSigned(
+        webhookUrl(relay.url),
+        textDelivery(sandbox.phoneNumberId, { wamid, from: `1555200000${i}`, body: `message ${i}` }),
+        sandbox.appSecret,
+      );
+      expect(answer.json).toEqual({ status: 'received', messages: 1 });
+    }
+
+    // Then after the backoff every message has been accepted, and once the relay has stopped (it waits for the
+    // deliveries under way) nothing more was sent: the two failures and one success each
+    await eventually(() => expect(hook.accepted()).toHaveLength(3));
+    expect((await relay.stop()).exitCode).toBe(0);
+    expect(hook.requests).toHaveLength(5);
+    const accepted = hook.accepted().map((r) => ({ r, json: JSON.parse(r.body) }));
+    expect(accepted.map((a) => a.json.wamid).sort()).toEqual([...wamids].sort());
+    const nowSeconds = Math.ceil(Date.now() / 1000);
+    for (const { r, json } of accepted) {
+      expect(lumenSignatureValid(r.headers['lumen-signature'], r.body, secret!)).toBe(true);
+      expect(lumenSignatureValid(r.headers['lumen-signature'], r.body, 'whsec_wrong')).toBe(false);
+      // The signed timestamp is the time of the delivery, in seconds
+      const t = Number(/t=(\d+)/.exec(String(r.headers['lumen-signature']))![1]);
+      expect(t).toBeGreaterThanOrEqual(startedSeconds);
+      expect(t).toBeLessThanOrEqual(nowSeconds);
+      expect(r.headers['lumen-event-id']).toBe(json.id);
+      expect(r.headers['content-type']).toBe('application/json');
+    }
+    // The failed attempts were signed too: the same interactions, retried
+    for (const r of hook.requests) expect(lumenSignatureValid(r.headers['lumen-signature'], r.body, secret!)).toBe(true);
+    const events = await eventsList();
+    expect(events).toHaveLength(3);
+    expect(events.every((e) => e.state === 'delivered' && e.lastStatus === 200)).toBe(true);
+    expect(events.reduce((sum, e) => sum + e.attempts, 0)).toBe(5);
+    expect(await eventsList(true)).toEqual([]);
+  });
+
+  it('keeps retrying a failing --exec command and keeps answering 200 meanwhile', async () => {
+    // Given a handler that always fails
+    const relay = await startRelay(env, ['--exec', "sh -c 'echo handler exploded >&2; exit 3'"]);
+
+    // When a message arrives
+    const first = newWamid('exec1');
+    const answer = await postSigned(
+      webhookUrl(relay.url),
+      textDelivery(sandbox.phoneNumberId, { wamid: first, from: '15553000001', body: 'first' }),
+      sandbox.appSecret,
+    );
+    expect(answer.json).toEqual({ status: 'received', messages: 1 });
+    const failure = await relay.waitForEvent((e) => e.event === 'dispatch' && e.ok === false);
+    expect(failure.error).toMatch(/exit code 3/);
+
+    // Then the user sees it being retried with the error
+    const failing = await eventsList(true);
+    expect(failing).toEqual([
+      expect.objectContaining({ state: 'retrying', attempts: expect.any(Number), lastStatus: 3, lastError: expect.stringMatching(/exit code 3: handler exploded/) }),
+    ]);
+    expect(failing[0].attempts).toBeGreaterThanOrEqual(1);
+
+    // And ingress is not blocked: while the first is being retried, another message is acknowledged and stored
+    const second = await postSigned(
+      webhookUrl(relay.url),
+      textDelivery(sandbox.phoneNumberId, { wamid: newWamid('exec2'), from: '15553000002', body: 'second' }),
+      sandbox.appSecret,
+    );
+    expect(second.status).toBe(200);
+    expect(second.json).toEqual({ status: 'received', messages: 1 });
+    expect(await messagesList()).toHaveLength(2);
+    await eventually(async () => expect(await eventsList(true)).toHaveLength(2), undefined, 300);
+    // It is retried, never dropped
+    await relay.waitForEvent((e) => e.event === 'dispatch' && e.ok === false && e.attempt >= 2);
+    expect((await relay.stop()).exitCode).toBe(0);
+  });
+
+  it('delivers what was queued before a restart once the target is up', async () => {
+    // Given a relay whose forward target is down (nothing listens on its port)
+    const port = await freePort();
+    const hookUrl = `http://127.0.0.1:${port}/hook`;
+    const relay = await startRelay(env, ['--forward-to', hookUrl]);
+    const wamid = newWamid('queued');
+    const answer = await postSigned(
+      webhookUrl(relay.url),
+      textDelivery(sandbox.phoneNumberId, { wamid, from: '15554000001', body: 'are you there?' }),
+      sandbox.appSecret,
+    );
+    expect(answer.json).toEqual({ status: 'received', messages: 1 });
+    const failure = await relay.waitForEvent((e) => e.event === 'dispatch' && e.ok === false);
+    expect(failure.error).toMatch(/ECONNREFUSED/);
+
+    // When the relay is stopped with the delivery still queued
+    expect((await relay.stop()).exitCode).toBe(0);
+    const queued = await eventsList(true);
+    expect(queued).toEqual([expect.objectContaining({ state: 'retrying', lastError: expect.stringMatching(/ECONNREFUSED/) })]);
+
+    // And the target comes up, and the relay is started again (human output this time)
+    const hook = await target(() => 200, port);
+    const restarted = await startRelay(env, ['--forward-to', hookUrl], { json: false });
+
+    // Then the queued message is delivered, signed with the secret the banner prints (the stored one), and once the
+    // relay has stopped (waiting for deliveries under way) it had been delivered once
+    await restarted.waitForLine(/→ forwarded 200 in \d+ ms/);
+    expect((await restarted.stop()).exitCode).toBe(0);
+    expect(restarted.lines.join('\n') + restarted.stderr()).toContain('Relay stopped');
+    expect(hook.requests).toHaveLength(1);
+    const secret = await readSigningSecret(home.dir);
+    expect(restarted.lines.join('\n')).toContain(`signed with ${secret}`);
+    const [received] = hook.requests;
+    expect(JSON.parse(received!.body)).toMatchObject({ wamid, text: 'are you there?', channel: 'whatsapp' });
+    expect(lumenSignatureValid(received!.headers['lumen-signature'], received!.body, secret!)).toBe(true);
+    expect(await eventsList()).toEqual([expect.objectContaining({ state: 'delivered', attempts: expect.any(Number) })]);
+  });
+});
