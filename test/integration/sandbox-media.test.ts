@@ -125,6 +125,9 @@ async function uploadRaw(bytes: Buffer, type: string) {
   ];
   const res = await undiciRequest(`${sandbox.url}/${V}/${SANDBOX_PHONE_NUMBER_ID}/media`, {
     method: 'POST',
+    // A connection of its own: a streamed body cannot be sent again if the server closes an idle kept-alive socket
+    // just as it is reused (its keep-alive timeout passes while a loaded machine hashes 100 MB between two uploads).
+    reset: true,
     headers: {
       authorization: `Bearer ${SANDBOX_ACCESS_TOKEN}`,
       'content-type': `multipart/form-data; boundary=${boundary}`,
