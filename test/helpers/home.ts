@@ -17,8 +17,9 @@ export interface GraphCredentials {
 export interface LumenHome {
   dir: string;
   /**
-   * The whole environment of a `lumen` child: PATH, HOME and LUMEN_HOME pointing here, the file secret store, no
-   * colours, and, when the home was made for a sandbox, that sandbox as the Graph API with its credentials.
+   * The whole environment of a `lumen` run (a child's, or `runLumen`'s in process): PATH, HOME and LUMEN_HOME pointing
+   * here, the file secret store, no colours, and, when the home was made for a sandbox, that sandbox as the Graph API
+   * with its credentials.
    */
   env: Record<string, string>;
   /** A path inside the home. */
