@@ -161,6 +161,5 @@ export async function run(ctx: Context, _options: Record<string, never>, shell: 
   if (!render) throw new UsageError(`lumen completion takes bash, zsh or fish; got "${shell}".`);
   const script = render(await commandTree());
   // The script itself is the result, also with --json (a shell reads it).
-  process.stdout.write(script);
-  void ctx;
+  ctx.io.stdout.write(script);
 }

@@ -18,7 +18,7 @@ export async function run(ctx: Context, options: Options<typeof exportMessages>)
   const workspace = await ctx.workspace();
 
   const toFile = options.output !== undefined && options.output !== '-';
-  const sink: NodeJS.WritableStream | WriteStream = toFile ? createWriteStream(options.output!, { mode: 0o600 }) : process.stdout;
+  const sink: NodeJS.WritableStream | WriteStream = toFile ? createWriteStream(options.output!, { mode: 0o600 }) : ctx.io.stdout;
   if (toFile) {
     await Promise.race([
       once(sink as WriteStream, 'open'),
