@@ -2,7 +2,8 @@ import { createServer } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { WEBHOOK_PATH_PREFIX } from '../webhooks.js';
 import { describeSystemFault, isSystemFault } from '../store/faults.js';
-import type { IngestOutcome, NewInteraction, NewStatus, NewWebhookError } from '../store/types.js';
+import type { IngestOutcome, NewChange, NewInteraction, NewStatus, NewWebhookError } from '../store/types.js';
+import { changeDocument, changeGroup, describeChange, statusDocument, type EventGroup } from './documents.js';
 import type { IntegrationDirectory, RelayIntegration } from './directory.js';
 import type { RelayEventSink } from './events.js';
 import type { GroupCommitter } from './ingest.js';
@@ -20,6 +21,10 @@ export interface RelayAppDeps {
   committer: GroupCommitter;
   /** Queue each new interaction for the user's code (a forward target or command is configured). */
   dispatchEnabled: boolean;
+  /** What else is queued for the user's code (`--events`): statuses, templates, account… (messages: dispatchEnabled). */
+  forwardGroups?: ReadonlySet<EventGroup>;
+  /** --forward-raw: queue Meta's exact body and signature of every verified delivery for the user's code. */
+  forwardRaw?: boolean;
   limits?: Partial<RateLimitSettings>;
   /** The local API for the user's code (`/v1/…`), when the relay offers it. */
   localApi?: LocalApiDeps;
@@ -221,7 +226,10 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
     }
 
     const via = integration;
-    const parsed = parseDelivery(payload, { isConnected: (id) => deps.directory.route(id, via) !== undefined });
+    const parsed = parseDelivery(payload, {
+      isConnected: (id) => deps.directory.route(id, via) !== undefined,
+      isKnownWaba: (wabaId) => deps.directory.inAccount(wabaId, via).length > 0,
+    });
     if (parsed.overBudget) {
       // Stored whole or not at all: a 200 for part of a delivery would lose the rest for good.
       return reject(reply, 413, 'delivery_too_large', `The delivery has more than ${MAX_DELIVERY_ITEMS} items; lumen stores deliveries whole.`, via.id);
@@ -245,17 +253,44 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
       timestamp: m.timestamp,
       raw: m.raw,
     }));
-    const statuses: NewStatus[] = parsed.statuses.map((s) => ({
-      integrationId: routed(s.phoneNumberId),
-      wamid: s.wamid,
-      status: s.status,
-      recipientId: s.recipientId,
-      timestamp: s.timestamp,
-      errorCode: s.errorCode,
-      errorTitle: s.errorTitle,
-      errorDetails: s.errorDetails,
-      raw: s.raw,
-    }));
+    const receivedAt = now().toISOString();
+    const forwardGroups = deps.forwardGroups;
+    const forwardStatuses = forwardGroups?.has('statuses') ?? false;
+    const statuses: NewStatus[] = parsed.statuses.map((s) => {
+      const integrationId = routed(s.phoneNumberId);
+      return {
+        integrationId,
+        wamid: s.wamid,
+        status: s.status,
+        recipientId: s.recipientId,
+        timestamp: s.timestamp,
+        errorCode: s.errorCode,
+        errorTitle: s.errorTitle,
+        errorDetails: s.errorDetails,
+        pricing: s.pricing,
+        forwardDoc: forwardStatuses ? statusDocument(s, integrationId, receivedAt) : undefined,
+        raw: s.raw,
+      };
+    });
+
+    // Per-number changes go to their number; template and account changes to every number of that WABA (and, when
+    // an account change names its number, to that one).
+    const changes: NewChange[] = [];
+    for (const change of parsed.changes) {
+      let targets: string[];
+      if (change.kind === 'template' || change.kind === 'account') {
+        const inAccount = change.wabaId === null ? [via] : deps.directory.inAccount(change.wabaId, via);
+        const digits = change.kind === 'account' ? change.phoneNumber?.replace(/\D/g, '') : undefined;
+        const named = digits ? inAccount.filter((i) => (i.displayPhoneNumber ?? '').replace(/\D/g, '') === digits) : [];
+        targets = (named.length > 0 ? named : inAccount).map((i) => i.id);
+      } else {
+        targets = [routed(change.phoneNumberId)];
+      }
+      const forward = forwardGroups?.has(changeGroup(change)) ?? false;
+      for (const integrationId of targets) {
+        changes.push({ integrationId, change, doc: changeDocument(change, integrationId, receivedAt), forward });
+      }
+    }
 
     const errors: NewWebhookError[] = parsed.errors.map((e) => ({
       integrationId: e.phoneNumberId ? routed(e.phoneNumberId) : via.id,
@@ -267,15 +302,30 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
       raw: e.raw,
     }));
 
-    let outcome: IngestOutcome = { stored: [], duplicates: 0, statusesStored: 0, errorsStored: 0, events: [] };
-    if (messages.length > 0 || statuses.length > 0 || errors.length > 0) {
+    // --forward-raw hands on every verified delivery of a WhatsApp Business Account, stored first like the rest.
+    const raw =
+      deps.forwardRaw && parsed.ignored[0]?.reason !== 'not_whatsapp_business_account'
+        ? { integrationId: via.id, body, signature: String(header) }
+        : undefined;
+    let outcome: IngestOutcome = {
+      stored: [],
+      duplicates: 0,
+      statusesStored: 0,
+      errorsStored: 0,
+      changesStored: 0,
+      eventsQueued: false,
+      events: [],
+    };
+    if (messages.length > 0 || statuses.length > 0 || errors.length > 0 || changes.length > 0 || raw) {
       try {
         outcome = await deps.committer.submit({
           workspaceId: via.workspaceId,
-          receivedAt: now().toISOString(),
+          receivedAt,
           messages,
           statuses,
           errors,
+          changes,
+          raw,
           enqueueDispatch: deps.dispatchEnabled,
         });
       } catch (error) {
@@ -288,10 +338,11 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
     // nobody shows (--quiet).
     const report =
       errors.length > 0 ||
+      changes.length > 0 ||
       (reportMessages && messages.length > 0) ||
       (reportStatuses && statuses.length > 0) ||
       (reportIgnored && parsed.ignored.length > 0);
-    if (report || (outcome.stored.length > 0 && deps.onStored)) {
+    if (report || ((outcome.stored.length > 0 || outcome.eventsQueued) && deps.onStored)) {
       setImmediate(() => {
         if (reportMessages && messages.length > 0) {
           const storedByWamid = new Map(outcome.stored.map((i) => [i.wamid, i]));
@@ -312,8 +363,19 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
         }
         if (reportStatuses) {
           for (const s of statuses) {
-            emit({ event: 'status', integrationId: s.integrationId, wamid: s.wamid, status: s.status, errorCode: s.errorCode, recipient: s.recipientId });
+            emit({
+              event: 'status',
+              integrationId: s.integrationId,
+              wamid: s.wamid,
+              status: s.status,
+              errorCode: s.errorCode,
+              recipient: s.recipientId,
+              ...(s.pricing ? { category: s.pricing.category, billable: s.pricing.billable } : {}),
+            });
           }
+        }
+        for (const c of changes) {
+          emit({ event: 'change', integrationId: c.integrationId, object: String(c.doc.object), field: c.change.field, text: describeChange(c.change) });
         }
         for (const e of errors) {
           emit({ event: 'webhook_error', integrationId: e.integrationId, code: e.code, title: e.title, message: e.message, details: e.details });
@@ -329,7 +391,7 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
             });
           }
         }
-        if (outcome.stored.length > 0) deps.onStored?.(outcome, via);
+        if (outcome.stored.length > 0 || outcome.eventsQueued) deps.onStored?.(outcome, via);
       });
     }
 

@@ -160,6 +160,7 @@ export async function startRelay(relayDeps: RelayDeps, options: RelayOptions): P
           workspaceName: integration.workspaceName,
           label: integration.label,
           phoneNumberId: integration.phoneNumberId,
+          wabaId: integration.wabaId,
           displayPhoneNumber: integration.displayPhoneNumber,
           verifyTokenHash: integration.verifyTokenHash,
           appSecret,

@@ -1,5 +1,7 @@
 import { openDatabase } from './db.js';
 import { createDispatchRepo } from './repos/dispatch.js';
+import { createFactsRepo } from './repos/facts.js';
+import { createForwardQueueRepo } from './repos/forward-queue.js';
 import { createInboxRepo } from './repos/inbox.js';
 import { createMaintenanceRepo } from './repos/maintenance.js';
 import { createMediaRepo } from './repos/media.js';
@@ -22,6 +24,8 @@ export function openStore(path: string): Store {
     sendSlots: createSendSlotRepo(db),
     media: createMediaRepo(db),
     maintenance: createMaintenanceRepo(db),
+    forwards: { events: createForwardQueueRepo(db, 'webhook_events'), raw: createForwardQueueRepo(db, 'raw_deliveries') },
+    facts: createFactsRepo(db),
     close: () => db.close(),
   };
 }

@@ -1,5 +1,8 @@
 import type { GraphTemplate } from '../graph/types.js';
 import type { SecretBackendKind } from '../secrets/types.js';
+import type { FieldChange, StatusPricing } from './changes.js';
+import type { ForwardQueueRepo } from './repos/forward-queue.js';
+import type { FactsRepo } from './repos/facts.js';
 
 export interface Workspace {
   id: string;
@@ -109,6 +112,10 @@ export interface Store {
   sendSlots: SendSlotRepo;
   media: MediaRepo;
   maintenance: MaintenanceRepo;
+  /** What is handed to the user's code besides messages: event documents (--events) and raw deliveries (--forward-raw). */
+  forwards: { events: ForwardQueueRepo; raw: ForwardQueueRepo };
+  /** Webhook facts lumen keeps: account facts, preferences, usage, the event log. */
+  facts: FactsRepo;
   close(): void;
 }
 
@@ -240,7 +247,21 @@ export interface NewStatus {
   errorCode: number | null;
   errorTitle: string | null;
   errorDetails: string | null;
+  /** Meta's pricing of the message, recorded on it (the latest status that carries one wins). */
+  pricing?: StatusPricing | null;
+  /** With `--events statuses`: the document the user's code gets, queued when the status is new. */
+  forwardDoc?: Record<string, unknown> | undefined;
   raw: Record<string, unknown>;
+}
+
+/** A parsed change (template, account, preference, echo, edit, revoke) and the integration it is about. */
+export interface NewChange {
+  integrationId: string;
+  change: FieldChange;
+  /** The document the user's code gets for it (and `events tail` shows). */
+  doc: Record<string, unknown>;
+  /** Queue it for the user's code (`--events` chose its object). */
+  forward: boolean;
 }
 
 /** One of Meta's webhook-level errors (`value.errors[]`), as recorded. */
@@ -266,6 +287,9 @@ export interface IngestJob {
   messages: NewInteraction[];
   statuses: NewStatus[];
   errors?: NewWebhookError[];
+  changes?: NewChange[];
+  /** --forward-raw: Meta's exact body and signature header, queued for the user's code. */
+  raw?: { integrationId: string; body: Buffer; signature: string } | undefined;
   /** Queue each new interaction for the user's code (a forward target or command is configured). */
   enqueueDispatch: boolean;
 }
@@ -276,6 +300,10 @@ export interface IngestOutcome {
   duplicates: number;
   statusesStored: number;
   errorsStored: number;
+  /** Changes applied (a redelivered echo or edit changes nothing again). */
+  changesStored: number;
+  /** Whether non-message events (or a raw delivery) were queued for the user's code. */
+  eventsQueued: boolean;
   /** Dispatch event ids created for the stored interactions. */
   events: number[];
 }

@@ -1,4 +1,5 @@
 import type { Database } from '../db.js';
+import { createChangeWriter } from './changes.js';
 import { createStatusWriter } from './statuses.js';
 import type { Contact, InboxRepo, IngestJob, IngestOutcome, Interaction, NewInteraction, WebhookErrorRecord } from '../types.js';
 
@@ -109,6 +110,11 @@ export function createInboxRepo(db: Database): InboxRepo {
      VALUES (?, ?, 'pending', ?, ?)`,
   );
   const statuses = createStatusWriter(db);
+  const changes = createChangeWriter(db);
+  const insertRaw = db.prepare(
+    `INSERT INTO raw_deliveries (workspace_id, integration_id, body, signature, received_at, forward_state, next_attempt_at)
+     VALUES (?, ?, ?, ?, ?, 'pending', ?)`,
+  );
   const insertError = db.prepare(
     `INSERT INTO webhook_errors (workspace_id, integration_id, phone_number_id, code, title, message, details, received_at, raw)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -186,7 +192,15 @@ export function createInboxRepo(db: Database): InboxRepo {
 
   const ingestAll = db.transaction((jobs: IngestJob[]): IngestOutcome[] =>
     jobs.map((job) => {
-      const outcome: IngestOutcome = { stored: [], duplicates: 0, statusesStored: 0, errorsStored: 0, events: [] };
+      const outcome: IngestOutcome = {
+        stored: [],
+        duplicates: 0,
+        statusesStored: 0,
+        errorsStored: 0,
+        changesStored: 0,
+        eventsQueued: false,
+        events: [],
+      };
       for (const message of job.messages) {
         const stored = storeMessage(job, message);
         if (!stored) {
@@ -201,7 +215,20 @@ export function createInboxRepo(db: Database): InboxRepo {
         }
       }
       for (const status of job.statuses) {
-        if (statuses.record(status, job.receivedAt)) outcome.statusesStored += 1;
+        if (!statuses.record(status, job.receivedAt)) continue;
+        outcome.statusesStored += 1;
+        if (status.forwardDoc) {
+          changes.queueStatus(job, status.integrationId, status.forwardDoc);
+          outcome.eventsQueued = true;
+        }
+      }
+      for (const change of job.changes ?? []) {
+        if (changes.record(job, change)) outcome.changesStored += 1;
+        if (change.forward) outcome.eventsQueued = true;
+      }
+      if (job.raw) {
+        insertRaw.run(job.workspaceId, job.raw.integrationId, job.raw.body, job.raw.signature, job.receivedAt, job.receivedAt);
+        outcome.eventsQueued = true;
       }
       for (const error of job.errors ?? []) {
         insertError.run(
