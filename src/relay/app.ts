@@ -54,9 +54,7 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
   const emit: RelayEventSink = deps.onEvent ?? (() => {});
   const wants = (name: Parameters<NonNullable<RelayEventSink['wants']>>[0]) =>
     deps.onEvent !== undefined && (deps.onEvent.wants?.(name) ?? true);
-  const reportMessages = wants('message');
-  const reportStatuses = wants('status');
-  const reportIgnored = wants('ignored');
+
   const limits = { ...DEFAULT_RATE_LIMITS, ...deps.limits };
   const perIntegration = new RateLimiter(limits.perIntegration);
   const perWorkspace = new RateLimiter(limits.perWorkspace);
@@ -335,7 +333,10 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
     }
 
     // Report after answering: the terminal or log must not slow the acknowledgement. Nothing is built for events
-    // nobody shows (--quiet).
+    // nobody shows (--quiet, and no `events tail` following).
+    const reportMessages = wants('message');
+    const reportStatuses = wants('status');
+    const reportIgnored = wants('ignored');
     const report =
       errors.length > 0 ||
       changes.length > 0 ||

@@ -55,6 +55,12 @@ export interface TemplateRecord {
   requiredParameters: TemplateParameter[];
   raw: GraphTemplate;
   syncedAt: string;
+  /** Why Meta gave this status (a rejection's reason, a pause's title), from its webhook or the sync. */
+  statusReason?: string | null;
+  /** Meta's quality score (GREEN, YELLOW, RED, UNKNOWN), from its webhook. */
+  qualityScore?: string | null;
+  /** When a webhook last changed it. */
+  webhookUpdatedAt?: string | null;
 }
 
 export interface TemplateSyncCounts {
@@ -187,9 +193,13 @@ export interface Interaction {
   /** The sender's user id (Meta's business-scoped id), also for phone senders when Meta gives it. */
   userId: string | null;
   parentUserId: string | null;
+  /** Earlier texts, oldest first, when the sender edited it. */
+  previousTexts?: Array<{ text: string; at: string }>;
+  /** When the sender deleted it (revoke). */
+  deletedAt?: string | null;
 }
 
-export type NewInteraction = Omit<Interaction, 'id' | 'receivedAt' | 'workspaceId' | 'userId' | 'parentUserId'> & {
+export type NewInteraction = Omit<Interaction, 'id' | 'receivedAt' | 'workspaceId' | 'userId' | 'parentUserId' | 'previousTexts' | 'deletedAt'> & {
   userId: string | null;
   parentUserId: string | null;
   /** The media it carries, recorded with it (state pending) and fetched after the 200. */
@@ -435,6 +445,12 @@ export interface OutboundMessage {
   attempts: number;
   createdAt: string;
   updatedAt: string;
+  /** Meta's pricing of it, from its status webhooks. */
+  pricing?: StatusPricing | null;
+  /** Earlier texts, oldest first, when it was edited (from the WhatsApp Business app). */
+  previousTexts?: Array<{ text: string; at: string }>;
+  /** When it was deleted (revoked). */
+  deletedAt?: string | null;
 }
 
 export interface StatusEntry {

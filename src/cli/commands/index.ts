@@ -42,6 +42,8 @@ Examples:
   $ lumen trigger message --text "hi"                     # a signed inbound delivery to the running relay
   $ lumen messages list --since 1h                        # what the relay stored
   $ lumen contacts list                                   # who wrote; is their 24-hour window open?
+  $ lumen usage --since 30d                               # sent messages by pricing category, billable ones
+  $ lumen events tail                                     # follow the running relay from another terminal
   $ lumen events list --failed                            # deliveries to your code still being retried
   $ lumen events replay 42                                # deliver one again
   $ lumen workspaces list                                 # each workspace and its numbers
@@ -153,6 +155,15 @@ export const trigger = command({
     '  $ lumen trigger status --wamid wamid.HBg… --status read\n  $ lumen trigger batch --messages 3 --statuses 2',
 });
 
+export const usage = command({
+  name: 'usage',
+  description: "sent messages by Meta's pricing category: sent, delivered, read, failed and billable",
+  flags: {
+    since: flag.string('--since <when>', 'from this long ago (30m, 12h, 30d) or this date', { default: '30d' }),
+  },
+  help: '\nExamples:\n  $ lumen usage\n  $ lumen usage --since 7d --json',
+});
+
 export const demo = command({
   name: 'demo',
   description: 'the whole loop on this machine in seconds, no Meta account: sandbox, relay, inbound, reply, statuses',
@@ -170,6 +181,7 @@ export const commands = [
   noun('messages', 'stored inbound messages and sent ones', () => import('./messages/index.js')),
   noun('media', 'media files lumen received or uploaded: list them, save one', () => import('./media/index.js')),
   noun('contacts', 'people who wrote to your numbers', () => import('./contacts/index.js')),
+  withHandler(usage, () => import('./usage.js')),
   noun('events', 'deliveries of inbound messages to your code (--forward-to / --exec)', () => import('./events/index.js')),
   withHandler(trigger, () => import('./trigger.js')),
   withHandler(demo, () => import('./demo.js')),

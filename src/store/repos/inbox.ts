@@ -21,6 +21,8 @@ interface InteractionRow {
   raw: string;
   user_id: string | null;
   parent_user_id: string | null;
+  previous_texts?: string | null;
+  deleted_at?: string | null;
 }
 
 /** Interaction ids are `in_<seq>`: the row's own key, so a lookup by id costs no extra index on the hot path. */
@@ -50,6 +52,8 @@ export const toInteraction = (row: InteractionRow): Interaction => ({
   raw: JSON.parse(row.raw),
   userId: row.user_id,
   parentUserId: row.parent_user_id,
+  ...(row.previous_texts ? { previousTexts: JSON.parse(row.previous_texts) as Array<{ text: string; at: string }> } : {}),
+  ...(row.deleted_at ? { deletedAt: row.deleted_at } : {}),
 });
 
 interface ContactRow {

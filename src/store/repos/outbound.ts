@@ -30,6 +30,12 @@ interface OutboundRow {
   attempts: number;
   created_at: string;
   updated_at: string;
+  pricing_model?: string | null;
+  pricing_category?: string | null;
+  pricing_type?: string | null;
+  billable?: number | null;
+  previous_texts?: string | null;
+  deleted_at?: string | null;
 }
 
 const toOutbound = (row: OutboundRow): OutboundMessage => ({
@@ -60,6 +66,17 @@ const toOutbound = (row: OutboundRow): OutboundMessage => ({
   attempts: row.attempts,
   createdAt: row.created_at,
   updatedAt: row.updated_at,
+  pricing:
+    row.pricing_model || row.pricing_category || row.pricing_type || (row.billable !== null && row.billable !== undefined)
+      ? {
+          model: row.pricing_model ?? null,
+          category: row.pricing_category ?? null,
+          type: row.pricing_type ?? null,
+          billable: row.billable === null || row.billable === undefined ? null : row.billable === 1,
+        }
+      : null,
+  previousTexts: row.previous_texts ? (JSON.parse(row.previous_texts) as Array<{ text: string; at: string }>) : [],
+  deletedAt: row.deleted_at ?? null,
 });
 
 export function createOutboundRepo(db: Database): OutboundRepo {
@@ -126,7 +143,8 @@ export function createOutboundRepo(db: Database): OutboundRepo {
 
   return {
     async insertOrFind(message) {
-      const row = { ...message, body: JSON.stringify(message.body), forceWindow: message.forceWindow ? 1 : 0 };
+      const { pricing: _pricing, previousTexts: _previous, deletedAt: _deleted, ...fields } = message;
+      const row = { ...fields, body: JSON.stringify(message.body), forceWindow: message.forceWindow ? 1 : 0 };
       if (insert.run(row).changes === 1) return { message, created: true };
       const holder = message.idempotencyKey ? byKey.get(message.integrationId, message.idempotencyKey) : undefined;
       if (!holder) throw new Error(`outbound message ${message.id} was neither inserted nor found by its key`);
