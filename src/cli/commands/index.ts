@@ -133,7 +133,12 @@ export const send = command({
 export const trigger = command({
   name: 'trigger',
   description: 'post a realistic signed webhook delivery to a relay (test a bot without a phone)',
-  args: [arg('<what>', 'message | status | batch')],
+  args: [
+    arg(
+      '<what>',
+      'message | status | batch | template | template-category | template-quality | template-components | account | quality | capability | preferences | echo | edit | revoke',
+    ),
+  ],
   flags: {
     type: flag.string('--type <type>', 'message type: text, image, location, interactive, button, reaction, contacts, order', {
       default: 'text',
@@ -142,7 +147,18 @@ export const trigger = command({
     from: flag.string('--from <number>', 'the sender', { default: '15551234567' }),
     name: flag.string('--name <name>', "the sender's profile name", { default: 'Sandbox User' }),
     replyTo: flag.string('--reply-to <wamid>', 'make the message a reply to (or a reaction to) this one'),
-    wamid: flag.string('--wamid <wamid>', 'status: the sent message it is about'),
+    wamid: flag.string('--wamid <wamid>', 'status: the sent message it is about; edit, revoke: the message edited or deleted'),
+    template: flag.string('--template <name>', 'template*: the template the webhook is about'),
+    lang: flag.string('--lang <code>', 'template*: its language', { default: 'en_US' }),
+    event: flag.string('--event <event>', 'template: the new status (APPROVED, REJECTED, PAUSED, DISABLED); account, quality: Meta\'s event'),
+    reason: flag.string('--reason <text>', "template: Meta's reason"),
+    category: flag.string('--category <category>', 'template-category: the new category (MARKETING, UTILITY, AUTHENTICATION)'),
+    quality: flag.string('--quality <score>', 'template-quality, quality: GREEN, YELLOW or RED'),
+    limit: flag.string('--limit <tier>', 'quality: the messaging limit (TIER_250, TIER_1K, TIER_10K, TIER_100K, TIER_UNLIMITED)'),
+    restriction: flag.string('--restriction <type>', 'account: a restriction, e.g. RESTRICTED_ADD_PHONE_NUMBER_ACTION'),
+    coexistence: flag.boolean('--coexistence', 'account: the number is also on the WhatsApp Business app'),
+    value: flag.string('--value <stop|resume>', 'preferences: stop or resume marketing messages'),
+    to: flag.string('--to <number>', 'echo: who the business app wrote to; preferences: whose (default --from)'),
     status: flag.string('--status <status>', 'status: sent, delivered, read or failed', { default: 'delivered' }),
     errorCode: flag.string('--error-code <code>', 'status failed: the error code, e.g. 131047'),
     messages: flag.string('--messages <n>', 'batch: how many messages', { default: '3' }),
@@ -152,7 +168,10 @@ export const trigger = command({
   },
   help:
     '\nExamples:\n  $ lumen trigger message --text "hi"\n  $ lumen trigger message --type image --text "a photo"\n' +
-    '  $ lumen trigger status --wamid wamid.HBg… --status read\n  $ lumen trigger batch --messages 3 --statuses 2',
+    '  $ lumen trigger status --wamid wamid.HBg… --status read\n  $ lumen trigger batch --messages 3 --statuses 2\n' +
+    '  $ lumen trigger template --template order_update --event PAUSED\n  $ lumen trigger preferences --value stop\n' +
+    '  $ lumen trigger account --coexistence\n  $ lumen trigger echo --to 15551234567 --text "sent from the app"\n' +
+    '  $ lumen trigger edit --wamid wamid.HBg… --text "new text"\n  $ lumen trigger revoke --wamid wamid.HBg…',
 });
 
 export const usage = command({
