@@ -386,7 +386,7 @@ function templateReason(value: Json): string | null {
     const info = get(value, key);
     if (!isRecord(info)) continue;
     const words = nonEmptyString(get(info, 'reason')) ?? nonEmptyString(get(info, 'title')) ?? nonEmptyString(get(info, 'description'));
-    if (words !== null) parts.push(words);
+    if (words !== null && !parts.includes(words)) parts.push(words);
   }
   return parts.length > 0 ? truncate(parts.join(': '), 1000) : null;
 }

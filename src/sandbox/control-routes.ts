@@ -190,9 +190,9 @@ function postFieldEvent(state: SandboxState, hooks: { webhooks: WebhookSender; n
     return controlError(400, `${spec.what} ${(error as Error).message}.`);
   }
   if ((spec.what === 'template' || spec.what === 'template-category') && spec.template) {
-    const template = state.findTemplate(spec.template, spec.language ?? 'en_US');
-    if (template && spec.what === 'template') template.status = (spec.event ?? 'PAUSED').toUpperCase() as typeof template.status;
-    if (template && spec.what === 'template-category') template.category = (spec.category ?? 'MARKETING').toUpperCase() as typeof template.category;
+    const language = spec.language ?? 'en_US';
+    if (spec.what === 'template') state.changeTemplate(spec.template, language, { status: (spec.event ?? 'PAUSED').toUpperCase() as SandboxTemplate['status'] });
+    else state.changeTemplate(spec.template, language, { category: (spec.category ?? 'MARKETING').toUpperCase() as SandboxTemplate['category'] });
   }
   const delivery = hooks.webhooks.send(`event.${spec.what}`, payload);
   return { status: 202, body: { success: true, delivery: delivery?.id ?? null } };
