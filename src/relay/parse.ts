@@ -322,6 +322,7 @@ function knownAccount(context: FieldContext): boolean {
 /** The four template fields: status (with Meta's reason), category, quality score, components. */
 function parseTemplateField(context: FieldContext): void {
   const { value, at, field, wabaId, out } = context;
+  parseOtherFieldErrors(value, at, field, wabaId, context.options, context.budget, out);
   if (!knownAccount(context)) return;
   const text = (name: string) => {
     const found = nonEmptyString(get(value, name));
@@ -394,6 +395,7 @@ function templateReason(value: Json): string | null {
 /** account_update, phone_number_quality_update and business_capability_update. */
 function parseAccountField(context: FieldContext): void {
   const { value, at, field, wabaId, out } = context;
+  parseOtherFieldErrors(value, at, field, wabaId, context.options, context.budget, out);
   if (!knownAccount(context)) return;
   if (deeperThan(value, MAX_RAW_DEPTH)) {
     malformedReporter(out, field, null)(`${at}.value is nested deeper than ${MAX_RAW_DEPTH} levels`);
@@ -449,7 +451,7 @@ function parseAccountField(context: FieldContext): void {
   out.changes.push(change);
 }
 
-/** `value.errors` of a change lumen does not process: reported unless they are about a number lumen does not have. */
+/** `value.errors` of a change without a connected number to walk it (WABA-level or unhandled fields): reported unless they are about a number lumen does not have. */
 function parseOtherFieldErrors(
   value: Json,
   at: string,
