@@ -112,6 +112,25 @@ export function createOutboundRepo(db: Database): OutboundRepo {
      WHERE id = @id`,
   );
   const rank = statusRank;
+  const pricingOf = db
+    .prepare<[string], string>(
+      `SELECT json_extract(raw, '$.pricing') FROM message_statuses
+        WHERE wamid = ? AND json_type(raw, '$.pricing') = 'object' ORDER BY received_at DESC, occurred_at DESC LIMIT 1`,
+    )
+    .pluck();
+  const earlierPricing = {
+    get(wamid: string): { model: string | null; category: string | null; type: string | null; billable: boolean | null } | undefined {
+      const json = pricingOf.get(wamid);
+      if (typeof json !== 'string') return undefined;
+      const p = JSON.parse(json) as Record<string, unknown>;
+      const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : null);
+      return { model: text(p.pricing_model), category: text(p.category), type: text(p.type), billable: typeof p.billable === 'boolean' ? p.billable : null };
+    },
+  };
+  const applyPricing = db.prepare(
+    `UPDATE outbound_messages SET pricing_model = COALESCE(?, pricing_model), pricing_category = COALESCE(?, pricing_category),
+       pricing_type = COALESCE(?, pricing_type), billable = COALESCE(?, billable) WHERE id = ?`,
+  );
   const byKey = db.prepare<[string, string], OutboundRow>(
     'SELECT * FROM outbound_messages WHERE integration_id = ? AND idempotency_key = ?',
   );
@@ -196,6 +215,11 @@ export function createOutboundRepo(db: Database): OutboundRepo {
         const best = statusesFor
           .all(wamid)
           .sort((a, b) => rank(b.status) - rank(a.status))[0];
+        // …and so does the pricing they carried (the latest status with one).
+        const priced = earlierPricing.get(wamid);
+        if (priced) {
+          applyPricing.run(priced.model, priced.category?.toLowerCase() ?? null, priced.type, priced.billable === null ? null : priced.billable ? 1 : 0, id);
+        }
         if (best && rank(best.status) > 0) {
           applyStatus.run({
             id,
