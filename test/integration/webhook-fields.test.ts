@@ -115,8 +115,7 @@ async function cli(...args: string[]): Promise<any> {
 }
 
 async function customerWrites(text = 'hi'): Promise<string> {
-  const wamid = sandbox.sendInbound([{ from: CUSTOMER, type: 'text', text }]) && undefined;
-  void wamid;
+  sandbox.sendInbound([{ from: CUSTOMER, type: 'text', text }]);
   const interaction = await eventually(async () => {
     const [latest] = await store.inbox.listInteractions({ workspaceId: workspace.id, limit: 1 });
     expect(latest?.text).toBe(text);
