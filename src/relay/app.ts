@@ -2,7 +2,8 @@ import { createServer } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { WEBHOOK_PATH_PREFIX } from '../webhooks.js';
 import { describeSystemFault, isSystemFault } from '../store/faults.js';
-import type { IngestOutcome, NewInteraction, NewStatus, NewWebhookError } from '../store/types.js';
+import type { IngestOutcome, NewChange, NewInteraction, NewStatus, NewWebhookError } from '../store/types.js';
+import { changeDocument, changeGroup, describeChange, statusDocument, type EventGroup } from './documents.js';
 import type { DeliveryKind, DeliveryLog, DeliveryNote } from './deliveries.js';
 import type { IntegrationDirectory, RelayIntegration } from './directory.js';
 import type { RelayEventSink } from './events.js';
@@ -22,6 +23,10 @@ export interface RelayAppDeps {
   committer: GroupCommitter;
   /** Queue each new interaction for the user's code (a forward target or command is configured). */
   dispatchEnabled: boolean;
+  /** What else is queued for the user's code (`--events`): statuses, templates, account… (messages: dispatchEnabled). */
+  forwardGroups?: ReadonlySet<EventGroup>;
+  /** --forward-raw: queue Meta's exact body and signature of every verified delivery for the user's code. */
+  forwardRaw?: boolean;
   limits?: Partial<RateLimitSettings>;
   /** The local API for the user's code (`/v1/…`), when the relay offers it. */
   localApi?: LocalApiDeps;
@@ -55,9 +60,7 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
   const emit: RelayEventSink = deps.onEvent ?? (() => {});
   const wants = (name: Parameters<NonNullable<RelayEventSink['wants']>>[0]) =>
     deps.onEvent !== undefined && (deps.onEvent.wants?.(name) ?? true);
-  const reportMessages = wants('message');
-  const reportStatuses = wants('status');
-  const reportIgnored = wants('ignored');
+
   const limits = { ...DEFAULT_RATE_LIMITS, ...deps.limits };
   const perIntegration = new RateLimiter(limits.perIntegration);
   const perWorkspace = new RateLimiter(limits.perWorkspace);
@@ -278,7 +281,10 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
     }
 
     const via = integration;
-    const parsed = parseDelivery(payload, { isConnected: (id) => deps.directory.route(id, via) !== undefined });
+    const parsed = parseDelivery(payload, {
+      isConnected: (id) => deps.directory.route(id, via) !== undefined,
+      isKnownWaba: (wabaId) => deps.directory.inAccount(wabaId, via).length > 0,
+    });
     if (n) describeDelivery(n, parsed);
     if (parsed.overBudget) {
       // Stored whole or not at all: a 200 for part of a delivery would lose the rest for good.
@@ -303,17 +309,44 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
       timestamp: m.timestamp,
       raw: m.raw,
     }));
-    const statuses: NewStatus[] = parsed.statuses.map((s) => ({
-      integrationId: routed(s.phoneNumberId),
-      wamid: s.wamid,
-      status: s.status,
-      recipientId: s.recipientId,
-      timestamp: s.timestamp,
-      errorCode: s.errorCode,
-      errorTitle: s.errorTitle,
-      errorDetails: s.errorDetails,
-      raw: s.raw,
-    }));
+    const receivedAt = now().toISOString();
+    const forwardGroups = deps.forwardGroups;
+    const forwardStatuses = forwardGroups?.has('statuses') ?? false;
+    const statuses: NewStatus[] = parsed.statuses.map((s) => {
+      const integrationId = routed(s.phoneNumberId);
+      return {
+        integrationId,
+        wamid: s.wamid,
+        status: s.status,
+        recipientId: s.recipientId,
+        timestamp: s.timestamp,
+        errorCode: s.errorCode,
+        errorTitle: s.errorTitle,
+        errorDetails: s.errorDetails,
+        pricing: s.pricing,
+        forwardDoc: forwardStatuses ? statusDocument(s, integrationId, receivedAt) : undefined,
+        raw: s.raw,
+      };
+    });
+
+    // Per-number changes go to their number; template and account changes to every number of that WABA (and, when
+    // an account change names its number, to that one).
+    const changes: NewChange[] = [];
+    for (const change of parsed.changes) {
+      let targets: string[];
+      if (change.kind === 'template' || change.kind === 'account') {
+        const inAccount = change.wabaId === null ? [via] : deps.directory.inAccount(change.wabaId, via);
+        const digits = change.kind === 'account' ? change.phoneNumber?.replace(/\D/g, '') : undefined;
+        const named = digits ? inAccount.filter((i) => (i.displayPhoneNumber ?? '').replace(/\D/g, '') === digits) : [];
+        targets = (named.length > 0 ? named : inAccount).map((i) => i.id);
+      } else {
+        targets = [routed(change.phoneNumberId)];
+      }
+      const forward = forwardGroups?.has(changeGroup(change)) ?? false;
+      for (const integrationId of targets) {
+        changes.push({ integrationId, change, doc: changeDocument(change, integrationId, receivedAt), forward });
+      }
+    }
 
     const errors: NewWebhookError[] = parsed.errors.map((e) => ({
       integrationId: e.phoneNumberId ? routed(e.phoneNumberId) : via.id,
@@ -325,15 +358,30 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
       raw: e.raw,
     }));
 
-    let outcome: IngestOutcome = { stored: [], duplicates: 0, statusesStored: 0, errorsStored: 0, events: [] };
-    if (messages.length > 0 || statuses.length > 0 || errors.length > 0) {
+    // --forward-raw hands on every verified delivery of a WhatsApp Business Account, stored first like the rest.
+    const raw =
+      deps.forwardRaw && parsed.ignored[0]?.reason !== 'not_whatsapp_business_account'
+        ? { integrationId: via.id, body, signature: String(header) }
+        : undefined;
+    let outcome: IngestOutcome = {
+      stored: [],
+      duplicates: 0,
+      statusesStored: 0,
+      errorsStored: 0,
+      changesStored: 0,
+      eventsQueued: false,
+      events: [],
+    };
+    if (messages.length > 0 || statuses.length > 0 || errors.length > 0 || changes.length > 0 || raw) {
       try {
         outcome = await deps.committer.submit({
           workspaceId: via.workspaceId,
-          receivedAt: now().toISOString(),
+          receivedAt,
           messages,
           statuses,
           errors,
+          changes,
+          raw,
           enqueueDispatch: deps.dispatchEnabled,
         });
       } catch (error) {
@@ -343,13 +391,17 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
     }
 
     // Report after answering: the terminal or log must not slow the acknowledgement. Nothing is built for events
-    // nobody shows (--quiet).
+    // nobody shows (--quiet, and no `events tail` following).
+    const reportMessages = wants('message');
+    const reportStatuses = wants('status');
+    const reportIgnored = wants('ignored');
     const report =
       errors.length > 0 ||
+      changes.length > 0 ||
       (reportMessages && messages.length > 0) ||
       (reportStatuses && statuses.length > 0) ||
       (reportIgnored && parsed.ignored.length > 0);
-    if (report || (outcome.stored.length > 0 && deps.onStored)) {
+    if (report || ((outcome.stored.length > 0 || outcome.eventsQueued) && deps.onStored)) {
       setImmediate(() => {
         if (reportMessages && messages.length > 0) {
           const storedByWamid = new Map(outcome.stored.map((i) => [i.wamid, i]));
@@ -370,8 +422,19 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
         }
         if (reportStatuses) {
           for (const s of statuses) {
-            emit({ event: 'status', integrationId: s.integrationId, wamid: s.wamid, status: s.status, errorCode: s.errorCode, recipient: s.recipientId });
+            emit({
+              event: 'status',
+              integrationId: s.integrationId,
+              wamid: s.wamid,
+              status: s.status,
+              errorCode: s.errorCode,
+              recipient: s.recipientId,
+              ...(s.pricing ? { category: s.pricing.category, billable: s.pricing.billable } : {}),
+            });
           }
+        }
+        for (const c of changes) {
+          emit({ event: 'change', integrationId: c.integrationId, object: String(c.doc.object), field: c.change.field, text: describeChange(c.change) });
         }
         for (const e of errors) {
           emit({ event: 'webhook_error', integrationId: e.integrationId, code: e.code, title: e.title, message: e.message, details: e.details });
@@ -387,7 +450,7 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
             });
           }
         }
-        if (outcome.stored.length > 0) deps.onStored?.(outcome, via);
+        if (outcome.stored.length > 0 || outcome.eventsQueued) deps.onStored?.(outcome, via);
       });
     }
 
@@ -411,21 +474,22 @@ function isLoopback(address: string): boolean {
 
 /** The kind and a one-line summary of a verified delivery, for the console's feed. */
 function describeDelivery(n: DeliveryNote, parsed: ReturnType<typeof parseDelivery>): void {
-  const fields = parsed.ignored.map((i) => i.field ?? '');
+  const kinds = new Set(parsed.changes.map((c) => c.kind));
   const kind: DeliveryKind =
     parsed.messages.length > 0
       ? 'message'
       : parsed.statuses.length > 0
         ? 'status'
-        : fields.some((f) => f.includes('template'))
+        : kinds.has('template')
           ? 'template'
-          : fields.some((f) => f.startsWith('account') || f.startsWith('phone_number') || f.startsWith('business'))
+          : kinds.has('account')
             ? 'account'
             : 'ignored';
   const parts = [
     parsed.messages.length > 0 ? `${parsed.messages.length} message${parsed.messages.length > 1 ? 's' : ''}: ${parsed.messages[0]!.text.slice(0, 80)}` : '',
     ...parsed.statuses.slice(0, 3).map((s) => `${s.status}${s.errorCode ? ` (${s.errorCode})` : ''}`),
     parsed.statuses.length > 3 ? `+${parsed.statuses.length - 3} statuses` : '',
+    ...parsed.changes.slice(0, 3).map((c) => c.field),
     ...parsed.ignored.slice(0, 3).map((i) => `${i.reason}${i.field ? ` ${i.field}` : ''}`),
     parsed.errors.length > 0 ? `${parsed.errors.length} error${parsed.errors.length > 1 ? 's' : ''} from Meta` : '',
   ];

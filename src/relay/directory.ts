@@ -7,6 +7,8 @@ export interface RelayIntegration {
   workspaceName: string;
   label: string;
   phoneNumberId: string;
+  /** The WhatsApp Business Account the number is in (template and account webhooks name it). */
+  wabaId?: string | null;
   displayPhoneNumber: string | null;
   verifyTokenHash: string;
   appSecret: string;
@@ -93,6 +95,19 @@ export class IntegrationDirectory {
       }
     }
     return undefined;
+  }
+
+  /**
+   * The integrations a WABA-level change (templates, account) that came in on `via`'s webhook is about: the numbers
+   * of that WABA in via's workspace with the same app; `via` itself when its WABA is not known.
+   */
+  inAccount(wabaId: string, via: RelayIntegration): RelayIntegration[] {
+    const found: RelayIntegration[] = [];
+    for (const candidate of this.byId.values()) {
+      const same = candidate.wabaId === undefined || candidate.wabaId === null ? candidate === via : candidate.wabaId === wabaId;
+      if (same && candidate.workspaceId === via.workspaceId && candidate.appSecret === via.appSecret) found.push(candidate);
+    }
+    return found;
   }
 
   verifyTokenMatches(integration: RelayIntegration, token: string): boolean {

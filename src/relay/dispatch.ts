@@ -153,7 +153,7 @@ export function execTarget(
 
 const SECRET_ENV = ['WHATSAPP_ACCESS_TOKEN', 'WHATSAPP_APP_SECRET', 'LUMEN_MASTER_KEY'];
 
-function withoutSecrets(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+export function withoutSecrets(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const copy = { ...env };
   for (const name of SECRET_ENV) delete copy[name];
   return copy;

@@ -14,9 +14,33 @@ export type RelayEvent =
       text: string;
       duplicate: boolean;
     }
-  | { event: 'status'; integrationId: string; wamid: string; status: string; errorCode: number | null; recipient: string | null }
+  | {
+      event: 'status';
+      integrationId: string;
+      wamid: string;
+      status: string;
+      errorCode: number | null;
+      recipient: string | null;
+      /** Meta's pricing category and whether it is billable, when the status carries them. */
+      category?: string | null;
+      billable?: boolean | null;
+    }
+  | { event: 'change'; integrationId: string; object: string; field: string; text: string }
   | { event: 'ignored'; integrationId?: string; reason: string; field?: string; phoneNumberId?: string }
   | { event: 'rejected'; status: number; reason: string; integrationId?: string }
+  | {
+      event: 'forward';
+      /** `event` (a non-message document) or `raw` (Meta's own bytes, --forward-raw). */
+      queue: 'event' | 'raw';
+      id: number;
+      object: string;
+      target: string;
+      ok: boolean;
+      status: number | null;
+      attempt: number;
+      error?: string;
+      nextAttemptAt?: string;
+    }
   | {
       event: 'dispatch';
       eventId: number;

@@ -21,12 +21,15 @@ import { messageFromObject } from '../services/messages/short-form.js';
 import { describeSystemFault } from '../store/faults.js';
 import type { Integration } from '../store/types.js';
 import { DEFAULT_MEDIA_MAX_BYTES } from './media.js';
+import type { RelayEvent } from './events.js';
 
 export interface LocalApiDeps {
   key: string;
   services: ServiceDeps;
   integrations(): Integration[];
   mediaMaxBytes?: number | undefined;
+  /** `GET /v1/events`: follow the relay's events (what `lumen events tail` reads); returns how to stop following. */
+  follow?: (listener: (event: RelayEvent) => void, end: () => void) => () => void;
 }
 
 export const FORWARDING_HEADERS = ['x-forwarded-for', 'forwarded', 'x-real-ip', 'cf-connecting-ip', 'true-client-ip', 'x-forwarded-host'];
@@ -106,6 +109,22 @@ export function registerLocalApi(app: FastifyInstance, deps: LocalApiDeps): void
     }
     return parsed as Record<string, unknown>;
   };
+
+  // The relay's events as NDJSON, one line each as they happen, until the client or the relay goes away.
+  app.get('/v1/events', async (request, reply) => {
+    if (!allowed(request, reply)) return reply;
+    if (!deps.follow) return refuse(reply, 404, 'not_found', 'This relay does not offer its events.');
+    reply.hijack();
+    const out = reply.raw;
+    out.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+    out.write(`${JSON.stringify({ event: 'following' })}\n`);
+    const stop = deps.follow(
+      (event) => out.write(`${JSON.stringify(event)}\n`),
+      () => out.end(),
+    );
+    request.raw.on('close', stop);
+    return reply;
+  });
 
   app.post('/v1/messages', async (request, reply) => {
     if (!allowed(request, reply)) return reply;

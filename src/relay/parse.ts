@@ -18,12 +18,19 @@ import {
 } from './payload.js';
 import { renderMessageText } from './render.js';
 import type {
+  AccountChange,
   DeliveryStatusValue,
+  EchoChange,
+  EditChange,
+  FieldChange,
   IgnoredItem,
   InboundMedia,
   InboundMessage,
   ParsedDelivery,
+  PreferenceChange,
+  StatusPricing,
   StatusUpdate,
+  TemplateChange,
   WebhookError,
 } from './types.js';
 
@@ -32,6 +39,8 @@ export { renderMessageText } from './render.js';
 export interface ParseOptions {
   /** Whether lumen has this phone number id connected; changes for any other number are acknowledged and ignored. */
   isConnected: (phoneNumberId: string) => boolean;
+  /** Whether a WABA id is one of a connected number's; changes about any other account are ignored. Default: all. */
+  isKnownWaba?: (wabaId: string) => boolean;
 }
 
 /**
@@ -57,7 +66,7 @@ const DETAIL_VALUE_MAX_CHARS = 64;
 const MEDIA_TYPES: ReadonlySet<string> = new Set(['image', 'video', 'audio', 'document', 'sticker']);
 
 export function parseDelivery(body: unknown, options: ParseOptions): ParsedDelivery {
-  const out: ParsedDelivery = { messages: [], statuses: [], errors: [], ignored: [], overBudget: false };
+  const out: ParsedDelivery = { messages: [], statuses: [], errors: [], changes: [], ignored: [], overBudget: false };
   if (!isRecord(body)) {
     out.ignored.push({ reason: 'malformed', detail: `body is ${describe(body)}, not an object` });
     return out;
@@ -113,7 +122,8 @@ function parseChange(
     return;
   }
   const value = get(change, 'value');
-  if (field !== 'messages') {
+  const handler = Object.hasOwn(FIELD_HANDLERS, field) ? FIELD_HANDLERS[field] : undefined;
+  if (handler === undefined) {
     out.ignored.push({ reason: 'other_field', field });
     // Not processed, but Meta's errors about it are still reported.
     if (isRecord(value)) parseOtherFieldErrors(value, at, field, wabaId, options, budget, out);
@@ -123,29 +133,84 @@ function parseChange(
     out.ignored.push({ reason: 'malformed', field, detail: `${at}.value is ${describe(value)}, not an object` });
     return;
   }
+  handler({ value, at, field, wabaId, options, budget, out });
+}
+
+interface FieldContext {
+  value: Json;
+  at: string;
+  field: string;
+  wabaId: string | null;
+  options: ParseOptions;
+  budget: Budget;
+  out: ParsedDelivery;
+}
+
+type FieldHandler = (context: FieldContext) => void;
+
+/** Each webhook field lumen acts on, and what reads it. Any other field is acknowledged as `other_field`. */
+const FIELD_HANDLERS: Readonly<Record<string, FieldHandler>> = {
+  messages: parseMessagesField,
+  smb_message_echoes: parseEchoesField,
+  user_preferences: parsePreferencesField,
+  message_template_status_update: parseTemplateField,
+  template_category_update: parseTemplateField,
+  message_template_quality_update: parseTemplateField,
+  message_template_components_update: parseTemplateField,
+  account_update: parseAccountField,
+  phone_number_quality_update: parseAccountField,
+  business_capability_update: parseAccountField,
+};
+
+/** The fields lumen acts on (for documentation and `--events`). */
+export const HANDLED_FIELDS: readonly string[] = Object.keys(FIELD_HANDLERS);
+
+/**
+ * The number a per-number change is about, when it is one lumen has connected; else the change is reported (missing
+ * number: its errors are still kept; another number: ignored) and null returned.
+ */
+function connectedNumber(context: FieldContext, listsPresent: boolean, lists: string): string | null {
+  const { value, at, field, wabaId, options, budget, out } = context;
   const phoneNumberId = phoneNumberIdOf(value);
   const malformed = malformedReporter(out, field, phoneNumberId);
   const errors = get(value, 'errors');
-  const toError = (item: unknown) => parseWebhookError(item, field, phoneNumberId, wabaId);
   if (phoneNumberId === null) {
     malformed(`${at}.value.metadata.phone_number_id is missing or not a string`);
     // Meta's errors are still worth reporting even when they cannot be routed to a number.
-    walk(errors, `${at}.value.errors`, toError, out.errors, budget, malformed);
-    return;
+    walk(errors, `${at}.value.errors`, (item) => parseWebhookError(item, field, null, wabaId), out.errors, budget, malformed);
+    return null;
   }
   if (!options.isConnected(phoneNumberId)) {
     out.ignored.push({ reason: 'unknown_phone_number', field, phoneNumberId });
-    return;
+    return null;
   }
+  if (!listsPresent && errors === undefined) {
+    malformed(`${at}.value has no ${lists}`);
+    return null;
+  }
+  walk(errors, `${at}.value.errors`, (item) => parseWebhookError(item, field, phoneNumberId, wabaId), out.errors, budget, malformed);
+  return phoneNumberId;
+}
 
+function parseMessagesField(context: FieldContext): void {
+  const { value, at, field, wabaId, budget, out } = context;
   const messages = get(value, 'messages');
   const statuses = get(value, 'statuses');
-  if (messages === undefined && statuses === undefined && errors === undefined) {
-    malformed(`${at}.value has no messages, statuses or errors`);
-    return;
-  }
+  const phoneNumberId = connectedNumber(context, messages !== undefined || statuses !== undefined, 'messages, statuses or errors');
+  if (phoneNumberId === null) return;
+  const malformed = malformedReporter(out, field, phoneNumberId);
   const contacts = new Contacts(get(value, 'contacts'), budget);
-  const toMessage = (item: unknown) => parseMessage(item, phoneNumberId, wabaId, contacts);
+  // Edits and revokes of earlier messages are changes to them, not new messages.
+  const edits: EditChange[] = [];
+  const toMessage = (item: unknown) => {
+    const edit = isRecord(item) ? parseEdit(item, field, phoneNumberId, wabaId) : null;
+    if (edit !== null) {
+      if (typeof edit === 'string') return edit;
+      edits.push(edit);
+      return null;
+    }
+    return parseMessage(item, phoneNumberId, wabaId, contacts);
+  };
   const toStatus = (item: unknown, index: number) =>
     parseStatus(item, phoneNumberId, (value) => {
       const detail = `${at}.value.statuses[${index}].status is ${describe(value)}`;
@@ -153,10 +218,240 @@ function parseChange(
     });
   walk(messages, `${at}.value.messages`, toMessage, out.messages, budget, malformed);
   walk(statuses, `${at}.value.statuses`, toStatus, out.statuses, budget, malformed);
-  walk(errors, `${at}.value.errors`, toError, out.errors, budget, malformed);
+  out.changes.push(...edits);
 }
 
-/** `value.errors` of a change lumen does not process: reported unless they are about a number lumen does not have. */
+/** `type: "edit"` / `type: "revoke"` messages: null when the message is neither, a string when its shape is wrong. */
+function parseEdit(message: Json, field: string, phoneNumberId: string, wabaId: string | null): EditChange | string | null {
+  const type = messageType(message);
+  if (type !== 'edit' && type !== 'revoke') return null;
+  const content = get(message, type);
+  const context = get(message, 'context');
+  const original =
+    (isRecord(content) ? keyString(get(content, 'original_message_id')) ?? keyString(get(content, 'message_id')) : null) ??
+    (isRecord(context) ? keyString(get(context, 'id')) : null);
+  if (original === null) return `is an ${type} naming no original_message_id`;
+  if (deeperThan(message, MAX_RAW_DEPTH)) return `is nested deeper than ${MAX_RAW_DEPTH} levels`;
+  let text: string | null = null;
+  if (type === 'edit' && isRecord(content)) {
+    const edited = get(content, 'message');
+    text = isRecord(edited) ? renderMessageText(edited) : isRecord(get(content, 'text')) ? renderMessageText({ type: 'text', text: get(content, 'text') }) : null;
+  }
+  return {
+    kind: type,
+    field,
+    phoneNumberId,
+    wabaId,
+    wamid: keyString(get(message, 'id')),
+    originalWamid: original,
+    text,
+    timestamp: isoTimestamp(get(message, 'timestamp')),
+    raw: message,
+  };
+}
+
+/** smb_message_echoes: messages the business sent from the WhatsApp Business app (and their edits and revokes). */
+function parseEchoesField(context: FieldContext): void {
+  const { value, at, field, wabaId, budget, out } = context;
+  const echoes = get(value, 'message_echoes');
+  const phoneNumberId = connectedNumber(context, echoes !== undefined, 'message_echoes or errors');
+  if (phoneNumberId === null) return;
+  const toEcho = (item: unknown): FieldChange | string => {
+    if (!isRecord(item)) return `is ${describe(item)}, not an object`;
+    const edit = parseEdit(item, field, phoneNumberId, wabaId);
+    if (edit !== null) return edit;
+    const wamid = keyString(get(item, 'id'));
+    if (wamid === null) return 'has no id';
+    const to = keyString(get(item, 'to')) ?? keyString(get(item, 'to_user_id'));
+    if (to === null) return 'has no recipient (to)';
+    if (deeperThan(item, MAX_RAW_DEPTH)) return `is nested deeper than ${MAX_RAW_DEPTH} levels`;
+    const echo: EchoChange = {
+      kind: 'echo',
+      field,
+      phoneNumberId,
+      wabaId,
+      wamid,
+      to,
+      type: messageType(item),
+      text: renderMessageText(item),
+      timestamp: isoTimestamp(get(item, 'timestamp')),
+      raw: item,
+    };
+    return echo;
+  };
+  walk(echoes, `${at}.value.message_echoes`, toEcho, out.changes, budget, malformedReporter(out, field, phoneNumberId));
+}
+
+/** user_preferences: marketing opt-outs (`value: "stop"`) and opt-ins (`"resume"`). */
+function parsePreferencesField(context: FieldContext): void {
+  const { value, at, field, wabaId, budget, out } = context;
+  const preferences = get(value, 'user_preferences');
+  const phoneNumberId = connectedNumber(context, preferences !== undefined, 'user_preferences or errors');
+  if (phoneNumberId === null) return;
+  const toPreference = (item: unknown): PreferenceChange | string => {
+    if (!isRecord(item)) return `is ${describe(item)}, not an object`;
+    const contact = keyString(get(item, 'wa_id')) ?? keyString(get(item, 'user_id'));
+    if (contact === null) return 'names no user (wa_id or user_id)';
+    const category = nonEmptyString(get(item, 'category'));
+    const choice = nonEmptyString(get(item, 'value'));
+    if (category === null || choice === null) return 'has no category or value';
+    return {
+      kind: 'preference',
+      field,
+      phoneNumberId,
+      wabaId,
+      contact,
+      category: truncate(category, 64),
+      value: truncate(choice, 64),
+      detail: nonEmptyString(get(item, 'detail')),
+      timestamp: isoTimestamp(get(item, 'timestamp')),
+      raw: item,
+    };
+  };
+  walk(preferences, `${at}.value.user_preferences`, toPreference, out.changes, budget, malformedReporter(out, field, phoneNumberId));
+}
+
+/** Whether a WABA-level change (templates, account) is about an account lumen knows; reported as ignored if not. */
+function knownAccount(context: FieldContext): boolean {
+  const { wabaId, options, field, out } = context;
+  if (wabaId === null || !options.isKnownWaba || options.isKnownWaba(wabaId)) return true;
+  out.ignored.push({ reason: 'unknown_account', field, detail: `WABA ${wabaId}` });
+  return false;
+}
+
+/** The four template fields: status (with Meta's reason), category, quality score, components. */
+function parseTemplateField(context: FieldContext): void {
+  const { value, at, field, wabaId, out } = context;
+  parseOtherFieldErrors(value, at, field, wabaId, context.options, context.budget, out);
+  if (!knownAccount(context)) return;
+  const text = (name: string) => {
+    const found = nonEmptyString(get(value, name));
+    return found === null ? null : truncate(found, 1000);
+  };
+  const templateId = keyLike(get(value, 'message_template_id'));
+  const name = text('message_template_name');
+  const language = text('message_template_language');
+  if (templateId === null && (name === null || language === null)) {
+    malformedReporter(out, field, null)(`${at}.value names no template (message_template_id, or its name and language)`);
+    return;
+  }
+  if (deeperThan(value, MAX_RAW_DEPTH)) {
+    malformedReporter(out, field, null)(`${at}.value is nested deeper than ${MAX_RAW_DEPTH} levels`);
+    return;
+  }
+  const change: TemplateChange = {
+    kind: 'template',
+    field,
+    wabaId,
+    templateId,
+    name,
+    language,
+    status: null,
+    reason: null,
+    category: null,
+    previousCategory: null,
+    quality: null,
+    components: null,
+    raw: value,
+  };
+  if (field === 'message_template_status_update') {
+    change.status = text('event')?.toUpperCase() ?? null;
+    if (change.status === null) {
+      malformedReporter(out, field, null)(`${at}.value has no event (the new status)`);
+      return;
+    }
+    change.reason = templateReason(value);
+    change.category = text('message_template_category');
+  } else if (field === 'template_category_update') {
+    change.category = text('new_category') ?? text('correct_category');
+    change.previousCategory = text('previous_category');
+  } else if (field === 'message_template_quality_update') {
+    change.quality = text('new_quality_score');
+  } else {
+    const components: Record<string, unknown> = {};
+    for (const key of ['message_template_element', 'message_template_title', 'message_template_footer', 'message_template_buttons']) {
+      const part = get(value, key);
+      if (part !== undefined) components[key.replace('message_template_', '')] = part;
+    }
+    change.components = components;
+  }
+  out.changes.push(change);
+}
+
+/** Meta's reason for a status: `reason` (NONE means none), else the rejection's or the pause's own words. */
+function templateReason(value: Json): string | null {
+  const parts: string[] = [];
+  const reason = nonEmptyString(get(value, 'reason'));
+  if (reason !== null && reason.toUpperCase() !== 'NONE') parts.push(reason);
+  for (const key of ['rejection_info', 'other_info', 'disable_info']) {
+    const info = get(value, key);
+    if (!isRecord(info)) continue;
+    const words = nonEmptyString(get(info, 'reason')) ?? nonEmptyString(get(info, 'title')) ?? nonEmptyString(get(info, 'description'));
+    if (words !== null && !parts.includes(words)) parts.push(words);
+  }
+  return parts.length > 0 ? truncate(parts.join(': '), 1000) : null;
+}
+
+/** account_update, phone_number_quality_update and business_capability_update. */
+function parseAccountField(context: FieldContext): void {
+  const { value, at, field, wabaId, out } = context;
+  parseOtherFieldErrors(value, at, field, wabaId, context.options, context.budget, out);
+  if (!knownAccount(context)) return;
+  if (deeperThan(value, MAX_RAW_DEPTH)) {
+    malformedReporter(out, field, null)(`${at}.value is nested deeper than ${MAX_RAW_DEPTH} levels`);
+    return;
+  }
+  const text = (record: Json, name: string) => {
+    const found = nonEmptyString(get(record, name));
+    return found === null ? null : truncate(found, 200);
+  };
+  const event = text(value, 'event');
+  const change: AccountChange = {
+    kind: 'account',
+    field,
+    wabaId,
+    phoneNumber: keyLike(get(value, 'phone_number')) ?? keyLike(get(value, 'display_phone_number')),
+    event,
+    qualityRating: null,
+    messagingLimit: null,
+    restriction: null,
+    coexistence: null,
+    capability: null,
+    raw: value,
+  };
+  if (field === 'phone_number_quality_update') {
+    change.messagingLimit = text(value, 'current_limit') ?? text(value, 'messaging_limit_tier');
+    // FLAGGED (quality low), UNFLAGGED, UPGRADE, DOWNGRADE…: the event is the rating's news.
+    const quality = text(value, 'quality_rating') ?? text(value, 'new_quality_score');
+    change.qualityRating = quality ?? (event === 'FLAGGED' ? 'RED' : event === 'UNFLAGGED' ? 'GREEN' : null);
+  } else if (field === 'business_capability_update') {
+    change.capability = value;
+    const limit = get(value, 'max_daily_conversation_per_phone') ?? get(value, 'max_daily_conversations_per_business');
+    if (typeof limit === 'number' || typeof limit === 'string') change.messagingLimit = String(limit);
+  } else {
+    const restrictions = get(value, 'restriction_info');
+    if (Array.isArray(restrictions)) {
+      const named = restrictions
+        .filter(isRecord)
+        .map((r) => [text(r, 'restriction_type'), text(r, 'expiration') ?? idLike(get(r, 'expiration'))].filter(Boolean).join(' until '))
+        .filter((r) => r !== '');
+      if (named.length > 0) change.restriction = named.join(', ');
+    }
+    const ban = get(value, 'ban_info');
+    if (isRecord(ban) && change.restriction === null) change.restriction = text(ban, 'waba_ban_state');
+    const violation = get(value, 'violation_info');
+    if (isRecord(violation) && change.restriction === null) change.restriction = text(violation, 'violation_type');
+    if (event === 'ACCOUNT_RESTRICTION' && change.restriction === null) change.restriction = 'ACCOUNT_RESTRICTION';
+    // Coexistence: the number is on the WhatsApp Business app too (Meta names it in the account or its phone fields).
+    const onApp = get(value, 'is_on_biz_app');
+    if (typeof onApp === 'boolean') change.coexistence = onApp;
+    if (event === 'PARTNER_APP_INSTALLED' || event === 'BUSINESS_APP_ONBOARDED' || event === 'COEXISTENCE_ONBOARDED') change.coexistence = true;
+    if (event === 'PARTNER_APP_UNINSTALLED' || event === 'PARTNER_REMOVED') change.coexistence = false;
+  }
+  out.changes.push(change);
+}
+
+/** `value.errors` of a change without a connected number to walk it (WABA-level or unhandled fields): reported unless they are about a number lumen does not have. */
 function parseOtherFieldErrors(
   value: Json,
   at: string,
@@ -289,7 +584,24 @@ function parseStatus(
     errorCode: error?.code ?? null,
     errorTitle: error?.title ?? null,
     errorDetails: error ? (error.details ?? error.message) : null,
+    pricing: readPricing(get(status, 'pricing')),
     raw: status,
+  };
+}
+
+/** `pricing: {billable, pricing_model, category, type}`; unknown categories and types are kept as given. */
+function readPricing(pricing: unknown): StatusPricing | null {
+  if (!isRecord(pricing)) return null;
+  const text = (name: string) => {
+    const found = nonEmptyString(get(pricing, name));
+    return found === null ? null : truncate(found, 64);
+  };
+  const billable = get(pricing, 'billable');
+  return {
+    model: text('pricing_model'),
+    category: text('category')?.toLowerCase() ?? null,
+    type: text('type'),
+    billable: typeof billable === 'boolean' ? billable : null,
   };
 }
 

@@ -13,7 +13,9 @@ import { DeliveryLog } from './deliveries.js';
 import { MediaFetcher } from './media.js';
 import { Replier, repliesIn } from './replies.js';
 import { IntegrationDirectory, type RelayIntegration } from './directory.js';
-import { Dispatcher, execTarget, forwardTarget, type DeliveryResult, type DispatchTarget } from './dispatch.js';
+import { Dispatcher, execTarget, forwardTarget, withoutSecrets, type DeliveryResult, type DispatchTarget } from './dispatch.js';
+import type { EventGroup } from './documents.js';
+import { commandDestination, Forwarder, urlDestination, type ForwardDestination } from './forwarder.js';
 import type { RelayEvent, RelayEventSink } from './events.js';
 import { GroupCommitter } from './ingest.js';
 import type { RateLimitSettings } from './limits.js';
@@ -48,6 +50,10 @@ export interface RelayOptions {
   typing?: boolean;
   /** The local API for the user's code (`/v1/…`); on unless false. */
   localApi?: boolean;
+  /** What is handed to the user's code (`--events`): inbound messages only by default. */
+  events?: ReadonlySet<EventGroup>;
+  /** Hand on Meta's exact body bytes with Meta's own signature instead of lumen's documents (`--forward-raw`). */
+  forwardRaw?: boolean;
   /** `GET /metrics`; on unless false. */
   metrics?: boolean;
   /** Client addresses (or `any`) that may read /metrics besides loopback. */
@@ -140,7 +146,28 @@ export async function startRelay(relayDeps: RelayDeps, options: RelayOptions): P
   if (options.autoReply === true && !options.exec) {
     throw new UsageError('--auto-reply without text replies with what the --exec command prints; add --exec or give the text.');
   }
+  if (options.forwardRaw && !options.forwardTo && !options.exec) {
+    throw new UsageError('--forward-raw hands Meta\'s deliveries to your code: add --forward-to URL (or --exec CMD).');
+  }
+  if (options.forwardRaw && options.events && [...options.events].some((g) => g !== 'messages')) {
+    throw new UsageError('--forward-raw hands on every delivery as Meta sent it; --events does not apply to it.');
+  }
+  if (options.forwardRaw && options.autoReply !== undefined) {
+    throw new UsageError('--auto-reply answers lumen\'s message documents; it does not go with --forward-raw.');
+  }
+  // `lumen events tail` follows the same events the relay prints (its terminal may be --quiet; the tail sees all).
+  const tails = new Map<(event: RelayEvent) => void, () => void>();
+  const printEvent = deps.onEvent;
+  const onEvent: RelayEventSink = Object.assign(
+    (event: RelayEvent) => {
+      printEvent(event);
+      for (const listener of tails.keys()) listener(event);
+    },
+    { wants: (name: RelayEvent['event']) => tails.size > 0 || (printEvent.wants?.(name) ?? true) },
+  );
+  deps = { ...deps, onEvent };
   const { store } = deps;
+  const groups: ReadonlySet<EventGroup> = options.events ?? new Set<EventGroup>(['messages']);
   // Counted from what the relay reports, whatever the terminal shows (--quiet included).
   const { createRelayMetrics } = options.metrics === false ? { createRelayMetrics: undefined } : await import('./metrics.js');
   const metrics = createRelayMetrics?.(() => store.maintenance.stats(), deps.now);
@@ -183,6 +210,7 @@ export async function startRelay(relayDeps: RelayDeps, options: RelayOptions): P
           workspaceName: integration.workspaceName,
           label: integration.label,
           phoneNumberId: integration.phoneNumberId,
+          wabaId: integration.wabaId,
           displayPhoneNumber: integration.displayPhoneNumber,
           verifyTokenHash: integration.verifyTokenHash,
           appSecret,
@@ -232,7 +260,27 @@ export async function startRelay(relayDeps: RelayDeps, options: RelayOptions): P
     void work.finally(() => receipts.delete(work));
   };
 
-  const dispatcher = target
+  // Besides messages (the dispatcher), event documents and raw deliveries go to the same URL or command.
+  let destination: ForwardDestination | undefined;
+  if (options.forwardTo) destination = urlDestination(options.forwardTo, signingSecret, deps.now);
+  else if (options.exec) {
+    destination = commandDestination(options.exec, () => ({
+      ...withoutSecrets(deps.env ?? {}),
+      ...(localApiUrl && localApiKey ? { LUMEN_API_URL: localApiUrl, LUMEN_API_KEY: localApiKey } : {}),
+    }));
+  }
+  const forwardEvents = !options.forwardRaw && [...groups].some((g) => g !== 'messages');
+  const eventForwarder =
+    destination && forwardEvents
+      ? new Forwarder({ queue: store.forwards.events, kind: 'event', destination, now: deps.now, onEvent: deps.onEvent })
+      : undefined;
+  const rawForwarder =
+    destination && options.forwardRaw
+      ? new Forwarder({ queue: store.forwards.raw, kind: 'raw', destination, now: deps.now, onEvent: deps.onEvent })
+      : undefined;
+  const dispatchMessages = groups.has('messages') && !options.forwardRaw;
+
+  const dispatcher = target && dispatchMessages
     ? new Dispatcher({
         dispatch: store.dispatch,
         inbox: store.inbox,
@@ -294,13 +342,26 @@ export async function startRelay(relayDeps: RelayDeps, options: RelayOptions): P
     directory,
     committer,
     dispatchEnabled: dispatcher !== undefined,
+    forwardGroups: eventForwarder ? new Set([...groups].filter((g) => g !== 'messages')) : new Set(),
+    forwardRaw: rawForwarder !== undefined,
     ...(options.limits ? { limits: options.limits } : {}),
     // The tunnel lumen starts connects from loopback and names the real client; so may a proxy the user names.
     trustProxy: [...(options.tunnel ? ['127.0.0.1', '::1'] : []), ...(options.trustProxy ?? [])],
     now: deps.now,
     onEvent: deps.onEvent,
     ...(localApiKey
-      ? { localApi: { key: localApiKey, services, integrations: () => [...integrations.values()], mediaMaxBytes: options.mediaMaxBytes } }
+      ? {
+          localApi: {
+            key: localApiKey,
+            services,
+            integrations: () => [...integrations.values()],
+            mediaMaxBytes: options.mediaMaxBytes,
+            follow: (listener: (event: RelayEvent) => void, end: () => void) => {
+              tails.set(listener, end);
+              return () => tails.delete(listener);
+            },
+          },
+        }
       : {}),
     ...(metrics ? { metrics, metricsClients: options.metricsClients ?? [] } : {}),
     readiness: async () => {
@@ -323,8 +384,12 @@ export async function startRelay(relayDeps: RelayDeps, options: RelayOptions): P
     onStored: (outcome: IngestOutcome) => {
       metrics?.messagesStored(outcome.stored.length);
       if (outcome.stored.some((i) => i.mediaId !== null)) fetcher.wake();
+      if (outcome.eventsQueued) {
+        eventForwarder?.wake();
+        rawForwarder?.wake();
+      }
       if (dispatcher) dispatcher.wake();
-      else for (const interaction of outcome.stored) replier.delivered(interaction);
+      else if (!rawForwarder) for (const interaction of outcome.stored) replier.delivered(interaction);
       if (options.markRead && !options.typing) for (const interaction of outcome.stored) markRead(interaction, false);
     },
   });
@@ -332,6 +397,8 @@ export async function startRelay(relayDeps: RelayDeps, options: RelayOptions): P
   // The only dispatcher on this database (one relay per LUMEN_HOME): claims a killed relay left are free at once.
   if (options.soleDispatcher) {
     if (dispatcher) await store.dispatch.releaseClaims();
+    if (eventForwarder) await store.forwards.events.releaseClaims();
+    if (rawForwarder) await store.forwards.raw.releaseClaims();
     await store.media.releaseClaims();
   }
   await app.listen({ host: options.host, port: options.port });
@@ -343,6 +410,8 @@ export async function startRelay(relayDeps: RelayDeps, options: RelayOptions): P
   localApiUrl = localApiKey ? `http://${address.family === 'IPv6' ? '[::1]' : '127.0.0.1'}:${address.port}` : null;
   fetcher.start();
   dispatcher?.start();
+  eventForwarder?.start();
+  rawForwarder?.start();
 
   let tunnel: Tunnel | null = null;
   try {
@@ -350,6 +419,8 @@ export async function startRelay(relayDeps: RelayDeps, options: RelayOptions): P
   } catch (error) {
     await app.close();
     await dispatcher?.stop();
+    await eventForwarder?.stop();
+    await rawForwarder?.stop();
     await fetcher.stop();
     throw error;
   }
@@ -395,11 +466,17 @@ export async function startRelay(relayDeps: RelayDeps, options: RelayOptions): P
     app,
     close() {
       closing ??= (async () => {
+        // Followers are told the relay stops (their stream ends), so closing never waits on them.
+        const ending = [...tails.values()];
+        tails.clear();
+        for (const end of ending) end();
         if (retentionTimer) clearInterval(retentionTimer);
         await app.close(); // stops accepting; in-flight requests finish (their commits included)
         await committer.drain();
         await new Promise((resolve) => setImmediate(resolve)); // their reports (scheduled after each answer) go out
         await dispatcher?.stop();
+        await eventForwarder?.stop();
+        await rawForwarder?.stop();
         await fetcher.stop();
         await replier.settle();
         await Promise.allSettled([...receipts]);

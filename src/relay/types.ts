@@ -1,4 +1,7 @@
 /** What the relay extracts from one verified webhook delivery. Produced by `parse.ts` (pure). */
+import type { FieldChange, StatusPricing } from '../store/changes.js';
+
+export type { AccountChange, EchoChange, EditChange, FieldChange, PreferenceChange, StatusPricing, TemplateChange } from '../store/changes.js';
 
 /** One inbound, user-authored message: stored as an interaction and handed to the user's code. */
 export interface InboundMessage {
@@ -58,6 +61,8 @@ export interface StatusUpdate {
   errorCode: number | null;
   errorTitle: string | null;
   errorDetails: string | null;
+  /** Meta's `pricing` object (v24+: no `conversation`), when the status carries one. */
+  pricing: StatusPricing | null;
   raw: Record<string, unknown>;
 }
 
@@ -65,8 +70,9 @@ export interface StatusUpdate {
 export interface IgnoredItem {
   reason:
     | 'not_whatsapp_business_account'
-    | 'other_field' // e.g. message_template_status_update, account_update
+    | 'other_field' // a field lumen does not act on (e.g. flows, calls)
     | 'unknown_phone_number' // metadata.phone_number_id is not one lumen has connected
+    | 'unknown_account' // a template or account change about a WABA none of the connected numbers is in
     | 'unknown_status' // a status whose value is not sent, delivered, read or failed
     | 'malformed'; // a piece whose shape is wrong (no id, no metadata…), or the budget ran out
   field?: string;
@@ -99,6 +105,8 @@ export interface ParsedDelivery {
   messages: InboundMessage[];
   statuses: StatusUpdate[];
   errors: WebhookError[];
+  /** Everything but inbound messages and statuses that lumen acts on. */
+  changes: FieldChange[];
   ignored: IgnoredItem[];
   /** True when part of the delivery was skipped because it is over MAX_DELIVERY_ITEMS: refuse it whole (413). */
   overBudget: boolean;

@@ -7,6 +7,7 @@ import { postInbound, type SandboxInboundSpec } from './inbound.js';
 import { MEDIA_LIMITS, baseMimeType } from './media.js';
 import { MEDIA_MESSAGE_TYPES, SANDBOX_INBOUND_TYPES, statusPayload, type NumberInfo, type StatusSpec } from './payloads.js';
 import type { WebhookSender } from './webhooks.js';
+import { FIELD_EVENTS, fieldEventPayload, type FieldEventSpec } from './field-events.js';
 import { isUserId, type SandboxState } from './state.js';
 import type { SandboxFault, SandboxMediaFault, SandboxTemplate } from './types.js';
 
@@ -52,6 +53,8 @@ export function handleControlRequest(
       return addTemplates(state, body);
     case 'POST status':
       return postStatus(hooks, body);
+    case 'POST events':
+      return postFieldEvent(state, hooks, body);
     default:
       return controlError(404, `No sandbox control route ${method} /_sandbox/${route}.`);
   }
@@ -169,5 +172,28 @@ function postStatus(hooks: { webhooks: WebhookSender; number: NumberInfo }, body
     return controlError(400, 'Body must be {"wamid": "wamid.…", "status": "sent|delivered|read|failed", "recipient": "…", "recipientUserId"?: "…"}.');
   }
   const delivery = hooks.webhooks.send('status', statusPayload(hooks.number, [{ recipient: '', ...spec } as StatusSpec]));
+  return { status: 202, body: { success: true, delivery: delivery?.id ?? null } };
+}
+
+/**
+ * `POST /_sandbox/events {"what": "template"|"account"|"echo"|…, …}`: the webhook Meta sends for it. A template
+ * status or category change is also made to the sandbox's own template, as Meta's would be.
+ */
+function postFieldEvent(state: SandboxState, hooks: { webhooks: WebhookSender; number: NumberInfo }, body: unknown): ControlResult {
+  if (!hooks.webhooks.url) return controlError(409, 'No webhook URL: POST /_sandbox/webhook {"url": …} first.');
+  const spec = (isRecord(body) ? body : {}) as Partial<FieldEventSpec>;
+  if (!(FIELD_EVENTS as readonly unknown[]).includes(spec.what)) return controlError(400, `"what" must be one of ${FIELD_EVENTS.join(', ')}.`);
+  let payload: unknown;
+  try {
+    payload = fieldEventPayload(hooks.number, spec as FieldEventSpec);
+  } catch (error) {
+    return controlError(400, `${spec.what} ${(error as Error).message}.`);
+  }
+  if ((spec.what === 'template' || spec.what === 'template-category') && spec.template) {
+    const language = spec.language ?? 'en_US';
+    if (spec.what === 'template') state.changeTemplate(spec.template, language, { status: (spec.event ?? 'PAUSED').toUpperCase() as SandboxTemplate['status'] });
+    else state.changeTemplate(spec.template, language, { category: (spec.category ?? 'MARKETING').toUpperCase() as SandboxTemplate['category'] });
+  }
+  const delivery = hooks.webhooks.send(`event.${spec.what}`, payload);
   return { status: 202, body: { success: true, delivery: delivery?.id ?? null } };
 }

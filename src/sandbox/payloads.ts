@@ -60,6 +60,8 @@ export interface StatusSpec {
   timestamp?: number;
   errorCode?: number;
   errorTitle?: string;
+  /** Meta's pricing of the message (v24+: no `conversation`); default: a free service message. */
+  pricing?: { category: string; billable: boolean; type?: string; model?: string };
 }
 
 /** Tags the wamids made here, so the sandbox knows them as messages a user sent (e.g. to accept a read receipt). */
@@ -219,8 +221,13 @@ export function statusEntry(spec: StatusSpec): Record<string, unknown> {
           ],
         }
       : {
-          conversation: { id: randomBytes(16).toString('hex'), origin: { type: 'service' } },
-          pricing: { billable: true, pricing_model: 'PMP', category: 'service', type: 'regular' },
+          // Per-message pricing (PMP): a template is charged by its category; service messages are free.
+          pricing: {
+            billable: spec.pricing?.billable ?? false,
+            pricing_model: spec.pricing?.model ?? 'PMP',
+            category: spec.pricing?.category ?? 'service',
+            type: spec.pricing?.type ?? (spec.pricing?.billable ? 'regular' : 'free_customer_service'),
+          },
         }),
   };
 }

@@ -154,8 +154,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     // A send to a user id (by `recipient`) is reported with recipient_user_id and no recipient_id.
     const { userId } = event.message;
     const recipient = userId === undefined ? (event.message.waId ?? '') : '';
+    const pricing = pricingOf(state, event.message.body);
     (['sent', 'delivered', 'read'] as const).forEach((status, i) => {
-      const spec: StatusSpec = { wamid, status, recipient, ...(userId !== undefined ? { recipientUserId: userId } : {}) };
+      const spec: StatusSpec = { wamid, status, recipient, pricing, ...(userId !== undefined ? { recipientUserId: userId } : {}) };
       webhooks.send(`status.${status}`, statusPayload(number, [spec]), delay * (i + 1));
     });
   });
@@ -195,6 +196,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       return closing;
     },
   };
+}
+
+/** How Meta prices a sent message: a template by its category (billable), anything else as free service. */
+function pricingOf(state: SandboxState, body: unknown): NonNullable<StatusSpec['pricing']> {
+  const request = (typeof body === 'object' && body !== null ? body : {}) as { type?: unknown; template?: { name?: unknown; language?: { code?: unknown } } };
+  if (request.type !== 'template') return { category: 'service', billable: false };
+  const template = state.findTemplate(String(request.template?.name ?? ''), String(request.template?.language?.code ?? ''));
+  return { category: String(template?.category ?? 'utility').toLowerCase(), billable: true };
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

@@ -63,6 +63,8 @@ export class SandboxState {
 
   private readonly initiallySubscribed: boolean;
   private readonly templates: SandboxTemplate[] = [];
+  /** Templates as they were before a played webhook changed them (`POST /_sandbox/events`): put back by reset. */
+  private readonly changedTemplates = new Map<string, SandboxTemplate>();
   private sends: SentMessage[] = [];
   private faults: QueuedFault[] = [];
   private reads: ReadReceipt[] = [];
@@ -89,6 +91,15 @@ export class SandboxState {
 
   findTemplate(name: string, language: string): SandboxTemplate | undefined {
     return this.templates.find((t) => t.name === name && t.language === language);
+  }
+
+  /** Changes a template as Meta's webhook about it says (its status or category); undone by `reset()`. */
+  changeTemplate(name: string, language: string, change: Partial<Pick<SandboxTemplate, 'status' | 'category'>>): void {
+    const template = this.findTemplate(name, language);
+    if (!template) return;
+    const key = `${name}\u0000${language}`;
+    if (!this.changedTemplates.has(key)) this.changedTemplates.set(key, structuredClone(template));
+    Object.assign(template, change);
   }
 
   /** Adds templates; one with the same name and language as an existing one replaces it. */
@@ -168,6 +179,8 @@ export class SandboxState {
   unsubscribe(): void {
     this.subscribed = false;
     this.callbackOverride = undefined;
+    this.addTemplates([...this.changedTemplates.values()]);
+    this.changedTemplates.clear();
   }
 
   /** Clears sends, read receipts, media, inbound wamids and faults, and restores the initial subscription; templates stay. */

@@ -1,6 +1,8 @@
 import { openDatabase } from './db.js';
 import { createConsoleRepo } from './repos/console.js';
 import { createDispatchRepo } from './repos/dispatch.js';
+import { createFactsRepo } from './repos/facts.js';
+import { createForwardQueueRepo } from './repos/forward-queue.js';
 import { createInboxRepo } from './repos/inbox.js';
 import { createMaintenanceRepo } from './repos/maintenance.js';
 import { createMediaRepo } from './repos/media.js';
@@ -24,6 +26,8 @@ export function openStore(path: string): Store {
     media: createMediaRepo(db),
     maintenance: createMaintenanceRepo(db),
     console: createConsoleRepo(db),
+    forwards: { events: createForwardQueueRepo(db, 'webhook_events'), raw: createForwardQueueRepo(db, 'raw_deliveries') },
+    facts: createFactsRepo(db),
     close: () => db.close(),
   };
 }

@@ -1,5 +1,8 @@
 import type { GraphTemplate } from '../graph/types.js';
 import type { SecretBackendKind } from '../secrets/types.js';
+import type { FieldChange, StatusPricing } from './changes.js';
+import type { ForwardQueueRepo } from './repos/forward-queue.js';
+import type { FactsRepo } from './repos/facts.js';
 
 export interface Workspace {
   id: string;
@@ -52,6 +55,12 @@ export interface TemplateRecord {
   requiredParameters: TemplateParameter[];
   raw: GraphTemplate;
   syncedAt: string;
+  /** Why Meta gave this status (a rejection's reason, a pause's title), from its webhook or the sync. */
+  statusReason?: string | null;
+  /** Meta's quality score (GREEN, YELLOW, RED, UNKNOWN), from its webhook. */
+  qualityScore?: string | null;
+  /** When a webhook last changed it. */
+  webhookUpdatedAt?: string | null;
 }
 
 export interface TemplateSyncCounts {
@@ -110,6 +119,10 @@ export interface Store {
   media: MediaRepo;
   maintenance: MaintenanceRepo;
   console: ConsoleRepo;
+  /** What is handed to the user's code besides messages: event documents (--events) and raw deliveries (--forward-raw). */
+  forwards: { events: ForwardQueueRepo; raw: ForwardQueueRepo };
+  /** Webhook facts lumen keeps: account facts, preferences, usage, the event log. */
+  facts: FactsRepo;
   close(): void;
 }
 
@@ -181,9 +194,13 @@ export interface Interaction {
   /** The sender's user id (Meta's business-scoped id), also for phone senders when Meta gives it. */
   userId: string | null;
   parentUserId: string | null;
+  /** Earlier texts, oldest first, when the sender edited it. */
+  previousTexts?: Array<{ text: string; at: string }>;
+  /** When the sender deleted it (revoke). */
+  deletedAt?: string | null;
 }
 
-export type NewInteraction = Omit<Interaction, 'id' | 'receivedAt' | 'workspaceId' | 'userId' | 'parentUserId'> & {
+export type NewInteraction = Omit<Interaction, 'id' | 'receivedAt' | 'workspaceId' | 'userId' | 'parentUserId' | 'previousTexts' | 'deletedAt'> & {
   userId: string | null;
   parentUserId: string | null;
   /** The media it carries, recorded with it (state pending) and fetched after the 200. */
@@ -241,7 +258,21 @@ export interface NewStatus {
   errorCode: number | null;
   errorTitle: string | null;
   errorDetails: string | null;
+  /** Meta's pricing of the message, recorded on it (the latest status that carries one wins). */
+  pricing?: StatusPricing | null;
+  /** With `--events statuses`: the document the user's code gets, queued when the status is new. */
+  forwardDoc?: Record<string, unknown> | undefined;
   raw: Record<string, unknown>;
+}
+
+/** A parsed change (template, account, preference, echo, edit, revoke) and the integration it is about. */
+export interface NewChange {
+  integrationId: string;
+  change: FieldChange;
+  /** The document the user's code gets for it (and `events tail` shows). */
+  doc: Record<string, unknown>;
+  /** Queue it for the user's code (`--events` chose its object). */
+  forward: boolean;
 }
 
 /** One of Meta's webhook-level errors (`value.errors[]`), as recorded. */
@@ -267,6 +298,9 @@ export interface IngestJob {
   messages: NewInteraction[];
   statuses: NewStatus[];
   errors?: NewWebhookError[];
+  changes?: NewChange[];
+  /** --forward-raw: Meta's exact body and signature header, queued for the user's code. */
+  raw?: { integrationId: string; body: Buffer; signature: string } | undefined;
   /** Queue each new interaction for the user's code (a forward target or command is configured). */
   enqueueDispatch: boolean;
 }
@@ -277,6 +311,10 @@ export interface IngestOutcome {
   duplicates: number;
   statusesStored: number;
   errorsStored: number;
+  /** Changes applied (a redelivered echo or edit changes nothing again). */
+  changesStored: number;
+  /** Whether non-message events (or a raw delivery) were queued for the user's code. */
+  eventsQueued: boolean;
   /** Dispatch event ids created for the stored interactions. */
   events: number[];
 }
@@ -408,6 +446,12 @@ export interface OutboundMessage {
   attempts: number;
   createdAt: string;
   updatedAt: string;
+  /** Meta's pricing of it, from its status webhooks. */
+  pricing?: StatusPricing | null;
+  /** Earlier texts, oldest first, when it was edited (from the WhatsApp Business app). */
+  previousTexts?: Array<{ text: string; at: string }>;
+  /** When it was deleted (revoked). */
+  deletedAt?: string | null;
 }
 
 export interface StatusEntry {

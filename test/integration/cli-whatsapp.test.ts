@@ -360,7 +360,7 @@ describe('templates', () => {
     expect(all.find((t: { name: string }) => t.name === 'welcome').parameters).toEqual(['body:first_name', 'body:shop']);
 
     const table = await runLumen(['templates', 'list'], { env });
-    expect(table.stdout.split('\n')[0]).toMatch(/^NAME\s+LANGUAGE\s+STATUS\s+CATEGORY\s+PARAMETERS$/);
+    expect(table.stdout.split('\n')[0]).toMatch(/^NAME\s+LANGUAGE\s+STATUS\s+CATEGORY\s+QUALITY\s+PARAMETERS$/);
   });
 
   it('show prints components and the parameters a send must supply', async () => {

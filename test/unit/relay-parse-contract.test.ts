@@ -340,18 +340,18 @@ describe("Meta's value-level errors are all returned", () => {
   it('errors of another field are returned too (the change itself is still another field)', () => {
     const parsed = parseDelivery(
       delivery(entry([
-        { field: 'account_update', value: { metadata: { phone_number_id: 'P1' }, errors: [fullError] } },
-        { field: 'message_template_status_update', value: { event: 'REJECTED', errors: [{ code: 2, title: 'T' }] } },
+        { field: 'flows', value: { metadata: { phone_number_id: 'P1' }, errors: [fullError] } },
+        { field: 'security', value: { event: 'REJECTED', errors: [{ code: 2, title: 'T' }] } },
       ], 'WABA')),
       { isConnected: connectedTo('P1') },
     );
     expect(parsed.errors).toEqual([
-      expect.objectContaining({ field: 'account_update', phoneNumberId: 'P1', wabaId: 'WABA', code: 131051 }),
-      expect.objectContaining({ field: 'message_template_status_update', phoneNumberId: null, code: 2, title: 'T' }),
+      expect.objectContaining({ field: 'flows', phoneNumberId: 'P1', wabaId: 'WABA', code: 131051 }),
+      expect.objectContaining({ field: 'security', phoneNumberId: null, code: 2, title: 'T' }),
     ]);
     expect(parsed.ignored).toEqual([
-      { reason: 'other_field', field: 'account_update' },
-      { reason: 'other_field', field: 'message_template_status_update' },
+      { reason: 'other_field', field: 'flows' },
+      { reason: 'other_field', field: 'security' },
     ]);
   });
 
@@ -359,7 +359,7 @@ describe("Meta's value-level errors are all returned", () => {
     const parsed = parseDelivery(
       delivery(entry([
         messagesChange('P-OTHER', { errors: [fullError] }),
-        { field: 'account_update', value: { metadata: { phone_number_id: 'P-OTHER' }, errors: [fullError] } },
+        { field: 'flows', value: { metadata: { phone_number_id: 'P-OTHER' }, errors: [fullError] } },
       ], 'WABA')),
       { isConnected: connectedTo('P1') },
     );
@@ -377,12 +377,12 @@ describe("Meta's value-level errors are all returned", () => {
       expect.stringContaining('errors[1] is nested deeper than'),
     ]);
 
-    const other = parseDelivery(delivery(entry([{ field: 'account_update', value: { errors: 'x' } }], 'WABA')), anyNumber);
+    const other = parseDelivery(delivery(entry([{ field: 'flows', value: { errors: 'x' } }], 'WABA')), anyNumber);
     expect(other.ignored).toEqual([
-      { reason: 'other_field', field: 'account_update' },
+      { reason: 'other_field', field: 'flows' },
       {
         reason: 'malformed',
-        field: 'account_update',
+        field: 'flows',
         detail: 'entry[0].changes[0].value.errors is the string "x", not an array',
       },
     ]);

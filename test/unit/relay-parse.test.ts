@@ -162,12 +162,25 @@ describe('fixtures (public sample deliveries)', () => {
     expect(parsed.messages).toEqual([]);
   });
 
-  it('14: a template status update is another field, whatever is connected', () => {
+  it('14: a template status update is a template change (with Meta\'s reason), whatever number is connected', () => {
     const expected: ParsedDelivery = {
       messages: [],
       statuses: [],
       errors: [],
-      ignored: [{ reason: 'other_field', field: 'message_template_status_update' }],
+      changes: [
+        expect.objectContaining({
+          kind: 'template',
+          field: 'message_template_status_update',
+          wabaId: '102290129340398',
+          templateId: '1689556908129835',
+          name: 'abandoned_cart',
+          language: 'en',
+          status: 'REJECTED',
+          reason: expect.stringMatching(/^INVALID_FORMAT: Your template has parameters placed next to each other/),
+          category: 'MARKETING',
+        }),
+      ],
+      ignored: [],
       overBudget: false,
     };
     const name = '14-template-status-update-rejected.json';
@@ -209,6 +222,7 @@ describe('fixtures (public sample deliveries)', () => {
         messages: [],
         statuses: [],
         errors: [],
+        changes: [],
         ignored: [{ reason: 'unknown_phone_number', field: 'messages', phoneNumberId: expectedId }],
         overBudget: false,
       });
@@ -262,8 +276,8 @@ describe('batched deliveries', () => {
       ['wamid.out2', 'P2', 'read'],
       ['wamid.out3', 'P2', 'sent'],
     ]);
+    expect(parsed.changes).toEqual([expect.objectContaining({ kind: 'template', templateId: '1', status: 'APPROVED' })]);
     expect(parsed.ignored).toEqual([
-      { reason: 'other_field', field: 'message_template_status_update' },
       { reason: 'unknown_phone_number', field: 'messages', phoneNumberId: 'P-OTHER' },
     ]);
     expect(parsed.errors).toEqual([]);

@@ -230,7 +230,7 @@ const almostMeta = (() => {
       { requiredKeys: ['metadata'] },
     ),
   );
-  const change = maybe(fc.record({ field: maybe(fc.constantFrom('messages', 'messages', 'message_template_status_update')), value }));
+  const change = maybe(fc.record({ field: maybe(fc.constantFrom('messages', 'messages', 'flows')), value }));
   const entry = maybe(fc.record({ id: maybe(fc.string({ maxLength: 6 })), changes: maybe(fc.array(change, { maxLength: 3 })) }, { requiredKeys: ['changes'] }));
   return fc.record(
     { object: maybe(fc.constant('whatsapp_business_account')), entry: maybe(fc.array(entry, { maxLength: 3 })) },
@@ -356,7 +356,7 @@ const genStatus: fc.Arbitrary<GenStatus> = fc.record({
   timestamp: timestampSeconds,
 });
 const genChange: fc.Arbitrary<GenChange> = fc.record({
-  field: fc.constantFrom('messages', 'messages', 'messages', 'message_template_status_update', 'account_update'),
+  field: fc.constantFrom('messages', 'messages', 'messages', 'flows', 'security'),
   phoneNumberId: fc.constantFrom('P1', 'P2', 'NOT_CONNECTED'),
   messages: fc.array(genMessage, { maxLength: 4 }),
   statuses: fc.array(genStatus, { maxLength: 4 }),

@@ -43,6 +43,8 @@ Examples:
   $ lumen console                                         # the running relay's console in your browser
   $ lumen messages list --since 1h                        # what the relay stored
   $ lumen contacts list                                   # who wrote; is their 24-hour window open?
+  $ lumen usage --since 30d                               # sent messages by pricing category, billable ones
+  $ lumen events tail                                     # follow the running relay from another terminal
   $ lumen events list --failed                            # deliveries to your code still being retried
   $ lumen events replay 42                                # deliver one again
   $ lumen workspaces list                                 # each workspace and its numbers
@@ -132,7 +134,12 @@ export const send = command({
 export const trigger = command({
   name: 'trigger',
   description: 'post a realistic signed webhook delivery to a relay (test a bot without a phone)',
-  args: [arg('[what]', 'message | status | batch (not with --file)')],
+  args: [
+    arg(
+      '[what]',
+      'message | status | batch | template | template-category | template-quality | template-components | account | quality | capability | preferences | echo | edit | revoke (not with --file)',
+    ),
+  ],
   flags: {
     file: flag.string('--file <file>', 'post this delivery (a file the console saved) exactly as it is, signed with the number\'s app secret'),
     type: flag.string('--type <type>', 'message type: text, image, location, interactive, button, reaction, contacts, order', {
@@ -142,7 +149,18 @@ export const trigger = command({
     from: flag.string('--from <number>', 'the sender', { default: '15551234567' }),
     name: flag.string('--name <name>', "the sender's profile name", { default: 'Sandbox User' }),
     replyTo: flag.string('--reply-to <wamid>', 'make the message a reply to (or a reaction to) this one'),
-    wamid: flag.string('--wamid <wamid>', 'status: the sent message it is about'),
+    wamid: flag.string('--wamid <wamid>', 'status: the sent message it is about; edit, revoke: the message edited or deleted'),
+    template: flag.string('--template <name>', 'template*: the template the webhook is about'),
+    lang: flag.string('--lang <code>', 'template*: its language', { default: 'en_US' }),
+    event: flag.string('--event <event>', 'template: the new status (APPROVED, REJECTED, PAUSED, DISABLED); account, quality: Meta\'s event'),
+    reason: flag.string('--reason <text>', "template: Meta's reason"),
+    category: flag.string('--category <category>', 'template-category: the new category (MARKETING, UTILITY, AUTHENTICATION)'),
+    quality: flag.string('--quality <score>', 'template-quality, quality: GREEN, YELLOW or RED'),
+    limit: flag.string('--limit <tier>', 'quality: the messaging limit (TIER_250, TIER_1K, TIER_10K, TIER_100K, TIER_UNLIMITED)'),
+    restriction: flag.string('--restriction <type>', 'account: a restriction, e.g. RESTRICTED_ADD_PHONE_NUMBER_ACTION'),
+    coexistence: flag.boolean('--coexistence', 'account: the number is also on the WhatsApp Business app'),
+    value: flag.string('--value <stop|resume>', 'preferences: stop or resume marketing messages'),
+    to: flag.string('--to <number>', 'echo: who the business app wrote to; preferences: whose (default --from)'),
     status: flag.string('--status <status>', 'status: sent, delivered, read or failed', { default: 'delivered' }),
     errorCode: flag.string('--error-code <code>', 'status failed: the error code, e.g. 131047'),
     messages: flag.string('--messages <n>', 'batch: how many messages', { default: '3' }),
@@ -153,7 +171,19 @@ export const trigger = command({
   help:
     '\nExamples:\n  $ lumen trigger message --text "hi"\n  $ lumen trigger message --type image --text "a photo"\n' +
     '  $ lumen trigger status --wamid wamid.HBg… --status read\n  $ lumen trigger batch --messages 3 --statuses 2\n' +
+    '  $ lumen trigger template --template order_update --event PAUSED\n  $ lumen trigger preferences --value stop\n' +
+    '  $ lumen trigger account --coexistence\n  $ lumen trigger echo --to 15551234567 --text "sent from the app"\n' +
+    '  $ lumen trigger edit --wamid wamid.HBg… --text "new text"\n  $ lumen trigger revoke --wamid wamid.HBg…\n' +
     '  $ lumen trigger --file delivery-12.json                # a delivery saved from the console, sent again',
+});
+
+export const usage = command({
+  name: 'usage',
+  description: "sent messages by Meta's pricing category: sent, delivered, read, failed and billable",
+  flags: {
+    since: flag.string('--since <when>', 'from this long ago (30m, 12h, 30d) or this date', { default: '30d' }),
+  },
+  help: '\nExamples:\n  $ lumen usage\n  $ lumen usage --since 7d --json',
 });
 
 export const consoleCommand = command({
@@ -182,7 +212,8 @@ export const commands = [
   noun('messages', 'stored inbound messages and sent ones', () => import('./messages/index.js')),
   noun('media', 'media files lumen received or uploaded: list them, save one', () => import('./media/index.js')),
   noun('contacts', 'people who wrote to your numbers', () => import('./contacts/index.js')),
-  noun('events', 'deliveries of inbound messages to your code (--forward-to / --exec)', () => import('./events/index.js')),
+  withHandler(usage, () => import('./usage.js')),
+  noun('events', 'deliveries to your code (--forward-to / --exec), and the running relay\'s events (tail)', () => import('./events/index.js')),
   withHandler(trigger, () => import('./trigger.js')),
   withHandler(consoleCommand, () => import('./console.js')),
   withHandler(demo, () => import('./demo.js')),

@@ -6,6 +6,7 @@ import { UsageError, UserError, type Outcome } from '../../errors.js';
 import { normalizeSender } from '../flag-values.js';
 import { readRelayState } from '../../relay/state-file.js';
 import type { TriggerSpec } from '../../services/webhooks/trigger.js';
+import { FIELD_EVENTS, type FieldEvent, type FieldEventSpec } from '../../sandbox/field-events.js';
 import { resolveIntegration } from '../../services/whatsapp/integrations.js';
 import { webhookPath } from '../../webhooks.js';
 import type { trigger } from './index.js';
@@ -38,8 +39,33 @@ export async function run(ctx: Context, options: Options<typeof trigger>, what: 
     spec = { what, from, wamid: options.wamid, status: options.status ?? 'delivered', errorCode: options.errorCode ? Number(options.errorCode) : undefined };
   } else if (what === 'batch') {
     spec = { what, from, name: options.name, type: options.type, text: options.text, messages: Number(options.messages), statuses: Number(options.statuses) };
+  } else if ((FIELD_EVENTS as readonly string[]).includes(what)) {
+    const event: FieldEventSpec = {
+      what: what as FieldEvent,
+      template: options.template,
+      language: options.lang,
+      event: options.event,
+      reason: options.reason,
+      category: options.category,
+      quality: options.quality,
+      limit: options.limit,
+      restriction: options.restriction,
+      coexistence: options.coexistence ? true : undefined,
+      value: options.value,
+      wamid: options.wamid,
+      text: options.text,
+      user: options.to ? normalizeSender(options.to) : undefined,
+    };
+    if (what.startsWith('template') && !options.template) throw new UsageError(`Missing --template (the template the ${what} webhook is about).`);
+    if ((what === 'edit' || what === 'revoke') && !options.wamid) {
+      throw new UsageError(`Missing --wamid (the message to ${what === 'edit' ? 'edit' : 'delete'}; see \`lumen messages list\`).`);
+    }
+    if (options.value !== undefined && !['stop', 'resume'].includes(options.value)) {
+      throw new UsageError(`--value must be stop or resume; got "${options.value}".`);
+    }
+    spec = { what: 'field', from, event };
   } else {
-    throw new UsageError(`Trigger what? message, status or batch; got "${what}".`);
+    throw new UsageError(`Trigger what? message, status, batch or ${FIELD_EVENTS.join(', ')}; got "${what}".`);
   }
   const payload = await triggerPayload(deps, integration, spec);
   const url = options.url ?? `${runningRelayUrl(ctx)}${webhookPath(integration.id)}`;

@@ -1,7 +1,7 @@
 import { userInfo } from 'node:os';
 import { UserError } from '../../errors.js';
 import type { ApprovalPolicy, OutboundMessage, Store, Workspace } from '../../store/types.js';
-import { findSendableTemplate, windowState } from './compose.js';
+import { assertMarketingAllowed, findSendableTemplate, windowState } from './compose.js';
 import type { ServiceDeps } from '../deps.js';
 import { deliverOutbound, type SendRates } from './outbox.js';
 
@@ -60,7 +60,8 @@ export async function approveMessage(
     });
   }
   if (message.kind === 'template') {
-    await findSendableTemplate(deps.store, integration, message.templateName ?? '', message.templateLanguage ?? undefined);
+    const template = await findSendableTemplate(deps.store, integration, message.templateName ?? '', message.templateLanguage ?? undefined);
+    await assertMarketingAllowed(deps.store, integration, template, message.recipient);
   } else if (!message.forceWindow) {
     const window = await windowState(deps.store, integration.id, message.recipient, deps.now());
     if (!window.open) {

@@ -126,12 +126,32 @@ function notApprovedHint(status: string): string {
 export async function findSendableTemplate(store: Store, integration: Integration, name: string, language?: string): Promise<TemplateRecord> {
   const template = await findTemplate(store, integration, name, language);
   if (template.status !== 'APPROVED') {
-    throw new UserError(`Template "${name}" (${template.language}) is ${template.status}, not APPROVED: Meta would refuse it.`, {
+    const reason = template.statusReason ? ` (Meta's reason: ${template.statusReason})` : '';
+    throw new UserError(`Template "${name}" (${template.language}) is ${template.status}, not APPROVED${reason}: Meta would refuse it.`, {
       code: 'template_not_approved',
       hint: notApprovedHint(template.status),
     });
   }
   return template;
+}
+
+/** The user_preferences category of marketing messages. */
+export const MARKETING_PREFERENCE = 'marketing_messages';
+
+/** A MARKETING template to someone who asked Meta to stop marketing messages is refused before Meta. */
+export async function assertMarketingAllowed(store: Store, integration: Integration, template: TemplateRecord, to: string): Promise<void> {
+  if ((template.category ?? '').toUpperCase() !== 'MARKETING') return;
+  const preference = await store.facts.preference(integration.id, to, MARKETING_PREFERENCE);
+  if (preference?.value.toLowerCase() !== 'stop') return;
+  const who = isUserId(to) ? to : `+${to}`;
+  throw new UserError(
+    `${who} asked to stop marketing messages (at ${preference.occurredAt}${preference.detail ? `: "${preference.detail}"` : ''}): ` +
+      `template "${template.name}" is MARKETING.`,
+    {
+      code: 'marketing_opted_out',
+      hint: 'Send a utility or authentication template, or wait until they resume marketing messages.',
+    },
+  );
 }
 
 /**
@@ -177,6 +197,7 @@ export async function composeMessage(
     return { to, recipientKind: recipient.kind, kind: built.type, body: built.body, templateName: null, templateLanguage: null };
   }
   const template = await findSendableTemplate(store, integration, message.name, message.language);
+  await assertMarketingAllowed(store, integration, template, to);
   const values: TemplateValues = {
     body: parseBodyValues(message.params, template.parameterFormat, template.requiredParameters.filter((p) => p.component === 'body').map((p) => p.name)),
     header: message.header,

@@ -20,8 +20,9 @@ export const SPACING_MARGIN = 1.05;
 /** Waits for a send slot of the number and of its workspace, taken in the database (shared by every process). */
 export async function takeSendSlot(deps: ServiceDeps, integration: Integration, rates: SendRates): Promise<void> {
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const perIntegration = await numberSendRate(deps, integration, rates.perIntegration);
   const keys = [
-    { key: `integration:${integration.id}`, intervalMs: (1000 / rates.perIntegration) * SPACING_MARGIN },
+    { key: `integration:${integration.id}`, intervalMs: (1000 / perIntegration) * SPACING_MARGIN },
     { key: `workspace:${integration.workspaceId}`, intervalMs: (1000 / rates.perWorkspace) * SPACING_MARGIN },
   ];
   for (;;) {
@@ -33,6 +34,16 @@ export async function takeSendSlot(deps: ServiceDeps, integration: Integration, 
 
 /** Meta's default throughput per number; `--rate` raises it (up to 1,000 for numbers Meta has upgraded). */
 export const DEFAULT_SEND_RATE = 80;
+/** A number also on the WhatsApp Business app (coexistence) has a fixed throughput of 20 messages per second. */
+export const COEXISTENCE_SEND_RATE = 20;
+
+/** The number's rate: the default becomes 20/s for a coexistence number (an explicit other rate is kept). */
+export async function numberSendRate(deps: Pick<ServiceDeps, 'store'>, integration: Integration, rate: number): Promise<number> {
+  if (rate !== DEFAULT_SEND_RATE) return rate;
+  const facts = await deps.store.facts.accountFacts(integration.id);
+  return facts?.coexistence === true ? COEXISTENCE_SEND_RATE : rate;
+}
+
 /** All numbers of a workspace together; `--workspace-rate` changes it. */
 export const DEFAULT_WORKSPACE_SEND_RATE = 1000;
 

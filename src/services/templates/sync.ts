@@ -18,7 +18,19 @@ export function toTemplateRecord(template: GraphTemplate, integrationId: string,
     requiredParameters: requiredParameters(template),
     raw: template,
     syncedAt,
+    // Meta's list names a rejection's reason (NONE when there is none) and the quality score.
+    statusReason: reasonOf((template as { rejected_reason?: unknown }).rejected_reason),
+    qualityScore: scoreOf((template as { quality_score?: unknown }).quality_score),
   };
+}
+
+function reasonOf(value: unknown): string | null {
+  return typeof value === 'string' && value !== '' && value.toUpperCase() !== 'NONE' ? value : null;
+}
+
+function scoreOf(value: unknown): string | null {
+  const score = typeof value === 'object' && value !== null ? (value as { score?: unknown }).score : value;
+  return typeof score === 'string' && score !== '' ? score : null;
 }
 
 /** Every template of the WABA as records for this integration. */

@@ -17,6 +17,7 @@ import {
   type InboundSpec,
 } from '../../sandbox/payloads.js';
 import { metaSignatureHeaders } from '../../sandbox/webhooks.js';
+import { fieldEventPayload, type FieldEventSpec } from '../../sandbox/field-events.js';
 import { readIntegrationSecrets } from '../../secrets/integration.js';
 import type { Integration } from '../../store/types.js';
 import type { ServiceDeps } from '../deps.js';
@@ -24,7 +25,8 @@ import type { ServiceDeps } from '../deps.js';
 export type TriggerSpec =
   | { what: 'message'; from: string; name: string; type: string; text?: string | undefined; replyTo?: string | undefined }
   | { what: 'status'; from: string; wamid: string; status: string; errorCode?: number | undefined }
-  | { what: 'batch'; from: string; name: string; type: string; text?: string | undefined; messages: number; statuses: number };
+  | { what: 'batch'; from: string; name: string; type: string; text?: string | undefined; messages: number; statuses: number }
+  | { what: 'field'; from: string; event: FieldEventSpec };
 
 export interface TriggerResult {
   url: string;
@@ -47,6 +49,13 @@ export async function triggerPayload(deps: Pick<ServiceDeps, 'graphFor'>, integr
     displayPhoneNumber: (integration.displayPhoneNumber ?? '').replace(/\D/g, ''),
   };
   if (!/^\d{8,15}$/.test(spec.from)) throw new UsageError(`--from must be a phone number; got "${spec.from}".`);
+  if (spec.what === 'field') {
+    try {
+      return fieldEventPayload(number, { ...spec.event, user: spec.event.user ?? spec.from });
+    } catch (error) {
+      throw new UsageError(`trigger ${spec.event.what} ${(error as Error).message}.`);
+    }
+  }
   if (spec.what === 'status') {
     if (!['sent', 'delivered', 'read', 'failed'].includes(spec.status)) {
       throw new UsageError(`--status must be sent, delivered, read or failed; got "${spec.status}".`);
@@ -147,7 +156,7 @@ async function postSignedBody(
 }
 
 function wamidsOf(payload: unknown): string[] {
-  const value = (payload as { entry: Array<{ changes: Array<{ value: { messages?: Array<{ id: string }>; statuses?: Array<{ id: string }> } }> }> })
-    .entry[0]!.changes[0]!.value;
-  return [...(value.messages ?? []), ...(value.statuses ?? [])].map((m) => m.id);
+  type Value = { messages?: Array<{ id: string }>; statuses?: Array<{ id: string }>; message_echoes?: Array<{ id: string }> };
+  const value = (payload as { entry: Array<{ changes: Array<{ value: Value }> }> }).entry[0]!.changes[0]!.value;
+  return [...(value.messages ?? []), ...(value.statuses ?? []), ...(value.message_echoes ?? [])].map((m) => m.id);
 }

@@ -7,6 +7,7 @@ import { countApproved, fetchTemplateRecords } from '../templates/sync.js';
 import { aboutObject } from '../../graph/explain.js';
 import { webhookPath, webhookUrl } from '../../webhooks.js';
 import { notConnected } from './integrations.js';
+import { COEXISTENCE_SEND_RATE, DEFAULT_SEND_RATE } from '../messages/outbox.js';
 
 export interface IntegrationCheck {
   ok: boolean;
@@ -28,6 +29,35 @@ export interface IntegrationStatus {
   connectedAt: string;
   updatedAt: string;
   check?: IntegrationCheck;
+  /** What Meta's account webhooks last said of the number. */
+  account?: AccountStatus;
+}
+
+/** The number's quality, messaging limit, restriction and coexistence, from its latest account webhooks. */
+export interface AccountStatus {
+  qualityRating: string | null;
+  messagingLimit: string | null;
+  restriction: string | null;
+  lastEvent: string | null;
+  /** Also on the WhatsApp Business app: its throughput is 20 messages per second (the default send rate). */
+  coexistence: boolean;
+  sendRate: number;
+  updatedAt: string | null;
+}
+
+/** The account facts webhooks recorded for a number (none yet: its quality as of the last connect or sync). */
+export async function accountStatus(deps: Pick<ServiceDeps, 'store'>, integration: Integration): Promise<AccountStatus> {
+  const facts = await deps.store.facts.accountFacts(integration.id);
+  const coexistence = facts?.coexistence === true;
+  return {
+    qualityRating: facts?.qualityRating ?? integration.qualityRating,
+    messagingLimit: facts?.messagingLimit ?? null,
+    restriction: facts?.restriction ?? null,
+    lastEvent: facts?.accountEvent ?? null,
+    coexistence,
+    sendRate: coexistence ? COEXISTENCE_SEND_RATE : DEFAULT_SEND_RATE,
+    updatedAt: facts?.updatedAt ?? null,
+  };
 }
 
 export interface StatusResult {
@@ -73,6 +103,7 @@ export async function whatsappStatus(
       connectedAt: integration.createdAt,
       updatedAt: integration.updatedAt,
     };
+    status.account = await accountStatus(deps, integration);
     if (options.check) status.check = await checkIntegration(deps, integration);
     statuses.push(status);
   }

@@ -1,4 +1,5 @@
 import type { Database } from '../db.js';
+import { createChangeWriter } from './changes.js';
 import { createStatusWriter } from './statuses.js';
 import type { Contact, InboxRepo, IngestJob, IngestOutcome, Interaction, NewInteraction, WebhookErrorRecord } from '../types.js';
 
@@ -20,6 +21,8 @@ export interface InteractionRow {
   raw: string;
   user_id: string | null;
   parent_user_id: string | null;
+  previous_texts?: string | null;
+  deleted_at?: string | null;
 }
 
 /** Interaction ids are `in_<seq>`: the row's own key, so a lookup by id costs no extra index on the hot path. */
@@ -49,6 +52,8 @@ export const toInteraction = (row: InteractionRow): Interaction => ({
   raw: JSON.parse(row.raw),
   userId: row.user_id,
   parentUserId: row.parent_user_id,
+  ...(row.previous_texts ? { previousTexts: JSON.parse(row.previous_texts) as Array<{ text: string; at: string }> } : {}),
+  ...(row.deleted_at ? { deletedAt: row.deleted_at } : {}),
 });
 
 export interface ContactRow {
@@ -109,6 +114,11 @@ export function createInboxRepo(db: Database): InboxRepo {
      VALUES (?, ?, 'pending', ?, ?)`,
   );
   const statuses = createStatusWriter(db);
+  const changes = createChangeWriter(db);
+  const insertRaw = db.prepare(
+    `INSERT INTO raw_deliveries (workspace_id, integration_id, body, signature, received_at, forward_state, next_attempt_at)
+     VALUES (?, ?, ?, ?, ?, 'pending', ?)`,
+  );
   const insertError = db.prepare(
     `INSERT INTO webhook_errors (workspace_id, integration_id, phone_number_id, code, title, message, details, received_at, raw)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -186,7 +196,15 @@ export function createInboxRepo(db: Database): InboxRepo {
 
   const ingestAll = db.transaction((jobs: IngestJob[]): IngestOutcome[] =>
     jobs.map((job) => {
-      const outcome: IngestOutcome = { stored: [], duplicates: 0, statusesStored: 0, errorsStored: 0, events: [] };
+      const outcome: IngestOutcome = {
+        stored: [],
+        duplicates: 0,
+        statusesStored: 0,
+        errorsStored: 0,
+        changesStored: 0,
+        eventsQueued: false,
+        events: [],
+      };
       for (const message of job.messages) {
         const stored = storeMessage(job, message);
         if (!stored) {
@@ -201,7 +219,20 @@ export function createInboxRepo(db: Database): InboxRepo {
         }
       }
       for (const status of job.statuses) {
-        if (statuses.record(status, job.receivedAt)) outcome.statusesStored += 1;
+        if (!statuses.record(status, job.receivedAt)) continue;
+        outcome.statusesStored += 1;
+        if (status.forwardDoc) {
+          changes.queueStatus(job, status.integrationId, status.forwardDoc);
+          outcome.eventsQueued = true;
+        }
+      }
+      for (const change of job.changes ?? []) {
+        if (changes.record(job, change)) outcome.changesStored += 1;
+        if (change.forward) outcome.eventsQueued = true;
+      }
+      if (job.raw) {
+        insertRaw.run(job.workspaceId, job.raw.integrationId, job.raw.body, job.raw.signature, job.receivedAt, job.receivedAt);
+        outcome.eventsQueued = true;
       }
       for (const error of job.errors ?? []) {
         insertError.run(

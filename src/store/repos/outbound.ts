@@ -30,6 +30,12 @@ export interface OutboundRow {
   attempts: number;
   created_at: string;
   updated_at: string;
+  pricing_model?: string | null;
+  pricing_category?: string | null;
+  pricing_type?: string | null;
+  billable?: number | null;
+  previous_texts?: string | null;
+  deleted_at?: string | null;
 }
 
 export const toOutbound = (row: OutboundRow): OutboundMessage => ({
@@ -60,6 +66,17 @@ export const toOutbound = (row: OutboundRow): OutboundMessage => ({
   attempts: row.attempts,
   createdAt: row.created_at,
   updatedAt: row.updated_at,
+  pricing:
+    row.pricing_model || row.pricing_category || row.pricing_type || (row.billable !== null && row.billable !== undefined)
+      ? {
+          model: row.pricing_model ?? null,
+          category: row.pricing_category ?? null,
+          type: row.pricing_type ?? null,
+          billable: row.billable === null || row.billable === undefined ? null : row.billable === 1,
+        }
+      : null,
+  previousTexts: row.previous_texts ? (JSON.parse(row.previous_texts) as Array<{ text: string; at: string }>) : [],
+  deletedAt: row.deleted_at ?? null,
 });
 
 export function createOutboundRepo(db: Database): OutboundRepo {
@@ -95,6 +112,25 @@ export function createOutboundRepo(db: Database): OutboundRepo {
      WHERE id = @id`,
   );
   const rank = statusRank;
+  const pricingOf = db
+    .prepare<[string], string>(
+      `SELECT json_extract(raw, '$.pricing') FROM message_statuses
+        WHERE wamid = ? AND json_type(raw, '$.pricing') = 'object' ORDER BY received_at DESC, occurred_at DESC LIMIT 1`,
+    )
+    .pluck();
+  const earlierPricing = {
+    get(wamid: string): { model: string | null; category: string | null; type: string | null; billable: boolean | null } | undefined {
+      const json = pricingOf.get(wamid);
+      if (typeof json !== 'string') return undefined;
+      const p = JSON.parse(json) as Record<string, unknown>;
+      const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : null);
+      return { model: text(p.pricing_model), category: text(p.category), type: text(p.type), billable: typeof p.billable === 'boolean' ? p.billable : null };
+    },
+  };
+  const applyPricing = db.prepare(
+    `UPDATE outbound_messages SET pricing_model = COALESCE(?, pricing_model), pricing_category = COALESCE(?, pricing_category),
+       pricing_type = COALESCE(?, pricing_type), billable = COALESCE(?, billable) WHERE id = ?`,
+  );
   const byKey = db.prepare<[string, string], OutboundRow>(
     'SELECT * FROM outbound_messages WHERE integration_id = ? AND idempotency_key = ?',
   );
@@ -126,7 +162,8 @@ export function createOutboundRepo(db: Database): OutboundRepo {
 
   return {
     async insertOrFind(message) {
-      const row = { ...message, body: JSON.stringify(message.body), forceWindow: message.forceWindow ? 1 : 0 };
+      const { pricing: _pricing, previousTexts: _previous, deletedAt: _deleted, ...fields } = message;
+      const row = { ...fields, body: JSON.stringify(message.body), forceWindow: message.forceWindow ? 1 : 0 };
       if (insert.run(row).changes === 1) return { message, created: true };
       const holder = message.idempotencyKey ? byKey.get(message.integrationId, message.idempotencyKey) : undefined;
       if (!holder) throw new Error(`outbound message ${message.id} was neither inserted nor found by its key`);
@@ -178,6 +215,11 @@ export function createOutboundRepo(db: Database): OutboundRepo {
         const best = statusesFor
           .all(wamid)
           .sort((a, b) => rank(b.status) - rank(a.status))[0];
+        // …and so does the pricing they carried (the latest status with one).
+        const priced = earlierPricing.get(wamid);
+        if (priced) {
+          applyPricing.run(priced.model, priced.category?.toLowerCase() ?? null, priced.type, priced.billable === null ? null : priced.billable ? 1 : 0, id);
+        }
         if (best && rank(best.status) > 0) {
           applyStatus.run({
             id,

@@ -29,6 +29,11 @@ export function createStatusWriter(db: Database) {
        error_details = COALESCE(?, error_details)
      WHERE wamid = ? AND ${STATUS_RANK_SQL} < ?`,
   );
+  const price = db.prepare(
+    `UPDATE outbound_messages SET pricing_model = COALESCE(?, pricing_model), pricing_category = COALESCE(?, pricing_category),
+       pricing_type = COALESCE(?, pricing_type), billable = COALESCE(?, billable)
+     WHERE wamid = ?`,
+  );
   return {
     /** Stores the status unless it is a redelivery (then false) and moves its message's state forward. */
     record(status: NewStatus, receivedAt: string): boolean {
@@ -48,6 +53,11 @@ export function createStatusWriter(db: Database) {
       const rank = statusRank(status.status);
       if (rank > 0) {
         advance.run(status.status, receivedAt, status.errorCode, status.errorTitle, status.errorDetails, status.wamid, rank);
+      }
+      const pricing = status.pricing;
+      if (pricing) {
+        const billable = pricing.billable === null ? null : pricing.billable ? 1 : 0;
+        price.run(pricing.model, pricing.category, pricing.type, billable, status.wamid);
       }
       return true;
     },

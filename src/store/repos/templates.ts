@@ -12,6 +12,9 @@ interface TemplateRow {
   required_parameters: string;
   raw: string;
   synced_at: string;
+  status_reason: string | null;
+  quality_score: string | null;
+  webhook_updated_at: string | null;
 }
 
 const toTemplate = (row: TemplateRow): TemplateRecord => ({
@@ -25,29 +28,35 @@ const toTemplate = (row: TemplateRow): TemplateRecord => ({
   requiredParameters: JSON.parse(row.required_parameters),
   raw: JSON.parse(row.raw),
   syncedAt: row.synced_at,
+  statusReason: row.status_reason,
+  qualityScore: row.quality_score,
+  webhookUpdatedAt: row.webhook_updated_at,
 });
 
 /** Replaces an integration's templates; must run inside a transaction. */
 export function replaceTemplates(db: Database, integrationId: string, templates: TemplateRecord[]): TemplateSyncCounts {
   const existing = new Map(
     db
-      .prepare<[string], { name: string; language: string; raw: string }>(
-        'SELECT name, language, raw FROM templates WHERE integration_id = ?',
+      .prepare<[string], { name: string; language: string; raw: string; status: string; status_reason: string | null; quality_score: string | null }>(
+        'SELECT name, language, raw, status, status_reason, quality_score FROM templates WHERE integration_id = ?',
       )
       .all(integrationId)
-      .map((row) => [`${row.name}\u0000${row.language}`, row.raw]),
+      .map((row) => [`${row.name}\u0000${row.language}`, row]),
   );
   db.prepare('DELETE FROM templates WHERE integration_id = ?').run(integrationId);
   const insert = db.prepare(
     `INSERT OR REPLACE INTO templates (integration_id, template_id, name, language, status, category,
-       parameter_format, required_parameters, raw, synced_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       parameter_format, required_parameters, raw, synced_at, status_reason, quality_score)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const counts: TemplateSyncCounts = { total: 0, added: 0, updated: 0, removed: 0 };
   const seen = new Set<string>();
   for (const t of templates) {
     const key = `${t.name}\u0000${t.language}`;
     const raw = JSON.stringify(t.raw);
+    const earlier = existing.get(key);
+    // A reason Meta's webhook gave stays while the status it explained does; the sync's own words win.
+    const reason = t.statusReason ?? (earlier && earlier.status === t.status ? earlier.status_reason : null);
     insert.run(
       integrationId,
       t.templateId,
@@ -59,11 +68,13 @@ export function replaceTemplates(db: Database, integrationId: string, templates:
       JSON.stringify(t.requiredParameters),
       raw,
       t.syncedAt,
+      reason,
+      t.qualityScore ?? earlier?.quality_score ?? null,
     );
     if (seen.has(key)) continue;
     seen.add(key);
     counts.total += 1;
-    const before = existing.get(key);
+    const before = existing.get(key)?.raw;
     if (before === undefined) counts.added += 1;
     else if (before !== raw) counts.updated += 1;
   }

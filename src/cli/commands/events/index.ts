@@ -23,6 +23,12 @@ export const replay = command({
   help: '\nExample:\n  $ lumen events replay 42 --forward-to http://localhost:3000/hook',
 });
 
+export const tail = command({
+  name: 'tail',
+  description: "follow the running relay's events from another terminal (one line each, or NDJSON with --json)",
+  help: '\nExamples:\n  $ lumen events tail\n  $ lumen events tail --json | jq .',
+});
+
 export const drop = command({
   name: 'drop',
   description: 'give up a delivery that will never succeed: it is not attempted again (unless replayed)',
@@ -33,5 +39,6 @@ export const drop = command({
 export const verbs = [
   withHandler(list, () => import('./list.js')),
   withHandler(replay, () => import('./replay.js')),
+  withHandler(tail, () => import('./tail.js')),
   withHandler(drop, () => import('./drop.js')),
 ];

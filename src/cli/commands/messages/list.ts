@@ -48,7 +48,15 @@ export async function run(ctx: Context, options: Options<typeof list>): Promise<
       ['TIME', 'DIR', 'CONTACT', 'NAME', 'TYPE', 'TEXT OR STATE', 'ID'],
       messages.map((m) =>
         m.direction === 'in'
-          ? [ctx.time.at(m.receivedAt), '← in', m.fromKind === 'phone' ? `+${m.from}` : m.from, m.contactName ?? '', m.type, oneLine(m.text), m.id]
+          ? [
+              ctx.time.at(m.receivedAt),
+              '← in',
+              m.fromKind === 'phone' ? `+${m.from}` : m.from,
+              m.contactName ?? '',
+              m.type,
+              (m.deletedAt ? '[deleted] ' : '') + oneLine(m.text) + ((m.previousTexts?.length ?? 0) > 0 ? ' (edited)' : ''),
+              m.id,
+            ]
           : [ctx.time.at(m.createdAt), '→ out', m.recipientKind === 'phone' ? `+${m.to}` : m.to, '', m.kind, `${m.state}${m.text ? ` · ${oneLine(m.text)}` : ''}`, m.id],
       ),
       { shrink: 5 },

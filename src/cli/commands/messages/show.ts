@@ -19,14 +19,35 @@ export async function run(ctx: Context, _options: Options<typeof show>, ref: str
     });
   }
   const timeline = message.wamid ? await store.outbound.timeline(message.wamid) : [];
-  const data = { ...outboundSummary(message), request: message.body, timeline };
+  const data = {
+    ...outboundSummary(message),
+    pricing: message.pricing ?? null,
+    previousTexts: message.previousTexts ?? [],
+    deletedAt: message.deletedAt ?? null,
+    request: message.body,
+    timeline,
+  };
+  const { textOf } = await import('../../../store/repos/changes.js');
   ctx.out.result(data, () => {
     const lines = [
       `${message.id}  ${message.kind}${message.templateName ? ` ${message.templateName} (${message.templateLanguage})` : ''} to +${message.recipient}`,
       `  State     ${message.state}${message.errorCode ? ` (error ${message.errorCode}: ${message.errorTitle ?? ''})` : ''}`,
       `  wamid     ${message.wamid ?? '-'}`,
-      `  Written   ${ctx.time.atRelative(message.createdAt)}${message.source !== 'cli' ? ` by ${message.source}` : ''}`,
+      `  Written   ${ctx.time.atRelative(message.createdAt)}${message.source === 'business_app' ? ' from the WhatsApp Business app' : message.source !== 'cli' ? ` by ${message.source}` : ''}`,
     ];
+    if (message.pricing) {
+      const p = message.pricing;
+      lines.push(
+        `  Pricing   ${p.category ?? 'unknown category'}${p.type ? ` · ${p.type}` : ''}${p.model ? ` · ${p.model}` : ''}` +
+          ` · ${p.billable === true ? 'billable' : p.billable === false ? 'not billable' : 'billable?'}`,
+      );
+    }
+    const text = textOf(message.body);
+    if (text !== null && (message.previousTexts?.length ?? 0) > 0) {
+      lines.push(`  Text      ${JSON.stringify(text)} (edited)`);
+      for (const earlier of message.previousTexts ?? []) lines.push(`    was ${JSON.stringify(earlier.text)} until ${ctx.time.at(earlier.at)}`);
+    }
+    if (message.deletedAt) lines.push(`  Deleted   ${ctx.time.atRelative(message.deletedAt)}`);
     if (message.approvedBy) lines.push(`  Approved  by ${message.approvedBy} at ${message.approvedAt ? ctx.time.at(message.approvedAt) : '?'}`);
     if (message.rejectedBy) lines.push(`  Rejected  by ${message.rejectedBy} at ${message.rejectedAt ? ctx.time.at(message.rejectedAt) : '?'}: ${message.rejectReason}`);
     if (timeline.length > 0) {

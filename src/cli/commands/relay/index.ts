@@ -24,6 +24,12 @@ export const start = command({
     markRead: flag.boolean('--mark-read', 'mark each inbound message read (blue ticks) once it is stored'),
     typing: flag.boolean('--typing', 'show the typing indicator (and mark it read) while your code works on a message'),
     mediaMaxBytes: flag.string('--media-max-bytes <n>', 'refuse inbound media files larger than this', { default: String(100 * 1024 * 1024) }),
+    events: flag.string(
+      '--events <list>',
+      'what your code gets: messages, statuses, templates, account, preferences, echoes, edits (comma-separated) or all',
+      { default: 'messages', env: 'LUMEN_RELAY_EVENTS' },
+    ),
+    forwardRaw: flag.boolean('--forward-raw', "hand on Meta's exact body with Meta's own X-Hub-Signature-256 (for a bot written for Meta's webhooks)"),
     quiet: flag.boolean('--quiet', 'print only where the relay listens, errors and shutdown (no line per event)'),
     logFile: flag.string('--log-file <file>', 'write the output to this file instead of stdout, rotated by size (FILE.1 … FILE.5)'),
     logMaxBytes: flag.string('--log-max-bytes <n>', 'rotate --log-file when it would grow past this many bytes', { default: String(10 * 1024 * 1024) }),
@@ -35,6 +41,8 @@ export const start = command({
   help:
     '\nExamples:\n  $ lumen relay start --tunnel cloudflared --forward-to http://localhost:3000/hook\n' +
     '  $ lumen relay start --exec "node bot.js" --auto-reply\n  $ lumen relay start --port 0 --json\n' +
+    '  $ lumen relay start --forward-to http://localhost:3000/hook --events messages,statuses,templates\n' +
+    '  $ lumen relay start --forward-to http://localhost:8080/ --forward-raw   # a pywa or whatsapp-api-js bot, unchanged\n' +
     '  $ lumen relay start --forward-to http://localhost:3000/hook --log-file ~/lumen-relay.log\n\n' +
     'Besides the webhooks it serves GET /healthz (alive), GET /readyz (503 with the reasons when the database cannot be\n' +
     'written or a number\'s secrets cannot be read) and GET /metrics (Prometheus text; this machine only unless\n' +

@@ -41,6 +41,19 @@ export async function run(ctx: Context, options: Options<typeof start>): Promise
     }
   }
   const retentionMs = retentionSetting(ctx.config().retention);
+  const { parseEventGroups } = await import('../../../relay/documents.js');
+  const events = parseEventGroups(options.events);
+  if (events.unknown.length > 0 || events.groups.size === 0) {
+    throw new UsageError(
+      `--events takes messages, statuses, templates, account, preferences, echoes, edits or all; got "${options.events}".`,
+    );
+  }
+  if (options.forwardRaw && !options.forwardTo && !options.exec) {
+    throw new UsageError("--forward-raw hands Meta's deliveries to your code: add --forward-to URL (or --exec CMD).");
+  }
+  if (!options.forwardTo && !options.exec && options.events !== 'messages') {
+    throw new UsageError('--events chooses what your code gets: add --forward-to URL or --exec CMD.');
+  }
 
   const stateFile = join(ctx.paths.dataDir, 'relay.json');
   const { runningRelay } = await import('../../../relay/state-file.js');
@@ -103,6 +116,8 @@ export async function run(ctx: Context, options: Options<typeof start>): Promise
       typing: options.typing,
       metricsClients: options.metricsHost ?? [],
       retentionMs,
+      events: events.groups,
+      forwardRaw: options.forwardRaw,
     },
   ).catch((error: unknown) => {
     closeLog();
@@ -171,8 +186,8 @@ async function statusLine(ctx: Context, event: Extract<RelayEvent, { event: 'sta
   return `· ${event.status} ${truncate(event.wamid, 24)}${event.recipient ? ` to ${displaySender(event.recipient)}` : ''}${error}`;
 }
 
-/** One line per relay event, to `out`: the terminal, or the log file. */
-function printEvent(ctx: Context, event: RelayEvent, out: Output = ctx.out): void {
+/** One line per relay event, to `out`: the terminal, or the log file (and `events tail` follows them). */
+export function printEvent(ctx: Context, event: RelayEvent, out: Output = ctx.out): void {
   const s = out.style;
   switch (event.event) {
     case 'listening':
@@ -192,7 +207,19 @@ function printEvent(ctx: Context, event: RelayEvent, out: Output = ctx.out): voi
       return;
     case 'status':
       // The message lumen sent (msg_…) and to whom, rather than a 60-character wamid.
-      void statusLine(ctx, event).then((line) => out.print(s.dim(line)));
+      void statusLine(ctx, event).then((line) =>
+        out.print(s.dim(line + (event.category ? ` · ${event.category}${event.billable ? ', billable' : ''}` : ''))),
+      );
+      return;
+    case 'change':
+      out.print(`${s.cyan('◆')} ${event.text}`);
+      return;
+    case 'forward':
+      out.print(
+        event.ok
+          ? `${s.green('→')} ${event.queue === 'raw' ? "Meta's delivery" : event.object} handed on (${event.status ?? 0})`
+          : `${s.red('→')} ${event.queue === 'raw' ? "Meta's delivery" : event.object} to ${event.target} failed (${event.error}); attempt ${event.attempt}, retrying at ${event.nextAttemptAt}`,
+      );
       return;
     case 'dispatch':
       out.print(

@@ -19,6 +19,10 @@ export async function run(ctx: Context, options: Options<typeof list>): Promise<
     parameterFormat: t.parameterFormat,
     parameters: t.requiredParameters.map((p) => `${p.component}:${p.name}`),
     id: t.templateId,
+    // From Meta's template webhooks (status, category, quality) or the sync.
+    reason: t.statusReason ?? null,
+    quality: t.qualityScore ?? null,
+    updatedByWebhookAt: t.webhookUpdatedAt ?? null,
   }));
   ctx.out.result(data, () => {
     if (data.length === 0) {
@@ -27,8 +31,15 @@ export async function run(ctx: Context, options: Options<typeof list>): Promise<
         : 'No templates synced. Run `lumen templates sync`.';
     }
     return table(
-      ['NAME', 'LANGUAGE', 'STATUS', 'CATEGORY', 'PARAMETERS'],
-      data.map((t) => [t.name, t.language, t.status, t.category ?? '', t.parameters.join(' ') || '-']),
+      ['NAME', 'LANGUAGE', 'STATUS', 'CATEGORY', 'QUALITY', 'PARAMETERS'],
+      data.map((t) => [
+        t.name,
+        t.language,
+        t.reason ? `${t.status} (${t.reason.length > 60 ? `${t.reason.slice(0, 59)}…` : t.reason})` : t.status,
+        t.category ?? '',
+        t.quality ?? '',
+        t.parameters.join(' ') || '-',
+      ]),
     );
   });
 }

@@ -32,6 +32,7 @@ function render(ctx: Context, i: IntegrationStatus): string[] {
     `  Secrets        ${i.secretStore === 'keychain' ? 'OS keychain' : 'encrypted file'}`,
     `  Connected      ${ctx.time.atRelative(i.connectedAt)}`,
   ];
+  lines.push(...accountLines(ctx, i));
   if (i.check) {
     const c = i.check;
     lines.push(
@@ -41,5 +42,16 @@ function render(ctx: Context, i: IntegrationStatus): string[] {
     );
   }
   lines.push('');
+  return lines;
+}
+
+/** What Meta's account webhooks said last: quality, messaging limit, restriction, coexistence. */
+function accountLines(ctx: Context, i: IntegrationStatus): string[] {
+  const a = i.account;
+  if (!a || a.updatedAt === null) return [];
+  const s = ctx.out.style;
+  const lines = [`  Account        quality ${a.qualityRating ?? 'unknown'} · messaging limit ${a.messagingLimit ?? 'unknown'} (webhooks, ${a.updatedAt})`];
+  if (a.restriction) lines.push(`  Restriction    ${s.red(a.restriction)}`);
+  if (a.coexistence) lines.push(`  Coexistence    also on the WhatsApp Business app: ${a.sendRate} messages/s (the default send rate)`);
   return lines;
 }

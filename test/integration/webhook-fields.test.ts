@@ -1,0 +1,392 @@
+/**
+ * Every webhook field lumen acts on, in process: the real relay on 127.0.0.1, a real SQLite file, the sandbox over
+ * HTTP as the Graph API and as Meta's webhook sender (`POST /_sandbox/events` plays each field). Each field's sample
+ * changes what the CLI shows (`templates list`, `messages show`, `messages list`, `contacts list`, `usage`,
+ * `whatsapp status`, run once each as the built CLI on the same LUMEN_HOME); a paused template and an opted-out
+ * contact are refused before Meta; `--events` and `--forward-raw` hand on what they say.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createGraphClient, type GraphClient } from '../../src/graph/client.js';
+import type { RelayEvent } from '../../src/relay/events.js';
+import { startRelay, type RelayHandle, type RelayOptions } from '../../src/relay/server.js';
+import { metaSignatureHeaders } from '../../src/sandbox/webhooks.js';
+import { serializeLikeMeta } from '../../src/sandbox/payloads.js';
+import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
+import { createMemorySecretStore } from '../../src/secrets/index.js';
+import { createServiceDeps, type ServiceDeps } from '../../src/services/deps.js';
+import { sendOne } from '../../src/services/messages/send.js';
+import { DEFAULT_SEND_RATE, DEFAULT_WORKSPACE_SEND_RATE, numberSendRate } from '../../src/services/messages/outbox.js';
+import { connectWhatsApp } from '../../src/services/whatsapp/connect.js';
+import { openStore } from '../../src/store/index.js';
+import type { Integration, Store, Workspace } from '../../src/store/types.js';
+import { eventually } from '../helpers/async.js';
+import { lumen } from '../helpers/cli.js';
+import { makeHome, type LumenHome } from '../helpers/home.js';
+import { startForwardTarget, type ForwardTarget } from '../helpers/relay.js';
+
+const CUSTOMER = '15551234567';
+const RATES = { perIntegration: DEFAULT_SEND_RATE, perWorkspace: DEFAULT_WORKSPACE_SEND_RATE };
+
+let sandbox: SandboxHandle;
+let home: LumenHome;
+let store: Store;
+let workspace: Workspace;
+let integration: Integration;
+let relay: RelayHandle | undefined;
+let target: ForwardTarget | undefined;
+let events: RelayEvent[];
+const clients: GraphClient[] = [];
+const secrets = createMemorySecretStore();
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ webhookDelayMs: 5 });
+});
+afterAll(() => sandbox.close());
+beforeEach(async () => {
+  sandbox.reset();
+  home = makeHome();
+  store = openStore(home.path('lumen.db'));
+  events = [];
+  workspace = await store.workspaces.ensure('default', new Date().toISOString());
+  const connected = await connectWhatsApp(services(), {
+    workspace,
+    phoneNumberId: sandbox.phoneNumberId,
+    wabaId: sandbox.wabaId,
+    accessToken: sandbox.accessToken,
+    appSecret: sandbox.appSecret,
+    subscribe: true,
+  });
+  integration = (await store.integrations.findById(connected.result.id))!;
+});
+afterEach(async () => {
+  sandbox.setWebhookUrl(undefined);
+  await relay?.close();
+  relay = undefined;
+  await target?.close();
+  target = undefined;
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+  store.close();
+  home.cleanup();
+});
+
+function services(): ServiceDeps {
+  return createServiceDeps({
+    store,
+    secrets: async () => secrets,
+    graph: async (token) => {
+      const client = createGraphClient({ baseUrl: sandbox.url, version: 'v23.0', accessToken: token });
+      clients.push(client);
+      return client;
+    },
+    now: () => new Date(),
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+  });
+}
+
+async function start(options: Partial<RelayOptions> = {}): Promise<RelayHandle> {
+  relay = await startRelay(
+    { ...services(), onEvent: (event) => events.push(event) },
+    { host: '127.0.0.1', port: 0, mediaDir: home.path('media'), soleDispatcher: true, localApi: true, ...options },
+  );
+  sandbox.setWebhookUrl(`${relay.url}/webhooks/whatsapp/${integration.id}`);
+  return relay;
+}
+
+/** The sandbox sends Meta's webhook for a field (`POST /_sandbox/events`); resolves once the relay answered it. */
+async function play(spec: Record<string, unknown>): Promise<void> {
+  const before = sandbox.webhooks().filter((d) => d.delivered).length;
+  const response = await fetch(`${sandbox.url}/_sandbox/events`, { method: 'POST', body: JSON.stringify(spec), headers: { 'content-type': 'application/json' } });
+  expect(response.status).toBe(202);
+  await eventually(() => expect(sandbox.webhooks().filter((d) => d.delivered).length).toBeGreaterThan(before));
+}
+
+/** A delivery signed like Meta's, posted straight to the relay. */
+async function postSigned(payload: unknown): Promise<Response> {
+  const body = serializeLikeMeta(payload);
+  return fetch(`${relay!.url}/webhooks/whatsapp/${integration.id}`, { method: 'POST', headers: metaSignatureHeaders(body, sandbox.appSecret), body });
+}
+
+async function cli(...args: string[]): Promise<any> {
+  const result = await lumen([...args, '--json'], { env: home.env });
+  expect(result.stderr).not.toMatch(/at .*\.js:\d+/); // never a stack trace
+  expect(result.exitCode, result.stderr).toBe(0);
+  return JSON.parse(result.stdout);
+}
+
+async function customerWrites(text = 'hi'): Promise<string> {
+  sandbox.sendInbound([{ from: CUSTOMER, type: 'text', text }]);
+  const interaction = await eventually(async () => {
+    const [latest] = await store.inbox.listInteractions({ workspaceId: workspace.id, limit: 1 });
+    expect(latest?.text).toBe(text);
+    return latest!;
+  });
+  return interaction.wamid;
+}
+
+function sendTemplate(name: string, params: string[] = []) {
+  return sendOne(services(), {
+    workspace,
+    integration,
+    to: CUSTOMER,
+    message: { kind: 'template', name, language: 'en_US', params },
+    rates: RATES,
+    source: 'cli',
+  });
+}
+
+describe('statuses: pricing per sent message', () => {
+  it('is recorded from each status, shown by messages show and summed by usage; unknown categories are kept', async () => {
+    await start();
+    await customerWrites();
+    const marketing = await sendTemplate('welcome', ['first_name=Ana', 'shop=Lumen']);
+    const text = await sendOne(services(), { workspace, integration, to: CUSTOMER, message: { kind: 'text', text: 'thanks' }, rates: RATES, source: 'cli' });
+    await eventually(async () => {
+      expect((await store.outbound.findById(marketing.message.id))?.state).toBe('read');
+      expect((await store.outbound.findById(text.message.id))?.state).toBe('read');
+    });
+    expect((await store.outbound.findById(marketing.message.id))?.pricing).toEqual({ model: 'PMP', category: 'marketing', type: 'regular', billable: true });
+    expect((await store.outbound.findById(text.message.id))?.pricing).toMatchObject({ category: 'service', billable: false });
+
+    // A category Meta adds later is kept as it is, not refused.
+    const future = await sendOne(services(), { workspace, integration, to: CUSTOMER, message: { kind: 'text', text: 'more' }, rates: RATES, source: 'cli' });
+    await eventually(async () => expect((await store.outbound.findById(future.message.id))?.state).toBe('read'));
+    const answer = await postSigned({
+      object: 'whatsapp_business_account',
+      entry: [{ id: sandbox.wabaId, changes: [{ field: 'messages', value: { messaging_product: 'whatsapp', metadata: { display_phone_number: '15550104242', phone_number_id: sandbox.phoneNumberId }, statuses: [{ id: future.message.wamid, status: 'failed', timestamp: '1700000000', recipient_id: CUSTOMER, pricing: { billable: true, pricing_model: 'PMP', category: 'marketing_lite', type: 'regular' } }] } }] }],
+    });
+    expect(answer.status).toBe(200);
+    expect((await store.outbound.findById(future.message.id))?.pricing?.category).toBe('marketing_lite');
+
+    const shown = await cli('messages', 'show', marketing.message.id);
+    expect(shown.pricing).toEqual({ model: 'PMP', category: 'marketing', type: 'regular', billable: true });
+    const human = await lumen(['messages', 'show', marketing.message.id], { env: home.env });
+    expect(human.stdout).toMatch(/Pricing\s+marketing · regular · PMP · billable/);
+
+    const usage = await cli('usage', '--since', '1d');
+    const byCategory = Object.fromEntries(usage.categories.map((c: any) => [c.category, c]));
+    expect(byCategory.marketing).toMatchObject({ total: 1, sent: 1, delivered: 1, read: 1, failed: 0, billable: 1 });
+    expect(byCategory.service).toMatchObject({ total: 1, read: 1, billable: 0 });
+    expect(byCategory.marketing_lite).toMatchObject({ total: 1, billable: 1 });
+    expect(usage.total).toMatchObject({ messages: 3, billable: 2 });
+  });
+});
+
+describe('templates: Meta\'s webhooks update the synced template at once', () => {
+  it('a paused template is refused with Meta\'s reason before any Graph call; category, quality and components follow', async () => {
+    await start();
+    await play({ what: 'template', template: 'hello_world', language: 'en_US', event: 'PAUSED', reason: 'FIRST_PAUSE' });
+    const [paused] = await store.templates.findByName(integration.id, 'hello_world');
+    expect(paused).toMatchObject({ status: 'PAUSED', statusReason: 'FIRST_PAUSE' });
+
+    const sendsBefore = sandbox.sent().length;
+    await expect(sendTemplate('hello_world')).rejects.toMatchObject({
+      code: 'template_not_approved',
+      message: expect.stringMatching(/PAUSED.*FIRST_PAUSE/),
+    });
+    expect(sandbox.sent()).toHaveLength(sendsBefore); // the sandbox saw no send
+
+    await play({ what: 'template-category', template: 'order_update', language: 'en_US', category: 'MARKETING' });
+    await play({ what: 'template-quality', template: 'appointment_reminder', language: 'en_US', quality: 'RED' });
+    await play({ what: 'template-components', template: 'welcome', language: 'en_US', text: 'Hi {{first_name}}, new at {{shop}}!' });
+    await play({ what: 'template', template: 'promo_rejected', language: 'en_US', event: 'REJECTED', reason: 'INVALID_FORMAT' });
+
+    const listed = await cli('templates', 'list');
+    const find = (name: string) => listed.find((t: any) => t.name === name && t.language === 'en_US');
+    expect(find('hello_world')).toMatchObject({ status: 'PAUSED', reason: 'FIRST_PAUSE' });
+    expect(find('order_update')).toMatchObject({ category: 'MARKETING' });
+    expect(find('appointment_reminder')).toMatchObject({ quality: 'RED' });
+    expect(find('promo_rejected')).toMatchObject({ status: 'REJECTED', reason: expect.stringContaining('INVALID_FORMAT') });
+    const [welcome] = await store.templates.findByName(integration.id, 'welcome');
+    expect(welcome!.raw.components?.find((c: any) => c.type === 'BODY')?.text).toBe('Hi {{first_name}}, new at {{shop}}!');
+
+    // Approved again: sendable, and the reason is gone.
+    await play({ what: 'template', template: 'hello_world', language: 'en_US', event: 'APPROVED' });
+    expect((await store.templates.findByName(integration.id, 'hello_world'))[0]).toMatchObject({ status: 'APPROVED', statusReason: null });
+  });
+});
+
+describe('account: quality, messaging limit, restriction, coexistence', () => {
+  it('are recorded and shown by whatsapp status; a coexistence number sends at 20/s by default', async () => {
+    await start();
+    expect(await numberSendRate(services(), integration, DEFAULT_SEND_RATE)).toBe(DEFAULT_SEND_RATE);
+    await play({ what: 'quality', event: 'DOWNGRADE', limit: 'TIER_10K', quality: 'YELLOW' });
+    await play({ what: 'account', restriction: 'RESTRICTED_BIZ_INITIATED_MESSAGING' });
+    await play({ what: 'account', coexistence: true });
+    await play({ what: 'capability', limit: '10000' });
+
+    const status = await cli('whatsapp', 'status');
+    expect(status.integrations[0].account).toMatchObject({
+      qualityRating: 'YELLOW',
+      messagingLimit: '10000',
+      coexistence: true,
+      sendRate: 20,
+    });
+    const human = await lumen(['whatsapp', 'status'], { env: home.env });
+    expect(human.stdout).toMatch(/Account\s+quality YELLOW · messaging limit 10000/);
+    expect(human.stdout).toMatch(/Coexistence\s+also on the WhatsApp Business app: 20 messages\/s/);
+    expect(await numberSendRate(services(), integration, DEFAULT_SEND_RATE)).toBe(20);
+    expect(await numberSendRate(services(), integration, 5)).toBe(5); // an explicit rate is kept
+
+    // The restriction came with its own account_update; a later one without a restriction lifts it.
+    const facts = await store.facts.accountFacts(integration.id);
+    expect(facts?.restriction).toBeNull();
+    await play({ what: 'account', restriction: 'RESTRICTED_ADD_PHONE_NUMBER_ACTION' });
+    const restricted = await cli('whatsapp', 'status');
+    expect(restricted.integrations[0].account.restriction).toMatch(/^RESTRICTED_ADD_PHONE_NUMBER_ACTION until /);
+  });
+});
+
+describe('preferences: marketing opt-outs', () => {
+  it('flag the contact, and marketing templates to them are refused before Meta (utility ones are not)', async () => {
+    await start();
+    await customerWrites();
+    await play({ what: 'preferences', user: CUSTOMER, value: 'stop' });
+    const contacts = await cli('contacts', 'list');
+    expect(contacts[0]).toMatchObject({ id: CUSTOMER, marketingOptOutAt: expect.any(String) });
+
+    const sendsBefore = sandbox.sent().length;
+    await expect(sendTemplate('welcome', ['first_name=Ana', 'shop=Lumen'])).rejects.toMatchObject({
+      code: 'marketing_opted_out',
+      message: expect.stringContaining('asked to stop marketing messages'),
+    });
+    expect(sandbox.sent()).toHaveLength(sendsBefore);
+    await expect(sendTemplate('hello_world')).resolves.toBeDefined();
+
+    await play({ what: 'preferences', user: CUSTOMER, value: 'resume', timestamp: Math.floor(Date.now() / 1000) + 5 });
+    expect((await cli('contacts', 'list'))[0].marketingOptOutAt).toBeNull();
+    await expect(sendTemplate('welcome', ['first_name=Ana', 'shop=Lumen'])).resolves.toBeDefined();
+  });
+});
+
+describe('coexistence echoes, edits and revokes', () => {
+  it('an echo is a message sent from the app; an edit keeps the earlier text; a revoke marks it deleted', async () => {
+    await start();
+    await play({ what: 'echo', user: CUSTOMER, text: 'typed on the phone', wamid: 'wamid.ECHO1' });
+    const echoed = await eventually(async () => {
+      const message = await store.outbound.findByWamid('wamid.ECHO1');
+      expect(message).toBeDefined();
+      return message!;
+    });
+    expect(echoed).toMatchObject({ source: 'business_app', recipient: CUSTOMER, state: 'sent', kind: 'text' });
+
+    await play({ what: 'edit', user: CUSTOMER, wamid: 'wamid.ECHO1', text: 'typed on the phone, fixed' });
+    const shown = await cli('messages', 'show', 'wamid.ECHO1');
+    expect(shown.request.text.body).toBe('typed on the phone, fixed');
+    expect(shown.previousTexts).toEqual([{ text: 'typed on the phone', at: expect.any(String) }]);
+
+    const inbound = await customerWrites('helo');
+    await play({ what: 'edit', user: CUSTOMER, wamid: inbound, text: 'hello' });
+    await play({ what: 'revoke', user: CUSTOMER, wamid: 'wamid.ECHO1' });
+    const [edited] = await store.inbox.listInteractions({ workspaceId: workspace.id, limit: 1 });
+    expect(edited).toMatchObject({ text: 'hello', previousTexts: [{ text: 'helo', at: expect.any(String) }] });
+    expect((await cli('messages', 'show', 'wamid.ECHO1')).deletedAt).toEqual(expect.any(String));
+    // Edits and revokes are changes to messages, not messages of their own.
+    expect(await store.inbox.listInteractions({ workspaceId: workspace.id, limit: 10 })).toHaveLength(1);
+
+    await play({ what: 'revoke', user: CUSTOMER, wamid: inbound });
+    const listed = await lumen(['messages', 'list'], { env: home.env });
+    expect(listed.stdout).toMatch(/\[deleted\] hello \(edited\)/);
+  });
+});
+
+describe('relay start --events', () => {
+  it('hands on the chosen objects, each document naming its object; the rest are only stored', async () => {
+    target = await startForwardTarget();
+    await start({ forwardTo: target.url, events: new Set(['messages', 'statuses', 'templates']) });
+    await customerWrites();
+    await play({ what: 'template', template: 'hello_world', language: 'en_US', event: 'PAUSED' });
+    await play({ what: 'account', coexistence: true });
+    const sent = await sendOne(services(), { workspace, integration, to: CUSTOMER, message: { kind: 'text', text: 'ok' }, rates: RATES, source: 'cli' });
+    const docs = await eventually(() => {
+      const all = target!.accepted().map((r) => JSON.parse(r.body));
+      expect(all.filter((d) => d.object === 'status' && d.wamid === sent.message.wamid).map((d) => d.status).sort()).toEqual(['delivered', 'read', 'sent']);
+      expect(all.some((d) => d.object === 'template')).toBe(true);
+      return all;
+    });
+    expect(docs.find((d) => d.object === 'interaction')).toMatchObject({ text: 'hi', from: CUSTOMER });
+    expect(docs.find((d) => d.object === 'template')).toMatchObject({ name: 'hello_world', status: 'PAUSED', integrationId: integration.id });
+    expect(docs.find((d) => d.object === 'status')).toMatchObject({ integrationId: integration.id, pricing: { category: 'service' } });
+    expect(docs.some((d) => d.object === 'account')).toBe(false);
+    expect(await store.facts.accountFacts(integration.id)).toMatchObject({ coexistence: true }); // stored all the same
+  });
+
+  it('without messages in the list, inbound messages are stored but not handed on', async () => {
+    target = await startForwardTarget();
+    await start({ forwardTo: target.url, events: new Set(['preferences']) });
+    await customerWrites();
+    await play({ what: 'preferences', user: CUSTOMER, value: 'stop' });
+    const docs = await eventually(() => {
+      const all = target!.accepted().map((r) => JSON.parse(r.body));
+      expect(all).toHaveLength(1);
+      return all;
+    });
+    expect(docs[0]).toMatchObject({ object: 'preferences', contact: CUSTOMER, value: 'stop', category: 'marketing_messages' });
+  });
+});
+
+describe('relay start --forward-raw', () => {
+  it("re-posts Meta's exact bytes with Meta's signature, which verifies with the app secret, after storing", async () => {
+    target = await startForwardTarget((i) => (i === 0 ? 503 : 200)); // the first attempt fails: retried
+    await start({ forwardTo: target.url, forwardRaw: true });
+    await customerWrites('raw please');
+    const [received] = await eventually(() => {
+      const all = target!.accepted();
+      expect(all).toHaveLength(1);
+      return all;
+    });
+    const sentByMeta = sandbox.webhooks().find((d) => d.body.includes('raw please'))!;
+    expect(received!.raw.equals(Buffer.from(sentByMeta.body))).toBe(true);
+    const header = String(received!.headers['x-hub-signature-256']);
+    const expected = `sha256=${createHmac('sha256', sandbox.appSecret).update(received!.raw).digest('hex')}`;
+    expect(timingSafeEqual(Buffer.from(header), Buffer.from(expected))).toBe(true);
+    expect(target.requests.length).toBe(2);
+    expect(target.requests[0]!.raw.equals(received!.raw)).toBe(true);
+  });
+
+  it('is refused without a target, and with --events or --auto-reply', async () => {
+    await expect(start({ forwardRaw: true })).rejects.toThrow(/--forward-raw/);
+    await expect(start({ forwardRaw: true, forwardTo: 'http://127.0.0.1:9/', events: new Set(['statuses']) })).rejects.toThrow(/--events/);
+  });
+});
+
+describe('events tail', () => {
+  it("the relay's loopback /v1/events streams its events as NDJSON (with the local API key only)", async () => {
+    await start();
+    const denied = await fetch(`${relay!.localApi!.url}/v1/events`);
+    expect(denied.status).toBe(401);
+    const controller = new AbortController();
+    const response = await fetch(`${relay!.localApi!.url}/v1/events`, {
+      headers: { authorization: `Bearer ${relay!.localApi!.key}` },
+      signal: controller.signal,
+    });
+    expect(response.status).toBe(200);
+    const reader = response.body!.getReader();
+    const lines: any[] = [];
+    let buffered = '';
+    const readUntil = async (found: () => boolean) => {
+      while (!found()) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error('stream ended');
+        buffered += Buffer.from(value).toString('utf8');
+        const parts = buffered.split('\n');
+        buffered = parts.pop() ?? '';
+        for (const part of parts) if (part.trim() !== '') lines.push(JSON.parse(part));
+      }
+    };
+    await readUntil(() => lines.some((l) => l.event === 'following'));
+    sandbox.sendInbound([{ from: CUSTOMER, type: 'text', text: 'tail me' }]);
+    await readUntil(() => lines.some((l) => l.event === 'message' && l.text === 'tail me'));
+    await play({ what: 'template', template: 'hello_world', language: 'en_US', event: 'PAUSED', reason: 'FIRST_PAUSE' });
+    await readUntil(() => lines.some((l) => l.event === 'change'));
+    expect(lines.find((l) => l.event === 'change')).toMatchObject({ object: 'template', text: 'template hello_world (en_US) is PAUSED: FIRST_PAUSE' });
+    controller.abort();
+  });
+
+  it('without a running relay, says so in one line and exits non-zero', async () => {
+    const result = await lumen(['events', 'tail'], { env: home.env });
+    expect(result.exitCode).not.toBe(0);
+    expect(result.stderr).toMatch(/No relay is running/);
+    expect(result.stderr).not.toMatch(/at .*\.js:\d+/);
+  });
+});
