@@ -57,7 +57,7 @@ Examples:
 Environment:
   LUMEN_HOME             folder for all state (default: XDG data/config dirs)
   LUMEN_GRAPH_URL        Graph API base URL (default https://graph.facebook.com)
-  LUMEN_GRAPH_VERSION    Graph API version (default v23.0)
+  LUMEN_GRAPH_VERSION    Graph API version (default v25.0)
   LUMEN_SECRET_STORE     keychain | file (default: keychain when available, else file)
   LUMEN_MASTER_KEY       passphrase for the encrypted secrets file
   LUMEN_WORKSPACE        workspace to act in, when --workspace is not given
