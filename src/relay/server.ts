@@ -362,7 +362,7 @@ export async function startRelay(relayDeps: RelayDeps, options: RelayOptions): P
   }
   publicUrl = tunnel?.url ?? options.publicUrl?.replace(/\/+$/, '') ?? null;
   if (options.stateFile) {
-    writeRelayState(options.stateFile, { pid: process.pid, url: listeningUrl, publicUrl, startedAt: deps.now().toISOString() });
+    writeRelayState(options.stateFile, { pid: process.pid, url: listeningUrl, publicUrl, tunnel: tunnel?.provider ?? null, startedAt: deps.now().toISOString() });
   }
 
   // Retention: once at start, then daily; a purge runs in short transactions, beside ingest.

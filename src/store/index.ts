@@ -24,6 +24,9 @@ export function openStore(path: string): Store {
     media: createMediaRepo(db),
     maintenance: createMaintenanceRepo(db),
     console: createConsoleRepo(db),
+    async quickCheck() {
+      return (db.pragma('quick_check', { simple: true }) as string) ?? 'ok';
+    },
     close: () => db.close(),
   };
 }

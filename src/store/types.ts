@@ -112,6 +112,8 @@ export interface Store {
   media: MediaRepo;
   maintenance: MaintenanceRepo;
   console: ConsoleRepo;
+  /** SQLite's `PRAGMA quick_check`: 'ok', or the first problem found. */
+  quickCheck(): Promise<string>;
   close(): void;
 }
 
