@@ -219,7 +219,7 @@ export function statusEntry(spec: StatusSpec): Record<string, unknown> {
           ],
         }
       : {
-          conversation: { id: randomBytes(16).toString('hex'), origin: { type: 'service' } },
+          // v24+ status shape: no `conversation` object, pricing only.
           pricing: { billable: true, pricing_model: 'PMP', category: 'service', type: 'regular' },
         }),
   };

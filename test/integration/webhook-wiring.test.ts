@@ -291,6 +291,17 @@ describe('inputs', () => {
     expect(checkPublicUrl('https://x.example/<id>')).toMatch(/not a valid URL/);
   });
 
+  it("the sandbox's statuses have the v24+ shape: pricing, no conversation object", async () => {
+    const { statusPayload } = await import('../../src/sandbox/payloads.js');
+    const payload = statusPayload(
+      { wabaId: sandbox.wabaId, phoneNumberId: sandbox.phoneNumberId, displayPhoneNumber: '15550104242' },
+      [{ wamid: 'wamid.X', status: 'delivered', recipient: '15551234567' }],
+    );
+    const status = (payload.entry[0]!.changes[0]!.value as { statuses: Array<Record<string, unknown>> }).statuses[0]!;
+    expect(status).not.toHaveProperty('conversation');
+    expect(status).toHaveProperty('pricing');
+  });
+
   it('the newer Graph error codes have reasons and hints', () => {
     for (const code of [131062, 131063, 137000, 131037, 130497, 131049]) {
       expect(SEND_ERROR_REASONS[code]?.reason, String(code)).toBeTruthy();
