@@ -128,8 +128,14 @@ export function webhookProblems(status: IntegrationStatus): string[] {
   const meta = status.webhook.meta;
   if (status.webhook.readBackError) problems.push(`could not read the webhook setup back: ${status.webhook.readBackError.message}`);
   if (!status.appSubscribed) problems.push(`app not subscribed to WABA ${status.wabaId}: messages will not arrive`);
-  if (meta && meta.callbackUrl === null) problems.push('Meta has no Callback URL for this number: deliveries go nowhere');
-  else if (meta && meta.pointsHere === false) problems.push(`Meta delivers to ${meta.callbackUrl}, not to ${meta.expectedUrl}`);
+  // With no public URL known yet (connected, relay not started), no Callback URL is the expected state, not a fault.
+  if (meta && meta.pointsHere === false) {
+    problems.push(
+      meta.callbackUrl === null
+        ? `Meta has no Callback URL for this number: deliveries go nowhere (lumen expects ${meta.expectedUrl})`
+        : `Meta delivers to ${meta.callbackUrl}, not to ${meta.expectedUrl}`,
+    );
+  }
   return problems;
 }
 

@@ -111,6 +111,8 @@ export async function run(ctx: Context, options: Options<typeof start>): Promise
     closeLog();
     throw listenError(error, options.host, port);
   });
+  // From here a signal stops the relay cleanly, registration under way included.
+  const stopSignal = waitForShutdownSignal();
   print({ event: 'listening', url: relay.url });
   started = true;
   for (const event of early.splice(0)) visible(event);
@@ -120,7 +122,7 @@ export async function run(ctx: Context, options: Options<typeof start>): Promise
   const registrations = options.register ? await relay.register(options.callbackScope as 'phone' | 'waba') : [];
   if (!ctx.globals.json) banner(out, relay, options.logFile !== undefined, registrations.length > 0 && registrations.every((r) => r.ok));
 
-  const signal = await waitForShutdownSignal();
+  const signal = await stopSignal;
   print({ event: 'stopping', signal });
   await relay.close();
   print({ event: 'stopped' });
