@@ -55,7 +55,7 @@ describe('lumen relay start with a public URL', () => {
     await connectNumber(home.env, sandbox.phoneNumberId, sandbox.wabaId);
     const http = await lumen(['relay', 'start', '--port', '0', '--public-url', 'http://relay.example.dev'], { env: home.env });
     expect(http.exitCode).toBe(2);
-    expect(http.stderr).toContain('must be https');
+    expect(http.stderr).toContain('must use https://');
     const scope = await lumen(['relay', 'start', '--port', '0', '--public-url', 'https://relay.example.dev', '--callback-scope', 'app'], { env: home.env });
     expect(scope.exitCode).toBe(2);
     expect(scope.stderr).toContain('--callback-scope must be phone or waba');

@@ -287,7 +287,7 @@ describe('inputs', () => {
     expect(checkPublicUrl('https://relay.example.dev')).toBe(true);
     expect(checkPublicUrl('http://127.0.0.1:8787')).toBe(true);
     expect(checkPublicUrl('http://localhost:8787')).toBe(true);
-    expect(checkPublicUrl('http://relay.example.dev')).toMatch(/must be https/);
+    expect(checkPublicUrl('http://relay.example.dev')).toMatch(/must use https/);
     expect(checkPublicUrl('https://x.example/<id>')).toMatch(/not a valid URL/);
   });
 
