@@ -69,15 +69,17 @@ export class Output {
 
   /**
    * Runs one step with a spinner on a terminal, or a plain line when it finishes elsewhere.
-   * `done` may turn the result into the line to show ("✓ 7 templates synced").
+   * `done` may turn the result into the line to show ("✓ 7 templates synced"), or say it failed (`{ failed: line }`,
+   * shown with ✗): a ✓ is for work that succeeded only.
    */
-  async step<T>(label: string, work: () => Promise<T>, done?: (result: T) => string): Promise<T> {
+  async step<T>(label: string, work: () => Promise<T>, done?: (result: T) => string | { failed: string }): Promise<T> {
     const ok = this.fancy ? new Chalk({ level: 1 }).green('✓') : '✓';
     const fail = this.fancy ? new Chalk({ level: 1 }).red('✗') : '✗';
     if (!this.fancy) {
       try {
         const result = await work();
-        if (!this.json) this.stderr.write(`${ok} ${done ? done(result) : label}\n`);
+        const line = done ? done(result) : label;
+        if (!this.json) this.stderr.write(typeof line === 'string' ? `${ok} ${line}\n` : `${fail} ${line.failed}\n`);
         return result;
       } catch (error) {
         if (!this.json) this.stderr.write(`${fail} ${label}\n`);
@@ -88,7 +90,8 @@ export class Output {
     const spinner = ora({ text: label, stream: this.stderr }).start();
     try {
       const result = await work();
-      spinner.stopAndPersist({ symbol: ok, text: done ? done(result) : label });
+      const line = done ? done(result) : label;
+      spinner.stopAndPersist(typeof line === 'string' ? { symbol: ok, text: line } : { symbol: fail, text: line.failed });
       return result;
     } catch (error) {
       spinner.stopAndPersist({ symbol: fail, text: label });

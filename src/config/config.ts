@@ -13,7 +13,7 @@ export interface ConfigFile {
 }
 
 export const DEFAULT_GRAPH_URL = 'https://graph.facebook.com';
-export const DEFAULT_GRAPH_VERSION = 'v23.0';
+export const DEFAULT_GRAPH_VERSION = 'v25.0';
 
 export function loadConfigFile(path: string): ConfigFile {
   let text: string;
@@ -56,7 +56,7 @@ export function resolveGraphSettings(env: NodeJS.ProcessEnv, file: ConfigFile): 
     throw new UserError(`LUMEN_GRAPH_URL is not an http(s) URL: ${baseUrl}`, { code: 'config_invalid', kind: 'usage' });
   }
   if (!/^v\d+\.\d+$/.test(version)) {
-    throw new UserError(`LUMEN_GRAPH_VERSION must look like v23.0, got "${version}".`, {
+    throw new UserError(`LUMEN_GRAPH_VERSION must look like v25.0, got "${version}".`, {
       code: 'config_invalid',
       kind: 'usage',
     });

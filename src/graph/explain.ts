@@ -56,3 +56,46 @@ export async function aboutObject<T>(
     throw explainGraphError(error, subject);
   }
 }
+
+/** Why Meta refused a send, by error code, in words a user can act on (the code decides, never the text). */
+export const SEND_ERROR_REASONS: Record<number, { reason: string; hint?: string }> = {
+  131047: {
+    reason: 'more than 24 hours have passed since the customer last wrote',
+    hint: 'Send an approved template instead (lumen send --template …).',
+  },
+  131026: { reason: 'the message could not be delivered (the number may not use WhatsApp, or has an old app)' },
+  131051: { reason: 'this message type is not supported' },
+  131008: { reason: 'a required parameter is missing' },
+  131009: { reason: 'a parameter value is not valid' },
+  132000: { reason: 'the number of template parameters does not match the template', hint: 'Run `lumen templates sync`: the template may have changed.' },
+  132001: { reason: 'the template does not exist in that language at Meta', hint: 'Run `lumen templates sync` and check the name and --lang.' },
+  132015: { reason: 'the template is paused for low quality' },
+  132016: { reason: 'the template is disabled for low quality' },
+  130429: { reason: 'the number reached its throughput limit', hint: 'Lower --rate.' },
+  131056: { reason: 'too many messages to this person in a short time (pair rate limit)', hint: 'Wait a few seconds between messages to the same person.' },
+  368: { reason: 'the account is temporarily blocked for policy violations' },
+  131062: {
+    reason: 'this message cannot go to a user id (a username user): Meta needs a phone number for it',
+    hint: 'Authentication templates (one-tap, zero-tap, copy-code) need the phone number; send another message type to a user id.',
+  },
+  131063: {
+    reason: 'marketing templates are turned off for Cloud API on this WABA',
+    hint: 'Send it through the Marketing Messages API, or turn marketing templates on for Cloud API (disable_marketing_messages_on_cloud_api off).',
+  },
+  137000: {
+    reason: "the recipient's identity key does not match the one on record (they reinstalled WhatsApp or changed phones)",
+    hint: 'Send again without the recipient identity key hash, or with the current one.',
+  },
+  131037: {
+    reason: "this number's display name is not approved yet",
+    hint: 'Wait for the display name review in WhatsApp Manager → Phone numbers (or request a name that meets the guidelines).',
+  },
+  130497: {
+    reason: 'the business account may not message users in this country',
+    hint: "See WhatsApp's Business Messaging Policy for the countries your business category may message.",
+  },
+  131049: {
+    reason: 'Meta held this marketing message back to keep engagement healthy (per-user marketing limit)',
+    hint: 'Do not resend at once: wait at least 24 hours before sending this user another marketing template.',
+  },
+};

@@ -28,7 +28,9 @@ const RETRYABLE_CODES = new Set([1, 2, 4, 80007, 130429, 131000, 131016, 131057]
 /** Pair rate limit (one user, ~1 message per 6 s): back off in powers of four seconds. */
 const PAIR_RATE_LIMIT = 131056;
 /** Never retried: the same request would fail the same way. */
-const PERMANENT_CODES = new Set([100, 190, 368, 131008, 131009, 131026, 131047, 131051]);
+const PERMANENT_CODES = new Set([
+  100, 190, 368, 130497, 131008, 131009, 131026, 131037, 131047, 131049, 131051, 131062, 131063, 137000,
+]);
 
 export function isPermanentCode(code: number | undefined): boolean {
   if (code === undefined) return false;

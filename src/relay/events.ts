@@ -4,6 +4,15 @@ export type RelayEvent =
   | { event: 'callback_url'; integrationId: string; label: string; url: string }
   | { event: 'handshake'; integrationId: string; ok: boolean }
   | {
+      event: 'registration';
+      integrationId: string;
+      label: string;
+      url: string;
+      scope: 'phone' | 'waba';
+      ok: boolean;
+      error?: { code: string; message: string; hint: string | null };
+    }
+  | {
       event: 'message';
       integrationId: string;
       interactionId: string | null;

@@ -6,6 +6,8 @@ import { markRead as markMessageRead } from '../graph/media.js';
 import { readIntegrationSecrets } from '../secrets/integration.js';
 import { createServiceDeps, type ServiceDepsInit } from '../services/deps.js';
 import { webhookPath } from '../webhooks.js';
+import type { CallbackScope } from '../graph/webhooks.js';
+import { registerWebhook, type Registration } from '../services/whatsapp/webhook.js';
 import type { SecretStore } from '../secrets/types.js';
 import type { IngestOutcome, Integration, Interaction } from '../store/types.js';
 import { buildApp } from './app.js';
@@ -83,6 +85,11 @@ export interface RelayHandle {
   deliveries: DeliveryLog;
   integrations: RelayIntegration[];
   app: FastifyInstance;
+  /**
+   * Registers this relay's Callback URL (public URL + each number's path) with Meta, with a fresh verify token per
+   * number; Meta's handshake arrives here during the call. Reported as `registration` events, and returned.
+   */
+  register(scope: CallbackScope): Promise<Registration[]>;
   /** Stops accepting, answers what is in flight, finishes the commit queue and deliveries, closes everything. */
   close(): Promise<void>;
 }
@@ -426,7 +433,7 @@ export async function startRelay(relayDeps: RelayDeps, options: RelayOptions): P
   }
   publicUrl = tunnel?.url ?? options.publicUrl?.replace(/\/+$/, '') ?? null;
   if (options.stateFile) {
-    writeRelayState(options.stateFile, { pid: process.pid, url: listeningUrl, publicUrl, startedAt: deps.now().toISOString() });
+    writeRelayState(options.stateFile, { pid: process.pid, url: listeningUrl, publicUrl, tunnel: tunnel?.provider ?? null, startedAt: deps.now().toISOString() });
   }
 
   // Retention: once at start, then daily; a purge runs in short transactions, beside ingest.
@@ -464,6 +471,16 @@ export async function startRelay(relayDeps: RelayDeps, options: RelayOptions): P
     deliveries,
     integrations: directory.all(),
     app,
+    async register(scope) {
+      if (!publicUrl) return [];
+      const outcomes: Registration[] = [];
+      for (const integration of await store.integrations.listAll()) {
+        const outcome = await registerWebhook(services, integration, { publicUrl, scope });
+        deps.onEvent({ event: 'registration', ...outcome });
+        outcomes.push(outcome);
+      }
+      return outcomes;
+    },
     close() {
       closing ??= (async () => {
         // Followers are told the relay stops (their stream ends), so closing never waits on them.

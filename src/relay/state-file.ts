@@ -5,6 +5,8 @@ export interface RelayState {
   pid: number;
   url: string;
   publicUrl: string | null;
+  /** The tunnel tool the relay started (`--tunnel`), if any. */
+  tunnel?: string | null;
   startedAt: string;
 }
 

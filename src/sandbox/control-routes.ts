@@ -2,6 +2,7 @@
  * The sandbox's own control API under /_sandbox/ (no token; the server only serves it to loopback peers).
  * Shapes are ours, not Meta's: camelCase, errors as `{error:{message}}`.
  */
+import { parseCallbackUrl } from './handshake.js';
 import { isRecord } from './http.js';
 import { postInbound, type SandboxInboundSpec } from './inbound.js';
 import { MEDIA_LIMITS, baseMimeType } from './media.js';
@@ -38,7 +39,7 @@ export function handleControlRequest(
     case 'GET webhooks':
       return { status: 200, body: { url: hooks.webhooks.url ?? null, data: hooks.webhooks.list() } };
     case 'POST webhook':
-      return setWebhook(hooks.webhooks, body);
+      return setWebhook(state, body);
     case 'POST inbound':
       return inbound(state, hooks, body);
     case 'GET reads':
@@ -75,12 +76,19 @@ function controlError(status: number, message: string): ControlResult {
   return { status, body: { error: { message } } };
 }
 
-function setWebhook(webhooks: WebhookSender, body: unknown): ControlResult {
+/** The app's Callback URL. A number's or WABA's override (registered by `lumen relay start`) wins over it. */
+function setWebhook(state: SandboxState, body: unknown): ControlResult {
   const url = isRecord(body) ? body.url : undefined;
   if (url !== null && typeof url !== 'string') return controlError(400, 'Body must be {"url": "http://…"} (or null to stop webhooks).');
-  if (typeof url === 'string' && !/^https?:\/\//.test(url)) return controlError(400, 'The webhook URL must be http(s).');
-  webhooks.url = url ?? undefined;
-  return { status: 200, body: { success: true, url: webhooks.url ?? null } };
+  if (typeof url === 'string') {
+    try {
+      parseCallbackUrl(url, 'url');
+    } catch {
+      return controlError(400, `Not a URL: ${JSON.stringify(url.slice(0, 80))}. Give the relay's full webhook URL (\`lumen whatsapp status\` prints its path).`);
+    }
+  }
+  state.setAppCallbackUrl(url ?? undefined);
+  return { status: 200, body: { success: true, url: state.appCallbackUrl ?? null, target: state.webhookTarget() ?? null } };
 }
 
 const MIME = /^[a-z]+\/[a-z0-9.+-]+(\s*;.*)?$/i;

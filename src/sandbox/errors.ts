@@ -183,3 +183,12 @@ export function sendError(code: number, options: { status?: number; details?: st
     ...(spec?.transient ? { is_transient: true } : {}),
   });
 }
+
+/** Meta's answer when the GET handshake against a new Callback URL did not echo the challenge (code 2200). */
+export function callbackVerificationFailed(reason: string): SandboxGraphError {
+  return graphError(400, {
+    message: `(#2200) Callback verification failed with the following errors: ${reason}`,
+    type: 'OAuthException',
+    code: 2200,
+  });
+}

@@ -1,5 +1,6 @@
 /** Graph API routes for the one number and one WABA the sandbox holds. Auth is checked before these run. */
 import { invalidParameter, nonexistingField, unsupportedRequest } from './errors.js';
+import { verifyCallbackUrl } from './handshake.js';
 import { isRecord } from './http.js';
 import { mediaInfo, uploadMedia } from './media.js';
 import { handleMessagesPost } from './send.js';
@@ -40,11 +41,28 @@ const PHONE_DEFAULT_FIELDS = [
 const TEMPLATE_FIELDS = ['id', 'name', 'language', 'status', 'category', 'parameter_format', 'components'];
 const DEFAULT_PAGE_LIMIT = 25;
 
-export function handleGraphRequest(state: SandboxState, req: GraphRequest, options: GraphRouteOptions): GraphResult {
+export async function handleGraphRequest(state: SandboxState, req: GraphRequest, options: GraphRouteOptions): Promise<GraphResult> {
   const { method, objectId, edge } = req;
+  if (objectId === 'debug_token' && edge === undefined && method === 'GET') return ok(debugToken(state, req.query));
+  if (objectId === 'app' && edge === undefined && method === 'GET') {
+    return ok(project({ ...state.app }, req.query, ['id', 'name', 'link'], 'Application'));
+  }
   if (objectId === state.phoneNumber.id) {
     if (edge === undefined && method === 'GET') {
-      return ok(project(state.phoneNumber, req.query, PHONE_DEFAULT_FIELDS, 'WhatsAppBusinessPhoneNumber'));
+      const node = { ...state.phoneNumber, webhook_configuration: webhookConfiguration(state) };
+      return ok(project(node, req.query, PHONE_DEFAULT_FIELDS, 'WhatsAppBusinessPhoneNumber'));
+    }
+    if (edge === undefined && method === 'POST') {
+      const config = isRecord(req.body) ? req.body.webhook_configuration : undefined;
+      if (!isRecord(config) || !('override_callback_uri' in config)) {
+        throw invalidParameter('The parameter webhook_configuration is required.');
+      }
+      // An empty override removes it (deliveries go back to the WABA's or the app's URL), no handshake needed.
+      const override = config.override_callback_uri === ''
+        ? ''
+        : await verifyCallbackUrl(config.override_callback_uri, config.verify_token, 'webhook_configuration[override_callback_uri]');
+      state.setPhoneCallbackOverride(override);
+      return ok({ success: true });
     }
     if (edge === 'messages' && method === 'POST') return ok(handleMessagesPost(state, objectId, req.body));
     if (edge === 'media' && method === 'POST') return ok(uploadMedia(state.media, req.body));
@@ -68,8 +86,13 @@ export function handleGraphRequest(state: SandboxState, req: GraphRequest, optio
     if (edge === 'subscribed_apps') {
       if (method === 'GET') return ok(listSubscribedApps(state));
       if (method === 'POST') {
-        const override = isRecord(req.body) ? req.body.override_callback_uri : undefined;
-        state.subscribe(typeof override === 'string' ? override : undefined);
+        const body = isRecord(req.body) ? req.body : {};
+        const override = body.override_callback_uri;
+        // Meta verifies an override before it keeps it; a POST without one subscribes (and removes the override).
+        const verified = override === undefined || override === ''
+          ? ''
+          : await verifyCallbackUrl(override, body.verify_token, 'override_callback_uri');
+        state.subscribe(verified);
         return ok({ success: true });
       }
       if (method === 'DELETE') {
@@ -84,7 +107,40 @@ export function handleGraphRequest(state: SandboxState, req: GraphRequest, optio
 
 function listSubscribedApps(state: SandboxState): unknown {
   const { id, name, link } = state.app;
-  return { data: state.subscribed ? [{ whatsapp_business_api_data: { id, name, link } }] : [] };
+  const override = state.wabaCallbackOverride ? { override_callback_uri: state.wabaCallbackOverride } : {};
+  return { data: state.subscribed ? [{ whatsapp_business_api_data: { id, name, link }, ...override }] : [] };
+}
+
+/** As Meta reads it back: each level's URL, only those set. */
+function webhookConfiguration(state: SandboxState): Record<string, string> {
+  const config: Record<string, string> = {};
+  if (state.phoneCallbackOverride) config.phone_number = state.phoneCallbackOverride;
+  if (state.subscribed && state.wabaCallbackOverride) config.whatsapp_business_account = state.wabaCallbackOverride;
+  if (state.appCallbackUrl) config.application = state.appCallbackUrl;
+  return config;
+}
+
+/** `GET /debug_token?input_token=…`: the sandbox's one token is a never-expiring System User token of its app. */
+function debugToken(state: SandboxState, query: URLSearchParams): unknown {
+  const input = query.get('input_token');
+  if (input === null || input === '') throw invalidParameter('The parameter input_token is required');
+  if (input !== state.accessToken) {
+    return { data: { is_valid: false, error: { code: 190, message: 'Invalid OAuth access token - Cannot parse access token' }, scopes: [] } };
+  }
+  const targets = [state.wabaId];
+  return {
+    data: {
+      app_id: state.app.id,
+      type: 'SYSTEM_USER',
+      application: state.app.name,
+      data_access_expires_at: 0,
+      expires_at: 0,
+      is_valid: true,
+      scopes: [...state.tokenScopes],
+      granular_scopes: state.tokenScopes.map((scope) => ({ scope, target_ids: targets })),
+      user_id: '100000000000001',
+    },
+  };
 }
 
 function ok(body: unknown): GraphResult {

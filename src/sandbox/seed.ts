@@ -33,6 +33,7 @@ export function seedPhoneNumber(): SandboxPhoneNumber {
     name_status: 'APPROVED',
     account_mode: 'SANDBOX',
     messaging_limit_tier: 'TIER_1K',
+    status: 'CONNECTED',
     is_official_business_account: false,
   };
 }

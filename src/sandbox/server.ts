@@ -1,5 +1,7 @@
 /** The sandbox's HTTP server: routing, auth and logging over node:http. Handlers live in *-routes.ts. */
 import { timingSafeEqual } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { handleControlRequest, type ControlResult } from './control-routes.js';
@@ -52,6 +54,10 @@ export interface SandboxOptions {
   now?: () => number;
   /** How long media URLs from `GET /{media-id}` stay valid; default 5 minutes, as Meta's. */
   mediaUrlTtlMs?: number;
+  /** Scopes `GET /debug_token` reports for the access token (default both WhatsApp scopes). */
+  tokenScopes?: string[];
+  /** Keep the webhook configuration (Callback URLs, subscription) in this JSON file across restarts. */
+  stateFile?: string;
 }
 
 export interface SandboxHandle {
@@ -79,7 +85,7 @@ export interface SandboxHandle {
   reset(): void;
   addTemplates(templates: SandboxTemplate[]): void;
   status(): SandboxStatus;
-  /** Points webhooks at a receiver (e.g. a relay's webhook URL); `undefined` stops them. */
+  /** Sets the app's Callback URL (e.g. a relay's webhook URL); `undefined` removes it. Overrides win over it. */
   setWebhookUrl(url: string | undefined): void;
   /**
    * Posts inbound messages as one signed webhook delivery, the way Meta reports a user writing. Media types get
@@ -88,6 +94,8 @@ export interface SandboxHandle {
   sendInbound(specs: SandboxInboundSpec[]): WebhookDelivery | undefined;
   /** Posts a status webhook (e.g. a `failed` for a message). */
   sendStatus(specs: StatusSpec[]): WebhookDelivery | undefined;
+  /** Where webhooks go now: the number's override, else the WABA's, else the app's Callback URL. */
+  webhookTarget(): string | undefined;
   /** Webhook deliveries so far, with their attempts and results. */
   webhooks(): WebhookDelivery[];
   /** Resolves when no webhook delivery is under way. */
@@ -120,7 +128,19 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     templates: options.templates ?? seedTemplates(),
     ...(options.now ? { now: options.now } : {}),
     ...(options.mediaUrlTtlMs !== undefined ? { mediaUrlTtlMs: options.mediaUrlTtlMs } : {}),
+    ...(options.tokenScopes ? { tokenScopes: options.tokenScopes } : {}),
   });
+  if (options.stateFile) {
+    // Meta keeps Callback URLs and the subscription: so does `lumen sandbox start`, across restarts.
+    const saved = loadWebhookState(options.stateFile);
+    state.appCallbackUrl = saved.appCallbackUrl;
+    state.wabaCallbackOverride = saved.wabaCallbackOverride;
+    state.phoneCallbackOverride = saved.phoneCallbackOverride;
+    if (saved.subscribed !== undefined) state.subscribed = saved.subscribed;
+    const file = options.stateFile;
+    state.onConfigChange = () => saveWebhookState(file, state);
+  }
+  if (options.webhookUrl !== undefined) state.setAppCallbackUrl(options.webhookUrl);
   const host = options.host ?? '127.0.0.1';
   const context: RequestContext = { state, maxPageSize, ownOrigin: '' };
   const log = options.log;
@@ -134,7 +154,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   context.ownOrigin = url;
 
   const webhooks = new WebhookSender({
-    url: options.webhookUrl,
+    target: () => state.webhookTarget(),
     appSecret: state.appSecret,
     retryBaseMs: options.webhookRetryBaseMs,
     log,
@@ -181,11 +201,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     reset: () => state.reset(),
     addTemplates: (templates) => state.addTemplates(templates),
     status: () => state.status(),
-    setWebhookUrl: (webhookUrl) => {
-      webhooks.url = webhookUrl;
-    },
+    setWebhookUrl: (webhookUrl) => state.setAppCallbackUrl(webhookUrl),
     sendInbound: (specs) => postInbound(state, webhooks, number, specs)?.delivery,
     sendStatus: (specs) => webhooks.send('status', statusPayload(number, specs)),
+    webhookTarget: () => state.webhookTarget(),
     webhooks: () => webhooks.list(),
     webhooksIdle: () => webhooks.idle(),
     close: () => {
@@ -204,6 +223,48 @@ function pricingOf(state: SandboxState, body: unknown): NonNullable<StatusSpec['
   if (request.type !== 'template') return { category: 'service', billable: false };
   const template = state.findTemplate(String(request.template?.name ?? ''), String(request.template?.language?.code ?? ''));
   return { category: String(template?.category ?? 'utility').toLowerCase(), billable: true };
+}
+
+interface SavedWebhookState {
+  appCallbackUrl?: string;
+  wabaCallbackOverride?: string;
+  phoneCallbackOverride?: string;
+  subscribed?: boolean;
+}
+
+function loadWebhookState(file: string): SavedWebhookState {
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    if (parsed === null || typeof parsed !== 'object') return {};
+    const saved = parsed as Record<string, unknown>;
+    const url = (v: unknown) => (typeof v === 'string' && /^https?:\/\/\S+$/.test(v) ? v : undefined);
+    const result: SavedWebhookState = {};
+    const app = url(saved.appCallbackUrl);
+    const waba = url(saved.wabaCallbackOverride);
+    const phone = url(saved.phoneCallbackOverride);
+    if (app) result.appCallbackUrl = app;
+    if (waba) result.wabaCallbackOverride = waba;
+    if (phone) result.phoneCallbackOverride = phone;
+    if (typeof saved.subscribed === 'boolean') result.subscribed = saved.subscribed;
+    return result;
+  } catch {
+    return {};
+  }
+}
+
+function saveWebhookState(file: string, state: SandboxState): void {
+  const saved: SavedWebhookState = {
+    ...(state.appCallbackUrl ? { appCallbackUrl: state.appCallbackUrl } : {}),
+    ...(state.wabaCallbackOverride ? { wabaCallbackOverride: state.wabaCallbackOverride } : {}),
+    ...(state.phoneCallbackOverride ? { phoneCallbackOverride: state.phoneCallbackOverride } : {}),
+    subscribed: state.subscribed,
+  };
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, `${JSON.stringify(saved, null, 2)}\n`, { mode: 0o600 });
+  } catch {
+    // Best effort: the sandbox keeps working with what it holds in memory.
+  }
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {
@@ -279,7 +340,7 @@ async function routeGraph(req: IncomingMessage, method: string, url: URL, contex
   }
   if (objectId === undefined || segments.length > 3) throw unsupportedRequest(method, objectId ?? '');
   const body = method === 'GET' ? {} : await readGraphBody(req, method === 'POST' && edge === 'media');
-  return handleGraphRequest(
+  return await handleGraphRequest(
     context.state,
     { method, version, objectId, edge, query: url.searchParams, body, origin: requestOrigin(req, context.ownOrigin) },
     { maxPageSize: context.maxPageSize },

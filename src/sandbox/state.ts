@@ -25,7 +25,12 @@ export interface SandboxStateOptions {
   now?: () => number;
   /** How long media URLs stay valid; default 5 minutes, as Meta's. */
   mediaUrlTtlMs?: number;
+  appCallbackUrl?: string | undefined;
+  tokenScopes?: string[];
 }
+
+/** What a System User token made as the README says has (and lumen needs). */
+export const DEFAULT_TOKEN_SCOPES = ['whatsapp_business_management', 'whatsapp_business_messaging'];
 
 interface QueuedFault {
   /** Recipient key: phone digits, or `user:<user id>`. */
@@ -58,8 +63,16 @@ export class SandboxState {
   readonly accessToken: string;
   readonly appSecret: string;
   subscribed: boolean;
-  /** `override_callback_uri` from the last subscribe, kept for the future webhook sender. */
-  callbackOverride: string | undefined;
+  /** The app's Callback URL (the App Dashboard's; here `--webhook-url` or `POST /_sandbox/webhook`). */
+  appCallbackUrl: string | undefined;
+  /** `override_callback_uri` of the WABA (`POST /{waba-id}/subscribed_apps`). */
+  wabaCallbackOverride: string | undefined;
+  /** `webhook_configuration.override_callback_uri` of the number (`POST /{phone-number-id}`). */
+  phoneCallbackOverride: string | undefined;
+  /** Scopes `debug_token` reports for the access token. */
+  tokenScopes: string[];
+  /** Called after the webhook configuration or the subscription changed (to persist it). */
+  onConfigChange: (() => void) | undefined;
 
   private readonly initiallySubscribed: boolean;
   private readonly templates: SandboxTemplate[] = [];
@@ -82,6 +95,11 @@ export class SandboxState {
     this.appSecret = options.appSecret;
     this.initiallySubscribed = options.subscribed;
     this.subscribed = options.subscribed;
+    this.appCallbackUrl = options.appCallbackUrl;
+    this.wabaCallbackOverride = undefined;
+    this.phoneCallbackOverride = undefined;
+    this.tokenScopes = [...(options.tokenScopes ?? DEFAULT_TOKEN_SCOPES)];
+    this.onConfigChange = undefined;
     this.addTemplates(options.templates);
   }
 
@@ -171,16 +189,33 @@ export class SandboxState {
     return this.inboundWamids.has(wamid) || isSandboxInboundWamid(wamid);
   }
 
+  /** Subscribes the app; an override (verified by the caller) replaces the WABA's, `''` removes it. */
   subscribe(callbackOverride?: string): void {
     this.subscribed = true;
-    if (callbackOverride !== undefined) this.callbackOverride = callbackOverride;
+    if (callbackOverride !== undefined) this.wabaCallbackOverride = callbackOverride === '' ? undefined : callbackOverride;
+    this.onConfigChange?.();
   }
 
   unsubscribe(): void {
     this.subscribed = false;
-    this.callbackOverride = undefined;
-    this.addTemplates([...this.changedTemplates.values()]);
-    this.changedTemplates.clear();
+    this.wabaCallbackOverride = undefined;
+    this.onConfigChange?.();
+  }
+
+  /** The number's override (verified by the caller); `''` removes it. */
+  setPhoneCallbackOverride(url: string): void {
+    this.phoneCallbackOverride = url === '' ? undefined : url;
+    this.onConfigChange?.();
+  }
+
+  setAppCallbackUrl(url: string | undefined): void {
+    this.appCallbackUrl = url;
+    this.onConfigChange?.();
+  }
+
+  /** Where Meta delivers: the number's override, else the WABA's (while subscribed), else the app's. */
+  webhookTarget(): string | undefined {
+    return this.phoneCallbackOverride ?? (this.subscribed ? this.wabaCallbackOverride : undefined) ?? this.appCallbackUrl;
   }
 
   /** Clears sends, read receipts, media, inbound wamids and faults, and restores the initial subscription; templates stay. */
@@ -191,7 +226,11 @@ export class SandboxState {
     this.inboundWamids.clear();
     this.media.reset();
     this.subscribed = this.initiallySubscribed;
-    this.callbackOverride = undefined;
+    this.wabaCallbackOverride = undefined;
+    this.phoneCallbackOverride = undefined;
+    this.addTemplates([...this.changedTemplates.values()]);
+    this.changedTemplates.clear();
+    this.onConfigChange?.();
   }
 
   status(): SandboxStatus {

@@ -50,6 +50,8 @@ export interface SandboxPhoneNumber {
   name_status: string;
   account_mode: string;
   messaging_limit_tier: string;
+  /** CONNECTED, FLAGGED, RESTRICTED, … (the number's operating status). */
+  status: string;
   is_official_business_account: boolean;
 }
 

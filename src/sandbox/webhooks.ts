@@ -17,7 +17,8 @@ export interface WebhookDelivery {
 }
 
 export interface WebhookSenderOptions {
-  url?: string | undefined;
+  /** Where deliveries go now (Meta's most specific Callback URL), read at each send. */
+  target: () => string | undefined;
   appSecret: string;
   maxAttempts?: number;
   /** First retry after this many ms, doubling each time. */
@@ -35,7 +36,6 @@ export function metaSignatureHeaders(body: string | Buffer, appSecret: string): 
 }
 
 export class WebhookSender {
-  url: string | undefined;
   appSecret: string;
   private readonly deliveries: WebhookDelivery[] = [];
   private readonly pending = new Set<Promise<void>>();
@@ -45,17 +45,22 @@ export class WebhookSender {
   private closed = false;
 
   constructor(private readonly options: WebhookSenderOptions) {
-    this.url = options.url;
     this.appSecret = options.appSecret;
+  }
+
+  /** Where deliveries go now; undefined when no Callback URL is set. */
+  get url(): string | undefined {
+    return this.options.target();
   }
 
   /** Posts a payload now (or after `delayMs`), retrying until it gets a 2xx or runs out of attempts. */
   send(kind: string, payload: unknown, delayMs = 0): WebhookDelivery | undefined {
-    if (!this.url || this.closed) return undefined;
+    const url = this.url;
+    if (!url || this.closed) return undefined;
     const delivery: WebhookDelivery = {
       id: this.nextId++,
       kind,
-      url: this.url,
+      url,
       body: serializeLikeMeta(payload),
       attempts: 0,
       results: [],

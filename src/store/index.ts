@@ -28,6 +28,9 @@ export function openStore(path: string): Store {
     console: createConsoleRepo(db),
     forwards: { events: createForwardQueueRepo(db, 'webhook_events'), raw: createForwardQueueRepo(db, 'raw_deliveries') },
     facts: createFactsRepo(db),
+    async quickCheck() {
+      return (db.pragma('quick_check', { simple: true }) as string) ?? 'ok';
+    },
     close: () => db.close(),
   };
 }

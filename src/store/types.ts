@@ -91,6 +91,8 @@ export interface IntegrationRepo {
   /** Inserts or replaces the integration and its templates in one transaction. */
   saveWithTemplates(integration: Integration, templates: TemplateRecord[]): Promise<TemplateSyncCounts>;
   setVerifyTokenHash(id: string, hash: string, now: string): Promise<void>;
+  /** The public base URL lumen registered (or printed) as the number's Callback URL. */
+  setPublicUrl(id: string, publicUrl: string | null, now: string): Promise<void>;
   /** Removes the integration and its templates. */
   delete(id: string): Promise<boolean>;
   /**
@@ -123,6 +125,8 @@ export interface Store {
   forwards: { events: ForwardQueueRepo; raw: ForwardQueueRepo };
   /** Webhook facts lumen keeps: account facts, preferences, usage, the event log. */
   facts: FactsRepo;
+  /** SQLite's `PRAGMA quick_check`: 'ok', or the first problem found. */
+  quickCheck(): Promise<string>;
   close(): void;
 }
 

@@ -296,7 +296,7 @@ describe('lumen send: local files are uploaded only once the message passes ever
       dryRun: true,
       request: {
         method: 'POST',
-        path: `/v23.0/${sandbox.phoneNumberId}/messages`,
+        path: `/v25.0/${sandbox.phoneNumberId}/messages`,
         body: toContact({ type: 'image', image: { id: '<media id of receipt.png once uploaded>' } }),
       },
       upload: { path, mimeType: 'image/png', size: PNG.length },

@@ -296,7 +296,7 @@ describe('lumen send --dry-run', () => {
     expect(result.exitCode).toBe(0);
     expect(json).toStrictEqual({
       dryRun: true,
-      request: { method: 'POST', path: `/v23.0/${sandbox.phoneNumberId}/messages`, body: orderBody() },
+      request: { method: 'POST', path: `/v25.0/${sandbox.phoneNumberId}/messages`, body: orderBody() },
     });
     expect(sandbox.sent()).toEqual([]);
     expect(home.outbox()).toEqual([]);
@@ -311,7 +311,7 @@ describe('lumen send --dry-run', () => {
     const open = await home.run(['send', '--to', TO, '--text', 'Hi', '--dry-run']);
     expect(open.exitCode).toBe(0);
     expect(open.stdout).toContain('Dry run: nothing sent.');
-    expect(open.stdout).toContain(`POST /v23.0/${sandbox.phoneNumberId}/messages`);
+    expect(open.stdout).toContain(`POST /v25.0/${sandbox.phoneNumberId}/messages`);
     const printed = JSON.parse(open.stdout.slice(open.stdout.indexOf('{')));
     expect(printed).toStrictEqual(textBody('Hi'));
     expect(sandbox.sent()).toEqual([]);

@@ -13,7 +13,7 @@ describe('config precedence', () => {
   });
 
   it('resolves the Graph URL and version: env over config file over defaults', () => {
-    expect(resolveGraphSettings({}, {})).toEqual({ baseUrl: 'https://graph.facebook.com', version: 'v23.0' });
+    expect(resolveGraphSettings({}, {})).toEqual({ baseUrl: 'https://graph.facebook.com', version: 'v25.0' });
     expect(resolveGraphSettings({}, { graphUrl: 'http://127.0.0.1:9/', graphVersion: 'v24.0' })).toEqual({
       baseUrl: 'http://127.0.0.1:9',
       version: 'v24.0',
@@ -24,7 +24,7 @@ describe('config precedence', () => {
   });
 
   it('rejects a malformed version or URL with a clear error', () => {
-    expect(() => resolveGraphSettings({ LUMEN_GRAPH_VERSION: '23' }, {})).toThrow(/must look like v23.0/);
+    expect(() => resolveGraphSettings({ LUMEN_GRAPH_VERSION: '23' }, {})).toThrow(/must look like v25.0/);
     expect(() => resolveGraphSettings({ LUMEN_GRAPH_URL: 'graph.facebook.com' }, {})).toThrow(/not an http/);
   });
 

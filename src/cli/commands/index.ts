@@ -59,7 +59,7 @@ Examples:
 Environment:
   LUMEN_HOME             folder for all state (default: XDG data/config dirs)
   LUMEN_GRAPH_URL        Graph API base URL (default https://graph.facebook.com)
-  LUMEN_GRAPH_VERSION    Graph API version (default v23.0)
+  LUMEN_GRAPH_VERSION    Graph API version (default v25.0)
   LUMEN_SECRET_STORE     keychain | file (default: keychain when available, else file)
   LUMEN_MASTER_KEY       passphrase for the encrypted secrets file
   LUMEN_WORKSPACE        workspace to act in, when --workspace is not given
@@ -202,6 +202,15 @@ export const demo = command({
   help: '\nExample:\n  $ lumen demo',
 });
 
+export const doctor = command({
+  name: 'doctor',
+  description: 'check everything lumen needs, one line each with the fix: Node, LUMEN_HOME, database, secrets, token, number, webhooks, relay, clock',
+  flags: {
+    tunnel: flag.string('--tunnel <provider>', 'also check that this tunnel tool (cloudflared or ngrok) is installed'),
+  },
+  help: '\nExamples:\n  $ lumen doctor\n  $ lumen doctor --json\n\nExit 1 when a check fails.',
+});
+
 /** The top level of `lumen --help`, in this order. */
 export const commands = [
   noun('whatsapp', 'connect and manage a WhatsApp Business number', () => import('./whatsapp/index.js')),
@@ -217,6 +226,7 @@ export const commands = [
   withHandler(trigger, () => import('./trigger.js')),
   withHandler(consoleCommand, () => import('./console.js')),
   withHandler(demo, () => import('./demo.js')),
+  withHandler(doctor, () => import('./doctor.js')),
   noun('sandbox', 'a local Cloud API emulator: try lumen without a Meta account', () => import('./sandbox/index.js')),
   noun('workspaces', 'workspaces keep numbers, messages and approval policies apart (--workspace)', () => import('./workspaces/index.js')),
   withHandler(backup, () => import('./backup/backup.js')),

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { UserError } from '../../errors.js';
 import { GraphError, GraphNetworkError } from '../../graph/errors.js';
 import { sendMessage } from '../../graph/messages.js';
+import { SEND_ERROR_REASONS } from '../../graph/explain.js';
 import type { ServiceDeps } from '../deps.js';
 import type { ApprovalPolicy, Integration, OutboundMessage, Workspace } from '../../store/types.js';
 
@@ -227,27 +228,6 @@ export function alreadySending(message: OutboundMessage): UserError {
   );
 }
 
-const SEND_REASONS: Record<number, { reason: string; hint?: string }> = {
-  131047: {
-    reason: 'more than 24 hours have passed since the customer last wrote',
-    hint: 'Send an approved template instead (lumen send --template …).',
-  },
-  131026: { reason: 'the message could not be delivered (the number may not use WhatsApp, or has an old app)' },
-  131051: { reason: 'this message type is not supported' },
-  131008: { reason: 'a required parameter is missing' },
-  131009: { reason: 'a parameter value is not valid' },
-  132000: { reason: 'the number of template parameters does not match the template', hint: 'Run `lumen templates sync`: the template may have changed.' },
-  132001: { reason: 'the template does not exist in that language at Meta', hint: 'Run `lumen templates sync` and check the name and --lang.' },
-  132015: { reason: 'the template is paused for low quality' },
-  132016: { reason: 'the template is disabled for low quality' },
-  130429: { reason: 'the number reached its throughput limit', hint: 'Lower --rate.' },
-  131056: { reason: 'too many messages to this person in a short time (pair rate limit)', hint: 'Wait a few seconds between messages to the same person.' },
-  368: { reason: 'the account is temporarily blocked for policy violations' },
-  131062: {
-    reason: 'this message cannot go to a user id (a username user): Meta needs a phone number for it',
-    hint: 'Authentication templates (one-tap, zero-tap, copy-code) need the phone number; send another message type to a user id.',
-  },
-};
 
 export function explainSendError(error: unknown, message: OutboundMessage): unknown {
   if (error instanceof GraphNetworkError) {
@@ -268,7 +248,7 @@ export function explainSendError(error: unknown, message: OutboundMessage): unkn
       cause: error,
     });
   }
-  const known = error.code === undefined ? undefined : SEND_REASONS[error.code];
+  const known = error.code === undefined ? undefined : SEND_ERROR_REASONS[error.code];
   const detail = error.details && error.details !== error.message ? ` — ${error.details}` : '';
   return new UserError(
     `Not sent to ${who(message)}: ${known?.reason ?? error.message} (code ${error.code ?? error.status})${known ? '' : detail}.`,

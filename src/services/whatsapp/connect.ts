@@ -1,5 +1,6 @@
 import { getPhoneNumber } from '../../graph/phone-numbers.js';
 import { listSubscribedApps, subscribeApp } from '../../graph/subscriptions.js';
+import { debugToken } from '../../graph/webhooks.js';
 import type { GraphPhoneNumber } from '../../graph/types.js';
 import type { Integration, TemplateSyncCounts, Workspace } from '../../store/types.js';
 import { runQuietly, type ServiceDeps } from '../deps.js';
@@ -8,6 +9,7 @@ import { aboutObject } from '../../graph/explain.js';
 import { deleteIntegrationSecrets, writeIntegrationSecrets, type IntegrationSecrets } from '../../secrets/integration.js';
 import { hashVerifyToken, webhookPath, webhookUrl } from '../../webhooks.js';
 import { newIntegrationId, newSecretRef, newVerifyToken } from './tokens.js';
+import type { Registration } from './webhook.js';
 
 export interface ConnectInput extends IntegrationSecrets {
   workspace: Workspace;
@@ -30,11 +32,20 @@ export interface ConnectResult {
   workspace: string;
   phone: { id: string; displayPhoneNumber: string | null; verifiedName: string | null; qualityRating: string | null };
   templates: { synced: number; approved: number };
-  webhook: { path: string; url: string | null; verifyToken: string };
+  webhook: {
+    path: string;
+    url: string | null;
+    verifyToken: string;
+    /** Registered with Meta now (a relay runs here), refused, or null: not tried (the relay registers it at start). */
+    registration?: Registration | null;
+  };
 }
 
 export interface ConnectOutcome {
   result: ConnectResult;
+  /** As saved, and the verify token whose hash it holds (to register the Callback URL with it). */
+  integration: Integration;
+  verifyToken: string;
   updated: boolean;
   subscription: SubscriptionOutcome;
   secretStore: string;
@@ -63,7 +74,10 @@ export async function connectWhatsApp(deps: ServiceDeps, input: ConnectInput): P
     `Checking the webhook subscription of WABA ${input.wabaId}`,
     async (): Promise<SubscriptionOutcome> => {
       const apps = await aboutObject(wabaSubject, () => listSubscribedApps(graph, input.wabaId));
-      if (apps.length > 0) return 'already';
+      // Another app's subscription does not bring this app's webhooks: match the token's app id when Meta tells it.
+      const appId = await debugToken(graph, input.accessToken).then((info) => info.appId, () => null);
+      const ids = apps.map((a) => a.whatsapp_business_api_data?.id);
+      if (appId === null ? apps.length > 0 : ids.includes(appId)) return 'already';
       if (!input.subscribe) return 'skipped';
       await aboutObject(wabaSubject, () => subscribeApp(graph, input.wabaId));
       return 'subscribed';
@@ -128,6 +142,8 @@ export async function connectWhatsApp(deps: ServiceDeps, input: ConnectInput): P
   }
 
   return {
+    integration,
+    verifyToken,
     result: {
       id,
       label: integration.label,

@@ -27,6 +27,8 @@ export function checkAppSecret(value: string): string | true {
 
 export function checkPublicUrl(value: string): string | true {
   try {
+    // A placeholder such as `<your tunnel>` parses as a URL once encoded: refuse it as what it is.
+    if (/[\s<>]/.test(value)) throw new Error('not a URL');
     const url = new URL(value);
     if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'The public URL must start with https://.';
     // Meta calls only HTTPS callback URLs; plain http stays for this machine (the sandbox, local tests).

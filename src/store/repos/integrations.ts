@@ -69,6 +69,7 @@ export function createIntegrationRepo(db: Database): IntegrationRepo {
        templates_synced_at = excluded.templates_synced_at, updated_at = excluded.updated_at`,
   );
   const setHash = db.prepare('UPDATE integrations SET verify_token_hash = ?, updated_at = ? WHERE id = ?');
+  const setUrl = db.prepare('UPDATE integrations SET public_url = ?, updated_at = ? WHERE id = ?');
   const remove = db.prepare('DELETE FROM integrations WHERE id = ?');
   const marker = db.prepare<[], number>('SELECT integrations FROM store_changes WHERE id = 1').pluck();
 
@@ -95,6 +96,9 @@ export function createIntegrationRepo(db: Database): IntegrationRepo {
     },
     async setVerifyTokenHash(id, hash, now) {
       setHash.run(hash, now, id);
+    },
+    async setPublicUrl(id, publicUrl, now) {
+      setUrl.run(publicUrl, now, id);
     },
     async delete(id) {
       return remove.run(id).changes > 0;

@@ -8,7 +8,11 @@ export const start = command({
   flags: {
     host: flag.string('--host <host>', 'address to listen on', { default: '127.0.0.1' }),
     port: flag.string('--port <port>', 'port to listen on (0 picks a free one)', { default: '8787' }),
-    publicUrl: flag.string('--public-url <url>', 'public base URL that reaches this relay (your tunnel), to print the Callback URL'),
+    publicUrl: flag.string('--public-url <url>', 'public base URL that reaches this relay (your tunnel): lumen registers its Callback URL with Meta'),
+    register: flag.negatable('--no-register', 'do not register the Callback URL with Meta (paste it in the App Dashboard yourself)'),
+    callbackScope: flag.string('--callback-scope <scope>', "whose Callback URL to set: phone (the number's override) or waba", {
+      default: 'phone',
+    }),
     tunnel: flag.string('--tunnel <provider>', 'start a tunnel: cloudflared or ngrok (must be installed)'),
     forwardTo: flag.string('--forward-to <url>', 'POST each inbound message as JSON to this URL (signed, retried until it answers 2xx)'),
     exec: flag.string('--exec <command>', 'run this command for each inbound message, with its JSON on stdin (retried on failure)'),

@@ -13,7 +13,7 @@ import { retentionSetting } from '../../../services/maintenance/retention.js';
 import type { start } from './index.js';
 
 /** With --quiet only these are printed: where the relay is, problems, and shutdown. */
-const QUIET_EVENTS = new Set<RelayEvent['event']>(['listening', 'tunnel', 'callback_url', 'webhook_error', 'error', 'stopping', 'stopped']);
+const QUIET_EVENTS = new Set<RelayEvent['event']>(['listening', 'tunnel', 'callback_url', 'registration', 'webhook_error', 'error', 'stopping', 'stopped']);
 
 export async function run(ctx: Context, options: Options<typeof start>): Promise<void> {
   const port = parsePort(options.port);
@@ -24,6 +24,9 @@ export async function run(ctx: Context, options: Options<typeof start>): Promise
   }
   if (options.tunnel && options.publicUrl) throw new UsageError('Choose --tunnel or --public-url, not both.');
   if (options.forwardTo) ensureValid(checkForwardUrl(options.forwardTo));
+  if (options.callbackScope !== 'phone' && options.callbackScope !== 'waba') {
+    throw new UsageError(`--callback-scope must be phone or waba; got "${options.callbackScope}".`);
+  }
   const perIntegration = parseRate(options.rateLimit, '--rate-limit');
   const perWorkspace = parseRate(options.workspaceRateLimit, '--workspace-rate-limit');
   const mediaMaxBytes = Number(options.mediaMaxBytes);
@@ -123,14 +126,18 @@ export async function run(ctx: Context, options: Options<typeof start>): Promise
     closeLog();
     throw listenError(error, options.host, port);
   });
+  // From here a signal stops the relay cleanly, registration under way included.
+  const stopSignal = waitForShutdownSignal();
   print({ event: 'listening', url: relay.url });
   started = true;
   for (const event of early.splice(0)) visible(event);
   if (relay.tunnel) print({ event: 'tunnel', provider: relay.tunnel.provider, url: relay.tunnel.url });
   for (const callback of callbackUrls(relay)) print(callback);
-  if (!ctx.globals.json) banner(out, relay, options.logFile !== undefined);
+  // Meta runs the handshake against the relay during this call: it is listening already.
+  const registrations = options.register ? await relay.register(options.callbackScope as 'phone' | 'waba') : [];
+  if (!ctx.globals.json) banner(out, relay, options.logFile !== undefined, registrations.length > 0 && registrations.every((r) => r.ok));
 
-  const signal = await waitForShutdownSignal();
+  const signal = await stopSignal;
   print({ event: 'stopping', signal });
   await relay.close();
   print({ event: 'stopped' });
@@ -149,6 +156,7 @@ function banner(
     integrations: Array<{ id: string; label: string }>;
   },
   toLogFile = false,
+  registered = false,
 ): void {
   const s = out.style;
   const secret = (value: string) =>
@@ -156,10 +164,10 @@ function banner(
   for (const integration of relay.integrations) {
     if (!relay.publicUrl) out.print(`  ${integration.label}: ${relay.url}/webhooks/whatsapp/${integration.id}`);
   }
-  if (relay.publicUrl) {
+  if (relay.publicUrl && !registered) {
     out.print(`Paste the Callback URL above into Meta's App Dashboard → WhatsApp → Configuration, with the verify`);
     out.print('token `lumen whatsapp connect` printed (lost it? `lumen whatsapp rotate-token`), then "Verify and save".');
-  } else {
+  } else if (!relay.publicUrl) {
     out.print(s.dim('Local only: put it behind a tunnel (--tunnel cloudflared, or your own with --public-url) for Meta to reach it.'));
   }
   if (relay.signingSecret) {
@@ -238,6 +246,14 @@ export function printEvent(ctx: Context, event: RelayEvent, out: Output = ctx.ou
             ? `${s.yellow('↩')} auto-reply to ${displaySender(event.to)} awaits approval (${event.pendingApproval})`
             : `${s.green('↩')} replied to ${displaySender(event.to)}`,
       );
+      return;
+    case 'registration':
+      if (event.ok) {
+        out.print(`${s.green('✓')} Meta verified the Callback URL for ${event.label} (${event.scope === 'waba' ? 'WABA' : 'number'} override): ${event.url}`);
+      } else {
+        out.print(`${s.red('✗')} Meta did not take the Callback URL for ${event.label}: ${event.error?.message ?? 'refused'}`);
+        if (event.error?.hint) out.print(`  ${event.error.hint}`);
+      }
       return;
     case 'handshake':
       out.print(event.ok ? `${s.green('✓')} Meta verified the webhook (${event.integrationId})` : `${s.red('✗')} webhook verification refused: wrong verify token`);

@@ -4,6 +4,17 @@ import { UsageError } from '../../../errors.js';
 import { parsePort } from '../../flag-values.js';
 import { listenError, waitForShutdownSignal } from '../../serve.js';
 import type { start } from './index.js';
+import { join } from 'node:path';
+
+function isWebhookUrl(value: string): boolean {
+  if (/[\s<>]/.test(value)) return false;
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
 
 export async function run(ctx: Context, options: Options<typeof start>): Promise<void> {
   const port = parsePort(options.port);
@@ -11,8 +22,11 @@ export async function run(ctx: Context, options: Options<typeof start>): Promise
   const log = ctx.globals.json
     ? (line: string) => ctx.out.event({ event: 'request', line })
     : (line: string) => ctx.out.info(ctx.out.style.dim(line));
-  if (options.webhookUrl !== undefined && !/^https?:\/\/\S+$/.test(options.webhookUrl)) {
-    throw new UsageError(`--webhook-url must be an http(s) URL; got "${options.webhookUrl}".`);
+  if (options.webhookUrl !== undefined && !isWebhookUrl(options.webhookUrl)) {
+    throw new UsageError(
+      `--webhook-url must be a full http(s) URL; got "${options.webhookUrl}".`,
+      '`lumen relay start --public-url http://127.0.0.1:8787` registers the relay with a running sandbox by itself.',
+    );
   }
   if (options.appSecret !== undefined && !/^[0-9a-f]{32}$/i.test(options.appSecret)) {
     throw new UsageError('--app-secret must be 32 hexadecimal characters, like a Meta app secret.');
@@ -21,6 +35,8 @@ export async function run(ctx: Context, options: Options<typeof start>): Promise
     port,
     host: options.host,
     log,
+    // Like Meta, it remembers where webhooks go (and a relay's registration) across restarts.
+    stateFile: join(ctx.paths.dataDir, 'sandbox.json'),
     ...(options.webhookUrl ? { webhookUrl: options.webhookUrl } : {}),
     ...(options.appSecret ? { appSecret: options.appSecret } : {}),
   }).catch((error: unknown) => {
@@ -31,6 +47,7 @@ export async function run(ctx: Context, options: Options<typeof start>): Promise
     event: 'listening',
     url: sandbox.url,
     graphUrl: sandbox.url,
+    webhookUrl: sandbox.webhookTarget() ?? null,
     phoneNumberId: sandbox.phoneNumberId,
     wabaId: sandbox.wabaId,
     // Fixed, sandbox-only credentials: they unlock nothing but this local emulator.
@@ -50,10 +67,11 @@ export async function run(ctx: Context, options: Options<typeof start>): Promise
     ctx.out.print(`  lumen whatsapp connect --phone-number-id ${sandbox.phoneNumberId} --waba-id ${sandbox.wabaId}`);
     ctx.out.print('');
     ctx.out.print('Fault injection: POST /_sandbox/faults {"to":"15551234567","code":131047}; sends: GET /_sandbox/sent');
+    const target = sandbox.webhookTarget();
     ctx.out.print(
-      options.webhookUrl
-        ? `Webhooks go to ${options.webhookUrl} (statuses after each send; POST /_sandbox/inbound {"from":"15551234567","text":"hi"} for a message).`
-        : 'No webhooks: pass --webhook-url (or POST /_sandbox/webhook {"url": …}) to receive statuses and inbound messages.',
+      target
+        ? `Webhooks go to ${target} (statuses after each send; POST /_sandbox/inbound {"from":"15551234567","text":"hi"} for a message).`
+        : 'Webhooks go where `lumen relay start --public-url http://127.0.0.1:8787` registers its Callback URL (or --webhook-url).',
     );
     ctx.out.print('Press Ctrl-C to stop.');
   }

@@ -12,6 +12,8 @@ import {
   ensureValid,
 } from '../../../services/whatsapp/validate.js';
 import { connect } from './index.js';
+import { join } from 'node:path';
+import type { CallbackScope } from '../../../graph/webhooks.js';
 
 export async function run(ctx: Context, options: Options<typeof connect>): Promise<void> {
   const { prompter, env } = ctx;
@@ -60,6 +62,8 @@ export async function run(ctx: Context, options: Options<typeof connect>): Promi
   const appSecret = await value('app secret', env.WHATSAPP_APP_SECRET, { env: 'WHATSAPP_APP_SECRET' }, checkAppSecret, true);
   const publicUrl = options.publicUrl ?? ctx.config().publicUrl;
   if (publicUrl !== undefined) ensureValid(checkPublicUrl(publicUrl));
+  const scope = options.callbackScope;
+  if (scope !== 'phone' && scope !== 'waba') throw new UsageError(`--callback-scope must be phone or waba; got "${scope}".`);
 
   const workspace = await ctx.workspace({ create: true });
   const deps = await serviceDeps(ctx);
@@ -89,6 +93,21 @@ export async function run(ctx: Context, options: Options<typeof connect>): Promi
     accessToken,
     appSecret,
   });
+  if (publicUrl !== undefined) {
+    // Meta runs the handshake against the public URL now: only a relay already running here can answer it.
+    const { runningRelay } = await import('../../../relay/state-file.js');
+    const relay = await runningRelay(join(ctx.paths.dataDir, 'relay.json'));
+    if (relay) {
+      const { registerWebhook } = await import('../../../services/whatsapp/webhook.js');
+      outcome.result.webhook.registration = await ctx.out.step(
+        'Registering the Callback URL with Meta',
+        () => registerWebhook(deps, outcome.integration, { publicUrl, scope: scope as CallbackScope, verifyToken: outcome.verifyToken }),
+        (r) => (r.ok ? 'Meta verified the Callback URL' : { failed: `Meta did not take the Callback URL: ${r.error?.message ?? 'refused'}` }),
+      );
+    } else {
+      outcome.result.webhook.registration = null;
+    }
+  }
   ctx.out.result(outcome.result, () => render(ctx, outcome));
 }
 
@@ -99,8 +118,28 @@ function render(ctx: Context, outcome: ConnectOutcome): string[] {
     '',
     `${outcome.updated ? 'Updated' : 'Connected'} ${s.bold(result.label)} as ${s.cyan(result.id)} (workspace ${result.workspace}).`,
     '',
-    'Now set up the webhook in Meta\'s App Dashboard → WhatsApp → Configuration → Edit:',
   ];
+  const registration = result.webhook.registration;
+  if (registration?.ok) {
+    lines.push(
+      `${s.green('✓')} Meta verified the Callback URL ${s.bold(registration.url)}: webhooks for this number go to the running relay.`,
+      s.dim('(No dashboard step needed. The verify token below is the one Meta holds; lumen keeps only its hash.)'),
+      `  Verify token   ${s.bold(result.webhook.verifyToken)}`,
+    );
+    return lines;
+  }
+  if (registration === null) {
+    lines.push(
+      `No relay is running here yet: \`lumen relay start --public-url ${result.webhook.url?.replace(/\/webhooks\/whatsapp\/.*$/, '')}\` registers the`,
+      "Callback URL with Meta when it starts (no dashboard step). Or by hand, in Meta's App Dashboard → WhatsApp → Configuration:",
+    );
+  } else if (registration) {
+    lines.push(`${s.red('✗')} Meta did not take the Callback URL: ${registration.error?.message ?? 'refused'}`);
+    if (registration.error?.hint) lines.push(`  ${registration.error.hint}`);
+    lines.push("Set it up by hand instead, in Meta's App Dashboard → WhatsApp → Configuration → Edit:");
+  } else {
+    lines.push("Set up the webhook: `lumen relay start --public-url …` (or --tunnel) registers it with Meta, or in Meta's App Dashboard → WhatsApp → Configuration → Edit:");
+  }
   if (result.webhook.url) {
     lines.push(`  Callback URL   ${s.bold(result.webhook.url)}`);
   } else {

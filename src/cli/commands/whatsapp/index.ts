@@ -13,7 +13,10 @@ export const connect = command({
     }),
     wabaId: flag.string('--waba-id <id>', 'the WhatsApp Business Account ID', { env: 'WHATSAPP_WABA_ID' }),
     label: flag.string('--label <label>', 'a name for this connection (default: the verified business name)'),
-    publicUrl: flag.string('--public-url <url>', 'public base URL of your relay (e.g. a tunnel), to print the full Callback URL'),
+    publicUrl: flag.string('--public-url <url>', 'public base URL of your relay (e.g. a tunnel): registered with Meta when a relay runs here'),
+    callbackScope: flag.string('--callback-scope <scope>', "whose Callback URL to set: phone (the number's override) or waba", {
+      default: 'phone',
+    }),
     subscribe: flag.negatable('--no-subscribe', "do not subscribe the app to the WABA's webhooks"),
     yes: flag.boolean('-y, --yes', 'update an existing connection of the same number without asking'),
   },
@@ -25,9 +28,9 @@ export const connect = command({
 
 export const status = command({
   name: 'status',
-  description: 'show connected numbers (never the verify token)',
+  description: "show connected numbers and where Meta sends their webhooks (never the verify token)",
   flags: {
-    check: flag.boolean('--check', 'ask the Graph API again: token validity, quality rating, template count'),
+    check: flag.boolean('--check', 'check with the Graph API: token, quality, templates, this app subscribed, webhooks reaching lumen'),
     integration: flag.string('--integration <id>', 'only this integration (id or phone number id)'),
   },
   help: '\nExample:\n  $ lumen whatsapp status --check --json',

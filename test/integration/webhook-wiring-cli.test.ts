@@ -1,0 +1,133 @@
+/**
+ * What only the built CLI shows about the webhook wiring: the relay registering its Callback URL at start, what
+ * `whatsapp status` and `doctor` print and exit with, ✓ only for work that succeeded, and the --json contract.
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
+import { lumen } from '../helpers/cli.js';
+import { makeHome, type LumenHome } from '../helpers/home.js';
+import { connectNumber, freePort, killAllRelays, startRelay } from '../helpers/relay.js';
+
+let sandbox: SandboxHandle;
+let home: LumenHome;
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ webhookDelayMs: 5 });
+});
+afterAll(() => sandbox.close());
+beforeEach(() => {
+  sandbox.reset();
+  sandbox.setWebhookUrl(undefined);
+  home = makeHome({ sandbox });
+});
+afterEach(async () => {
+  await killAllRelays();
+  home.cleanup();
+});
+
+const connectArgs = () => ['whatsapp', 'connect', '--phone-number-id', sandbox.phoneNumberId, '--waba-id', sandbox.wabaId, '--label', 'Care line', '--no-input'];
+
+describe('lumen relay start with a public URL', () => {
+  it('registers the Callback URL once it listens and says Meta verified it; status then shows Meta sends here', async () => {
+    const { id } = await connectNumber(home.env, sandbox.phoneNumberId, sandbox.wabaId);
+    const port = await freePort();
+    const publicUrl = `http://127.0.0.1:${port}`;
+    const relay = await startRelay(home.env, ['--port', String(port), '--public-url', publicUrl]);
+    const registration = await relay.waitForEvent((e) => e.event === 'registration');
+    expect(registration).toEqual({
+      event: 'registration',
+      integrationId: id,
+      label: 'Care line',
+      url: `${publicUrl}/webhooks/whatsapp/${id}`,
+      scope: 'phone',
+      ok: true,
+    });
+    expect(relay.events.findIndex((e) => e.event === 'handshake' && e.ok)).toBeGreaterThan(0);
+    expect(sandbox.webhookTarget()).toBe(`${publicUrl}/webhooks/whatsapp/${id}`);
+
+    const status = await lumen(['whatsapp', 'status'], { env: home.env });
+    expect(status.exitCode).toBe(0);
+    expect(status.stdout).toContain(`Meta sends to  ${publicUrl}/webhooks/whatsapp/${id} (the number's override) ✓ this relay`);
+    expect(await relay.stop()).toEqual({ exitCode: 0, signal: undefined });
+  });
+
+  it('refuses a public URL that is http on a public host, and a --callback-scope that is not phone or waba', async () => {
+    await connectNumber(home.env, sandbox.phoneNumberId, sandbox.wabaId);
+    const http = await lumen(['relay', 'start', '--port', '0', '--public-url', 'http://relay.example.dev'], { env: home.env });
+    expect(http.exitCode).toBe(2);
+    expect(http.stderr).toContain('must use https://');
+    const scope = await lumen(['relay', 'start', '--port', '0', '--public-url', 'https://relay.example.dev', '--callback-scope', 'app'], { env: home.env });
+    expect(scope.exitCode).toBe(2);
+    expect(scope.stderr).toContain('--callback-scope must be phone or waba');
+  });
+});
+
+describe('whatsapp status and doctor', () => {
+  it('name a Callback URL that points elsewhere; doctor exits 1 with the fix, --json gives every check', async () => {
+    await lumen([...connectArgs(), '--public-url', 'https://relay.example.dev'], { env: home.env });
+    // Given Meta delivers to another server (the app's Callback URL set in the dashboard)
+    sandbox.setWebhookUrl('http://127.0.0.1:9/somebody-else');
+
+    const status = await lumen(['whatsapp', 'status'], { env: home.env });
+    expect(status.exitCode).toBe(0);
+    expect(status.stdout).toContain("Meta sends to  http://127.0.0.1:9/somebody-else (the app's Callback URL)");
+    expect(status.stdout).toContain('not this relay: deliveries go somewhere else');
+
+    const human = await lumen(['doctor'], { env: home.env });
+    expect(human.exitCode).toBe(1);
+    expect(human.stdout).toMatch(/✗ Care line: Meta's Callback URL: Meta delivers to http:\/\/127\.0\.0\.1:9\/somebody-else, not to https:\/\/relay\.example\.dev\/webhooks\/whatsapp\/wa_/);
+    expect(human.stdout).toContain('fix: Restart the relay with --public-url');
+    expect(human.stdout).toContain('✓ Care line: Access token: valid');
+    expect(human.stdout).toMatch(/\d+ checks failed\./);
+
+    const json = await lumen(['doctor', '--json'], { env: home.env });
+    expect(json.exitCode).toBe(1);
+    const report = JSON.parse(json.stdout);
+    expect(report.ok).toBe(false);
+    expect(report.checks.map((c: { id: string }) => c.id)).toEqual([
+      'node', 'home', 'database', 'secrets', 'clock', 'token', 'number', 'subscription', 'callback', 'templates', 'relay', 'tunnel',
+    ]);
+    expect(report.checks.find((c: { id: string }) => c.id === 'callback')).toMatchObject({ status: 'fail', integration: 'Care line' });
+  });
+
+  it('a failed check gets ✗, never ✓: the Graph API unreachable, and the app not subscribed (connect --no-subscribe)', async () => {
+    await lumen([...connectArgs(), '--no-subscribe'], { env: home.env });
+    const down = `http://127.0.0.1:${await freePort()}`;
+
+    const unreachable = await lumen(['whatsapp', 'status', '--check'], { env: { ...home.env, LUMEN_GRAPH_URL: down } });
+    expect(unreachable.exitCode).toBe(1);
+    expect(unreachable.stderr).not.toContain('✓');
+    expect(unreachable.stderr).toContain('✗ Check failed');
+    expect(unreachable.stdout).toContain('Check          failed');
+
+    const unsubscribed = await lumen(['whatsapp', 'status', '--check'], { env: home.env });
+    expect(unsubscribed.exitCode).toBe(1);
+    expect(unsubscribed.stdout).not.toContain('Check          ok');
+    expect(unsubscribed.stdout).toContain('Check          failed · token valid · app not subscribed to WABA');
+    expect(unsubscribed.stderr).not.toContain('✓');
+  });
+
+  it('status --check --json is one document whatever failed (exit 1, nothing else on stdout)', async () => {
+    await lumen([...connectArgs(), '--no-subscribe'], { env: home.env });
+    const down = `http://127.0.0.1:${await freePort()}`;
+    for (const env of [{ ...home.env, LUMEN_GRAPH_URL: down }, home.env]) {
+      const result = await lumen(['whatsapp', 'status', '--check', '--json'], { env });
+      expect(result.exitCode).toBe(1);
+      const doc = JSON.parse(result.stdout);
+      expect(Object.keys(doc)).toEqual(['workspace', 'integrations']);
+      expect(doc.integrations[0].check.ok).toBe(false);
+      expect(result.stderr).toBe('');
+    }
+  });
+});
+
+describe('the sandbox walk-through', () => {
+  it('lumen sandbox start refuses a webhook URL that is not a URL, like the README placeholder', async () => {
+    const result = await lumen(['sandbox', 'start', '--port', '0', '--webhook-url', 'http://127.0.0.1:8787/webhooks/whatsapp/<integration id>'], {
+      env: home.env,
+    });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain('--webhook-url must be a full http(s) URL');
+    expect(result.stderr).toContain('lumen relay start --public-url');
+  });
+});
