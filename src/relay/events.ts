@@ -115,6 +115,7 @@ export type RelayEvent =
       outbound: number;
       statuses: number;
       webhookErrors: number;
+      webhookEvents: number;
       media: number;
       contacts: number;
       files: number;

@@ -144,6 +144,8 @@ export interface PurgeCounts {
   /** Status webhooks. */
   statuses: number;
   webhookErrors: number;
+  /** Other webhook fields' documents (template, account…) and raw deliveries kept for --forward-raw, once handed on. */
+  webhookEvents: number;
   /** Media records (received with a purged message, or uploaded). */
   media: number;
   /** Senders with no message left since the cutoff. */

@@ -11,7 +11,7 @@ import { exportMessages } from '../../src/services/maintenance/export.js';
 import { parseAge, purgeMessages, retentionSetting } from '../../src/services/maintenance/retention.js';
 import { openStore } from '../../src/store/index.js';
 import type { Integration, IngestJob, NewInteraction, OutboundMessage, Store } from '../../src/store/types.js';
-import { makeHome, type LumenHome } from '../helpers/home.js';
+import { makeHome, withDb, type LumenHome } from '../helpers/home.js';
 
 const NOW = new Date('2026-12-01T12:00:00.000Z');
 const DAY = 86_400_000;
@@ -166,6 +166,27 @@ describe('messages purge', () => {
     await store.outbound.insertOrFind(outbound('msg_old_queued', ws1, 'queued', daysAgo(100), null));
     await store.outbound.insertOrFind(outbound('msg_new_sent', ws1, 'read', daysAgo(1), 'wamid.out.new'));
 
+    // Other webhook fields' documents and a raw delivery: old and handed on, old and still owed, new
+    withDb(home.dir, (db) => {
+      const event = db.prepare(
+        `INSERT INTO webhook_events (workspace_id, integration_id, object, field, doc, received_at, forward_state) VALUES (?, 'wa_1', 'template', 'message_template_status_update', '{}', ?, ?)`,
+      );
+      event.run(ws1, daysAgo(100), null);
+      event.run(ws1, daysAgo(100), 'delivered');
+      event.run(ws1, daysAgo(100), 'retrying');
+      event.run(ws1, daysAgo(1), null);
+      const raw = db.prepare(
+        `INSERT INTO raw_deliveries (workspace_id, integration_id, body, signature, received_at, forward_state) VALUES (?, 'wa_1', ?, 'sha256=00', ?, ?)`,
+      );
+      raw.run(ws1, Buffer.from('{"entry":[]}'), daysAgo(100), 'delivered');
+      raw.run(ws1, Buffer.from('{"entry":[]}'), daysAgo(100), 'pending');
+    }, { readonly: false });
+    const remainingEvents = () =>
+      withDb(home.dir, (db) => ({
+        events: db.prepare('SELECT forward_state AS state, received_at AS at FROM webhook_events ORDER BY id').all(),
+        raw: db.prepare('SELECT forward_state AS state FROM raw_deliveries ORDER BY id').all(),
+      }));
+
     // When a dry run, then the purge, of what is older than 90 days in workspace "default"
     const request = { olderThanMs: parseAge('90d', '--older-than'), workspaceId: ws1, mediaDir };
     const plan = await purgeMessages(deps(), { ...request, dryRun: true });
@@ -174,7 +195,7 @@ describe('messages purge', () => {
 
     // Then the dry run removed nothing and counted what the purge then removed
     expect(wamidsBefore).toHaveLength(7);
-    const expected = { inbound: 3, outbound: 1, statuses: 1, webhookErrors: 1, media: 2, contacts: 4, keptUndelivered: 2 };
+    const expected = { inbound: 3, outbound: 1, statuses: 1, webhookErrors: 1, webhookEvents: 3, media: 2, contacts: 4, keptUndelivered: 2 };
     expect(plan).toEqual({ cutoff: daysAgo(90), dryRun: true, ...expected, files: 0 });
     expect(done).toEqual({ cutoff: daysAgo(90), dryRun: false, ...expected, files: 1 });
     // Exactly these are gone: the delivered, dropped and undispatched old messages; pending and retrying stay
@@ -193,12 +214,14 @@ describe('messages purge', () => {
     expect(await store.outbound.timeline('wamid.out.old')).toEqual([]);
     expect(await store.outbound.timeline('wamid.out.new')).toHaveLength(1);
     expect(await store.inbox.listWebhookErrors(ws1, 10)).toEqual([]);
+    // Documents and raw bodies still owed to the user's code stay, as does the new one
+    expect(remainingEvents()).toEqual({ events: [{ state: 'retrying', at: daysAgo(100) }, { state: null, at: daysAgo(1) }], raw: [{ state: 'pending' }] });
     // Senders who wrote nothing since the cutoff go (a kept old message stays findable by its id); 15550001 wrote again
     expect((await store.inbox.listContacts(ws1)).map((c) => c.contactId)).toEqual(['15550001']);
 
     // And a second purge finds nothing more to remove
     const again = await purgeMessages(deps(), { ...request, dryRun: false });
-    expect(again).toMatchObject({ inbound: 0, outbound: 0, statuses: 0, webhookErrors: 0, media: 0, contacts: 0, files: 0, keptUndelivered: 2 });
+    expect(again).toMatchObject({ inbound: 0, outbound: 0, statuses: 0, webhookErrors: 0, webhookEvents: 0, media: 0, contacts: 0, files: 0, keptUndelivered: 2 });
   });
 
   it('without a workspace (the relay) purges every workspace', async () => {

@@ -31,6 +31,7 @@ export interface PurgeReport {
   outbound: number;
   statuses: number;
   webhookErrors: number;
+  webhookEvents: number;
   media: number;
   contacts: number;
   /** Media files deleted from disk (0 for a dry run). */

@@ -29,6 +29,9 @@ function scoped(workspace: boolean, bounded: boolean) {
     outbound: `FROM outbound_messages WHERE created_at < @cutoff AND state IN ${SETTLED_OUTBOUND}${inWorkspace()}`,
     statuses: `FROM message_statuses WHERE received_at < @cutoff${integrationInWorkspace}`,
     errors: `FROM webhook_errors WHERE received_at < @cutoff${inWorkspace()}`,
+    /** Other webhook fields' documents and --forward-raw's stored bodies, unless still owed to the user's code. */
+    events: `FROM webhook_events WHERE received_at < @cutoff AND COALESCE(forward_state, '') NOT IN ('pending', 'retrying')${inWorkspace()}`,
+    raw: `FROM raw_deliveries WHERE received_at < @cutoff AND COALESCE(forward_state, '') NOT IN ('pending', 'retrying')${inWorkspace()}`,
     uploads: `FROM media WHERE direction = 'out' AND created_at < @cutoff${inWorkspace()}`,
     contacts: `FROM contacts AS c WHERE c.last_inbound_at < @cutoff${inWorkspace('c.workspace_id')}
         AND NOT EXISTS (SELECT 1 FROM interactions i WHERE i.workspace_id = c.workspace_id AND i.from_id = c.contact_id
@@ -87,6 +90,7 @@ export function createMaintenanceRepo(db: Database): MaintenanceRepo {
           outbound: count(sql.outbound),
           statuses: count(sql.statuses),
           webhookErrors: count(sql.errors),
+          webhookEvents: count(sql.events) + count(sql.raw),
           media: inboundMedia + count(sql.uploads),
           contacts: count(sql.contacts),
           keptUndelivered: kept,
@@ -97,7 +101,7 @@ export function createMaintenanceRepo(db: Database): MaintenanceRepo {
 
     async purge(scope) {
       const { sql, p } = prepare(scope);
-      const totals: PurgeCounts = { inbound: 0, outbound: 0, statuses: 0, webhookErrors: 0, media: 0, contacts: 0, keptUndelivered: 0, files: [] };
+      const totals: PurgeCounts = { inbound: 0, outbound: 0, statuses: 0, webhookErrors: 0, webhookEvents: 0, media: 0, contacts: 0, keptUndelivered: 0, files: [] };
       const removedPaths = new Set<string>();
       const pickInteractions = db.prepare(`SELECT i.seq ${sql.interactions} ORDER BY i.seq LIMIT ${BATCH}`).pluck();
       const batch = db.transaction((): number => {
@@ -120,6 +124,7 @@ export function createMaintenanceRepo(db: Database): MaintenanceRepo {
         totals.outbound = db.prepare(`DELETE ${sql.outbound}`).run(p).changes;
         totals.statuses = db.prepare(`DELETE ${sql.statuses}`).run(p).changes;
         totals.webhookErrors = db.prepare(`DELETE ${sql.errors}`).run(p).changes;
+        totals.webhookEvents = db.prepare(`DELETE ${sql.events}`).run(p).changes + db.prepare(`DELETE ${sql.raw}`).run(p).changes;
         const uploads = db.prepare<Record<string, string | number>, { path: string | null }>(`DELETE ${sql.uploads} RETURNING path`).all(p);
         for (const m of uploads) if (m.path) removedPaths.add(m.path);
         totals.media += uploads.length;
