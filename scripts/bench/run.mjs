@@ -2,13 +2,14 @@
 // table with PASS/MISS per target (DESIGN.md §4) and writes bench/results.json. A missed target is a finding, not a
 // failure: the exit code is 0 unless the bench itself could not run (then 1, after writing what it did measure).
 //
-//   node --expose-gc scripts/bench/run.mjs [--only cold,bulk,ingest,mix,peers,growth] [--rounds 2] [--keep]
+//   node --expose-gc scripts/bench/run.mjs [--only cold,bulk,ingest,mix,peers,growth,console] [--rounds 2] [--keep]
 //     cold    `lumen --help` / `lumen templates list` against `node -e 0`
 //     bulk    `lumen send --csv` rate accuracy, judged at the sandbox
 //     ingest  lumen relay vs the bare Fastify route, messages only
 //     mix     lumen relay (and the bare route) on the 1 message : 3 statuses mix
 //     peers   whatsapp-api-js and Express 5 (+ SQLite) and the bare route, on both workloads
 //     growth  ingest, relay start, RSS and the CLI after 2 M stored messages vs an empty home
+//     console each console page's HTML served whole with 10,000 stored messages (what precedes the first paint)
 //   BENCH_RELAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" … profiles the relay processes.
 // Load rounds of every selected part are interleaved (round 1 of every server, then round 2…), one server at a
 // time, so the noise of this box hits every server alike; the best of --rounds (2) rounds of each counts. --keep
@@ -19,13 +20,14 @@ import { cpus, loadavg, totalmem, platform, release } from 'node:os';
 import { join } from 'node:path';
 import { bulkSend, BULK_RATE, BULK_ROWS } from './bulk-send.mjs';
 import { coldStart, COLD_START_ROUNDS } from './cold-start.mjs';
+import { consolePaint, CONSOLE_MESSAGES } from './console-paint.mjs';
 import { growth } from './growth.mjs';
 import { CONNECTIONS, MEASURE_SECONDS } from './ingest.mjs';
 import { loadRound, PEERS, SERVERS } from './load.mjs';
 import { connectedHome, removeTemporaryDir, ROOT, temporaryDirs } from './processes.mjs';
 
 const MiB = 1024 * 1024;
-const PARTS = ['cold', 'bulk', 'ingest', 'mix', 'peers', 'growth'];
+const PARTS = ['cold', 'bulk', 'ingest', 'mix', 'peers', 'growth', 'console'];
 const WORKLOADS = { messages: 'messages only', mix: 'mix 1 message : 3 statuses' };
 
 const argv = process.argv.slice(2);
@@ -75,9 +77,9 @@ const plan = { messages: new Set(), mix: new Set() };
 if (wants('ingest')) plan.messages.add('bare').add('lumen');
 if (wants('mix')) plan.mix.add('bare').add('lumen');
 if (wants('peers')) for (const w of ['messages', 'mix']) for (const s of ['bare', ...PEERS]) plan[w].add(s);
-const needsLumen = ['cold', 'bulk', 'ingest', 'mix', 'growth'].some(wants);
+const needsLumen = ['cold', 'bulk', 'ingest', 'mix', 'growth', 'console'].some(wants);
 
-const results = { machine, cold: undefined, bulk: undefined, load: undefined, growth: undefined, errors: [] };
+const results = { machine, cold: undefined, bulk: undefined, load: undefined, growth: undefined, console: undefined, errors: [] };
 let sandbox;
 let main;
 let meta = { appSecret: randomBytes(16).toString('hex'), phoneNumberId: '106540352242922', wabaId: '102290129340398' };
@@ -118,6 +120,14 @@ try {
     }
   }
   if (plan.messages.size + plan.mix.size > 0) results.load = await load({ newHome });
+  if (wants('console') && sandbox) {
+    log(`console: each page's HTML with ${CONSOLE_MESSAGES.toLocaleString('en-US')} stored messages…`);
+    try {
+      results.console = await consolePaint({ newHome, keep, log });
+    } catch (error) {
+      failed('console', error);
+    }
+  }
   if (wants('growth') && sandbox) {
     try {
       results.growth = await growth({ meta, newHome, relayNodeArgs, keep, log, rounds: ROUNDS });
@@ -185,7 +195,7 @@ async function load({ newHome }) {
   return { connections: CONNECTIONS, rounds, best };
 }
 
-function targetRows({ cold, bulk, load: loaded, growth: grown }) {
+function targetRows({ cold, bulk, load: loaded, growth: grown, console: consolePages }) {
   const rows = [];
   const row = (measure, value, baseline, ratio, target, pass) =>
     rows.push({ measure, value, baseline, ratio, target, verdict: pass === undefined ? 'info' : pass ? 'PASS' : 'MISS' });
@@ -283,6 +293,13 @@ function targetRows({ cold, bulk, load: loaded, growth: grown }) {
     const list = cold.templatesList.medianMs / node;
     row('Cold start `lumen --help`', `${fmt(cold.help.medianMs, 0)} ms`, `${fmt(node, 0)} ms`, times(help), '≤ 1.40×', help <= 1.4);
     row('Cold start `lumen templates list`', `${fmt(cold.templatesList.medianMs, 0)} ms`, `${fmt(node, 0)} ms`, times(list), '', undefined);
+  }
+  if (consolePages) {
+    const worst = Math.max(...Object.values(consolePages.pages).map((p) => p.medianMs));
+    for (const [name, page] of Object.entries(consolePages.pages)) {
+      row(`Console page \`${page.path.replace(/\/console\/conversations\/.+/, '/console/conversations/…')}\` (${name}), ${fmt(consolePages.messages, 0)} stored: median, worst`, `${fmt(page.medianMs, 1)} ms, ${fmt(page.maxMs, 0)} ms`, '', '', '', undefined);
+    }
+    row('Console: slowest page (median), before the first paint', `${fmt(worst, 1)} ms`, '', '', '< 100 ms', worst < 100 && consolePages.failures.length === 0);
   }
   if (bulk) {
     const within = Math.abs(bulk.achievedRate - bulk.rate) / bulk.rate <= 0.02;
