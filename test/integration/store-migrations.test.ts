@@ -89,6 +89,8 @@ describe('databases made by earlier commits', () => {
     const old = databaseOf(commit, path);
     old.prepare("INSERT INTO workspaces (id, name, created_at) VALUES ('ws_1', 'default', 'then')").run();
     const hasInteractions = columnsOf(old, 'interactions').length > 0;
+    // From 005 on, lumen writes a sender's contacts row with each message; before it, migration 005 derives them.
+    const contactsDerived = (old.pragma('user_version', { simple: true }) as number) < 5;
     let rows = 0;
     if (hasInteractions) {
       for (const [wamid, from] of [['wamid.A', '15550000001'], ['wamid.B', '15550000002'], ['wamid.A', '15550000001']] as const) {
@@ -102,6 +104,9 @@ describe('databases made by earlier commits', () => {
     try {
       const db = new Database(path, { readonly: true });
       expect(db.pragma('user_version', { simple: true })).toBe(loadMigrations(MIGRATIONS).at(-1)!.version);
+      // The indexes today's queries rely on are there, however the database began
+      const indexes = db.prepare("SELECT name FROM sqlite_master WHERE type = 'index'").pluck().all();
+      expect(indexes).toEqual(expect.arrayContaining(['interactions_by_wamid', 'interactions_by_sender']));
       if (hasInteractions) {
         // Then each message is there once, and the contacts count them once
         const stored = db.prepare('SELECT wamid, COUNT(*) AS n FROM interactions GROUP BY wamid ORDER BY wamid').all();
@@ -110,7 +115,7 @@ describe('databases made by earlier commits', () => {
           { wamid: 'wamid.B', n: 1 },
         ]);
         expect(rows).toBeGreaterThanOrEqual(2);
-        expect(db.prepare('SELECT SUM(messages) AS n FROM contacts').get()).toEqual({ n: 2 });
+        if (contactsDerived) expect(db.prepare('SELECT SUM(messages) AS n FROM contacts').get()).toEqual({ n: 2 });
       }
       db.close();
       // And it stores new messages once, redeliveries not again
