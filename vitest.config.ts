@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // One real PostgreSQL server for the run (skipped with the reason where it cannot start).
+    globalSetup: ['./test/global-postgres.ts'],
     // Safety nets against a hang, not expectations: on a loaded 2-core machine a spawned relay or CLI takes seconds.
     // Waits inside tests time out at 60 s (test/helpers/async.ts) with a clearer message.
     testTimeout: 120_000,

@@ -30,4 +30,12 @@ elif update && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/
 else
   echo "ci-install: could not install chromium; the console's browser tests will skip" >&2
 fi
+# The PostgreSQL tests run initdb/pg_ctl from Debian's postgresql package (as its postgres user when run as root).
+if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  :
+elif update && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null 2>&1; then
+  echo "ci-install: installed postgresql" >&2
+else
+  echo "ci-install: could not install postgresql; the PostgreSQL tests will skip" >&2
+fi
 exit 0

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const copies = [
   [join('store', 'migrations'), (file) => file.endsWith('.sql')],
+  [join('store', 'pg', 'migrations'), (file) => file.endsWith('.sql')],
   [join('relay', 'console', 'assets'), (file) => /\.(js|css|svg)$/.test(file)],
 ];
 for (const [dir, wanted] of copies) {

@@ -1,4 +1,4 @@
-import { loadConfigFile, resolveGraphSettings, type ConfigFile } from '../config/config.js';
+import { loadConfigFile, pickSetting, resolveGraphSettings, type ConfigFile } from '../config/config.js';
 import { resolvePaths, type Paths } from '../config/paths.js';
 import { UserError } from '../errors.js';
 import type { GraphClient } from '../graph/client.js';
@@ -33,6 +33,8 @@ export interface Context {
   /** How human output shows times (local, with the zone; relative where it helps). */
   readonly time: TimeFormat;
   config(): ConfigFile;
+  /** The PostgreSQL URL the state lives at (LUMEN_DATABASE_URL, else config `databaseUrl`), or undefined for SQLite. */
+  databaseUrl(): string | undefined;
   store(): Promise<Store>;
   /** The default secret store, or the backend an integration recorded. */
   secrets(kind?: SecretBackendKind): Promise<SecretStore>;
@@ -80,10 +82,11 @@ export function createContext(globals: GlobalOptions, overrides: ContextOverride
     now,
     time: timeFormat({ now, env }),
     config: () => (config ??= loadConfigFile(paths.configFile)),
+    databaseUrl: () => pickSetting(env.LUMEN_DATABASE_URL?.trim(), context.config().databaseUrl?.trim()),
     async store() {
       if (!store) {
-        const { openStore } = await import('../store/index.js');
-        store = openStore(paths.database);
+        const { openStoreAt } = await import('../store/index.js');
+        store = await openStoreAt({ databasePath: paths.database, databaseUrl: context.databaseUrl() });
       }
       return store;
     },
@@ -135,8 +138,9 @@ export function createContext(globals: GlobalOptions, overrides: ContextOverride
     },
     async close() {
       await Promise.allSettled(graphClients.map((client) => client.close()));
-      store?.close();
+      const open = store;
       store = undefined;
+      await open?.close();
     },
   };
   return context;

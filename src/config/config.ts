@@ -10,6 +10,8 @@ export interface ConfigFile {
   relayPort?: number;
   /** How long the relay keeps messages, statuses and media: an age like "90d" (purged daily), or "off". */
   retention?: string;
+  /** A postgres:// URL: keep the state on that server instead of LUMEN_HOME/lumen.db (LUMEN_DATABASE_URL wins). */
+  databaseUrl?: string;
 }
 
 export const DEFAULT_GRAPH_URL = 'https://graph.facebook.com';

@@ -13,9 +13,11 @@ import { createTemplateRepo } from './repos/templates.js';
 import { createWorkspaceRepo } from './repos/workspaces.js';
 import type { Store } from './types.js';
 
+/** The SQLite store in one file (the default: LUMEN_HOME/lumen.db). */
 export function openStore(path: string): Store {
   const db = openDatabase(path);
   return {
+    backend: 'sqlite',
     workspaces: createWorkspaceRepo(db),
     integrations: createIntegrationRepo(db),
     templates: createTemplateRepo(db),
@@ -31,6 +33,24 @@ export function openStore(path: string): Store {
     async quickCheck() {
       return (db.pragma('quick_check', { simple: true }) as string) ?? 'ok';
     },
-    close: () => db.close(),
+    async close() {
+      db.close();
+    },
   };
+}
+
+export interface StoreLocation {
+  /** The SQLite file, used when there is no database URL. */
+  databasePath: string;
+  /** A postgres:// URL (LUMEN_DATABASE_URL or config `databaseUrl`): the state lives on that server. */
+  databaseUrl?: string | undefined;
+}
+
+/** Opens whichever store the location names; PostgreSQL's driver is loaded only when it is used. */
+export async function openStoreAt(location: StoreLocation): Promise<Store> {
+  if (location.databaseUrl) {
+    const { openPgStore } = await import('./pg/index.js');
+    return openPgStore(location.databaseUrl);
+  }
+  return openStore(location.databasePath);
 }

@@ -111,6 +111,8 @@ export interface TemplateRepo {
 
 /** Everything services may read or write. SQLite today; a server database could implement the same. */
 export interface Store {
+  /** Which database holds the state: the SQLite file in LUMEN_HOME, or a PostgreSQL server (LUMEN_DATABASE_URL). */
+  backend: 'sqlite' | 'postgres';
   workspaces: WorkspaceRepo;
   integrations: IntegrationRepo;
   templates: TemplateRepo;
@@ -125,9 +127,9 @@ export interface Store {
   forwards: { events: ForwardQueueRepo; raw: ForwardQueueRepo };
   /** Webhook facts lumen keeps: account facts, preferences, usage, the event log. */
   facts: FactsRepo;
-  /** SQLite's `PRAGMA quick_check`: 'ok', or the first problem found. */
+  /** SQLite's `PRAGMA quick_check` (PostgreSQL: a round trip through the schema): 'ok', or the first problem found. */
   quickCheck(): Promise<string>;
-  close(): void;
+  close(): Promise<void>;
 }
 
 /** What a purge covers: everything older than `cutoff` (ISO), in one workspace or (the relay's retention) all. */
