@@ -96,6 +96,23 @@ describe('access', () => {
     expect(local.statusCode).toBe(200);
   });
 
+  it('names its stylesheet and script by their content, so the browser keeps them and a page waits on no other request', async () => {
+    const relay = await setup.start();
+    const client = await signIn(relay.console!.url);
+    const page = (await client.get('/console/conversations')).text;
+    const css = /<link rel="stylesheet" href="([^"]+)">/.exec(page)?.[1];
+    const js = /<script src="([^"]+)" defer>/.exec(page)?.[1];
+    expect(css).toMatch(/^\/console\/assets\/console\.css\?v=[0-9a-f]{12}$/);
+    expect(js).toMatch(/^\/console\/assets\/console\.js\?v=[0-9a-f]{12}$/);
+    const current = await client.get(css!);
+    expect(current.status).toBe(200);
+    expect(current.headers.get('cache-control')).toBe('private, max-age=31536000, immutable');
+    // Any other version (a page from before an upgrade) gets today's file, not kept.
+    const old = await client.get('/console/assets/console.css?v=000000000000');
+    expect(old.text).toBe(current.text);
+    expect(old.headers.get('cache-control')).toBe('no-cache');
+  });
+
   it('keeps one token in the secret store across restarts', async () => {
     const first = (await setup.start()).console!.url;
     await setup.relay!.close();

@@ -116,6 +116,31 @@ describe('repositories', () => {
     store.close();
   });
 
+  it('moves the change marker for its own writes at once and for another connection\'s by the next turn', async () => {
+    const store = openStore(join(dir, 'lumen.db'));
+    const other = openStore(join(dir, 'lumen.db'));
+    const ws = await store.workspaces.ensure('default', 'now');
+    const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+    const before = await store.integrations.changeMarker();
+
+    // Given a marker read in this turn, when this connection writes an integration, the next read in the same turn
+    // already shows it.
+    await store.integrations.saveWithTemplates(integration(ws.id), []);
+    const afterOwn = await store.integrations.changeMarker();
+    expect(afterOwn).toBeGreaterThan(before);
+    await store.integrations.setVerifyTokenHash('wa_1', 'sha256:11', 'now');
+    expect(await store.integrations.changeMarker()).toBeGreaterThan(afterOwn);
+
+    // When another connection (another process) writes, a request in a later turn sees it.
+    const seen = await store.integrations.changeMarker();
+    await nextTurn();
+    await other.integrations.delete('wa_1');
+    await nextTurn();
+    expect(await store.integrations.changeMarker()).toBeGreaterThan(seen);
+    await other.close();
+    await store.close();
+  });
+
   it('has no column that could hold a secret', () => {
     const db = openDatabase(join(dir, 'lumen.db'), loadMigrations(MIGRATIONS));
     const columns = (db.prepare('SELECT name FROM pragma_table_info(?)').all('integrations') as Array<{ name: string }>).map(

@@ -50,6 +50,8 @@ export interface PageFrame {
   workspace: string;
   workspaces: string[];
   counts?: { pendingApproval: number } | undefined;
+  /** Where the page's stylesheet, script and icon are, by file name (versioned by their content, cached for good). */
+  assets: Record<'console.css' | 'console.js' | 'favicon.svg', string>;
 }
 
 const NAV: Array<[PageFrame['view'], string, string]> = [
@@ -70,9 +72,9 @@ export function page(frame: PageFrame, body: Html): Html {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="lumen-csrf" content="${frame.csrf}">
 <title>${frame.title} · lumen console</title>
-<link rel="icon" href="/console/assets/favicon.svg">
-<link rel="stylesheet" href="/console/assets/console.css">
-<script src="/console/assets/console.js" defer></script>
+<link rel="icon" href="${frame.assets['favicon.svg']}">
+<link rel="stylesheet" href="${frame.assets['console.css']}">
+<script src="${frame.assets['console.js']}" defer></script>
 </head>
 <body data-view="${frame.view}">
 <header>

@@ -50,7 +50,7 @@ const CSP = [
 ].join('; ');
 
 const ASSETS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'assets');
-const ASSETS: Record<string, string> = {
+const ASSETS: Record<keyof PageFrame['assets'], string> = {
   'console.js': 'text/javascript; charset=utf-8',
   'console.css': 'text/css; charset=utf-8',
   'favicon.svg': 'image/svg+xml',
@@ -85,6 +85,11 @@ export function registerConsole(app: FastifyInstance, deps: ConsoleDeps): void {
   const csrfDigest = createHash('sha256').update(csrf).digest();
   const { services } = deps;
   const assets = new Map(Object.keys(ASSETS).map((name) => [name, readFileSync(join(ASSETS_DIR, name))]));
+  // Each page names its stylesheet and script with a digest of their bytes, so the browser keeps them for good and
+  // asks again only when they change: a navigation then waits on no request but the page's own (the stylesheet blocks
+  // the first paint, and `no-cache` without a validator fetched it whole on every page).
+  const versions = new Map([...assets].map(([name, body]) => [name, createHash('sha256').update(body).digest('hex').slice(0, 12)]));
+  const assetHrefs = Object.fromEntries([...versions].map(([name, v]) => [name, `/console/assets/${name}?v=${v}`])) as PageFrame['assets'];
   const streams = new Set<FastifyReply>();
 
   const secure = (reply: FastifyReply) =>
@@ -141,7 +146,7 @@ export function registerConsole(app: FastifyInstance, deps: ConsoleDeps): void {
     const counts = await data.queueDepth(services, workspace);
     return {
       workspace,
-      frame: { title, view, csrf, notice: q.notice, error: q.error, workspace: workspace.name, workspaces: names, counts },
+      frame: { title, view, csrf, notice: q.notice, error: q.error, workspace: workspace.name, workspaces: names, counts, assets: assetHrefs },
     };
   };
 
@@ -162,14 +167,16 @@ export function registerConsole(app: FastifyInstance, deps: ConsoleDeps): void {
   };
 
   // Static assets: public (no token), still loopback only.
-  app.get<{ Params: { name: string } }>('/console/assets/:name', async (request, reply) => {
+  app.get<{ Params: { name: string }; Querystring: { v?: string } }>('/console/assets/:name', async (request, reply) => {
     if (!isLoopback(request.socket.remoteAddress)) return plain(reply, 403, 'Loopback only.');
-    const body = assets.get(request.params.name);
+    const name = request.params.name as keyof PageFrame['assets'];
+    const body = assets.get(name);
     if (!body) return plain(reply, 404, 'No such file.');
+    const current = request.query.v === versions.get(name);
     return reply
-      .header('content-type', ASSETS[request.params.name]!)
+      .header('content-type', ASSETS[name])
       .header('x-content-type-options', 'nosniff')
-      .header('cache-control', 'no-cache')
+      .header('cache-control', current ? 'private, max-age=31536000, immutable' : 'no-cache')
       .send(body);
   });
 
