@@ -164,7 +164,7 @@ describe.each(storeBackends())('inbound store contract: $title', (backend) => {
   describe('inbox', () => {
     it('stores new messages and reads them back by id, wamid and filter, newest first', async () => {
       const [outcome] = await store.inbox.ingest([
-        job({ messages: [message('w.1'), message('w.2', { from: '15550002' }), message('w.3', { raw: { deep: ['ü', '\u2603'] } })] }),
+        job({ messages: [message('w.1'), message('w.2', { from: '15550002', contactName: 'NULL' }), message('w.3', { raw: { deep: ['ü', '\u2603'] }, contactName: 'Ana, "the" {tester} \\ NULL', text: 'two\nlines, "quoted" {x} \\ é' })] }),
       ]);
       expect(outcome).toMatchObject({ duplicates: 0, statusesStored: 0, errorsStored: 0, changesStored: 0, eventsQueued: false, events: [] });
       expect(outcome!.stored.map((i) => i.wamid)).toEqual(['w.1', 'w.2', 'w.3']);
@@ -173,7 +173,12 @@ describe.each(storeBackends())('inbound store contract: $title', (backend) => {
       expect(first!.id).toMatch(/^in_\d+$/);
 
       expect(await store.inbox.findInteraction(first!.id)).toEqual(first);
-      expect(await store.inbox.findByWamid('wa_1', 'w.3')).toMatchObject({ raw: { deep: ['ü', '\u2603'] } });
+      expect(await store.inbox.findByWamid('wa_1', 'w.3')).toMatchObject({
+        raw: { deep: ['ü', '\u2603'] },
+        contactName: 'Ana, "the" {tester} \\ NULL',
+        text: 'two\nlines, "quoted" {x} \\ é',
+      });
+      expect((await store.inbox.listContacts('ws_1')).find((c) => c.contactId === '15550002')?.name).toBe('NULL');
       expect(await store.inbox.findInteraction('in_999999')).toBeUndefined();
       expect(await store.inbox.findInteraction('nonsense')).toBeUndefined();
 
