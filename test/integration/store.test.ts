@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadMigrations, openDatabase } from '../../src/store/db.js';
 import { openStore } from '../../src/store/index.js';
 import { createInboxRepo } from '../../src/store/repos/inbox.js';
-import type { IngestJob, Integration, TemplateRecord } from '../../src/store/types.js';
+import type { Integration, TemplateRecord } from '../../src/store/types.js';
 import { makeHome, type LumenHome } from '../helpers/home.js';
 import { textJob } from '../helpers/inbox.js';
 
@@ -169,16 +169,5 @@ describe('inbox', () => {
     ]);
     db.close();
     expect(await first.lastInboundAt('wa_a', '15551234567')).toBe('2026-01-01T00:00:00.000Z');
-  });
-
-  it('keeps Meta\'s webhook-level errors', async () => {
-    const store = openStore(join(dir, 'lumen.db'));
-    const job: IngestJob = {
-      ...textJob('wa_1'),
-      errors: [{ integrationId: 'wa_1', phoneNumberId: '106540352242922', code: 131051, title: 'Unsupported message type', message: null, details: 'Message type is not currently supported', raw: { code: 131051 } }],
-    };
-    expect((await store.inbox.ingest([job]))[0]!.errorsStored).toBe(1);
-    expect(await store.inbox.listWebhookErrors('ws_1', 10)).toMatchObject([{ code: 131051, title: 'Unsupported message type', integrationId: 'wa_1' }]);
-    store.close();
   });
 });

@@ -201,7 +201,7 @@ export function textOf(body: Record<string, unknown>): string | null {
 }
 
 /** message_template_components_update: the new body, header, footer and buttons written into the synced template. */
-function applyComponents(raw: Record<string, unknown>, components: Record<string, unknown>): void {
+export function applyComponents(raw: Record<string, unknown>, components: Record<string, unknown>): void {
   const list = Array.isArray(raw.components) ? (raw.components as Array<Record<string, unknown>>) : [];
   const set = (type: string, key: string, value: unknown) => {
     if (value === undefined) return;

@@ -22,6 +22,18 @@ export interface ForwardQueueRepo {
   releaseClaims(): Promise<number>;
 }
 
+/** A claimed row (either table, as the claim's RETURNING names its columns) as the forwarder gets it. */
+export const toQueuedForward = (row: Record<string, unknown>): QueuedForward => ({
+  id: Number(row.id),
+  workspaceId: String(row.workspace_id),
+  integrationId: String(row.integration_id),
+  object: String(row.object),
+  body: Buffer.isBuffer(row.body) ? row.body : Buffer.from(String(row.body)),
+  signature: (row.signature as string | null) ?? null,
+  attempts: Number(row.attempts),
+  receivedAt: String(row.received_at),
+});
+
 /**
  * The durable queues of what is handed to the user's code besides inbound messages: `webhook_events` (documents of
  * statuses, templates, account changes… chosen by --events) and `raw_deliveries` (--forward-raw). Claimed with a
@@ -53,16 +65,7 @@ export function createForwardQueueRepo(db: Database, table: 'webhook_events' | '
     async claimDue(now, leaseUntil, limit) {
       return claim
         .all({ now, until: leaseUntil, limit })
-        .map((row) => ({
-          id: Number(row.id),
-          workspaceId: String(row.workspace_id),
-          integrationId: String(row.integration_id),
-          object: String(row.object),
-          body: Buffer.isBuffer(row.body) ? row.body : Buffer.from(String(row.body)),
-          signature: (row.signature as string | null) ?? null,
-          attempts: Number(row.attempts),
-          receivedAt: String(row.received_at),
-        }))
+        .map(toQueuedForward)
         .sort((a, b) => a.id - b.id);
     },
     async markDelivered(id, status, at) {

@@ -80,6 +80,17 @@ export const toContact = (row: ContactRow): Contact => ({
   messages: row.messages,
 });
 
+export const toWebhookError = (row: Record<string, unknown>): WebhookErrorRecord => ({
+  id: Number(row.id),
+  integrationId: String(row.integration_id),
+  phoneNumberId: (row.phone_number_id as string | null) ?? null,
+  code: (row.code as number | null) ?? null,
+  title: (row.title as string | null) ?? null,
+  message: (row.message as string | null) ?? null,
+  details: (row.details as string | null) ?? null,
+  receivedAt: String(row.received_at),
+});
+
 export function createInboxRepo(db: Database): InboxRepo {
   // Positional parameters: binding is measurably cheaper than named ones on this path. The UNIQUE index on
   // (integration_id, wamid) makes a redelivery a no-op: nothing in memory decides what is a duplicate.
@@ -302,18 +313,7 @@ export function createInboxRepo(db: Database): InboxRepo {
       return contacts.all(workspaceId).map(toContact);
     },
     async listWebhookErrors(workspaceId, limit) {
-      return errors.all(workspaceId, limit).map(
-        (row): WebhookErrorRecord => ({
-          id: Number(row.id),
-          integrationId: String(row.integration_id),
-          phoneNumberId: (row.phone_number_id as string | null) ?? null,
-          code: (row.code as number | null) ?? null,
-          title: (row.title as string | null) ?? null,
-          message: (row.message as string | null) ?? null,
-          details: (row.details as string | null) ?? null,
-          receivedAt: String(row.received_at),
-        }),
-      );
+      return errors.all(workspaceId, limit).map(toWebhookError);
     },
     async purgeIntegration(integrationId) {
       return db.transaction(() => {

@@ -2,7 +2,7 @@ import type { Database } from '../db.js';
 import type { NewStatus } from '../types.js';
 
 /** Delivery states of a sent message only move forward: sent → delivered → read; failed is final too. */
-const STATUS_RANK_SQL = `CASE state WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 WHEN 'failed' THEN 3 ELSE 0 END`;
+export const STATUS_RANK_SQL = `CASE state WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 WHEN 'failed' THEN 3 ELSE 0 END`;
 const STATUS_RANK = new Map([
   ['sent', 1],
   ['delivered', 2],

@@ -1,7 +1,92 @@
+import { interactionSeq } from '../../repos/inbox.js';
+import { toEvent, type EventRow } from '../../repos/dispatch.js';
+import type { DispatchEvent, DispatchRepo } from '../../types.js';
 import type { PgDatabase } from '../db.js';
-import type { DispatchRepo } from '../../types.js';
+
+const byDue = (a: DispatchEvent, b: DispatchEvent) =>
+  a.nextAttemptAt < b.nextAttemptAt ? -1 : a.nextAttemptAt > b.nextAttemptAt ? 1 : a.id - b.id;
 
 export function createDispatchRepo(db: PgDatabase): DispatchRepo {
-  void db;
-  throw new Error('not yet on PostgreSQL: dispatch');
+  return {
+    async claimDue(now, leaseUntil, limit) {
+      // One statement claims: rows another relay is claiming right now are skipped (SKIP LOCKED), rows it claimed
+      // are skipped until their lease ends; so two relays never get the same event while its lease holds.
+      const rows = await db.all<EventRow>(
+        `UPDATE dispatch_events SET claimed_until = $2
+          WHERE interaction_seq IN (
+            SELECT interaction_seq FROM dispatch_events
+             WHERE state != 'delivered' AND state != 'dropped' AND next_attempt_at <= $1
+               AND (claimed_until IS NULL OR claimed_until <= $1)
+             ORDER BY next_attempt_at, interaction_seq LIMIT $3
+             FOR UPDATE SKIP LOCKED)
+          RETURNING *`,
+        [now, leaseUntil, limit],
+      );
+      return rows.map(toEvent).sort(byDue);
+    },
+    async releaseClaims() {
+      return db.run('UPDATE dispatch_events SET claimed_until = NULL WHERE claimed_until IS NOT NULL');
+    },
+    async postpone(id, until) {
+      await db.run('UPDATE dispatch_events SET next_attempt_at = $1, claimed_until = NULL WHERE interaction_seq = $2', [until, id]);
+    },
+    async makeDue(id, now) {
+      const seq = interactionSeq(id);
+      if (seq === undefined) return;
+      await db.run(
+        `UPDATE dispatch_events SET next_attempt_at = $1
+          WHERE interaction_seq = $2 AND state IN ('pending', 'retrying') AND attempts = 0 AND next_attempt_at > $1`,
+        [now, seq],
+      );
+    },
+    async markDelivered(id, result) {
+      await db.run(
+        `UPDATE dispatch_events SET state = 'delivered', attempts = attempts + 1, last_target = $2, last_status = $3,
+           last_error = NULL, last_duration_ms = $4, delivered_at = $5, claimed_until = NULL
+         WHERE interaction_seq = $1`,
+        [id, result.target, result.status, Math.round(result.durationMs), result.at],
+      );
+    },
+    async markFailed(id, result) {
+      await db.run(
+        `UPDATE dispatch_events SET state = 'retrying', attempts = attempts + 1, last_target = $2, last_status = $3,
+           last_error = $4, last_duration_ms = $5, next_attempt_at = $6, claimed_until = NULL
+         WHERE interaction_seq = $1 AND state != 'dropped'`,
+        [id, result.target, result.status, result.error, Math.round(result.durationMs), result.nextAttemptAt],
+      );
+    },
+    async list({ workspaceId, failedOnly, limit }) {
+      const rows = await db.all<EventRow>(
+        `SELECT * FROM dispatch_events WHERE workspace_id = $1 ${failedOnly ? "AND state = 'retrying'" : ''}
+          ORDER BY interaction_seq DESC LIMIT $2`,
+        [workspaceId, limit],
+      );
+      return rows.map(toEvent);
+    },
+    async find(id) {
+      const row = await db.get<EventRow>('SELECT * FROM dispatch_events WHERE interaction_seq = $1', [id]);
+      return row ? toEvent(row) : undefined;
+    },
+    async drop(id, now) {
+      const changes = await db.run(
+        `UPDATE dispatch_events SET state = 'dropped', claimed_until = NULL, last_error = COALESCE(last_error, 'dropped'),
+           delivered_at = NULL, next_attempt_at = $1
+         WHERE interaction_seq = $2 AND state IN ('pending', 'retrying')`,
+        [now, id],
+      );
+      return changes === 1;
+    },
+    async requeue(id, workspaceId, now) {
+      const seq = interactionSeq(id)!;
+      const row = await db.get<EventRow>(
+        `INSERT INTO dispatch_events (interaction_seq, workspace_id, state, next_attempt_at, created_at)
+         VALUES ($1, $2, 'pending', $3, $3)
+         ON CONFLICT (interaction_seq) DO UPDATE SET state = 'pending', next_attempt_at = $3, delivered_at = NULL,
+           claimed_until = NULL
+         RETURNING *`,
+        [seq, workspaceId, now],
+      );
+      return toEvent(row!);
+    },
+  };
 }

@@ -1,7 +1,46 @@
+import { toQueuedForward, type ForwardQueueRepo } from '../../repos/forward-queue.js';
 import type { PgDatabase } from '../db.js';
-import type { ForwardQueueRepo } from '../../repos/forward-queue.js';
 
+/**
+ * The queues for the user's code besides inbound messages (`webhook_events` chosen by --events, `raw_deliveries`
+ * by --forward-raw), on PostgreSQL: claimed with a lease in one statement (SKIP LOCKED), as dispatch events are.
+ */
 export function createForwardQueueRepo(db: PgDatabase, table: 'webhook_events' | 'raw_deliveries'): ForwardQueueRepo {
-  void db;
-  throw new Error('not yet on PostgreSQL: forward-queue');
+  const columns =
+    table === 'webhook_events'
+      ? 'id, workspace_id, integration_id, object, doc AS body, NULL AS signature, attempts, received_at'
+      : "id, workspace_id, integration_id, 'raw' AS object, body, signature, attempts, received_at";
+  return {
+    async claimDue(now, leaseUntil, limit) {
+      const rows = await db.all(
+        `UPDATE ${table} SET claimed_until = $2
+          WHERE id IN (
+            SELECT id FROM ${table}
+             WHERE forward_state IN ('pending', 'retrying') AND next_attempt_at <= $1
+               AND (claimed_until IS NULL OR claimed_until <= $1)
+             ORDER BY next_attempt_at, id LIMIT $3
+             FOR UPDATE SKIP LOCKED)
+          RETURNING ${columns}`,
+        [now, leaseUntil, limit],
+      );
+      return rows.map(toQueuedForward).sort((a, b) => a.id - b.id);
+    },
+    async markDelivered(id, status, at) {
+      await db.run(
+        `UPDATE ${table} SET forward_state = 'delivered', attempts = attempts + 1, last_status = $1, last_error = NULL,
+           delivered_at = $2, claimed_until = NULL WHERE id = $3`,
+        [status, at, id],
+      );
+    },
+    async markFailed(id, status, error, nextAttemptAt) {
+      await db.run(
+        `UPDATE ${table} SET forward_state = 'retrying', attempts = attempts + 1, last_status = $1, last_error = $2,
+           next_attempt_at = $3, claimed_until = NULL WHERE id = $4`,
+        [status, error, nextAttemptAt, id],
+      );
+    },
+    async releaseClaims() {
+      return db.run(`UPDATE ${table} SET claimed_until = NULL WHERE claimed_until IS NOT NULL`);
+    },
+  };
 }
