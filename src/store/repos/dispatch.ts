@@ -2,7 +2,7 @@ import type { Database } from '../db.js';
 import { interactionId, interactionSeq } from './inbox.js';
 import type { DispatchEvent, DispatchRepo } from '../types.js';
 
-interface EventRow {
+export interface EventRow {
   interaction_seq: number;
   workspace_id: string;
   state: string;
@@ -17,7 +17,7 @@ interface EventRow {
   claimed_until: string | null;
 }
 
-const toEvent = (row: EventRow): DispatchEvent => ({
+export const toEvent = (row: EventRow): DispatchEvent => ({
   id: row.interaction_seq,
   interactionId: interactionId(row.interaction_seq),
   workspaceId: row.workspace_id,
