@@ -32,7 +32,7 @@ export function createFactsRepo(db: PgDatabase): FactsRepo {
                 COUNT(*) AS total
            FROM outbound_messages
           WHERE workspace_id = $1 AND created_at >= $2 AND (wamid IS NOT NULL OR state = 'failed')
-          GROUP BY 1 ORDER BY total DESC, category COLLATE "C"`,
+          GROUP BY 1 ORDER BY total DESC, 1`,
         [workspaceId, since],
       );
       return rows.map(toUsageRow);
