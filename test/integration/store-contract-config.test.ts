@@ -99,6 +99,15 @@ describe.each(storeBackends())('store contract, configuration: $title', (backend
       expect(await store.integrations.findByPhoneNumberId(other.id, '1')).toBeUndefined();
     });
 
+    it('has no integrations column that could hold a secret', async () => {
+      const columns =
+        opened.store.backend === 'sqlite'
+          ? await rows.all<{ name: string }>("SELECT name FROM pragma_table_info('integrations')")
+          : await rows.all<{ name: string }>("SELECT column_name AS name FROM information_schema.columns WHERE table_name = 'integrations'");
+      expect(columns.length).toBeGreaterThan(10);
+      expect(columns.map((c) => c.name).filter((c) => /token(?!_hash)|secret(?!_store|_ref)|password/.test(c))).toEqual([]);
+    });
+
     it('replaces an integration on re-connect and records a rotated verify token and the public URL', async () => {
       const { store } = opened;
       const ws = await store.workspaces.ensure('default', 'now');
