@@ -52,6 +52,45 @@ export interface FactsRepo {
   eventsAfter(workspaceId: string, afterId: number, limit: number): Promise<LoggedEvent[]>;
 }
 
+export const toPreference = (row: Record<string, unknown>): ContactPreference => ({
+  integrationId: String(row.integration_id),
+  contactId: String(row.contact_id),
+  category: String(row.category),
+  value: String(row.value),
+  detail: (row.detail as string | null) ?? null,
+  occurredAt: String(row.occurred_at),
+});
+
+export const toAccountFacts = (integrationId: string, row: Record<string, unknown>): AccountFacts => ({
+  integrationId,
+  qualityRating: (row.quality_rating as string | null) ?? null,
+  messagingLimit: (row.messaging_limit as string | null) ?? null,
+  restriction: (row.restriction as string | null) ?? null,
+  accountEvent: (row.account_event as string | null) ?? null,
+  coexistence: row.coexistence === null || row.coexistence === undefined ? null : row.coexistence === 1,
+  updatedAt: String(row.updated_at),
+});
+
+export const toLoggedEvent = (row: Record<string, unknown>): LoggedEvent => ({
+  id: Number(row.id),
+  integrationId: String(row.integration_id),
+  object: String(row.object),
+  field: String(row.field),
+  doc: JSON.parse(String(row.doc)) as Record<string, unknown>,
+  receivedAt: String(row.received_at),
+});
+
+/** `usage`'s counts as numbers (SUM gives a bigint or a string on some drivers). */
+export const toUsageRow = (row: UsageRow): UsageRow => ({
+  category: row.category,
+  sent: Number(row.sent),
+  delivered: Number(row.delivered),
+  read: Number(row.read),
+  failed: Number(row.failed),
+  billable: Number(row.billable),
+  total: Number(row.total),
+});
+
 export function createFactsRepo(db: Database): FactsRepo {
   const facts = db.prepare<[string], Record<string, unknown>>('SELECT * FROM account_facts WHERE integration_id = ?');
   const preference = db.prepare<[string, string, string], Record<string, unknown>>(
@@ -75,27 +114,10 @@ export function createFactsRepo(db: Database): FactsRepo {
   const events = db.prepare<[string, number, number], Record<string, unknown>>(
     'SELECT id, integration_id, object, field, doc, received_at FROM webhook_events WHERE workspace_id = ? AND id > ? ORDER BY id LIMIT ?',
   );
-  const toPreference = (row: Record<string, unknown>): ContactPreference => ({
-    integrationId: String(row.integration_id),
-    contactId: String(row.contact_id),
-    category: String(row.category),
-    value: String(row.value),
-    detail: (row.detail as string | null) ?? null,
-    occurredAt: String(row.occurred_at),
-  });
   return {
     async accountFacts(integrationId) {
       const row = facts.get(integrationId);
-      if (!row) return undefined;
-      return {
-        integrationId,
-        qualityRating: (row.quality_rating as string | null) ?? null,
-        messagingLimit: (row.messaging_limit as string | null) ?? null,
-        restriction: (row.restriction as string | null) ?? null,
-        accountEvent: (row.account_event as string | null) ?? null,
-        coexistence: row.coexistence === null || row.coexistence === undefined ? null : row.coexistence === 1,
-        updatedAt: String(row.updated_at),
-      };
+      return row ? toAccountFacts(integrationId, row) : undefined;
     },
     async preference(integrationId, contactId, category) {
       const row = preference.get(integrationId, contactId, category);
@@ -105,25 +127,10 @@ export function createFactsRepo(db: Database): FactsRepo {
       return preferences.all(workspaceId).map(toPreference);
     },
     async usage(workspaceId, since) {
-      return usage.all(workspaceId, since).map((row) => ({
-        category: row.category,
-        sent: Number(row.sent),
-        delivered: Number(row.delivered),
-        read: Number(row.read),
-        failed: Number(row.failed),
-        billable: Number(row.billable),
-        total: Number(row.total),
-      }));
+      return usage.all(workspaceId, since).map(toUsageRow);
     },
     async eventsAfter(workspaceId, afterId, limit) {
-      return events.all(workspaceId, afterId, limit).map((row) => ({
-        id: Number(row.id),
-        integrationId: String(row.integration_id),
-        object: String(row.object),
-        field: String(row.field),
-        doc: JSON.parse(String(row.doc)) as Record<string, unknown>,
-        receivedAt: String(row.received_at),
-      }));
+      return events.all(workspaceId, afterId, limit).map(toLoggedEvent);
     },
   };
 }

@@ -2,7 +2,7 @@ import type { Database } from '../db.js';
 import type { Integration, IntegrationRepo } from '../types.js';
 import { replaceTemplates } from './templates.js';
 
-interface IntegrationRow {
+export interface IntegrationRow {
   id: string;
   workspace_id: string;
   channel: string;
@@ -22,7 +22,7 @@ interface IntegrationRow {
   updated_at: string;
 }
 
-const toIntegration = (row: IntegrationRow): Integration => ({
+export const toIntegration = (row: IntegrationRow): Integration => ({
   id: row.id,
   workspaceId: row.workspace_id,
   channel: 'whatsapp',

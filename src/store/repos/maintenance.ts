@@ -4,7 +4,7 @@ import { toInteraction } from './inbox.js';
 import type { Interaction, MaintenanceRepo, PurgeCounts, PurgeScope, StoreStats } from '../types.js';
 
 /** Interactions removed per transaction: a purge under load never holds the write lock for long. */
-const BATCH = 1000;
+export const PURGE_BATCH = 1000;
 
 /** Sent messages in these states are settled: nothing more will be done with them. */
 const SETTLED_OUTBOUND = `('rejected', 'accepted', 'sent', 'delivered', 'read', 'failed')`;
@@ -14,7 +14,7 @@ const SETTLED_OUTBOUND = `('rejected', 'accepted', 'sent', 'delivered', 'read', 
  * delivery to the user's code is still owed (pending or retrying) is kept, however old: it was acknowledged to Meta
  * and must be handed on first.
  */
-function scoped(workspace: boolean, bounded: boolean) {
+export function scoped(workspace: boolean, bounded: boolean) {
   // Messages are stored in time order: the scan stops at the first one newer than the cutoff (@bound) instead of
   // reading the whole table (it runs inside the relay, daily). A purge and its dry run use the same bound, so they
   // count the same rows; a message stored after a newer one (a clock set back) waits for a later purge.
@@ -103,7 +103,7 @@ export function createMaintenanceRepo(db: Database): MaintenanceRepo {
       const { sql, p } = prepare(scope);
       const totals: PurgeCounts = { inbound: 0, outbound: 0, statuses: 0, webhookErrors: 0, webhookEvents: 0, media: 0, contacts: 0, keptUndelivered: 0, files: [] };
       const removedPaths = new Set<string>();
-      const pickInteractions = db.prepare(`SELECT i.seq ${sql.interactions} ORDER BY i.seq LIMIT ${BATCH}`).pluck();
+      const pickInteractions = db.prepare(`SELECT i.seq ${sql.interactions} ORDER BY i.seq LIMIT ${PURGE_BATCH}`).pluck();
       const batch = db.transaction((): number => {
         const seqs = pickInteractions.all(p) as number[];
         if (seqs.length === 0) return 0;
@@ -117,7 +117,7 @@ export function createMaintenanceRepo(db: Database): MaintenanceRepo {
         totals.inbound += db.prepare('DELETE FROM interactions WHERE seq IN (SELECT value FROM json_each(?))').run(list).changes;
         return seqs.length;
       });
-      while (batch.immediate() === BATCH) {
+      while (batch.immediate() === PURGE_BATCH) {
         // the next batch, in its own transaction: writers (the relay) get the lock in between
       }
       db.transaction(() => {

@@ -79,6 +79,17 @@ export const toOutbound = (row: OutboundRow): OutboundMessage => ({
   deletedAt: row.deleted_at ?? null,
 });
 
+/** A status's `pricing` object as outbound_messages' columns (category lower-case, billable 0/1). */
+export function pricingColumns(p: Record<string, unknown>): { model: string | null; category: string | null; type: string | null; billable: number | null } {
+  const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : null);
+  return {
+    model: text(p.pricing_model),
+    category: text(p.category)?.toLowerCase() ?? null,
+    type: text(p.type),
+    billable: typeof p.billable === 'boolean' ? (p.billable ? 1 : 0) : null,
+  };
+}
+
 export function createOutboundRepo(db: Database): OutboundRepo {
   // A key already taken is not an error: the caller reads the row that holds it (ON CONFLICT names the partial index).
   const insert = db.prepare(
@@ -119,12 +130,9 @@ export function createOutboundRepo(db: Database): OutboundRepo {
     )
     .pluck();
   const earlierPricing = {
-    get(wamid: string): { model: string | null; category: string | null; type: string | null; billable: boolean | null } | undefined {
+    get(wamid: string) {
       const json = pricingOf.get(wamid);
-      if (typeof json !== 'string') return undefined;
-      const p = JSON.parse(json) as Record<string, unknown>;
-      const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : null);
-      return { model: text(p.pricing_model), category: text(p.category), type: text(p.type), billable: typeof p.billable === 'boolean' ? p.billable : null };
+      return typeof json === 'string' ? pricingColumns(JSON.parse(json) as Record<string, unknown>) : undefined;
     },
   };
   const applyPricing = db.prepare(
@@ -218,7 +226,7 @@ export function createOutboundRepo(db: Database): OutboundRepo {
         // …and so does the pricing they carried (the latest status with one).
         const priced = earlierPricing.get(wamid);
         if (priced) {
-          applyPricing.run(priced.model, priced.category?.toLowerCase() ?? null, priced.type, priced.billable === null ? null : priced.billable ? 1 : 0, id);
+          applyPricing.run(priced.model, priced.category, priced.type, priced.billable, id);
         }
         if (best && rank(best.status) > 0) {
           applyStatus.run({

@@ -1,7 +1,7 @@
 import type { Database } from '../db.js';
 import type { TemplateRecord, TemplateRepo, TemplateSyncCounts } from '../types.js';
 
-interface TemplateRow {
+export interface TemplateRow {
   integration_id: string;
   template_id: string;
   name: string;
@@ -17,7 +17,7 @@ interface TemplateRow {
   webhook_updated_at: string | null;
 }
 
-const toTemplate = (row: TemplateRow): TemplateRecord => ({
+export const toTemplate = (row: TemplateRow): TemplateRecord => ({
   integrationId: row.integration_id,
   templateId: row.template_id,
   name: row.name,
@@ -33,32 +33,33 @@ const toTemplate = (row: TemplateRow): TemplateRecord => ({
   webhookUpdatedAt: row.webhook_updated_at,
 });
 
-/** Replaces an integration's templates; must run inside a transaction. */
-export function replaceTemplates(db: Database, integrationId: string, templates: TemplateRecord[]): TemplateSyncCounts {
-  const existing = new Map(
-    db
-      .prepare<[string], { name: string; language: string; raw: string; status: string; status_reason: string | null; quality_score: string | null }>(
-        'SELECT name, language, raw, status, status_reason, quality_score FROM templates WHERE integration_id = ?',
-      )
-      .all(integrationId)
-      .map((row) => [`${row.name}\u0000${row.language}`, row]),
-  );
-  db.prepare('DELETE FROM templates WHERE integration_id = ?').run(integrationId);
-  const insert = db.prepare(
-    `INSERT OR REPLACE INTO templates (integration_id, template_id, name, language, status, category,
-       parameter_format, required_parameters, raw, synced_at, status_reason, quality_score)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
+/** What a template row held before a replace: what decides the counts and which webhook facts stay. */
+export interface EarlierTemplate {
+  name: string;
+  language: string;
+  raw: string;
+  status: string;
+  status_reason: string | null;
+  quality_score: string | null;
+}
+
+/**
+ * The rows a replace writes (one per name and language, the last one given winning) and what it changed, from the
+ * rows there before. Pure, so both backends write and count the same. Each row's values are in the order of
+ * TEMPLATE_COLUMNS (after integration_id).
+ */
+export function planTemplateReplace(existingRows: EarlierTemplate[], templates: TemplateRecord[]): { rows: unknown[][]; counts: TemplateSyncCounts } {
+  const existing = new Map(existingRows.map((row) => [`${row.name}\u0000${row.language}`, row]));
+  const rows = new Map<string, unknown[]>();
   const counts: TemplateSyncCounts = { total: 0, added: 0, updated: 0, removed: 0 };
-  const seen = new Set<string>();
   for (const t of templates) {
     const key = `${t.name}\u0000${t.language}`;
     const raw = JSON.stringify(t.raw);
     const earlier = existing.get(key);
     // A reason Meta's webhook gave stays while the status it explained does; the sync's own words win.
     const reason = t.statusReason ?? (earlier && earlier.status === t.status ? earlier.status_reason : null);
-    insert.run(
-      integrationId,
+    const counted = rows.has(key);
+    rows.set(key, [
       t.templateId,
       t.name,
       t.language,
@@ -70,15 +71,36 @@ export function replaceTemplates(db: Database, integrationId: string, templates:
       t.syncedAt,
       reason,
       t.qualityScore ?? earlier?.quality_score ?? null,
-    );
-    if (seen.has(key)) continue;
-    seen.add(key);
+    ]);
+    if (counted) continue;
     counts.total += 1;
-    const before = existing.get(key)?.raw;
-    if (before === undefined) counts.added += 1;
-    else if (before !== raw) counts.updated += 1;
+    if (earlier === undefined) counts.added += 1;
+    else if (earlier.raw !== raw) counts.updated += 1;
   }
-  counts.removed = [...existing.keys()].filter((key) => !seen.has(key)).length;
+  counts.removed = [...existing.keys()].filter((key) => !rows.has(key)).length;
+  return { rows: [...rows.values()], counts };
+}
+
+/** The columns planTemplateReplace's rows fill, after integration_id. */
+export const TEMPLATE_COLUMNS = [
+  'template_id', 'name', 'language', 'status', 'category', 'parameter_format', 'required_parameters', 'raw', 'synced_at',
+  'status_reason', 'quality_score',
+] as const;
+
+/** Replaces an integration's templates; must run inside a transaction. */
+export function replaceTemplates(db: Database, integrationId: string, templates: TemplateRecord[]): TemplateSyncCounts {
+  const existing = db
+    .prepare<[string], EarlierTemplate>(
+      'SELECT name, language, raw, status, status_reason, quality_score FROM templates WHERE integration_id = ?',
+    )
+    .all(integrationId);
+  const { rows, counts } = planTemplateReplace(existing, templates);
+  db.prepare('DELETE FROM templates WHERE integration_id = ?').run(integrationId);
+  const insert = db.prepare(
+    `INSERT INTO templates (integration_id, ${TEMPLATE_COLUMNS.join(', ')})
+     VALUES (?, ${TEMPLATE_COLUMNS.map(() => '?').join(', ')})`,
+  );
+  for (const row of rows) insert.run(integrationId, ...row);
   return counts;
 }
 

@@ -2,14 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { Database } from '../db.js';
 import type { Workspace, WorkspaceRepo } from '../types.js';
 
-interface WorkspaceRow {
+export interface WorkspaceRow {
   id: string;
   name: string;
   approval_policy: string;
   created_at: string;
 }
 
-const toWorkspace = (row: WorkspaceRow): Workspace => ({
+export const toWorkspace = (row: WorkspaceRow): Workspace => ({
   id: row.id,
   name: row.name,
   approvalPolicy: row.approval_policy,

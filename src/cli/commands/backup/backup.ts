@@ -18,6 +18,7 @@ export async function run(ctx: Context, _options: Record<string, never>, file: s
   try {
     ({ pages } = await store.maintenance.backup(destination));
   } catch (error) {
+    if (error instanceof UserError) throw error; // e.g. backup_unsupported: a PostgreSQL home is backed up by its server
     const fault = describeSystemFault(error);
     throw new UserError(`The backup to ${file} failed: ${fault?.message ?? (error as Error).message}`, {
       code: fault?.code ?? 'backup_failed',
