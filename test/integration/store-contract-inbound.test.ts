@@ -190,6 +190,14 @@ describe.each(storeBackends())('inbound store contract: $title', (backend) => {
       expect(await store.inbox.listInteractions({ workspaceId: 'ws_2', limit: 10 })).toEqual([]);
     });
 
+    it('stores a text or name holding U+0000 (PostgreSQL text cannot: it becomes U+FFFD there)', async () => {
+      const [outcome] = await store.inbox.ingest([job({ messages: [message('w.nul', { contactName: 'A\u0000B', text: 'x\u0000y' })] })]);
+      expect(outcome!.stored).toHaveLength(1);
+      const stored = await store.inbox.findByWamid('wa_1', 'w.nul');
+      const replaced = backend.name === 'postgres' ? '\uFFFD' : '\u0000';
+      expect(stored).toMatchObject({ text: `x${replaced}y`, contactName: `A${replaced}B` });
+    });
+
     it('stores a wamid once: within a job, within a batch, across batches; another number\'s is another message', async () => {
       const outcomes = await store.inbox.ingest([texts('w.A', 'w.A', 'w.B'), texts('w.B', 'w.C')]);
       expect(outcomes.map((o) => [o.stored.map((i) => i.wamid), o.duplicates])).toEqual([

@@ -124,7 +124,7 @@ export async function openPgDatabase(url: string, options: OpenPgOptions = {}): 
         const result = await fn({
           query: async (sql, params = []) => {
             try {
-              return await client.query(sql, params as unknown[]);
+              return await client.query(sql, pgParams(params as unknown[]));
             } catch (error) {
               throw asPgError(error, where);
             }
@@ -151,9 +151,21 @@ export async function openPgDatabase(url: string, options: OpenPgOptions = {}): 
   return db;
 }
 
+/**
+ * PostgreSQL text cannot hold U+0000, which JSON (and so a webhook's text or a contact's name) can: it becomes U+FFFD,
+ * as a character that cannot be shown, so the delivery is stored rather than refused on every retry.
+ */
+export function pgParams(params: unknown[]): unknown[] {
+  const hasNul = (p: unknown): boolean =>
+    typeof p === 'string' ? p.includes('\0') : Array.isArray(p) && p.some((e) => typeof e === 'string' && e.includes('\0'));
+  if (!params.some(hasNul)) return params;
+  const clean = (p: unknown): unknown => (typeof p === 'string' ? p.replaceAll('\0', '\uFFFD') : p);
+  return params.map((p) => (Array.isArray(p) ? p.map(clean) : clean(p)));
+}
+
 async function query(pool: Pool, sql: string, params: unknown[], where: string) {
   try {
-    return await pool.query(sql, params);
+    return await pool.query(sql, pgParams(params));
   } catch (error) {
     throw asPgError(error, where);
   }
