@@ -2,6 +2,7 @@ import type { PgDatabase } from '../db.js';
 import { pricingColumns, toOutbound, type OutboundRow } from '../../repos/outbound.js';
 import { statusRank } from '../../repos/statuses.js';
 import type { OutboundRepo } from '../../types.js';
+import { lockWamids } from './statuses.js';
 
 const COLUMNS = [
   'id', 'workspace_id', 'integration_id', 'wamid', 'recipient', 'recipient_kind', 'kind', 'body', 'state', 'error_code',
@@ -112,6 +113,7 @@ export function createOutboundRepo(db: PgDatabase): OutboundRepo {
     },
     async markAccepted(id, wamid, now) {
       await db.tx(async (client) => {
+        await lockWamids(client, [wamid]);
         // A status webhook may arrive before Meta's HTTP answer is recorded: keep the state it already set.
         await client.query(
           `UPDATE outbound_messages SET wamid = $1, updated_at = $2,

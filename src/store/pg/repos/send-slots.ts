@@ -14,7 +14,7 @@ import type { SendSlotRepo } from '../../types.js';
  * lets only one of them move it. A take counts only when it moved every key; when a first-send race moved some of
  * them, the caller waits a moment and asks again (a slot is lost, a rate is never exceeded).
  *
- * next_at_ms is a BIGINT: a slot is kept to the whole millisecond (rounded), where SQLite keeps the fraction.
+ * next_at_ms keeps the fraction of a millisecond (migration 003), as SQLite does.
  */
 const TAKE = `
 WITH now AS MATERIALIZED (SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::double precision AS ms),

@@ -24,6 +24,9 @@ export async function recordStatuses(client: PgQueryable, items: StatusItem[]): 
     if (!firstOf.has(key)) firstOf.set(key, i);
   });
   const candidates = [...firstOf.values()];
+  // A status and Meta's answer to the send (outbound.markAccepted records its wamid) may be written at the same moment
+  // by two transactions that cannot see each other: both take the wamid's lock first, so the later one sees the other.
+  await lockWamids(client, [...new Set(items.map((item) => item.status.wamid))]);
   const column = <T>(pick: (item: StatusItem) => T) => candidates.map((i) => pick(items[i]!));
   const { rows } = await client.query<{ wamid: string; status: string }>(
     `INSERT INTO message_statuses (wamid, status, integration_id, recipient_id, occurred_at, error_code, error_title,
@@ -122,5 +125,17 @@ async function advanceMessages(client: PgQueryable, items: StatusItem[]): Promis
       list.map((u) => u.pricing.type),
       list.map((u) => u.pricing.billable),
     ],
+  );
+}
+
+/** The advisory lock space for wamids (the migration lock uses the one-key form, a separate space). */
+const WAMID_LOCKS = 0x6c756d;
+
+/** Takes each wamid's transaction lock, in one order everywhere (no deadlock between two batches). */
+export async function lockWamids(client: PgQueryable, wamids: string[]): Promise<void> {
+  if (wamids.length === 0) return;
+  await client.query(
+    `SELECT count(pg_advisory_xact_lock($1, hashtext(w))) FROM (SELECT w FROM unnest($2::text[]) AS w ORDER BY w COLLATE "C") AS s`,
+    [WAMID_LOCKS, [...wamids].sort()],
   );
 }
