@@ -40,6 +40,10 @@ export async function run(ctx: Context, options: Options<typeof doctor>): Promis
         writeFileSync(probe, 'ok', { mode: 0o600 });
         rmSync(probe, { force: true });
       },
+      databaseStatus: async () => {
+        const { databaseStatus } = await import('../../services/db.js');
+        return databaseStatus({ databasePath: ctx.paths.database, databaseUrl: ctx.databaseUrl() });
+      },
       openStore: () => ctx.store(),
       relay: relay ? { url: relay.url, publicUrl: relay.publicUrl, tunnel: relay.tunnel ?? null } : undefined,
       async healthz(url) {
