@@ -19,13 +19,14 @@ export async function run(ctx: Context, options: Options<typeof doctor>): Promis
   const { resolveGraphSettings } = await import('../../config/config.js');
   const relay = await runningRelay(join(ctx.paths.dataDir, 'relay.json'));
   const { baseUrl } = resolveGraphSettings(ctx.env, ctx.config());
-  const deps = await serviceDeps(ctx).catch(() => undefined);
+  // Built when a number's checks need it: the database check comes first, and must look before anything migrates.
+  let deps: ReturnType<typeof serviceDeps> | undefined;
 
   const report = await runDoctor(
     {
       secrets: (kind) => ctx.secrets(kind),
       graph: (token) => ctx.graph(token),
-      graphFor: (integration) => deps!.graphFor(integration),
+      graphFor: async (integration) => (await (deps ??= serviceDeps(ctx))).graphFor(integration),
       now: () => ctx.now(),
       env: ctx.env,
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
