@@ -16,7 +16,7 @@ export interface PostgresServer {
   port: number;
   /** Stops the server (immediately, as a crash or a pulled cable would); the data stays. */
   stop(): void;
-  /** Starts it again on the same port and data. */
+  /** Starts it again on the same port and data (nothing when it runs). */
   start(): void;
   /** Stops it and removes its folder. */
   remove(): void;
@@ -68,17 +68,22 @@ export async function startPostgresServer(): Promise<PostgresServer | { skip: st
   if (owner) chownSync(dir, owner.uid, owner.gid);
   const data = join(dir, 'data');
   const port = await freePort();
-  const start = () =>
+  let running = false;
+  const start = () => {
+    if (running) return;
     run('pg_ctl', [
       '-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '120', 'start',
       '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`,
     ]);
+    running = true;
+  };
   const stop = () => {
     try {
       run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
     } catch {
       // Already gone.
     }
+    running = false;
   };
   try {
     run('initdb', ['-D', data, '-U', 'lumen', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync']);
