@@ -15,28 +15,17 @@ import { createMemorySecretStore } from '../../src/secrets/index.js';
 import { createServiceDeps } from '../../src/services/deps.js';
 import { connectWhatsApp } from '../../src/services/whatsapp/connect.js';
 import { describeSystemFault } from '../../src/store/faults.js';
-import { openPgDatabase, type PgDatabase } from '../../src/store/pg/db.js';
-import { openPgStore, pgStore } from '../../src/store/pg/index.js';
+import { openPgDatabase } from '../../src/store/pg/db.js';
+import { openPgStore } from '../../src/store/pg/index.js';
 import type { Integration, Store } from '../../src/store/types.js';
 import { eventually } from '../helpers/async.js';
 import { makeHome, type LumenHome } from '../helpers/home.js';
-import { freshDatabase, postgres, startPostgresServer, type PostgresServer } from '../helpers/postgres.js';
+import { freshDatabase, pgRepositoriesMissing, postgres, startPostgresServer, type PostgresServer } from '../helpers/postgres.js';
 import { postSigned, request, startForwardTarget, type ForwardTarget } from '../helpers/relay.js';
 import { textDelivery } from '../helpers/webhooks.js';
 
-/** Until every PostgreSQL repository exists, the relay cannot run on it: say so instead of failing. */
-function missingRepositories(): string | false {
-  try {
-    pgStore({} as PgDatabase);
-    return false;
-  } catch (error) {
-    const message = (error as Error).message;
-    return /not yet on PostgreSQL/.test(message) ? `the PostgreSQL repositories are not all written yet (${message})` : false;
-  }
-}
-
 const { skip: noServer } = postgres();
-const noRepositories = missingRepositories();
+const noRepositories = await pgRepositoriesMissing();
 
 let server: PostgresServer;
 

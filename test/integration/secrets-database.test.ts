@@ -10,9 +10,11 @@ import { deriveMasterKey } from '../../src/secrets/database.js';
 import { openPgDatabase, type PgDatabase } from '../../src/store/pg/db.js';
 import { runLumen } from '../helpers/cli.js';
 import { makeHome, type LumenHome } from '../helpers/home.js';
-import { freshDatabase, postgres } from '../helpers/postgres.js';
+import { freshDatabase, pgRepositoriesMissing, postgres } from '../helpers/postgres.js';
+import { startSandbox } from '../../src/sandbox/index.js';
 
 const { skip } = postgres();
+const noRepositories = await pgRepositoriesMissing();
 
 const KEY_A = `old-${randomBytes(12).toString('hex')}`;
 const KEY_B = `new-${randomBytes(12).toString('hex')}`;
@@ -207,4 +209,33 @@ describe.skipIf(!!skip)(skip ? `database secret store (${skip})` : 'database sec
     expect(rotate.exitCode).toBe(2);
     expect(rotate.stderr).toContain('LUMEN_SECRET_STORE is not "database"');
   });
+
+  it.skipIf(!!noRepositories)(
+    noRepositories ? `a number connected on one host is used from another (${noRepositories})` : 'a number connected on one host is used from another',
+    async () => {
+      const sandbox = await startSandbox({});
+      const hostA = makeHome({ sandbox, env: { LUMEN_SECRET_STORE: 'database', LUMEN_DATABASE_URL: database.url, LUMEN_MASTER_KEY: KEY_A } });
+      // Host B has the database and the passphrase, and no Meta credentials of its own.
+      const hostB = makeHome({ env: { LUMEN_SECRET_STORE: 'database', LUMEN_DATABASE_URL: database.url, LUMEN_MASTER_KEY: KEY_A, LUMEN_GRAPH_URL: sandbox.url } });
+      try {
+        const connect = await runLumen(
+          ['whatsapp', 'connect', '--phone-number-id', sandbox.phoneNumberId, '--waba-id', sandbox.wabaId, '--no-input', '--json'],
+          { env: hostA.env },
+        );
+        expect(connect.exitCode, connect.stderr).toBe(0);
+        const check = await runLumen(['whatsapp', 'status', '--check', '--json'], { env: hostB.env });
+        expect(check.exitCode, `${check.stdout}\n${check.stderr}`).toBe(0);
+        expect(JSON.parse(check.stdout).integrations[0]).toMatchObject({ secretStore: 'database', check: { ok: true } });
+        const rows = await db.all<{ key: string }>('SELECT key FROM secrets ORDER BY key');
+        expect(rows.map((r) => r.key)).toEqual(expect.arrayContaining([expect.stringMatching(/access_token$/), expect.stringMatching(/app_secret$/)]));
+        for (const output of [connect, check]) {
+          for (const secret of [sandbox.accessToken, sandbox.appSecret, KEY_A]) expect(`${output.stdout}${output.stderr}`).not.toContain(secret);
+        }
+      } finally {
+        hostA.cleanup();
+        hostB.cleanup();
+        await sandbox.close();
+      }
+    },
+  );
 });
