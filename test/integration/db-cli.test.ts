@@ -9,9 +9,10 @@ import { loadMigrations } from '../../src/store/db.js';
 import { pgMigrations } from '../../src/store/pg/db.js';
 import { runLumen, type CliResult } from '../helpers/cli.js';
 import { makeHome, type LumenHome } from '../helpers/home.js';
-import { freshDatabase, postgres } from '../helpers/postgres.js';
+import { freshDatabase, pgRepositoriesMissing, postgres } from '../helpers/postgres.js';
 
 const { skip, url: serverUrl } = postgres();
+const noRepositories = await pgRepositoriesMissing();
 const PASSWORD = `pw${randomBytes(8).toString('hex')}`;
 
 /** The URL with a password in it (the test server trusts loopback, so any password works): it must never show. */
@@ -108,6 +109,13 @@ describe.skipIf(!!skip)(skip ? `lumen db on PostgreSQL (${skip})` : 'lumen db on
     expect(migrated.exitCode, migrated.stderr).toBe(0);
     expect(JSON.parse(migrated.stdout)).toMatchObject({ version: all.at(-1), pending: [] });
     expect(JSON.parse(migrated.stdout).applied.map((m: { version: number }) => m.version)).toEqual(all);
+
+    if (!noRepositories) {
+      const current = await runLumen(['doctor', '--json'], { env: env(url) });
+      const database = JSON.parse(current.stdout).checks.find((c: { id: string }) => c.id === 'database');
+      expect(database, JSON.stringify(database)).toMatchObject({ status: 'ok', fix: null });
+      expect(database.detail).toMatch(new RegExp(`^PostgreSQL at postgres://lumen:\\*\\*\\*@127\\.0\\.0\\.1:\\d+/\\w+: reachable, schema ${all.at(-1)} of ${all.at(-1)} \\(current\\)$`));
+    }
 
     const human = await runLumen(['db', 'status'], { env: env(url) });
     expect(human.stdout).toMatch(/Backend\s+PostgreSQL/);
