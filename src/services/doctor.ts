@@ -111,7 +111,9 @@ export async function runDoctor(deps: Omit<ServiceDeps, 'store'>, inputs: Doctor
         await secrets.get('doctor/probe');
         return `answers (${secrets.description})`;
       },
-      () => 'Unlock the keychain (or set LUMEN_SECRET_STORE=file with LUMEN_MASTER_KEY).',
+      // The store's own hint where it has one (a database store's missing LUMEN_MASTER_KEY, or another key id).
+      (error) =>
+        error instanceof UserError && error.hint ? error.hint : 'Unlock the keychain (or set LUMEN_SECRET_STORE=file with LUMEN_MASTER_KEY).',
     ),
   );
 
