@@ -100,6 +100,10 @@ export function createContext(globals: GlobalOptions, overrides: ContextOverride
             secretsFile: paths.secretsFile,
             keyFile: paths.secretsKeyFile,
             warn: (line) => out.warn(line),
+            // Read only for the database store: a command using the keychain never needs config.json.
+            ...(kind === 'database' || env.LUMEN_SECRET_STORE?.trim().toLowerCase() === 'database'
+              ? { databaseUrl: context.databaseUrl() }
+              : {}),
             ...(kind === undefined ? {} : { kind }),
           }),
         );
@@ -138,6 +142,9 @@ export function createContext(globals: GlobalOptions, overrides: ContextOverride
     },
     async close() {
       await Promise.allSettled(graphClients.map((client) => client.close()));
+      const opened = [...secretStores.values()];
+      secretStores.clear();
+      await Promise.allSettled(opened.map(async (pending) => (await pending).close?.()));
       const open = store;
       store = undefined;
       await open?.close();

@@ -376,7 +376,12 @@ export async function startRelay(relayDeps: RelayDeps, options: RelayOptions): P
       try {
         await store.maintenance.checkWritable();
       } catch (error) {
-        reasons.push(`database not writable: ${describeSystemFault(error)?.message ?? (error as Error).message}`);
+        const fault = describeSystemFault(error);
+        reasons.push(
+          fault?.code === 'database_unavailable'
+            ? `database unreachable: ${fault.message}`
+            : `database not writable: ${fault?.message ?? (error as Error).message}`,
+        );
       }
       // Read now, not as of the last load: a keychain locked since start shows here.
       const all = [...integrations.values()];

@@ -23,6 +23,8 @@ export interface OpenSecretStoreOptions {
   warn: (line: string) => void;
   /** The backend an integration recorded for its secrets: wins over the environment, no probe. */
   kind?: SecretBackendKind | undefined;
+  /** The PostgreSQL URL the state lives at (LUMEN_DATABASE_URL, else config `databaseUrl`): the database store's home. */
+  databaseUrl?: string | undefined;
 }
 
 export type SecretName = 'access_token' | 'app_secret';
@@ -35,7 +37,8 @@ export function secretKey(ref: string, name: SecretName | (string & {})): string
 
 /**
  * Chooses the backend: an explicit `kind`, else LUMEN_SECRET_STORE, else the OS keychain when a
- * real round trip succeeds, else the encrypted file with a one-line warning.
+ * real round trip succeeds, else the encrypted file with a one-line warning. `database` (PostgreSQL only) is never
+ * chosen unasked: it needs LUMEN_MASTER_KEY on every host.
  */
 export async function openSecretStore(opts: OpenSecretStoreOptions): Promise<SecretStore> {
   const fileStore = (): SecretStore =>
@@ -44,6 +47,10 @@ export async function openSecretStore(opts: OpenSecretStoreOptions): Promise<Sec
   const kind = opts.kind ?? parseBackendSetting(opts.env.LUMEN_SECRET_STORE);
   if (kind === 'memory') return createMemorySecretStore();
   if (kind === 'file') return fileStore();
+  if (kind === 'database') {
+    const { openDatabaseSecretStore } = await import('./database.js');
+    return openDatabaseSecretStore({ url: opts.databaseUrl, masterKey: opts.env.LUMEN_MASTER_KEY });
+  }
   // A recorded keychain is used without a probe: its secrets are there, and errors surface on use.
   if (kind === 'keychain' && opts.kind === 'keychain') return createKeychainSecretStore();
 
@@ -72,13 +79,13 @@ export async function openSecretStore(opts: OpenSecretStoreOptions): Promise<Sec
   return fileStore();
 }
 
-function parseBackendSetting(value: string | undefined): 'keychain' | 'file' | undefined {
+export function parseBackendSetting(value: string | undefined): 'keychain' | 'file' | 'database' | undefined {
   const setting = value?.trim().toLowerCase();
   if (!setting) return undefined;
-  if (setting === 'keychain' || setting === 'file') return setting;
-  throw new UserError(`LUMEN_SECRET_STORE must be "keychain" or "file", not "${value}".`, {
+  if (setting === 'keychain' || setting === 'file' || setting === 'database') return setting;
+  throw new UserError(`LUMEN_SECRET_STORE must be "keychain", "file" or "database", not "${value}".`, {
     code: 'usage',
-    hint: 'Unset it to use the OS keychain when available and the encrypted file otherwise.',
+    hint: 'Unset it to use the OS keychain when available and the encrypted file otherwise; "database" shares them through PostgreSQL.',
     kind: 'usage',
   });
 }

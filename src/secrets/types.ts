@@ -1,5 +1,5 @@
 /** Where secrets live. The access token and app secret are stored only through this interface. */
-export type SecretBackendKind = 'keychain' | 'file' | 'memory';
+export type SecretBackendKind = 'keychain' | 'file' | 'memory' | 'database';
 
 export interface SecretStore {
   readonly kind: SecretBackendKind;
@@ -9,4 +9,6 @@ export interface SecretStore {
   set(key: string, value: string): Promise<void>;
   /** Resolves true when something was deleted. */
   delete(key: string): Promise<boolean>;
+  /** Lets go of what the store holds open (the database store's connections); the others have nothing to close. */
+  close?(): Promise<void>;
 }

@@ -4,6 +4,7 @@ import { getPhoneHealth } from '../graph/phone-numbers.js';
 import { debugToken } from '../graph/webhooks.js';
 import { readIntegrationSecrets } from '../secrets/integration.js';
 import type { Integration, Store } from '../store/types.js';
+import type { DatabaseStatus } from './db.js';
 import type { ServiceDeps } from './deps.js';
 import { readWebhookState } from './whatsapp/webhook.js';
 
@@ -30,6 +31,8 @@ export interface DoctorInputs {
   home: string;
   /** Writes and removes a file in LUMEN_HOME; throws when it cannot. */
   writeProbe(): Promise<void>;
+  /** Which database, where, its schema version and what is pending (a look only: nothing migrated). */
+  databaseStatus(): Promise<DatabaseStatus>;
   openStore(): Promise<Store>;
   /** The relay running for this LUMEN_HOME, if any. */
   relay: { url: string; publicUrl: string | null; tunnel: string | null } | undefined;
@@ -76,12 +79,26 @@ export async function runDoctor(deps: Omit<ServiceDeps, 'store'>, inputs: Doctor
       'database',
       'Database',
       async () => {
+        const status = await inputs.databaseStatus();
+        const schema = `schema ${status.version} of ${status.latest}`;
+        if (status.backend === 'postgres' && status.pending.length > 0) {
+          // Shared by every host: migrated on purpose (`lumen db migrate`), not as a side effect of a check.
+          throw new UserError(`PostgreSQL at ${status.where}: reachable, ${schema}, ${status.pending.length} migration${status.pending.length === 1 ? '' : 's'} pending`, {
+            code: 'database_pending_migrations',
+            hint: 'Run `lumen db migrate` (once: it migrates the database for every host).',
+          });
+        }
         store = await inputs.openStore();
         const result = await store.quickCheck();
         if (result !== 'ok') throw new Error(`integrity check: ${result}`);
-        return 'opens, migrated, quick integrity check ok';
+        if (status.backend === 'postgres') return `PostgreSQL at ${status.where}: reachable, ${schema} (current)`;
+        const migrated = status.pending.length > 0 ? `, migrated from ${status.version} now` : '';
+        return `SQLite ${status.where}: opens, schema ${status.latest} (current)${migrated}, quick integrity check ok`;
       },
-      () => 'Restore lumen.db from a backup, or move it aside to start afresh (stored messages are in it).',
+      (error) =>
+        error instanceof UserError && error.hint && error.code.startsWith('database_')
+          ? error.hint
+          : 'Restore lumen.db from a backup, or move it aside to start afresh (stored messages are in it).',
     ),
   );
 
@@ -94,7 +111,9 @@ export async function runDoctor(deps: Omit<ServiceDeps, 'store'>, inputs: Doctor
         await secrets.get('doctor/probe');
         return `answers (${secrets.description})`;
       },
-      () => 'Unlock the keychain (or set LUMEN_SECRET_STORE=file with LUMEN_MASTER_KEY).',
+      // The store's own hint where it has one (a database store's missing LUMEN_MASTER_KEY, or another key id).
+      (error) =>
+        error instanceof UserError && error.hint ? error.hint : 'Unlock the keychain (or set LUMEN_SECRET_STORE=file with LUMEN_MASTER_KEY).',
     ),
   );
 

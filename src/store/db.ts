@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -152,4 +152,20 @@ function asStoreError(error: unknown, path: string): unknown {
   const fault = describeSystemFault(error);
   if (fault) return new UserError(fault.message, { code: fault.code, hint: fault.hint, kind: 'unavailable', cause: error });
   return error;
+}
+
+/** The schema version of the SQLite file at `path`, read without changing it (0 when there is no file yet). */
+export function sqliteSchemaVersion(path: string): number {
+  if (!existsSync(path)) return 0;
+  const require = createRequire(import.meta.url);
+  const Sqlite = require('better-sqlite3') as typeof BetterSqlite3;
+  let db: Database | undefined;
+  try {
+    db = new Sqlite(path, { readonly: true, fileMustExist: true });
+    return db.pragma('user_version', { simple: true }) as number;
+  } catch (error) {
+    throw asStoreError(error, path);
+  } finally {
+    db?.close();
+  }
 }

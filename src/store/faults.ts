@@ -1,16 +1,26 @@
 /**
- * Faults of the machine under the store — a full disk, an I/O error, a read-only or locked database — as opposed to
- * bugs. The relay answers them with 503 (Meta retries) and keeps running; the CLI says what happened.
+ * Faults of the machine under the store — a full disk, an I/O error, a read-only or locked database, a PostgreSQL
+ * server that cannot be reached — as opposed to bugs. The relay answers them with 503 (Meta retries) and keeps
+ * running; the CLI says what happened.
  */
 export interface SystemFault {
-  code: 'disk_full' | 'disk_io_error' | 'database_read_only' | 'database_busy';
+  code: 'disk_full' | 'disk_io_error' | 'database_read_only' | 'database_busy' | 'database_unavailable';
   message: string;
   hint: string;
 }
 
-/** The fault behind an error from better-sqlite3 or the file system, or undefined when it is not one. */
+/** The fault behind an error from better-sqlite3, PostgreSQL or the file system, or undefined when it is not one. */
 export function describeSystemFault(error: unknown): SystemFault | undefined {
   const code = String((error as { code?: unknown } | null)?.code ?? '');
+  if (code === 'database_unavailable') {
+    // Already one line (src/store/pg/db.ts asPgError, or SQLite's cannot-open), with the password left out.
+    const hint = (error as { hint?: unknown }).hint;
+    return {
+      code: 'database_unavailable',
+      message: (error as Error).message,
+      hint: typeof hint === 'string' ? hint : 'Check the database server and the network to it; lumen retries by itself.',
+    };
+  }
   if (code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT') {
     return {
       code: 'disk_full',

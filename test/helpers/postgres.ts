@@ -6,6 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 
+/** A private server a test can stop and start (the run's shared one must stay up for the other files). */
+export { startPostgresServer, type PostgresServer } from './pg-server.js';
+
 export interface PostgresAvailability {
   /** A superuser URL of the test server (database "postgres"), or null. */
   url: string | null;
@@ -25,9 +28,12 @@ export function postgres(): PostgresAvailability {
   return { url, skip: url ? false : `PostgreSQL tests skipped: ${inject('postgresSkip') || 'no server'}` };
 }
 
-/** A new, empty database on the test server; `drop()` removes it (waiting for no one). */
-export async function freshDatabase(prefix = 'lumen_t'): Promise<{ url: string; name: string; drop(): Promise<void> }> {
-  const { url } = postgres();
+/**
+ * A new, empty database on the test server (or on `serverUrl`, a private one's superuser URL); `drop()` removes it
+ * (waiting for no one).
+ */
+export async function freshDatabase(prefix = 'lumen_t', serverUrl?: string): Promise<{ url: string; name: string; drop(): Promise<void> }> {
+  const url = serverUrl ?? postgres().url;
   if (!url) throw new Error('freshDatabase() needs the test PostgreSQL server (check postgres().skip first)');
   const { default: pg } = await import('pg');
   const name = `${prefix}_${randomBytes(6).toString('hex')}`;
@@ -53,4 +59,19 @@ export async function freshDatabase(prefix = 'lumen_t'): Promise<{ url: string; 
       }
     },
   };
+}
+
+/**
+ * Why a test that needs the whole Store on PostgreSQL cannot run yet (some repository is still a stub that throws
+ * "not yet on PostgreSQL"), or false.
+ */
+export async function pgRepositoriesMissing(): Promise<string | false> {
+  const { pgStore } = await import('../../src/store/pg/index.js');
+  try {
+    pgStore({} as never);
+    return false;
+  } catch (error) {
+    const message = (error as Error).message;
+    return /not yet on PostgreSQL/.test(message) ? `the PostgreSQL repositories are not all written yet (${message})` : false;
+  }
 }

@@ -13,6 +13,7 @@ import { startRelay, type RelayHandle } from '../../src/relay/server.js';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
 import { createMemorySecretStore } from '../../src/secrets/index.js';
 import { createServiceDeps } from '../../src/services/deps.js';
+import { databaseStatus } from '../../src/services/db.js';
 import { runDoctor, type DoctorInputs } from '../../src/services/doctor.js';
 import { connectWhatsApp } from '../../src/services/whatsapp/connect.js';
 import { whatsappStatus } from '../../src/services/whatsapp/status.js';
@@ -316,6 +317,7 @@ function doctorInputs(overrides: Partial<DoctorInputs> = {}): DoctorInputs {
     minimumNode: '20.19.0',
     home: home.dir,
     writeProbe: async () => {},
+    databaseStatus: () => databaseStatus({ databasePath: home.path('lumen.db') }),
     openStore: async () => store,
     relay: undefined,
     healthz: async (url) => (await fetch(`${url}/healthz`)).ok,

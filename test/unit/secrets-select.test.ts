@@ -28,7 +28,7 @@ describe('choosing the secret store', () => {
     home.cleanup();
   });
 
-  const open = (env: NodeJS.ProcessEnv, kind?: 'keychain' | 'file' | 'memory') =>
+  const open = (env: NodeJS.ProcessEnv, kind?: 'keychain' | 'file' | 'memory' | 'database') =>
     openSecretStore({
       env,
       secretsFile: path.join(dir, 'secrets.json'),
@@ -68,7 +68,14 @@ describe('choosing the secret store', () => {
     expect(error.code).toBe('usage');
     expect(error.kind).toBe('usage');
     expect(error.message).toContain('LUMEN_SECRET_STORE');
-    expect(error.message).toContain('"keychain" or "file"');
+    expect(error.message).toContain('"keychain", "file" or "database"');
+  });
+
+  it('refuses LUMEN_SECRET_STORE=database without a database URL or without LUMEN_MASTER_KEY, before connecting', async () => {
+    const onSqlite = await rejection(open({ LUMEN_SECRET_STORE: 'database', LUMEN_MASTER_KEY: 'k' }));
+    expect(onSqlite).toMatchObject({ code: 'secrets_database_unavailable', kind: 'usage' });
+    const recorded = await rejection(open({}, 'database'));
+    expect(recorded.kind).toBe('usage');
   });
 
   it('lets a recorded kind win over LUMEN_SECRET_STORE', async () => {

@@ -19,13 +19,14 @@ export async function run(ctx: Context, options: Options<typeof doctor>): Promis
   const { resolveGraphSettings } = await import('../../config/config.js');
   const relay = await runningRelay(join(ctx.paths.dataDir, 'relay.json'));
   const { baseUrl } = resolveGraphSettings(ctx.env, ctx.config());
-  const deps = await serviceDeps(ctx).catch(() => undefined);
+  // Built when a number's checks need it: the database check comes first, and must look before anything migrates.
+  let deps: ReturnType<typeof serviceDeps> | undefined;
 
   const report = await runDoctor(
     {
       secrets: (kind) => ctx.secrets(kind),
       graph: (token) => ctx.graph(token),
-      graphFor: (integration) => deps!.graphFor(integration),
+      graphFor: async (integration) => (await (deps ??= serviceDeps(ctx))).graphFor(integration),
       now: () => ctx.now(),
       env: ctx.env,
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
@@ -39,6 +40,10 @@ export async function run(ctx: Context, options: Options<typeof doctor>): Promis
         const probe = join(ctx.paths.dataDir, `.doctor-${process.pid}`);
         writeFileSync(probe, 'ok', { mode: 0o600 });
         rmSync(probe, { force: true });
+      },
+      databaseStatus: async () => {
+        const { databaseStatus } = await import('../../services/db.js');
+        return databaseStatus({ databasePath: ctx.paths.database, databaseUrl: ctx.databaseUrl() });
       },
       openStore: () => ctx.store(),
       relay: relay ? { url: relay.url, publicUrl: relay.publicUrl, tunnel: relay.tunnel ?? null } : undefined,

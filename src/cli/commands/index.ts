@@ -53,6 +53,9 @@ Examples:
   $ lumen messages purge --older-than 90d --dry-run       # what a purge would delete
   $ lumen messages export --format csv --output all.csv
   $ lumen backup ~/lumen-backup.db                        # an online copy, safe while the relay runs
+  $ lumen db status                                       # which database, schema version, pending migrations
+  $ lumen db migrate                                      # apply them now (PostgreSQL: once for every host)
+  $ lumen secrets rotate-key                              # LUMEN_PREVIOUS_MASTER_KEY → LUMEN_MASTER_KEY
   $ source <(lumen completion bash)                       # tab completion (also zsh, fish)
   $ lumen -w acme whatsapp connect                        # a second business, kept apart (creates "acme")
 
@@ -60,8 +63,10 @@ Environment:
   LUMEN_HOME             folder for all state (default: XDG data/config dirs)
   LUMEN_GRAPH_URL        Graph API base URL (default https://graph.facebook.com)
   LUMEN_GRAPH_VERSION    Graph API version (default v25.0)
-  LUMEN_SECRET_STORE     keychain | file (default: keychain when available, else file)
-  LUMEN_MASTER_KEY       passphrase for the encrypted secrets file
+  LUMEN_DATABASE_URL     postgres://… : keep the state in PostgreSQL, shared by several relays (default: SQLite)
+  LUMEN_SECRET_STORE     keychain | file | database (default: keychain when available, else file)
+  LUMEN_MASTER_KEY       passphrase for the encrypted secrets file, or (required) for the database store
+  LUMEN_PREVIOUS_MASTER_KEY  the passphrase \`lumen secrets rotate-key\` re-encrypts from
   LUMEN_WORKSPACE        workspace to act in, when --workspace is not given
   WHATSAPP_ACCESS_TOKEN, WHATSAPP_APP_SECRET, WHATSAPP_PHONE_NUMBER_ID, WHATSAPP_WABA_ID
                          read by \`lumen whatsapp connect\` instead of prompting
@@ -230,5 +235,7 @@ export const commands = [
   noun('sandbox', 'a local Cloud API emulator: try lumen without a Meta account', () => import('./sandbox/index.js')),
   noun('workspaces', 'workspaces keep numbers, messages and approval policies apart (--workspace)', () => import('./workspaces/index.js')),
   withHandler(backup, () => import('./backup/backup.js')),
+  noun('db', 'the database: which one, its schema version, pending migrations (status, migrate)', () => import('./db/index.js')),
+  noun('secrets', 'where secrets are kept; re-encrypt the database\'s under a new LUMEN_MASTER_KEY (status, rotate-key)', () => import('./secrets/index.js')),
   withHandler(completion, () => import('./completion/completion.js')),
 ];

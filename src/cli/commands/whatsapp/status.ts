@@ -6,6 +6,13 @@ import type { Outcome } from '../../../errors.js';
 import { whatsappStatus, type IntegrationStatus } from '../../../services/whatsapp/status.js';
 import type { status } from './index.js';
 
+const SECRET_STORE_NAMES: Record<string, string> = {
+  keychain: 'OS keychain',
+  file: 'encrypted file',
+  database: 'the database (encrypted)',
+  memory: 'memory',
+};
+
 export async function run(ctx: Context, options: Options<typeof status>): Promise<Outcome> {
   const deps = await serviceDeps(ctx);
   const workspace = await ctx.workspace();
@@ -56,7 +63,7 @@ function render(ctx: Context, i: IntegrationStatus): string[] {
     `  Templates      ${i.templates.total} (${i.templates.approved} approved), synced ${i.templates.syncedAt ? ctx.time.atRelative(i.templates.syncedAt) : 'never'}`,
     `  Webhook        ${i.webhook.url ?? `<public relay URL>${i.webhook.path}`}`,
     ...metaLines(ctx, i),
-    `  Secrets        ${i.secretStore === 'keychain' ? 'OS keychain' : 'encrypted file'}`,
+    `  Secrets        ${SECRET_STORE_NAMES[i.secretStore] ?? i.secretStore}`,
     `  Connected      ${ctx.time.atRelative(i.connectedAt)}`,
   ];
   lines.push(...accountLines(ctx, i));

@@ -1,0 +1,83 @@
+/**
+ * `lumen secrets status` and `lumen secrets rotate-key`: which store holds the secrets and under which key, and the
+ * move of the database store's secrets from one LUMEN_MASTER_KEY to the next. Nothing here returns a secret.
+ */
+import { UserError } from '../../errors.js';
+import { parseBackendSetting } from '../../secrets/index.js';
+import type { SecretStore } from '../../secrets/types.js';
+
+export interface SecretsInput {
+  env: NodeJS.ProcessEnv;
+  /** LUMEN_DATABASE_URL, else config `databaseUrl`; undefined on SQLite. */
+  databaseUrl: string | undefined;
+}
+
+export interface SecretsStatus {
+  /** keychain | file | database (what LUMEN_SECRET_STORE chose, or what the probe found). */
+  backend: string;
+  description: string;
+  /** The database store's: the current key's id, and how many secrets each key id holds. */
+  keyId: string | null;
+  keys: Array<{ keyId: string; secrets: number; current: boolean }> | null;
+}
+
+export async function secretsStatus(input: SecretsInput & { openDefault(): Promise<SecretStore> }): Promise<SecretsStatus> {
+  if (parseBackendSetting(input.env.LUMEN_SECRET_STORE) !== 'database') {
+    const store = await input.openDefault();
+    return { backend: store.kind, description: store.description, keyId: null, keys: null };
+  }
+  const { countSecretsByKey, deriveMasterKey, requireDatabaseSettings } = await import('../../secrets/database.js');
+  const { openPgDatabase } = await import('../../store/pg/db.js');
+  const { url, masterKey } = requireDatabaseSettings({ url: input.databaseUrl, masterKey: input.env.LUMEN_MASTER_KEY });
+  const current = await deriveMasterKey(masterKey);
+  // A look only: no migration (a database not migrated yet holds no secrets).
+  const db = await openPgDatabase(url, { max: 1, migrate: false });
+  try {
+    const table = await db.get<{ t: string | null }>("SELECT to_regclass('secrets')::text AS t");
+    const counts = table?.t ? await countSecretsByKey(db, current.id) : [];
+    return {
+      backend: 'database',
+      description: `the database ${db.where} (encrypted, key id ${current.id})`,
+      keyId: current.id,
+      keys: counts.map((c) => ({ ...c, current: c.keyId === current.id })),
+    };
+  } finally {
+    await db.close();
+  }
+}
+
+export interface RotateKeyInput extends SecretsInput {
+  /** The variable holding the previous passphrase (LUMEN_PREVIOUS_MASTER_KEY unless --previous-key-env names another). */
+  previousKeyEnv: string;
+}
+
+export interface RotateKeyResult {
+  database: string;
+  keyId: string;
+  previousKeyId: string | null;
+  rotated: number;
+  unchanged: number;
+}
+
+export async function rotateMasterKey(input: RotateKeyInput): Promise<RotateKeyResult> {
+  if (parseBackendSetting(input.env.LUMEN_SECRET_STORE) !== 'database') {
+    throw new UserError('`lumen secrets rotate-key` re-encrypts the secrets kept in the database, and LUMEN_SECRET_STORE is not "database".', {
+      code: 'secrets_not_database',
+      kind: 'usage',
+      hint: 'Set LUMEN_SECRET_STORE=database (with LUMEN_DATABASE_URL). The keychain needs no key; the encrypted file is re-keyed by connecting again with the new LUMEN_MASTER_KEY.',
+    });
+  }
+  const { deriveMasterKey, requireDatabaseSettings, rotateSecrets, samePassphrase } = await import('../../secrets/database.js');
+  const { openPgDatabase } = await import('../../store/pg/db.js');
+  const { url, masterKey } = requireDatabaseSettings({ url: input.databaseUrl, masterKey: input.env.LUMEN_MASTER_KEY });
+  const previousPassphrase = input.env[input.previousKeyEnv] || undefined;
+  if (previousPassphrase === masterKey) throw samePassphrase(input.previousKeyEnv);
+  const current = await deriveMasterKey(masterKey);
+  const previous = previousPassphrase ? await deriveMasterKey(previousPassphrase) : undefined;
+  const db = await openPgDatabase(url, { max: 1 });
+  try {
+    return { database: db.where, ...(await rotateSecrets(db, current, previous, input.previousKeyEnv)) };
+  } finally {
+    await db.close();
+  }
+}
