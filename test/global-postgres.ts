@@ -64,7 +64,7 @@ export default async function setup(project: TestProject): Promise<() => void> {
     run('initdb', ['-D', data, '-U', 'lumen', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync']);
     run('pg_ctl', [
       '-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '120', 'start',
-      '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`,
+      '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=200`,
     ]);
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });

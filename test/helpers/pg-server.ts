@@ -1,7 +1,8 @@
 /**
  * Starting and stopping a PostgreSQL server of one's own, from Debian's `postgresql` package: in a temporary data
  * directory, on a free loopback port, trust auth for the `lumen` superuser, fsync off (a test server holds nothing
- * worth an fsync). Used once per run by test/global-postgres.ts (the shared server), and by a test that must stop and
+ * worth an fsync) but synchronous commits (a server stopped with `-m immediate`, as a crash, keeps every commit it
+ * acknowledged: the machine itself does not crash). Used once per run by test/global-postgres.ts (the shared server), and by a test that must stop and
  * start a server under a running relay, which it cannot do to the shared one. No vitest import: global setup uses it.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -73,7 +74,7 @@ export async function startPostgresServer(): Promise<PostgresServer | { skip: st
     if (running) return;
     run('pg_ctl', [
       '-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '120', 'start',
-      '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`,
+      '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=200`,
     ]);
     running = true;
   };

@@ -148,7 +148,7 @@ describe.skipIf(!!noServer)(noServer ? `PostgreSQL away (${noServer})` : 'Postgr
       server.start();
 
       // Then Meta's retry of the refused delivery is taken, the relay is ready, and the user's code gets the message
-      await eventually(async () => expect((await deliver(second)).status).toBe(200));
+      await eventually(async () => { const r = await deliver(second); expect(r.status, r.text).toBe(200); });
       await eventually(async () => expect((await request(`${relay.url}/readyz`)).status).toBe(200));
       await eventually(() => expect(forwardedWamids()).toContain(second));
       expect(forwardedWamids().filter((w) => w === second)).toHaveLength(1);
