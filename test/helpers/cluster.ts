@@ -149,3 +149,59 @@ export async function deliverUntilAcknowledged(
   }
   throw new Error(`not acknowledged after ${maxTries} tries: ${last}`);
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// A forward target that can leave requests unanswered
+
+export interface HeldRequest {
+  headers: IncomingHttpHeaders;
+  body: string;
+  /** Left unanswered (the user's code got it; the relay never heard back). */
+  held: boolean;
+}
+
+export interface HoldingTarget {
+  url: string;
+  /** Every request that arrived, held or answered, in order of arrival. */
+  requests: HeldRequest[];
+  /** From now on, requests for which `predicate` is true are left unanswered (null: answer all again). */
+  holdWhen(predicate: ((request: { headers: IncomingHttpHeaders; body: string }) => boolean) | null): void;
+  close(): Promise<void>;
+}
+
+/**
+ * The user's code behind --forward-to, answering 200, or, for the requests `holdWhen` picks, nothing at all: a relay
+ * killed while such a request is open has handed the message on without learning so (the at-least-once case).
+ */
+export async function startHoldingTarget(): Promise<HoldingTarget> {
+  const requests: HeldRequest[] = [];
+  let hold: Parameters<HoldingTarget['holdWhen']>[0] = null;
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const seen = { headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
+      const held = hold?.(seen) ?? false;
+      requests.push({ ...seen, held });
+      if (held) return;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"ok":true}');
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    requests,
+    holdWhen(predicate) {
+      hold = predicate;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
