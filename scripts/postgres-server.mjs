@@ -30,9 +30,10 @@ function freePort() {
 }
 
 /**
- * Starts a server. Resolves with `{ url, stop() }` (`url` = the superuser's URL of database "postgres"; `stop()` stops
- * it and removes its folder), or with `{ skip: reason }` when it cannot run here (no binaries, root without a
- * postgres user, initdb or pg_ctl failing). `settings` are extra `-c name=value` server settings.
+ * Starts a server. Resolves with `{ url, port, dir, stop(), start(), remove() }` (`url` = the superuser's URL of
+ * database "postgres"; `stop()` keeps the data for `start()`, `remove()` stops it and removes its folder), or with
+ * `{ skip: reason }` when it cannot run here (no binaries, root without a postgres user, initdb or pg_ctl failing).
+ * `settings` are extra `-c name=value` server settings.
  */
 export async function startPostgresServer({ settings = {} } = {}) {
   const bin = findPostgresBinDir();
@@ -66,23 +67,41 @@ export async function startPostgresServer({ settings = {} } = {}) {
     ...settings,
   };
   const serverArgs = [`-p ${port}`, `-k ${dir}`, ...Object.entries(options).map(([name, value]) => `-c ${name}=${value}`)].join(' ');
+  const startServer = () => run('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '120', 'start', '-o', serverArgs]);
+  let running = false;
   try {
     run('initdb', ['-D', data, '-U', 'lumen', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync']);
-    run('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '120', 'start', '-o', serverArgs]);
+    startServer();
+    running = true;
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
     const stderr = String(error?.stderr ?? '').trim().split('\n').at(-1);
     return { skip: `could not start a PostgreSQL server (${stderr || error.message}) as ${userInfo().username}` };
   }
+  const stop = () => {
+    if (!running) return;
+    try {
+      run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+    } catch {
+      // Already gone.
+    }
+    running = false;
+  };
   return {
     url: `postgres://lumen@127.0.0.1:${port}/postgres`,
+    port,
     dir,
-    stop() {
-      try {
-        run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
-      } catch {
-        // Already gone.
-      }
+    /** Stops the server at once (as a crash or a pulled cable would); the data stays. */
+    stop,
+    /** Starts it again on the same port and data (nothing when it runs). */
+    start() {
+      if (running) return;
+      startServer();
+      running = true;
+    },
+    /** Stops it and removes its folder. */
+    remove() {
+      stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

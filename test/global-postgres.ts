@@ -17,5 +17,5 @@ export default async function setup(project: TestProject): Promise<() => void> {
   if (server.url === undefined) return skip(server.skip);
   project.provide('postgresUrl', server.url);
   project.provide('postgresSkip', '');
-  return () => server.stop();
+  return () => server.remove();
 }

@@ -81,7 +81,7 @@ export async function multi(ctx) {
     return { ingest: { connections: CONNECTIONS, rounds, best }, bulk, errors };
   } finally {
     await admin.end().catch(() => {});
-    server.stop();
+    server.remove();
   }
 }
 
