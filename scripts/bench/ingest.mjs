@@ -25,11 +25,11 @@ export const MAX_ROUND_REQUESTS = WARMUP_REQUESTS + MAX_WARMUP_REQUESTS + MAX_RE
 const sized = (rps, seconds, most) => Math.max(WARMUP_REQUESTS, Math.min(most, Math.round(rps * seconds)));
 
 /**
- * Sends exactly `deliveries.bodies.length` POSTs over CONNECTIONS keep-alive connections and waits for every
+ * Sends exactly `deliveries.bodies.length - POOL_SLACK` POSTs over `connections` keep-alive connections and waits for every
  * answer (autocannon's `amount` mode: nothing is cut off in flight, so 2xx answers can be compared with rows stored).
  * The rate is answers / (last answer − start), not autocannon's per-second samples, whose last one is partial.
  */
-export function fire(url, deliveries) {
+export function fire(url, deliveries, connections = CONNECTIONS) {
   const { bodies, signatures } = deliveries;
   const amount = bodies.length - POOL_SLACK;
   let next = 0;
@@ -52,7 +52,7 @@ export function fire(url, deliveries) {
     let last = 0;
     const started = performance.now();
     const tracker = autocannon(
-      { url, connections: CONNECTIONS, amount, method: 'POST', timeout: 10, requests: [{ setupRequest }] },
+      { url, connections, amount, method: 'POST', timeout: 10, requests: [{ setupRequest }] },
       (error, result) => {
         if (error) return reject(error);
         const seconds = (last - started) / 1000;

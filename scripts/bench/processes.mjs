@@ -43,9 +43,10 @@ export function runProcess(args, { env } = {}) {
 
 /**
  * A temporary LUMEN_HOME (file secret store) with the sandbox number connected by `lumen whatsapp connect`, as a
- * user would. Returns the environment every lumen process of the bench runs with.
+ * user would. Returns the environment every lumen process of the bench runs with (plus `extraEnv`, e.g.
+ * LUMEN_DATABASE_URL).
  */
-export async function connectedHome(sandbox) {
+export async function connectedHome(sandbox, extraEnv = {}) {
   const home = makeTemporaryDir('lumen-bench-');
   const env = { ...process.env };
   for (const key of Object.keys(env)) if (key.startsWith('LUMEN_') || key.startsWith('WHATSAPP_')) delete env[key];
@@ -57,6 +58,7 @@ export async function connectedHome(sandbox) {
     WHATSAPP_APP_SECRET: sandbox.appSecret,
     NO_COLOR: '1',
     CI: '1',
+    ...extraEnv,
   });
   const connect = await runProcess(
     [LUMEN, 'whatsapp', 'connect', '--phone-number-id', sandbox.phoneNumberId, '--waba-id', sandbox.wabaId, '--no-input', '--json', '--yes'],

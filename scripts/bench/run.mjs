@@ -2,7 +2,7 @@
 // table with PASS/MISS per target (DESIGN.md §4) and writes bench/results.json. A missed target is a finding, not a
 // failure: the exit code is 0 unless the bench itself could not run (then 1, after writing what it did measure).
 //
-//   node --expose-gc scripts/bench/run.mjs [--only cold,bulk,ingest,mix,peers,growth,console] [--rounds 2] [--keep]
+//   node --expose-gc scripts/bench/run.mjs [--only cold,bulk,ingest,mix,peers,growth,console,multi] [--rounds 2] [--keep]
 //     cold    `lumen --help` / `lumen templates list` against `node -e 0`
 //     bulk    `lumen send --csv` rate accuracy, judged at the sandbox
 //     ingest  lumen relay vs the bare Fastify route, messages only
@@ -11,6 +11,8 @@
 //     growth  ingest, relay start, RSS and the CLI after 2 M stored messages vs an empty home
 //     console each console page with 10,000 stored messages: its HTML served whole, and its first paint in headless
 //             Chromium (/usr/bin/chromium; said and left out where it is absent)
+//     multi   two relays on one PostgreSQL next to one relay on SQLite (and on PostgreSQL), same ingest load; and
+//             two bulk senders on one number from two homes on one PostgreSQL, judged at the sandbox
 //   BENCH_RELAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" … profiles the relay processes.
 // Load rounds of every selected part are interleaved (round 1 of every server, then round 2…), one server at a
 // time, so the noise of this box hits every server alike; the best of --rounds (2) rounds of each counts. --keep
@@ -23,12 +25,13 @@ import { bulkSend, BULK_RATE, BULK_ROWS } from './bulk-send.mjs';
 import { coldStart, COLD_START_ROUNDS } from './cold-start.mjs';
 import { consolePaint, CONSOLE_MESSAGES } from './console-paint.mjs';
 import { growth } from './growth.mjs';
+import { multi, MULTI_BULK_RATE, MULTI_BULK_ROWS, MULTI_SETUPS } from './multi.mjs';
 import { CONNECTIONS, MEASURE_SECONDS } from './ingest.mjs';
 import { loadRound, PEERS, SERVERS } from './load.mjs';
 import { connectedHome, removeTemporaryDir, ROOT, temporaryDirs } from './processes.mjs';
 
 const MiB = 1024 * 1024;
-const PARTS = ['cold', 'bulk', 'ingest', 'mix', 'peers', 'growth', 'console'];
+const PARTS = ['cold', 'bulk', 'ingest', 'mix', 'peers', 'growth', 'console', 'multi'];
 const WORKLOADS = { messages: 'messages only', mix: 'mix 1 message : 3 statuses' };
 
 const argv = process.argv.slice(2);
@@ -78,9 +81,9 @@ const plan = { messages: new Set(), mix: new Set() };
 if (wants('ingest')) plan.messages.add('bare').add('lumen');
 if (wants('mix')) plan.mix.add('bare').add('lumen');
 if (wants('peers')) for (const w of ['messages', 'mix']) for (const s of ['bare', ...PEERS]) plan[w].add(s);
-const needsLumen = ['cold', 'bulk', 'ingest', 'mix', 'growth', 'console'].some(wants);
+const needsLumen = ['cold', 'bulk', 'ingest', 'mix', 'growth', 'console', 'multi'].some(wants);
 
-const results = { machine, cold: undefined, bulk: undefined, load: undefined, growth: undefined, console: undefined, errors: [] };
+const results = { machine, cold: undefined, bulk: undefined, load: undefined, growth: undefined, console: undefined, multi: undefined, errors: [] };
 let sandbox;
 let main;
 let meta = { appSecret: randomBytes(16).toString('hex'), phoneNumberId: '106540352242922', wabaId: '102290129340398' };
@@ -127,6 +130,16 @@ try {
       results.console = await consolePaint({ newHome, keep, log });
     } catch (error) {
       failed('console', error);
+    }
+  }
+  if (wants('multi') && sandbox) {
+    log(`multi: ${Object.values(MULTI_SETUPS).map((s) => s.label).join(', ')}; then 2 × ${MULTI_BULK_ROWS} rows at --rate ${MULTI_BULK_RATE} from two homes…`);
+    try {
+      const { errors, ...measured } = await multi({ sandbox, meta, relayNodeArgs, keep, log, rounds: ROUNDS });
+      results.multi = measured;
+      for (const error of errors) failed(error.part, error.message);
+    } catch (error) {
+      failed('multi', error);
     }
   }
   if (wants('growth') && sandbox) {
@@ -196,7 +209,7 @@ async function load({ newHome }) {
   return { connections: CONNECTIONS, rounds, best };
 }
 
-function targetRows({ cold, bulk, load: loaded, growth: grown, console: consolePages }) {
+function targetRows({ cold, bulk, load: loaded, growth: grown, console: consolePages, multi: several }) {
   const rows = [];
   const row = (measure, value, baseline, ratio, target, pass) =>
     rows.push({ measure, value, baseline, ratio, target, verdict: pass === undefined ? 'info' : pass ? 'PASS' : 'MISS' });
@@ -336,6 +349,35 @@ function targetRows({ cold, bulk, load: loaded, growth: grown, console: consoleP
     const within = Math.abs(bulk.achievedRate - bulk.rate) / bulk.rate <= 0.02;
     row(`Bulk send rate (${bulk.received}/${bulk.rows} rows, --rate ${bulk.rate})`, `${fmt(bulk.achievedRate, 2)}/s`, '', '', `${bulk.rate} ± 2 %`, within && bulk.received === bulk.rows);
     row('Bulk send worst 1-s window', `${bulk.worstWindow} sends`, '', '', `≤ ${bulk.rate}`, bulk.worstWindow <= bulk.rate);
+  }
+  if (several) {
+    const best = several.ingest.best;
+    const sqlite = best.sqlite;
+    if (sqlite) row(`Ingest, messages only: ${MULTI_SETUPS.sqlite.label}`, rps(sqlite), '', '', '', undefined);
+    for (const key of ['postgres1', 'postgres2']) {
+      const r = best[key];
+      if (!r) continue;
+      const ratio = sqlite ? r.measured.rps / sqlite.measured.rps : undefined;
+      const parts = r.measured.partRps.length > 1 ? ` (${r.measured.partRps.map((x) => fmt(x, 0)).join(' + ')})` : '';
+      row(`Ingest, messages only: ${MULTI_SETUPS[key].label}${parts} vs one relay on SQLite`, rps(r), sqlite ? rps(sqlite) : '—', ratio ? times(ratio) : '', '', undefined);
+    }
+    for (const key of Object.keys(best)) {
+      const worst = Math.max(...several.ingest.rounds.filter((x) => x.setup === key).map((x) => x.measured.latency.p99));
+      row(`Relay latency p99, messages only, ${MULTI_SETUPS[key].label} (worst round)`, `${worst} ms`, '', '', '', undefined);
+    }
+    const all = several.ingest.rounds;
+    if (all.length > 0) {
+      const failures = all.reduce((n, x) => n + x.warmup.non2xx + x.warmup.errors + x.measured.non2xx + x.measured.errors, 0);
+      const stored = all.reduce((n, x) => n + x.stored, 0);
+      const answered = all.reduce((n, x) => n + x.answered2xx, 0);
+      row('Multi-relay rounds: non-2xx + errors, stored rows = 2xx answers', `${failures}, ${stored} / ${answered}`, '', '', '0, equal', failures === 0 && all.every((x) => x.consistent));
+    }
+    const b = several.bulk;
+    if (b) {
+      const within = Math.abs(b.achievedRate - b.rate) / b.rate <= 0.02;
+      row(`Two bulk senders on one number, one PostgreSQL (${b.received}/${b.rows} rows, --rate ${b.rate} each)`, `${fmt(b.achievedRate, 2)}/s together`, '', '', `${b.rate} ± 2 %`, within && b.received === b.rows && b.distinct === b.rows);
+      row('Two bulk senders: worst 1-s window at the receiver', `${b.worstWindow} sends`, '', '', `≤ ${b.rate}`, b.worstWindow <= b.rate);
+    }
   }
   return rows;
 }

@@ -175,7 +175,7 @@ export interface DispatcherDeps {
   onDelivered?: (interaction: Interaction, result: DeliveryResult) => void;
   pollIntervalMs?: number;
   concurrency?: number;
-  /** How long a claim on an event holds: longer than any delivery takes, so no other relay takes it over meanwhile. */
+  /** How long a claim on an event holds unless renewed (it is, every third of it, while the event is delivered). */
   leaseMs?: number;
   /** Inbound media: a message waits for its file (at most `mediaWaitMs` after it arrived), then goes with its state. */
   media?: MediaRepo;
@@ -189,8 +189,31 @@ export interface DispatcherDeps {
 /** How long a message waits for its media file before it is handed on without it (with `media.state`). */
 export const MEDIA_WAIT_MS = 30_000;
 
-/** Claims outlive the longest delivery (a command's 30 s timeout) with room to record its result. */
-export const DISPATCH_LEASE_MS = 120_000;
+/**
+ * How long a claim holds without news from its relay. Short, so a relay that dies (kill -9, a lost host) has its
+ * claims taken over by another relay on the database within seconds; a live relay renews its claims every
+ * `DISPATCH_LEASE_MS / 3` while it delivers, so a slow delivery (a command's 30 s timeout) keeps its claim.
+ */
+export const DISPATCH_LEASE_MS = 15_000;
+
+/**
+ * Renews the claims in `inFlight` every `leaseMs / 3` until the returned function is called: the lease then always
+ * ends at least two thirds of a lease after the relay last showed it is alive. A renewal that fails (the database is
+ * away) is skipped: the claims may then expire and another relay deliver them again (delivery is at least once).
+ */
+export function keepClaims(
+  inFlight: ReadonlySet<number>,
+  renew: (ids: number[], leaseUntil: string) => Promise<void>,
+  now: () => Date,
+  leaseMs: number,
+): () => void {
+  const timer = setInterval(() => {
+    if (inFlight.size === 0) return;
+    renew([...inFlight], new Date(now().getTime() + leaseMs).toISOString()).catch(() => {});
+  }, Math.max(10, Math.floor(leaseMs / 3)));
+  timer.unref();
+  return () => clearInterval(timer);
+}
 
 /**
  * Works the durable queue after the 200: due events are claimed in the database (with a lease, so several relays on
@@ -244,7 +267,12 @@ export class Dispatcher {
       const at = now();
       const claimed = await this.deps.dispatch.claimDue(at.toISOString(), new Date(at.getTime() + leaseMs).toISOString(), concurrency);
       if (claimed.length === 0) return;
-      const results = await Promise.allSettled(claimed.map((event) => this.deliverOne(event.id, event.interactionId, event.attempts)));
+      const inFlight = new Set(claimed.map((event) => event.id));
+      const release = keepClaims(inFlight, (ids, until) => this.deps.dispatch.renewClaims(ids, until), now, leaseMs);
+      const results = await Promise.allSettled(
+        claimed.map((event) => this.deliverOne(event.id, event.interactionId, event.attempts).finally(() => inFlight.delete(event.id))),
+      );
+      release();
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
     }

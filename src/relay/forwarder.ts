@@ -6,7 +6,7 @@
  * restarts, like the interaction dispatcher.
  */
 import type { ForwardQueueRepo, QueuedForward } from '../store/repos/forward-queue.js';
-import { nextAttemptDelayMs, signForward, DISPATCH_LEASE_MS } from './dispatch.js';
+import { keepClaims, nextAttemptDelayMs, signForward, DISPATCH_LEASE_MS } from './dispatch.js';
 import type { RelayEventSink } from './events.js';
 import { WorkLoop } from './work-loop.js';
 
@@ -104,7 +104,9 @@ export class Forwarder {
       // One at a time, oldest first: a raw bot sees Meta's deliveries in the order lumen received them (retries aside).
       const [item] = await queue.claimDue(at.toISOString(), new Date(at.getTime() + DISPATCH_LEASE_MS).toISOString(), 1);
       if (!item) return;
-      const result = await destination.send(item);
+      const inFlight = new Set([item.id]);
+      const release = keepClaims(inFlight, (ids, until) => queue.renewClaims(ids, until), now, DISPATCH_LEASE_MS);
+      const result = await destination.send(item).finally(release);
       const attempt = item.attempts + 1;
       const base = { event: 'forward' as const, queue: this.deps.kind, id: item.id, object: item.object, target: destination.description, status: result.status, attempt };
       if (result.ok) {

@@ -393,6 +393,11 @@ export interface DispatchRepo {
    * LUMEN_HOME), at start: claims left by a relay that was killed are then retried at once, not after their lease.
    */
   releaseClaims(): Promise<number>;
+  /**
+   * Extends the claims on `ids` that are still held (not yet marked delivered, failed or postponed) to `leaseUntil`:
+   * a live relay renews what it is delivering, so only a dead relay's claims expire.
+   */
+  renewClaims(ids: number[], leaseUntil: string): Promise<void>;
   /** Puts an event back until `until` without counting an attempt (it waits for its media file). */
   postpone(id: number, until: string): Promise<void>;
   /** An event postponed before any attempt is due now (its media file settled). */

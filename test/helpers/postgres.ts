@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 
 /** A private server a test can stop and start (the run's shared one must stay up for the other files). */
-export { startPostgresServer, type PostgresServer } from './pg-server.js';
+export { startPostgresServer, type PostgresServer } from '../../scripts/postgres-server.mjs';
 
 export interface PostgresAvailability {
   /** A superuser URL of the test server (database "postgres"), or null. */

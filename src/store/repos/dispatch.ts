@@ -54,6 +54,11 @@ export function createDispatchRepo(db: Database): DispatchRepo {
        claimed_until = NULL
      WHERE interaction_seq = @id AND state != 'dropped'`,
   );
+  const renew = db.prepare(
+    `UPDATE dispatch_events SET claimed_until = ?
+     WHERE interaction_seq IN (SELECT value FROM json_each(?)) AND claimed_until IS NOT NULL
+       AND state != 'delivered' AND state != 'dropped'`,
+  );
   const byId = db.prepare<[number], EventRow>('SELECT * FROM dispatch_events WHERE interaction_seq = ?');
   const requeue = db.prepare(
     `INSERT INTO dispatch_events (interaction_seq, workspace_id, state, next_attempt_at, created_at)
@@ -76,6 +81,9 @@ export function createDispatchRepo(db: Database): DispatchRepo {
     },
     async releaseClaims() {
       return db.prepare('UPDATE dispatch_events SET claimed_until = NULL WHERE claimed_until IS NOT NULL').run().changes;
+    },
+    async renewClaims(ids, leaseUntil) {
+      renew.run(leaseUntil, JSON.stringify(ids));
     },
     async claimDue(now, leaseUntil, limit) {
       return claimDue

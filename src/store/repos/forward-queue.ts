@@ -20,6 +20,8 @@ export interface ForwardQueueRepo {
   markDelivered(id: number, status: number | null, at: string): Promise<void>;
   markFailed(id: number, status: number | null, error: string, nextAttemptAt: string): Promise<void>;
   releaseClaims(): Promise<number>;
+  /** Extends the claims on `ids` still held to `leaseUntil` (as DispatchRepo.renewClaims). */
+  renewClaims(ids: number[], leaseUntil: string): Promise<void>;
 }
 
 /** A claimed row (either table, as the claim's RETURNING names its columns) as the forwarder gets it. */
@@ -61,6 +63,10 @@ export function createForwardQueueRepo(db: Database, table: 'webhook_events' | '
     `UPDATE ${table} SET forward_state = 'retrying', attempts = attempts + 1, last_status = ?, last_error = ?,
        next_attempt_at = ?, claimed_until = NULL WHERE id = ?`,
   );
+  const renew = db.prepare(
+    `UPDATE ${table} SET claimed_until = ?
+     WHERE id IN (SELECT value FROM json_each(?)) AND claimed_until IS NOT NULL AND forward_state IN ('pending', 'retrying')`,
+  );
   return {
     async claimDue(now, leaseUntil, limit) {
       return claim
@@ -76,6 +82,9 @@ export function createForwardQueueRepo(db: Database, table: 'webhook_events' | '
     },
     async releaseClaims() {
       return db.prepare(`UPDATE ${table} SET claimed_until = NULL WHERE claimed_until IS NOT NULL`).run().changes;
+    },
+    async renewClaims(ids, leaseUntil) {
+      renew.run(leaseUntil, JSON.stringify(ids));
     },
   };
 }

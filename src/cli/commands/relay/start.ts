@@ -112,7 +112,9 @@ export async function run(ctx: Context, options: Options<typeof start>): Promise
       limits: { perIntegration, perWorkspace },
       trustProxy: options.trustProxy,
       stateFile,
-      soleDispatcher: true,
+      // Only SQLite guarantees one relay per database (one per LUMEN_HOME); on PostgreSQL other relays' claims are
+      // live, and a dead relay's expire after the lease (DISPATCH_LEASE_MS).
+      soleDispatcher: store.backend === 'sqlite',
       mediaDir: join(ctx.paths.dataDir, 'media'),
       mediaMaxBytes,
       markRead: options.markRead,

@@ -27,6 +27,14 @@ export function createDispatchRepo(db: PgDatabase): DispatchRepo {
     async releaseClaims() {
       return db.run('UPDATE dispatch_events SET claimed_until = NULL WHERE claimed_until IS NOT NULL');
     },
+    async renewClaims(ids, leaseUntil) {
+      if (ids.length === 0) return;
+      await db.run(
+        `UPDATE dispatch_events SET claimed_until = $1
+          WHERE interaction_seq = ANY($2::bigint[]) AND claimed_until IS NOT NULL AND state != 'delivered' AND state != 'dropped'`,
+        [leaseUntil, ids],
+      );
+    },
     async postpone(id, until) {
       await db.run('UPDATE dispatch_events SET next_attempt_at = $1, claimed_until = NULL WHERE interaction_seq = $2', [until, id]);
     },

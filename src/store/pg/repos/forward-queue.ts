@@ -42,5 +42,13 @@ export function createForwardQueueRepo(db: PgDatabase, table: 'webhook_events' |
     async releaseClaims() {
       return db.run(`UPDATE ${table} SET claimed_until = NULL WHERE claimed_until IS NOT NULL`);
     },
+    async renewClaims(ids, leaseUntil) {
+      if (ids.length === 0) return;
+      await db.run(
+        `UPDATE ${table} SET claimed_until = $1
+          WHERE id = ANY($2::bigint[]) AND claimed_until IS NOT NULL AND forward_state IN ('pending', 'retrying')`,
+        [leaseUntil, ids],
+      );
+    },
   };
 }
