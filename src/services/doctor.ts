@@ -148,7 +148,10 @@ export async function runDoctor(deps: Omit<ServiceDeps, 'store'>, inputs: Doctor
   }
 
   const relay = inputs.relay;
-  if (!relay) {
+  if (!relay && store?.backend === 'postgres') {
+    // A host that only runs commands is normal with a shared database: the relays are elsewhere.
+    add(skip('relay', 'Relay', 'none on this host (relays on other hosts share this PostgreSQL database: check their /readyz)'));
+  } else if (!relay) {
     add(fail('relay', 'Relay', 'not running for this LUMEN_HOME', 'Start it: `lumen relay start --public-url https://…` (or --tunnel cloudflared).'));
   } else if (!relay.publicUrl) {
     add(fail('relay', 'Relay', `running on ${relay.url}, but with no public URL: Meta cannot reach it`, 'Restart it with --public-url https://… or --tunnel cloudflared.'));
