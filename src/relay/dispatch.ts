@@ -201,9 +201,9 @@ export const DISPATCH_LEASE_MS = 15_000;
  * ends at least two thirds of a lease after the relay last showed it is alive. A renewal that fails (the database is
  * away) is skipped: the claims may then expire and another relay deliver them again (delivery is at least once).
  */
-export function keepClaims(
-  inFlight: ReadonlySet<number>,
-  renew: (ids: number[], leaseUntil: string) => Promise<void>,
+export function keepClaims<T>(
+  inFlight: ReadonlySet<T>,
+  renew: (ids: T[], leaseUntil: string) => Promise<void>,
   now: () => Date,
   leaseMs: number,
 ): () => void {

@@ -8,13 +8,15 @@ import { extensionFor } from '../services/messages/message-types.js';
 import { describeSystemFault } from '../store/faults.js';
 import type { Integration, MediaRecord, MediaRepo } from '../store/types.js';
 import type { RelayEventSink } from './events.js';
+import { keepClaims } from './dispatch.js';
 import { WorkLoop } from './work-loop.js';
 
 /** Meta's largest media (documents, 100 MB); `--media-max-bytes` lowers it. */
 export const DEFAULT_MEDIA_MAX_BYTES = 100 * 1024 * 1024;
 /** Attempts before a download is given up (the message itself is kept either way). */
 export const MEDIA_MAX_ATTEMPTS = 8;
-const MEDIA_LEASE_MS = 10 * 60_000;
+/** A download's claim, renewed every third of it while the file comes in (a dead relay's downloads wait this long). */
+const MEDIA_LEASE_MS = 60_000;
 
 /** Backoff between download attempts: 2 s, 4 s, 8 s … capped at 5 minutes. */
 export function mediaRetryDelayMs(attempts: number): number {
@@ -72,7 +74,13 @@ export class MediaFetcher {
       const now = this.deps.now();
       const claimed = await this.deps.media.claimDue(now.toISOString(), new Date(now.getTime() + MEDIA_LEASE_MS).toISOString(), this.deps.concurrency ?? 4);
       if (claimed.length === 0) return;
-      await Promise.all(claimed.map((record) => this.fetchOne(record)));
+      const inFlight = new Set(claimed);
+      const release = keepClaims(inFlight, (records, until) => this.deps.media.renewClaims(records, until), this.deps.now, MEDIA_LEASE_MS);
+      try {
+        await Promise.all(claimed.map((record) => this.fetchOne(record).finally(() => inFlight.delete(record))));
+      } finally {
+        release();
+      }
     }
   }
 

@@ -253,6 +253,8 @@ export interface MediaRepo {
   findInWorkspace(workspaceId: string, mediaId: string): Promise<MediaRecord | undefined>;
   forInteraction(interactionId: string): Promise<MediaRecord | undefined>;
   list(workspaceId: string, limit: number): Promise<MediaRecord[]>;
+  /** Extends the claims on these downloads (still pending and claimed) to `leaseUntil`, while they are fetched. */
+  renewClaims(keys: Array<{ integrationId: string; mediaId: string }>, leaseUntil: string): Promise<void>;
   /** Drops every claim (for the one fetcher on this database, at start; as DispatchRepo.releaseClaims). */
   releaseClaims(): Promise<number>;
 }

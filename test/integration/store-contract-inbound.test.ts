@@ -682,6 +682,19 @@ describe.each(storeBackends())('inbound store contract: $title', (backend) => {
       expect(await store.media.forInteraction('in_999999')).toBeUndefined();
     });
 
+    it('renews a download\'s claim while it is fetched, against a second relay, and never revives a settled one', async () => {
+      const relayB = await opened.another();
+      await store.inbox.ingest([job({ messages: [withMedia('w.1', 'm.1'), withMedia('w.2', 'm.2')] })]);
+      expect((await store.media.claimDue(T0, at(60), 10)).map((m) => m.mediaId).sort()).toEqual(['m.1', 'm.2']);
+      // Relay A finishes m.2, and renews both while m.1 comes in
+      await store.media.markStored('wa_1', 'm.2', { path: '/media/m.2.jpg', size: 1, sha256: 'cd'.repeat(32), mimeType: null }, at(10));
+      await store.media.renewClaims([{ integrationId: 'wa_1', mediaId: 'm.1' }, { integrationId: 'wa_1', mediaId: 'm.2' }], at(120));
+      expect(await relayB.media.claimDue(at(61), at(121), 10)).toEqual([]);
+      expect(await relayB.media.find('wa_1', 'm.2')).toMatchObject({ state: 'stored' });
+      // Once relay A stops renewing (it died), relay B takes m.1 over after the lease
+      expect((await relayB.media.claimDue(at(121), at(181), 10)).map((m) => m.mediaId)).toEqual(['m.1']);
+    });
+
     it('records uploads, finds media in a workspace, lists newest first, and drops claims for the one fetcher', async () => {
       await store.media.recordUpload(
         { integrationId: 'wa_1', mediaId: 'up.1', workspaceId: 'ws_1', mimeType: 'application/pdf', sha256: 'cd'.repeat(32), size: 99, filename: 'a.pdf', caption: null, path: '/up/a.pdf' },

@@ -52,6 +52,11 @@ export function createMediaRepo(db: Database): MediaRepo {
         ORDER BY next_attempt_at LIMIT @limit)
      RETURNING *`,
   );
+  const renew = db.prepare<[string, string]>(
+    `UPDATE media SET claimed_until = ?
+      WHERE state = 'pending' AND claimed_until IS NOT NULL
+        AND (integration_id, media_id) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))`,
+  );
   const stored = db.prepare(
     `UPDATE media SET state = 'stored', path = @path, size = @size, sha256 = @sha256,
        mime_type = COALESCE(@mimeType, mime_type), last_error = NULL, claimed_until = NULL, next_attempt_at = NULL,
@@ -104,6 +109,10 @@ export function createMediaRepo(db: Database): MediaRepo {
     },
     async list(workspaceId, limit) {
       return list.all(workspaceId, limit).map(toMedia);
+    },
+    async renewClaims(keys, leaseUntil) {
+      if (keys.length === 0) return;
+      renew.run(leaseUntil, JSON.stringify(keys.map((k) => [k.integrationId, k.mediaId])));
     },
     async releaseClaims() {
       return release.run().changes;

@@ -19,6 +19,15 @@ export function createMediaRepo(db: PgDatabase): MediaRepo {
       );
       return rows.map(toMedia);
     },
+    async renewClaims(keys, leaseUntil) {
+      if (keys.length === 0) return;
+      await db.run(
+        `UPDATE media SET claimed_until = $1
+          WHERE state = 'pending' AND claimed_until IS NOT NULL
+            AND (integration_id, media_id) IN (SELECT * FROM unnest($2::text[], $3::text[]))`,
+        [leaseUntil, keys.map((k) => k.integrationId), keys.map((k) => k.mediaId)],
+      );
+    },
     async markStored(integrationId, mediaId, file, now) {
       await db.run(
         `UPDATE media SET state = 'stored', path = $3, size = $4, sha256 = $5, mime_type = COALESCE($6, mime_type),
