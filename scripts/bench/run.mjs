@@ -160,8 +160,10 @@ try {
 machine.loadAverageAtEnd = Number(loadavg()[0].toFixed(2));
 const rows = targetRows(results);
 const report = { ...results, targets: rows, benchSeconds: Math.round((Date.now() - benchStarted) / 1000) };
+// bench/results.json holds the last full run (the README's table); a run of some parts writes its own file beside it.
+const resultsFile = only ? `results.only-${[...only].sort().join('-')}.json` : 'results.json';
 mkdirSync(join(ROOT, 'bench'), { recursive: true });
-writeFileSync(join(ROOT, 'bench', 'results.json'), `${JSON.stringify(report, null, 2)}\n`);
+writeFileSync(join(ROOT, 'bench', resultsFile), `${JSON.stringify(report, null, 2)}\n`);
 
 process.stdout.write(`\n${markdownTable(rows)}\n\n`);
 process.stdout.write(`${machine.cpu}, ${machine.cores} cores, ${machine.totalMemoryMiB} MiB, Node ${machine.node}, ${machine.date}\n`);
@@ -170,7 +172,7 @@ const misses = rows.filter((r) => r.verdict === 'MISS');
 for (const miss of misses) process.stdout.write(`MISS: ${miss.measure}: ${miss.value} (target ${miss.target})\n`);
 process.stdout.write(misses.length === 0 ? 'All targets met.\n' : `${misses.length} target(s) missed.\n`);
 for (const error of results.errors) process.stdout.write(`NOT MEASURED: ${error.part}: ${error.message.split('\n')[0]}\n`);
-log(`bench took ${report.benchSeconds} s; wrote bench/results.json`);
+log(`bench took ${report.benchSeconds} s; wrote bench/${resultsFile}`);
 if (results.errors.length > 0) process.exitCode = 1;
 
 /**

@@ -193,6 +193,44 @@ describe.skipIf(skip)(skip ? `several relays on one PostgreSQL (${skip})` : 'sev
     expect(await sql("SELECT state FROM outbound_messages WHERE idempotency_key = 'order-77'")).toEqual([{ state: 'accepted' }]);
   });
 
+  it('sends every row of one CSV once when two hosts run the same bulk send at the same time', async () => {
+    const rows = Array.from({ length: 60 }, (_, i) => `+1555300${String(1000 + i)}`);
+    const { writeFileSync } = await import('node:fs');
+    const csvOf = (host: LumenHome) => {
+      const path = host.path('bulk.csv');
+      writeFileSync(path, `to\n${rows.join('\n')}\n`);
+      return path;
+    };
+    const bulk = (host: LumenHome) =>
+      lumen(['send', '--csv', csvOf(host), '--template', 'hello_world', '--lang', 'en_US', '--rate', '400', '--json', '--no-input'], {
+        env: host.env,
+      });
+    // When hosts A and B send the same file at once
+    const results = await Promise.all([bulk(hosts[0]!), bulk(hosts[1]!)]);
+    // Then every recipient got the template once, each row sent by one host
+    const perRecipient = new Map<string, number>();
+    for (const sent of sandbox.sent()) perRecipient.set(sent.waId, (perRecipient.get(sent.waId) ?? 0) + 1);
+    const said = results.map((r) => r.stderr).join('\n');
+    expect(rows.map((r) => perRecipient.get(r.slice(1)) ?? 0), said).toEqual(rows.map(() => 1));
+    const sentBy = (stdout: string) =>
+      stdout.split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line)).filter((e) => e.event === 'row' && e.status === 'sent').length;
+    expect(sentBy(results[0]!.stdout) + sentBy(results[1]!.stdout)).toBe(rows.length);
+  });
+
+  it('decides a held message once when two hosts approve it at the same time, and sends it once', async () => {
+    const to = '+15551230042';
+    expect((await lumen(['approvals', 'policy', 'templates', '--no-input'], { env: hosts[2]!.env })).exitCode).toBe(0);
+    const held = await lumen(['send', '--to', to, '--template', 'hello_world', '--lang', 'en_US', '--json', '--no-input'], { env: hosts[2]!.env });
+    expect(held.exitCode, held.stderr).toBe(8);
+    const id = JSON.parse(held.stdout).id as string;
+    const approve = (host: LumenHome) => lumen(['approvals', 'approve', id, '--json', '--no-input'], { env: host.env });
+    const [a, b] = await Promise.all([approve(hosts[0]!), approve(hosts[1]!)]);
+    expect([a.exitCode, b.exitCode].sort(), a.stderr + b.stderr).toEqual([0, 1]);
+    const loser = a.exitCode === 1 ? a : b;
+    expect(JSON.parse(loser.stdout || loser.stderr).error.code).toMatch(/already_decided|send_outcome_unknown/);
+    expect(sandbox.sent().filter((s) => s.waId === to.slice(1))).toHaveLength(1);
+  });
+
   it('rotate-token and disconnect from a third host reach both relays on their next request', async () => {
     const [a, b] = await Promise.all(hosts.slice(0, 2).map((h) => startRelay(h.env, RELAY_ARGS)));
     for (const relay of [a!, b!]) expect((await handshake(relay.url, connection.verifyToken)).text).toBe('4242');
