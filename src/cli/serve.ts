@@ -19,15 +19,28 @@ export function listenError(error: unknown, host: string, port: number): unknown
   return error;
 }
 
-/** Resolves on the first SIGINT or SIGTERM: long-running commands then shut down cleanly. */
-export function waitForShutdownSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      resolve(signal);
-    };
+export interface ShutdownSignal extends Promise<NodeJS.Signals> {
+  /** Stops listening for the signals (once the command has shut down). */
+  dispose(): void;
+}
+
+/**
+ * Resolves on the first SIGINT or SIGTERM: long-running commands then shut down cleanly. The handlers stay until
+ * `dispose()`: a module that re-raises a signal when nobody else listens for it (execa's child clean-up does) would
+ * otherwise kill the process in the middle of its shutdown. A second signal meanwhile is ignored: what is in flight
+ * is finished (`kill -9` stops at once, and loses nothing acknowledged).
+ */
+export function waitForShutdownSignal(): ShutdownSignal {
+  let onSignal: (signal: NodeJS.Signals) => void = () => {};
+  const promise = new Promise<NodeJS.Signals>((resolve) => {
+    onSignal = (signal) => resolve(signal);
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+  });
+  return Object.assign(promise, {
+    dispose() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
   });
 }

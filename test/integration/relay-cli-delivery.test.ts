@@ -177,6 +177,24 @@ describe('lumen relay start: handing messages to the user code', () => {
     expect((await relay.stop()).exitCode).toBe(0);
   });
 
+  it('stops cleanly on SIGTERM while an --exec command is running (exit 0, not killed by the signal)', async () => {
+    // Given a handler that is still working when the relay is told to stop
+    const { existsSync } = await import('node:fs');
+    const started = home.path('handler-started');
+    const relay = await startRelay(env, ['--exec', `touch ${started}; sleep 2; cat > /dev/null`]);
+    const answer = await postSigned(
+      webhookUrl(relay.url),
+      textDelivery(sandbox.phoneNumberId, { wamid: newWamid('busy'), from: '15553000009', body: 'busy' }),
+      sandbox.appSecret,
+    );
+    expect(answer.status, answer.text).toBe(200);
+    await eventually(() => expect(existsSync(started), JSON.stringify(relay.events.slice(-3))).toBe(true));
+    // When it gets SIGTERM (the child clean-up's own signal handler is installed while a command runs)
+    const exit = await relay.stop();
+    // Then it finishes and exits 0, rather than being killed by its own signal
+    expect(exit).toEqual({ exitCode: 0, signal: undefined });
+  });
+
   it('delivers what was queued before a restart once the target is up', async () => {
     // Given a relay whose forward target is down (nothing listens on its port)
     const port = await freePort();

@@ -139,10 +139,14 @@ export async function run(ctx: Context, options: Options<typeof start>): Promise
   const registrations = options.register ? await relay.register(options.callbackScope as 'phone' | 'waba') : [];
   if (!ctx.globals.json) banner(out, relay, options.logFile !== undefined, registrations.length > 0 && registrations.every((r) => r.ok));
 
-  const signal = await stopSignal;
-  print({ event: 'stopping', signal });
-  await relay.close();
-  print({ event: 'stopped' });
+  try {
+    const signal = await stopSignal;
+    print({ event: 'stopping', signal });
+    await relay.close();
+    print({ event: 'stopped' });
+  } finally {
+    stopSignal.dispose();
+  }
   closeLog();
 }
 

@@ -75,7 +75,12 @@ export async function run(ctx: Context, options: Options<typeof start>): Promise
     );
     ctx.out.print('Press Ctrl-C to stop.');
   }
-  await waitForShutdownSignal();
-  await sandbox.close();
+  const stopSignal = waitForShutdownSignal();
+  try {
+    await stopSignal;
+    await sandbox.close();
+  } finally {
+    stopSignal.dispose();
+  }
   if (!ctx.globals.json) ctx.out.info('Sandbox stopped.');
 }
