@@ -27,13 +27,18 @@ export interface ShutdownSignal extends Promise<NodeJS.Signals> {
 /**
  * Resolves on the first SIGINT or SIGTERM: long-running commands then shut down cleanly. The handlers stay until
  * `dispose()`: a module that re-raises a signal when nobody else listens for it (execa's child clean-up does) would
- * otherwise kill the process in the middle of its shutdown. A second signal meanwhile is ignored: what is in flight
- * is finished (`kill -9` stops at once, and loses nothing acknowledged).
+ * otherwise kill the process in the middle of its shutdown. A second signal meanwhile (Ctrl-C again) stops at once:
+ * nothing acknowledged is lost (it was committed before its answer), and what was in flight is retried later.
  */
 export function waitForShutdownSignal(): ShutdownSignal {
   let onSignal: (signal: NodeJS.Signals) => void = () => {};
+  let received = false;
   const promise = new Promise<NodeJS.Signals>((resolve) => {
-    onSignal = (signal) => resolve(signal);
+    onSignal = (signal) => {
+      if (received) process.exit(signal === 'SIGINT' ? 130 : 143);
+      received = true;
+      resolve(signal);
+    };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
