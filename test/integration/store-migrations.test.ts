@@ -22,17 +22,20 @@ beforeEach(() => {
 afterEach(() => home.cleanup());
 
 describe('landed migrations', () => {
-  it('are never edited: each file still has the hash it landed with (add a new migration instead)', () => {
-    const landed = readFileSync(LANDED, 'utf8')
+  it.each([
+    ['SQLite', LANDED, MIGRATIONS],
+    ['PostgreSQL', join(ROOT, 'test', 'fixtures', 'landed-pg-migrations.sha256'), join(ROOT, 'src', 'store', 'pg', 'migrations')],
+  ])('are never edited (%s): each file still has the hash it landed with (add a new migration instead)', (_name, hashes, dir) => {
+    const landed = readFileSync(hashes, 'utf8')
       .trim()
       .split('\n')
       .map((line) => line.split(/\s+/) as [string, string]);
     for (const [hash, file] of landed) {
-      const now = createHash('sha256').update(readFileSync(join(MIGRATIONS, file))).digest('hex');
+      const now = createHash('sha256').update(readFileSync(join(dir, file))).digest('hex');
       expect({ file, hash: now }).toEqual({ file, hash });
     }
     // Every migration that exists is recorded, so the next session's edit of it is caught too.
-    expect(loadMigrations(MIGRATIONS).map((m) => `${String(m.version).padStart(3, '0')}_${m.name}.sql`)).toEqual(landed.map(([, f]) => f));
+    expect(loadMigrations(dir).map((m) => `${String(m.version).padStart(3, '0')}_${m.name}.sql`)).toEqual(landed.map(([, f]) => f));
   });
 });
 

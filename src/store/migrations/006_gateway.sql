@@ -36,5 +36,8 @@ ALTER TABLE interactions ADD COLUMN parent_user_id TEXT;
 ALTER TABLE contacts ADD COLUMN parent_user_id TEXT;
 CREATE INDEX contacts_by_user_id ON contacts (integration_id, user_id) WHERE user_id IS NOT NULL;
 
+-- `messages list --from` is an index lookup, however many messages are stored (senders are few: the pages are hot).
+CREATE INDEX interactions_by_sender ON interactions (workspace_id, from_id, seq);
+
 -- A sent message's recipient is a phone number or a user id (sent as `recipient`).
 ALTER TABLE outbound_messages ADD COLUMN recipient_kind TEXT NOT NULL DEFAULT 'phone';
