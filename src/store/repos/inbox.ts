@@ -181,28 +181,7 @@ export function createInboxRepo(db: Database): InboxRepo {
         job.receivedAt,
       );
     }
-    // Spelled out (no rest/spread): this runs once per stored message.
-    // Same key order as before (JSON consumers see it): the message's fields, then id, workspaceId, receivedAt.
-    return {
-      integrationId: message.integrationId,
-      channel: message.channel,
-      wamid: message.wamid,
-      phoneNumberId: message.phoneNumberId,
-      from: message.from,
-      fromKind: message.fromKind,
-      contactName: message.contactName,
-      type: message.type,
-      text: message.text,
-      mediaId: message.mediaId,
-      replyTo: message.replyTo,
-      timestamp: message.timestamp,
-      raw: message.raw,
-      id: interactionId(seq),
-      workspaceId: job.workspaceId,
-      receivedAt: job.receivedAt,
-      userId: message.userId,
-      parentUserId: message.parentUserId,
-    };
+    return asInteraction(job, message, seq);
   }
 
   const ingestAll = db.transaction((jobs: IngestJob[]): IngestOutcome[] =>
@@ -329,5 +308,32 @@ export function createInboxRepo(db: Database): InboxRepo {
         return removed;
       })();
     },
+  };
+}
+
+/**
+ * A stored message as the inbox returns it (both backends). Spelled out (no rest/spread): this runs once per stored
+ * message. Same key order as before (JSON consumers see it): the message's fields, then id, workspaceId, receivedAt.
+ */
+export function asInteraction(job: IngestJob, message: NewInteraction, seq: number): Interaction {
+  return {
+    integrationId: message.integrationId,
+    channel: message.channel,
+    wamid: message.wamid,
+    phoneNumberId: message.phoneNumberId,
+    from: message.from,
+    fromKind: message.fromKind,
+    contactName: message.contactName,
+    type: message.type,
+    text: message.text,
+    mediaId: message.mediaId,
+    replyTo: message.replyTo,
+    timestamp: message.timestamp,
+    raw: message.raw,
+    id: interactionId(seq),
+    workspaceId: job.workspaceId,
+    receivedAt: job.receivedAt,
+    userId: message.userId,
+    parentUserId: message.parentUserId,
   };
 }

@@ -1,5 +1,5 @@
 import {
-  interactionId,
+  asInteraction,
   interactionSeq,
   toContact,
   toInteraction,
@@ -206,29 +206,6 @@ async function storeMessages(client: PgQueryable, run: Slot[]): Promise<void> {
   await insertEvents(client, stored.filter((s) => s.slot.job.enqueueDispatch));
 }
 
-/** Same fields, same key order as SQLite's inbox returns (JSON consumers see it). */
-function asInteraction(job: IngestJob, message: NewInteraction, seq: number): Interaction {
-  return {
-    integrationId: message.integrationId,
-    channel: message.channel,
-    wamid: message.wamid,
-    phoneNumberId: message.phoneNumberId,
-    from: message.from,
-    fromKind: message.fromKind,
-    contactName: message.contactName,
-    type: message.type,
-    text: message.text,
-    mediaId: message.mediaId,
-    replyTo: message.replyTo,
-    timestamp: message.timestamp,
-    raw: message.raw,
-    id: interactionId(seq),
-    workspaceId: job.workspaceId,
-    receivedAt: job.receivedAt,
-    userId: message.userId,
-    parentUserId: message.parentUserId,
-  };
-}
 
 interface ContactUpdate {
   integrationId: string;
