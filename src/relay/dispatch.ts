@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { DispatchRepo, InboxRepo, Interaction, MediaRecord, MediaRepo } from '../store/types.js';
 import type { RelayEventSink } from './events.js';
-import { WorkLoop } from './work-loop.js';
+import { LoopedWorker } from './work-loop.js';
 
 /** What the user's code is told of a message's media: the file on disk, and the relay's URL that serves it. */
 export interface MediaView {
@@ -222,8 +222,7 @@ export function keepClaims<T>(
  * failing consumer never blocks ingress, and a failing database (a full disk) never stops the dispatcher: it backs
  * off and tries again.
  */
-export class Dispatcher {
-  private readonly loop: WorkLoop;
+export class Dispatcher extends LoopedWorker {
   /**
    * Results this relay got but could not record (the database failed): recorded first when it works again. Only
    * what this process was doing; if it dies, the claims expire and the events are delivered again (at least once).
@@ -231,30 +230,10 @@ export class Dispatcher {
   private readonly unrecorded: Array<() => Promise<void>> = [];
 
   constructor(private readonly deps: DispatcherDeps) {
-    const clock = deps.now ?? (() => new Date());
-    this.loop = new WorkLoop(
-      () => this.work(),
-      (message) => deps.onEvent?.({ event: 'error', message: `Dispatch paused: ${message}; retrying.` }),
-      clock,
-      deps.pollIntervalMs ?? 1000,
-    );
+    super('Dispatch', deps.onEvent, deps.now ?? (() => new Date()), deps.pollIntervalMs ?? 1000);
   }
 
-  start(): void {
-    this.loop.start();
-  }
-
-  /** Looks for due events now (called after each commit). */
-  wake(): void {
-    this.loop.wake();
-  }
-
-  /** Stops taking new work and waits for deliveries under way. */
-  async stop(): Promise<void> {
-    await this.loop.stop();
-  }
-
-  private async work(): Promise<void> {
+  protected async work(): Promise<void> {
     const now = this.deps.now ?? (() => new Date());
     const concurrency = this.deps.concurrency ?? 8;
     const leaseMs = this.deps.leaseMs ?? DISPATCH_LEASE_MS;

@@ -8,7 +8,7 @@
 import type { ForwardQueueRepo, QueuedForward } from '../store/repos/forward-queue.js';
 import { keepClaims, nextAttemptDelayMs, signForward, DISPATCH_LEASE_MS } from './dispatch.js';
 import type { RelayEventSink } from './events.js';
-import { WorkLoop } from './work-loop.js';
+import { LoopedWorker } from './work-loop.js';
 
 export interface ForwardDestination {
   /** The URL (`--forward-to`) or the command (`--exec`). */
@@ -72,31 +72,12 @@ export interface ForwarderDeps {
   pollIntervalMs?: number;
 }
 
-export class Forwarder {
-  private readonly loop: WorkLoop;
-
+export class Forwarder extends LoopedWorker {
   constructor(private readonly deps: ForwarderDeps) {
-    this.loop = new WorkLoop(
-      () => this.work(),
-      (message) => deps.onEvent?.({ event: 'error', message: `Forwarding paused: ${message}; retrying.` }),
-      deps.now,
-      deps.pollIntervalMs ?? 1000,
-    );
+    super('Forwarding', deps.onEvent, deps.now, deps.pollIntervalMs ?? 1000);
   }
 
-  start(): void {
-    this.loop.start();
-  }
-
-  wake(): void {
-    this.loop.wake();
-  }
-
-  async stop(): Promise<void> {
-    await this.loop.stop();
-  }
-
-  private async work(): Promise<void> {
+  protected async work(): Promise<void> {
     const { queue, destination, now } = this.deps;
     for (;;) {
       if (this.loop.isStopped) return;

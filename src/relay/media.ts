@@ -9,7 +9,7 @@ import { describeSystemFault } from '../store/faults.js';
 import type { Integration, MediaRecord, MediaRepo } from '../store/types.js';
 import type { RelayEventSink } from './events.js';
 import { keepClaims } from './dispatch.js';
-import { WorkLoop } from './work-loop.js';
+import { LoopedWorker } from './work-loop.js';
 
 /** Meta's largest media (documents, 100 MB); `--media-max-bytes` lowers it. */
 export const DEFAULT_MEDIA_MAX_BYTES = 100 * 1024 * 1024;
@@ -44,30 +44,12 @@ export interface MediaFetcherDeps {
  * `LUMEN_HOME/media/<sha256><ext>` (0600). Downloads are claimed in the database, retried with backoff and survive
  * restarts; a failed one never touches the stored message.
  */
-export class MediaFetcher {
-  private readonly loop: WorkLoop;
-
+export class MediaFetcher extends LoopedWorker {
   constructor(private readonly deps: MediaFetcherDeps) {
-    this.loop = new WorkLoop(
-      () => this.work(),
-      (message) => deps.onEvent({ event: 'error', message: `Media downloads paused: ${message}; retrying.` }),
-      deps.now,
-    );
+    super('Media downloads', deps.onEvent, deps.now);
   }
 
-  start(): void {
-    this.loop.start();
-  }
-
-  wake(): void {
-    this.loop.wake();
-  }
-
-  async stop(): Promise<void> {
-    await this.loop.stop();
-  }
-
-  private async work(): Promise<void> {
+  protected async work(): Promise<void> {
     await mkdir(this.deps.dir, { recursive: true, mode: 0o700 });
     for (;;) {
       if (this.loop.isStopped) return;

@@ -65,3 +65,31 @@ export class WorkLoop {
     await this.running;
   }
 }
+
+/**
+ * A relay worker (dispatch, forwarding, media) on a WorkLoop: `start`, `wake` after a commit, `stop` waiting for the
+ * run under way. A failed run is told as "<what> paused: …; retrying."
+ */
+export abstract class LoopedWorker {
+  protected readonly loop: WorkLoop;
+
+  constructor(what: string, onEvent: ((event: { event: 'error'; message: string }) => void) | undefined, clock: () => Date, pollMs?: number) {
+    this.loop = new WorkLoop(() => this.work(), (message) => onEvent?.({ event: 'error', message: `${what} paused: ${message}; retrying.` }), clock, pollMs);
+  }
+
+  protected abstract work(): Promise<void>;
+
+  start(): void {
+    this.loop.start();
+  }
+
+  /** Looks for due work now (called after each commit). */
+  wake(): void {
+    this.loop.wake();
+  }
+
+  /** Stops taking new work and waits for the run under way. */
+  async stop(): Promise<void> {
+    await this.loop.stop();
+  }
+}
