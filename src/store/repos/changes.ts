@@ -12,6 +12,20 @@ export const CHANGE_OBJECTS = {
   revoke: 'revoke',
 } as const;
 
+/** A change's `webhook_events` row (workspace, integration, object, field, doc, received, forward state, next attempt): one for both stores. */
+export function webhookEventValues(job: IngestJob, change: NewChange): [string, string, string, string, string, string, string | null, string | null] {
+  return [
+    job.workspaceId,
+    change.integrationId,
+    CHANGE_OBJECTS[change.change.kind],
+    change.change.field,
+    JSON.stringify(change.doc),
+    job.receivedAt,
+    change.forward ? 'pending' : null,
+    change.forward ? job.receivedAt : null,
+  ];
+}
+
 /** Outbound ids of messages sent from the WhatsApp Business app: derived from the wamid, so a redelivery is a no-op. */
 export const echoId = (wamid: string): string => `msg_app_${createHash('sha256').update(wamid).digest('hex').slice(0, 24)}`;
 
@@ -169,16 +183,7 @@ export function createChangeWriter(db: Database) {
     /** Applies the change and logs it; true when it changed something (a redelivery usually does not). */
     record(job: IngestJob, change: NewChange): boolean {
       const changed = apply(job, change);
-      log.run(
-        job.workspaceId,
-        change.integrationId,
-        CHANGE_OBJECTS[change.change.kind],
-        change.change.field,
-        JSON.stringify(change.doc),
-        job.receivedAt,
-        change.forward ? 'pending' : null,
-        change.forward ? job.receivedAt : null,
-      );
+      log.run(...webhookEventValues(job, change));
       return changed;
     },
     /** A status's document queued for the user's code. */

@@ -1,4 +1,4 @@
-import { applyComponents, CHANGE_OBJECTS, echoId, textOf } from '../../repos/changes.js';
+import { applyComponents, echoId, textOf, webhookEventValues } from '../../repos/changes.js';
 import type { IngestJob, NewChange } from '../../types.js';
 import type { PgQueryable } from '../db.js';
 
@@ -13,16 +13,7 @@ export async function recordChange(client: PgQueryable, job: IngestJob, change: 
   await client.query(
     `INSERT INTO webhook_events (workspace_id, integration_id, object, field, doc, received_at, forward_state, next_attempt_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-    [
-      job.workspaceId,
-      change.integrationId,
-      CHANGE_OBJECTS[change.change.kind],
-      change.change.field,
-      JSON.stringify(change.doc),
-      job.receivedAt,
-      change.forward ? 'pending' : null,
-      change.forward ? job.receivedAt : null,
-    ],
+    webhookEventValues(job, change),
   );
   return changed;
 }
