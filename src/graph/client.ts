@@ -2,6 +2,7 @@ import { Agent, FormData, request } from 'undici';
 import { UserError } from '../errors.js';
 import { GraphError, GraphNetworkError, MediaTooLargeError, makeRedactor } from './errors.js';
 import { DEFAULT_RETRY_POLICY, retryDelay, type NetworkFailure, type RetryPolicy } from './retry.js';
+import { connectTimeoutMs, DEFAULT_TIMEOUT_MS } from './timeouts.js';
 import type { GraphErrorBody, GraphPaged } from './types.js';
 
 export type Query = Record<string, string | number | boolean | undefined>;
@@ -50,11 +51,11 @@ const MAX_PAGES = 1000;
 export function createGraphClient(options: GraphClientOptions): GraphClient {
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
   const origin = new URL(baseUrl).origin;
-  const timeoutMs = options.timeoutMs ?? 20_000;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const policy = options.retry ?? DEFAULT_RETRY_POLICY;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const redact = makeRedactor([options.accessToken]);
-  const dispatcher = new Agent({ connect: { timeout: Math.min(timeoutMs, 10_000) }, keepAliveTimeout: 5_000 });
+  const dispatcher = new Agent({ connect: { timeout: connectTimeoutMs(timeoutMs) }, keepAliveTimeout: 5_000 });
 
   function urlFor(path: string, query?: Query): URL {
     const url = new URL(`${baseUrl}/${options.version}/${path.replace(/^\/+/, '')}`);

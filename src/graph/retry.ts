@@ -67,3 +67,20 @@ export function retryDelay(
   const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (failure.attempt - 1));
   return Math.round(ceiling / 2 + random() * (ceiling / 2));
 }
+
+/**
+ * The longest a call can take with its retries, given the longest one attempt can take: every attempt used up, and
+ * between them the longest wait this policy allows (a Retry-After at its cap, 131056's 4^n s, or the backoff's top).
+ */
+export function longestRetriedCallMs(attemptMs: number, policy: RetryPolicy = DEFAULT_RETRY_POLICY): number {
+  let total = attemptMs * policy.maxAttempts;
+  for (let attempt = 1; attempt < policy.maxAttempts; attempt += 1) {
+    const highest = () => 1;
+    total += Math.max(
+      retryDelay({ attempt, status: 503, retryAfterSeconds: policy.maxDelayMs / 1000 }, policy, highest) ?? 0,
+      retryDelay({ attempt, code: PAIR_RATE_LIMIT }, policy, highest) ?? 0,
+      retryDelay({ attempt, status: 503 }, policy, highest) ?? 0,
+    );
+  }
+  return total;
+}

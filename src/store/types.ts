@@ -509,13 +509,38 @@ export interface OutboundRepo {
   findByWamid(wamid: string): Promise<OutboundMessage | undefined>;
 }
 
-/** Send-rate slots shared by every process using the same database. */
+/** One rate-limited key of a send (a number, a workspace): its grid's interval and how many sends a second it allows. */
+export interface SendSlotKey {
+  key: string;
+  /** The spacing of the grid: 1000 / rate. */
+  intervalMs: number;
+  /** R: no 1-second window at the receiver may hold more than this many of the key's sends (whole sends, ≥ 1). */
+  perSecond: number;
+}
+
+/** What a taken slot needs to be marked answered: the send's place in each key's log. */
+export interface SendSlotToken {
+  readonly sends: ReadonlyArray<{ readonly key: string; readonly seq: number }>;
+}
+
+export type SendSlotTake = { taken: true; token: SendSlotToken } | { taken: false; waitMs: number };
+
+/**
+ * Send-rate slots shared by every process using the same database. A slot is given when, for every key, the grid is
+ * due and fewer than R of the key's sends may still reach Meta within a second: a request reaches Meta between its
+ * slot and its answer, so a send counts until a second after its answer (or, never answered, until a second after
+ * `longestSendMs` past its slot). Then no R + 1 sends of a key ever arrive within one second, whatever the network's
+ * jitter and however many processes send.
+ */
 export interface SendSlotRepo {
   /**
-   * Takes a send slot for all the keys at once if every one is due: returns 0 and moves each key's next slot
-   * `intervalMs` past now; else returns the milliseconds to wait and takes nothing.
+   * Takes a send slot for all the keys at once if every one is free: records the send in each key's log and moves
+   * each key's grid `intervalMs` on; else takes nothing and says how long to wait (the earliest moment the slot
+   * could be free).
    */
-  take(keys: Array<{ key: string; intervalMs: number }>, nowMs: number): Promise<number>;
+  take(keys: SendSlotKey[], options: { nowMs: number; longestSendMs: number }): Promise<SendSlotTake>;
+  /** The send's Graph call returned (sent, refused or failed alike); a second call for the same token does nothing. */
+  answered(token: SendSlotToken, nowMs: number): Promise<void>;
 }
 
 /** One message in a conversation: what the contact sent, or what lumen sent them. */

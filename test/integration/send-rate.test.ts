@@ -1,23 +1,25 @@
 /**
- * --rate is a limit at the receiving end: with a virtual clock (timers that fire late, requests that arrive with
- * jitter) the real send-slot statements never put rate + 1 sends in any 1-second window where the sends arrive.
+ * --rate is a limit at the receiving end: with a virtual clock (timers that fire late, requests that reach Meta at
+ * any moment between their slot and their answer) the real send-slot statements never put rate + 1 sends in any
+ * 1-second window where the sends arrive, and keep the rate the bound allows: about rate / (1 s + the round trip).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createServiceDeps, type ServiceDeps } from '../../src/services/deps.js';
-import { takeSendSlot } from '../../src/services/messages/outbox.js';
+import { slotAnswered, takeSendSlot } from '../../src/services/messages/outbox.js';
 import { createMemorySecretStore } from '../../src/secrets/index.js';
 import { openStore } from '../../src/store/index.js';
-import type { Integration, Store } from '../../src/store/types.js';
+import type { Integration, SendSlotToken, Store } from '../../src/store/types.js';
 import { makeHome, type LumenHome } from '../helpers/home.js';
 
 let home: LumenHome;
-let store: Store;
+let stores: Store[];
 beforeEach(() => {
   home = makeHome();
-  store = openStore(home.path('lumen.db'));
+  // Two stores on one file: two processes sending for the same number.
+  stores = [openStore(home.path('lumen.db')), openStore(home.path('lumen.db'))];
 });
-afterEach(() => {
-  store.close();
+afterEach(async () => {
+  for (const store of stores) await store.close();
   home.cleanup();
 });
 
@@ -42,38 +44,102 @@ function noise(seed: number): () => number {
   };
 }
 
-describe('the send rate at the receiver', () => {
-  it.each([80, 20, 250])('never holds more than --rate %i sends in a second where they arrive, and keeps most of the rate', async (rate) => {
-    // Given a virtual clock whose timers fire up to 40 % of an interval late, and requests that take 5–35 ms
+/** A send's trip: how long after its slot its request reaches Meta, and how long after its slot the answer is back. */
+type Trip = (random: () => number) => { arriveMs: number; answerMs: number };
+
+const MODELS: Array<[string, Trip]> = [
+  [
+    'round trips of 5–35 ms, arriving anywhere inside',
+    (random) => {
+      const rtt = 5 + random() * 30;
+      return { arriveMs: random() * rtt, answerMs: rtt };
+    },
+  ],
+  [
+    // The model the 5 % spacing margin was made for (2 % failed it): arrivals 5–35 ms after the slot; here the answer
+    // is back the moment the request arrives, the worst place for an arrival inside its round trip.
+    'arrivals 5–35 ms after the slot, answered as they arrive',
+    (random) => {
+      const arrive = 5 + random() * 30;
+      return { arriveMs: arrive, answerMs: arrive };
+    },
+  ],
+  [
+    // Meta from the other side of the world: the rate the bound allows is much lower, and it is still kept.
+    'round trips of 100–400 ms, arriving anywhere inside',
+    (random) => {
+      const rtt = 100 + random() * 300;
+      return { arriveMs: random() * rtt, answerMs: rtt };
+    },
+  ],
+  [
+    'round trips of 5–35 ms with outliers (1 in 200 takes 100–1,500 ms and arrives as it is answered)',
+    (random) => {
+      if (random() < 0.005) {
+        const rtt = 100 + random() * 1400;
+        return { arriveMs: rtt, answerMs: rtt };
+      }
+      const rtt = 5 + random() * 30;
+      return { arriveMs: random() * rtt, answerMs: rtt };
+    },
+  ],
+];
+
+describe.each(MODELS)('the send rate at the receiver, %s', (_, trip) => {
+  it.each([80, 20, 250])('never holds more than --rate %i sends in a second where they arrive, and keeps the rate', async (rate) => {
+    // Given a virtual clock whose timers fire up to 40 % of an interval late, and two processes' stores on one file
     let now = 1_750_000_000_000;
     const interval = 1000 / rate;
     const late = noise(7);
-    const latency = noise(11);
-    const deps: ServiceDeps = createServiceDeps({
-      store,
-      secrets: async () => createMemorySecretStore(),
-      graph: async () => {
-        throw new Error('no Graph API in this test');
-      },
-      now: () => new Date(now),
-      sleep: async (ms) => {
-        now += ms + late() * interval * 0.4;
-      },
-    });
+    const random = noise(11);
+    const which = noise(13);
+    // Answers still to come, earliest first; each is recorded when the clock passes its time.
+    const inFlight: Array<{ at: number; deps: ServiceDeps; token: SendSlotToken }> = [];
+    const advanceTo = async (until: number) => {
+      for (;;) {
+        const next = inFlight[0];
+        if (next === undefined || next.at > until) break;
+        inFlight.shift();
+        now = Math.max(now, next.at);
+        await slotAnswered(next.deps, next.token);
+      }
+      now = Math.max(now, until);
+    };
+    const depsOf = (store: Store): ServiceDeps =>
+      createServiceDeps({
+        store,
+        secrets: async () => createMemorySecretStore(),
+        graph: async () => {
+          throw new Error('no Graph API in this test');
+        },
+        now: () => new Date(now),
+        sleep: (ms) => advanceTo(now + ms + late() * interval * 0.4),
+      });
+    const senders = stores.map(depsOf);
     const integration = { id: 'wa_rate', workspaceId: 'ws_rate' } as Integration;
 
-    // When rate × 10 sends take their slots one after the other
+    // When rate × 10 sends take their slots one after the other, each sent without waiting for the ones in flight
     const arrivals: number[] = [];
-    const first = now;
+    const starts: number[] = [];
+    let roundTrips = 0;
     for (let i = 0; i < rate * 10; i += 1) {
-      await takeSendSlot(deps, integration, { perIntegration: rate, perWorkspace: 10_000 });
-      arrivals.push(now + 5 + latency() * 30);
-      now += late() * 2; // the work between slots
+      const deps = senders[which() < 0.5 ? 0 : 1]!;
+      const token = await takeSendSlot(deps, integration, { perIntegration: rate, perWorkspace: 10_000 });
+      const { arriveMs, answerMs } = trip(random);
+      starts.push(now);
+      arrivals.push(now + arriveMs);
+      roundTrips += answerMs;
+      inFlight.push({ at: now + answerMs, deps, token });
+      inFlight.sort((a, b) => a.at - b.at);
+      await advanceTo(now + late() * 2); // the work between slots
     }
 
-    // Then no second at the receiver holds more than the rate, and the run kept at least 85 % of it
+    // Then no second at the receiver holds more than the rate, and sends started at ≥ 95 % of rate / (1 s + the mean
+    // round trip) (the pace of the starts: the last arrivals of a short run may come an outlier's round trip late)
     expect(maxInWindow(arrivals, 1000)).toBeLessThanOrEqual(rate);
-    const achieved = ((arrivals.length - 1) * 1000) / (now - first);
-    expect(achieved).toBeGreaterThan(rate * 0.85);
+    const achieved = ((starts.length - 1) * 1000) / (starts.at(-1)! - starts[0]!);
+    const meanRoundTrip = roundTrips / starts.length / 1000;
+    if (process.env.LUMEN_SHOW_RATES) console.log(`rate ${rate}: ${achieved.toFixed(2)}/s, worst second ${maxInWindow(arrivals, 1000)}, mean RTT ${(meanRoundTrip * 1000).toFixed(1)} ms, bound ${(rate / (1 + meanRoundTrip)).toFixed(2)}`);
+    expect(achieved).toBeGreaterThanOrEqual((0.95 * rate) / (1 + meanRoundTrip));
   });
 });

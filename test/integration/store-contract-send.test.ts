@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createServiceDeps } from '../../src/services/deps.js';
 import { submitOutbound } from '../../src/services/messages/outbox.js';
 import { createMemorySecretStore } from '../../src/secrets/index.js';
-import type { Integration, Store, Workspace } from '../../src/store/types.js';
+import type { Integration, SendSlotKey, SendSlotTake, Store, Workspace } from '../../src/store/types.js';
 import { interactionRow, rawRows, type RawRows } from '../helpers/rows.js';
 import { outboundRecord as outbound } from '../helpers/records.js';
 import { storeBackends, type OpenedStore } from '../helpers/stores.js';
@@ -134,31 +134,107 @@ describe.each(storeBackends())('store contract, sending: $title', (backend) => {
   describe('send slots', () => {
     // An interval far longer than the test: a slot taken is not due again while it runs (no clock is asserted).
     const HOUR = 3_600_000;
+    const LONGEST = 60_000;
+    const take = (store: Store, keys: SendSlotKey[]) => store.sendSlots.take(keys, { nowMs: Date.now(), longestSendMs: LONGEST });
+    /** No grid (interval 0): only the log decides, R sends a second. */
+    const bounded = (perSecond: number): SendSlotKey[] => [{ key: 'integration:wa_1', intervalMs: 0, perSecond }];
+    const taken = (results: SendSlotTake[]) => results.flatMap((r) => (r.taken ? [r.token] : []));
+    /** Moves a key's logged times `ms` into the past, as if that long had gone by since. */
+    const age = (ms: number, which: 'answered' | 'all' = 'all') =>
+      rows.run(
+        `UPDATE send_log SET taken_at_ms = taken_at_ms - ?, free_at_ms = free_at_ms - ?, answered_at_ms = answered_at_ms - ?
+          WHERE key = ?${which === 'answered' ? ' AND answered_at_ms IS NOT NULL' : ''}`,
+        [ms, ms, ms, 'integration:wa_1'],
+      );
+    const logged = async () => (await rows.all<{ n: number }>("SELECT CAST(COUNT(*) AS INTEGER) AS n FROM send_log WHERE key = 'integration:wa_1'"))[0]!.n;
 
     it.each([
       ['the keys are new', false],
       ['the keys have due slots already', true],
     ])('gives a slot to one of two stores taking it at the same moment when %s', async (_, existing) => {
       const other = await opened.another();
-      const keys = [{ key: 'integration:wa_1', intervalMs: HOUR }, { key: 'workspace:ws_1', intervalMs: 1 }];
+      const keys = [{ key: 'integration:wa_1', intervalMs: HOUR, perSecond: 80 }, { key: 'workspace:ws_1', intervalMs: 1, perSecond: 1000 }];
       if (existing) await rows.insert('send_slots', ...keys.map(({ key }) => ({ key, next_at_ms: 0 })));
-      const waits = await Promise.all([
-        ...Array.from({ length: 3 }, () => opened.store.sendSlots.take(keys, Date.now())),
-        ...Array.from({ length: 3 }, () => other.sendSlots.take(keys, Date.now())),
+      const results = await Promise.all([
+        ...Array.from({ length: 3 }, () => take(opened.store, keys)),
+        ...Array.from({ length: 3 }, () => take(other, keys)),
       ]);
-      expect(waits.filter((w) => w === 0)).toHaveLength(1);
-      for (const wait of waits.filter((w) => w !== 0)) expect(wait).toBeGreaterThan(0);
+      expect(taken(results)).toHaveLength(1);
+      for (const result of results.filter((r) => !r.taken)) expect(result.taken === false && result.waitMs).toBeGreaterThan(0);
     });
 
     it('takes nothing unless every key is due', async () => {
-      const { sendSlots } = opened.store;
-      expect(await sendSlots.take([{ key: 'a', intervalMs: HOUR }], Date.now())).toBe(0);
+      const { store } = opened;
+      const key = (name: string, intervalMs: number) => ({ key: name, intervalMs, perSecond: 1000 });
+      expect((await take(store, [key('a', HOUR)])).taken).toBe(true);
       // "a" is not due: "b" is not taken either…
-      expect(await sendSlots.take([{ key: 'a', intervalMs: 1 }, { key: 'b', intervalMs: HOUR }], Date.now())).toBeGreaterThan(0);
+      expect(await take(store, [key('a', 1), key('b', HOUR)])).toMatchObject({ taken: false, waitMs: expect.any(Number) });
       // …so it is still free on its own, and then it is not.
-      expect(await sendSlots.take([{ key: 'b', intervalMs: HOUR }], Date.now())).toBe(0);
-      expect(await sendSlots.take([{ key: 'b', intervalMs: HOUR }], Date.now())).toBeGreaterThan(0);
-      expect(await sendSlots.take([], Date.now())).toBe(0);
+      expect((await take(store, [key('b', HOUR)])).taken).toBe(true);
+      expect((await take(store, [key('b', HOUR)])).taken).toBe(false);
+      expect(await take(store, [])).toEqual({ taken: true, token: { sends: [] } });
+    });
+
+    it('holds the next send while R sends may still reach Meta within a second: in flight, or answered under a second ago', async () => {
+      const { store } = opened;
+      // Given R = 3 sends a second and three in flight
+      const first = taken(await Promise.all([1, 2, 3].map(() => take(store, bounded(3)))));
+      expect(first).toHaveLength(3);
+      // Then a fourth waits more than a second: an answer still to come counts for a second after it
+      const held = await take(store, bounded(3));
+      expect(held.taken === false && held.waitMs).toBeGreaterThan(1000);
+      // When two are answered now, they still count (a request may arrive the moment its answer leaves)
+      await store.sendSlots.answered(first[0]!, Date.now());
+      await store.sendSlots.answered(first[1]!, Date.now());
+      await store.sendSlots.answered(first[1]!, Date.now()); // a second answer changes nothing
+      const stillHeld = await take(store, bounded(3));
+      expect(stillHeld.taken === false && stillHeld.waitMs).toBeGreaterThan(0);
+      // …and once a second has gone by since those answers, two more may start, and no third
+      await age(1100, 'answered');
+      const next = await Promise.all([1, 2, 3].map(() => take(store, bounded(3))));
+      expect(taken(next)).toHaveLength(2);
+      expect(await logged()).toBe(3);
+    });
+
+    it('stops counting a send never answered once the longest a send can take has passed (its process died)', async () => {
+      const { store } = opened;
+      // Given a send whose process died before its answer
+      expect((await take(store, bounded(1))).taken).toBe(true);
+      expect((await take(store, bounded(1))).taken).toBe(false);
+      // When the longest a send can take and a second have gone by, it no longer holds the key
+      await age(LONGEST - 1000);
+      expect((await take(store, bounded(1))).taken).toBe(false);
+      await age(2100);
+      expect((await take(store, bounded(1))).taken).toBe(true);
+      expect(await logged()).toBe(1);
+    });
+
+    it('never gives more than R slots a second to two stores taking for one key at once', async () => {
+      const other = await opened.another();
+      const keys = [...bounded(5), { key: 'workspace:ws_1', intervalMs: 0, perSecond: 1000 }];
+      const race = () =>
+        Promise.all([
+          ...Array.from({ length: 8 }, () => take(opened.store, keys)),
+          ...Array.from({ length: 8 }, () => take(other, keys)),
+        ]);
+      const tokens = taken(await race());
+      expect(tokens).toHaveLength(5);
+      // Answered and a second later, five more (and the two keys' logs moved together)
+      for (const token of tokens) await other.sendSlots.answered(token, Date.now());
+      await age(1100);
+      expect(taken(await race())).toHaveLength(5);
+      expect((await rows.all<{ n: number }>("SELECT CAST(COUNT(*) AS INTEGER) AS n FROM send_log WHERE key = 'workspace:ws_1'"))[0]!.n).toBe(10);
+    });
+
+    it('keeps a key\'s log at most R rows long however many it sends', async () => {
+      const { store } = opened;
+      for (let i = 0; i < 40; i += 1) {
+        const result = await take(store, bounded(3));
+        expect(result.taken).toBe(true);
+        if (result.taken) await store.sendSlots.answered(result.token, Date.now());
+        if (i % 3 === 2) await age(1100);
+      }
+      expect(await logged()).toBeLessThanOrEqual(3);
     });
   });
 

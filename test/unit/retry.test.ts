@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_RETRY_POLICY, isRetryable, retryDelay } from '../../src/graph/retry.js';
+import { DEFAULT_RETRY_POLICY, isRetryable, longestRetriedCallMs, retryDelay } from '../../src/graph/retry.js';
+import { longestAttemptMs } from '../../src/graph/timeouts.js';
 
 const fixedRandom = () => 0.5;
 
@@ -54,5 +55,16 @@ describe('retryDelay', () => {
     expect(isRetryable({ network: 'reset' })).toBe(true);
     expect(isRetryable({ network: 'refused' })).toBe(false);
     expect(isRetryable({ network: 'dns' })).toBe(false);
+  });
+});
+
+describe('longestRetriedCallMs', () => {
+  it('adds every attempt at its timeouts and the longest wait before each retry', () => {
+    // 10 s to connect + 20 s for the headers + 20 s for the body, four times; then 30 s (Retry-After's cap), 30 s
+    // (Retry-After again: 131056's 16 s is shorter) and 64 s (131056's 4^3 s) between them.
+    expect(longestAttemptMs()).toBe(50_000);
+    expect(longestRetriedCallMs(longestAttemptMs())).toBe(4 * 50_000 + 30_000 + 30_000 + 64_000);
+    // Without retries a call is one attempt.
+    expect(longestRetriedCallMs(1_000, { ...DEFAULT_RETRY_POLICY, maxAttempts: 1 })).toBe(1_000);
   });
 });

@@ -1,36 +1,52 @@
 import { randomBytes } from 'node:crypto';
 import { UserError } from '../../errors.js';
 import { GraphError, GraphNetworkError } from '../../graph/errors.js';
+import type { GraphClient } from '../../graph/client.js';
 import { sendMessage } from '../../graph/messages.js';
 import { SEND_ERROR_REASONS } from '../../graph/explain.js';
 import type { ServiceDeps } from '../deps.js';
-import type { ApprovalPolicy, Integration, OutboundMessage, Workspace } from '../../store/types.js';
+import { longestRetriedCallMs } from '../../graph/retry.js';
+import { longestAttemptMs } from '../../graph/timeouts.js';
+import type { ApprovalPolicy, Integration, OutboundMessage, SendSlotToken, Workspace } from '../../store/types.js';
 
 export function newOutboundId(): string {
   return `msg_${randomBytes(12).toString('hex')}`;
 }
 
 /**
- * Sends are spaced 5 % wider than 1/rate: --rate is a limit at Meta's end, so the margin must absorb what happens
- * between taking a slot and the request arriving (timer lateness, the event loop, the network). Over the `rate`
- * intervals of any second that is 50 ms of slack: arrival jitter below ~40 ms (half an interval goes to the grid's
- * catch-up) never puts rate + 1 sends in one second at the receiver. The achieved rate is about 95 % of --rate.
+ * The longest one send can take with its retries (the Graph client's timeouts and retry policy: 4 attempts of up to
+ * 50 s, with up to 30 + 30 + 64 s between them, about 5.4 minutes). A send whose answer was never recorded (its process
+ * died mid-send) keeps one of its key's `rate` places in the second until then, as one still waiting for Meta would.
  */
-export const SPACING_MARGIN = 1.05;
+export const LONGEST_SEND_MS = longestRetriedCallMs(longestAttemptMs());
 
-/** Waits for a send slot of the number and of its workspace, taken in the database (shared by every process). */
-export async function takeSendSlot(deps: ServiceDeps, integration: Integration, rates: SendRates): Promise<void> {
+/**
+ * Waits for a send slot of the number and of its workspace, taken in the database (shared by every process): the
+ * grid spaces sends 1/rate apart, and a send starts only while fewer than `rate` of the key's sends may still reach
+ * Meta within a second (each counts from its slot until a second after its answer), so no second at Meta's end ever
+ * holds more than the rate, whatever the network's jitter. The rate kept is about rate / (1 s + the round trip).
+ * Call slotAnswered with the token when the Graph call returns.
+ */
+export async function takeSendSlot(deps: ServiceDeps, integration: Integration, rates: SendRates): Promise<SendSlotToken> {
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const perIntegration = await numberSendRate(deps, integration, rates.perIntegration);
   const keys = [
-    { key: `integration:${integration.id}`, intervalMs: (1000 / perIntegration) * SPACING_MARGIN },
-    { key: `workspace:${integration.workspaceId}`, intervalMs: (1000 / rates.perWorkspace) * SPACING_MARGIN },
+    { key: `integration:${integration.id}`, intervalMs: 1000 / perIntegration, perSecond: perIntegration },
+    { key: `workspace:${integration.workspaceId}`, intervalMs: 1000 / rates.perWorkspace, perSecond: rates.perWorkspace },
   ];
   for (;;) {
-    const wait = await deps.store.sendSlots.take(keys, deps.now().getTime());
-    if (wait === 0) return;
-    await sleep(wait);
+    const slot = await deps.store.sendSlots.take(keys, { nowMs: deps.now().getTime(), longestSendMs: LONGEST_SEND_MS });
+    if (slot.taken) return slot.token;
+    await sleep(slot.waitMs);
   }
+}
+
+/**
+ * Records that the send's Graph call returned. A failure to record it is not the send's error: the send then holds
+ * back its key until LONGEST_SEND_MS has passed, which is the safe side.
+ */
+export async function slotAnswered(deps: Pick<ServiceDeps, 'store' | 'now'>, token: SendSlotToken): Promise<void> {
+  await deps.store.sendSlots.answered(token, deps.now().getTime()).catch(() => undefined);
 }
 
 /** Meta's default throughput per number; `--rate` raises it (up to 1,000 for numbers Meta has upgraded). */
@@ -159,7 +175,24 @@ export async function deliverOutbound(
 ): Promise<Delivered> {
   // The client first: creating it (reading the token) must not happen between a slot and its send.
   const graph = await deps.graphFor(integration);
-  await takeSendSlot(deps, integration, rates);
+  const slot = await takeSendSlot(deps, integration, rates);
+  // Answered once: when the Graph call returns (whatever it returned), or, when the claim is lost, without a call.
+  let answer: Promise<void> | undefined;
+  const answered = () => (answer ??= slotAnswered(deps, slot));
+  try {
+    return await claimAndSend(deps, message, integration, graph, answered);
+  } finally {
+    await answered();
+  }
+}
+
+async function claimAndSend(
+  deps: ServiceDeps,
+  message: OutboundMessage,
+  integration: Integration,
+  graph: GraphClient,
+  answered: () => Promise<void>,
+): Promise<Delivered> {
   const claimed = await deps.store.outbound.claimForSending(message.id, deps.now().toISOString());
   if (!claimed) {
     const current = (await deps.store.outbound.findById(message.id)) ?? message;
@@ -172,7 +205,7 @@ export async function deliverOutbound(
     });
   }
   try {
-    const response = await sendMessage(graph, integration.phoneNumberId, claimed.body, { retry: true });
+    const response = await sendMessage(graph, integration.phoneNumberId, claimed.body, { retry: true }).finally(answered);
     const wamid = response.messages?.[0]?.id;
     if (!wamid) {
       // Meta said yes without a message id: the message may go out, so it stays "sending" (never sent twice).
