@@ -166,7 +166,7 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
           const n = notes.get(request);
           const status = reply.statusCode;
           log.add({
-            at: now().toISOString(),
+            atMs: now().getTime(),
             method: request.method,
             url: request.url,
             integrationId: n?.integrationId ?? null,

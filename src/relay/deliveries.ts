@@ -11,7 +11,8 @@ export type SignatureCheck = 'valid' | 'missing' | 'malformed' | 'mismatch' | 'n
 
 export interface DeliveryRecord {
   id: number;
-  at: string;
+  /** When it was answered (epoch milliseconds: no date is formatted on the hot path). */
+  atMs: number;
   method: string;
   /** The path and query, the verify token blanked. */
   url: string;
@@ -55,30 +56,46 @@ export class DeliveryLog {
   private readonly listeners = new Set<(record: DeliveryRecord) => void>();
   /** Requests per minute (epoch minute → count), the last hour's worth. */
   private readonly minutes = new Map<number, number>();
+  private minute = 0;
 
   constructor(
     private readonly capacity = 1000,
     private readonly maxBytes = 32 * 1024 * 1024,
   ) {}
 
-  add(entry: Omit<DeliveryRecord, 'id' | 'body' | 'bodyBytes' | 'headers' | 'url'> & { body: Buffer; headers: Record<string, unknown>; url: string }): DeliveryRecord {
+  /**
+   * One object per request on the hot path: the request's own headers object and body are kept as they are (a copy
+   * only when a credentials header must be blanked, the body cut only when over MAX_KEPT_BODY).
+   */
+  add(entry: Omit<DeliveryRecord, 'id' | 'bodyBytes' | 'headers'> & { headers: Record<string, unknown> }): DeliveryRecord {
     const body = entry.body.length > MAX_KEPT_BODY ? Buffer.from(entry.body.subarray(0, MAX_KEPT_BODY)) : entry.body;
     const record: DeliveryRecord = {
-      ...entry,
       id: this.nextId++,
-      url: entry.url.replace(/([?&]hub\.verify_token=)[^&]*/, '$1…'),
+      atMs: entry.atMs,
+      method: entry.method,
+      url: entry.url.includes('verify_token=') ? entry.url.replace(/([?&]hub\.verify_token=)[^&]*/, '$1…') : entry.url,
+      integrationId: entry.integrationId,
+      kind: entry.kind,
+      summary: entry.summary,
+      signature: entry.signature,
       headers: keptHeaders(entry.headers),
       body,
       bodyBytes: entry.body.length,
+      numbers: entry.numbers,
+      status: entry.status,
+      answer: entry.answer,
     };
     this.records.push(record);
     this.bytes += body.length;
     while (this.records.length > this.capacity || (this.bytes > this.maxBytes && this.records.length > 1)) {
       this.bytes -= this.records.shift()!.body.length;
     }
-    const minute = Math.floor(Date.parse(record.at) / 60_000);
+    const minute = Math.floor(record.atMs / 60_000);
     this.minutes.set(minute, (this.minutes.get(minute) ?? 0) + 1);
-    for (const old of this.minutes.keys()) if (old < minute - 60) this.minutes.delete(old);
+    if (minute !== this.minute) {
+      this.minute = minute;
+      for (const old of this.minutes.keys()) if (old < minute - 60) this.minutes.delete(old);
+    }
     for (const listener of this.listeners) listener(record);
     return record;
   }
@@ -123,7 +140,11 @@ export function matches(record: DeliveryRecord, filter: DeliveryFilter): boolean
   return true;
 }
 
+/** Node's headers object itself (its values are strings for a request), or a copy with credentials blanked. */
 function keptHeaders(headers: Record<string, unknown>): Record<string, string> {
+  let plain = true;
+  for (const name in headers) if (typeof headers[name] !== 'string' || HIDDEN_HEADERS.has(name)) plain = false;
+  if (plain) return headers as Record<string, string>;
   const kept: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;

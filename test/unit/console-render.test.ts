@@ -3,7 +3,7 @@ import { DeliveryLog, MAX_KEPT_BODY } from '../../src/relay/deliveries.js';
 import { escapeHtml, html } from '../../src/relay/console/html.js';
 
 const entry = (body: Buffer | string, extra: Partial<Parameters<DeliveryLog['add']>[0]> = {}) => ({
-  at: '2026-12-02T10:00:30.000Z',
+  atMs: Date.parse('2026-12-02T10:00:30.000Z'),
   method: 'POST',
   url: '/webhooks/whatsapp/wa_1',
   integrationId: 'wa_1',
@@ -60,7 +60,7 @@ describe('the delivery log', () => {
     const seen: number[] = [];
     const stop = log.subscribe((r) => seen.push(r.id));
     const a = log.add(entry('{"text":"Hello there"}'));
-    const b = log.add(entry('{}', { kind: 'rejected', numbers: [], summary: 'Missing X-Hub-Signature-256.', at: '2026-12-02T10:01:10.000Z' }));
+    const b = log.add(entry('{}', { kind: 'rejected', numbers: [], summary: 'Missing X-Hub-Signature-256.', atMs: Date.parse('2026-12-02T10:01:10.000Z') }));
     stop();
     log.add(entry('{"text":"after"}', { numbers: ['15559990000'] }));
     expect(seen).toEqual([a.id, b.id]);

@@ -14,7 +14,7 @@ export function missing(text: string): Html {
 export function deliveryRow(record: DeliveryRecord) {
   return {
     id: record.id,
-    at: record.at,
+    at: new Date(record.atMs).toISOString(),
     kind: record.kind,
     status: record.status,
     signature: record.signature,
@@ -28,7 +28,7 @@ export function deliveryRow(record: DeliveryRecord) {
 
 function rowHtml(record: DeliveryRecord): Html {
   return html`<tr data-id="${record.id}" data-kind="${record.kind}" class="kind-${record.kind}">
-<td>${time(record.at)}</td><td><span class="tag">${record.kind}</span></td><td>${record.method}</td><td>${record.status}</td>
+<td>${time(new Date(record.atMs).toISOString())}</td><td><span class="tag">${record.kind}</span></td><td>${record.method}</td><td>${record.status}</td>
 <td>${record.signature}</td><td class="wide"><a href="/console/deliveries/${record.id}">${record.summary || '(no summary)'}</a></td></tr>`;
 }
 
@@ -62,7 +62,7 @@ function prettyBody(body: Buffer): string {
 
 export function delivery(record: DeliveryRecord): Html {
   return html`<h1>Delivery ${record.id} <span class="tag">${record.kind}</span></h1>
-<p>${time(record.at)} · ${record.method} <code>${record.url}</code> · answered <strong>${record.status}</strong> · signature <strong>${record.signature}</strong>${
+<p>${time(new Date(record.atMs).toISOString())} · ${record.method} <code>${record.url}</code> · answered <strong>${record.status}</strong> · signature <strong>${record.signature}</strong>${
     record.integrationId ? html` · number ${record.integrationId}` : ''
   }</p>
 <p>${record.summary}</p>
