@@ -143,3 +143,40 @@ describe.each(MODELS)('the send rate at the receiver, %s', (_, trip) => {
     expect(achieved).toBeGreaterThanOrEqual((0.95 * rate) / (1 + meanRoundTrip));
   });
 });
+
+describe('senders of one process', () => {
+  it('ask the database for a slot one at a time, in order, and each gets its own', async () => {
+    // Given one store whose take is watched, and a rate that lets all sends through at once
+    const store = stores[0]!;
+    let asking = 0;
+    let most = 0;
+    const take = store.sendSlots.take.bind(store.sendSlots);
+    store.sendSlots.take = async (...args) => {
+      asking += 1;
+      most = Math.max(most, asking);
+      try {
+        return await take(...args);
+      } finally {
+        asking -= 1;
+      }
+    };
+    const deps = createServiceDeps({
+      store,
+      secrets: async () => createMemorySecretStore(),
+      graph: async () => {
+        throw new Error('no Graph API in this test');
+      },
+      now: () => new Date(),
+    });
+    const integration = { id: 'wa_line', workspaceId: 'ws_line' } as Integration;
+
+    // When 30 sends of the process wait for a slot at once
+    const tokens = await Promise.all(
+      Array.from({ length: 30 }, () => takeSendSlot(deps, integration, { perIntegration: 1_000, perWorkspace: 10_000 })),
+    );
+
+    // Then the database was asked by one at a time, and every send got its own slot (seq 1 to 30, in asking order)
+    expect(most).toBe(1);
+    expect(tokens.map((t) => t.sends.find((s) => s.key === 'integration:wa_line')!.seq)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+  });
+});

@@ -36,9 +36,15 @@ export function sendSlotWaitMs(states: SendKeyState[], nowMs: number): number {
   return wait;
 }
 
-/** The grid's next slot after a send at `nowMs`: one interval on, or from now when the grid fell half an interval behind. */
+/**
+ * How far behind now the grid may fall and still catch up: the sends a hiccup delayed (a collection pause, a slow
+ * round trip to the database) are made up for by the next ones, up to this much; a longer pause is not.
+ */
+export const GRID_CATCH_UP_MS = 100;
+
+/** The grid's next slot after a send at `nowMs`: one interval on from its slot, or from GRID_CATCH_UP_MS ago at the earliest. */
 export function nextGridSlot(nextAtMs: number | null, intervalMs: number, nowMs: number): number {
-  return nextAtMs !== null && nowMs - nextAtMs <= intervalMs / 2 ? nextAtMs + intervalMs : nowMs + intervalMs;
+  return Math.max(nextAtMs ?? nowMs, nowMs - GRID_CATCH_UP_MS) + intervalMs;
 }
 
 /** Each key's R as a whole number of sends, at least one (a rate of 0.5/s still lets one send through a second). */
@@ -50,8 +56,11 @@ export function sendsPerSecond(key: SendSlotKey): number {
  * Send-rate slots shared by every process on the database, each taken in ONE IMMEDIATE transaction (so no other
  * process reads or moves them in between): the keys' grids and logs are read, and when every key is free the grids
  * move, the send is logged as the next seq of each key, and the key's rows that stopped counting are deleted (so a
- * key keeps at most R rows). Slots follow a fixed grid so timer lateness does not slow the rate down; but a send later
- * than half an interval restarts the grid from now, so a late send is never followed by one that crowds it.
+ * key keeps at most R rows). Slots follow a fixed grid so the time between a sender's wake-up and its take (a timer
+ * firing late, a few round trips to a busy PostgreSQL, a collection pause) does not slow the rate down: the sends
+ * after a late one follow sooner until the grid is caught up (GRID_CATCH_UP_MS at most, so a long pause is not
+ * followed by a burst that makes up for all of it). What a second at Meta's end may hold is the log's rule, not the
+ * grid's.
  */
 export function createSendSlotRepo(db: Database): SendSlotRepo {
   const slot = db.prepare<[string], number>('SELECT next_at_ms FROM send_slots WHERE key = ?').pluck();

@@ -13,9 +13,9 @@ import type { SendSlotKey, SendSlotRepo } from '../../types.js';
  * How a take stays atomic across hosts: in one transaction, the keys' slot rows are locked first (created if new, in
  * key order, so two takes never wait for each other crosswise), and only then read together with the log, by a
  * statement whose snapshot sees whatever the previous holder of the locks wrote; a take that finds a key not free
- * writes nothing. Before that, one read without locks sends most takes that must wait back at once (a grid only moves
- * later and an answer only comes later, so a wait read a moment ago is at most that moment too long), so waiting
- * senders do not queue for the locks.
+ * writes nothing. Each process asks for one key's slots one sender at a time (takeSendSlot), so the locks see a queue
+ * of at most one take per process; a read without the locks first, to send waiting takes back sooner, cost every
+ * take that succeeds one more round trip, and two senders on one number kept no more of the rate with it.
  */
 const READ = `
 WITH now AS MATERIALIZED (SELECT extract(epoch FROM clock_timestamp())::double precision * 1000 AS ms)
@@ -78,9 +78,6 @@ export function createSendSlotRepo(db: PgDatabase): SendSlotRepo {
     async take(unsorted, { longestSendMs }) {
       if (unsorted.length === 0) return { taken: true, token: { sends: [] } };
       const keys = [...unsorted].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-      const glance = await read((sql, params) => db.all<ReadRow>(sql, params), keys);
-      const waitMs = sendSlotWaitMs(glance.states, glance.nowMs);
-      if (waitMs > 0) return { taken: false, waitMs };
       return db.tx(async (client) => {
         await client.query(LOCK, [keys.map((k) => k.key)]);
         const { nowMs, states } = await read(async (sql, params) => (await client.query<ReadRow>(sql, params)).rows, keys);
