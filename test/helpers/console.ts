@@ -3,17 +3,14 @@
  * LUMEN_HOME with its SQLite file and the number connected, the real relay on 127.0.0.1 with its console, and a
  * client that signs in with the console token (exchanged for the cookie) and posts forms with the CSRF token.
  */
-import { createGraphClient, type GraphClient } from '../../src/graph/client.js';
 import type { RelayEvent } from '../../src/relay/events.js';
 import { startRelay, type RelayHandle, type RelayOptions } from '../../src/relay/server.js';
 import type { SandboxHandle } from '../../src/sandbox/index.js';
-import { createMemorySecretStore } from '../../src/secrets/index.js';
 import type { SecretStore } from '../../src/secrets/types.js';
-import { createServiceDeps, type ServiceDeps } from '../../src/services/deps.js';
-import { connectWhatsApp } from '../../src/services/whatsapp/connect.js';
-import { openStore } from '../../src/store/index.js';
+import type { ServiceDeps } from '../../src/services/deps.js';
 import type { Integration, Store } from '../../src/store/types.js';
-import { makeHome, type LumenHome } from './home.js';
+import type { LumenHome } from './home.js';
+import { connectedHome } from './services.js';
 
 export interface ConsoleSetup {
   home: LumenHome;
@@ -29,31 +26,9 @@ export interface ConsoleSetup {
 }
 
 export async function consoleSetup(sandbox: SandboxHandle, env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin' }): Promise<ConsoleSetup> {
-  const home = makeHome();
-  const store = openStore(home.path('lumen.db'));
-  const secrets = createMemorySecretStore();
-  const clients: GraphClient[] = [];
-  const services = createServiceDeps({
-    store,
-    secrets: async () => secrets,
-    graph: async (token) => {
-      const client = createGraphClient({ baseUrl: sandbox.url, version: 'v23.0', accessToken: token });
-      clients.push(client);
-      return client;
-    },
-    now: () => new Date(),
-    env,
-  });
-  const workspace = await store.workspaces.ensure('default', new Date().toISOString());
-  const connected = await connectWhatsApp(services, {
-    workspace,
-    phoneNumberId: sandbox.phoneNumberId,
-    wabaId: sandbox.wabaId,
-    accessToken: sandbox.accessToken,
-    appSecret: sandbox.appSecret,
-    subscribe: true,
-  });
-  const integration = (await store.integrations.findById(connected.result.id))!;
+  const connected = await connectedHome(sandbox, { env });
+  const { home, store, secrets, integration } = connected;
+  const services = connected.services();
   const setup: ConsoleSetup = {
     home,
     store,
@@ -72,9 +47,7 @@ export async function consoleSetup(sandbox: SandboxHandle, env: NodeJS.ProcessEn
     async close() {
       sandbox.setWebhookUrl(undefined);
       await setup.relay?.close();
-      await Promise.all(clients.splice(0).map((c) => c.close()));
-      store.close();
-      home.cleanup();
+      await connected.close();
     },
   };
   return setup;

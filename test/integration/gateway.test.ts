@@ -8,31 +8,27 @@ import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createGraphClient, type GraphClient } from '../../src/graph/client.js';
 import type { RelayEvent } from '../../src/relay/events.js';
 import { startRelay, type RelayHandle, type RelayOptions } from '../../src/relay/server.js';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
-import { createMemorySecretStore } from '../../src/secrets/index.js';
-import { createServiceDeps } from '../../src/services/deps.js';
-import { connectWhatsApp } from '../../src/services/whatsapp/connect.js';
-import { openStore } from '../../src/store/index.js';
+import type { ServiceDeps } from '../../src/services/deps.js';
 import type { Integration, Store } from '../../src/store/types.js';
-import { makeHome, type LumenHome } from '../helpers/home.js';
+import type { LumenHome } from '../helpers/home.js';
 import { eventually } from '../helpers/async.js';
 import { startForwardTarget, type ForwardTarget } from '../helpers/relay.js';
+import { connectedHome, type ConnectedHome } from '../helpers/services.js';
 
 const CUSTOMER = '15551234567';
 const USER_ID = 'US.13491208655302741918';
 
 let sandbox: SandboxHandle;
+let connected: ConnectedHome;
 let home: LumenHome;
 let store: Store;
 let integration: Integration;
 let relay: RelayHandle | undefined;
 let target: ForwardTarget | undefined;
 let events: RelayEvent[];
-const clients: GraphClient[] = [];
-const secrets = createMemorySecretStore();
 
 /** Sees every request the sandbox answers (a test may act on one, e.g. expire the media URL it just issued). */
 let onSandboxRequest: ((line: string) => void) | undefined;
@@ -42,19 +38,9 @@ beforeAll(async () => {
 afterAll(() => sandbox.close());
 beforeEach(async () => {
   sandbox.reset();
-  home = makeHome();
-  store = openStore(home.path('lumen.db'));
+  connected = await connectedHome(sandbox);
+  ({ home, store, integration } = connected);
   events = [];
-  const workspace = await store.workspaces.ensure('default', new Date().toISOString());
-  const connected = await connectWhatsApp(services(), {
-    workspace,
-    phoneNumberId: sandbox.phoneNumberId,
-    wabaId: sandbox.wabaId,
-    accessToken: sandbox.accessToken,
-    appSecret: sandbox.appSecret,
-    subscribe: true,
-  });
-  integration = (await store.integrations.findById(connected.result.id))!;
 });
 afterEach(async () => {
   onSandboxRequest = undefined;
@@ -64,23 +50,11 @@ afterEach(async () => {
   await target?.close();
   target = undefined;
   sandbox.setWebhookUrl(undefined);
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  store.close();
-  home.cleanup();
+  await connected.close();
 });
 
-function services() {
-  return createServiceDeps({
-    store,
-    secrets: async () => secrets,
-    graph: async (token) => {
-      const client = createGraphClient({ baseUrl: sandbox.url, version: 'v23.0', accessToken: token });
-      clients.push(client);
-      return client;
-    },
-    now: () => new Date(),
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-  });
+function services(): ServiceDeps {
+  return connected.services();
 }
 
 async function start(options: Partial<RelayOptions> = {}, now?: () => Date): Promise<RelayHandle> {

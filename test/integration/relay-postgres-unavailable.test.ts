@@ -7,21 +7,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createGraphClient, type GraphClient } from '../../src/graph/client.js';
 import type { RelayEvent } from '../../src/relay/events.js';
 import { startRelay, type RelayHandle } from '../../src/relay/server.js';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
-import { createMemorySecretStore } from '../../src/secrets/index.js';
-import { createServiceDeps } from '../../src/services/deps.js';
-import { connectWhatsApp } from '../../src/services/whatsapp/connect.js';
 import { describeSystemFault } from '../../src/store/faults.js';
 import { openPgDatabase } from '../../src/store/pg/db.js';
 import { openPgStore } from '../../src/store/pg/index.js';
-import type { Integration, Store } from '../../src/store/types.js';
+import type { Integration } from '../../src/store/types.js';
 import { eventually } from '../helpers/async.js';
-import { makeHome, type LumenHome } from '../helpers/home.js';
 import { freshDatabase, pgRepositoriesMissing, postgres, startPostgresServer, type PostgresServer } from '../helpers/postgres.js';
 import { postSigned, request, startForwardTarget, type ForwardTarget } from '../helpers/relay.js';
+import { connectedHome, type ConnectedHome } from '../helpers/services.js';
 import { textDelivery } from '../helpers/webhooks.js';
 
 const { skip: noServer } = postgres();
@@ -64,57 +60,29 @@ describe.skipIf(!!noServer)(noServer ? `PostgreSQL away (${noServer})` : 'Postgr
   describe.skipIf(!!noRepositories)(noRepositories ? `the relay (${noRepositories})` : 'the relay', () => {
     let database: Awaited<ReturnType<typeof freshDatabase>>;
     let sandbox: SandboxHandle;
-    let home: LumenHome;
-    let store: Store;
+    let connected: ConnectedHome;
     let integration: Integration;
     let relay: RelayHandle;
     let target: ForwardTarget;
     const events: RelayEvent[] = [];
-    const clients: GraphClient[] = [];
-    const secrets = createMemorySecretStore();
-
-    const services = () =>
-      createServiceDeps({
-        store,
-        secrets: async () => secrets,
-        graph: async (token) => {
-          const client = createGraphClient({ baseUrl: sandbox.url, version: 'v23.0', accessToken: token });
-          clients.push(client);
-          return client;
-        },
-        now: () => new Date(),
-        env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-      });
 
     beforeAll(async () => {
       database = await freshDatabase('lumen_away', server.url);
       sandbox = await startSandbox({ webhookDelayMs: 5 });
-      home = makeHome();
-      store = await openPgStore(database.url);
-      const workspace = await store.workspaces.ensure('default', new Date().toISOString());
-      const connected = await connectWhatsApp(services(), {
-        workspace,
-        phoneNumberId: sandbox.phoneNumberId,
-        wabaId: sandbox.wabaId,
-        accessToken: sandbox.accessToken,
-        appSecret: sandbox.appSecret,
-        subscribe: true,
-      });
-      integration = (await store.integrations.findById(connected.result.id))!;
+      connected = await connectedHome(sandbox, { openStore: () => openPgStore(database.url) });
+      integration = connected.integration;
       target = await startForwardTarget();
       relay = await startRelay(
-        { ...services(), onEvent: (event) => events.push(event) },
-        { host: '127.0.0.1', port: 0, mediaDir: home.path('media'), forwardTo: target.url, console: false, metrics: false },
+        { ...connected.services(), onEvent: (event) => events.push(event) },
+        { host: '127.0.0.1', port: 0, mediaDir: connected.home.path('media'), forwardTo: target.url, console: false, metrics: false },
       );
     });
     afterAll(async () => {
       server?.start(); // a relay closes cleanly with its database there
       await relay?.close();
       await target?.close();
-      await Promise.all(clients.splice(0).map((c) => c.close()));
-      await store?.close();
+      await connected?.close();
       await sandbox?.close();
-      home?.cleanup();
     });
 
     const webhook = () => `${relay.url}/webhooks/whatsapp/${integration.id}`;

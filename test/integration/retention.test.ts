@@ -12,6 +12,7 @@ import { parseAge, purgeMessages, retentionSetting } from '../../src/services/ma
 import { openStore } from '../../src/store/index.js';
 import type { Integration, IngestJob, NewInteraction, OutboundMessage, Store } from '../../src/store/types.js';
 import { makeHome, withDb, type LumenHome } from '../helpers/home.js';
+import { outboundRecord } from '../helpers/records.js';
 
 const NOW = new Date('2026-12-01T12:00:00.000Z');
 const DAY = 86_400_000;
@@ -89,35 +90,16 @@ async function ingest(workspaceName: string, receivedAt: string, messages: NewIn
 }
 
 function outbound(id: string, workspaceId: string, state: OutboundMessage['state'], createdAt: string, wamid: string | null): OutboundMessage {
-  return {
-    id,
+  return outboundRecord(id, {
     workspaceId,
-    integrationId: 'wa_1',
     wamid,
     recipient: '15550001',
-    recipientKind: 'phone',
-    kind: 'text',
     body: { type: 'text', text: { body: 'hello' } },
     state,
-    errorCode: null,
-    errorTitle: null,
-    errorDetails: null,
-    fbtraceId: null,
-    source: 'cli',
-    inReplyTo: null,
-    idempotencyKey: null,
-    templateName: null,
-    templateLanguage: null,
-    forceWindow: false,
-    approvedBy: null,
-    approvedAt: null,
-    rejectedBy: null,
-    rejectedAt: null,
-    rejectReason: null,
     attempts: 1,
     createdAt,
     updatedAt: createdAt,
-  };
+  });
 }
 
 const deps = () => ({ store, now: () => NOW });

@@ -17,6 +17,7 @@ import type {
   Store,
   TemplateRecord,
 } from '../../src/store/types.js';
+import { integrationRecord, outboundRecord } from '../helpers/records.js';
 import { storeBackends, type OpenedStore } from '../helpers/stores.js';
 
 const T0 = '2026-01-01T00:00:00.000Z';
@@ -67,60 +68,13 @@ function status(wamid: string, value: string, overrides: Partial<NewStatus> = {}
 
 const change = (c: FieldChange, forward = false): NewChange => ({ integrationId: 'wa_1', change: c, doc: { object: c.kind, field: c.field }, forward });
 
+/** An accepted outbound message with its wamid, as the statuses below find it. */
 function outbound(id: string, wamid: string, overrides: Partial<OutboundMessage> = {}): OutboundMessage {
-  return {
-    id,
-    workspaceId: 'ws_1',
-    integrationId: 'wa_1',
-    wamid,
-    recipient: '15551234567',
-    recipientKind: 'phone',
-    kind: 'text',
-    body: { type: 'text', text: { body: 'hello' } },
-    state: 'accepted',
-    errorCode: null,
-    errorTitle: null,
-    errorDetails: null,
-    fbtraceId: null,
-    source: 'cli',
-    inReplyTo: null,
-    idempotencyKey: null,
-    templateName: null,
-    templateLanguage: null,
-    forceWindow: false,
-    approvedBy: null,
-    approvedAt: null,
-    rejectedBy: null,
-    rejectedAt: null,
-    rejectReason: null,
-    attempts: 1,
-    createdAt: T0,
-    updatedAt: T0,
-    ...overrides,
-  };
+  const body = { type: 'text', text: { body: 'hello' } };
+  return outboundRecord(id, { wamid, body, state: 'accepted', attempts: 1, createdAt: T0, updatedAt: T0, ...overrides });
 }
 
-function integration(workspaceId: string): Integration {
-  return {
-    id: 'wa_1',
-    workspaceId,
-    channel: 'whatsapp',
-    label: 'Care line',
-    phoneNumberId: '106540352242922',
-    wabaId: '102290129340398',
-    displayPhoneNumber: '+1 555-010-4242',
-    verifiedName: 'Lumen',
-    qualityRating: 'GREEN',
-    verifyTokenHash: 'sha256:00',
-    secretStore: 'file',
-    secretRef: 'wa_1.aa',
-    publicUrl: null,
-    appSubscribed: true,
-    templatesSyncedAt: T0,
-    createdAt: T0,
-    updatedAt: T0,
-  };
-}
+const integration = (workspaceId: string): Integration => integrationRecord(workspaceId);
 
 function template(name: string): TemplateRecord {
   return {

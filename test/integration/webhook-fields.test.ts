@@ -7,28 +7,26 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createGraphClient, type GraphClient } from '../../src/graph/client.js';
 import type { RelayEvent } from '../../src/relay/events.js';
 import { startRelay, type RelayHandle, type RelayOptions } from '../../src/relay/server.js';
 import { metaSignatureHeaders } from '../../src/sandbox/webhooks.js';
 import { serializeLikeMeta } from '../../src/sandbox/payloads.js';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
-import { createMemorySecretStore } from '../../src/secrets/index.js';
-import { createServiceDeps, type ServiceDeps } from '../../src/services/deps.js';
+import type { ServiceDeps } from '../../src/services/deps.js';
 import { sendOne } from '../../src/services/messages/send.js';
 import { DEFAULT_SEND_RATE, DEFAULT_WORKSPACE_SEND_RATE, numberSendRate } from '../../src/services/messages/outbox.js';
-import { connectWhatsApp } from '../../src/services/whatsapp/connect.js';
-import { openStore } from '../../src/store/index.js';
 import type { Integration, Store, Workspace } from '../../src/store/types.js';
 import { eventually } from '../helpers/async.js';
 import { lumen } from '../helpers/cli.js';
-import { makeHome, type LumenHome } from '../helpers/home.js';
+import type { LumenHome } from '../helpers/home.js';
 import { startForwardTarget, type ForwardTarget } from '../helpers/relay.js';
+import { connectedHome, type ConnectedHome } from '../helpers/services.js';
 
 const CUSTOMER = '15551234567';
 const RATES = { perIntegration: DEFAULT_SEND_RATE, perWorkspace: DEFAULT_WORKSPACE_SEND_RATE };
 
 let sandbox: SandboxHandle;
+let connected: ConnectedHome;
 let home: LumenHome;
 let store: Store;
 let workspace: Workspace;
@@ -36,8 +34,6 @@ let integration: Integration;
 let relay: RelayHandle | undefined;
 let target: ForwardTarget | undefined;
 let events: RelayEvent[];
-const clients: GraphClient[] = [];
-const secrets = createMemorySecretStore();
 
 beforeAll(async () => {
   sandbox = await startSandbox({ webhookDelayMs: 5 });
@@ -45,19 +41,9 @@ beforeAll(async () => {
 afterAll(() => sandbox.close());
 beforeEach(async () => {
   sandbox.reset();
-  home = makeHome();
-  store = openStore(home.path('lumen.db'));
+  connected = await connectedHome(sandbox);
+  ({ home, store, workspace, integration } = connected);
   events = [];
-  workspace = await store.workspaces.ensure('default', new Date().toISOString());
-  const connected = await connectWhatsApp(services(), {
-    workspace,
-    phoneNumberId: sandbox.phoneNumberId,
-    wabaId: sandbox.wabaId,
-    accessToken: sandbox.accessToken,
-    appSecret: sandbox.appSecret,
-    subscribe: true,
-  });
-  integration = (await store.integrations.findById(connected.result.id))!;
 });
 afterEach(async () => {
   sandbox.setWebhookUrl(undefined);
@@ -65,23 +51,11 @@ afterEach(async () => {
   relay = undefined;
   await target?.close();
   target = undefined;
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  store.close();
-  home.cleanup();
+  await connected.close();
 });
 
 function services(): ServiceDeps {
-  return createServiceDeps({
-    store,
-    secrets: async () => secrets,
-    graph: async (token) => {
-      const client = createGraphClient({ baseUrl: sandbox.url, version: 'v23.0', accessToken: token });
-      clients.push(client);
-      return client;
-    },
-    now: () => new Date(),
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-  });
+  return connected.services();
 }
 
 async function start(options: Partial<RelayOptions> = {}): Promise<RelayHandle> {

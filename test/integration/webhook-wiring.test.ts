@@ -4,35 +4,33 @@
  */
 import { mkdirSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createGraphClient, type GraphClient } from '../../src/graph/client.js';
+import type { GraphClient } from '../../src/graph/client.js';
 import { GraphError } from '../../src/graph/errors.js';
 import { SEND_ERROR_REASONS } from '../../src/graph/explain.js';
 import { getWebhookConfiguration, registerCallbackUrl } from '../../src/graph/webhooks.js';
 import type { RelayEvent } from '../../src/relay/events.js';
 import { startRelay, type RelayHandle } from '../../src/relay/server.js';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
-import { createMemorySecretStore } from '../../src/secrets/index.js';
-import { createServiceDeps } from '../../src/services/deps.js';
+import type { ServiceDeps } from '../../src/services/deps.js';
 import { databaseStatus } from '../../src/services/db.js';
 import { runDoctor, type DoctorInputs } from '../../src/services/doctor.js';
-import { connectWhatsApp } from '../../src/services/whatsapp/connect.js';
 import { whatsappStatus } from '../../src/services/whatsapp/status.js';
 import { checkPublicUrl } from '../../src/services/whatsapp/validate.js';
-import { openStore } from '../../src/store/index.js';
 import type { Integration, Store, Workspace } from '../../src/store/types.js';
-import { makeHome, type LumenHome } from '../helpers/home.js';
+import type { LumenHome } from '../helpers/home.js';
 import { eventually } from '../helpers/async.js';
 import { freePort } from '../helpers/relay.js';
+import { connectedHome, sandboxServices, type ConnectedHome } from '../helpers/services.js';
 
 let sandbox: SandboxHandle;
+let connected: ConnectedHome;
 let home: LumenHome;
 let store: Store;
 let workspace: Workspace;
 let integration: Integration;
 let events: RelayEvent[];
+let clients: GraphClient[];
 const relays: RelayHandle[] = [];
-const clients: GraphClient[] = [];
-const secrets = createMemorySecretStore();
 
 beforeAll(async () => {
   sandbox = await startSandbox({ webhookDelayMs: 5 });
@@ -41,39 +39,17 @@ afterAll(() => sandbox.close());
 beforeEach(async () => {
   sandbox.reset();
   sandbox.setWebhookUrl(undefined);
-  home = makeHome();
-  store = openStore(home.path('lumen.db'));
+  connected = await connectedHome(sandbox, { version: 'v25.0' });
+  ({ home, store, workspace, integration, clients } = connected);
   events = [];
-  workspace = await store.workspaces.ensure('default', new Date().toISOString());
-  const connected = await connectWhatsApp(services(), {
-    workspace,
-    phoneNumberId: sandbox.phoneNumberId,
-    wabaId: sandbox.wabaId,
-    accessToken: sandbox.accessToken,
-    appSecret: sandbox.appSecret,
-    subscribe: true,
-  });
-  integration = (await store.integrations.findById(connected.result.id))!;
 });
 afterEach(async () => {
   await Promise.all(relays.splice(0).map((r) => r.close()));
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  store.close();
-  home.cleanup();
+  await connected.close();
 });
 
-function services() {
-  return createServiceDeps({
-    store,
-    secrets: async () => secrets,
-    graph: async (token) => {
-      const client = createGraphClient({ baseUrl: sandbox.url, version: 'v25.0', accessToken: token });
-      clients.push(client);
-      return client;
-    },
-    now: () => new Date(),
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-  });
+function services(): ServiceDeps {
+  return connected.services();
 }
 
 /** A relay listening on a port chosen first, so its public URL (loopback, as for the sandbox) is known up front. */
@@ -233,14 +209,7 @@ describe('where Meta sends the webhooks, read back', () => {
     // A token without the messaging scope, an old Node, a missing tunnel tool and a skewed clock each fail with a fix.
     const scoped = await startSandbox({ tokenScopes: ['whatsapp_business_management'] });
     try {
-      const narrow = createServiceDeps({
-        ...services(),
-        graph: async (token) => {
-          const client = createGraphClient({ baseUrl: scoped.url, version: 'v25.0', accessToken: token });
-          clients.push(client);
-          return client;
-        },
-      });
+      const narrow = sandboxServices({ store, secrets: connected.secrets, sandbox: scoped, clients, version: 'v25.0' });
       const failing = await runDoctor(
         narrow,
         doctorInputs({ nodeVersion: '20.11.1', tunnel: 'cloudflared', installed: () => false, graphDate: async () => new Date(Date.now() - 3_600_000) }),
