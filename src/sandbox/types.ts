@@ -15,6 +15,8 @@ export interface TemplateButton {
 
 export interface TemplateExample {
   header_text?: string[];
+  /** A media header's sample (an uploaded file's handle or URL). */
+  header_handle?: string[];
   header_text_named_params?: { param_name: string; example: string }[];
   body_text?: string[][];
   body_text_named_params?: { param_name: string; example: string }[];

@@ -19,7 +19,7 @@ export type LumenResult = Result<{ reject: false; encoding: 'utf8' }>;
 
 /** What a command printed and how it ended: the part of a child's result that an in-process run has too. */
 export interface CliResult {
-  exitCode: number | undefined;
+  exitCode?: number | undefined;
   stdout: string;
   stderr: string;
 }

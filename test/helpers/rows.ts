@@ -38,7 +38,9 @@ export async function rawRows(location: StoreLocation): Promise<RawRows> {
       db.prepare(sql).run(...params);
     };
     all = async <T>(sql: string, params: unknown[] = []) => db.prepare(sql).all(...params) as T[];
-    close = async () => db.close();
+    close = async () => {
+      db.close();
+    };
   }
   return {
     run,

@@ -1,7 +1,8 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
-import { lumen, runLumen } from '../helpers/cli.js';
+import { lumen, ROOT, runLumen } from '../helpers/cli.js';
 import { makeHome, withDb, type LumenHome } from '../helpers/home.js';
 import { runInPty } from '../helpers/pty.js';
 
@@ -103,7 +104,7 @@ describe('interactive connect in a pseudo-terminal', () => {
 });
 
 describe('lumen --version', () => {
-  const ownVersion = async () => ((await import('../../package.json')).default as { version: string }).version;
+  const ownVersion = async () => (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
   it("prints lumen's own version, also inside another package's npm script", async () => {
     // Given npm's variable for the version of the package whose script is running

@@ -174,7 +174,8 @@ describe("replies from the user's code, without the token", () => {
 });
 
 describe('the local API', () => {
-  const call = (path: string, init: RequestInit & { key?: string | null } = {}) =>
+  /** A call to the local API; its JSON is whatever the API answered (the test checks it). */
+  const call = (path: string, init: RequestInit & { key?: string | null } = {}): Promise<Omit<Response, 'json'> & { json(): Promise<any> }> =>
     fetch(`${relay!.localApi!.url}${path}`, {
       ...init,
       headers: {
@@ -220,7 +221,7 @@ describe('the local API', () => {
       body: '%PDF-1.4 menu',
     });
     expect(upload.status).toBe(201);
-    const { id } = await upload.json();
+    const { id } = (await upload.json()) as { id: string };
     const body = JSON.stringify({ to: `+${CUSTOMER}`, document: id, filename: 'menu.pdf', caption: 'Our menu' });
     const first = await call('/v1/messages', { method: 'POST', body, headers: { 'idempotency-key': 'menu-1' } });
     expect(first.status).toBe(201);

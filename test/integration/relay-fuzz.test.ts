@@ -60,7 +60,7 @@ describe('the relay under a bad-input corpus', () => {
     expect(report.violations, summary).toEqual([]);
     expect(report.requests).toBe(500);
     // …the stalled connections were still open while everything else was served
-    expect(report.slowloris.openDuringRun, summary).toBe(2);
+    expect((report.slowloris as { openDuringRun: number } | null)?.openDuringRun, summary).toBe(2);
     // …each valid delivery (about one in six) got its 200 and is stored once
     expect(report.mustStore.length, summary).toBeGreaterThan(50);
     expect(await missingFromDb(join(home.dir, 'lumen.db'), report.mustStore)).toEqual([]);
@@ -69,7 +69,8 @@ describe('the relay under a bad-input corpus', () => {
     expect((await request(`${relay.url}/healthz`)).status).toBe(200);
     expect(relay.events.filter((e) => e.event === 'error' || e.event === '__not_json__'), summary).toEqual([]);
     expect(relay.stderr()).not.toMatch(/\n\s+at /);
-    expect(report.rss.after - report.rss.before, summary).toBeLessThan(150 * MiB);
+    const rss = report.rss as { before: number; after: number };
+    expect(rss.after - rss.before, summary).toBeLessThan(150 * MiB);
   });
 
   it('stores, ignores or refuses (4xx) a signed message with a field nested 10,000 deep, never a 500', async () => {

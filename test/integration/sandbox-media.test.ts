@@ -1,6 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import { FormData as UndiciFormData, request as undiciRequest } from 'undici';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -133,9 +134,7 @@ async function uploadRaw(bytes: Buffer, type: string) {
       'content-type': `multipart/form-data; boundary=${boundary}`,
       'content-length': String(parts.reduce((n, p) => n + p.length, 0)),
     },
-    body: (async function* () {
-      yield* parts;
-    })(),
+    body: Readable.from(parts),
   });
   return { status: res.statusCode, body: (await res.body.json()) as any };
 }

@@ -555,7 +555,7 @@ describe.each(storeBackends())('inbound store contract: $title', (backend) => {
       const [plain] = await store.inbox.ingest([texts('w.4')]);
       const created = await store.dispatch.requeue(plain!.stored[0]!.id, 'ws_1', at(20));
       expect(created).toMatchObject({ state: 'pending', attempts: 0, createdAt: at(20), interactionId: plain!.stored[0]!.id });
-      expect((await store.dispatch.claimDue(at(20), at(25), 10)).map((e) => e.id).sort((a, b) => a - b)).toEqual([e1, created.id].sort((a, b) => a - b));
+      expect((await store.dispatch.claimDue(at(20), at(25), 10)).map((e) => e.id).sort((a, b) => a - b)).toEqual([e1!, created!.id].sort((a, b) => a - b));
       // The one dispatcher at start drops every claim
       expect(await store.dispatch.releaseClaims()).toBe(2);
       expect(await store.dispatch.claimDue(at(21), at(25), 10)).toHaveLength(2);

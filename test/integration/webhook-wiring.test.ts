@@ -267,7 +267,7 @@ describe('inputs', () => {
       { wabaId: sandbox.wabaId, phoneNumberId: sandbox.phoneNumberId, displayPhoneNumber: '15550104242' },
       [{ wamid: 'wamid.X', status: 'delivered', recipient: '15551234567' }],
     );
-    const status = (payload.entry[0]!.changes[0]!.value as { statuses: Array<Record<string, unknown>> }).statuses[0]!;
+    const status = (payload.entry[0]!.changes[0]!.value as unknown as { statuses: Array<Record<string, unknown>> }).statuses[0]!;
     expect(status).not.toHaveProperty('conversation');
     expect(status).toHaveProperty('pricing');
   });
