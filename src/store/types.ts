@@ -536,9 +536,10 @@ export interface SendSlotRepo {
   /**
    * Takes a send slot for all the keys at once if every one is free: records the send in each key's log and moves
    * each key's grid `intervalMs` on; else takes nothing and says how long to wait (the earliest moment the slot
-   * could be free).
+   * could be free). `again`: the caller waited after a take that was not free, and asks again (a store whose takes
+   * lock may first look without the locks, so that senders that must wait once more do not queue for them).
    */
-  take(keys: SendSlotKey[], options: { nowMs: number; longestSendMs: number }): Promise<SendSlotTake>;
+  take(keys: SendSlotKey[], options: { nowMs: number; longestSendMs: number; again?: boolean }): Promise<SendSlotTake>;
   /** The send's Graph call returned (sent, refused or failed alike); a second call for the same token does nothing. */
   answered(token: SendSlotToken, nowMs: number): Promise<void>;
 }

@@ -179,4 +179,34 @@ describe('senders of one process', () => {
     expect(most).toBe(1);
     expect(tokens.map((t) => t.sends.find((s) => s.key === 'integration:wa_line')!.seq)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
   });
+
+  it('a take that fails fails only its own sender: the ones behind it in line still get their slots', async () => {
+    // Given a store whose second take fails (a database error)
+    const store = stores[0]!;
+    const take = store.sendSlots.take.bind(store.sendSlots);
+    let calls = 0;
+    store.sendSlots.take = async (...args) => {
+      calls += 1;
+      if (calls === 2) throw new Error('disk I/O error');
+      return take(...args);
+    };
+    const deps = createServiceDeps({
+      store,
+      secrets: async () => createMemorySecretStore(),
+      graph: async () => {
+        throw new Error('no Graph API in this test');
+      },
+      now: () => new Date(),
+    });
+    const integration = { id: 'wa_fail', workspaceId: 'ws_fail' } as Integration;
+
+    // When five sends wait for a slot at once
+    const results = await Promise.allSettled(
+      Array.from({ length: 5 }, () => takeSendSlot(deps, integration, { perIntegration: 1_000, perWorkspace: 10_000 })),
+    );
+
+    // Then the second got the error, and the four others their slots
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled']);
+    expect((results[1] as PromiseRejectedResult).reason.message).toBe('disk I/O error');
+  });
 });

@@ -1,6 +1,6 @@
 /**
- * The send grid's rules as pure functions: a late send is made up for by the next ones, but only up to
- * GRID_CATCH_UP_MS, so a long pause is not followed by a burst.
+ * The send grid's rules as pure functions: the sends after a late one catch up, by GRID_CATCH_UP_MS at most, so a
+ * long pause is followed by a short burst only (which the send log's rule still counts).
  */
 import { describe, expect, it } from 'vitest';
 import { GRID_CATCH_UP_MS, nextGridSlot, sendSlotWaitMs } from '../../src/store/repos/send-slots.js';
@@ -8,22 +8,22 @@ import { GRID_CATCH_UP_MS, nextGridSlot, sendSlotWaitMs } from '../../src/store/
 const interval = 12.5; // --rate 80
 
 describe('nextGridSlot', () => {
-  it('starts a new key one interval after its first send', () => {
-    expect(nextGridSlot(null, interval, 1_000)).toBe(1_000 + interval);
-  });
-
-  it('keeps the grid when a send is on time or a few intervals late, so the next ones catch up', () => {
+  it('keeps the grid when a send is on time or up to GRID_CATCH_UP_MS late, so the next ones catch up', () => {
     expect(nextGridSlot(1_000, interval, 1_000)).toBe(1_000 + interval);
     expect(nextGridSlot(1_000, interval, 1_030)).toBe(1_000 + interval);
     expect(nextGridSlot(1_000, interval, 1_000 + GRID_CATCH_UP_MS)).toBe(1_000 + interval);
   });
 
-  it('after a longer pause catches up GRID_CATCH_UP_MS at most', () => {
-    const now = 1_000 + 5_000;
-    const next = nextGridSlot(1_000, interval, now);
-    expect(next).toBe(now - GRID_CATCH_UP_MS + interval);
-    // So at most GRID_CATCH_UP_MS / interval + 1 sends follow at once before the grid is back to its spacing.
-    let slot = next;
+  it('after a longer pause, and for a key that never sent (on either backend), catches up GRID_CATCH_UP_MS at most', () => {
+    const now = 1_750_000_000_000;
+    expect(nextGridSlot(now - 5_000, interval, now)).toBe(now - GRID_CATCH_UP_MS + interval);
+    expect(nextGridSlot(null, interval, now)).toBe(now - GRID_CATCH_UP_MS + interval); // SQLite: no row yet
+    expect(nextGridSlot(0, interval, now)).toBe(now - GRID_CATCH_UP_MS + interval); // PostgreSQL's new row
+  });
+
+  it('so at most GRID_CATCH_UP_MS / interval + 1 sends follow at once before the grid is back to its spacing', () => {
+    const now = 1_750_000_000_000;
+    let slot = nextGridSlot(null, interval, now);
     let due = 1;
     while (slot <= now) {
       slot = nextGridSlot(slot, interval, now);

@@ -35,8 +35,8 @@ export async function takeSendSlot(deps: ServiceDeps, integration: Integration, 
     { key: `workspace:${integration.workspaceId}`, intervalMs: 1000 / rates.perWorkspace, perSecond: rates.perWorkspace },
   ];
   return inTurn(deps.store, keys.map((k) => k.key).join(' '), async () => {
-    for (;;) {
-      const slot = await deps.store.sendSlots.take(keys, { nowMs: deps.now().getTime(), longestSendMs: LONGEST_SEND_MS });
+    for (let again = false; ; again = true) {
+      const slot = await deps.store.sendSlots.take(keys, { nowMs: deps.now().getTime(), longestSendMs: LONGEST_SEND_MS, again });
       if (slot.taken) return slot.token;
       await sleep(slot.waitMs);
     }
@@ -47,8 +47,8 @@ export async function takeSendSlot(deps: ServiceDeps, integration: Integration, 
 const lines = new WeakMap<object, Map<string, Promise<unknown>>>();
 
 /**
- * Runs `take` after every earlier waiter for the same keys on this store has its slot: one waiter per process polls
- * the database, the others queue behind it in order. Without it every concurrent sender of a bulk run (up to 64) woke
+ * Runs `take` after every earlier waiter for the same keys on this store has its slot (or failed): one waiter per
+ * process and number polls the database, the others queue behind it in order. Without it every concurrent sender of a bulk run (up to 64) woke
  * at the same moment and raced for the same slot, a herd of queries per slot that left two processes on one
  * PostgreSQL a quarter under the rate. The bound itself is still the database's: this only orders one process's askers.
  */
@@ -56,7 +56,8 @@ async function inTurn<T>(store: object, keys: string, take: () => Promise<T>): P
   let line = lines.get(store);
   if (line === undefined) lines.set(store, (line = new Map()));
   const ahead = line.get(keys);
-  const mine = (ahead ?? Promise.resolve()).then(take, take);
+  // The tail never rejects: a take that fails fails only its own sender, and the next in line goes on.
+  const mine = (ahead ?? Promise.resolve()).then(take);
   const tail = mine.catch(() => undefined);
   line.set(keys, tail);
   try {

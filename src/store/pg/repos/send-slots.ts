@@ -13,9 +13,12 @@ import type { SendSlotKey, SendSlotRepo } from '../../types.js';
  * How a take stays atomic across hosts: in one transaction, the keys' slot rows are locked first (created if new, in
  * key order, so two takes never wait for each other crosswise), and only then read together with the log, by a
  * statement whose snapshot sees whatever the previous holder of the locks wrote; a take that finds a key not free
- * writes nothing. Each process asks for one key's slots one sender at a time (takeSendSlot), so the locks see a queue
- * of at most one take per process; a read without the locks first, to send waiting takes back sooner, cost every
- * take that succeeds one more round trip, and two senders on one number kept no more of the rate with it.
+ * writes nothing. Each process asks for one number's slots one sender at a time (takeSendSlot), so a number's row
+ * sees a queue of at most one take per process (a workspace's row one per process and number). A sender asking
+ * again after a wait first reads without the locks, and most of those that must wait once more go back at once (a
+ * grid only moves later and an answer only comes later, so a wait read a moment ago is at most that moment too
+ * long): however many hosts poll, the locks are taken by the ones likely to get the slot. A first ask goes straight
+ * to the locks, which saves the round trip on the takes that succeed.
  */
 const READ = `
 WITH now AS MATERIALIZED (SELECT extract(epoch FROM clock_timestamp())::double precision * 1000 AS ms)
@@ -75,9 +78,14 @@ async function read(query: Query, keys: SendSlotKey[]): Promise<{ nowMs: number;
 
 export function createSendSlotRepo(db: PgDatabase): SendSlotRepo {
   return {
-    async take(unsorted, { longestSendMs }) {
+    async take(unsorted, { longestSendMs, again = false }) {
       if (unsorted.length === 0) return { taken: true, token: { sends: [] } };
       const keys = [...unsorted].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      if (again) {
+        const glance = await read((sql, params) => db.all<ReadRow>(sql, params), keys);
+        const waitMs = sendSlotWaitMs(glance.states, glance.nowMs);
+        if (waitMs > 0) return { taken: false, waitMs };
+      }
       return db.tx(async (client) => {
         await client.query(LOCK, [keys.map((k) => k.key)]);
         const { nowMs, states } = await read(async (sql, params) => (await client.query<ReadRow>(sql, params)).rows, keys);
