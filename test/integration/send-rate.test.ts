@@ -88,7 +88,12 @@ const MODELS: Array<[string, Trip]> = [
 /** The senders pause now and then (150–550 ms, about one send in 60): the grid's catch-up then sends a short burst. */
 const PAUSES = { every: 60, fromMs: 150, spanMs: 400 };
 
-describe.each([...MODELS.map(([name, trip]) => [name, trip, undefined] as const), ['round trips of 5–35 ms, with pauses', NEARBY, PAUSES] as const])('the send rate at the receiver, %s', (_, trip, pauses) => {
+const CASES = [
+  ...MODELS.map(([name, trip]) => [name, trip, undefined] as const),
+  ['round trips of 5–35 ms, with pauses', NEARBY, PAUSES] as const,
+];
+
+describe.each(CASES)('the send rate at the receiver, %s', (_, trip, pauses) => {
   it.each([80, 20, 250])('never holds more than --rate %i sends in a second where they arrive, and keeps the rate', async (rate) => {
     // Given a virtual clock whose timers fire up to 40 % of an interval late, and two processes' stores on one file
     let now = 1_750_000_000_000;
