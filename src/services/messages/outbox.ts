@@ -48,9 +48,10 @@ const lines = new WeakMap<object, Map<string, Promise<unknown>>>();
 
 /**
  * Runs `take` after every earlier waiter for the same keys on this store has its slot (or failed): one waiter per
- * process and number polls the database, the others queue behind it in order. Without it every concurrent sender of a bulk run (up to 64) woke
- * at the same moment and raced for the same slot, a herd of queries per slot that left two processes on one
- * PostgreSQL a quarter under the rate. The bound itself is still the database's: this only orders one process's askers.
+ * process and number polls the database, the others queue behind it in order. Without it every concurrent sender of
+ * a bulk run (up to 64) woke at the same moment and raced for the same slot, a herd of queries per slot that left two
+ * processes on one PostgreSQL a quarter under the rate. The bound itself is still the database's: this only orders
+ * one process's askers.
  */
 async function inTurn<T>(store: object, keys: string, take: () => Promise<T>): Promise<T> {
   let line = lines.get(store);
