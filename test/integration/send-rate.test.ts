@@ -23,6 +23,18 @@ afterEach(async () => {
   home.cleanup();
 });
 
+/** Service deps over a store, on the given clock (the real one unless given), with no Graph API: these tests only take slots. */
+function slotDeps(store: Store, clock: { now: () => Date; sleep?: (ms: number) => Promise<void> } = { now: () => new Date() }): ServiceDeps {
+  return createServiceDeps({
+    store,
+    secrets: async () => createMemorySecretStore(),
+    graph: async () => {
+      throw new Error('no Graph API in this test');
+    },
+    ...clock,
+  });
+}
+
 /** The most sends whose arrival times fall in one window of `windowMs` (the receiver's view). */
 function maxInWindow(times: number[], windowMs: number): number {
   const sorted = [...times].sort((a, b) => a - b);
@@ -114,15 +126,7 @@ describe.each(CASES)('the send rate at the receiver, %s', (_, trip, pauses) => {
       now = Math.max(now, until);
     };
     const depsOf = (store: Store): ServiceDeps =>
-      createServiceDeps({
-        store,
-        secrets: async () => createMemorySecretStore(),
-        graph: async () => {
-          throw new Error('no Graph API in this test');
-        },
-        now: () => new Date(now),
-        sleep: (ms) => advanceTo(now + ms + late() * interval * 0.4),
-      });
+      slotDeps(store, { now: () => new Date(now), sleep: (ms) => advanceTo(now + ms + late() * interval * 0.4) });
     const senders = stores.map(depsOf);
     const integration = { id: 'wa_rate', workspaceId: 'ws_rate' } as Integration;
 
@@ -170,14 +174,7 @@ describe('senders of one process', () => {
         asking -= 1;
       }
     };
-    const deps = createServiceDeps({
-      store,
-      secrets: async () => createMemorySecretStore(),
-      graph: async () => {
-        throw new Error('no Graph API in this test');
-      },
-      now: () => new Date(),
-    });
+    const deps = slotDeps(store);
     const integration = { id: 'wa_line', workspaceId: 'ws_line' } as Integration;
 
     // When 30 sends of the process wait for a slot at once
@@ -200,14 +197,7 @@ describe('senders of one process', () => {
       if (calls === 2) throw new Error('disk I/O error');
       return take(...args);
     };
-    const deps = createServiceDeps({
-      store,
-      secrets: async () => createMemorySecretStore(),
-      graph: async () => {
-        throw new Error('no Graph API in this test');
-      },
-      now: () => new Date(),
-    });
+    const deps = slotDeps(store);
     const integration = { id: 'wa_fail', workspaceId: 'ws_fail' } as Integration;
 
     // When five sends wait for a slot at once
