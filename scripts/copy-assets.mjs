@@ -1,11 +1,13 @@
-// tsc compiles only .ts: copy the SQL migrations next to the compiled store code, and the console's script and
-// stylesheet next to the compiled console (served from dist/, nothing fetched at run time).
+// tsc compiles only .ts: copy the SQL migrations and the checkpoint thread's script next to the compiled store code,
+// and the console's script and stylesheet next to the compiled console (served from dist/, nothing fetched at run
+// time).
 import { cpSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const copies = [
+  ['store', (file) => file.endsWith('.cjs')],
   [join('store', 'migrations'), (file) => file.endsWith('.sql')],
   [join('store', 'pg', 'migrations'), (file) => file.endsWith('.sql')],
   [join('relay', 'console', 'assets'), (file) => /\.(js|css|svg)$/.test(file)],

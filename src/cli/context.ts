@@ -4,6 +4,7 @@ import { UserError } from '../errors.js';
 import type { GraphClient } from '../graph/client.js';
 import type { SecretBackendKind, SecretStore } from '../secrets/types.js';
 import type { Store, Workspace } from '../store/types.js';
+import type { StoreOptions } from '../store/index.js';
 import type { globalFlags } from './commands/index.js';
 import type { FlagValues } from './declare.js';
 import { processIo, type CliIo } from './io.js';
@@ -35,7 +36,8 @@ export interface Context {
   config(): ConfigFile;
   /** The PostgreSQL URL the state lives at (LUMEN_DATABASE_URL, else config `databaseUrl`), or undefined for SQLite. */
   databaseUrl(): string | undefined;
-  store(): Promise<Store>;
+  /** The store, opened on first use (options apply to that first open: the relay asks for background checkpoints). */
+  store(options?: StoreOptions): Promise<Store>;
   /** The default secret store, or the backend an integration recorded. */
   secrets(kind?: SecretBackendKind): Promise<SecretStore>;
   graph(accessToken: string): Promise<GraphClient>;
@@ -83,10 +85,10 @@ export function createContext(globals: GlobalOptions, overrides: ContextOverride
     time: timeFormat({ now, env }),
     config: () => (config ??= loadConfigFile(paths.configFile)),
     databaseUrl: () => pickSetting(env.LUMEN_DATABASE_URL?.trim(), context.config().databaseUrl?.trim()),
-    async store() {
+    async store(options) {
       if (!store) {
         const { openStoreAt } = await import('../store/index.js');
-        store = await openStoreAt({ databasePath: paths.database, databaseUrl: context.databaseUrl() });
+        store = await openStoreAt({ databasePath: paths.database, databaseUrl: context.databaseUrl() }, options);
       }
       return store;
     },

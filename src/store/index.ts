@@ -1,3 +1,4 @@
+import { checkpointInBackground } from './checkpoints.js';
 import { openDatabase } from './db.js';
 import { createConsoleRepo } from './repos/console.js';
 import { createDispatchRepo } from './repos/dispatch.js';
@@ -13,9 +14,15 @@ import { createTemplateRepo } from './repos/templates.js';
 import { createWorkspaceRepo } from './repos/workspaces.js';
 import type { Store } from './types.js';
 
+export interface StoreOptions {
+  /** A long-running writer (the relay): SQLite's checkpoints run in a thread of their own (checkpoints.ts). */
+  checkpointInBackground?: boolean;
+}
+
 /** The SQLite store in one file (the default: LUMEN_HOME/lumen.db). */
-export function openStore(path: string): Store {
+export function openStore(path: string, options: StoreOptions = {}): Store {
   const db = openDatabase(path);
+  const checkpoints = options.checkpointInBackground ? checkpointInBackground(db, path) : undefined;
   return {
     backend: 'sqlite',
     workspaces: createWorkspaceRepo(db),
@@ -34,6 +41,7 @@ export function openStore(path: string): Store {
       return (db.pragma('quick_check', { simple: true }) as string) ?? 'ok';
     },
     async close() {
+      await checkpoints?.stop();
       db.close();
     },
   };
@@ -47,10 +55,10 @@ export interface StoreLocation {
 }
 
 /** Opens whichever store the location names; PostgreSQL's driver is loaded only when it is used. */
-export async function openStoreAt(location: StoreLocation): Promise<Store> {
+export async function openStoreAt(location: StoreLocation, options: StoreOptions = {}): Promise<Store> {
   if (location.databaseUrl) {
     const { openPgStore } = await import('./pg/index.js');
     return openPgStore(location.databaseUrl);
   }
-  return openStore(location.databasePath);
+  return openStore(location.databasePath, options);
 }

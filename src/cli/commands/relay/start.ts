@@ -68,7 +68,7 @@ export async function run(ctx: Context, options: Options<typeof start>): Promise
       hint: 'Stop it first (Ctrl-C in its terminal, or kill its pid), or use another LUMEN_HOME.',
     });
   }
-  const store = await ctx.store();
+  const store = await ctx.store({ checkpointInBackground: true });
   if ((await store.integrations.listAll()).length === 0) {
     throw new UserError('No WhatsApp number is connected: the relay would have nothing to receive.', {
       code: 'not_connected',
