@@ -17,8 +17,9 @@ export interface BackgroundCheckpoints {
  * WAL pages copies them into the database file and syncs it, on the event loop: that commit's requests wait, and it
  * was the p99. Here the main connection never checkpoints; a worker thread with its own connection runs a PASSIVE
  * checkpoint (it never blocks a writer) every 100 ms, and past `restartFrames` a short FULL one so that SQLite starts
- * the WAL again from the top (checkpoint-worker.cjs): the WAL file stays within about 64 MiB. If the thread fails, the
- * main connection checkpoints inline again: the WAL never grows unbounded.
+ * the WAL again from the top (checkpoint-worker.cjs): the WAL file stays within about 64 MiB (128 MiB for a writer
+ * that never pauses). If the thread fails, the main connection checkpoints inline again: the WAL never grows
+ * unbounded.
  */
 export function checkpointInBackground(
   db: Database,
