@@ -17,16 +17,22 @@ const db = new Sqlite(workerData.path, { timeout: 0 });
 const passive = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
 const full = db.prepare('PRAGMA wal_checkpoint(FULL)');
 
+/** Failed passes in a row (5 s of them) after which the thread gives up: the writer then checkpoints inline again. */
+const MAX_FAILURES = 50;
+
 let timer;
 let stopped = false;
 let lastCheckpointed = 0;
+let retryMs = 1;
+let failures = 0;
 function run() {
   let next = PASS_MS;
   try {
     // PASSIVE copies what no reader still needs and never blocks the writer: the bulk of the work, off the event loop.
+    // Both counts are -1 when another connection was checkpointing at the time.
     const { log, checkpointed } = passive.get();
-    const copied = checkpointed >= lastCheckpointed ? checkpointed - lastCheckpointed : checkpointed;
-    lastCheckpointed = checkpointed;
+    const copied = checkpointed >= lastCheckpointed ? checkpointed - lastCheckpointed : Math.max(checkpointed, 0);
+    if (checkpointed >= 0) lastCheckpointed = checkpointed;
     // SQLite starts the WAL from the top only when a write begins after a checkpoint copied all of it, which a pass
     // racing a busy writer never does: left alone the file grows by every page written (1 GiB in a bench round). So
     // past the limit a FULL checkpoint takes the write lock (without a busy handler it does not wait for it) and
@@ -36,11 +42,23 @@ function run() {
     // limit.
     if (log >= restartFrames) {
       const caughtUp = log - checkpointed <= CAUGHT_UP_FRAMES && copied <= CAUGHT_UP_FRAMES;
-      if (!caughtUp && log < 2 * restartFrames) next = 0;
-      else if (full.get().busy) next = 1;
+      if (!caughtUp && log < 2 * restartFrames) {
+        // A pass that copied nothing is held up by a reader (`lumen export` streaming, a backup): the next one waits.
+        if (copied > 0) next = 0;
+      } else if (full.get().busy) {
+        // The writer or a reader was in the way: again soon, then less and less often while it stays so.
+        next = retryMs;
+        retryMs = Math.min(retryMs * 2, PASS_MS);
+      } else {
+        retryMs = 1;
+      }
     }
-  } catch {
-    // A full disk or an I/O error: the pages stay in the WAL (still durable) and the next pass tries again.
+    failures = 0;
+  } catch (error) {
+    // A full disk or an I/O error: the pages stay in the WAL (still durable) and the next pass tries again. An error
+    // that does not go away ends the thread, and the writer's own checkpoints take over (checkpoints.ts).
+    failures += 1;
+    if (failures >= MAX_FAILURES) throw error;
   }
   if (!stopped) timer = setTimeout(run, next);
 }

@@ -18,8 +18,9 @@ export interface BackgroundCheckpoints {
  * was the p99. Here the main connection never checkpoints; a worker thread with its own connection runs a PASSIVE
  * checkpoint (it never blocks a writer) every 100 ms, and past `restartFrames` a short FULL one so that SQLite starts
  * the WAL again from the top (checkpoint-worker.cjs): the WAL file stays within about 64 MiB (128 MiB for a writer
- * that never pauses). If the thread fails, the main connection checkpoints inline again: the WAL never grows
- * unbounded.
+ * that never pauses, and without bound only while a reader holds an old snapshot, as with SQLite's default). If the
+ * thread ends (it cannot open the database, or its checkpoints keep failing), the main connection checkpoints inline
+ * again.
  */
 export function checkpointInBackground(
   db: Database,

@@ -74,10 +74,10 @@ describe('background checkpoints', () => {
       })();
     write(1);
     const first = walCheckpointSequence(path);
-    // When it commits back to back, never leaving the thread a moment without a writer (a busy relay), up to 64 MiB
-    while (walCheckpointSequence(path) === first && rows * 1500 < 64 * 1024 * 1024) write(20);
+    // When it commits back to back, never leaving the thread a moment without a writer (a busy relay), up to 128 MiB
+    while (walCheckpointSequence(path) === first && rows * 1500 < 128 * 1024 * 1024) write(20);
     // Then a commit began after a complete checkpoint: SQLite started the WAL again (the header's sequence moved on)
-    // long before 64 MiB. A thread running only PASSIVE checkpoints never gets there: each one races the writer.
+    // after a few MiB. A thread running only PASSIVE checkpoints never gets there: each one races the writer.
     expect(walCheckpointSequence(path)).toBeGreaterThan(first);
     // And nothing written is lost
     expect(db.prepare('SELECT count(*) FROM workspaces WHERE id LIKE ?').pluck().get('ws_%')).toBe(rows);
@@ -98,6 +98,15 @@ describe('background checkpoints', () => {
     await eventually(() => expect(statSync(path).size - before).toBeGreaterThan(5 * 1024 * 1024));
     await checkpoints.stop();
     expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(1000);
+    db.close();
+  });
+
+  it('hand checkpointing back to the connection when the thread ends (here: it cannot open the database)', async () => {
+    const path = home.path('lumen.db');
+    const db = openDatabase(path);
+    const checkpoints = checkpointInBackground(db, home.path('no-such-folder', 'lumen.db'));
+    await eventually(() => expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(1000));
+    await checkpoints.stop();
     db.close();
   });
 
