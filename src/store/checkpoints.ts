@@ -5,7 +5,7 @@ import type { Database } from './db.js';
 /** SQLite's own default: a checkpoint once the WAL holds this many pages (restored if the thread goes away). */
 const INLINE_CHECKPOINT_PAGES = 1000;
 /** The thread starts the WAL again from the top past this many frames: 64 MiB of 4 KiB pages (journal_size_limit). */
-export const RESTART_FRAMES = 16_384;
+const RESTART_FRAMES = 16_384;
 
 export interface BackgroundCheckpoints {
   /** Stops the thread and closes its connection (before the main connection closes, so that one checkpoints last). */
