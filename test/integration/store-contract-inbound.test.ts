@@ -333,6 +333,22 @@ describe.each(storeBackends())('inbound store contract: $title', (backend) => {
         state: 'delivered',
         pricing: { model: 'PMP', category: 'marketing_lite', type: 'regular', billable: false },
       });
+
+      // A status that arrives late moves nothing back, but its pricing is still recorded.
+      await store.outbound.insertOrFind(outbound('msg_2', 'w.out.2'));
+      await store.inbox.ingest([job({ statuses: [status('w.out.2', 'read')] })]);
+      await store.inbox.ingest([
+        job({
+          receivedAt: at(1),
+          statuses: [status('w.out.2', 'sent', { errorCode: 1, pricing: { model: 'PMP', category: 'utility', type: 'regular', billable: true } })],
+        }),
+      ]);
+      expect(await store.outbound.findByWamid('w.out.2')).toMatchObject({
+        state: 'read',
+        updatedAt: T0,
+        errorCode: null,
+        pricing: { model: 'PMP', category: 'utility', type: 'regular', billable: true },
+      });
     });
 
     it('queues the documents of new statuses only, when asked, for the user\'s code', async () => {
