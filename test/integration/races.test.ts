@@ -49,6 +49,14 @@ describe('processes racing on one LUMEN_HOME', () => {
     expect(home.outbox()).toHaveLength(1);
   });
 
+  it('an empty --idempotency-key is a usage error, not a send without one', async () => {
+    const empty = await home.runJson(['send', '--to', TO, ...TEMPLATE, '--idempotency-key', '']);
+    expect(empty.result.exitCode).toBe(2);
+    expect(empty.json.error.message).toBe('--idempotency-key is empty.');
+    expect(acceptedSends(sandbox)).toHaveLength(0);
+    expect(home.outbox()).toHaveLength(0);
+  });
+
   it('reusing an idempotency key for a different message is an error, and nothing is sent for it', async () => {
     const first = await home.run(['send', '--to', TO, ...TEMPLATE, '--idempotency-key', 'k1', '--json']);
     expect(first.exitCode).toBe(0);
@@ -63,7 +71,8 @@ describe('processes racing on one LUMEN_HOME', () => {
     const csv = writeCsv(home.dir, 'big.csv', `to\n${rows.join('\n')}\n`);
     const args = ['send', '--csv', csv, ...TEMPLATE, '--rate', '400', '--json'];
     const [a, b] = await Promise.all([lumen(args, { env: home.env }), lumen(args, { env: home.env })]);
-    // (A process that finds a row being sent by the other reports it as not known to have reached Meta, exit 1.)
+    // (A process that finds a row being sent by the other reports it as not known to have reached Meta, exit 1:
+    // from the row alone that cannot be told from a run killed mid-send, whose rows must be reported so.)
     for (const result of [a, b]) expect([0, 1], result.stderr).toContain(result.exitCode);
     const perRecipient = acceptedPerRecipient(sandbox);
     expect(perRecipient.size).toBe(200);

@@ -26,6 +26,10 @@ interface Content {
 
 export async function run(ctx: Context, options: SendOptions): Promise<Outcome> {
   checkCombination(options);
+  // An empty key (`--idempotency-key "$KEY"` with KEY unset) would send without the protection it asks for.
+  if (options.idempotencyKey?.trim() === '') {
+    throw new UsageError('--idempotency-key is empty.', 'Give the key that names this message, e.g. --idempotency-key order-1234-shipped.');
+  }
   const rates = {
     perIntegration: parseRate(options.rate, '--rate', 1000),
     perWorkspace: parseRate(options.workspaceRate, '--workspace-rate', 10_000),
