@@ -3,7 +3,9 @@
  * the sandbox as the Graph API over HTTP. Assertions are what a user checks: the exit code, the one-line error,
  * the `--json` document, and the exact request body Meta (the sandbox) received.
  */
+import { rmSync } from 'node:fs';
 import { userInfo } from 'node:os';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
@@ -200,6 +202,30 @@ describe('lumen send --text', () => {
     expect(result.exitCode).toBe(0);
     expect(json.outcome).toBe('sent');
     expect(sandbox.sent().map((s) => s.body)).toStrictEqual([textBody('Are you there?')]);
+  });
+});
+
+describe('lumen send when the token cannot be read', () => {
+  connectedHomePerTest();
+
+  it('fails with one line and queues nothing, for one message and for a CSV', async () => {
+    // Given the encrypted file's key is gone (the file secret store of these homes)
+    rmSync(join(home.dir, 'secrets.key'));
+    home.contactWrote(TO, new Date(Date.now() - HOUR));
+    const csv = writeCsv(home.dir, 'few.csv', 'to\n+15550001001\n+15550001002\n');
+    for (const args of [
+      ['send', '--to', TO, '--text', 'hello'],
+      ['send', '--csv', csv, '--template', 'hello_world', '--lang', 'en_US'],
+    ]) {
+      const { result, json } = await home.runJson(args);
+      // Then the run says so and stops
+      expect(result.exitCode, result.stderr).not.toBe(0);
+      expect(json.error.message).not.toMatch(/bug in lumen/);
+      expect(result.stderr + result.stdout).not.toMatch(/\n\s+at /);
+    }
+    // And nothing was queued for later (a queued row nobody sends would stay listed for good), nor sent
+    expect(home.outbox()).toEqual([]);
+    expect(sandbox.sent()).toEqual([]);
   });
 });
 

@@ -143,6 +143,8 @@ export async function runBulk(
   if (input.dryRun) {
     for (const row of ready) report({ line: row.line, to: row.to, status: 'dry_run', body: row.body });
   } else {
+    // The token first: a secret store that cannot be read stops the run before any row is queued.
+    await deps.graphFor(input.integration);
     let next = 0;
     let fatal: UserError | undefined;
     let stopped: BulkStopReason | undefined;

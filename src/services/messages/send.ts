@@ -74,6 +74,9 @@ export async function sendComposed(
   input: Omit<SendOneInput, 'to' | 'message'>,
   composed: ComposedMessage,
 ): Promise<SendOneResult> {
+  // The token first: a secret store that cannot be read fails the send before anything is queued (a queued row
+  // nobody sends would stay in `messages list` for good).
+  await deps.graphFor(input.integration);
   const submitted = await submitOutbound(deps, {
     workspace: input.workspace,
     integration: input.integration,
