@@ -44,7 +44,9 @@ export async function openSecretStore(opts: OpenSecretStoreOptions): Promise<Sec
   const fileStore = (): SecretStore =>
     createFileSecretStore({ filePath: opts.secretsFile, keyFilePath: opts.keyFile, masterKey: opts.env.LUMEN_MASTER_KEY });
 
-  const kind = opts.kind ?? parseBackendSetting(opts.env.LUMEN_SECRET_STORE);
+  // Checked even when the integration names its store: a misspelt setting is said, not silently ignored.
+  const setting = parseBackendSetting(opts.env.LUMEN_SECRET_STORE);
+  const kind = opts.kind ?? setting;
   if (kind === 'memory') return createMemorySecretStore();
   if (kind === 'file') return fileStore();
   if (kind === 'database') {

@@ -69,6 +69,8 @@ describe('choosing the secret store', () => {
     expect(error.kind).toBe('usage');
     expect(error.message).toContain('LUMEN_SECRET_STORE');
     expect(error.message).toContain('"keychain", "file" or "database"');
+    // also when the caller names the store (a connected number's recorded one)
+    expect((await rejection(open({ LUMEN_SECRET_STORE: 'vault' }, 'file'))).code).toBe('usage');
   });
 
   it('refuses LUMEN_SECRET_STORE=database without a database URL or without LUMEN_MASTER_KEY, before connecting', async () => {
