@@ -94,6 +94,15 @@ describe('access', () => {
     expect(rebound.statusCode).toBe(403);
     const local = await relay.app.inject({ method: 'GET', url: '/console', headers: { ...auth, host: '127.0.0.1:8787' } });
     expect(local.statusCode).toBe(200);
+    // The token's exchange for a cookie is held to the same checks: no cookie for a rebound or forwarded request.
+    const exchange = `/console?token=${encodeURIComponent(token)}`;
+    for (const headers of [{ host: 'evil.example:8787' }, { 'x-forwarded-for': '192.0.2.7' }]) {
+      const answer = await relay.app.inject({ method: 'GET', url: exchange, headers });
+      expect(answer.statusCode, JSON.stringify(headers)).toBe(403);
+      expect(answer.headers['set-cookie']).toBeUndefined();
+    }
+    const remoteExchange = await relay.app.inject({ method: 'GET', url: exchange, remoteAddress: '192.0.2.7' });
+    expect(remoteExchange.statusCode).toBe(403);
   });
 
   it('names its stylesheet and script by their content, so the browser keeps them and a page waits on no other request', async () => {

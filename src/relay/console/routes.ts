@@ -104,8 +104,8 @@ export function registerConsole(app: FastifyInstance, deps: ConsoleDeps): void {
   const plain = (reply: FastifyReply, status: number, text: string) =>
     secure(reply).code(status).type('text/plain; charset=utf-8').send(text);
 
-  /** Loopback, a loopback Host, and the token; else the answer is sent and false returned. */
-  const allowed = (request: FastifyRequest, reply: FastifyReply): boolean => {
+  /** Loopback, no forwarding header and a loopback Host; else the answer is sent and false returned. */
+  const fromThisMachine = (request: FastifyRequest, reply: FastifyReply): boolean => {
     if (!isLoopback(request.socket.remoteAddress) || FORWARDING_HEADERS.some((h) => request.headers[h] !== undefined)) {
       void plain(reply, 403, 'The console answers only on this machine, never through a tunnel or proxy.');
       return false;
@@ -115,6 +115,12 @@ export function registerConsole(app: FastifyInstance, deps: ConsoleDeps): void {
       void plain(reply, 403, 'Open the console at 127.0.0.1 (the address `lumen console` prints).');
       return false;
     }
+    return true;
+  };
+
+  /** From this machine (above) with the token; else the answer is sent and false returned. */
+  const allowed = (request: FastifyRequest, reply: FastifyReply): boolean => {
+    if (!fromThisMachine(request, reply)) return false;
     const header = request.headers.authorization ?? '';
     const given = header.startsWith('Bearer ') ? header.slice(7) : cookieValue(request.headers.cookie, CONSOLE_COOKIE);
     if (given === undefined || !sameSecret(given, expected)) {
@@ -186,7 +192,7 @@ export function registerConsole(app: FastifyInstance, deps: ConsoleDeps): void {
   app.get<{ Querystring: Record<string, string | undefined> }>('/console', async (request, reply) => {
     const { token, ...rest } = request.query;
     if (token !== undefined) {
-      if (!isLoopback(request.socket.remoteAddress)) return plain(reply, 403, 'Loopback only.');
+      if (!fromThisMachine(request, reply)) return reply;
       if (!sameSecret(token, expected)) return plain(reply, 401, 'Wrong console token: open the URL `lumen console` prints.');
       const search = new URLSearchParams(rest as Record<string, string>).toString();
       return secure(reply)
