@@ -10,15 +10,34 @@ export function parsePort(value: string, flag = '--port'): number {
 }
 
 /** `--since 30m | 1h | 2d | 1w | <ISO date>` → an ISO timestamp. */
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/** A duration back from `now` (30m, 1h, 2d, 1w) or an ISO 8601 date (2026-12-01, 2026-12-01T09:30Z), as ISO text. */
 export function parseSince(value: string, now: Date): string {
-  const match = /^(\d+)\s*(s|m|h|d|w)$/.exec(value.trim());
+  const trimmed = value.trim();
+  const refuse = () =>
+    new UsageError(`--since takes a duration like 30m, 1h, 2d or a date like 2026-12-01 or 2026-12-01T09:30Z; got "${value}".`);
+  const match = /^(\d+)\s*(s|m|h|d|w)$/.exec(trimmed);
   if (match) {
     const unit = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 }[match[2] as 's' | 'm' | 'h' | 'd' | 'w'];
-    return new Date(now.getTime() - Number(match[1]) * unit * 1000).toISOString();
+    const date = new Date(now.getTime() - Number(match[1]) * unit * 1000);
+    if (Number.isNaN(date.getTime())) throw refuse();
+    return date.toISOString();
   }
-  const date = new Date(value);
-  if (Number.isNaN(date.getTime())) {
-    throw new UsageError(`--since takes a duration like 30m, 1h, 2d or a date; got "${value}".`);
+  const iso = ISO_DATE.exec(trimmed);
+  const date = new Date(trimmed);
+  if (!iso || Number.isNaN(date.getTime())) throw refuse();
+  // new Date() rolls 2026-02-30 over to 2 March; a day or time out of range is refused instead.
+  const [year, month, day, hour = '0', minute = '0', second = '0'] = iso.slice(1);
+  const calendar = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)));
+  if (
+    calendar.getUTCMonth() !== Number(month) - 1 ||
+    calendar.getUTCDate() !== Number(day) ||
+    Number(hour) > 23 ||
+    Number(minute) > 59 ||
+    Number(second) > 59
+  ) {
+    throw refuse();
   }
   return date.toISOString();
 }

@@ -151,7 +151,14 @@ export function execTarget(
   };
 }
 
-const SECRET_ENV = ['WHATSAPP_ACCESS_TOKEN', 'WHATSAPP_APP_SECRET', 'LUMEN_MASTER_KEY'];
+// The database URL carries the PostgreSQL password; the previous master key is a passphrase during a key change.
+const SECRET_ENV = [
+  'WHATSAPP_ACCESS_TOKEN',
+  'WHATSAPP_APP_SECRET',
+  'LUMEN_MASTER_KEY',
+  'LUMEN_PREVIOUS_MASTER_KEY',
+  'LUMEN_DATABASE_URL',
+];
 
 export function withoutSecrets(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const copy = { ...env };

@@ -224,6 +224,12 @@ describe('lumen relay start: /readyz and /metrics', () => {
     const bad = await lumen(['relay', 'start', '--port', '0', '--metrics-host', 'prometheus.example'], { env });
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toContain('--metrics-host takes client IP addresses');
+    for (const proxy of ['notanip', 'localhost', '10.0.0.0/33']) {
+      const refused = await lumen(['relay', 'start', '--port', '0', '--trust-proxy', proxy], { env });
+      expect(refused.exitCode, proxy).toBe(2);
+      expect(refused.stderr).toContain("--trust-proxy takes a proxy's IP address or a subnet");
+      expect(refused.stderr).not.toContain('bug in lumen');
+    }
   });
 });
 

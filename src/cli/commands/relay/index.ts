@@ -23,7 +23,7 @@ export const start = command({
     }),
     trustProxy: flag.variadic(
       '--trust-proxy <address...>',
-      "believe X-Forwarded-For from this proxy's address (the tunnel lumen starts is trusted already)",
+      "believe X-Forwarded-For from this proxy's IP address or subnet (the tunnel lumen starts is trusted already)",
     ),
     markRead: flag.boolean('--mark-read', 'mark each inbound message read (blue ticks) once it is stored'),
     typing: flag.boolean('--typing', 'show the typing indicator (and mark it read) while your code works on a message'),

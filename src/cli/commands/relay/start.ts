@@ -43,6 +43,14 @@ export async function run(ctx: Context, options: Options<typeof start>): Promise
       throw new UsageError(`--metrics-host takes client IP addresses or \`any\`; got "${address}".`);
     }
   }
+  for (const proxy of options.trustProxy ?? []) {
+    const [address = '', bits, ...rest] = proxy.split('/');
+    const family = isIP(address);
+    const width = family === 4 ? 32 : 128;
+    if (family === 0 || rest.length > 0 || (bits !== undefined && (!/^\d{1,3}$/.test(bits) || Number(bits) > width))) {
+      throw new UsageError(`--trust-proxy takes a proxy's IP address or a subnet like 10.0.0.0/8; got "${proxy}".`);
+    }
+  }
   const retentionMs = retentionSetting(ctx.config().retention);
   const { parseEventGroups } = await import('../../../relay/documents.js');
   const events = parseEventGroups(options.events);
