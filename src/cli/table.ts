@@ -12,7 +12,16 @@ const GAP = 2;
 /** A shrunk column keeps at least this many characters. */
 const MIN_SHRUNK = 8;
 
-export function table(headers: string[], rows: string[][], options: TableOptions = {}): string[] {
+/** Control characters (C0, DEL, C1) and bidirectional overrides, which a stranger's text could use to drive the terminal. */
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** Text from outside (a contact's name, a message) made safe to print: each such character becomes a visible `\u…`. */
+export function printable(text: string): string {
+  return text.replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+export function table(headers: string[], rawRows: string[][], options: TableOptions = {}): string[] {
+  const rows = rawRows.map((row) => row.map((cell) => printable(cell)));
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const width = options.width ?? (process.stdout.isTTY ? process.stdout.columns : undefined);
   if (width !== undefined && width > 0) {

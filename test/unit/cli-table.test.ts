@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { table } from '../../src/cli/table.js';
+import { printable, table } from '../../src/cli/table.js';
 
 describe('table', () => {
   it('fits the width it is given, cutting the widest column with …', () => {
@@ -12,5 +12,14 @@ describe('table', () => {
     const rows = [['a'.repeat(30), 'b'.repeat(30)]];
     expect(table(['A', 'B'], rows, { width: 40, shrink: 0 })[1]).toBe(`${'a'.repeat(7)}…  ${'b'.repeat(30)}`);
     expect(table(['A', 'B'], rows, {})[1]).toBe(`${'a'.repeat(30)}  ${'b'.repeat(30)}`);
+  });
+});
+
+describe('text from outside in human output', () => {
+  it('shows control characters and bidirectional overrides as visible escapes, so a stranger cannot drive the terminal', () => {
+    expect(printable('Ev\u001b[31mil\u001b]0;pwned\u0007 \u202egnp.exe\u0085')).toBe('Ev\\u001b[31mil\\u001b]0;pwned\\u0007 \\u202egnp.exe\\u0085');
+    expect(printable('Zoë 👋 مرحبا')).toBe('Zoë 👋 مرحبا');
+    const [, row] = table(['name'], [['Ev\u001b[2Jil']], { width: 0 });
+    expect(row).toBe('Ev\\u001b[2Jil');
   });
 });

@@ -2,6 +2,7 @@ import type { Context } from '../../context.js';
 import type { Options } from '../../declare.js';
 import { UserError } from '../../../errors.js';
 import { outboundSummary } from '../../../services/messages/send.js';
+import { printable } from '../../table.js';
 import type { Interaction, Store } from '../../../store/types.js';
 import type { show } from './index.js';
 
@@ -44,8 +45,8 @@ export async function run(ctx: Context, _options: Options<typeof show>, ref: str
     }
     const text = textOf(message.body);
     if (text !== null && (message.previousTexts?.length ?? 0) > 0) {
-      lines.push(`  Text      ${JSON.stringify(text)} (edited)`);
-      for (const earlier of message.previousTexts ?? []) lines.push(`    was ${JSON.stringify(earlier.text)} until ${ctx.time.at(earlier.at)}`);
+      lines.push(`  Text      ${printable(JSON.stringify(text))} (edited)`);
+      for (const earlier of message.previousTexts ?? []) lines.push(`    was ${printable(JSON.stringify(earlier.text))} until ${ctx.time.at(earlier.at)}`);
     }
     if (message.deletedAt) lines.push(`  Deleted   ${ctx.time.atRelative(message.deletedAt)}`);
     if (message.approvedBy) lines.push(`  Approved  by ${message.approvedBy} at ${message.approvedAt ? ctx.time.at(message.approvedAt) : '?'}`);

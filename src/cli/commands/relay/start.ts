@@ -2,6 +2,7 @@ import type { Context } from '../../context.js';
 import type { Options } from '../../declare.js';
 import { UsageError, UserError } from '../../../errors.js';
 import { parsePort } from '../../flag-values.js';
+import { printable, truncate } from '../../table.js';
 import { listenError, waitForShutdownSignal } from '../../serve.js';
 import type { RelayEvent } from '../../../relay/events.js';
 import type { TunnelProvider } from '../../../relay/tunnel.js';
@@ -223,7 +224,7 @@ export function printEvent(ctx: Context, event: RelayEvent, out: Output = ctx.ou
       return;
     case 'message':
       out.print(
-        `${s.cyan('←')} ${event.type} from ${displaySender(event.from)}${event.contactName ? ` (${event.contactName})` : ''} ${JSON.stringify(truncate(event.text, 80))}` +
+        `${s.cyan('←')} ${event.type} from ${displaySender(event.from)}${event.contactName ? ` (${printable(event.contactName)})` : ''} ${printable(JSON.stringify(truncate(event.text, 80)))}` +
           (event.duplicate ? s.dim('  (redelivery, already stored)') : ''),
       );
       return;
@@ -328,10 +329,6 @@ export function printEvent(ctx: Context, event: RelayEvent, out: Output = ctx.ou
 /** Phone senders are digits (shown as +E.164); username users are shown by their user id. */
 function displaySender(from: string): string {
   return /^\d+$/.test(from) ? `+${from}` : from;
-}
-
-function truncate(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
 function parseRate(value: string, flag: string): number {
