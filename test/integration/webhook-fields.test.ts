@@ -143,6 +143,9 @@ describe('statuses: pricing per sent message', () => {
     expect(byCategory.service).toMatchObject({ total: 1, read: 1, billable: 0 });
     expect(byCategory.marketing_lite).toMatchObject({ total: 1, billable: 1 });
     expect(usage.total).toMatchObject({ messages: 3, billable: 2 });
+    // Human output names the start in local time with its zone, as every other command does.
+    const humanUsage = await lumen(['usage', '--since', '1d'], { env: { ...home.env, TZ: 'UTC' } });
+    expect(humanUsage.stdout).toMatch(/^Messages sent since \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC \(by/);
   });
 });
 

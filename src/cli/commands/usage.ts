@@ -23,9 +23,9 @@ export async function run(ctx: Context, options: Options<typeof usage>): Promise
   );
   const data = { workspace: workspace.name, since, categories, total };
   ctx.out.result(data, () => {
-    if (categories.length === 0) return `No messages sent since ${since}.`;
+    if (categories.length === 0) return `No messages sent since ${ctx.time.at(since)}.`;
     return [
-      `Messages sent since ${since.replace('T', ' ').slice(0, 19)} (by Meta's pricing category; "unknown" until a status names it)`,
+      `Messages sent since ${ctx.time.at(since)} (by Meta's pricing category; "unknown" until a status names it)`,
       ...table(
         ['CATEGORY', 'MESSAGES', 'SENT', 'DELIVERED', 'READ', 'FAILED', 'BILLABLE'],
         [
