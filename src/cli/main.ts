@@ -1,5 +1,5 @@
-import { CommanderError } from './commander.js';
-import type { ErrorKind, Outcome } from '../errors.js';
+import { CommanderError, type Command } from './commander.js';
+import { UsageError, type ErrorKind, type Outcome } from '../errors.js';
 import { processIo, type CliIo, type OutputStream } from './io.js';
 import { buildProgram, type ProgramState } from './program.js';
 
@@ -39,7 +39,9 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   const debug = argv.includes('--debug');
   let code: number;
   try {
-    await (await buildProgram(state, argv, io)).parseAsync(argv);
+    const program = await buildProgram(state, argv, io);
+    if (argv.includes('--help') || argv.includes('-h')) refuseUnknownCommand(program, argv.slice(2));
+    await program.parseAsync(argv);
     code = EXIT_CODES[state.outcome];
   } catch (error) {
     code = await report(error, { json, debug, io });
@@ -57,6 +59,28 @@ function helpRequest(argv: string[]): string[] {
   if (rest.length === 0) return [node, script, '--help'];
   if (rest[0] === 'help') return [node, script, ...rest.slice(1), '--help'];
   return argv;
+}
+
+/**
+ * commander answers `lumen bogus --help` (and so `lumen help bogus`) with the top-level help and exit 0; as gh does,
+ * a word that names no command is an unknown command instead. The walk stops at a command without subcommands
+ * (what follows is its arguments) and at the first flag.
+ */
+function refuseUnknownCommand(program: Command, words: string[]): void {
+  let command = program;
+  for (const word of words) {
+    if (word.startsWith('-') || command.commands.length === 0) return;
+    const next = command.commands.find((c) => c.name() === word || c.aliases().includes(word));
+    if (!next) {
+      const path = [...names(command), word].join(' ');
+      throw new UsageError(`unknown command '${path}'`, 'Run `lumen --help` to see the commands.');
+    }
+    command = next;
+  }
+}
+
+function names(command: Command): string[] {
+  return command.parent ? [...names(command.parent), command.name()] : [];
 }
 
 interface Reported {

@@ -37,6 +37,22 @@ describe('lumen --help and usage errors', () => {
     expect(result.stderr.trim().split('\n')[0]).toBe("Error: unknown option '--frobnicate'");
   });
 
+  it('help for a command that does not exist is an unknown command, exit 2, not the top-level help', async () => {
+    for (const args of [['help', 'bogus'], ['bogus', '--help'], ['help', 'templates', 'bogus']]) {
+      const result = await lumen(args, { env: home.env });
+      expect(result.exitCode, args.join(' ')).toBe(2);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toMatch(/^Error: unknown command '(templates )?bogus'/);
+    }
+    const json = await lumen(['help', 'bogus', '--json'], { env: home.env });
+    expect(json.exitCode).toBe(2);
+    expect(JSON.parse(json.stdout).error).toMatchObject({ code: 'usage', message: "unknown command 'bogus'" });
+    // What names a command still shows its help, arguments and all.
+    const shown = await lumen(['help', 'messages', 'show'], { env: home.env });
+    expect(shown.exitCode).toBe(0);
+    expect(shown.stdout).toMatch(/^Usage: lumen messages show \[options\] <id>/);
+  });
+
   it('with --json, errors are one JSON document on stdout', async () => {
     const result = await lumen(['templates', 'list', '--json'], { env: home.env });
     expect(result.exitCode).toBe(1);
