@@ -9,7 +9,6 @@ export function parsePort(value: string, flag = '--port'): number {
   return port;
 }
 
-/** `--since 30m | 1h | 2d | 1w | <ISO date>` → an ISO timestamp. */
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
 
 /** A duration back from `now` (30m, 1h, 2d, 1w) or an ISO 8601 date (2026-12-01, 2026-12-01T09:30Z), as ISO text. */
