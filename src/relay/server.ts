@@ -21,6 +21,7 @@ import { commandDestination, Forwarder, urlDestination, type ForwardDestination 
 import type { RelayEvent, RelayEventSink } from './events.js';
 import { GroupCommitter } from './ingest.js';
 import type { RateLimitSettings } from './limits.js';
+import { holdRelayLease, type HeldRelayLease } from './lease.js';
 import { removeRelayState, writeRelayState } from './state-file.js';
 import { describeSystemFault } from '../store/faults.js';
 import { startTunnel, type Tunnel, type TunnelProvider } from './tunnel.js';
@@ -39,8 +40,6 @@ export interface RelayOptions {
   limits?: Partial<RateLimitSettings>;
   /** Where the running relay's address is recorded for `lumen relay status`. */
   stateFile?: string;
-  /** This relay is the only one on its database (SQLite: one relay per LUMEN_HOME), so no other holds claims. */
-  soleDispatcher?: boolean;
   /** Proxies whose X-Forwarded-For is believed besides the tunnel lumen starts (--trust-proxy). */
   trustProxy?: string[];
   /** Where inbound media files are stored (LUMEN_HOME/media). */
@@ -92,6 +91,8 @@ export interface RelayHandle {
   register(scope: CallbackScope): Promise<Registration[]>;
   /** Stops accepting, answers what is in flight, finishes the commit queue and deliveries, closes everything. */
   close(): Promise<void>;
+  /** Settles if another relay took this one's lease over (it stalled past RELAY_LEASE_MS): this relay must stop. */
+  leaseLost: Promise<void>;
 }
 
 export const SIGNING_SECRET_KEY = 'relay/signing_secret';
@@ -145,7 +146,22 @@ export async function relaySigningSecret(secrets: SecretStore): Promise<string> 
   return created;
 }
 
+/**
+ * Starts the relay. On SQLite it first takes the database's relay lease (refused with `relay_running` while another
+ * relay holds it), so only the one relay of a LUMEN_HOME frees the claims a killed one left.
+ */
 export async function startRelay(relayDeps: RelayDeps, options: RelayOptions): Promise<RelayHandle> {
+  const { relayLease } = relayDeps.store;
+  const lease = relayLease ? await holdRelayLease(relayLease, relayDeps.now) : undefined;
+  try {
+    return await serve(relayDeps, options, lease);
+  } catch (error) {
+    await lease?.release();
+    throw error;
+  }
+}
+
+async function serve(relayDeps: RelayDeps, options: RelayOptions, lease?: HeldRelayLease): Promise<RelayHandle> {
   let deps = relayDeps;
   if (options.forwardTo && options.exec) {
     throw new UsageError('Choose one consumer: --forward-to or --exec, not both.');
@@ -406,8 +422,8 @@ export async function startRelay(relayDeps: RelayDeps, options: RelayOptions): P
     },
   });
 
-  // The only dispatcher on this database (one relay per LUMEN_HOME): claims a killed relay left are free at once.
-  if (options.soleDispatcher) {
+  // The only dispatcher on this database (it holds the lease): claims a killed relay left are free at once.
+  if (lease) {
     if (dispatcher) await store.dispatch.releaseClaims();
     if (eventForwarder) await store.forwards.events.releaseClaims();
     if (rawForwarder) await store.forwards.raw.releaseClaims();
@@ -476,6 +492,7 @@ export async function startRelay(relayDeps: RelayDeps, options: RelayOptions): P
     deliveries,
     integrations: directory.all(),
     app,
+    leaseLost: lease?.lost ?? new Promise<void>(() => {}),
     async register(scope) {
       if (!publicUrl) return [];
       const outcomes: Registration[] = [];
@@ -505,6 +522,7 @@ export async function startRelay(relayDeps: RelayDeps, options: RelayOptions): P
         await purging;
         await tunnel?.stop();
         if (options.stateFile) removeRelayState(options.stateFile);
+        await lease?.release();
       })();
       return closing;
     },

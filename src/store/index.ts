@@ -8,6 +8,7 @@ import { createInboxRepo } from './repos/inbox.js';
 import { createMaintenanceRepo } from './repos/maintenance.js';
 import { createMediaRepo } from './repos/media.js';
 import { createOutboundRepo } from './repos/outbound.js';
+import { createRelayLeaseRepo } from './repos/relay-lease.js';
 import { createSendSlotRepo } from './repos/send-slots.js';
 import { createIntegrationRepo } from './repos/integrations.js';
 import { createTemplateRepo } from './repos/templates.js';
@@ -37,6 +38,7 @@ export function openStore(path: string, options: StoreOptions = {}): Store {
     console: createConsoleRepo(db),
     forwards: { events: createForwardQueueRepo(db, 'webhook_events'), raw: createForwardQueueRepo(db, 'raw_deliveries') },
     facts: createFactsRepo(db),
+    relayLease: createRelayLeaseRepo(db),
     async quickCheck() {
       return (db.pragma('quick_check', { simple: true }) as string) ?? 'ok';
     },

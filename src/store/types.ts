@@ -127,9 +127,35 @@ export interface Store {
   forwards: { events: ForwardQueueRepo; raw: ForwardQueueRepo };
   /** Webhook facts lumen keeps: account facts, preferences, usage, the event log. */
   facts: FactsRepo;
+  /**
+   * The one relay a SQLite database allows (one per LUMEN_HOME). Absent on PostgreSQL, where many relays share the
+   * database and a dead one's claims simply run out (DISPATCH_LEASE_MS).
+   */
+  relayLease?: RelayLeaseRepo;
   /** SQLite's `PRAGMA quick_check` (PostgreSQL: a round trip through the schema): 'ok', or the first problem found. */
   quickCheck(): Promise<string>;
   close(): Promise<void>;
+}
+
+/** Who holds a relay lease: a random id per running relay, its process and the machine it runs on. */
+export interface RelayLeaseHolder {
+  holder: string;
+  pid: number;
+  host: string;
+}
+
+export interface RelayLeaseRepo {
+  /**
+   * Takes the lease until `until` (ISO) in one transaction, unless another holder has it: one whose lease has not run
+   * out and whose process `alive` says still runs (asked only for a holder on this host). Returns who has it then.
+   */
+  take(holder: RelayLeaseHolder, now: string, until: string, alive: (pid: number) => boolean): Promise<
+    { taken: true } | { taken: false; current: RelayLeaseHolder }
+  >;
+  /** Moves this holder's lease on; false when it is no longer the holder (another relay took it over). */
+  renew(holder: string, until: string): Promise<boolean>;
+  /** Gives the lease up (nothing when this holder no longer has it). */
+  release(holder: string): Promise<void>;
 }
 
 /** What a purge covers: everything older than `cutoff` (ISO), in one workspace or (the relay's retention) all. */

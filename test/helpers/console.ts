@@ -39,7 +39,7 @@ export async function consoleSetup(sandbox: SandboxHandle, env: NodeJS.ProcessEn
     async start(options = {}) {
       setup.relay = await startRelay(
         { ...services, onEvent: (event) => setup.events.push(event) },
-        { host: '127.0.0.1', port: 0, mediaDir: home.path('media'), soleDispatcher: true, ...options },
+        { host: '127.0.0.1', port: 0, mediaDir: home.path('media'), ...options },
       );
       sandbox.setWebhookUrl(`${setup.relay.url}/webhooks/whatsapp/${integration.id}`);
       return setup.relay;

@@ -60,7 +60,7 @@ function services(): ServiceDeps {
 async function start(options: Partial<RelayOptions> = {}, now?: () => Date): Promise<RelayHandle> {
   relay = await startRelay(
     { ...services(), ...(now ? { now } : {}), onEvent: (event) => events.push(event) },
-    { host: '127.0.0.1', port: 0, mediaDir: home.path('media'), soleDispatcher: true, ...options },
+    { host: '127.0.0.1', port: 0, mediaDir: home.path('media'), ...options },
   );
   sandbox.setWebhookUrl(`${relay.url}/webhooks/whatsapp/${integration.id}`);
   return relay;

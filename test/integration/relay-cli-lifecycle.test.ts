@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { signBody } from '../../src/relay/signature.js';
-import { inPool } from '../helpers/async.js';
+import { eventually, inPool } from '../helpers/async.js';
 import { lumen, runLumen } from '../helpers/cli.js';
 import { withDb } from '../helpers/home.js';
 import { postSigned, startRelay, startSlowPost, type RelayExit } from '../helpers/relay.js';
@@ -149,5 +149,49 @@ describe('one relay per LUMEN_HOME', () => {
     expect(error.message).toContain(`pid ${first.pid}`);
     const status = await lumenJson(['relay', 'status']);
     expect(status).toMatchObject({ pid: first.pid, url: first.url });
+  });
+
+  it('lets only one of two relays started at the same moment run (the database holds the lease, not relay.json)', async () => {
+    // Given two relays started together on one LUMEN_HOME, before either has written relay.json
+    const outcomes = await Promise.allSettled([startRelay(env), startRelay(env)]);
+    // Then exactly one listens and the other refused with relay_running
+    const started = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+    const refused = outcomes.flatMap((o) => (o.status === 'rejected' ? [String(o.reason)] : []));
+    expect(started).toHaveLength(1);
+    expect(refused).toHaveLength(1);
+    expect(refused[0]).toContain('"code":"relay_running"');
+    expect(refused[0]).toContain(`pid ${started[0]!.pid}`);
+  });
+
+  it('refuses a relay started while the first is still stopping, so the message in flight is handed on once', async () => {
+    // Given a relay whose --exec handler is working on a message (it finishes once the test lets it)
+    const { existsSync, readFileSync, writeFileSync } = await import('node:fs');
+    const [runs, working, finish] = [home.path('runs'), home.path('working'), home.path('finish')];
+    const handler = `cat > /dev/null; echo run >> ${runs}; touch ${working}; while [ ! -e ${finish} ]; do sleep 0.02; done`;
+    const first = await startRelay(env, ['--exec', handler]);
+    const answer = await postSigned(
+      webhookUrl(first.url),
+      textDelivery(sandbox.phoneNumberId, { wamid: newWamid('inflight'), from: '15555000009', body: 'once please' }),
+      sandbox.appSecret,
+    );
+    expect(answer.status, answer.text).toBe(200);
+    await eventually(() => expect(existsSync(working)).toBe(true));
+    // When it is told to stop (it waits for the handler) and a second relay starts meanwhile
+    const stopping = first.stop();
+    await first.waitForEvent((e) => e.event === 'stopping');
+    const second = await startRelay(env, ['--exec', handler]).then(
+      (relay) => relay,
+      (error: unknown) => error as Error,
+    );
+    // Then the second is refused, naming the first
+    expect(second).toBeInstanceOf(Error);
+    expect(String(second)).toContain('"code":"relay_running"');
+    expect(String(second)).toContain(`pid ${first.pid}`);
+    // and once the handler finishes the first exits 0, having run it once; a relay may start after it
+    writeFileSync(finish, '');
+    expect(await stopping).toEqual({ exitCode: 0, signal: undefined });
+    expect(readFileSync(runs, 'utf8')).toBe('run\n');
+    const next = await startRelay(env);
+    expect((await next.stop()).exitCode).toBe(0);
   });
 });

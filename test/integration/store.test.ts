@@ -116,3 +116,75 @@ describe('inbox', () => {
     expect(await first.lastInboundAt('wa_a', '15551234567')).toBe('2026-01-01T00:00:00.000Z');
   });
 });
+
+describe('relay lease', () => {
+  const alive = (pids: number[]) => (pid: number) => pids.includes(pid);
+  /** 10:00 plus `seconds`, as the store is given times. */
+  const at = (seconds: number) => new Date(Date.UTC(2026, 11, 3, 10, 0, seconds)).toISOString();
+  const a = { holder: 'relay-a', pid: 101, host: 'here' };
+  const b = { holder: 'relay-b', pid: 102, host: 'here' };
+
+  it('has one holder at a time: a second relay is refused while the first lives and its lease runs', async () => {
+    // Given two stores on one file (two processes), and relay A holding the lease until 10:00:30
+    const first = openStore(join(dir, 'lumen.db'));
+    const second = openStore(join(dir, 'lumen.db'));
+    try {
+      expect(await first.relayLease!.take(a, at(0), at(30), alive([101, 102]))).toEqual({ taken: true });
+      // When B tries while A's process runs, then A renews
+      expect(await second.relayLease!.take(b, at(1), at(31), alive([101, 102]))).toEqual({
+        taken: false,
+        current: a,
+      });
+      expect(await first.relayLease!.renew(a.holder, at(40))).toBe(true);
+      // Then B still may not take it before the renewed lease runs out, and may once A released it
+      expect((await second.relayLease!.take(b, at(35), at(65), alive([101, 102]))).taken).toBe(false);
+      await first.relayLease!.release(a.holder);
+      expect(await second.relayLease!.take(b, at(36), at(66), alive([101, 102]))).toEqual({ taken: true });
+      // and A, no longer the holder, cannot renew or release B's lease
+      expect(await first.relayLease!.renew(a.holder, at(120))).toBe(false);
+      await first.relayLease!.release(a.holder);
+      expect((await first.relayLease!.take(a, at(37), at(67), alive([101, 102]))).taken).toBe(false);
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
+
+  it('is taken over at once from a killed holder on this host, and after its lease ran out from one elsewhere', async () => {
+    const store = openStore(join(dir, 'lumen.db'));
+    try {
+      // Given A holding the lease, then killed (its pid no longer runs): B takes it over without waiting
+      await store.relayLease!.take(a, at(0), at(30), alive([101]));
+      expect(await store.relayLease!.take(b, at(1), at(31), alive([102]))).toEqual({ taken: true });
+      expect(await store.relayLease!.renew(a.holder, at(40))).toBe(false);
+      // A holder on another host: its pid means nothing here, so only its lease running out frees it
+      const far = { holder: 'relay-c', pid: 999, host: 'elsewhere' };
+      await store.relayLease!.release(b.holder);
+      await store.relayLease!.take(far, at(60), at(90), alive([]));
+      expect((await store.relayLease!.take(a, at(70), at(100), alive([]))).taken).toBe(false);
+      expect((await store.relayLease!.take(a, at(91), at(121), alive([]))).taken).toBe(true);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('tells the relay holding it when another took it over, and refuses a second relay in the same process', async () => {
+    const store = openStore(join(dir, 'lumen.db'));
+    const { holdRelayLease } = await import('../../src/relay/lease.js');
+    try {
+      // Given a relay holding the lease (renewed every 20 ms here)
+      const held = await holdRelayLease(store.relayLease!, () => new Date(), 60);
+      await expect(holdRelayLease(store.relayLease!, () => new Date())).rejects.toMatchObject({ code: 'relay_running' });
+      // When another holder takes it over (as one would after this relay stalled past its lease)
+      const db = new Database(join(dir, 'lumen.db'));
+      db.prepare("UPDATE relay_lease SET holder = 'someone-else'").run();
+      db.close();
+      // Then the next renewal finds it lost
+      await held.lost;
+      await held.release();
+      expect(await store.relayLease!.renew('someone-else', new Date().toISOString())).toBe(true);
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -61,7 +61,7 @@ function services(): ServiceDeps {
 async function start(options: Partial<RelayOptions> = {}): Promise<RelayHandle> {
   relay = await startRelay(
     { ...services(), onEvent: (event) => events.push(event) },
-    { host: '127.0.0.1', port: 0, mediaDir: home.path('media'), soleDispatcher: true, localApi: true, ...options },
+    { host: '127.0.0.1', port: 0, mediaDir: home.path('media'), localApi: true, ...options },
   );
   sandbox.setWebhookUrl(`${relay.url}/webhooks/whatsapp/${integration.id}`);
   return relay;

@@ -57,7 +57,7 @@ async function start(): Promise<RelayHandle> {
   const port = await freePort();
   const relay = await startRelay(
     { ...services(), onEvent: (event) => events.push(event) },
-    { host: '127.0.0.1', port, publicUrl: `http://127.0.0.1:${port}`, mediaDir: home.path('media'), soleDispatcher: true },
+    { host: '127.0.0.1', port, publicUrl: `http://127.0.0.1:${port}`, mediaDir: home.path('media') },
   );
   relays.push(relay);
   return relay;

@@ -71,7 +71,8 @@ export async function run(ctx: Context, options: Options<typeof start>): Promise
   const { runningRelay } = await import('../../../relay/state-file.js');
   const other = await runningRelay(stateFile);
   if (other) {
-    // Two relays on one LUMEN_HOME would both work the same delivery queue and hand messages on twice.
+    // Two relays on one LUMEN_HOME would both work the same delivery queue and hand messages on twice. This names
+    // the running one's URL; the database's relay lease (taken in startRelay) is what makes the refusal certain.
     throw new UserError(`A relay is already running for this LUMEN_HOME (pid ${other.pid} on ${other.url}).`, {
       code: 'relay_running',
       hint: 'Stop it first (Ctrl-C in its terminal, or kill its pid), or use another LUMEN_HOME.',
@@ -121,9 +122,6 @@ export async function run(ctx: Context, options: Options<typeof start>): Promise
       limits: { perIntegration, perWorkspace },
       trustProxy: options.trustProxy,
       stateFile,
-      // Only SQLite guarantees one relay per database (one per LUMEN_HOME); on PostgreSQL other relays' claims are
-      // live, and a dead relay's expire after the lease (DISPATCH_LEASE_MS).
-      soleDispatcher: store.backend === 'sqlite',
       mediaDir: join(ctx.paths.dataDir, 'media'),
       mediaMaxBytes,
       markRead: options.markRead,
@@ -148,15 +146,26 @@ export async function run(ctx: Context, options: Options<typeof start>): Promise
   const registrations = options.register ? await relay.register(options.callbackScope as 'phone' | 'waba') : [];
   if (!ctx.globals.json) banner(out, relay, options.logFile !== undefined, registrations.length > 0 && registrations.every((r) => r.ok));
 
+  let overtaken = false;
   try {
-    const signal = await stopSignal;
-    print({ event: 'stopping', signal });
+    const signal = await Promise.race([stopSignal, relay.leaseLost.then(() => undefined)]);
+    if (signal === undefined) {
+      overtaken = true;
+      print({ event: 'error', message: 'Another relay took this LUMEN_HOME over while this one stalled: this one stops.' });
+    }
+    print({ event: 'stopping', signal: signal ?? 'lease_lost' });
     await relay.close();
     print({ event: 'stopped' });
   } finally {
     stopSignal.dispose();
   }
   closeLog();
+  if (overtaken) {
+    throw new UserError('Another relay runs for this LUMEN_HOME now; this one stopped.', {
+      code: 'relay_running',
+      hint: 'Run one relay per LUMEN_HOME (`lumen relay status` shows which).',
+    });
+  }
 }
 
 /** With a log file the secrets are not written into it: a log is copied and read by more people than a terminal. */
