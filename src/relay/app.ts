@@ -17,6 +17,8 @@ import { parseSignatureHeader, verifySignature } from './signature.js';
 
 /** Meta's deliveries are small; 3 MiB leaves room for big batches and refuses abuse. */
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
+/** How long a request may take to arrive whole (headers and body): slow clients (slowloris) are cut off after it. */
+export const REQUEST_TIMEOUT_MS = 15_000;
 
 export interface RelayAppDeps {
   directory: IntegrationDirectory;
@@ -70,11 +72,10 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
     // Node checks request deadlines only every connectionsCheckingInterval (30 s by default), and Fastify sets
     // requestTimeout after the server exists, so headersTimeout stays at 60 s: set them where they take effect.
     serverFactory: (handler) =>
-      createServer({ requestTimeout: 15_000, headersTimeout: 10_000, connectionsCheckingInterval: 1_000 }, handler),
+      createServer({ requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: 10_000, connectionsCheckingInterval: 1_000 }, handler),
     logger: false,
     bodyLimit: MAX_BODY_BYTES,
-    // Slow clients (slowloris) are cut off instead of holding sockets forever.
-    requestTimeout: 15_000,
+    requestTimeout: REQUEST_TIMEOUT_MS,
     connectionTimeout: 30_000,
     keepAliveTimeout: 10_000,
     // X-Forwarded-For is believed only from the proxies named: the tunnel lumen started (loopback) or --trust-proxy.

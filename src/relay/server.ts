@@ -10,7 +10,7 @@ import type { CallbackScope } from '../graph/webhooks.js';
 import { registerWebhook, type Registration } from '../services/whatsapp/webhook.js';
 import type { SecretStore } from '../secrets/types.js';
 import type { IngestOutcome, Integration, Interaction } from '../store/types.js';
-import { buildApp } from './app.js';
+import { buildApp, REQUEST_TIMEOUT_MS } from './app.js';
 import { DeliveryLog } from './deliveries.js';
 import { MediaFetcher } from './media.js';
 import { Replier, repliesIn } from './replies.js';
@@ -346,6 +346,7 @@ async function serve(relayDeps: RelayDeps, options: RelayOptions, lease?: HeldRe
   let url: string | null = null;
   let publicUrl: string | null = null;
   const committer = new GroupCommitter(store.inbox);
+  let cutOff = false;
   const app = buildApp({
     deliveries,
     ...(token
@@ -371,7 +372,10 @@ async function serve(relayDeps: RelayDeps, options: RelayOptions, lease?: HeldRe
     // The tunnel lumen starts connects from loopback and names the real client; so may a proxy the user names.
     trustProxy: [...(options.tunnel ? ['127.0.0.1', '::1'] : []), ...(options.trustProxy ?? [])],
     now: deps.now,
-    onEvent: deps.onEvent,
+    // Once stopping cut the last clients off, their requests' ends are not news: the cut-off says it once.
+    onEvent: (event) => {
+      if (!cutOff) deps.onEvent(event);
+    },
     ...(localApiKey
       ? {
           localApi: {
@@ -510,7 +514,19 @@ async function serve(relayDeps: RelayDeps, options: RelayOptions, lease?: HeldRe
         tails.clear();
         for (const end of ending) end();
         if (retentionTimer) clearInterval(retentionTimer);
-        await app.close(); // stops accepting; in-flight requests finish (their commits included)
+        // Stops accepting; in-flight requests finish (their commits included). A closed server no longer checks
+        // request deadlines, so a client stalled mid-body would hold it open forever: after the deadline it is cut
+        // off (it got no 200; Meta sends it again).
+        const deadline = setTimeout(() => {
+          cutOff = true;
+          deps.onEvent({
+            event: 'error',
+            message: `Deliveries still arriving ${REQUEST_TIMEOUT_MS / 1000} s after the stop were cut off: they got no 200, so Meta sends them again.`,
+          });
+          app.server.closeAllConnections();
+        }, REQUEST_TIMEOUT_MS);
+        await app.close();
+        clearTimeout(deadline);
         await committer.drain();
         await new Promise((resolve) => setImmediate(resolve)); // their reports (scheduled after each answer) go out
         await dispatcher?.stop();
