@@ -1,6 +1,6 @@
 import { loadConfigFile, pickSetting, resolveGraphSettings, type ConfigFile } from '../config/config.js';
 import { resolvePaths, type Paths } from '../config/paths.js';
-import { UserError } from '../errors.js';
+import { UsageError, UserError } from '../errors.js';
 import type { GraphClient } from '../graph/client.js';
 import type { SecretBackendKind, SecretStore } from '../secrets/types.js';
 import type { Store, Workspace } from '../store/types.js';
@@ -14,6 +14,9 @@ import { timeFormat, type TimeFormat } from './time.js';
 
 /** `--json`, `--no-input` (`input: false`), `--workspace`, `--debug`, as declared in commands/index.ts. */
 export type GlobalOptions = FlagValues<typeof globalFlags>;
+
+/** What --workspace may name when it creates a workspace (one made earlier under another name is still found). */
+const WORKSPACE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** The workspace used without --workspace: it always exists (it is created the first time it is used). */
 export const DEFAULT_WORKSPACE = 'default';
@@ -129,9 +132,15 @@ export function createContext(globals: GlobalOptions, overrides: ContextOverride
     async workspace({ create = false } = {}) {
       const store = await context.store();
       const name = globals.workspace;
-      if (create || name === DEFAULT_WORKSPACE) return store.workspaces.ensure(name, now().toISOString());
+      if (name === DEFAULT_WORKSPACE) return store.workspaces.ensure(name, now().toISOString());
       const found = await store.workspaces.findByName(name);
       if (found) return found;
+      if (!WORKSPACE_NAME.test(name)) {
+        throw new UsageError(
+          `${JSON.stringify(name)} is not a workspace name: up to 64 letters, digits, ".", "-" and "_", starting with a letter or digit.`,
+        );
+      }
+      if (create) return store.workspaces.ensure(name, now().toISOString());
       const names = (await store.workspaces.list()).map((w) => `"${w.name}"`);
       const fromEnv = env.LUMEN_WORKSPACE === name ? ` (LUMEN_WORKSPACE is set to "${name}")` : '';
       throw new UserError(`No workspace "${name}".`, {

@@ -211,6 +211,27 @@ describe('workspaces', () => {
     expect(await workspaceNames()).toEqual(['acme']);
   });
 
+  it('refuses to create a workspace whose name is blank or holds control characters (exit 2, nothing created)', async () => {
+    for (const name of ['', '  ', 'a\u0001b', 'a b', '-x', 'x'.repeat(65)]) {
+      // When connect would create it, or a read-only command names it
+      const connect = await runLumen([...connectArgs(), '-w', name], { env: graphEnv() });
+      const status = await runLumen(['whatsapp', 'status', '--json'], { env: { ...home.env, LUMEN_WORKSPACE: name } });
+      // Then it is a usage error naming the rule, with the name escaped
+      expect(connect.exitCode).toBe(2);
+      expect(JSON.parse(connect.stdout).error).toEqual({
+        code: 'usage',
+        message: `${JSON.stringify(name)} is not a workspace name: up to 64 letters, digits, ".", "-" and "_", starting with a letter or digit.`,
+        hint: null,
+      });
+      if (name.trim() === '') continue; // a blank LUMEN_WORKSPACE counts as not set
+      expect(status.exitCode).toBe(2);
+      expect(JSON.parse(status.stdout).error.message).toContain(`${JSON.stringify(name)} is not a workspace name`);
+    }
+    // And the names it allows still work
+    expect((await runLumen([...connectArgs(), '-w', 'acme.eu_2-b'], { env: graphEnv() })).exitCode).toBe(0);
+    expect(await workspaceNames()).toEqual(['acme.eu_2-b', 'default']); // default: the blank LUMEN_WORKSPACE above
+  });
+
   it('setting an approval policy creates its workspace (before its first number); showing it does not', async () => {
     const show = await runLumen(['approvals', 'policy', '-w', 'beta', '--json'], { env: home.env });
     expect(show.exitCode).toBe(1);
