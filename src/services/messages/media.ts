@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile, rm, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, readFile, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { UsageError, UserError } from '../../errors.js';
 import { getMediaInfo, uploadMedia } from '../../graph/media.js';
@@ -17,7 +18,14 @@ export type MediaArgument = { source: MediaSource } | { file: { path: string; mi
 export async function mediaArgument(type: MediaType, value: string): Promise<MediaArgument> {
   if (/^https?:\/\//i.test(value)) return { source: { link: value } };
   const info = await stat(value).catch(() => undefined);
-  if (info?.isFile()) return { file: { path: value, mimeType: checkMediaFile(type, value, info.size), size: info.size } };
+  if (info?.isFile()) {
+    const mimeType = checkMediaFile(type, value, info.size);
+    await access(value, constants.R_OK).catch(() => {
+      throw new UsageError(`--${type} ${value}: the file cannot be read (permission denied).`);
+    });
+    return { file: { path: value, mimeType, size: info.size } };
+  }
+  if (info?.isDirectory()) throw new UsageError(`--${type} ${value}: is a directory; name a file in it.`);
   if (/^\d{5,}$/.test(value)) return { source: { id: value } };
   throw new UsageError(`--${type} ${value}: no such file, and not an http(s) URL or a media id.`);
 }
