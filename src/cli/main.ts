@@ -57,8 +57,25 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
 function helpRequest(argv: string[]): string[] {
   const [node = 'node', script = 'lumen', ...rest] = argv;
   if (rest.length === 0) return [node, script, '--help'];
-  if (rest[0] === 'help') return [node, script, ...rest.slice(1), '--help'];
+  const first = commandWords(rest)[0];
+  if (first?.word === 'help') return [node, script, ...rest.filter((_, i) => i !== first.at), '--help'];
   return argv;
+}
+
+/** The global flags that take a value (`-w acme`): their value is not a command word. */
+const GLOBAL_VALUE_FLAGS = new Set(['-w', '--workspace']);
+
+/** The words of argv up to its first flag that is not a global one, with where each was: the command path. */
+function commandWords(args: string[]): Array<{ word: string; at: number }> {
+  const words: Array<{ word: string; at: number }> = [];
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = args[i] as string;
+    if (GLOBAL_VALUE_FLAGS.has(arg)) i += 1;
+    else if (['--json', '--no-input', '--debug'].includes(arg) || arg.startsWith('--workspace=')) continue;
+    else if (arg.startsWith('-')) break;
+    else words.push({ word: arg, at: i });
+  }
+  return words;
 }
 
 /**
@@ -66,10 +83,10 @@ function helpRequest(argv: string[]): string[] {
  * a word that names no command is an unknown command instead. The walk stops at a command without subcommands
  * (what follows is its arguments) and at the first flag.
  */
-function refuseUnknownCommand(program: Command, words: string[]): void {
+function refuseUnknownCommand(program: Command, args: string[]): void {
   let command = program;
-  for (const word of words) {
-    if (word.startsWith('-') || command.commands.length === 0) return;
+  for (const { word } of commandWords(args)) {
+    if (command.commands.length === 0) return;
     const next = command.commands.find((c) => c.name() === word || c.aliases().includes(word));
     if (!next) {
       const path = [...names(command), word].join(' ');

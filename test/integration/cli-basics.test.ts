@@ -44,13 +44,18 @@ describe('lumen --help and usage errors', () => {
       expect(result.stdout).toBe('');
       expect(result.stderr).toMatch(/^Error: unknown command '(templates )?bogus'/);
     }
-    const json = await lumen(['help', 'bogus', '--json'], { env: home.env });
-    expect(json.exitCode).toBe(2);
-    expect(JSON.parse(json.stdout).error).toMatchObject({ code: 'usage', message: "unknown command 'bogus'" });
+    // Global flags before `help` (or before the command) change nothing
+    for (const args of [['help', 'bogus', '--json'], ['--json', 'help', 'relay', 'bogus'], ['-w', 'acme', '--json', 'relay', 'bogus', '--help']]) {
+      const json = await lumen(args, { env: home.env });
+      expect(json.exitCode, args.join(' ')).toBe(2);
+      expect(JSON.parse(json.stdout).error).toMatchObject({ code: 'usage', message: expect.stringMatching(/^unknown command '(relay )?bogus'$/) });
+    }
     // What names a command still shows its help, arguments and all.
-    const shown = await lumen(['help', 'messages', 'show'], { env: home.env });
-    expect(shown.exitCode).toBe(0);
-    expect(shown.stdout).toMatch(/^Usage: lumen messages show \[options\] <id>/);
+    for (const args of [['help', 'messages', 'show'], ['--json', '-w', 'acme', 'help', 'messages', 'show']]) {
+      const shown = await lumen(args, { env: home.env });
+      expect(shown.exitCode).toBe(0);
+      expect(shown.stdout).toMatch(/^Usage: lumen messages show \[options\] <id>/);
+    }
   });
 
   it('with --json, errors are one JSON document on stdout', async () => {
