@@ -232,11 +232,16 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
       const mode = request.query['hub.mode'];
       const token = request.query['hub.verify_token'];
       const challenge = request.query['hub.challenge'];
-      const ok =
-        mode === 'subscribe' &&
-        typeof token === 'string' &&
-        typeof challenge === 'string' &&
-        deps.directory.verifyTokenMatches(integration, token);
+      if (mode !== 'subscribe' || typeof token !== 'string' || typeof challenge !== 'string' || challenge === '') {
+        return reject(
+          reply,
+          400,
+          'not_a_handshake',
+          "Not a verification handshake: Meta's has hub.mode=subscribe, hub.verify_token and hub.challenge.",
+          integration.id,
+        );
+      }
+      const ok = deps.directory.verifyTokenMatches(integration, token);
       emit({ event: 'handshake', integrationId: integration.id, ok });
       const n = note(request);
       if (n) Object.assign(n, { kind: 'handshake', summary: ok ? 'verified' : 'wrong verify token' });

@@ -80,7 +80,7 @@ describe('relay app (inject)', () => {
     const wrong = await relay.inject({ url: '/webhooks/whatsapp/wa_care?hub.mode=subscribe&hub.verify_token=x&hub.challenge=1' });
     expect(wrong.statusCode).toBe(403);
     const mode = await relay.inject({ url: '/webhooks/whatsapp/wa_care?hub.mode=unsubscribe&hub.verify_token=lvt_right&hub.challenge=1' });
-    expect(mode.statusCode).toBe(403);
+    expect(mode.statusCode).toBe(400);
     expect((await relay.inject({ url: '/webhooks/whatsapp/wa_nope?hub.mode=subscribe' })).statusCode).toBe(404);
   });
 

@@ -42,14 +42,22 @@ describe('lumen relay start: handshake', () => {
     expect(ok.contentType).toMatch(/^text\/plain/);
     expect(ok.text).toBe('1158201444');
 
-    // A wrong token, or the right one without hub.mode=subscribe, is refused
+    // A wrong token is refused
     const wrong = await request(webhookUrl(relay.url) + query('lvt_not-the-token'));
     expect(wrong.status).toBe(403);
     expect(wrong.json.error.code).toBe('verify_token_mismatch');
-    const noMode = await request(
-      `${webhookUrl(relay.url)}?hub.verify_token=${encodeURIComponent(connection.verifyToken)}&hub.challenge=1`,
-    );
-    expect(noMode.status).toBe(403);
+    // The right one in what is not a handshake (no hub.mode=subscribe, no challenge) is a bad request, not a wrong token
+    const token = encodeURIComponent(connection.verifyToken);
+    for (const notHandshake of [
+      `?hub.verify_token=${token}&hub.challenge=1`,
+      `?hub.mode=unsubscribe&hub.verify_token=${token}&hub.challenge=1`,
+      `?hub.mode=subscribe&hub.verify_token=${token}`,
+      `?hub.mode=subscribe&hub.verify_token=${token}&hub.challenge=`,
+    ]) {
+      const answer = await request(webhookUrl(relay.url) + notHandshake);
+      expect(answer.status, notHandshake).toBe(400);
+      expect(answer.json.error.code).toBe('not_a_handshake');
+    }
 
     // An integration id that does not exist is not found
     const unknown = await request(webhookUrl(relay.url, 'wa_00000000000000000000000000000000') + query(connection.verifyToken));
@@ -58,7 +66,8 @@ describe('lumen relay start: handshake', () => {
 
     // Once it has stopped (all its output read): one handshake event each, and the verify token never logged
     expect((await relay.stop()).exitCode).toBe(0);
-    expect(relay.events.filter((e) => e.event === 'handshake').map((e) => e.ok)).toEqual([true, false, false]);
+    expect(relay.events.filter((e) => e.event === 'handshake').map((e) => e.ok)).toEqual([true, false]);
+    expect(relay.events.filter((e) => e.event === 'rejected' && e.status === 400)).toHaveLength(4);
     expect(relay.lines.join('\n') + relay.stderr()).not.toContain(connection.verifyToken);
   });
 });
