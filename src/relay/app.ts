@@ -297,7 +297,10 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
       return reject(reply, 413, 'delivery_too_large', `The delivery has more than ${MAX_DELIVERY_ITEMS} items; lumen stores deliveries whole.`, via.id);
     }
     const routed = (phoneNumberId: string) => deps.directory.route(phoneNumberId, via)?.id ?? via.id;
-    const messages: NewInteraction[] = parsed.messages.map((m) => ({
+    // A message repeated within one delivery is that one message (stored, counted and reported once).
+    const distinct = new Map<string, (typeof parsed.messages)[number]>();
+    for (const m of parsed.messages) if (!distinct.has(`${m.phoneNumberId} ${m.wamid}`)) distinct.set(`${m.phoneNumberId} ${m.wamid}`, m);
+    const messages: NewInteraction[] = [...distinct.values()].map((m) => ({
       integrationId: routed(m.phoneNumberId),
       channel: 'whatsapp',
       wamid: m.wamid,

@@ -339,6 +339,34 @@ describe('lumen relay start: batching and redelivery', () => {
     expect(withDb(home.dir, (db) => db.prepare('SELECT COUNT(*) AS n FROM message_statuses').get())).toEqual({ n: 3 });
   });
 
+  it('takes a message repeated within one delivery as that one message: stored, counted and reported once', async () => {
+    // Given a delivery that holds one message twice (in two changes) and another once
+    const relay = await startRelay(env);
+    const twice = { wamid: newWamid('twice'), from: '15551000009', body: 'said twice' };
+    const once = { wamid: newWamid('once'), from: '15551000009', body: 'said once' };
+    const body = toBody(
+      delivery(
+        entry([
+          messagesChange(sandbox.phoneNumberId, inbound([twice, once])),
+          messagesChange(sandbox.phoneNumberId, inbound([twice])),
+        ]),
+      ),
+    );
+    // When it arrives
+    const answer = await postSigned(webhookUrl(relay.url), body, sandbox.appSecret);
+    // Then it counts two messages, each reported once as new, and stores two
+    expect(answer.json).toEqual({ status: 'received', messages: 2 });
+    await relay.waitForEvent((e) => e.event === 'message' && e.wamid === once.wamid);
+    expect((await relay.stop()).exitCode).toBe(0);
+    const reported = relay.events.filter((e) => e.event === 'message');
+    expect(reported.map((e) => [e.wamid, e.duplicate])).toEqual([
+      [twice.wamid, false],
+      [once.wamid, false],
+    ]);
+    expect((await messagesList()).map((m) => m.wamid).sort()).toEqual([twice.wamid, once.wamid].sort());
+    expect((await contactsList()).find((c) => c.id === twice.from)).toMatchObject({ messages: 2 });
+  });
+
   it('stores and forwards a redelivered message once', async () => {
     // Given a relay forwarding to the user's code
     const hook = await target();
