@@ -12,7 +12,7 @@ import { DEFAULT_RATE_LIMITS, RateLimiter, type RateLimitSettings } from './limi
 import { FORWARDING_HEADERS, registerLocalApi, type LocalApiDeps } from './local-api.js';
 import type { RelayMetrics } from './metrics.js';
 import { registerConsole, type ConsoleDeps } from './console/routes.js';
-import { MAX_DELIVERY_ITEMS, parseDelivery } from './parse.js';
+import { MAX_DELIVERY_ITEMS, parseDelivery, UNKNOWN_TIMESTAMP } from './parse.js';
 import { parseSignatureHeader, verifySignature } from './signature.js';
 
 /** Meta's deliveries are small; 3 MiB leaves room for big batches and refuses abuse. */
@@ -300,6 +300,9 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
     // A message repeated within one delivery is that one message (stored, counted and reported once).
     const distinct = new Map<string, (typeof parsed.messages)[number]>();
     for (const m of parsed.messages) if (!distinct.has(`${m.phoneNumberId} ${m.wamid}`)) distinct.set(`${m.phoneNumberId} ${m.wamid}`, m);
+    // A missing or impossible timestamp is taken as now: a message dated 1970 would sort first and close the window.
+    const receivedAt = now().toISOString();
+    const when = (timestamp: string) => (timestamp === UNKNOWN_TIMESTAMP ? receivedAt : timestamp);
     const messages: NewInteraction[] = [...distinct.values()].map((m) => ({
       integrationId: routed(m.phoneNumberId),
       channel: 'whatsapp',
@@ -315,10 +318,9 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
       text: m.text,
       mediaId: m.mediaId,
       replyTo: m.replyTo,
-      timestamp: m.timestamp,
+      timestamp: when(m.timestamp),
       raw: m.raw,
     }));
-    const receivedAt = now().toISOString();
     const forwardGroups = deps.forwardGroups;
     const forwardStatuses = forwardGroups?.has('statuses') ?? false;
     const statuses: NewStatus[] = parsed.statuses.map((s) => {
@@ -328,7 +330,7 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
         wamid: s.wamid,
         status: s.status,
         recipientId: s.recipientId,
-        timestamp: s.timestamp,
+        timestamp: when(s.timestamp),
         errorCode: s.errorCode,
         errorTitle: s.errorTitle,
         errorDetails: s.errorDetails,

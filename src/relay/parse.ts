@@ -50,7 +50,7 @@ export interface ParseOptions {
  */
 export const MAX_DELIVERY_ITEMS = 10_000;
 
-/** Used when Meta's timestamp is missing or not seconds since the epoch: the message is still kept. */
+/** Used when Meta's timestamp is missing or not seconds since the epoch: the message is still kept (the relay dates it when it arrived). */
 export const UNKNOWN_TIMESTAMP = '1970-01-01T00:00:00.000Z';
 
 /** The status values Meta sends about a message lumen sent; any other value is ignored, never stored. */

@@ -367,6 +367,30 @@ describe('lumen relay start: batching and redelivery', () => {
     expect((await contactsList()).find((c) => c.id === twice.from)).toMatchObject({ messages: 2 });
   });
 
+  it('dates a message whose timestamp is missing or impossible when it arrived, so its window opens', async () => {
+    // Given messages whose timestamps Meta would never send
+    const relay = await startRelay(env);
+    const specs = ['soon', '99999999999999999999', '-5'].map((timestamp, i) => ({
+      wamid: newWamid(`when${i}`),
+      from: `1555200000${i}`,
+      body: `sent at ${timestamp}`,
+      timestamp,
+    }));
+    const before = new Date();
+    // When they arrive
+    const answer = await postSigned(webhookUrl(relay.url), toBody(delivery(entry([messagesChange(sandbox.phoneNumberId, inbound(specs))]))), sandbox.appSecret);
+    const after = new Date();
+    expect(answer.json).toEqual({ status: 'received', messages: 3 });
+    expect((await relay.stop()).exitCode).toBe(0);
+    // Then each is dated between the request and its answer, not 1970, and its sender can be answered
+    for (const message of await messagesList()) {
+      const at = new Date(message.timestamp).getTime();
+      expect(at).toBeGreaterThanOrEqual(before.getTime());
+      expect(at).toBeLessThanOrEqual(after.getTime());
+    }
+    expect((await contactsList()).map((c) => c.windowOpen)).toEqual([true, true, true]);
+  });
+
   it('stores and forwards a redelivered message once', async () => {
     // Given a relay forwarding to the user's code
     const hook = await target();
