@@ -6,7 +6,7 @@ import type { IngestOutcome, NewChange, NewInteraction, NewStatus, NewWebhookErr
 import { changeDocument, changeGroup, describeChange, statusDocument, type EventGroup } from './documents.js';
 import type { DeliveryKind, DeliveryLog, DeliveryNote } from './deliveries.js';
 import type { IntegrationDirectory, RelayIntegration } from './directory.js';
-import type { RelayEventSink } from './events.js';
+import { eventText, type RelayEventSink } from './events.js';
 import type { GroupCommitter } from './ingest.js';
 import { DEFAULT_RATE_LIMITS, RateLimiter, type RateLimitSettings } from './limits.js';
 import { FORWARDING_HEADERS, registerLocalApi, type LocalApiDeps } from './local-api.js';
@@ -426,7 +426,7 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
               from: m.from,
               contactName: m.contactName,
               type: m.type,
-              text: m.text,
+              text: eventText(m.text),
               duplicate: stored === undefined,
             });
           }

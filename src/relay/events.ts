@@ -20,6 +20,7 @@ export type RelayEvent =
       from: string;
       contactName: string | null;
       type: string;
+      /** At most EVENT_TEXT_MAX characters (then ending in "…"): the whole text is in the store (`messages show`). */
       text: string;
       duplicate: boolean;
     }
@@ -130,3 +131,12 @@ export type RelayEventSink = ((event: RelayEvent) => void) & {
   /** Whether events of this kind are shown at all (e.g. not under --quiet): the relay skips building the others. */
   wants?: (event: RelayEvent['event']) => boolean;
 };
+
+/** WhatsApp's longest text message: an event line carries no more of a message's text than that. */
+export const EVENT_TEXT_MAX = 4096;
+
+export function eventText(text: string): string {
+  if (text.length <= EVENT_TEXT_MAX) return text;
+  const end = /[\uD800-\uDBFF]/.test(text[EVENT_TEXT_MAX - 1] as string) ? EVENT_TEXT_MAX - 1 : EVENT_TEXT_MAX; // not half an emoji
+  return `${text.slice(0, end)}…`;
+}

@@ -391,6 +391,20 @@ describe('lumen relay start: batching and redelivery', () => {
     expect((await contactsList()).map((c) => c.windowOpen)).toEqual([true, true, true]);
   });
 
+  it('prints at most 4,096 characters of a message on its event line; the store keeps all of it', async () => {
+    // Given a message far longer than WhatsApp allows, ending in an emoji split across the cut
+    const relay = await startRelay(env);
+    const text = `${'x'.repeat(4095)}😀${'y'.repeat(500_000)}`;
+    const wamid = newWamid('long');
+    // When it arrives
+    await postSigned(webhookUrl(relay.url), textDelivery(sandbox.phoneNumberId, { wamid, from: '15552000009', body: text }), sandbox.appSecret);
+    const event = await relay.waitForEvent((e) => e.event === 'message' && e.wamid === wamid);
+    expect((await relay.stop()).exitCode).toBe(0);
+    // Then the event holds the start of it (no half emoji), and `messages list` all of it
+    expect(event.text).toBe(`${'x'.repeat(4095)}…`);
+    expect((await messagesList()).find((m) => m.wamid === wamid)?.text).toBe(text);
+  });
+
   it('stores and forwards a redelivered message once', async () => {
     // Given a relay forwarding to the user's code
     const hook = await target();
