@@ -446,7 +446,7 @@ export const CATEGORIES = [
         path,
         headers: { 'x-forwarded-for': ctx.attackerIp(), ...(body ? { 'content-type': 'application/json' } : {}) },
         body,
-        allowed: healthy ? [200] : onWebhook ? [401, 403, 429] : [400, 404, 405],
+        allowed: healthy ? [200] : onWebhook ? [400, 401, 403, 429] : [400, 404, 405], // 400: a GET that is no handshake
       };
     },
   },

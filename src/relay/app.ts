@@ -232,7 +232,7 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
       const mode = request.query['hub.mode'];
       const token = request.query['hub.verify_token'];
       const challenge = request.query['hub.challenge'];
-      if (mode !== 'subscribe' || typeof token !== 'string' || typeof challenge !== 'string' || challenge === '') {
+      if (mode !== 'subscribe' || typeof token !== 'string' || typeof challenge !== 'string') {
         return reject(
           reply,
           400,
