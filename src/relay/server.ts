@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { UsageError } from '../errors.js';
@@ -372,9 +373,9 @@ async function serve(relayDeps: RelayDeps, options: RelayOptions, lease?: HeldRe
     // The tunnel lumen starts connects from loopback and names the real client; so may a proxy the user names.
     trustProxy: [...(options.tunnel ? ['127.0.0.1', '::1'] : []), ...(options.trustProxy ?? [])],
     now: deps.now,
-    // Once stopping cut the last clients off, their requests' ends are not news: the cut-off says it once.
+    // Once a stop cut stalled clients off, their rejections are not news: the cut-off said it once.
     onEvent: (event) => {
-      if (!cutOff) deps.onEvent(event);
+      if (!(cutOff && event.event === 'rejected')) deps.onEvent(event);
     },
     ...(localApiKey
       ? {
@@ -433,6 +434,12 @@ async function serve(relayDeps: RelayDeps, options: RelayOptions, lease?: HeldRe
     if (rawForwarder) await store.forwards.raw.releaseClaims();
     await store.media.releaseClaims();
   }
+  // Requests still arriving (their body not whole yet): a stop cuts them off after the request deadline.
+  const open = new Set<IncomingMessage>();
+  app.server.on('request', (request: IncomingMessage) => {
+    open.add(request);
+    request.once('close', () => open.delete(request));
+  });
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -515,15 +522,20 @@ async function serve(relayDeps: RelayDeps, options: RelayOptions, lease?: HeldRe
         for (const end of ending) end();
         if (retentionTimer) clearInterval(retentionTimer);
         // Stops accepting; in-flight requests finish (their commits included). A closed server no longer checks
-        // request deadlines, so a client stalled mid-body would hold it open forever: after the deadline it is cut
-        // off (it got no 200; Meta sends it again).
+        // request deadlines, so a client stalled mid-body would hold it open forever: one still arriving after the
+        // deadline is cut off (it got no 200; Meta sends it again). A request being answered (a send through the
+        // local API waiting on Meta) is let finish.
         const deadline = setTimeout(() => {
+          const arriving = [...open].filter((request) => !request.complete);
+          if (arriving.length === 0) return;
           cutOff = true;
           deps.onEvent({
             event: 'error',
-            message: `Deliveries still arriving ${REQUEST_TIMEOUT_MS / 1000} s after the stop were cut off: they got no 200, so Meta sends them again.`,
+            message:
+              `${arriving.length === 1 ? '1 request' : `${arriving.length} requests`} still arriving ${REQUEST_TIMEOUT_MS / 1000} s after ` +
+              `the stop ${arriving.length === 1 ? 'was' : 'were'} cut off: a delivery among them got no 200, so Meta sends it again.`,
           });
-          app.server.closeAllConnections();
+          for (const request of arriving) request.socket.destroy();
         }, REQUEST_TIMEOUT_MS);
         await app.close();
         clearTimeout(deadline);

@@ -6,6 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RelayEvent } from '../../src/relay/events.js';
@@ -16,7 +18,7 @@ import type { Integration, Store } from '../../src/store/types.js';
 import type { LumenHome } from '../helpers/home.js';
 import { eventually } from '../helpers/async.js';
 import { startForwardTarget, type ForwardTarget } from '../helpers/relay.js';
-import { connectedHome, type ConnectedHome } from '../helpers/services.js';
+import { connectedHome, sandboxServices, type ConnectedHome } from '../helpers/services.js';
 
 const CUSTOMER = '15551234567';
 const USER_ID = 'US.13491208655302741918';
@@ -210,6 +212,35 @@ describe('the local API', () => {
     expect(sandbox.sent()).toHaveLength(0);
   });
 
+  it('a send under way when the relay stops gets its answer; a delivery stalled mid-body is cut off at the deadline', async () => {
+    // Given a relay whose Graph API (the sandbox behind a gate) answers sends only once let, and a customer who wrote
+    const gate = await gatedGraph(sandbox.url);
+    const graphServices = sandboxServices({ store, secrets: connected.secrets, sandbox: { url: gate.url } as SandboxHandle, clients: connected.clients });
+    relay = await startRelay({ ...graphServices, onEvent: (event) => events.push(event) }, { host: '127.0.0.1', port: 0, mediaDir: home.path('media') });
+    sandbox.setWebhookUrl(`${relay.url}/webhooks/whatsapp/${integration.id}`);
+    sandbox.sendInbound([{ from: CUSTOMER, type: 'text', text: 'where is my order?' }]);
+    await eventually(async () => expect(await store.inbox.lastInboundAt(integration.id, CUSTOMER)).toBeTruthy());
+    // ...and the bot's answer on its way to Meta, and a client that began a delivery and sends no more
+    const send = call('/v1/messages', { method: 'POST', body: JSON.stringify({ to: CUSTOMER, text: 'It ships today' }) });
+    await gate.held;
+    const stalled = await stalledDelivery(`${relay.url}/webhooks/whatsapp/${integration.id}`);
+    // When the relay is told to stop, and Meta answers the send only once the stalled client was cut off
+    const closed = relay.close();
+    await eventually(() => expect(events.some((e) => e.event === 'error' && /cut off/.test(e.message))).toBe(true));
+    gate.open();
+    // Then the send got its answer, the stalled client none, and the relay stopped
+    const answer = await send;
+    expect(answer.status).toBe(201);
+    expect((await answer.json()).wamid).toMatch(/^wamid\./);
+    await closed;
+    relay = undefined;
+    expect(await stalled.closed).not.toContain('200 OK');
+    expect(events.filter((e) => e.event === 'error').map((e) => e.event === 'error' && e.message)).toEqual([
+      '1 request still arriving 15 s after the stop was cut off: a delivery among them got no 200, so Meta sends it again.',
+    ]);
+    await gate.close();
+  });
+
   it('uploads a file, then sends it by id; the same Idempotency-Key sends once', async () => {
     await start();
     // The customer wrote: the window is open
@@ -266,3 +297,56 @@ describe("the README's bot (examples/bot.mjs)", () => {
     expect(sandbox.sent(CUSTOMER)[1]!.body).toMatchObject({ type: 'text', text: { body: 'Kept 👍' } });
   });
 });
+
+/** The Graph API at `upstream`, except that the first send (POST …/messages) waits until `open()`. */
+async function gatedGraph(upstream: string) {
+  let release!: () => void;
+  const opened = new Promise<void>((resolve) => (release = resolve));
+  let heldResolve!: () => void;
+  const held = new Promise<void>((resolve) => (heldResolve = resolve));
+  const server = createServer(async (request, response) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    if (request.method === 'POST' && request.url?.endsWith('/messages')) {
+      heldResolve();
+      await opened;
+    }
+    const answer = await fetch(`${upstream}${request.url}`, {
+      method: request.method,
+      headers: Object.fromEntries(Object.entries(request.headers).filter(([k]) => !['host', 'connection', 'content-length'].includes(k))) as Record<string, string>,
+      ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {}),
+    });
+    response.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' });
+    response.end(Buffer.from(await answer.arrayBuffer()));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    held,
+    open: release,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** A POST to `url` whose headers arrived (the relay answered 100 Continue) and whose body never will. */
+async function stalledDelivery(url: string): Promise<{ closed: Promise<string> }> {
+  const target = new URL(url);
+  const socket = connect(Number(target.port), target.hostname);
+  socket.on('error', () => {});
+  let received = '';
+  const closed = new Promise<string>((resolve) => socket.on('close', () => resolve(received)));
+  const continued = new Promise<void>((resolve) =>
+    socket.on('data', (chunk) => {
+      received += String(chunk);
+      if (received.includes('100 Continue')) resolve();
+    }),
+  );
+  socket.write(
+    `POST ${target.pathname} HTTP/1.1\r\nHost: ${target.host}\r\nContent-Type: application/json\r\n` +
+      `X-Hub-Signature-256: sha256=${'0'.repeat(64)}\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n`,
+  );
+  await continued;
+  socket.write('{');
+  return { closed };
+}
