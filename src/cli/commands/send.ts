@@ -9,7 +9,8 @@ import type { BulkRowResult, BulkSummary } from '../../services/messages/bulk.js
 import { showRecipient, type MessageInput } from '../../services/messages/compose.js';
 import { contactsFromVcard, formatBytes, MEDIA_TYPES, type FreeFormInput } from '../../services/messages/message-types.js';
 import type { ServiceDeps } from '../../services/deps.js';
-import { outboundSummary, type SendOneInput } from '../../services/messages/send.js';
+import type { SendOneInput } from '../../services/messages/send.js';
+import { outboundSummary } from '../../services/messages/summary.js';
 import { formatRecipient } from '../../services/messages/recipient.js';
 import { parseButtonValues } from '../../services/messages/template-body.js';
 import { resolveIntegration } from '../../services/whatsapp/integrations.js';

@@ -3,7 +3,7 @@ import type { Options } from '../../declare.js';
 import { serviceDeps } from '../../deps.js';
 import { approveMessage, currentUser } from '../../../services/messages/approvals.js';
 import { DEFAULT_SEND_RATE, DEFAULT_WORKSPACE_SEND_RATE } from '../../../services/messages/outbox.js';
-import { outboundSummary } from '../../../services/messages/send.js';
+import { outboundSummary } from '../../../services/messages/summary.js';
 import type { approve } from './index.js';
 
 export async function run(ctx: Context, _options: Options<typeof approve>, id: string): Promise<void> {

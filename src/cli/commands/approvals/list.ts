@@ -1,6 +1,6 @@
 import type { Context } from '../../context.js';
 import { table } from '../../table.js';
-import { outboundSummary } from '../../../services/messages/send.js';
+import { outboundSummary } from '../../../services/messages/summary.js';
 
 export async function run(ctx: Context): Promise<void> {
   const store = await ctx.store();

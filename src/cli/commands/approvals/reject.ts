@@ -3,7 +3,7 @@ import type { Options } from '../../declare.js';
 import { serviceDeps } from '../../deps.js';
 import { UsageError } from '../../../errors.js';
 import { currentUser, rejectMessage } from '../../../services/messages/approvals.js';
-import { outboundSummary } from '../../../services/messages/send.js';
+import { outboundSummary } from '../../../services/messages/summary.js';
 import type { reject } from './index.js';
 
 export async function run(ctx: Context, options: Options<typeof reject>, id: string): Promise<void> {

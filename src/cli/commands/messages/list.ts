@@ -3,7 +3,7 @@ import type { Options } from '../../declare.js';
 import { UsageError } from '../../../errors.js';
 import { normalizeSender, parseLimit, parseSince } from '../../flag-values.js';
 import { table } from '../../table.js';
-import { outboundSummary } from '../../../services/messages/send.js';
+import { outboundSummary } from '../../../services/messages/summary.js';
 import type { Interaction, OutboundMessage } from '../../../store/types.js';
 import type { list } from './index.js';
 

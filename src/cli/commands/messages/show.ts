@@ -1,7 +1,7 @@
 import type { Context } from '../../context.js';
 import type { Options } from '../../declare.js';
 import { UserError } from '../../../errors.js';
-import { outboundSummary } from '../../../services/messages/send.js';
+import { outboundSummary } from '../../../services/messages/summary.js';
 import { printable } from '../../table.js';
 import type { Interaction, Store } from '../../../store/types.js';
 import type { show } from './index.js';
