@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadMigrations, openDatabase } from '../../src/store/db.js';
 import { openStore } from '../../src/store/index.js';
-import { createInboxRepo } from '../../src/store/repos/inbox.js';
+import { createInboxRepo, listInteractionsSql } from '../../src/store/repos/inbox.js';
 import type { Integration } from '../../src/store/types.js';
 import { makeHome, type LumenHome } from '../helpers/home.js';
 import { textJob } from '../helpers/inbox.js';
@@ -114,6 +114,22 @@ describe('inbox', () => {
     ]);
     db.close();
     expect(await first.lastInboundAt('wa_a', '15551234567')).toBe('2026-01-01T00:00:00.000Z');
+  });
+});
+
+describe('query plans', () => {
+  it('lists messages along an index, never sorting every stored message: plain, --since, --from and both', () => {
+    const db = openDatabase(join(dir, 'lumen.db'));
+    for (const filter of [{}, { since: 'x' }, { from: 'x' }, { from: 'x', since: 'x' }]) {
+      const plan = db
+        .prepare(`EXPLAIN QUERY PLAN ${listInteractionsSql(filter)}`)
+        .all({ workspaceId: 'ws', from: 'x', since: 'x', limit: 20 })
+        .map((row) => (row as { detail: string }).detail)
+        .join(' | ');
+      expect(plan, JSON.stringify(filter)).toMatch(/^SEARCH interactions USING INDEX interactions_by_(time|sender) \(workspace_id=\?/);
+      expect(plan, JSON.stringify(filter)).not.toContain('TEMP B-TREE');
+    }
+    db.close();
   });
 });
 

@@ -269,13 +269,8 @@ export function createInboxRepo(db: Database): InboxRepo {
       return lastInbound.get({ integrationId, id: contactId }) ?? undefined;
     },
     async listInteractions({ workspaceId, from, since, limit }) {
-      const where = ['workspace_id = @workspaceId'];
-      if (from) where.push('from_id = @from');
-      if (since) where.push('received_at >= @since');
       const rows = db
-        .prepare<Record<string, unknown>, InteractionRow>(
-          `SELECT * FROM interactions WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT @limit`,
-        )
+        .prepare<Record<string, unknown>, InteractionRow>(listInteractionsSql({ from, since }))
         .all({ workspaceId, from, since, limit });
       return rows.map(toInteraction);
     },
@@ -309,6 +304,23 @@ export function createInboxRepo(db: Database): InboxRepo {
       })();
     },
   };
+}
+
+/**
+ * Newest first, along an index whatever is stored: one sender's messages by interactions_by_sender (seq: the order
+ * stored), the workspace's by interactions_by_time (arrival, then seq). The two orders agree (seq is taken as each
+ * message arrives) but for clocks set back or several relays' clocks apart by milliseconds.
+ */
+export const NEWEST_FIRST = (from: string | undefined) => (from ? 'seq DESC' : 'received_at DESC, seq DESC');
+
+/** `messages list`'s query on SQLite (parameters @workspaceId, @from, @since, @limit). */
+export function listInteractionsSql(filter: { from?: string | undefined; since?: string | undefined }): string {
+  const where = ['workspace_id = @workspaceId'];
+  if (filter.from) where.push('from_id = @from');
+  // With --from, `+received_at` keeps the planner on the sender's index (a range of the workspace's time index
+  // would be read whole and sorted).
+  if (filter.since) where.push(filter.from ? '+received_at >= @since' : 'received_at >= @since');
+  return `SELECT * FROM interactions WHERE ${where.join(' AND ')} ORDER BY ${NEWEST_FIRST(filter.from)} LIMIT @limit`;
 }
 
 /**

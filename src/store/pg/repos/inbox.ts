@@ -1,6 +1,7 @@
 import {
   asInteraction,
   interactionSeq,
+  NEWEST_FIRST,
   toContact,
   toInteraction,
   toWebhookError,
@@ -45,7 +46,7 @@ export function createInboxRepo(db: PgDatabase): InboxRepo {
       if (from) where.push(`from_id = $${params.push(from)}`);
       if (since) where.push(`received_at >= $${params.push(since)}`);
       const rows = await db.all<InteractionRow>(
-        `SELECT * FROM interactions WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT $${params.push(limit)}`,
+        `SELECT * FROM interactions WHERE ${where.join(' AND ')} ORDER BY ${NEWEST_FIRST(from)} LIMIT $${params.push(limit)}`,
         params,
       );
       return rows.map(toInteraction);
