@@ -33,6 +33,7 @@ import type {
   TemplateChange,
   WebhookError,
 } from './types.js';
+import { TEMPLATE_STATUSES } from './types.js';
 
 export { renderMessageText } from './render.js';
 
@@ -355,9 +356,17 @@ function parseTemplateField(context: FieldContext): void {
     raw: value,
   };
   if (field === 'message_template_status_update') {
-    change.status = text('event')?.toUpperCase() ?? null;
-    if (change.status === null) {
+    const event = text('event')?.toUpperCase() ?? null;
+    if (event === null) {
       malformedReporter(out, field, null)(`${at}.value has no event (the new status)`);
+      return;
+    }
+    // REINSTATED: a paused template is approved again. FLAGGED: its quality is low (it is paused if that lasts).
+    // Another event is no status: taken as one, it would block every send of the template.
+    if (event === 'FLAGGED') change.quality = 'RED';
+    else if (event === 'REINSTATED' || TEMPLATE_STATUSES.includes(event)) change.status = event === 'REINSTATED' ? 'APPROVED' : event;
+    else {
+      out.ignored.push({ reason: 'unknown_status', field, detail: `template event ${JSON.stringify(event.slice(0, 40))}` });
       return;
     }
     change.reason = templateReason(value);

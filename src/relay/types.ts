@@ -111,3 +111,17 @@ export interface ParsedDelivery {
   /** True when part of the delivery was skipped because it is over MAX_DELIVERY_ITEMS: refuse it whole (413). */
   overBudget: boolean;
 }
+
+/** The statuses Meta gives a message template (`templates list --status`, and what a status webhook may set). */
+export const TEMPLATE_STATUSES: readonly string[] = [
+  'APPROVED',
+  'PENDING',
+  'REJECTED',
+  'PAUSED',
+  'DISABLED',
+  'IN_APPEAL',
+  'PENDING_DELETION',
+  'DELETED',
+  'LIMIT_EXCEEDED',
+  'ARCHIVED',
+];

@@ -199,7 +199,12 @@ function postFieldEvent(state: SandboxState, hooks: { webhooks: WebhookSender; n
   }
   if ((spec.what === 'template' || spec.what === 'template-category') && spec.template) {
     const language = spec.language ?? 'en_US';
-    if (spec.what === 'template') state.changeTemplate(spec.template, language, { status: (spec.event ?? 'PAUSED').toUpperCase() as SandboxTemplate['status'] });
+    if (spec.what === 'template') {
+      // As Meta: REINSTATED approves the template again; FLAGGED (quality) and other events leave its status.
+      const event = (spec.event ?? 'PAUSED').toUpperCase();
+      const status = event === 'REINSTATED' ? 'APPROVED' : event;
+      if (event !== 'FLAGGED' && TEMPLATE_STATUSES.includes(status)) state.changeTemplate(spec.template, language, { status: status as SandboxTemplate['status'] });
+    }
     else state.changeTemplate(spec.template, language, { category: (spec.category ?? 'MARKETING').toUpperCase() as SandboxTemplate['category'] });
   }
   const delivery = hooks.webhooks.send(`event.${spec.what}`, payload);

@@ -11,6 +11,7 @@ import { signBody } from '../../src/relay/signature.js';
 import { eventually } from '../helpers/async.js';
 import { withDb } from '../helpers/home.js';
 import { postSigned, postAnnouncing, request, startRelay, type HttpAnswer } from '../helpers/relay.js';
+import { runLumen } from '../helpers/cli.js';
 import {
   connection,
   contactsList,
@@ -402,6 +403,27 @@ describe('lumen relay start: batching and redelivery', () => {
     // Then the event holds the start of it (no half emoji), and `messages list` all of it
     expect(event.text).toBe(`${'x'.repeat(4095)}…`);
     expect((await messagesList()).find((m) => m.wamid === wamid)?.text).toBe(text);
+  });
+
+  it('shows a message whose text and sender name hold terminal escapes with them escaped (messages show, list)', async () => {
+    // Given a message that would retitle the terminal, clear it and turn it red
+    const relay = await startRelay(env);
+    const wamid = newWamid('evil');
+    const body = 'evil\u001b]0;pwned\u0007\u001b[2J\nsecond line \u202eexe.txt';
+    await postSigned(webhookUrl(relay.url), textDelivery(sandbox.phoneNumberId, { wamid, from: '15552000010', body, name: 'N\u001b[31m' }), sandbox.appSecret);
+    await relay.waitForEvent((e) => e.event === 'message' && e.wamid === wamid);
+    expect((await relay.stop()).exitCode).toBe(0);
+    const { id } = (await messagesList()).find((m) => m.wamid === wamid);
+    // When it is shown to a person
+    for (const args of [['messages', 'show', id], ['messages', 'list']]) {
+      const shown = await runLumen(args, { env });
+      // Then no control character reaches the terminal: each is a visible escape
+      expect(shown.exitCode).toBe(0);
+      expect(shown.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u202e]/);
+      expect(shown.stdout).toContain('evil\\u001b]0;pwned\\u0007\\u001b[2J');
+      expect(shown.stdout).toContain('N\\u001b[31m');
+      if (args[1] === 'show') expect(shown.stdout).toContain('\\u001b[2J\\u000asecond line \\u202eexe.txt');
+    }
   });
 
   it('stores and forwards a redelivered message once', async () => {

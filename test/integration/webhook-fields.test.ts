@@ -88,6 +88,13 @@ async function cli(...args: string[]): Promise<any> {
   return JSON.parse(result.stdout);
 }
 
+/** What a person sees: the command's human output. */
+async function cliText(...args: string[]): Promise<string> {
+  const result = await lumen(args, { env: home.env });
+  expect(result.exitCode, result.stderr).toBe(0);
+  return result.stdout;
+}
+
 async function customerWrites(text = 'hi'): Promise<string> {
   sandbox.sendInbound([{ from: CUSTOMER, type: 'text', text }]);
   const interaction = await eventually(async () => {
@@ -180,6 +187,25 @@ describe('templates: Meta\'s webhooks update the synced template at once', () =>
     // Approved again: sendable, and the reason is gone.
     await play({ what: 'template', template: 'hello_world', language: 'en_US', event: 'APPROVED' });
     expect((await store.templates.findByName(integration.id, 'hello_world'))[0]).toMatchObject({ status: 'APPROVED', statusReason: null });
+  });
+
+  it('REINSTATED approves a paused template again, FLAGGED lowers its quality, an event lumen does not know changes nothing', async () => {
+    await start();
+    await play({ what: 'template', template: 'hello_world', language: 'en_US', event: 'PAUSED', reason: 'FIRST_PAUSE' });
+    await play({ what: 'template', template: 'hello_world', language: 'en_US', event: 'REINSTATED' });
+    expect((await store.templates.findByName(integration.id, 'hello_world'))[0]).toMatchObject({ status: 'APPROVED' });
+    await play({ what: 'template', template: 'hello_world', language: 'en_US', event: 'FLAGGED' });
+    await play({ what: 'template', template: 'hello_world', language: 'en_US', event: 'SOMETHING_NEW' });
+    expect((await store.templates.findByName(integration.id, 'hello_world'))[0]).toMatchObject({ status: 'APPROVED', qualityScore: 'RED' });
+    await expect(sendTemplate('hello_world')).resolves.toBeDefined();
+  });
+
+  it('shows a template whose text a webhook changed with its control characters escaped', async () => {
+    await start();
+    await play({ what: 'template-components', template: 'welcome', language: 'en_US', text: 'Hi {{first_name}}\u001b]0;pwned\u0007\u001b[2J' });
+    const shown = await cliText('templates', 'show', 'welcome', '--lang', 'en_US');
+    expect(shown).not.toMatch(/[\u0007\u001b]/);
+    expect(shown).toContain('Hi {{first_name}}\\u001b]0;pwned\\u0007\\u001b[2J');
   });
 });
 

@@ -45,8 +45,8 @@ export async function run(ctx: Context, _options: Options<typeof show>, ref: str
     }
     const text = textOf(message.body);
     if (text !== null && (message.previousTexts?.length ?? 0) > 0) {
-      lines.push(`  Text      ${printable(JSON.stringify(text))} (edited)`);
-      for (const earlier of message.previousTexts ?? []) lines.push(`    was ${printable(JSON.stringify(earlier.text))} until ${ctx.time.at(earlier.at)}`);
+      lines.push(`  Text      ${JSON.stringify(text)} (edited)`);
+      for (const earlier of message.previousTexts ?? []) lines.push(`    was ${JSON.stringify(earlier.text)} until ${ctx.time.at(earlier.at)}`);
     }
     if (message.deletedAt) lines.push(`  Deleted   ${ctx.time.atRelative(message.deletedAt)}`);
     if (message.approvedBy) lines.push(`  Approved  by ${message.approvedBy} at ${message.approvedAt ? ctx.time.at(message.approvedAt) : '?'}`);
@@ -59,7 +59,7 @@ export async function run(ctx: Context, _options: Options<typeof show>, ref: str
     } else if (message.wamid) {
       lines.push('  No status webhooks yet (they arrive through a running `lumen relay start`).');
     }
-    return lines;
+    return lines.map(printable);
   });
 }
 
@@ -91,6 +91,7 @@ async function showReceived(ctx: Context, message: Interaction): Promise<void> {
     ];
     if (message.replyTo) lines.push(`  Reply to  ${message.replyTo}`);
     if (media) lines.push(`  Media     ${media.mediaId} ${media.state}${media.path ? ` at ${media.path}` : ''}`);
-    return lines;
+    // A stranger's text, name and ids: control characters escaped (a multi-line text stays on one line).
+    return lines.map(printable);
   });
 }

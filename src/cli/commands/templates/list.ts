@@ -1,3 +1,4 @@
+import { TEMPLATE_STATUSES } from '../../../relay/types.js';
 import { UsageError } from '../../../errors.js';
 import type { Context } from '../../context.js';
 import type { Options } from '../../declare.js';
@@ -45,7 +46,6 @@ export async function run(ctx: Context, options: Options<typeof list>): Promise<
 }
 
 /** The statuses Meta gives a template (WhatsApp Business Management API, message_templates `status`). */
-export const TEMPLATE_STATUSES = ['APPROVED', 'PENDING', 'REJECTED', 'PAUSED', 'DISABLED', 'IN_APPEAL', 'PENDING_DELETION', 'DELETED', 'LIMIT_EXCEEDED', 'ARCHIVED'];
 
 function templateStatus(value: string): string {
   const status = value.trim().toUpperCase();

@@ -1,3 +1,4 @@
+import { printable } from '../../table.js';
 import type { Context } from '../../context.js';
 import type { Options } from '../../declare.js';
 import { serviceDeps } from '../../deps.js';
@@ -22,8 +23,9 @@ export async function run(ctx: Context, options: Options<typeof show>, name: str
   };
   const s = ctx.out.style;
   ctx.out.result(data, () => {
+    // Meta's text (and a template-components webhook's): shown with control characters escaped.
     const lines = [
-      `${s.bold(data.name)} (${data.language}) · ${data.status} · ${data.category ?? 'no category'} · ${data.parameterFormat}`,
+      `${s.bold(printable(data.name))} (${printable(data.language)}) · ${printable(data.status)} · ${printable(data.category ?? 'no category')} · ${data.parameterFormat}`,
       '',
     ];
     for (const component of data.components) {
@@ -48,8 +50,9 @@ export async function run(ctx: Context, options: Options<typeof show>, name: str
         lines.push(`  ${where.padEnd(18)} ${p.name.padEnd(14)} ${p.type}${p.example ? `  e.g. "${p.example}"` : ''}${part}`);
       }
     }
-    if (data.status !== 'APPROVED') lines.push('', s.yellow(`Status is ${data.status}: Meta only delivers APPROVED templates.`));
-    return lines;
+    const shown = [lines[0]!, ...lines.slice(1).map(printable)];
+    if (data.status !== 'APPROVED') shown.push('', s.yellow(`Status is ${printable(data.status)}: Meta only delivers APPROVED templates.`));
+    return shown;
   });
 }
 
