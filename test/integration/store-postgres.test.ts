@@ -29,6 +29,14 @@ describe.skipIf(!!skip)(skip ? `PostgreSQL database (${skip})` : 'PostgreSQL dat
     expect(redactDatabaseUrl(url)).toBe('postgres://lumen:***@127.0.0.1:1/lumen');
   });
 
+  it('hides a password given as a URL parameter too (libpq\'s ?password=, ?sslpassword=)', async () => {
+    const url = 'postgres://127.0.0.1:1/lumen?user=lumen&password=hunter3&sslpassword=hunter4';
+    const refused = await openPgDatabase(url).catch((error: Error) => error);
+    expect(refused).toMatchObject({ code: 'database_unavailable', message: expect.stringContaining('password=***') });
+    expect((refused as Error).message).not.toMatch(/hunter[34]/);
+    expect(redactDatabaseUrl(url)).toBe('postgres://127.0.0.1:1/lumen?user=lumen&password=***&sslpassword=***');
+  });
+
   it('names a database that does not exist', async () => {
     const url = new URL(postgres().url!);
     url.pathname = '/lumen_missing_db';

@@ -37,11 +37,17 @@ export function pgMigrations(): Migration[] {
   return loadMigrations(MIGRATIONS_DIR);
 }
 
-/** `postgres://user:secret@host/db` → `postgres://user:***@host/db`: passwords never reach a message. */
+/**
+ * `postgres://user:secret@host/db` → `postgres://user:***@host/db`, and `?password=secret` (libpq's parameter, also
+ * `sslpassword`) → `?password=***`: passwords never reach a message.
+ */
 export function redactDatabaseUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
+    for (const key of [...parsed.searchParams.keys()]) {
+      if (/password/i.test(key)) parsed.searchParams.set(key, '***');
+    }
     return parsed.toString();
   } catch {
     return '(an unreadable URL)';
