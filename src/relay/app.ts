@@ -17,6 +17,8 @@ import { parseSignatureHeader, verifySignature } from './signature.js';
 
 /** Meta's deliveries are small; 3 MiB leaves room for big batches and refuses abuse. */
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
+/** How far ahead of this machine's clock Meta's timestamps may be before they are taken as impossible. */
+const CLOCK_SKEW_MS = 5 * 60_000;
 /** How long a request may take to arrive whole (headers and body): slow clients (slowloris) are cut off after it. */
 export const REQUEST_TIMEOUT_MS = 15_000;
 
@@ -300,9 +302,12 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
     // A message repeated within one delivery is that one message (stored, counted and reported once).
     const distinct = new Map<string, (typeof parsed.messages)[number]>();
     for (const m of parsed.messages) if (!distinct.has(`${m.phoneNumberId} ${m.wamid}`)) distinct.set(`${m.phoneNumberId} ${m.wamid}`, m);
-    // A missing or impossible timestamp is taken as now: a message dated 1970 would sort first and close the window.
-    const receivedAt = now().toISOString();
-    const when = (timestamp: string) => (timestamp === UNKNOWN_TIMESTAMP ? receivedAt : timestamp);
+    // A missing or impossible timestamp is taken as now: a message dated 1970 would sort first and close its sender's
+    // window, one dated next year would hold it open (Meta's clock and this one may differ by a little: 5 minutes).
+    const arrived = now();
+    const receivedAt = arrived.toISOString();
+    const latest = new Date(arrived.getTime() + CLOCK_SKEW_MS).toISOString();
+    const when = (timestamp: string) => (timestamp === UNKNOWN_TIMESTAMP || timestamp > latest ? receivedAt : timestamp);
     const messages: NewInteraction[] = [...distinct.values()].map((m) => ({
       integrationId: routed(m.phoneNumberId),
       channel: 'whatsapp',

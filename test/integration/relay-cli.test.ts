@@ -367,10 +367,11 @@ describe('lumen relay start: batching and redelivery', () => {
     expect((await contactsList()).find((c) => c.id === twice.from)).toMatchObject({ messages: 2 });
   });
 
-  it('dates a message whose timestamp is missing or impossible when it arrived, so its window opens', async () => {
+  it('dates a message whose timestamp is missing or impossible (1970, next year) when it arrived, so its window is right', async () => {
     // Given messages whose timestamps Meta would never send
     const relay = await startRelay(env);
-    const specs = ['soon', '99999999999999999999', '-5'].map((timestamp, i) => ({
+    const nextYear = String(Math.floor(Date.now() / 1000) + 300 * 86_400);
+    const specs = ['soon', '99999999999999999999', '-5', nextYear].map((timestamp, i) => ({
       wamid: newWamid(`when${i}`),
       from: `1555200000${i}`,
       body: `sent at ${timestamp}`,
@@ -380,7 +381,7 @@ describe('lumen relay start: batching and redelivery', () => {
     // When they arrive
     const answer = await postSigned(webhookUrl(relay.url), toBody(delivery(entry([messagesChange(sandbox.phoneNumberId, inbound(specs))]))), sandbox.appSecret);
     const after = new Date();
-    expect(answer.json).toEqual({ status: 'received', messages: 3 });
+    expect(answer.json).toEqual({ status: 'received', messages: 4 });
     expect((await relay.stop()).exitCode).toBe(0);
     // Then each is dated between the request and its answer, not 1970, and its sender can be answered
     for (const message of await messagesList()) {
@@ -388,7 +389,10 @@ describe('lumen relay start: batching and redelivery', () => {
       expect(at).toBeGreaterThanOrEqual(before.getTime());
       expect(at).toBeLessThanOrEqual(after.getTime());
     }
-    expect((await contactsList()).map((c) => c.windowOpen)).toEqual([true, true, true]);
+    // (next year's would have held the window open for 300 days)
+    expect((await contactsList()).map((c) => [c.windowOpen, Date.parse(c.windowClosesAt) <= after.getTime() + 86_400_000])).toEqual(
+      Array.from({ length: 4 }, () => [true, true]),
+    );
   });
 
   it('prints at most 4,096 characters of a message on its event line; the store keeps all of it', async () => {
