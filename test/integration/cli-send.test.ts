@@ -707,6 +707,10 @@ describe('lumen send --csv', () => {
     expect(again.filter((e) => e.event === 'row' && e.status === 'skipped')).toHaveLength(n);
     expect(again.at(-1)).toMatchObject({ event: 'summary', total: n, sent: 0, skipped: n });
     expect(sandbox.sent()).toHaveLength(n);
+    // And a new batch of the same message, named, is sent again
+    const named = await home.run([...args, '--idempotency-key', 'second-wave']);
+    expect(ndjson(named.stdout).at(-1)).toMatchObject({ event: 'summary', total: n, sent: n, skipped: 0 });
+    expect(sandbox.sent()).toHaveLength(2 * n);
   });
 
   it('reports bad rows with their line numbers, sends the others (quoted commas included) and exits 1', async () => {

@@ -340,6 +340,9 @@ function summaryLines(summary: BulkSummary): string[] {
   if (summary.notSent) parts.push(`${summary.notSent} not sent (stopped)`);
   const lines = [`${parts.join(', ')} of ${summary.total} rows in ${(summary.durationMs / 1000).toFixed(1)} s${summary.sent ? ` (${summary.rate}/s)` : ''}.`];
   if (summary.failed || summary.invalid) lines.push('Fix the rows above and run the same command again: rows already sent are skipped.');
+  if (summary.skipped && !summary.sent) {
+    lines.push('Skipped rows got this very message from an earlier bulk send; to send it to them again, name a new batch: --idempotency-key NAME.');
+  }
   return lines;
 }
 
