@@ -33,6 +33,10 @@ export function messageFromObject(value: unknown, where = 'the message'): Messag
   if (media.length === 1) {
     const type = media[0] as MediaType;
     const source = requiredString(value, type, where);
+    // As `send --image`: an http(s) URL or the digits of a media id (an upload's, or Meta's), nothing else.
+    if (!/^https?:\/\//i.test(source) && !/^\d{5,}$/.test(source)) {
+      throw new UsageError(`${where}: "${type}" must be an http(s) URL or a media id (digits, as POST /v1/media answers); got ${JSON.stringify(source.slice(0, 80))}.`);
+    }
     return {
       kind: 'free_form',
       replyTo,
