@@ -250,6 +250,8 @@ describe('messages export', () => {
     await ingest('default', daysAgo(2), [message('wa_1', 'w.2', '15550002', daysAgo(2))]);
     await ingest('default', daysAgo(1), [message('wa_1', 'w.3', '15550001', daysAgo(1))]);
     await ingest('other', daysAgo(1), [message('wa_2', 'w.other', '15550001', daysAgo(1))]);
+    const formula = { ...message('wa_1', 'w.4', '15550003', daysAgo(0.5)), text: '=HYPERLINK("http://evil.example","Click")', contactName: '@SUM(1)' };
+    await ingest('default', daysAgo(0.5), [formula]);
     const ws1 = await workspaceOf('default');
     const collect = async (request: Parameters<typeof exportMessages>[1]) => {
       let text = '';
@@ -261,10 +263,12 @@ describe('messages export', () => {
 
     const csv = await collect({ workspaceId: ws1, format: 'csv' });
     const rows = parse(csv.text, { columns: true }) as Array<Record<string, string>>;
-    expect(csv.count).toBe(3);
-    expect(rows.map((r) => r.wamid)).toEqual(['w.1', 'w.2', 'w.3']);
+    expect(csv.count).toBe(4);
+    expect(rows.map((r) => r.wamid)).toEqual(['w.1', 'w.2', 'w.3', 'w.4']);
     // Commas, quotes and newlines survive the round trip
     expect(rows[0]).toMatchObject({ from: '15550001', contact_name: 'Ana, "the" tester', text: 'text of w.1\nsecond line', type: 'text' });
+    // A stranger's formula is shown, never run, by a spreadsheet
+    expect(rows[3]).toMatchObject({ text: `'=HYPERLINK("http://evil.example","Click")`, contact_name: "'@SUM(1)" });
 
     const nd = await collect({ workspaceId: ws1, format: 'ndjson', from: '15550001', since: daysAgo(2.5) });
     const lines = nd.text.trim().split('\n').map((line) => JSON.parse(line));

@@ -25,8 +25,16 @@ function csvCell(value: string | null): string {
   return /[",\r\n]/.test(value) || value !== value.trim() ? `"${value.replace(/"/g, '""')}"` : value;
 }
 
+/**
+ * A stranger's text that a spreadsheet would run as a formula (`=HYPERLINK(…)`, `+…`, `-…`, `@…`) starts with a `'`
+ * instead, as OWASP advises for CSV files: shown as written, never evaluated.
+ */
+function inert(value: string | null): string | null {
+  return value !== null && /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+}
+
 function csvRow(i: Interaction): string {
-  const values = [i.id, i.receivedAt, i.timestamp, i.integrationId, i.wamid, i.from, i.fromKind, i.contactName, i.userId, i.type, i.text, i.mediaId, i.replyTo];
+  const values = [i.id, i.receivedAt, i.timestamp, i.integrationId, i.wamid, i.from, i.fromKind, inert(i.contactName), i.userId, i.type, inert(i.text), i.mediaId, i.replyTo];
   return `${values.map(csvCell).join(',')}\r\n`;
 }
 
