@@ -4,7 +4,7 @@ import type { GraphTemplate } from '../../src/graph/types.js';
 import { seedTemplates } from '../../src/sandbox/index.js';
 import { parseCsv } from '../../src/services/messages/csv.js';
 import { normalizeRecipient } from '../../src/services/messages/recipient.js';
-import { buildTemplateComponents, type TemplateValues } from '../../src/services/messages/template-body.js';
+import { buildTemplateComponents, parseBodyValues, type TemplateValues } from '../../src/services/messages/template-body.js';
 import { parameterFormat, requiredParameters } from '../../src/services/templates/parameters.js';
 import type { TemplateRecord } from '../../src/store/types.js';
 
@@ -174,6 +174,9 @@ describe('buildTemplateComponents', () => {
     ['too few body values', { ...full, body: ['Ana'] }, /the body takes 2 parameters, 1 given/],
     ['too many body values', { ...full, body: ['Ana', '#1', 'extra'] }, /the body takes 2 parameters, 3 given/],
     ['an empty body value', { ...full, body: ['Ana', ''] }, /a body parameter is empty/],
+    ['a line break in a body value (Meta refuses it, 132018)', { ...full, body: ['Ana', '#1\nsecond'] }, /body parameter \{\{2\}\} has a line break or a tab/],
+    ['a tab in a body value', { ...full, body: ['A\tna', '#1'] }, /body parameter \{\{1\}\} has a line break or a tab/],
+    ['five spaces in a row', { ...full, body: ['Ana', '#1     2'] }, /more than 4 spaces in a row/],
     ['no header value', { ...full, header: undefined }, /the header needs a value \(--header-param\)/],
     ['an empty header value', { ...full, header: '' }, /the header needs a value/],
     ['no button value', { ...full, buttons: {} }, /button 0 needs a value \(--button-param 0=VALUE\)/],
@@ -192,6 +195,7 @@ describe('buildTemplateComponents', () => {
     ['an unknown name', { body: { first_name: 'Ana', shop: 'Lumen', city: 'Porto' } }, /unknown parameter city\./],
     ['a missing name', { body: { first_name: 'Ana' } }, /missing shop\./],
     ['an empty value', { body: { first_name: 'Ana', shop: '' } }, /missing shop\./],
+    ['a line break in a value', { body: { first_name: 'Ana\r\nB', shop: 'Lumen' } }, /parameter first_name has a line break or a tab/],
     ['positional values', { body: ['Ana', 'Lumen'] }, /it takes named parameters \(name=value\)/],
     ['a header value', { body: { first_name: 'Ana', shop: 'Lumen' }, header: 'Hi' }, /it has no header parameter/],
   ])('refuses %s for the named template welcome', (_what, values, message) => {
@@ -279,5 +283,13 @@ describe('parseCsv', () => {
   it('counts lines across quoted line breaks and blank lines', () => {
     const table = parseCsv('to,note\n\n+15550000001,"two\nlines"\n\n+15550000002,x\n');
     expect(table.rows.map((r) => r.line)).toEqual([3, 6]);
+  });
+});
+
+describe('named --param values', () => {
+  it('refuses a name given twice (the last one would win silently)', () => {
+    const error = userErrorOf(() => parseBodyValues(['shop=x', 'first_name=Ana', 'shop=y'], 'NAMED'));
+    expect(error).toMatchObject({ message: '--param shop is given twice.', code: 'template_parameters', kind: 'usage' });
+    expect(parseBodyValues(['shop=x', 'first_name=a=b'], 'NAMED')).toEqual({ shop: 'x', first_name: 'a=b' });
   });
 });

@@ -43,7 +43,11 @@ export function parseBodyValues(values: string[], format: 'POSITIONAL' | 'NAMED'
         ...(names.length > 0 ? { hint: `This template's are: ${names.map((n) => `--param ${n}=…`).join(' ')}.` } : {}),
       });
     }
-    named[value.slice(0, eq).trim()] = value.slice(eq + 1);
+    const name = value.slice(0, eq).trim();
+    if (Object.hasOwn(named, name)) {
+      throw new UserError(`--param ${name} is given twice.`, { code: 'template_parameters', kind: 'usage' });
+    }
+    named[name] = value.slice(eq + 1);
   }
   return named;
 }
@@ -56,6 +60,12 @@ export function parseButtonValues(values: string[]): Record<number, string> {
     buttons[Number(match[1])] = match[2]!;
   }
   return buttons;
+}
+
+/** Meta refuses (132018) a text parameter with a new line or a tab, or more than 4 spaces in a row. */
+function checkParameterText(template: TemplateRecord, what: string, text: string, required: TemplateRecord['requiredParameters']): void {
+  if (/[\n\r\t]/.test(text)) throw paramError(template, `${what} has a line break or a tab, which WhatsApp does not allow in a parameter.`, required);
+  if (/ {5}/.test(text)) throw paramError(template, `${what} has more than 4 spaces in a row, which WhatsApp does not allow in a parameter.`, required);
 }
 
 /**
@@ -78,6 +88,7 @@ export function buildTemplateComponents(template: TemplateRecord, values: Templa
     if (values.header === undefined || values.header === '') throw paramError(template, 'the header needs a value (--header-param).', required);
     const first = header[0]!;
     if (first.type === 'text') {
+      checkParameterText(template, 'the header parameter', values.header, required);
       components.push({ type: 'header', parameters: [{ type: 'text', text: values.header, ...(named ? { parameter_name: first.name } : {}) }] });
     } else if (first.type === 'location') {
       throw paramError(template, 'location headers cannot be sent from the command line yet.', required);
@@ -100,6 +111,7 @@ export function buildTemplateComponents(template: TemplateRecord, values: Templa
     }
     const texts = values.body;
     if (texts.some((t) => t === '')) throw paramError(template, 'a body parameter is empty.', required);
+    texts.forEach((text, i) => checkParameterText(template, `body parameter {{${i + 1}}}`, text, required));
     if (body.length > 0) components.push({ type: 'body', parameters: texts.map((text) => ({ type: 'text', text })) });
   } else {
     const given = values.body;
@@ -108,6 +120,7 @@ export function buildTemplateComponents(template: TemplateRecord, values: Templa
     const missing = expectedNames.filter((name) => given[name] === undefined || given[name] === '');
     if (unknown.length > 0) throw paramError(template, `unknown parameter${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}.`, required);
     if (missing.length > 0) throw paramError(template, `missing ${missing.join(', ')}.`, required);
+    for (const p of body) checkParameterText(template, `parameter ${p.name}`, given[p.name]!, required);
     if (body.length > 0) {
       components.push({
         type: 'body',
