@@ -6,7 +6,7 @@
  * request body Meta (the sandbox) received, and what it holds of uploads and read receipts.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -478,6 +478,20 @@ describe('media and read receipts of messages the relay received', () => {
     expect(piped.exitCode).toBe(0);
     expect(Buffer.from(piped.stdout)).toEqual(PNG);
     expect(sandbox.sent()).toEqual([]);
+
+    // An existing file is kept unless --force; a folder gets the file in it; a missing folder is named
+    writeFileSync(out, 'mine');
+    const kept = await home.run(['media', 'get', message.interactionId, '-o', out]);
+    expect([kept.exitCode, kept.stderr]).toEqual([2, `Error: ${out} exists already; nothing was written.\nHint: Give another -o, or --force to replace it.`]);
+    expect(readFileSync(out, 'utf8')).toBe('mine');
+    expect((await home.run(['media', 'get', message.interactionId, '-o', out, '--force'])).exitCode).toBe(0);
+    expect(readFileSync(out)).toEqual(PNG);
+    const folder = home.path('inbox');
+    mkdirSync(folder);
+    const inFolder = await home.runJson(['media', 'get', stored.mediaId, '-o', folder]);
+    expect(inFolder.json.path).toBe(join(folder, `${sha256}.png`));
+    const nowhere = await home.run(['media', 'get', stored.mediaId, '-o', home.path('no', 'such', 'x.png')]);
+    expect([nowhere.exitCode, nowhere.stderr]).toEqual([2, `Error: -o ${home.path('no', 'such', 'x.png')}: there is no folder ${home.path('no', 'such')} to write it in.`]);
   });
 
   it('fetches a received file the relay did not store through the Graph API, checked against its sha256', async () => {

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
-import { copyFile, rename } from 'node:fs/promises';
+import { copyFile, rename, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
 import type { Context } from '../../context.js';
@@ -19,8 +19,17 @@ export async function run(ctx: Context, options: Options<typeof get>, ref: strin
   const record = await findMedia(deps.store, workspace, ref);
 
   // A fetched file is written next to where it goes, then renamed into place: never half a file under its name.
-  const target = options.output === undefined || toStdout ? undefined : resolve(options.output);
-  const tmpDir = toStdout ? tmpdir() : target ? dirname(target) : process.cwd();
+  const named = options.output === undefined || toStdout ? undefined : resolve(options.output);
+  const into = named !== undefined && (await stat(named).catch(() => undefined))?.isDirectory() ? named : undefined;
+  const target = into ? undefined : named;
+  if (target) {
+    const folder = await stat(dirname(target)).catch(() => undefined);
+    if (!folder?.isDirectory()) throw new UsageError(`-o ${options.output}: there is no folder ${dirname(target)} to write it in.`);
+    if (!options.force && (await stat(target).catch(() => undefined))) {
+      throw new UsageError(`${target} exists already; nothing was written.`, 'Give another -o, or --force to replace it.');
+    }
+  }
+  const tmpDir = toStdout ? tmpdir() : target ? dirname(target) : (into ?? process.cwd());
   const stored = record.state === 'stored' && record.path !== null;
   const file = stored
     ? await mediaFile(deps, record, tmpDir)
@@ -47,7 +56,10 @@ export async function run(ctx: Context, options: Options<typeof get>, ref: strin
       ctx.out.info(`Wrote media ${record.mediaId} (${file.mimeType ?? 'unknown type'}, ${formatBytes(file.size)}) to stdout.`);
       return;
     }
-    const destination = target ?? resolve(file.fetched ? `${file.sha256}${extensionFor(file.mimeType ?? '')}` : basename(file.path));
+    const destination = target ?? resolve(into ?? '.', file.fetched ? `${file.sha256}${extensionFor(file.mimeType ?? '')}` : basename(file.path));
+    if (!options.force && (await stat(destination).catch(() => undefined))) {
+      throw new UsageError(`${destination} exists already; nothing was written.`, 'Give another -o, or --force to replace it.');
+    }
     if (file.fetched) await rename(file.path, destination);
     else await copyFile(file.path, destination);
     ctx.out.result({ ...summary, path: destination }, () =>

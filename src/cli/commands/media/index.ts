@@ -16,7 +16,8 @@ export const get = command({
   description: 'save a media file: the stored copy, or (not stored yet) fetched now through the Graph API',
   args: [arg('<id>', 'the media id, or the id of the message it came with (in_…)')],
   flags: {
-    output: flag.string('-o, --output <file>', 'write it to this file, or - for stdout (default: <sha256>.<ext> in the current folder)'),
+    output: flag.string('-o, --output <file>', 'write it to this file (or into this folder), or - for stdout (default: <sha256>.<ext> in the current folder)'),
+    force: flag.boolean('--force', 'replace the file if it exists'),
   },
   help: '\nExamples:\n  $ lumen media get in_42                 # the picture in message in_42, saved here\n  $ lumen media get 1234567890123456 -o receipt.png\n  $ lumen media get in_42 -o - | file -',
 });
