@@ -337,6 +337,8 @@ describe('lumen send refuses what Meta would, and what makes no sense, before Me
     ['a file name on an image', () => ['--image', 'https://x.example/a.png', '--filename', 'a.png'], /^--filename is for documents only\.$/],
     ['a media link that is not http(s)', () => ['--image', 'ftp://x.example/a.png'], /^--image ftp:\/\/x\.example\/a\.png: no such file, and not an http\(s\) URL or a media id\.$/],
     ['a directory as a local image', () => ['--image', home.path('.')], /^--image \S+: is a directory; name a file in it\.$/],
+    ['a .jpg that is not a JPEG', () => ['--image', file('fake.jpg', 'just some text')], /fake\.jpg is named as image\/jpeg but its content is not JPEG\.$/],
+    ['a .webp sticker that is not WebP', () => ['--sticker', file('fake.webp', 'RIFF....AVI LIST')], /fake\.webp is named as image\/webp but its content is not WEBP\.$/],
     ['a local image of the wrong type', () => ['--image', file('a.gif', 'GIF89a')], /is not a file WhatsApp takes as an image/],
     ['a local image over 5 MB', () => ['--image', file('big.png', Buffer.alloc(5 * 1024 * 1024 + 1))], /^.*big\.png is 5 MB; WhatsApp takes images of at most 5 MB\.$/],
     ['a sticker over 500 KB', () => ['--sticker', file('big.webp', Buffer.alloc(500 * 1024 + 1))], /WhatsApp takes stickers of at most 500 KB\.$/],

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, readFile, rm, stat } from 'node:fs/promises';
+import { access, open, readFile, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { UsageError, UserError } from '../../errors.js';
 import { getMediaInfo, uploadMedia } from '../../graph/media.js';
@@ -23,11 +23,33 @@ export async function mediaArgument(type: MediaType, value: string): Promise<Med
     await access(value, constants.R_OK).catch(() => {
       throw new UsageError(`--${type} ${value}: the file cannot be read (permission denied).`);
     });
+    await checkImageContent(value, mimeType);
     return { file: { path: value, mimeType, size: info.size } };
   }
   if (info?.isDirectory()) throw new UsageError(`--${type} ${value}: is a directory; name a file in it.`);
   if (/^\d{5,}$/.test(value)) return { source: { id: value } };
   throw new UsageError(`--${type} ${value}: no such file, and not an http(s) URL or a media id.`);
+}
+
+/** How an image's first bytes say what it is (its name may say otherwise). */
+const IMAGE_SIGNATURES: Record<string, (head: Buffer) => boolean> = {
+  'image/jpeg': (head) => head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff,
+  'image/png': (head) => head.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])),
+  'image/webp': (head) => head.toString('latin1', 0, 4) === 'RIFF' && head.toString('latin1', 8, 12) === 'WEBP',
+};
+
+/** A JPEG, PNG or WebP named so must be one: WhatsApp would show the customer a broken image. */
+async function checkImageContent(path: string, mimeType: string): Promise<void> {
+  const matches = IMAGE_SIGNATURES[mimeType];
+  if (!matches) return;
+  const file = await open(path, 'r');
+  try {
+    const head = Buffer.alloc(12);
+    await file.read(head, 0, 12, 0);
+    if (!matches(head)) throw new UsageError(`${path} is named as ${mimeType} but its content is not ${mimeType.slice(6).toUpperCase()}.`);
+  } finally {
+    await file.close();
+  }
 }
 
 /** What a message shows in place of a media id until its file is uploaded (in --dry-run output). */
