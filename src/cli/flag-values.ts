@@ -54,3 +54,11 @@ export function normalizeSender(value: string): string {
   const trimmed = value.trim();
   return /^\+?[\d\s().-]+$/.test(trimmed) ? trimmed.replace(/\D/g, '') : trimmed;
 }
+
+/** An event id as `lumen events list` prints it: digits, `evt_` before them optional (never `1e3` or ` 7`). */
+export function parseEventId(value: string): number {
+  const match = /^(?:evt_)?([1-9]\d{0,15})$/.exec(value);
+  const id = match ? Number(match[1]) : Number.NaN;
+  if (!Number.isSafeInteger(id)) throw new UsageError(`Event id must be a number from \`lumen events list\`; got "${value}".`);
+  return id;
+}

@@ -25,10 +25,9 @@ export function loadConfigFile(path: string): ConfigFile {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
     throw new UserError(`Cannot read the config file ${path}.`, { code: 'config_unreadable', cause: error });
   }
+  let parsed: unknown;
   try {
-    const parsed: unknown = JSON.parse(text);
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
-    return parsed as ConfigFile;
+    parsed = JSON.parse(text);
   } catch (error) {
     throw new UserError(`The config file ${path} is not valid JSON.`, {
       code: 'config_invalid',
@@ -36,6 +35,13 @@ export function loadConfigFile(path: string): ConfigFile {
       cause: error,
     });
   }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new UserError(`The config file ${path} holds ${Array.isArray(parsed) ? 'a list' : parsed === null ? 'null' : `a ${typeof parsed}`}, not an object of settings.`, {
+      code: 'config_invalid',
+      hint: 'Fix or delete it; lumen recreates what it needs.',
+    });
+  }
+  return parsed as ConfigFile;
 }
 
 /** flag > env > file > default. Empty strings count as unset. */

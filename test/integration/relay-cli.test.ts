@@ -430,6 +430,19 @@ describe('lumen relay start: batching and redelivery', () => {
     }
   });
 
+  it.each([
+    [['relay', 'start', '--port', '0', '--auto-reply', ''], /^Error: --auto-reply "" would reply with nothing/],
+    [['trigger', 'message', '--url', 'notaurl'], /^Error: --url must be a full http\(s\) URL/],
+    [['trigger', 'status', '--wamid', 'wamid.x', '--error-code', 'abc'], /^Error: --error-code must be Meta's numeric error code/],
+    [['events', 'drop', '1e3'], /^Error: Event id must be a number from `lumen events list`; got "1e3"\./],
+    [['events', 'replay', 'evt_12x'], /^Error: Event id must be a number/],
+    [['backup', ''], /^Error: Name the backup file/],
+  ])('refuses %j as a usage error (exit 2), before doing anything', async (args, message) => {
+    const result = await runLumen(args, { env });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toMatch(message);
+  });
+
   it('stores and forwards a redelivered message once', async () => {
     // Given a relay forwarding to the user's code
     const hook = await target();

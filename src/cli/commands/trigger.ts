@@ -20,7 +20,7 @@ export async function run(ctx: Context, options: Options<typeof trigger>, what: 
     const { readDeliveryFile } = await import('../../services/webhooks/trigger.js');
     const file = await readDeliveryFile(options.file);
     const integration = await resolveIntegration(deps.store, await ctx.workspace(), options.integration ?? file.phoneNumberId);
-    const url = options.url ?? `${runningRelayUrl(ctx)}${webhookPath(integration.id)}`;
+    const url = checkedUrl(options.url) ?? `${runningRelayUrl(ctx)}${webhookPath(integration.id)}`;
     const result = await postTriggerFile(deps, integration, url, file.bytes);
     ctx.out.result({ url, status: result.status, response: result.response, wamids: result.wamids }, () => [
       `POST ${url} (${file.bytes.length} bytes from ${options.file})`,
@@ -36,6 +36,9 @@ export async function run(ctx: Context, options: Options<typeof trigger>, what: 
     spec = { what, from, name: options.name, type: options.type, text: options.text, replyTo: options.replyTo };
   } else if (what === 'status') {
     if (!options.wamid) throw new UsageError('Missing --wamid (the sent message the status is about; see `lumen messages show`).');
+    if (options.errorCode !== undefined && !/^\d{1,9}$/.test(options.errorCode)) {
+      throw new UsageError(`--error-code must be Meta's numeric error code (e.g. 131047); got "${options.errorCode}".`);
+    }
     spec = { what, from, wamid: options.wamid, status: options.status ?? 'delivered', errorCode: options.errorCode ? Number(options.errorCode) : undefined };
   } else if (what === 'batch') {
     spec = { what, from, name: options.name, type: options.type, text: options.text, messages: Number(options.messages), statuses: Number(options.statuses) };
@@ -68,7 +71,7 @@ export async function run(ctx: Context, options: Options<typeof trigger>, what: 
     throw new UsageError(`Trigger what? message, status, batch or ${FIELD_EVENTS.join(', ')}; got "${what}".`);
   }
   const payload = await triggerPayload(deps, integration, spec);
-  const url = options.url ?? `${runningRelayUrl(ctx)}${webhookPath(integration.id)}`;
+  const url = checkedUrl(options.url) ?? `${runningRelayUrl(ctx)}${webhookPath(integration.id)}`;
   const result = await postTrigger(deps, integration, url, payload);
   ctx.out.result({ url, status: result.status, response: result.response, wamids: result.wamids }, () => [
     `POST ${url}`,
@@ -88,4 +91,19 @@ function runningRelayUrl(ctx: Context): string {
     });
   }
   return state.url;
+}
+
+/** `--url`: the relay's full webhook URL (http or https); anything else is a usage error, not an unreachable relay. */
+function checkedUrl(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new UsageError(`--url must be a full http(s) URL, e.g. http://127.0.0.1:8787/webhooks/whatsapp/wa_…; got "${value}".`);
+  }
+  return value;
 }

@@ -5,6 +5,7 @@ import { UsageError, UserError } from '../../../errors.js';
 import { describeSystemFault } from '../../../store/faults.js';
 
 export async function run(ctx: Context, _options: Record<string, never>, file: string): Promise<void> {
+  if (file.trim() === '') throw new UsageError('Name the backup file, e.g. `lumen backup lumen-2026-12-03.db`.');
   const destination = resolve(file);
   if (existsSync(destination)) {
     throw new UsageError(`${file} exists already; a backup never overwrites a file.`, 'Name a new file, or move the old one away.');

@@ -1,9 +1,9 @@
 import type { Context } from '../../context.js';
+import { parseEventId } from '../../flag-values.js';
 import { UsageError, UserError } from '../../../errors.js';
 
 export async function run(ctx: Context, _options: Record<string, never>, idArg: string): Promise<void> {
-  const id = Number(idArg.replace(/^evt_/, ''));
-  if (!Number.isSafeInteger(id) || id < 1) throw new UsageError(`Event id must be a number from \`lumen events list\`; got "${idArg}".`);
+  const id = parseEventId(idArg);
   const store = await ctx.store();
   const workspace = await ctx.workspace();
   const event = await store.dispatch.find(id);

@@ -1,12 +1,12 @@
 import type { Context } from '../../context.js';
+import { parseEventId } from '../../flag-values.js';
 import type { Options } from '../../declare.js';
 import { serviceDeps } from '../../deps.js';
 import { UsageError, type Outcome } from '../../../errors.js';
 import type { replay } from './index.js';
 
 export async function run(ctx: Context, options: Options<typeof replay>, idArg: string): Promise<Outcome> {
-  const id = Number(idArg.replace(/^evt_/, ''));
-  if (!Number.isSafeInteger(id) || id < 1) throw new UsageError(`Event id must be a number from \`lumen events list\`; got "${idArg}".`);
+  const id = parseEventId(idArg);
   const deps = await serviceDeps(ctx);
   const workspace = await ctx.workspace();
   const { replayEvent } = await import('../../../relay/replay.js');

@@ -63,6 +63,9 @@ export async function run(ctx: Context, options: Options<typeof start>): Promise
   if (options.forwardRaw && !options.forwardTo && !options.exec) {
     throw new UsageError("--forward-raw hands Meta's deliveries to your code: add --forward-to URL (or --exec CMD).");
   }
+  if (typeof options.autoReply === 'string' && options.autoReply.trim() === '') {
+    throw new UsageError('--auto-reply "" would reply with nothing: give the text, or --auto-reply alone to reply with what --exec prints.');
+  }
   if (!options.forwardTo && !options.exec && options.events !== 'messages') {
     throw new UsageError('--events chooses what your code gets: add --forward-to URL or --exec CMD.');
   }
