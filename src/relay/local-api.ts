@@ -85,6 +85,9 @@ export function registerLocalApi(app: FastifyInstance, deps: LocalApiDeps): void
   const integrationFor = (selector: unknown): Integration => {
     const all = deps.integrations();
     if (selector !== undefined) {
+      if (typeof selector !== 'string') {
+        throw new UserError('"integration" must be a string: the number\'s integration id (wa_…) or phone number ID.', { code: 'invalid_body', kind: 'usage' });
+      }
       const match = all.find((i) => i.id === selector || i.phoneNumberId === selector);
       if (!match) throw new UserError(`No connected number "${String(selector)}".`, { code: 'integration_not_found', kind: 'not_found' });
       return match;
@@ -167,6 +170,9 @@ export function registerLocalApi(app: FastifyInstance, deps: LocalApiDeps): void
     if (!allowed(request, reply)) return reply;
     try {
       const body = json(request);
+      if (body.typing !== undefined && typeof body.typing !== 'boolean') {
+        throw new UserError('"typing" must be true or false.', { code: 'invalid_body', kind: 'usage' });
+      }
       let interaction;
       for (const candidate of deps.integrations()) {
         interaction ??= await services.store.inbox.findByWamid(candidate.id, request.params.wamid);

@@ -200,6 +200,9 @@ describe('the local API', () => {
     const badMedia = await call('/v1/messages', { method: 'POST', body: JSON.stringify({ to: CUSTOMER, image: '../../etc/passwd' }) });
     expect(badMedia.status).toBe(400);
     expect((await badMedia.json()).error.message).toMatch(/"image" must be an http\(s\) URL or a media id/);
+    const badIntegration = await call('/v1/messages', { method: 'POST', body: JSON.stringify({ to: CUSTOMER, text: 'x', integration: {} }) });
+    expect(badIntegration.status).toBe(400);
+    expect((await badIntegration.json()).error.message).toMatch(/^"integration" must be a string/);
     expect(sandbox.sent()).toHaveLength(0); // refused before Meta
     // Through a tunnel or a proxy: never
     expect((await call('/v1/messages', { method: 'POST', body: '{}', headers: { 'x-forwarded-for': '203.0.113.9' } })).status).toBe(403);
