@@ -14,7 +14,7 @@ import {
   type RequestOptions,
   type Server,
 } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { execa, type ResultPromise } from 'execa';
@@ -398,4 +398,26 @@ export function lumenSignatureValid(header: string | string[] | undefined, rawBo
 export async function readSigningSecret(home: string): Promise<string | undefined> {
   const store = createFileSecretStore({ filePath: join(home, 'secrets.enc.json'), keyFilePath: join(home, 'secrets.key') });
   return store.get('relay/signing_secret');
+}
+
+/** A POST to `url` whose headers arrived (the relay answered 100 Continue) and whose body never will. */
+export async function stalledDelivery(url: string): Promise<{ closed: Promise<string> }> {
+  const target = new URL(url);
+  const socket = connect(Number(target.port), target.hostname);
+  socket.on('error', () => {});
+  let received = '';
+  const closed = new Promise<string>((resolve) => socket.on('close', () => resolve(received)));
+  const continued = new Promise<void>((resolve) =>
+    socket.on('data', (chunk) => {
+      received += String(chunk);
+      if (received.includes('100 Continue')) resolve();
+    }),
+  );
+  socket.write(
+    `POST ${target.pathname} HTTP/1.1\r\nHost: ${target.host}\r\nContent-Type: application/json\r\n` +
+      `X-Hub-Signature-256: sha256=${'0'.repeat(64)}\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n`,
+  );
+  await continued;
+  socket.write('{');
+  return { closed };
 }

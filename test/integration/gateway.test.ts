@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RelayEvent } from '../../src/relay/events.js';
@@ -17,7 +17,7 @@ import type { ServiceDeps } from '../../src/services/deps.js';
 import type { Integration, Store } from '../../src/store/types.js';
 import type { LumenHome } from '../helpers/home.js';
 import { eventually } from '../helpers/async.js';
-import { startForwardTarget, type ForwardTarget } from '../helpers/relay.js';
+import { stalledDelivery, startForwardTarget, type ForwardTarget } from '../helpers/relay.js';
 import { connectedHome, sandboxServices, type ConnectedHome } from '../helpers/services.js';
 
 const CUSTOMER = '15551234567';
@@ -334,26 +334,4 @@ async function gatedGraph(upstream: string) {
     open: release,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
-}
-
-/** A POST to `url` whose headers arrived (the relay answered 100 Continue) and whose body never will. */
-async function stalledDelivery(url: string): Promise<{ closed: Promise<string> }> {
-  const target = new URL(url);
-  const socket = connect(Number(target.port), target.hostname);
-  socket.on('error', () => {});
-  let received = '';
-  const closed = new Promise<string>((resolve) => socket.on('close', () => resolve(received)));
-  const continued = new Promise<void>((resolve) =>
-    socket.on('data', (chunk) => {
-      received += String(chunk);
-      if (received.includes('100 Continue')) resolve();
-    }),
-  );
-  socket.write(
-    `POST ${target.pathname} HTTP/1.1\r\nHost: ${target.host}\r\nContent-Type: application/json\r\n` +
-      `X-Hub-Signature-256: sha256=${'0'.repeat(64)}\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n`,
-  );
-  await continued;
-  socket.write('{');
-  return { closed };
 }

@@ -3,13 +3,12 @@
  * acknowledged, `lumen relay status` while it runs and after, and one relay per LUMEN_HOME. The built CLI as a child
  * process, a fresh LUMEN_HOME per test (see relay-home.ts).
  */
-import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { signBody } from '../../src/relay/signature.js';
 import { eventually, inPool } from '../helpers/async.js';
 import { lumen, runLumen } from '../helpers/cli.js';
 import { withDb } from '../helpers/home.js';
-import { postSigned, startRelay, startSlowPost, type RelayExit } from '../helpers/relay.js';
+import { postSigned, stalledDelivery, startRelay, startSlowPost, type RelayExit } from '../helpers/relay.js';
 import {
   connection,
   env,
@@ -77,23 +76,7 @@ describe('lumen relay start: stopping', () => {
   it('stops on SIGTERM while a client stalls mid-body: cut off after the request deadline, never a 200', async () => {
     // Given a client whose delivery the relay has begun to receive (it answered 100 Continue) and that sends no more
     const relay = await startRelay(env);
-    const url = new URL(webhookUrl(relay.url));
-    const socket = connect(Number(url.port), url.hostname);
-    let received = '';
-    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
-    socket.on('error', () => {});
-    const continued = new Promise<void>((resolve) =>
-      socket.on('data', (chunk) => {
-        received += String(chunk);
-        if (received.includes('100 Continue')) resolve();
-      }),
-    );
-    socket.write(
-      `POST ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\n` +
-        `X-Hub-Signature-256: sha256=${'0'.repeat(64)}\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n`,
-    );
-    await continued;
-    socket.write('{');
+    const stalled = await stalledDelivery(webhookUrl(relay.url));
     // When the relay is told to stop
     const exit = await relay.stop();
     // Then it stops (exit 0) once the deadline cut the client off, says so, and the client never got a 200
@@ -102,8 +85,7 @@ describe('lumen relay start: stopping', () => {
       { event: 'error', message: expect.stringMatching(/^1 request still arriving 15 s after the stop was cut off: /) },
       { event: 'stopped' },
     ]);
-    await closed;
-    expect(received).not.toContain('200 OK');
+    expect(await stalled.closed).not.toContain('200 OK');
   });
 
   it('loses no acknowledged delivery when killed with SIGKILL mid-stream', async () => {
