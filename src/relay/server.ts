@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { UsageError } from '../errors.js';
 import { markRead as markMessageRead } from '../graph/media.js';
@@ -373,10 +373,14 @@ async function serve(relayDeps: RelayDeps, options: RelayOptions, lease?: HeldRe
     // The tunnel lumen starts connects from loopback and names the real client; so may a proxy the user names.
     trustProxy: [...(options.tunnel ? ['127.0.0.1', '::1'] : []), ...(options.trustProxy ?? [])],
     now: deps.now,
-    // Once a stop cut stalled clients off, their rejections are not news: the cut-off said it once.
-    onEvent: (event) => {
-      if (!(cutOff && event.event === 'rejected')) deps.onEvent(event);
-    },
+    // Once a stop cut stalled clients off, their rejections are not news: the cut-off said it once. (`wants` passes
+    // on: under --quiet the app builds no events nobody shows.)
+    onEvent: Object.assign(
+      (event: RelayEvent) => {
+        if (!(cutOff && event.event === 'rejected')) deps.onEvent(event);
+      },
+      deps.onEvent.wants ? { wants: deps.onEvent.wants } : {},
+    ),
     ...(localApiKey
       ? {
           localApi: {
@@ -434,12 +438,15 @@ async function serve(relayDeps: RelayDeps, options: RelayOptions, lease?: HeldRe
     if (rawForwarder) await store.forwards.raw.releaseClaims();
     await store.media.releaseClaims();
   }
-  // Requests still arriving (their body not whole yet): a stop cuts them off after the request deadline.
-  const open = new Set<IncomingMessage>();
-  app.server.on('request', (request: IncomingMessage) => {
-    open.add(request);
-    request.once('close', () => open.delete(request));
+  // The connections, and the request each is answering: a stop cuts off, after the request deadline, every connection
+  // that is not answering a request that arrived whole (one still sending its headers or body, or idle).
+  const sockets = new Set<Socket>();
+  const answering = new WeakMap<Socket, { request: IncomingMessage; response: ServerResponse }>();
+  app.server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
   });
+  app.server.on('request', (request: IncomingMessage, response: ServerResponse) => answering.set(request.socket, { request, response }));
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -526,7 +533,10 @@ async function serve(relayDeps: RelayDeps, options: RelayOptions, lease?: HeldRe
         // deadline is cut off (it got no 200; Meta sends it again). A request being answered (a send through the
         // local API waiting on Meta) is let finish.
         const deadline = setTimeout(() => {
-          const arriving = [...open].filter((request) => !request.complete);
+          const arriving = [...sockets].filter((socket) => {
+            const current = answering.get(socket);
+            return !current || !current.request.complete || current.response.writableEnded;
+          });
           if (arriving.length === 0) return;
           cutOff = true;
           deps.onEvent({
@@ -535,10 +545,13 @@ async function serve(relayDeps: RelayDeps, options: RelayOptions, lease?: HeldRe
               `${arriving.length === 1 ? '1 request' : `${arriving.length} requests`} still arriving ${REQUEST_TIMEOUT_MS / 1000} s after ` +
               `the stop ${arriving.length === 1 ? 'was' : 'were'} cut off: a delivery among them got no 200, so Meta sends it again.`,
           });
-          for (const request of arriving) request.socket.destroy();
+          for (const socket of arriving) socket.destroy();
         }, REQUEST_TIMEOUT_MS);
-        await app.close();
-        clearTimeout(deadline);
+        try {
+          await app.close();
+        } finally {
+          clearTimeout(deadline);
+        }
         await committer.drain();
         await new Promise((resolve) => setImmediate(resolve)); // their reports (scheduled after each answer) go out
         await dispatcher?.stop();

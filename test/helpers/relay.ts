@@ -400,8 +400,12 @@ export async function readSigningSecret(home: string): Promise<string | undefine
   return store.get('relay/signing_secret');
 }
 
-/** A POST to `url` whose headers arrived (the relay answered 100 Continue) and whose body never will. */
-export async function stalledDelivery(url: string): Promise<{ closed: Promise<string> }> {
+/**
+ * A POST to `url` that stalls: by default its headers arrived (the relay answered 100 Continue) and its body never
+ * will; with `{ at: 'headers' }` only half its request line was sent (nothing to wait for: a later connection's answer
+ * shows the relay has taken this one).
+ */
+export async function stalledDelivery(url: string, { at = 'body' }: { at?: 'headers' | 'body' } = {}): Promise<{ closed: Promise<string> }> {
   const target = new URL(url);
   const socket = connect(Number(target.port), target.hostname);
   socket.on('error', () => {});
@@ -413,6 +417,10 @@ export async function stalledDelivery(url: string): Promise<{ closed: Promise<st
       if (received.includes('100 Continue')) resolve();
     }),
   );
+  if (at === 'headers') {
+    socket.write(`POST ${target.pathname} HTT`);
+    return { closed };
+  }
   socket.write(
     `POST ${target.pathname} HTTP/1.1\r\nHost: ${target.host}\r\nContent-Type: application/json\r\n` +
       `X-Hub-Signature-256: sha256=${'0'.repeat(64)}\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n`,

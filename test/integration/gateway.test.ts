@@ -175,6 +175,24 @@ describe("replies from the user's code, without the token", () => {
   });
 });
 
+describe('events nobody shows', () => {
+  it('are not built: the relay asks its printer (`wants`) before making a message event, under --quiet none is', async () => {
+    // Given a relay whose printer shows no message events (as --quiet)
+    relay = await startRelay(
+      { ...services(), onEvent: Object.assign((event: RelayEvent) => events.push(event), { wants: (name: RelayEvent['event']) => name !== 'message' }) },
+      { host: '127.0.0.1', port: 0, mediaDir: home.path('media') },
+    );
+    sandbox.setWebhookUrl(`${relay.url}/webhooks/whatsapp/${integration.id}`);
+    // When a message arrives and is stored
+    sandbox.sendInbound([{ from: CUSTOMER, type: 'text', text: 'quiet please' }]);
+    await eventually(async () => expect(await store.inbox.lastInboundAt(integration.id, CUSTOMER)).toBeTruthy());
+    await relay.close();
+    relay = undefined;
+    // Then no message event was made
+    expect(events.filter((e) => e.event === 'message')).toEqual([]);
+  });
+});
+
 describe('the local API', () => {
   /** A call to the local API; its JSON is whatever the API answered (the test checks it). */
   const call = (path: string, init: RequestInit & { key?: string | null } = {}): Promise<Omit<Response, 'json'> & { json(): Promise<any> }> =>

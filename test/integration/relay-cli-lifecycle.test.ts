@@ -73,19 +73,22 @@ describe('lumen relay start: stopping', () => {
     expect((await messagesList(1000)).length).toBe(stored.size);
   });
 
-  it('stops on SIGTERM while a client stalls mid-body: cut off after the request deadline, never a 200', async () => {
-    // Given a client whose delivery the relay has begun to receive (it answered 100 Continue) and that sends no more
+  it('stops on SIGTERM while clients stall mid-headers and mid-body: cut off after the request deadline, never a 200', async () => {
+    // Given a client that sent half a request line, and one whose delivery the relay has begun to receive (it
+    // answered 100 Continue), neither sending more
     const relay = await startRelay(env);
+    const halfLine = await stalledDelivery(webhookUrl(relay.url), { at: 'headers' });
     const stalled = await stalledDelivery(webhookUrl(relay.url));
     // When the relay is told to stop
     const exit = await relay.stop();
     // Then it stops (exit 0) once the deadline cut the client off, says so, and the client never got a 200
     expect(exit).toEqual({ exitCode: 0, signal: undefined });
     expect(relay.events.slice(-2)).toEqual([
-      { event: 'error', message: expect.stringMatching(/^1 request still arriving 15 s after the stop was cut off: /) },
+      { event: 'error', message: expect.stringMatching(/^2 requests still arriving 15 s after the stop were cut off: /) },
       { event: 'stopped' },
     ]);
     expect(await stalled.closed).not.toContain('200 OK');
+    expect(await halfLine.closed).toBe('');
   });
 
   it('loses no acknowledged delivery when killed with SIGKILL mid-stream', async () => {
