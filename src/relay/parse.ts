@@ -727,14 +727,16 @@ function deeperThan(value: unknown, max: number): boolean {
 }
 
 const MAX_ISO_SECONDS = 253_402_300_800; // 10000-01-01T00:00:00Z
+const MIN_SECONDS = 1_230_768_000; // 2009-01-01T00:00:00Z
 
 /** Meta's `timestamp` (seconds since the epoch, a string; numbers accepted) as ISO 8601, else the epoch. */
 function isoTimestamp(value: unknown): string {
   let seconds: number | null = null;
   if (typeof value === 'string' && /^\d{1,12}$/.test(value)) seconds = Number(value);
   else if (typeof value === 'number' && Number.isInteger(value) && value >= 0) seconds = value;
-  // Past 9999-12-31 toISOString writes a 6-digit year (+033658-…), which no longer sorts as text.
-  if (seconds === null || seconds >= MAX_ISO_SECONDS) return UNKNOWN_TIMESTAMP;
+  // Past 9999-12-31 toISOString writes a 6-digit year (+033658-…), which no longer sorts as text; before 2009 there
+  // was no WhatsApp to send it.
+  if (seconds === null || seconds >= MAX_ISO_SECONDS || seconds < MIN_SECONDS) return UNKNOWN_TIMESTAMP;
   return new Date(seconds * 1000).toISOString();
 }
 

@@ -2,6 +2,7 @@
  * The sandbox's own control API under /_sandbox/ (no token; the server only serves it to loopback peers).
  * Shapes are ours, not Meta's: camelCase, errors as `{error:{message}}`.
  */
+import { TEMPLATE_STATUSES as META_TEMPLATE_STATUSES } from '../relay/types.js';
 import { parseCallbackUrl } from './handshake.js';
 import { isRecord } from './http.js';
 import { postInbound, type SandboxInboundSpec } from './inbound.js';
@@ -200,10 +201,10 @@ function postFieldEvent(state: SandboxState, hooks: { webhooks: WebhookSender; n
   if ((spec.what === 'template' || spec.what === 'template-category') && spec.template) {
     const language = spec.language ?? 'en_US';
     if (spec.what === 'template') {
-      // As Meta: REINSTATED approves the template again; FLAGGED (quality) and other events leave its status.
+      // As Meta (and the relay): REINSTATED approves the template again; FLAGGED (quality) and other events leave its status.
       const event = (spec.event ?? 'PAUSED').toUpperCase();
       const status = event === 'REINSTATED' ? 'APPROVED' : event;
-      if (event !== 'FLAGGED' && TEMPLATE_STATUSES.includes(status)) state.changeTemplate(spec.template, language, { status: status as SandboxTemplate['status'] });
+      if (META_TEMPLATE_STATUSES.includes(status)) state.changeTemplate(spec.template, language, { status: status as SandboxTemplate['status'] });
     }
     else state.changeTemplate(spec.template, language, { category: (spec.category ?? 'MARKETING').toUpperCase() as SandboxTemplate['category'] });
   }

@@ -492,6 +492,10 @@ describe('media and read receipts of messages the relay received', () => {
     mkdirSync(folder);
     const inFolder = await home.runJson(['media', 'get', stored.mediaId, '-o', folder]);
     expect(inFolder.json.path).toBe(join(folder, `${sha256}.png`));
+    // (its name is its hash: saving it there again is no conflict)
+    expect((await home.runJson(['media', 'get', stored.mediaId, '-o', folder])).result.exitCode).toBe(0);
+    const notAFolder = await home.run(['media', 'get', stored.mediaId, '-o', `${home.path('newdir')}/`]);
+    expect([notAFolder.exitCode, notAFolder.stderr]).toEqual([2, `Error: -o ${home.path('newdir')}/: there is no such folder.`]);
     const nowhere = await home.run(['media', 'get', stored.mediaId, '-o', home.path('no', 'such', 'x.png')]);
     expect([nowhere.exitCode, nowhere.stderr]).toEqual([2, `Error: -o ${home.path('no', 'such', 'x.png')}: there is no folder ${home.path('no', 'such')} to write it in.`]);
   });

@@ -439,6 +439,8 @@ describe('timestamps and details', () => {
     ['1697043223', '2023-10-11T16:53:43.000Z'],
     [1697043223, '2023-10-11T16:53:43.000Z'],
     ['0', UNKNOWN_TIMESTAMP],
+    ['1', UNKNOWN_TIMESTAMP], // before WhatsApp existed
+    ['1230768000', '2009-01-01T00:00:00.000Z'],
     [undefined, UNKNOWN_TIMESTAMP],
     ['', UNKNOWN_TIMESTAMP],
     ['soon', UNKNOWN_TIMESTAMP],

@@ -334,7 +334,7 @@ interface GenChange {
 
 const digits = fc.stringMatching(/^[1-9]\d{7,13}$/);
 const wamidArb = fc.stringMatching(/^[A-Za-z0-9+/=_.-]{1,40}$/).map((s) => `wamid.${s}`);
-const timestampSeconds = fc.integer({ min: 0, max: 4_102_444_800 }); // up to 2100
+const timestampSeconds = fc.integer({ min: 1_230_768_000, max: 4_102_444_800 }); // 2009 (before it, impossible) to 2100
 const payloadFor: Record<string, fc.Arbitrary<Record<string, unknown>>> = {
   text: fc.record({ text: fc.record({ body: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }) }) }),
   image: fc.record({ image: fc.record({ id: digits, mime_type: fc.constant('image/jpeg'), caption: fc.string({ maxLength: 20 }) }) }),

@@ -21,6 +21,7 @@ export async function run(ctx: Context, options: Options<typeof get>, ref: strin
   // A fetched file is written next to where it goes, then renamed into place: never half a file under its name.
   const named = options.output === undefined || toStdout ? undefined : resolve(options.output);
   const into = named !== undefined && (await stat(named).catch(() => undefined))?.isDirectory() ? named : undefined;
+  if (named !== undefined && !into && /[/\\]$/.test(options.output ?? '')) throw new UsageError(`-o ${options.output}: there is no such folder.`);
   const target = into ? undefined : named;
   if (target) {
     const folder = await stat(dirname(target)).catch(() => undefined);
@@ -56,10 +57,8 @@ export async function run(ctx: Context, options: Options<typeof get>, ref: strin
       ctx.out.info(`Wrote media ${record.mediaId} (${file.mimeType ?? 'unknown type'}, ${formatBytes(file.size)}) to stdout.`);
       return;
     }
+    // Without -o FILE the name is the content's hash: a file of that name already holds these very bytes.
     const destination = target ?? resolve(into ?? '.', file.fetched ? `${file.sha256}${extensionFor(file.mimeType ?? '')}` : basename(file.path));
-    if (!options.force && (await stat(destination).catch(() => undefined))) {
-      throw new UsageError(`${destination} exists already; nothing was written.`, 'Give another -o, or --force to replace it.');
-    }
     if (file.fetched) await rename(file.path, destination);
     else await copyFile(file.path, destination);
     ctx.out.result({ ...summary, path: destination }, () =>
