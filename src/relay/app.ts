@@ -301,7 +301,10 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
     const routed = (phoneNumberId: string) => deps.directory.route(phoneNumberId, via)?.id ?? via.id;
     // A message repeated within one delivery is that one message (stored, counted and reported once).
     const distinct = new Map<string, (typeof parsed.messages)[number]>();
-    for (const m of parsed.messages) if (!distinct.has(`${m.phoneNumberId} ${m.wamid}`)) distinct.set(`${m.phoneNumberId} ${m.wamid}`, m);
+    for (const m of parsed.messages) {
+      const key = `${m.phoneNumberId} ${m.wamid}`;
+      if (!distinct.has(key)) distinct.set(key, m);
+    }
     // A missing or impossible timestamp is taken as now: a message dated 1970 would sort first and close its sender's
     // window, one dated next year would hold it open (Meta's clock and this one may differ by a little: 5 minutes).
     const arrived = now();
