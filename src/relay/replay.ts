@@ -2,20 +2,51 @@ import { UsageError, UserError } from '../errors.js';
 import type { ServiceDeps } from '../services/deps.js';
 import type { DispatchEvent, Workspace } from '../store/types.js';
 import { execTarget, forwardTarget, mediaView } from './dispatch.js';
+import type { RelayEvent } from './events.js';
+import { Replier, repliesIn } from './replies.js';
 import { relaySigningSecret } from './server.js';
+
+/** What became of one reply the user's code answered with (as the relay reports it). */
+export interface ReplayReply {
+  ok: boolean;
+  id?: string;
+  wamid?: string;
+  pendingApproval?: string;
+  error?: string;
+}
 
 export type ReplayResult =
   | { queued: true; event: DispatchEvent }
-  | { queued: false; id: number; delivered: boolean; target: string; status: number | null; error: string | null; durationMs: number };
+  | {
+      queued: false;
+      id: number;
+      delivered: boolean;
+      target: string;
+      status: number | null;
+      error: string | null;
+      durationMs: number;
+      /** What an `--exec` command printed (stdout only when it is not a reply); null for a forward target. */
+      stdout: string | null;
+      stderr: string | null;
+      replies: ReplayReply[];
+    };
 
 /**
  * `lumen events replay`: delivers one stored message again, now to the target given (signed like the relay's), or
- * queues it again for the running relay. A delivery made here is recorded like one the relay made.
+ * queues it again for the running relay. A delivery made here is handled like one the relay made: the command gets
+ * the running relay's local API (`localApi`) when there is one, and what the user's code answers with
+ * (`{"reply": …}`) is sent, under the same idempotency keys as the relay's, so a message is never answered twice.
  */
 export async function replayEvent(
-  deps: Pick<ServiceDeps, 'store' | 'secrets' | 'now' | 'env'>,
+  deps: ServiceDeps,
   workspace: Workspace,
-  request: { id: number; forwardTo?: string | undefined; exec?: string | undefined },
+  request: {
+    id: number;
+    forwardTo?: string | undefined;
+    exec?: string | undefined;
+    /** The running relay's local API, for the command's LUMEN_API_URL/LUMEN_API_KEY and media URLs. */
+    localApi?: { url: string; key: string } | undefined;
+  },
 ): Promise<ReplayResult> {
   if (request.forwardTo && request.exec) throw new UsageError('Choose --forward-to or --exec, not both.');
   if (request.forwardTo !== undefined && !/^https?:\/\/[^/\s]+/i.test(request.forwardTo)) {
@@ -33,15 +64,39 @@ export async function replayEvent(
   if (!request.forwardTo && !request.exec) {
     return { queued: true, event: await store.dispatch.requeue(interaction.id, workspace.id, deps.now().toISOString()) };
   }
+  const api = request.localApi;
   const target = request.forwardTo
     ? forwardTarget(request.forwardTo, await relaySigningSecret(await deps.secrets()), deps.now)
-    : execTarget(request.exec!, deps.env);
+    : execTarget(request.exec!, deps.env, (): Record<string, string> => (api ? { LUMEN_API_URL: api.url, LUMEN_API_KEY: api.key } : {}));
   const media = await store.media.forInteraction(interaction.id);
+  const mediaUrl = media && api ? `${api.url}/v1/media/${encodeURIComponent(media.mediaId)}` : null;
   const started = deps.now().getTime();
-  const result = await target.deliver(interaction, { media: media ? mediaView(media, null) : null });
+  const result = await target.deliver(interaction, { media: media ? mediaView(media, mediaUrl) : null });
   const durationMs = deps.now().getTime() - started;
+  const replies: ReplayReply[] = [];
   if (result.ok) {
     await store.dispatch.markDelivered(request.id, { target: target.description, status: result.status, durationMs, at: deps.now().toISOString() });
+    const integration = await store.integrations.findById(interaction.integrationId);
+    const onEvent = (e: RelayEvent) => {
+      if (e.event !== 'reply') return;
+      const { event: _event, interactionId: _interaction, to: _to, ...reply } = e;
+      replies.push(reply);
+    };
+    const replier = new Replier({ ...deps, onEvent }, (id) => (id === integration?.id ? integration : undefined));
+    replier.delivered(interaction, result);
+    await replier.settle();
   }
-  return { queued: false, id: request.id, delivered: result.ok, target: target.description, status: result.status, error: result.error ?? null, durationMs };
+  const isCommand = request.exec !== undefined;
+  return {
+    queued: false,
+    id: request.id,
+    delivered: result.ok,
+    target: target.description,
+    status: result.status,
+    error: result.error ?? null,
+    durationMs,
+    stdout: isCommand && !repliesIn(result.output) ? (result.output ?? '') : null,
+    stderr: isCommand ? (result.errorOutput ?? '') : null,
+    replies,
+  };
 }

@@ -472,7 +472,7 @@ async function serve(relayDeps: RelayDeps, options: RelayOptions, lease?: HeldRe
   }
   publicUrl = tunnel?.url ?? options.publicUrl?.replace(/\/+$/, '') ?? null;
   if (options.stateFile) {
-    writeRelayState(options.stateFile, { pid: process.pid, url: listeningUrl, publicUrl, tunnel: tunnel?.provider ?? null, startedAt: deps.now().toISOString() });
+    writeRelayState(options.stateFile, { pid: process.pid, url: listeningUrl, publicUrl, tunnel: tunnel?.provider ?? null, localApiUrl, startedAt: deps.now().toISOString() });
   }
 
   // Retention: once at start, then daily; a purge runs in short transactions, beside ingest.

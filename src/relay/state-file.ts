@@ -7,6 +7,8 @@ export interface RelayState {
   publicUrl: string | null;
   /** The tunnel tool the relay started (`--tunnel`), if any. */
   tunnel?: string | null;
+  /** The local API for the user's code (loopback, this port), when the relay offers it. */
+  localApiUrl?: string | null;
   startedAt: string;
 }
 

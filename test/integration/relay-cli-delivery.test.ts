@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/async.js';
 import { withDb } from '../helpers/home.js';
+import { runLumen } from '../helpers/cli.js';
 import { freePort, lumenSignatureValid, postSigned, readSigningSecret, startRelay } from '../helpers/relay.js';
 import {
   env,
@@ -175,6 +176,43 @@ describe('lumen relay start: handing messages to the user code', () => {
     // It is retried, never dropped
     await relay.waitForEvent((e) => e.event === 'dispatch' && e.ok === false && e.attempt >= 2);
     expect((await relay.stop()).exitCode).toBe(0);
+  });
+
+  it('events replay --exec runs the command as the relay would: its local API, its output shown, its reply sent once', async () => {
+    // Given a message whose handler failed while a relay runs
+    const relay = await startRelay(env, ['--exec', 'exit 3']);
+    const from = '15553000021';
+    await postSigned(
+      webhookUrl(relay.url),
+      textDelivery(sandbox.phoneNumberId, { wamid: newWamid('replay'), from, body: 'where is my order?' }),
+      sandbox.appSecret,
+    );
+    await relay.waitForEvent((e) => e.event === 'dispatch' && e.ok === false);
+    const [event] = await eventsList(true);
+
+    // When it is replayed to a command that says where it runs and answers with a reply
+    const handler = `cat > /dev/null; echo "api=$LUMEN_API_URL key=\${LUMEN_API_KEY:+set}" >&2; echo '{"reply":{"text":"It ships today."}}'`;
+    const replayed = await runLumen(['events', 'replay', String(event.id), '--exec', handler], { env });
+
+    // Then the command had the running relay's local API, its stderr is shown, and its reply was sent
+    expect(replayed.exitCode, replayed.stdout + replayed.stderr).toBe(0);
+    expect(replayed.stdout).toMatch(/^Delivered event \d+ to /);
+    expect(replayed.stdout).toMatch(/stderr: api=http:\/\/127\.0\.0\.1:\d+ key=set/);
+    expect(replayed.stdout).toMatch(/Replied: msg_\w+ \(wamid\./);
+    expect(sandbox.sent(from).map((m) => m.body)).toEqual([expect.objectContaining({ to: from, type: 'text', text: expect.objectContaining({ body: 'It ships today.' }) })]);
+
+    // And replaying it again answers nothing twice: the reply has the relay's idempotency key
+    const again = await lumenJson(['events', 'replay', String(event.id), '--exec', handler]);
+    expect(again).toMatchObject({ delivered: true, stdout: null, replies: [{ ok: true, id: expect.stringMatching(/^msg_/) }] });
+    expect(again.stderr).toMatch(/^api=http/);
+    expect(sandbox.sent(from)).toHaveLength(1);
+    await relay.stop();
+
+    // And with no relay running, the command runs all the same, and the user is told it had no local API
+    const alone = await runLumen(['events', 'replay', String(event.id), '--exec', 'cat > /dev/null; echo plain output'], { env });
+    expect(alone.exitCode, alone.stderr).toBe(0);
+    expect(alone.stdout).toMatch(/stdout: plain output/);
+    expect(alone.stdout).toMatch(/No relay is running here: the command had no LUMEN_API_URL/);
   });
 
   it('stops cleanly on SIGTERM while an --exec command is running (exit 0, not killed by the signal)', async () => {

@@ -1,8 +1,9 @@
+import { join } from 'node:path';
 import type { Context } from '../../context.js';
 import { parseEventId } from '../../flag-values.js';
 import type { Options } from '../../declare.js';
 import { serviceDeps } from '../../deps.js';
-import { UsageError, type Outcome } from '../../../errors.js';
+import type { Outcome } from '../../../errors.js';
 import type { replay } from './index.js';
 
 export async function run(ctx: Context, options: Options<typeof replay>, idArg: string): Promise<Outcome> {
@@ -10,8 +11,10 @@ export async function run(ctx: Context, options: Options<typeof replay>, idArg: 
   const deps = await serviceDeps(ctx);
   const workspace = await ctx.workspace();
   const { replayEvent } = await import('../../../relay/replay.js');
+  // A command gets the running relay's local API, as it does when the relay runs it.
+  const localApi = options.exec ? await runningLocalApi(ctx, deps) : undefined;
   // No spinner's ✓ here: a delivery that failed must not look like success.
-  const result = await replayEvent(deps, workspace, { id, forwardTo: options.forwardTo, exec: options.exec });
+  const result = await replayEvent(deps, workspace, { id, forwardTo: options.forwardTo, exec: options.exec, localApi });
   if (result.queued) {
     ctx.out.result({ id: result.event.id, state: result.event.state, delivered: false }, () =>
       `Event ${result.event.id} is queued again; a running \`lumen relay start --forward-to …\` (or --exec) delivers it.`,
@@ -19,10 +22,36 @@ export async function run(ctx: Context, options: Options<typeof replay>, idArg: 
     return 'ok';
   }
   const { queued: _, ...data } = result;
-  ctx.out.result(data, () =>
-    result.delivered
-      ? `Delivered event ${id} to ${result.target} (${result.status}) in ${result.durationMs} ms.`
-      : `Delivery of event ${id} to ${result.target} failed: ${result.error}.`,
-  );
-  return result.delivered ? 'ok' : 'failed';
+  ctx.out.result(data, () => {
+    const lines = [
+      result.delivered
+        ? `Delivered event ${id} to ${result.target} (${result.status}) in ${result.durationMs} ms.`
+        : `Delivery of event ${id} to ${result.target} failed: ${result.error}.`,
+    ];
+    for (const [stream, text] of [['stdout', result.stdout], ['stderr', result.stderr]] as const) {
+      for (const line of (text ?? '').split('\n')) if (line.trim() !== '') lines.push(`  ${stream}: ${line}`);
+    }
+    for (const reply of result.replies) {
+      lines.push(
+        !reply.ok
+          ? `  Reply not sent: ${reply.error}`
+          : reply.pendingApproval
+            ? `  Reply held for approval: ${reply.pendingApproval} (lumen approvals approve ${reply.pendingApproval}).`
+            : `  Replied: ${reply.id} (${reply.wamid}).`,
+      );
+    }
+    if (options.exec && !localApi) lines.push('  No relay is running here: the command had no LUMEN_API_URL or LUMEN_API_KEY.');
+    return lines.join('\n');
+  });
+  return result.delivered && result.replies.every((r) => r.ok) ? 'ok' : 'failed';
+}
+
+/** The running relay's local API and its key, if a relay runs on this LUMEN_HOME and offers one. */
+async function runningLocalApi(ctx: Context, deps: Awaited<ReturnType<typeof serviceDeps>>) {
+  const { runningRelay } = await import('../../../relay/state-file.js');
+  const { LOCAL_API_KEY } = await import('../../../relay/server.js');
+  const relay = await runningRelay(join(ctx.paths.dataDir, 'relay.json'));
+  if (!relay?.localApiUrl) return undefined;
+  const key = await (await deps.secrets()).get(LOCAL_API_KEY);
+  return key ? { url: relay.localApiUrl, key } : undefined;
 }
