@@ -353,7 +353,7 @@ describe('retention', () => {
 });
 
 describe('lumen messages export', () => {
-  it('writes CSV to a file and NDJSON to stdout, and refuses another format', async () => {
+  it('writes CSV to a file and NDJSON to stdout, refuses another format, and keeps an existing file unless --force', async () => {
     const relay = await startRelay(env);
     expect((await post(relay.url, '15557000003')).status).toBe(200);
     expect((await post(relay.url, '15557000004')).status).toBe(200);
@@ -366,6 +366,15 @@ describe('lumen messages export', () => {
     expect(nd.exitCode).toBe(0);
     expect(nd.stdout.trim().split('\n').map((l) => JSON.parse(l).from)).toEqual(['15557000004']);
     expect((await lumen(['messages', 'export', '--format', 'xml'], { env })).exitCode).toBe(2);
+
+    // An existing file is kept (as `backup` keeps one) unless --force replaces it
+    writeFileSync(file, 'my notes\n');
+    const kept = await lumen(['messages', 'export', '--output', file], { env });
+    expect(kept.exitCode).toBe(2);
+    expect(kept.stderr).toMatch(/^Error: .*out\.csv exists already; nothing was written\.\n.*--force/);
+    expect(readFileSync(file, 'utf8')).toBe('my notes\n');
+    expect(await lumenJson(['messages', 'export', '--output', file, '--force'])).toMatchObject({ format: 'ndjson', count: 2 });
+    expect(readFileSync(file, 'utf8').trim().split('\n')).toHaveLength(2);
   });
 });
 

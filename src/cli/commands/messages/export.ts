@@ -18,17 +18,22 @@ export async function run(ctx: Context, options: Options<typeof exportMessages>)
   const workspace = await ctx.workspace();
 
   const toFile = options.output !== undefined && options.output !== '-';
-  const sink: NodeJS.WritableStream | WriteStream = toFile ? createWriteStream(options.output!, { mode: 0o600 }) : ctx.io.stdout;
+  const sink: NodeJS.WritableStream | WriteStream = toFile ? createWriteStream(options.output!, { mode: 0o600, flags: options.force ? 'w' : 'wx' }) : ctx.io.stdout;
   if (toFile) {
-    await Promise.race([
-      once(sink as WriteStream, 'open'),
-      once(sink as WriteStream, 'error').then(([error]) => {
-        throw new UserError(`Cannot write ${options.output}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`, {
-          code: 'output_unwritable',
-          hint: 'Check that the folder exists and is writable.',
-        });
-      }),
-    ]);
+    const file = sink as WriteStream;
+    await new Promise((resolve, reject) => {
+      file.once('open', resolve);
+      file.once('error', reject);
+    }).catch((error: NodeJS.ErrnoException) => {
+      // An existing file is kept unless --force (as `backup` and `media get` do).
+      if (error.code === 'EEXIST') {
+        throw new UsageError(`${options.output} exists already; nothing was written.`, 'Give another -o, or --force to replace it.');
+      }
+      throw new UserError(`Cannot write ${options.output}: ${error.code ?? error.message}.`, {
+        code: 'output_unwritable',
+        hint: 'Check that the folder exists and is writable.',
+      });
+    });
   }
   const write = async (chunk: string) => {
     if (!sink.write(chunk)) await once(sink, 'drain');

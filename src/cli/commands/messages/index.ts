@@ -54,7 +54,8 @@ export const exportMessages = command({
     format: flag.string('--format <format>', 'csv or ndjson (one message a line, raw payload included)', { default: 'ndjson' }),
     since: flag.string('--since <duration>', 'only newer than this: 30m, 1h, 2d, or an ISO date'),
     from: flag.string('--from <number>', 'only from this sender (phone number or user id)'),
-    output: flag.string('-o, --output <file>', 'write to this file instead of stdout'),
+    output: flag.string('-o, --output <file>', 'write to this file instead of stdout (a new file, unless --force)'),
+    force: flag.boolean('--force', 'replace the --output file if it exists'),
   },
   help: '\nExamples:\n  $ lumen messages export --format csv --since 30d --output march.csv\n  $ lumen messages export --from +15551234567 | jq .text',
 });
