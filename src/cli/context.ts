@@ -87,7 +87,8 @@ export function createContext(globals: GlobalOptions, overrides: ContextOverride
     now,
     time: timeFormat({ now, env }),
     config: () => (config ??= loadConfigFile(paths.configFile)),
-    databaseUrl: () => pickSetting(env.LUMEN_DATABASE_URL?.trim(), context.config().databaseUrl?.trim()),
+    // LUMEN_DATABASE_URL wins; config.json's is read (and checked) only without it.
+    databaseUrl: () => pickSetting(env.LUMEN_DATABASE_URL?.trim()) ?? configDatabaseUrl(context.config(), paths.configFile),
     async store(options) {
       if (!store) {
         const { openStoreAt } = await import('../store/index.js');
@@ -162,4 +163,28 @@ export function createContext(globals: GlobalOptions, overrides: ContextOverride
     },
   };
   return context;
+}
+
+/**
+ * config.json's `databaseUrl`, checked here so that a bad one is blamed on the file (the URL's messages further on
+ * name LUMEN_DATABASE_URL, which then is not set).
+ */
+function configDatabaseUrl(config: ConfigFile, path: string): string | undefined {
+  const value: unknown = config.databaseUrl;
+  if (value === undefined || value === null || value === '') return undefined;
+  const text = typeof value === 'string' ? value.trim() : undefined;
+  let protocol: string | undefined;
+  try {
+    protocol = text ? new URL(text).protocol : undefined;
+  } catch {
+    protocol = undefined;
+  }
+  if (protocol !== 'postgres:' && protocol !== 'postgresql:') {
+    throw new UserError(`\`databaseUrl\` in ${path} is not a postgres:// URL.`, {
+      code: 'database_url_invalid',
+      kind: 'usage',
+      hint: 'Use postgres://user:password@host:5432/database, or remove it to keep the SQLite file in LUMEN_HOME.',
+    });
+  }
+  return text;
 }

@@ -4,6 +4,7 @@
  * code, never the password. `lumen doctor` says the same in its database check, with the fix.
  */
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadMigrations } from '../../src/store/db.js';
 import { pgMigrations } from '../../src/store/pg/db.js';
@@ -60,6 +61,17 @@ describe('lumen db on SQLite', () => {
     const human = await runLumen(['db', 'status'], { env: home.env });
     expect(human.stdout).toMatch(/Backend\s+SQLite/);
     expect(human.stdout).toMatch(/Pending\s+none/);
+  });
+
+  it('a bad `databaseUrl` in config.json is blamed on the file, and LUMEN_DATABASE_URL still wins over it', async () => {
+    const other = makeHome();
+    try {
+      writeFileSync(other.path('config.json'), JSON.stringify({ databaseUrl: 'mysql://root@127.0.0.1/lumen' }));
+      expectOneLineError(await runLumen(['db', 'status'], { env: other.env }), 2, /^Error: `databaseUrl` in .*config\.json is not a postgres:\/\/ URL\./);
+      expectOneLineError(await runLumen(['db', 'status'], { env: { ...other.env, LUMEN_DATABASE_URL: 'not a url' } }), 2, /LUMEN_DATABASE_URL is not a URL/);
+    } finally {
+      other.cleanup();
+    }
   });
 });
 

@@ -260,7 +260,7 @@ export function asPgError(error: unknown, where: string): unknown {
     return new UserError(`Cannot reach PostgreSQL at ${where}: the host name does not resolve.`, {
       code: 'database_unavailable',
       kind: 'unavailable',
-      hint: 'Check the host in LUMEN_DATABASE_URL.',
+      hint: 'Check the host in the database URL (LUMEN_DATABASE_URL, or `databaseUrl` in config.json).',
       cause: error,
     });
   }
@@ -268,7 +268,7 @@ export function asPgError(error: unknown, where: string): unknown {
     return new UserError(`PostgreSQL at ${where} refused the login: ${message}.`, {
       code: 'database_auth_failed',
       kind: 'auth',
-      hint: 'Check the user and password in LUMEN_DATABASE_URL (and pg_hba.conf on the server).',
+      hint: 'Check the user and password in the database URL (LUMEN_DATABASE_URL, or `databaseUrl` in config.json) and pg_hba.conf on the server.',
       cause: error,
     });
   }
