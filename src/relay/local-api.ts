@@ -5,7 +5,7 @@
  * that carries forwarding headers is refused), with `Authorization: Bearer <local API key>`.
  */
 import { createReadStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
@@ -14,6 +14,7 @@ import { UserError, type ErrorKind } from '../errors.js';
 import { GraphError } from '../graph/errors.js';
 import { getMediaInfo, markRead, uploadMedia } from '../graph/media.js';
 import type { ServiceDeps } from '../services/deps.js';
+import { localMediaPath } from '../services/messages/media-path.js';
 import { MEDIA_LIMITS, MEDIA_TYPES, type MediaType } from '../services/messages/message-types.js';
 import { DEFAULT_SEND_RATE, DEFAULT_WORKSPACE_SEND_RATE } from '../services/messages/outbox.js';
 import { sendOne } from '../services/messages/send.js';
@@ -29,6 +30,8 @@ export interface LocalApiDeps {
   services: ServiceDeps;
   integrations(): Integration[];
   mediaMaxBytes?: number | undefined;
+  /** LUMEN_HOME/media: where received files are kept. */
+  mediaDir: string;
   /** `GET /v1/events`: follow the relay's events (what `lumen events tail` reads); returns how to stop following. */
   follow?: (listener: (event: RelayEvent) => void, end: () => void) => () => void;
 }
@@ -236,10 +239,11 @@ export function registerLocalApi(app: FastifyInstance, deps: LocalApiDeps): void
     if (!allowed(request, reply)) return reply;
     try {
       const record = await findMedia(request.params.id);
-      if (record?.state === 'stored' && record.path) {
+      const stored = record?.state === 'stored' && record.path ? localMediaPath(deps.mediaDir, record.path) : undefined;
+      if (record && stored && (await stat(stored).then((info) => info.isFile(), () => false))) {
         reply.header('content-type', record.mimeType ?? 'application/octet-stream');
         if (record.size !== null) reply.header('content-length', String(record.size));
-        return reply.send(createReadStream(record.path));
+        return reply.send(createReadStream(stored));
       }
       const integration = integrationFor(record?.integrationId);
       const graph = await services.graphFor(integration);

@@ -388,6 +388,7 @@ async function serve(relayDeps: RelayDeps, options: RelayOptions, lease?: HeldRe
             services,
             integrations: () => [...integrations.values()],
             mediaMaxBytes: options.mediaMaxBytes,
+            mediaDir: options.mediaDir ?? 'media',
             follow: (listener: (event: RelayEvent) => void, end: () => void) => {
               tails.set(listener, end);
               return () => tails.delete(listener);

@@ -180,7 +180,7 @@ export interface PurgeCounts {
   contacts: number;
   /** Old inbound messages kept because their delivery to the user's code is still pending or retrying. */
   keptUndelivered: number;
-  /** Files under LUMEN_HOME/media no remaining record points at (after a purge; empty for a plan). */
+  /** The files of removed media records that no remaining record points at (for a plan: would point at). */
   files: string[];
 }
 

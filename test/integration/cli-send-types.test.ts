@@ -13,6 +13,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
 import { SAFETY_NET_MS } from '../helpers/async.js';
 import { BIN } from '../helpers/cli.js';
+import { withDb } from '../helpers/home.js';
 import { killAllRelays, startRelay, type RunningRelay } from '../helpers/relay.js';
 import { acceptedSends, connectedHome, type ConnectedHome } from '../helpers/send.js';
 
@@ -498,6 +499,37 @@ describe('media and read receipts of messages the relay received', () => {
     expect([notAFolder.exitCode, notAFolder.stderr]).toEqual([2, `Error: -o ${home.path('newdir')}/: there is no such folder.`]);
     const nowhere = await home.run(['media', 'get', stored.mediaId, '-o', home.path('no', 'such', 'x.png')]);
     expect([nowhere.exitCode, nowhere.stderr]).toEqual([2, `Error: -o ${home.path('no', 'such', 'x.png')}: there is no folder ${home.path('no', 'such')} to write it in.`]);
+  });
+
+  it('finds a stored file by its name after LUMEN_HOME has moved: media get reads it, messages purge counts and deletes it', async () => {
+    // Given a stored picture whose record names the folder it was stored in before LUMEN_HOME moved
+    const relay = await start();
+    sandbox.sendInbound([{ from: DIGITS, type: 'image', data: PNG, mimeType: 'image/png' }]);
+    const message = await relay.waitForEvent((e) => e.event === 'message');
+    const stored = await relay.waitForEvent((e) => e.event === 'media' && e.ok === true);
+    const sha256 = createHash('sha256').update(PNG).digest('hex');
+    const file = home.path('media', `${sha256}.png`);
+    await relay.stop();
+    withDb(home.dir, (db) => {
+      db.prepare('UPDATE media SET path = ? WHERE media_id = ?').run(`/home/someone-else/.lumen/media/${sha256}.png`, stored.mediaId);
+      db.prepare("UPDATE interactions SET received_at = '2025-01-01T00:00:00.000Z'").run();
+    }, { readonly: false });
+
+    // When saving it, it is read from this LUMEN_HOME/media, not fetched again
+    const out = home.path('moved.png');
+    const saved = await home.runJson(['media', 'get', message.interactionId, '-o', out]);
+    expect(saved.result.exitCode, saved.result.stderr).toBe(0);
+    expect(saved.json).toMatchObject({ fetched: false, sha256, path: out });
+    expect(readFileSync(out)).toEqual(PNG);
+
+    // When purging, the dry run counts the file and the purge deletes it here
+    const plan = await home.runJson(['messages', 'purge', '--older-than', '30d', '--dry-run']);
+    expect(plan.json).toMatchObject({ dryRun: true, inbound: 1, media: 1, files: 1 });
+    expect((await home.run(['messages', 'purge', '--older-than', '30d', '--dry-run'])).stdout).toContain('1 media records (1 files)');
+    expect(existsSync(file)).toBe(true);
+    const done = await home.runJson(['messages', 'purge', '--older-than', '30d']);
+    expect(done.json).toMatchObject({ dryRun: false, inbound: 1, media: 1, files: 1 });
+    expect(existsSync(file)).toBe(false);
   });
 
   it('fetches a received file the relay did not store through the Graph API, checked against its sha256', async () => {

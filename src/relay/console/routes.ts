@@ -7,12 +7,14 @@
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
-import { dirname, join, relative, resolve, isAbsolute } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { UserError } from '../../errors.js';
 import { GraphError } from '../../graph/errors.js';
 import type { ServiceDeps } from '../../services/deps.js';
+import { localMediaPath } from '../../services/messages/media-path.js';
 import type { DispatchState, Integration, Workspace } from '../../store/types.js';
 import type { DeliveryLog } from '../deliveries.js';
 import type { DispatchTarget } from '../dispatch.js';
@@ -322,9 +324,8 @@ export function registerConsole(app: FastifyInstance, deps: ConsoleDeps): void {
       if (!allowed(request, reply)) return reply;
       const record = await services.store.media.find(request.params.integration, request.params.media);
       if (!record || record.state !== 'stored' || !record.path) return plain(reply, 404, 'That file is not stored (yet).');
-      const path = resolve(record.path);
-      const inside = relative(resolve(deps.mediaDir), path);
-      if (inside.startsWith('..') || isAbsolute(inside)) return plain(reply, 404, 'That file is not in LUMEN_HOME/media.');
+      const path = localMediaPath(deps.mediaDir, record.path);
+      if (!(await stat(path).then((info) => info.isFile(), () => false))) return plain(reply, 404, 'That file is not in LUMEN_HOME/media.');
       const type = record.mimeType ?? 'application/octet-stream';
       const inline = request.query.download === undefined && /^(image\/(png|jpeg|webp)|video\/mp4|audio\/(ogg|mpeg|mp4|aac))$/.test(type);
       secure(reply).header('content-type', inline ? type : 'application/octet-stream');

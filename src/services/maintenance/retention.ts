@@ -1,8 +1,8 @@
-import { rm } from 'node:fs/promises';
-import { resolve, sep } from 'node:path';
+import { rm, stat } from 'node:fs/promises';
 import { UsageError } from '../../errors.js';
 import type { PurgeCounts } from '../../store/types.js';
 import type { ServiceDeps } from '../deps.js';
+import { localMediaPath } from '../messages/media-path.js';
 
 const UNITS = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
 
@@ -34,7 +34,7 @@ export interface PurgeReport {
   webhookEvents: number;
   media: number;
   contacts: number;
-  /** Media files deleted from disk (0 for a dry run). */
+  /** Media files deleted from LUMEN_HOME/media (for a dry run: that would be). */
   files: number;
   /** Old inbound messages kept because their delivery to the user's code is not done (pending or retrying). */
   keptUndelivered: number;
@@ -53,13 +53,21 @@ export async function purgeMessages(
   const cutoff = new Date(deps.now().getTime() - request.olderThanMs).toISOString();
   const scope = { cutoff, workspaceId: request.workspaceId };
   const counts: PurgeCounts = request.dryRun ? await deps.store.maintenance.plan(scope) : await deps.store.maintenance.purge(scope);
-  // Only files inside LUMEN_HOME/media are ever deleted, whatever a record says.
-  const root = resolve(request.mediaDir) + sep;
+  // Only files inside LUMEN_HOME/media are ever deleted, whatever a record says; a dry run counts those there.
   let files = 0;
-  for (const path of counts.files) {
-    if (!resolve(path).startsWith(root)) continue;
-    await rm(path, { force: true });
-    files += 1;
+  for (const path of new Set(counts.files.map((stored) => localMediaPath(request.mediaDir, stored)))) {
+    if (request.dryRun) {
+      if (await stat(path).then((info) => info.isFile(), () => false)) files += 1;
+      continue;
+    }
+    const removed = await rm(path).then(
+      () => true,
+      (error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return false;
+        throw error;
+      },
+    );
+    if (removed) files += 1;
   }
   const { files: _, ...rest } = counts;
   return { cutoff, dryRun: request.dryRun, ...rest, files };

@@ -6,6 +6,7 @@ import { UsageError, UserError } from '../../errors.js';
 import { getMediaInfo, uploadMedia } from '../../graph/media.js';
 import type { Integration, MediaRecord, Store, Workspace } from '../../store/types.js';
 import type { ServiceDeps } from '../deps.js';
+import { localMediaPath } from './media-path.js';
 import { checkMediaFile, MEDIA_LIMITS, type MediaSource, type MediaType } from './message-types.js';
 
 /** A media value as given: an http(s) URL, a local file to upload, or a media id Meta already has. */
@@ -110,12 +111,14 @@ export async function mediaFile(
   deps: Pick<ServiceDeps, 'graphFor' | 'store'>,
   record: MediaRecord,
   tmpDir: string,
+  mediaDir: string,
 ): Promise<MediaFile> {
   if (record.state === 'stored' && record.path) {
-    const info = await stat(record.path).catch(() => undefined);
+    const stored = localMediaPath(mediaDir, record.path);
+    const info = await stat(stored).catch(() => undefined);
     if (info?.isFile()) {
-      const sha256 = record.sha256 ?? (await sha256Of(record.path));
-      return { path: record.path, size: info.size, sha256, mimeType: record.mimeType, fetched: false, remove: async () => {} };
+      const sha256 = record.sha256 ?? (await sha256Of(stored));
+      return { path: stored, size: info.size, sha256, mimeType: record.mimeType, fetched: false, remove: async () => {} };
     }
   }
   const integration = await deps.store.integrations.findById(record.integrationId);

@@ -23,9 +23,14 @@ export function scoped(workspace: boolean, bounded: boolean) {
   const integrationInWorkspace = workspace
     ? ' AND integration_id IN (SELECT id FROM integrations WHERE workspace_id = @workspaceId)'
     : '';
+  const interactions = `FROM interactions i WHERE i.received_at < @cutoff${below}${inWorkspace('i.workspace_id')}
+        AND NOT EXISTS (SELECT 1 FROM dispatch_events d WHERE d.interaction_seq = i.seq AND d.state IN ('pending', 'retrying'))`;
+  // A media record the purge removes: its message's, or an old upload.
+  const purgedMedia = (m: string) =>
+    `((${m}.interaction_seq IS NOT NULL AND ${m}.interaction_seq IN (SELECT i.seq ${interactions}))
+        OR (${m}.direction = 'out' AND ${m}.created_at < @cutoff${inWorkspace(`${m}.workspace_id`)}))`;
   return {
-    interactions: `FROM interactions i WHERE i.received_at < @cutoff${below}${inWorkspace('i.workspace_id')}
-        AND NOT EXISTS (SELECT 1 FROM dispatch_events d WHERE d.interaction_seq = i.seq AND d.state IN ('pending', 'retrying'))`,
+    interactions,
     outbound: `FROM outbound_messages WHERE created_at < @cutoff AND state IN ${SETTLED_OUTBOUND}${inWorkspace()}`,
     statuses: `FROM message_statuses WHERE received_at < @cutoff${integrationInWorkspace}`,
     errors: `FROM webhook_errors WHERE received_at < @cutoff${inWorkspace()}`,
@@ -33,6 +38,9 @@ export function scoped(workspace: boolean, bounded: boolean) {
     events: `FROM webhook_events WHERE received_at < @cutoff AND COALESCE(forward_state, '') NOT IN ('pending', 'retrying')${inWorkspace()}`,
     raw: `FROM raw_deliveries WHERE received_at < @cutoff AND COALESCE(forward_state, '') NOT IN ('pending', 'retrying')${inWorkspace()}`,
     uploads: `FROM media WHERE direction = 'out' AND created_at < @cutoff${inWorkspace()}`,
+    /** The files a purge would leave no record pointing at (a file is named by its hash, so records share one). */
+    files: `SELECT DISTINCT m.path AS path FROM media m WHERE m.path IS NOT NULL AND ${purgedMedia('m')}
+        AND NOT EXISTS (SELECT 1 FROM media o WHERE o.path = m.path AND NOT ${purgedMedia('o')})`,
     contacts: `FROM contacts AS c WHERE c.last_inbound_at < @cutoff${inWorkspace('c.workspace_id')}
         AND NOT EXISTS (SELECT 1 FROM interactions i WHERE i.workspace_id = c.workspace_id AND i.from_id = c.contact_id
                           AND i.integration_id = c.integration_id AND i.received_at >= @cutoff)`,
@@ -94,7 +102,7 @@ export function createMaintenanceRepo(db: Database): MaintenanceRepo {
           media: inboundMedia + count(sql.uploads),
           contacts: count(sql.contacts),
           keptUndelivered: kept,
-          files: [],
+          files: db.prepare(sql.files).pluck().all(p) as string[],
         };
       }).deferred();
     },

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { copyFile, rename, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Context } from '../../context.js';
 import type { Options } from '../../declare.js';
 import { serviceDeps } from '../../deps.js';
@@ -33,10 +33,10 @@ export async function run(ctx: Context, options: Options<typeof get>, ref: strin
   const tmpDir = toStdout ? tmpdir() : target ? dirname(target) : (into ?? process.cwd());
   const stored = record.state === 'stored' && record.path !== null;
   const file = stored
-    ? await mediaFile(deps, record, tmpDir)
+    ? await mediaFile(deps, record, tmpDir, join(ctx.paths.dataDir, 'media'))
     : await ctx.out.step(
         `Fetching media ${record.mediaId} through the Graph API`,
-        () => mediaFile(deps, record, tmpDir),
+        () => mediaFile(deps, record, tmpDir, join(ctx.paths.dataDir, 'media')),
         (f) => `Fetched media ${record.mediaId} (${formatBytes(f.size)}, SHA-256 checked)`,
       );
   try {

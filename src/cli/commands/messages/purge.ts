@@ -19,7 +19,7 @@ export async function run(ctx: Context, options: Options<typeof purge>): Promise
     const lines = [
       `${verb} what is older than ${report.cutoff} in workspace ${workspace.name}:`,
       `  ${report.inbound} inbound messages, ${report.outbound} sent messages, ${report.statuses} statuses, ` +
-        `${report.webhookErrors} webhook errors, ${report.webhookEvents} other webhook events, ${report.media} media records${report.dryRun ? '' : ` (${report.files} files)`}, ` +
+        `${report.webhookErrors} webhook errors, ${report.webhookEvents} other webhook events, ${report.media} media records (${report.files} files), ` +
         `${report.contacts} contacts.`,
     ];
     if (report.keptUndelivered > 0) {

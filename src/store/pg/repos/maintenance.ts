@@ -61,7 +61,7 @@ export function createMaintenanceRepo(db: PgDatabase): MaintenanceRepo {
       // One snapshot for every count, as SQLite's read transaction gives.
       return db.tx(async (client): Promise<PurgeCounts> => {
         await client.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
-        const { sql, count } = await prepare(client, scope);
+        const { sql, run, count } = await prepare(client, scope);
         return {
           inbound: await count(client, sql.interactions),
           outbound: await count(client, sql.outbound),
@@ -72,7 +72,7 @@ export function createMaintenanceRepo(db: PgDatabase): MaintenanceRepo {
             (await count(client, `FROM media WHERE interaction_seq IN (SELECT i.seq ${sql.interactions})`)) + (await count(client, sql.uploads)),
           contacts: await count(client, sql.contacts),
           keptUndelivered: await count(client, sql.kept),
-          files: [],
+          files: (await run<{ path: string }>(client, sql.files)).rows.map((r) => r.path),
         };
       });
     },
