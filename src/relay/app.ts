@@ -293,18 +293,18 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
       isConnected: (id) => deps.directory.route(id, via) !== undefined,
       isKnownWaba: (wabaId) => deps.directory.inAccount(wabaId, via).length > 0,
     });
-    if (n) describeDelivery(n, parsed);
-    if (parsed.overBudget) {
-      // Stored whole or not at all: a 200 for part of a delivery would lose the rest for good.
-      return reject(reply, 413, 'delivery_too_large', `The delivery has more than ${MAX_DELIVERY_ITEMS} items; lumen stores deliveries whole.`, via.id);
-    }
-    const routed = (phoneNumberId: string) => deps.directory.route(phoneNumberId, via)?.id ?? via.id;
     // A message repeated within one delivery is that one message (stored, counted and reported once).
     const distinct = new Map<string, (typeof parsed.messages)[number]>();
     for (const m of parsed.messages) {
       const key = `${m.phoneNumberId} ${m.wamid}`;
       if (!distinct.has(key)) distinct.set(key, m);
     }
+    if (n) describeDelivery(n, { ...parsed, messages: [...distinct.values()] });
+    if (parsed.overBudget) {
+      // Stored whole or not at all: a 200 for part of a delivery would lose the rest for good.
+      return reject(reply, 413, 'delivery_too_large', `The delivery has more than ${MAX_DELIVERY_ITEMS} items; lumen stores deliveries whole.`, via.id);
+    }
+    const routed = (phoneNumberId: string) => deps.directory.route(phoneNumberId, via)?.id ?? via.id;
     // A missing or impossible timestamp is taken as now: a message dated 1970 would sort first and close its sender's
     // window, one dated next year would hold it open (Meta's clock and this one may differ by a little: 5 minutes).
     const arrived = now();

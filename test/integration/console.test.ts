@@ -10,7 +10,8 @@ import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
 import { currentUser } from '../../src/services/messages/approvals.js';
 import { eventually } from '../helpers/async.js';
 import { consoleSetup, signIn, type ConsoleSetup } from '../helpers/console.js';
-import { startForwardTarget, type ForwardTarget } from '../helpers/relay.js';
+import { postSigned, startForwardTarget, type ForwardTarget } from '../helpers/relay.js';
+import { delivery, entry, inbound, messagesChange, toBody } from '../helpers/webhooks.js';
 import { writeFileSync } from 'node:fs';
 
 const CUSTOMER = '15551234567';
@@ -165,6 +166,16 @@ describe('what it shows', () => {
       expect(page.text, path).not.toContain('<b>Mallory');
     }
     expect((await client.get(conversationPath())).text).toContain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;');
+  });
+
+  it('sums up a delivery that repeats a message as that one message, as the relay stores and answers it', async () => {
+    const relay = await setup.start();
+    const twice = { wamid: 'wamid.CONSOLEtwice=', from: CUSTOMER, body: 'said twice' };
+    const body = toBody(delivery(entry([messagesChange(setup.integration.phoneNumberId, inbound([twice, twice]))])));
+    const answer = await postSigned(`${relay.url}/webhooks/whatsapp/${setup.integration.id}`, body, sandbox.appSecret);
+    expect(answer.json).toEqual({ status: 'received', messages: 1 });
+    const [logged] = relay.deliveries.list({ kind: 'message', limit: 5 });
+    expect(logged?.summary).toBe('1 message: said twice');
   });
 
   it('records each webhook with its headers, exact body, signature check and answer; filters by kind, number and text', async () => {
