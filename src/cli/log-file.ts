@@ -18,7 +18,8 @@ export interface LogFile {
 export function openLogFile(path: string, options: { maxBytes?: number; keep?: number; stamp?: () => string } = {}): LogFile {
   const maxBytes = options.maxBytes ?? DEFAULT_LOG_MAX_BYTES;
   const keep = options.keep ?? LOG_FILES_KEPT;
-  mkdirSync(dirname(path), { recursive: true });
+  // A missing folder is created, owner-only like the file: the log holds what customers wrote.
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   let fd = openSync(path, 'a', 0o600);
   let size = fstatSync(fd).size;
 

@@ -30,6 +30,8 @@ describe('relay start --log-file', () => {
     expect(numbers.at(-1)).toBe(99);
     expect(readFileSync(path, 'utf8')).toContain('line 099');
     expect(statSync(path).mode & 0o777).toBe(0o600);
+    // Its missing folder was created, owner-only like the file
+    expect(statSync(home.path('logs')).mode & 0o777).toBe(0o700);
   });
 
   it('continues an existing file after a restart', () => {
