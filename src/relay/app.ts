@@ -21,6 +21,8 @@ export const MAX_BODY_BYTES = 3 * 1024 * 1024;
 const CLOCK_SKEW_MS = 5 * 60_000;
 /** How long a request may take to arrive whole (headers and body): slow clients (slowloris) are cut off after it. */
 export const REQUEST_TIMEOUT_MS = 15_000;
+/** How long an idle kept-alive connection (a tunnel's, Meta's) stays open for its next request. */
+export const KEEP_ALIVE_MS = 10_000;
 
 export interface RelayAppDeps {
   directory: IntegrationDirectory;
@@ -73,13 +75,17 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
   const app = Fastify({
     // Node checks request deadlines only every connectionsCheckingInterval (30 s by default), and Fastify sets
     // requestTimeout after the server exists, so headersTimeout stays at 60 s: set them where they take effect.
-    serverFactory: (handler) =>
-      createServer({ requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: 10_000, connectionsCheckingInterval: 1_000 }, handler),
+    // Fastify's own connectionTimeout and keepAliveTimeout are ignored with a serverFactory: the keep-alive is set here.
+    // There is no idle timeout on a connection with a request under way: a local API send may wait on Meta's retries
+    // for over a minute (a stalled client is cut off by requestTimeout, and at stop).
+    serverFactory: (handler) => {
+      const server = createServer({ requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: 10_000, connectionsCheckingInterval: 1_000 }, handler);
+      server.keepAliveTimeout = KEEP_ALIVE_MS;
+      return server;
+    },
     logger: false,
     bodyLimit: MAX_BODY_BYTES,
     requestTimeout: REQUEST_TIMEOUT_MS,
-    connectionTimeout: 30_000,
-    keepAliveTimeout: 10_000,
     // X-Forwarded-For is believed only from the proxies named: the tunnel lumen started (loopback) or --trust-proxy.
     // Anyone else could write any address into it.
     trustProxy: deps.trustProxy && deps.trustProxy.length > 0 ? deps.trustProxy : false,

@@ -1,3 +1,5 @@
+import { get as httpGet, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp, type RelayAppDeps } from '../../src/relay/app.js';
 import { IntegrationDirectory, type RelayIntegration } from '../../src/relay/directory.js';
@@ -82,6 +84,19 @@ describe('relay app (inject)', () => {
     const mode = await relay.inject({ url: '/webhooks/whatsapp/wa_care?hub.mode=unsubscribe&hub.verify_token=lvt_right&hub.challenge=1' });
     expect(mode.statusCode).toBe(400);
     expect((await relay.inject({ url: '/webhooks/whatsapp/wa_nope?hub.mode=subscribe' })).statusCode).toBe(404);
+  });
+
+  it('keeps an idle connection open for its next request as long as it says (Keep-Alive: timeout=10)', async () => {
+    const relay = await app();
+    await relay.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const { port } = relay.server.address() as AddressInfo;
+      const answer = await new Promise<IncomingMessage>((resolve, reject) => httpGet({ host: '127.0.0.1', port, path: '/healthz' }, resolve).on('error', reject));
+      answer.resume();
+      expect(answer.headers['keep-alive']).toBe('timeout=10');
+    } finally {
+      await relay.close();
+    }
   });
 
   it('stores a signed message before answering received', async () => {
