@@ -120,7 +120,8 @@ describe('messages purge', () => {
     expect(await store.dispatch.drop(dropped!, daysAgo(99))).toBe(true);
     const oldFile = join(mediaDir, 'aaaa.png');
     writeFileSync(oldFile, 'old bytes');
-    await store.media.markStored('wa_1', 'm-old', { path: oldFile, size: 9, sha256: 'aaaa', mimeType: 'image/png' }, daysAgo(100));
+    // (stored before LUMEN_HOME moved: its record names the file where it was then)
+    await store.media.markStored('wa_1', 'm-old', { path: '/home/someone-else/.lumen/media/aaaa.png', size: 9, sha256: 'aaaa', mimeType: 'image/png' }, daysAgo(100));
     // (Stored in time order, as the relay stores them.) The other workspace's old message
     await ingest('other', daysAgo(100), [message('wa_2', 'w.other.old', '15550009', daysAgo(100))], { enqueueDispatch: false });
     // A file only an old message uses
@@ -128,7 +129,7 @@ describe('messages purge', () => {
     const ownFile = join(mediaDir, 'bbbb.png');
     writeFileSync(ownFile, 'own bytes');
     await store.media.markStored('wa_1', 'm-own', { path: ownFile, size: 9, sha256: 'bbbb', mimeType: 'image/png' }, daysAgo(95));
-    // A new message whose media file has the same bytes (same hash, same file) as the old one's
+    // A new message whose media file has the same bytes (same hash, same file) as the old one's, stored here
     const recent = await ingest('default', daysAgo(10), [message('wa_1', 'w.new', '15550001', daysAgo(10), 'm-new')]);
     await store.dispatch.markDelivered(recent.events[0]!, { target: 'x', status: 200, durationMs: 1, at: daysAgo(10) });
     await store.media.markStored('wa_1', 'm-new', { path: oldFile, size: 9, sha256: 'aaaa', mimeType: 'image/png' }, daysAgo(10));

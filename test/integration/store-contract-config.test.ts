@@ -221,6 +221,9 @@ describe.each(storeBackends())('store contract, configuration: $title', (backend
         { integration_id: 'wa_1', media_id: 'm1', workspace_id: 'ws_1', interaction_seq: 1, direction: 'in', state: 'stored', path: '/m/shared', created_at: old, updated_at: old },
         { integration_id: 'wa_1', media_id: 'u1', workspace_id: 'ws_1', direction: 'out', state: 'uploaded', path: '/m/up', created_at: old, updated_at: old },
         { integration_id: 'wa_1', media_id: 'u2', workspace_id: 'ws_1', direction: 'out', state: 'uploaded', path: '/m/shared', created_at: fresh, updated_at: fresh },
+        // One file named by two paths (before and after LUMEN_HOME moved): the same hash is the same file
+        { integration_id: 'wa_1', media_id: 'u3', workspace_id: 'ws_1', direction: 'out', state: 'uploaded', path: '/old/m/moved', sha256: 'h1', created_at: old, updated_at: old },
+        { integration_id: 'wa_1', media_id: 'u4', workspace_id: 'ws_1', direction: 'out', state: 'uploaded', path: '/m/moved', sha256: 'h1', created_at: fresh, updated_at: fresh },
       );
       await rows.insert(
         'contacts',
@@ -248,7 +251,7 @@ describe.each(storeBackends())('store contract, configuration: $title', (backend
       const { store } = opened;
       const { cutoff } = await seed();
       const expected = {
-        inbound: 2, outbound: 1, statuses: 1, webhookErrors: 1, webhookEvents: 1, media: 2, contacts: 1, keptUndelivered: 1,
+        inbound: 2, outbound: 1, statuses: 1, webhookErrors: 1, webhookEvents: 1, media: 3, contacts: 1, keptUndelivered: 1,
       };
       expect(await store.maintenance.plan({ cutoff, workspaceId: 'ws_1' })).toEqual({ ...expected, files: ['/m/up'] });
       const purged = await store.maintenance.purge({ cutoff, workspaceId: 'ws_1' });

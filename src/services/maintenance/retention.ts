@@ -56,18 +56,9 @@ export async function purgeMessages(
   // Only files inside LUMEN_HOME/media are ever deleted, whatever a record says; a dry run counts those there.
   let files = 0;
   for (const path of new Set(counts.files.map((stored) => localMediaPath(request.mediaDir, stored)))) {
-    if (request.dryRun) {
-      if (await stat(path).then((info) => info.isFile(), () => false)) files += 1;
-      continue;
-    }
-    const removed = await rm(path).then(
-      () => true,
-      (error: NodeJS.ErrnoException) => {
-        if (error.code === 'ENOENT') return false;
-        throw error;
-      },
-    );
-    if (removed) files += 1;
+    if (!(await stat(path).then((info) => info.isFile(), () => false))) continue;
+    if (!request.dryRun) await rm(path, { force: true });
+    files += 1;
   }
   const { files: _, ...rest } = counts;
   return { cutoff, dryRun: request.dryRun, ...rest, files };

@@ -38,9 +38,13 @@ export function scoped(workspace: boolean, bounded: boolean) {
     events: `FROM webhook_events WHERE received_at < @cutoff AND COALESCE(forward_state, '') NOT IN ('pending', 'retrying')${inWorkspace()}`,
     raw: `FROM raw_deliveries WHERE received_at < @cutoff AND COALESCE(forward_state, '') NOT IN ('pending', 'retrying')${inWorkspace()}`,
     uploads: `FROM media WHERE direction = 'out' AND created_at < @cutoff${inWorkspace()}`,
-    /** The files a purge would leave no record pointing at (a file is named by its hash, so records share one). */
+    /**
+     * The files a purge would leave no record pointing at. A file is named by its hash, so records share one, and a
+     * record stored before LUMEN_HOME moved names it by another path: the same path or the same hash is the same file.
+     */
     files: `SELECT DISTINCT m.path AS path FROM media m WHERE m.path IS NOT NULL AND ${purgedMedia('m')}
-        AND NOT EXISTS (SELECT 1 FROM media o WHERE o.path = m.path AND NOT ${purgedMedia('o')})`,
+        AND NOT EXISTS (SELECT 1 FROM media o WHERE o.path IS NOT NULL AND (o.path = m.path OR o.sha256 = m.sha256)
+                          AND NOT ${purgedMedia('o')})`,
     contacts: `FROM contacts AS c WHERE c.last_inbound_at < @cutoff${inWorkspace('c.workspace_id')}
         AND NOT EXISTS (SELECT 1 FROM interactions i WHERE i.workspace_id = c.workspace_id AND i.from_id = c.contact_id
                           AND i.integration_id = c.integration_id AND i.received_at >= @cutoff)`,
@@ -110,7 +114,7 @@ export function createMaintenanceRepo(db: Database): MaintenanceRepo {
     async purge(scope) {
       const { sql, p } = prepare(scope);
       const totals: PurgeCounts = { inbound: 0, outbound: 0, statuses: 0, webhookErrors: 0, webhookEvents: 0, media: 0, contacts: 0, keptUndelivered: 0, files: [] };
-      const removedPaths = new Set<string>();
+      const removedFiles = new Map<string, string | null>();
       const pickInteractions = db.prepare(`SELECT i.seq ${sql.interactions} ORDER BY i.seq LIMIT ${PURGE_BATCH}`).pluck();
       const batch = db.transaction((): number => {
         const seqs = pickInteractions.all(p) as number[];
@@ -118,9 +122,11 @@ export function createMaintenanceRepo(db: Database): MaintenanceRepo {
         const list = JSON.stringify(seqs);
         db.prepare("DELETE FROM dispatch_events WHERE interaction_seq IN (SELECT value FROM json_each(?))").run(list);
         const media = db
-          .prepare<[string], { path: string | null }>('DELETE FROM media WHERE interaction_seq IN (SELECT value FROM json_each(?)) RETURNING path')
+          .prepare<[string], { path: string | null; sha256: string | null }>(
+            'DELETE FROM media WHERE interaction_seq IN (SELECT value FROM json_each(?)) RETURNING path, sha256',
+          )
           .all(list);
-        for (const m of media) if (m.path) removedPaths.add(m.path);
+        for (const m of media) if (m.path) removedFiles.set(m.path, m.sha256);
         totals.media += media.length;
         totals.inbound += db.prepare('DELETE FROM interactions WHERE seq IN (SELECT value FROM json_each(?))').run(list).changes;
         return seqs.length;
@@ -133,14 +139,16 @@ export function createMaintenanceRepo(db: Database): MaintenanceRepo {
         totals.statuses = db.prepare(`DELETE ${sql.statuses}`).run(p).changes;
         totals.webhookErrors = db.prepare(`DELETE ${sql.errors}`).run(p).changes;
         totals.webhookEvents = db.prepare(`DELETE ${sql.events}`).run(p).changes + db.prepare(`DELETE ${sql.raw}`).run(p).changes;
-        const uploads = db.prepare<Record<string, string | number>, { path: string | null }>(`DELETE ${sql.uploads} RETURNING path`).all(p);
-        for (const m of uploads) if (m.path) removedPaths.add(m.path);
+        const uploads = db.prepare<Record<string, string | number>, { path: string | null; sha256: string | null }>(`DELETE ${sql.uploads} RETURNING path, sha256`).all(p);
+        for (const m of uploads) if (m.path) removedFiles.set(m.path, m.sha256);
         totals.media += uploads.length;
         totals.contacts = db.prepare(`DELETE ${sql.contacts}`).run(p).changes;
         totals.keptUndelivered = db.prepare(`SELECT COUNT(*) ${sql.kept}`).pluck().get(p) as number;
-        // A file is named by its hash: it goes only when no remaining record points at it.
-        const stillUsed = db.prepare<[string], number>('SELECT 1 FROM media WHERE path = ? LIMIT 1').pluck();
-        totals.files = [...removedPaths].filter((path) => stillUsed.get(path) === undefined);
+        // A file goes only when no remaining record points at it, by its path or (named by its hash) its hash.
+        const stillUsed = db
+          .prepare<[string, string | null], number>('SELECT 1 FROM media WHERE path IS NOT NULL AND (path = ? OR sha256 = ?) LIMIT 1')
+          .pluck();
+        totals.files = [...removedFiles].filter(([path, sha256]) => stillUsed.get(path, sha256) === undefined).map(([path]) => path);
       }).immediate();
       return totals;
     },

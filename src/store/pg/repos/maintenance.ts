@@ -79,7 +79,7 @@ export function createMaintenanceRepo(db: PgDatabase): MaintenanceRepo {
 
     async purge(scope) {
       const totals: PurgeCounts = { inbound: 0, outbound: 0, statuses: 0, webhookErrors: 0, webhookEvents: 0, media: 0, contacts: 0, keptUndelivered: 0, files: [] };
-      const removedPaths = new Set<string>();
+      const removedFiles = new Map<string, string | null>();
       const { sql, run, count } = await prepare(outsideTx, scope);
       // Interactions in batches, each its own transaction: the relays' writes go on in between.
       for (;;) {
@@ -89,8 +89,11 @@ export function createMaintenanceRepo(db: PgDatabase): MaintenanceRepo {
           );
           if (seqs.length === 0) return 0;
           await client.query('DELETE FROM dispatch_events WHERE interaction_seq = ANY($1::bigint[])', [seqs]);
-          const media = await client.query<{ path: string | null }>('DELETE FROM media WHERE interaction_seq = ANY($1::bigint[]) RETURNING path', [seqs]);
-          for (const m of media.rows) if (m.path) removedPaths.add(m.path);
+          const media = await client.query<{ path: string | null; sha256: string | null }>(
+            'DELETE FROM media WHERE interaction_seq = ANY($1::bigint[]) RETURNING path, sha256',
+            [seqs],
+          );
+          for (const m of media.rows) if (m.path) removedFiles.set(m.path, m.sha256);
           totals.media += media.rows.length;
           totals.inbound += (await client.query('DELETE FROM interactions WHERE seq = ANY($1::bigint[])', [seqs])).rowCount ?? 0;
           return seqs.length;
@@ -103,17 +106,25 @@ export function createMaintenanceRepo(db: PgDatabase): MaintenanceRepo {
         totals.statuses = await changed(sql.statuses);
         totals.webhookErrors = await changed(sql.errors);
         totals.webhookEvents = (await changed(sql.events)) + (await changed(sql.raw));
-        const uploads = await run<{ path: string | null }>(client, `DELETE ${sql.uploads} RETURNING path`);
-        for (const m of uploads.rows) if (m.path) removedPaths.add(m.path);
+        const uploads = await run<{ path: string | null; sha256: string | null }>(client, `DELETE ${sql.uploads} RETURNING path, sha256`);
+        for (const m of uploads.rows) if (m.path) removedFiles.set(m.path, m.sha256);
         totals.media += uploads.rows.length;
         totals.contacts = await changed(sql.contacts);
         totals.keptUndelivered = await count(client, sql.kept);
-        // A file is named by its hash: it goes only when no remaining record points at it.
-        const paths = [...removedPaths];
+        // A file goes only when no remaining record points at it, by its path or (named by its hash) its hash.
+        const paths = [...removedFiles.keys()];
+        const hashes = [...removedFiles.values()].filter((h): h is string => h !== null);
         const used = paths.length
-          ? new Set((await client.query<{ path: string }>('SELECT DISTINCT path FROM media WHERE path = ANY($1::text[])', [paths])).rows.map((r) => r.path))
-          : new Set<string>();
-        totals.files = paths.filter((path) => !used.has(path));
+          ? (
+              await client.query<{ path: string; sha256: string | null }>(
+                'SELECT DISTINCT path, sha256 FROM media WHERE path IS NOT NULL AND (path = ANY($1::text[]) OR sha256 = ANY($2::text[]))',
+                [paths, hashes],
+              )
+            ).rows
+          : [];
+        const usedPaths = new Set(used.map((r) => r.path));
+        const usedHashes = new Set(used.map((r) => r.sha256));
+        totals.files = [...removedFiles].filter(([path, sha256]) => !usedPaths.has(path) && !(sha256 !== null && usedHashes.has(sha256))).map(([path]) => path);
       });
       return totals;
     },
