@@ -171,11 +171,11 @@ export function createContext(globals: GlobalOptions, overrides: ContextOverride
  */
 function configDatabaseUrl(config: ConfigFile, path: string): string | undefined {
   const value: unknown = config.databaseUrl;
-  if (value === undefined || value === null || value === '') return undefined;
-  const text = typeof value === 'string' ? value.trim() : undefined;
+  const text = typeof value === 'string' ? value.trim() : value;
+  if (text === undefined || text === null || text === '') return undefined;
   let protocol: string | undefined;
   try {
-    protocol = text ? new URL(text).protocol : undefined;
+    protocol = typeof text === 'string' ? new URL(text).protocol : undefined;
   } catch {
     protocol = undefined;
   }
@@ -186,5 +186,5 @@ function configDatabaseUrl(config: ConfigFile, path: string): string | undefined
       hint: 'Use postgres://user:password@host:5432/database, or remove it to keep the SQLite file in LUMEN_HOME.',
     });
   }
-  return text;
+  return text as string;
 }

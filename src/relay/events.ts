@@ -72,6 +72,8 @@ export type RelayEvent =
       id?: string;
       wamid?: string;
       pendingApproval?: string;
+      /** This reply had been sent before (a message delivered again): not sent twice. */
+      alreadySent?: boolean;
       error?: string;
     }
   | { event: 'handler_output'; interactionId: string; stream: 'stdout' | 'stderr'; text: string }

@@ -12,6 +12,8 @@ export interface ReplayReply {
   id?: string;
   wamid?: string;
   pendingApproval?: string;
+  /** It had been sent before (by the relay or an earlier replay), under the same idempotency key: not sent again. */
+  alreadySent?: boolean;
   error?: string;
 }
 

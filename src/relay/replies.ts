@@ -59,7 +59,7 @@ export class Replier {
   private send(interaction: Interaction, key: string, message: () => MessageInput, source: 'reply' | 'auto_reply'): void {
     const integration = this.integrationOf(interaction.integrationId);
     if (!integration) return;
-    const report = (outcome: { ok: boolean; wamid?: string; id?: string; pendingApproval?: string; error?: string }) =>
+    const report = (outcome: { ok: boolean; wamid?: string; id?: string; pendingApproval?: string; alreadySent?: boolean; error?: string }) =>
       this.deps.onEvent({ event: source, interactionId: interaction.id, to: interaction.from, ...outcome });
     const work = (async () => {
       try {
@@ -76,7 +76,7 @@ export class Replier {
           inReplyTo: interaction.id,
         });
         if (result.outcome === 'pending_approval') return report({ ok: true, id: result.message.id, pendingApproval: result.message.id });
-        report({ ok: true, id: result.message.id, wamid: result.message.wamid ?? '' });
+        report({ ok: true, id: result.message.id, wamid: result.message.wamid ?? '', ...(result.outcome === 'already_sent' ? { alreadySent: true } : {}) });
       } catch (error) {
         report({ ok: false, error: error instanceof UserError || error instanceof Error ? error.message : String(error) });
       }

@@ -375,6 +375,8 @@ describe('lumen messages export', () => {
     expect(readFileSync(file, 'utf8')).toBe('my notes\n');
     expect(await lumenJson(['messages', 'export', '--output', file, '--force'])).toMatchObject({ format: 'ndjson', count: 2 });
     expect(readFileSync(file, 'utf8').trim().split('\n')).toHaveLength(2);
+    // A device is no file to keep
+    expect((await lumen(['messages', 'export', '--output', '/dev/null'], { env })).exitCode).toBe(0);
   });
 });
 

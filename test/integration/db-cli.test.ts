@@ -69,6 +69,9 @@ describe('lumen db on SQLite', () => {
       writeFileSync(other.path('config.json'), JSON.stringify({ databaseUrl: 'mysql://root@127.0.0.1/lumen' }));
       expectOneLineError(await runLumen(['db', 'status'], { env: other.env }), 2, /^Error: `databaseUrl` in .*config\.json is not a postgres:\/\/ URL\./);
       expectOneLineError(await runLumen(['db', 'status'], { env: { ...other.env, LUMEN_DATABASE_URL: 'not a url' } }), 2, /LUMEN_DATABASE_URL is not a URL/);
+      // Blank is unset: the SQLite file
+      writeFileSync(other.path('config.json'), JSON.stringify({ databaseUrl: '   ' }));
+      expect(JSON.parse((await runLumen(['db', 'status', '--json'], { env: other.env })).stdout)).toMatchObject({ backend: 'sqlite' });
     } finally {
       other.cleanup();
     }

@@ -191,20 +191,23 @@ describe('lumen relay start: handing messages to the user code', () => {
     const [event] = await eventsList(true);
 
     // When it is replayed to a command that says where it runs and answers with a reply
-    const handler = `cat > /dev/null; echo "api=$LUMEN_API_URL key=\${LUMEN_API_KEY:+set}" >&2; echo '{"reply":{"text":"It ships today."}}'`;
+    const askApi = `fetch(process.env.LUMEN_API_URL + '/v1/messages/msg_none', { headers: { authorization: 'Bearer ' + process.env.LUMEN_API_KEY } }).then((r) => console.error('api=' + process.env.LUMEN_API_URL + ' answered ' + r.status))`;
+    const handler = `cat > /dev/null; node -e "${askApi}"; echo '{"reply":{"text":"It ships today."}}'`;
     const replayed = await runLumen(['events', 'replay', String(event.id), '--exec', handler], { env });
 
     // Then the command had the running relay's local API, its stderr is shown, and its reply was sent
     expect(replayed.exitCode, replayed.stdout + replayed.stderr).toBe(0);
     expect(replayed.stdout).toMatch(/^Delivered event \d+ to /);
-    expect(replayed.stdout).toMatch(/stderr: api=http:\/\/127\.0\.0\.1:\d+ key=set/);
+    // (the key is the relay's: a wrong one is answered 401, the right one finds no such message)
+    expect(replayed.stdout).toContain(`stderr: api=${relay.url} answered 404`);
     expect(replayed.stdout).toMatch(/Replied: msg_\w+ \(wamid\./);
     expect(sandbox.sent(from).map((m) => m.body)).toEqual([expect.objectContaining({ to: from, type: 'text', text: expect.objectContaining({ body: 'It ships today.' }) })]);
 
     // And replaying it again answers nothing twice: the reply has the relay's idempotency key
     const again = await lumenJson(['events', 'replay', String(event.id), '--exec', handler]);
-    expect(again).toMatchObject({ delivered: true, stdout: null, replies: [{ ok: true, id: expect.stringMatching(/^msg_/) }] });
-    expect(again.stderr).toMatch(/^api=http/);
+    expect(again).toMatchObject({ delivered: true, stdout: null, replies: [{ ok: true, alreadySent: true, id: expect.stringMatching(/^msg_/) }] });
+    expect(again.stderr).toBe(`api=${relay.url} answered 404`);
+    expect((await runLumen(['events', 'replay', String(event.id), '--exec', handler], { env })).stdout).toMatch(/Already replied: msg_\w+ .*not sent again/);
     expect(sandbox.sent(from)).toHaveLength(1);
     await relay.stop();
 
@@ -212,7 +215,7 @@ describe('lumen relay start: handing messages to the user code', () => {
     const alone = await runLumen(['events', 'replay', String(event.id), '--exec', 'cat > /dev/null; echo plain output'], { env });
     expect(alone.exitCode, alone.stderr).toBe(0);
     expect(alone.stdout).toMatch(/stdout: plain output/);
-    expect(alone.stdout).toMatch(/No relay is running here: the command had no LUMEN_API_URL/);
+    expect(alone.stdout).toMatch(/No running relay here offers its local API: the command had no LUMEN_API_URL/);
   });
 
   it('stops cleanly on SIGTERM while an --exec command is running (exit 0, not killed by the signal)', async () => {

@@ -37,10 +37,12 @@ export async function run(ctx: Context, options: Options<typeof replay>, idArg: 
           ? `  Reply not sent: ${reply.error}`
           : reply.pendingApproval
             ? `  Reply held for approval: ${reply.pendingApproval} (lumen approvals approve ${reply.pendingApproval}).`
-            : `  Replied: ${reply.id} (${reply.wamid}).`,
+            : reply.alreadySent
+              ? `  Already replied: ${reply.id} (${reply.wamid}); not sent again.`
+              : `  Replied: ${reply.id} (${reply.wamid}).`,
       );
     }
-    if (options.exec && !localApi) lines.push('  No relay is running here: the command had no LUMEN_API_URL or LUMEN_API_KEY.');
+    if (options.exec && !localApi) lines.push('  No running relay here offers its local API: the command had no LUMEN_API_URL or LUMEN_API_KEY.');
     return lines.join('\n');
   });
   return result.delivered && result.replies.every((r) => r.ok) ? 'ok' : 'failed';

@@ -1,4 +1,5 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import type { Context } from '../../context.js';
 import type { Options } from '../../declare.js';
@@ -18,17 +19,18 @@ export async function run(ctx: Context, options: Options<typeof exportMessages>)
   const workspace = await ctx.workspace();
 
   const toFile = options.output !== undefined && options.output !== '-';
-  const sink: NodeJS.WritableStream | WriteStream = toFile ? createWriteStream(options.output!, { mode: 0o600, flags: options.force ? 'w' : 'wx' }) : ctx.io.stdout;
+  // An existing file is kept unless --force (as `backup` and `media get` do); a device (/dev/null) or a pipe is no file.
+  const existing = toFile ? await stat(options.output!).catch(() => undefined) : undefined;
+  if (existing?.isFile() && !options.force) {
+    throw new UsageError(`${options.output} exists already; nothing was written.`, 'Give another -o, or --force to replace it.');
+  }
+  const sink: NodeJS.WritableStream | WriteStream = toFile ? createWriteStream(options.output!, { mode: 0o600 }) : ctx.io.stdout;
   if (toFile) {
     const file = sink as WriteStream;
     await new Promise((resolve, reject) => {
       file.once('open', resolve);
       file.once('error', reject);
     }).catch((error: NodeJS.ErrnoException) => {
-      // An existing file is kept unless --force (as `backup` and `media get` do).
-      if (error.code === 'EEXIST') {
-        throw new UsageError(`${options.output} exists already; nothing was written.`, 'Give another -o, or --force to replace it.');
-      }
       throw new UserError(`Cannot write ${options.output}: ${error.code ?? error.message}.`, {
         code: 'output_unwritable',
         hint: 'Check that the folder exists and is writable.',
