@@ -564,6 +564,9 @@ describe.each(storeBackends())('inbound store contract: $title', (backend) => {
       expect(await store.dispatch.drop(e1!, at(12))).toBe(false);
       await store.dispatch.markFailed(e2!, { target: 'x', status: null, error: 'late', durationMs: 1, nextAttemptAt: at(13) });
       expect(await store.dispatch.find(e2!)).toMatchObject({ state: 'dropped', lastError: 'HTTP 500' });
+      // Delivered stays delivered: a failure recorded after it (another attempt that was in flight) changes nothing
+      await store.dispatch.markFailed(e3!, { target: 'x', status: 500, error: 'late', durationMs: 1, nextAttemptAt: at(13) });
+      expect(await store.dispatch.find(e3!)).toMatchObject({ state: 'delivered', lastStatus: 204, attempts: 1 });
       expect(await store.dispatch.claimDue(at(100), at(101), 10)).toEqual([]);
 
       // Requeued (replay): due at once; an interaction that never had an event gets one

@@ -52,7 +52,7 @@ export function createDispatchRepo(db: Database): DispatchRepo {
     `UPDATE dispatch_events SET state = 'retrying', attempts = attempts + 1, last_target = @target,
        last_status = @status, last_error = @error, last_duration_ms = @durationMs, next_attempt_at = @nextAttemptAt,
        claimed_until = NULL
-     WHERE interaction_seq = @id AND state != 'dropped'`,
+     WHERE interaction_seq = @id AND state != 'dropped' AND state != 'delivered'`,
   );
   const renew = db.prepare(
     `UPDATE dispatch_events SET claimed_until = ?

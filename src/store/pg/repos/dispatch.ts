@@ -59,7 +59,7 @@ export function createDispatchRepo(db: PgDatabase): DispatchRepo {
       await db.run(
         `UPDATE dispatch_events SET state = 'retrying', attempts = attempts + 1, last_target = $2, last_status = $3,
            last_error = $4, last_duration_ms = $5, next_attempt_at = $6, claimed_until = NULL
-         WHERE interaction_seq = $1 AND state != 'dropped'`,
+         WHERE interaction_seq = $1 AND state != 'dropped' AND state != 'delivered'`,
         [id, result.target, result.status, result.error, Math.round(result.durationMs), result.nextAttemptAt],
       );
     },
