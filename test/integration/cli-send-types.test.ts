@@ -6,7 +6,7 @@
  * request body Meta (the sandbox) received, and what it holds of uploads and read receipts.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -475,6 +475,22 @@ describe('media and read receipts of messages the relay received', () => {
     expect(here.exitCode).toBe(0);
     expect(Buffer.from(here.stdout).toString()).toContain(`to ${join(home.dir, `${sha256}.png`)}.`);
     expect(readFileSync(join(home.dir, `${sha256}.png`))).toEqual(PNG);
+    // Saving it again is no conflict (that name holds these bytes); other bytes under its name, or a link, are kept
+    expect((await lumenIn(home.dir, ['media', 'get', stored.mediaId])).exitCode).toBe(0);
+    const named = join(home.dir, `${sha256}.png`);
+    writeFileSync(named, 'MINE');
+    const other = await lumenIn(home.dir, ['media', 'get', stored.mediaId]);
+    expect([other.exitCode, Buffer.from(other.stderr).toString()]).toEqual([2, `Error: ${named} exists already; nothing was written.\nHint: Give another -o, or --force to replace it.`]);
+    expect(readFileSync(named, 'utf8')).toBe('MINE');
+    const victim = home.path('victim.txt');
+    writeFileSync(victim, 'precious');
+    rmSync(named);
+    symlinkSync(victim, named);
+    expect((await lumenIn(home.dir, ['media', 'get', stored.mediaId])).exitCode).toBe(2);
+    expect((await lumenIn(home.dir, ['media', 'get', stored.mediaId, '--force'])).exitCode).toBe(0);
+    expect(readFileSync(victim, 'utf8')).toBe('precious');
+    expect(lstatSync(named).isSymbolicLink()).toBe(false);
+    expect(readFileSync(named)).toEqual(PNG);
 
     // When writing it to stdout
     const piped = await lumenIn(home.dir, ['media', 'get', message.interactionId, '-o', '-']);

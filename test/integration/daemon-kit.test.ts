@@ -4,7 +4,7 @@
  * enabled), --log-file, /readyz, /metrics, events drop, backup under ingest load, retention, export, completion.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { execa } from 'execa';
@@ -375,8 +375,12 @@ describe('lumen messages export', () => {
     expect(readFileSync(file, 'utf8')).toBe('my notes\n');
     expect(await lumenJson(['messages', 'export', '--output', file, '--force'])).toMatchObject({ format: 'ndjson', count: 2 });
     expect(readFileSync(file, 'utf8').trim().split('\n')).toHaveLength(2);
-    // A device is no file to keep
+    // A device is no file to keep; a link to nothing is not written through
     expect((await lumen(['messages', 'export', '--output', '/dev/null'], { env })).exitCode).toBe(0);
+    const link = home.path('link.csv');
+    symlinkSync(home.path('elsewhere.csv'), link);
+    expect((await lumen(['messages', 'export', '--output', link], { env })).exitCode).toBe(2);
+    expect(existsSync(home.path('elsewhere.csv'))).toBe(false);
   });
 });
 

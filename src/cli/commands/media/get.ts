@@ -1,6 +1,7 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
-import { copyFile, rename, stat } from 'node:fs/promises';
+import { copyFile, lstat, readFile, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Context } from '../../context.js';
@@ -26,7 +27,7 @@ export async function run(ctx: Context, options: Options<typeof get>, ref: strin
   if (target) {
     const folder = await stat(dirname(target)).catch(() => undefined);
     if (!folder?.isDirectory()) throw new UsageError(`-o ${options.output}: there is no folder ${dirname(target)} to write it in.`);
-    if (!options.force && (await stat(target).catch(() => undefined))) {
+    if (!options.force && (await lstat(target).catch(() => undefined))) {
       throw new UsageError(`${target} exists already; nothing was written.`, 'Give another -o, or --force to replace it.');
     }
   }
@@ -57,14 +58,33 @@ export async function run(ctx: Context, options: Options<typeof get>, ref: strin
       ctx.out.info(`Wrote media ${record.mediaId} (${file.mimeType ?? 'unknown type'}, ${formatBytes(file.size)}) to stdout.`);
       return;
     }
-    // Without -o FILE the name is the content's hash: a file of that name already holds these very bytes.
+    // Without -o FILE the name is the content's hash. What is there already is kept unless --force: a file of that
+    // name holding these very bytes is no conflict; another file, or a link (planted where others can write), is.
     const destination = target ?? resolve(into ?? '.', file.fetched ? `${file.sha256}${extensionFor(file.mimeType ?? '')}` : basename(file.path));
+    const existing = target ? undefined : await lstat(destination).catch(() => undefined);
+    const same = existing?.isFile() === true && (await sha256Of(destination)) === file.sha256;
+    if (existing && !same && !options.force) {
+      throw new UsageError(`${destination} exists already; nothing was written.`, 'Give another -o, or --force to replace it.');
+    }
+    // Written beside it, then renamed into place: never through a link, never half a file under its name.
     if (file.fetched) await rename(file.path, destination);
-    else await copyFile(file.path, destination);
+    else if (!same) {
+      const tmp = join(dirname(destination), `.lumen-media-${randomBytes(8).toString('hex')}`);
+      try {
+        await copyFile(file.path, tmp);
+        await rename(tmp, destination);
+      } finally {
+        await rm(tmp, { force: true });
+      }
+    }
     ctx.out.result({ ...summary, path: destination }, () =>
       `Saved media ${record.mediaId}${record.interactionId ? ` (message ${record.interactionId})` : ''}, ${file.mimeType ?? 'unknown type'}, ${formatBytes(file.size)}, to ${destination}.`,
     );
   } finally {
     await file.remove();
   }
+}
+
+async function sha256Of(path: string): Promise<string> {
+  return createHash('sha256').update(await readFile(path)).digest('hex');
 }

@@ -1,5 +1,5 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { lstat, stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import type { Context } from '../../context.js';
 import type { Options } from '../../declare.js';
@@ -19,9 +19,11 @@ export async function run(ctx: Context, options: Options<typeof exportMessages>)
   const workspace = await ctx.workspace();
 
   const toFile = options.output !== undefined && options.output !== '-';
-  // An existing file is kept unless --force (as `backup` and `media get` do); a device (/dev/null) or a pipe is no file.
+  // An existing file is kept unless --force (as `backup` and `media get` do), and so is a link to nothing (it would be
+  // written through); a device (/dev/null) or a pipe is no file.
   const existing = toFile ? await stat(options.output!).catch(() => undefined) : undefined;
-  if (existing?.isFile() && !options.force) {
+  const dangling = toFile && !existing && (await lstat(options.output!).catch(() => undefined))?.isSymbolicLink() === true;
+  if ((existing?.isFile() || dangling) && !options.force) {
     throw new UsageError(`${options.output} exists already; nothing was written.`, 'Give another -o, or --force to replace it.');
   }
   const sink: NodeJS.WritableStream | WriteStream = toFile ? createWriteStream(options.output!, { mode: 0o600 }) : ctx.io.stdout;
