@@ -3,7 +3,7 @@
  * the sandbox as the Graph API over HTTP. Assertions are what a user checks: the exit code, the one-line error,
  * the `--json` document, and the exact request body Meta (the sandbox) received.
  */
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -672,6 +672,29 @@ describe('idempotency', () => {
 
 describe('lumen send --csv', () => {
   connectedHomePerTest();
+
+  it('refuses a file that is not UTF-8 (naming its line) or names a column twice, sends nothing; reads stdin with --csv -', async () => {
+    const args = (csv: string) => ['send', '--csv', csv, '--template', 'order_update', '--lang', 'en_US'];
+    // A file saved as Windows-1252: "José" would reach the customer as "Jos\uFFFD"
+    const latin1 = join(home.dir, 'latin1.csv');
+    writeFileSync(latin1, Buffer.concat([Buffer.from(`${ORDER_CSV_HEADER}\n+15550004001,#1,Ana,#1,T1\n+15550004002,#2,Jos`), Buffer.from([0xe9]), Buffer.from(',#2,T2\n')]));
+    const encoded = await home.run(args(latin1));
+    expect([encoded.exitCode, encoded.stderr.split('\n')[0]]).toEqual([2, 'Error: latin1.csv, line 3: the file is not UTF-8 text (saved as Latin-1 or Windows-1252?).']);
+    const utf16 = join(home.dir, 'utf16.csv');
+    writeFileSync(utf16, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(`${ORDER_CSV_HEADER}\n`, 'utf16le')]));
+    expect((await home.run(args(utf16))).stderr).toMatch(/^Error: utf16\.csv is UTF-16 text, not UTF-8\./);
+    // Two "to" columns: which number was meant?
+    const twice = writeCsv(home.dir, 'twice.csv', `to,${ORDER_CSV_HEADER}\n+15550004003,+15550004004,#3,Bo,#3,T3\n`);
+    const dup = await home.run(args(twice));
+    expect([dup.exitCode, dup.stderr.split('\n')[0]]).toEqual([2, 'Error: twice.csv: the column "to" appears twice in its header.']);
+    expect(sandbox.sent()).toEqual([]);
+    expect(home.outbox()).toEqual([]);
+
+    // And the same rows from stdin
+    const piped = await home.run([...args('-'), '--json'], { input: `${ORDER_CSV_HEADER}\n+15550004005,#5,Cy,#5,T5\n` });
+    expect(piped.exitCode, piped.stderr).toBe(0);
+    expect(ndjson(piped.stdout).at(-1)).toMatchObject({ event: 'summary', total: 1, sent: 1 });
+  });
 
   it('sends a few hundred rows at a raised rate with NDJSON progress, then skips them all on a re-run', async () => {
     // Given 300 recipients, each with their own values

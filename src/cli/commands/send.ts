@@ -255,9 +255,13 @@ function readText(path: string, flag: string): string {
 }
 
 async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {
+  return (await readStdinBytes(stdin)).toString('utf8');
+}
+
+async function readStdinBytes(stdin: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 function parseJson(text: string, where: string): unknown {
@@ -281,16 +285,18 @@ async function runCsv(
   if (options.param.length > 0 || options.headerParam || options.buttonParam.length > 0) {
     throw new UsageError('With --csv the parameters come from the CSV columns, not --param.');
   }
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(options.csv!, 'utf8');
+    // `--csv -` reads it from stdin, as `--body -` does.
+    bytes = options.csv === '-' ? await readStdinBytes(ctx.io.stdin) : readFileSync(options.csv!);
   } catch (error) {
-    throw new UserError(`Cannot read ${options.csv}: ${fileProblem(error)}.`, { code: 'csv_unreadable', kind: 'usage' });
+    throw new UserError(`Cannot read ${options.csv === '-' ? 'stdin' : options.csv}: ${fileProblem(error)}.`, { code: 'csv_unreadable', kind: 'usage' });
   }
-  const { parseCsv } = await import('../../services/messages/csv.js');
+  const { decodeCsv, parseCsv } = await import('../../services/messages/csv.js');
   const { runBulk } = await import('../../services/messages/bulk.js');
-  const csv = parseCsv(text, basename(options.csv!));
-  if (csv.header.length === 0) throw new UserError(`${options.csv} is empty.`, { code: 'csv_empty', kind: 'usage' });
+  const name = options.csv === '-' ? 'The CSV on stdin' : basename(options.csv!);
+  const csv = parseCsv(decodeCsv(bytes, name), name);
+  if (csv.header.length === 0) throw new UserError(`${options.csv === '-' ? 'The CSV on stdin' : options.csv} is empty.`, { code: 'csv_empty', kind: 'usage' });
 
   const progress = new Progress(ctx, csv.rows.length + csv.malformed.length);
   // Ctrl-C stops taking rows, lets the sends in flight finish, then prints the summary (exit 3). A second Ctrl-C

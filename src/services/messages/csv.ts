@@ -25,6 +25,40 @@ interface Parsed {
   info: { lines: number };
 }
 
+/**
+ * The file's text, which must be UTF-8 (a BOM allowed): a file saved as Latin-1/Windows-1252 or UTF-16 is refused
+ * with the line of its first undecodable byte, rather than sending "Jos\uFFFD" to the customer.
+ */
+export function decodeCsv(bytes: Uint8Array, name = 'The CSV'): string {
+  const hint = 'Save it as "CSV UTF-8 (comma delimited)" (or convert it: iconv -f WINDOWS-1252 -t UTF-8). Nothing was sent.';
+  if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
+    throw new UserError(`${name} is UTF-16 text, not UTF-8.`, { code: 'csv_encoding', kind: 'usage', hint });
+  }
+  const strict = new TextDecoder('utf-8', { fatal: true });
+  try {
+    return strict.decode(bytes);
+  } catch {
+    // 0x0A never occurs inside a UTF-8 sequence: the first line that does not decode alone is the one.
+    let line = 1;
+    let start = 0;
+    for (let i = 0; i <= bytes.length; i += 1) {
+      if (i < bytes.length && bytes[i] !== 0x0a) continue;
+      try {
+        strict.decode(bytes.subarray(start, i));
+      } catch {
+        break;
+      }
+      line += 1;
+      start = i + 1;
+    }
+    throw new UserError(`${name}, line ${line}: the file is not UTF-8 text (saved as Latin-1 or Windows-1252?).`, {
+      code: 'csv_encoding',
+      kind: 'usage',
+      hint,
+    });
+  }
+}
+
 export function parseCsv(text: string, name = 'The CSV'): CsvTable {
   let records: Parsed[];
   try {
@@ -42,6 +76,15 @@ export function parseCsv(text: string, name = 'The CSV'): CsvTable {
   }
   const [head, ...body] = records;
   const header = (head?.record ?? []).map((h) => h.trim());
+  const twice = header.find((column, i) => column !== '' && header.indexOf(column) !== i);
+  if (twice !== undefined) {
+    // Which one would be meant? (Two "to" columns would send to only one of the numbers.)
+    throw new UserError(`${name}: the column "${twice}" appears twice in its header.`, {
+      code: 'csv_duplicate_column',
+      kind: 'usage',
+      hint: 'Give each column one name, once. Nothing was sent.',
+    });
+  }
   const table: CsvTable = { header, rows: [], malformed: [] };
   if (head && header.length === 1) {
     const separator = [';', '\t', '|'].find((s) => header[0]!.includes(s));
