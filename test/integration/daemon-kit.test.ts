@@ -4,7 +4,7 @@
  * enabled), --log-file, /readyz, /metrics, events drop, backup under ingest load, retention, export, completion.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { execa } from 'execa';
@@ -429,6 +429,29 @@ describe('lumen relay install-service', () => {
     expect(JSON.parse(removed.stdout)).toMatchObject({ removed: true, path: unitPath });
     expect(existsSync(unitPath)).toBe(false);
     expect(JSON.parse((await run(['relay', 'uninstall-service', '--platform', 'systemd', '--json'])).stdout)).toEqual({ removed: false, path: unitPath });
+  });
+
+  it('writes a unit systemd takes when run from a folder with a space and a % in its name', async () => {
+    const folder = home.path('my bots 100%');
+    mkdirSync(folder);
+    const config = home.path('config dir');
+    const installed = await execa('node', [BIN, 'relay', 'install-service', '--platform', 'systemd', '--exec', 'cat'], {
+      cwd: folder,
+      env: { ...env, XDG_CONFIG_HOME: config },
+      extendEnv: false,
+      reject: false,
+    });
+    expect(installed.exitCode, installed.stderr).toBe(0);
+    const unitPath = join(config, 'systemd', 'user', 'lumen-relay.service');
+    const unit = readFileSync(unitPath, 'utf8');
+    expect(unit).toContain(`WorkingDirectory=${folder.replace('%', '%%')}\n`);
+    expect(unit).toContain(`EnvironmentFile=-${join(config, 'lumen', 'relay.env')}\n`);
+    const verify = spawnSync('systemd-analyze', ['verify', unitPath], { encoding: 'utf8' });
+    if (verify.error || (verify.status !== 0 && /Failed to initialize manager|No such device or address/.test(verify.stderr))) {
+      console.warn(`skipped: systemd-analyze cannot run here (${verify.error?.message ?? verify.stderr.trim().split('\n')[0]}), so the unit file was not verified`);
+    } else {
+      expect(verify.stderr).not.toMatch(/lumen-relay\.service:\d+:/);
+    }
   });
 
   it('writes a launchd agent (plist) into ~/Library/LaunchAgents, and says how to start it and read its log', async () => {

@@ -74,6 +74,15 @@ function systemdWord(value: string): string {
   return `"${escaped.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 
+/**
+ * A path setting (WorkingDirectory=, EnvironmentFile=): systemd takes the rest of the line as the path, unquoted, and
+ * expands `%` specifiers; a line break cannot be written at all.
+ */
+function systemdPath(value: string): string {
+  if (/[\r\n]/.test(value)) throw new UsageError(`A systemd unit cannot name a path with a line break in it: ${JSON.stringify(value)}.`);
+  return value.replace(/%/g, '%%');
+}
+
 function xml(value: string): string {
   return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
@@ -92,10 +101,10 @@ export function buildServiceFile(spec: ServiceSpec): ServiceFile {
       '[Service]',
       'Type=simple',
       `ExecStart=${argv.map(systemdWord).join(' ')}`,
-      `WorkingDirectory=${systemdWord(spec.workingDirectory)}`,
+      `WorkingDirectory=${systemdPath(spec.workingDirectory)}`,
       ...variables.map(([name, value]) => `Environment=${systemdWord(`${name}=${value}`)}`),
       '# Optional variables you keep yourself (mode 0600), e.g. LUMEN_MASTER_KEY for the encrypted secrets file.',
-      `EnvironmentFile=-${systemdWord(environmentFile)}`,
+      `EnvironmentFile=-${systemdPath(environmentFile)}`,
       // SIGTERM: the relay stops accepting, finishes what is in flight and closes the database.
       'KillSignal=SIGTERM',
       'TimeoutStopSec=90',
