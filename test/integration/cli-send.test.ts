@@ -396,6 +396,19 @@ describe('approvals', () => {
     expect(templateSends()).toHaveLength(1);
   });
 
+  it('shows an approver what a held message says: its first words in approvals list, all of it in messages show', async () => {
+    await home.run(['approvals', 'policy', 'all']);
+    home.contactWrote(TO, new Date(Date.now() - HOUR));
+    const held = await home.runJson(['send', '--to', TO, '--text', 'Your refund of $40 is on its way, see you soon at the shop']);
+    expect(held.result.exitCode).toBe(8);
+    const id = held.json.id as string;
+    const list = await home.run(['approvals', 'list']);
+    expect(list.stdout).toMatch(new RegExp(`^${id} +\\+${DIGITS} +text: Your refund of \\$40 is on its way, see you soon at… +cli `, 'm'));
+    const shown = await home.run(['messages', 'show', id]);
+    expect(shown.stdout).toContain('  Text      "Your refund of $40 is on its way, see you soon at the shop"\n');
+    expect(shown.stdout).toMatch(/^ {2}Request {3}\{"messaging_product":"whatsapp",.*"text":\{.*"body":"Your refund of \$40 is on its way, see you soon at the shop"/m);
+  });
+
   it('rejects with a reason (required), after which the message cannot be approved', async () => {
     await home.run(['approvals', 'policy', 'templates']);
     // Given a held message (the human output says how to approve or reject it)

@@ -27,3 +27,16 @@ export function outboundSummary(message: OutboundMessage) {
     updatedAt: message.updatedAt,
   };
 }
+
+/** What a sent message says, in a few words: its text, caption or template name. */
+export function outboundPreview(m: OutboundMessage): string {
+  const part = m.body[m.kind];
+  if (m.kind === 'template') return m.templateName ?? '';
+  if (typeof part !== 'object' || part === null) return '';
+  const fields = part as Record<string, unknown>;
+  if (typeof fields.body === 'string') return fields.body;
+  if (typeof fields.caption === 'string') return fields.caption;
+  const body = fields.body as Record<string, unknown> | undefined;
+  if (m.kind === 'interactive' && typeof body?.text === 'string') return body.text;
+  return '';
+}

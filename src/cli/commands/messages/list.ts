@@ -3,7 +3,7 @@ import type { Options } from '../../declare.js';
 import { UsageError } from '../../../errors.js';
 import { normalizeSender, parseLimit, parseSince } from '../../flag-values.js';
 import { table } from '../../table.js';
-import { outboundSummary } from '../../../services/messages/summary.js';
+import { outboundPreview, outboundSummary } from '../../../services/messages/summary.js';
 import type { Interaction, OutboundMessage } from '../../../store/types.js';
 import type { list } from './index.js';
 
@@ -32,7 +32,7 @@ export async function run(ctx: Context, options: Options<typeof list>): Promise<
     : [];
   const sent: Listed[] = directions.includes('out')
     ? (await store.outbound.list({ workspaceId: workspace.id, to: options.to ? normalizeSender(options.to) : undefined, since, limit })).map(
-        (m) => ({ direction: 'out' as const, ...outboundSummary(m), text: preview(m) }),
+        (m) => ({ direction: 'out' as const, ...outboundSummary(m), text: outboundPreview(m) }),
       )
     : [];
   const messages = [...received, ...sent].sort((a, b) => timeOf(b).localeCompare(timeOf(a))).slice(0, limit);
@@ -88,15 +88,3 @@ function oneLine(text: string): string {
   return text.replace(/\s+/g, ' ');
 }
 
-/** What a sent message says, in a few words: its text, caption or template name. */
-function preview(m: OutboundMessage): string {
-  const part = m.body[m.kind];
-  if (m.kind === 'template') return m.templateName ?? '';
-  if (typeof part !== 'object' || part === null) return '';
-  const fields = part as Record<string, unknown>;
-  if (typeof fields.body === 'string') return fields.body;
-  if (typeof fields.caption === 'string') return fields.caption;
-  const body = fields.body as Record<string, unknown> | undefined;
-  if (m.kind === 'interactive' && typeof body?.text === 'string') return body.text;
-  return '';
-}

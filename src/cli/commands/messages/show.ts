@@ -31,7 +31,7 @@ export async function run(ctx: Context, _options: Options<typeof show>, ref: str
   const { textOf } = await import('../../../store/repos/changes.js');
   ctx.out.result(data, () => {
     const lines = [
-      `${message.id}  ${message.kind}${message.templateName ? ` ${message.templateName} (${message.templateLanguage})` : ''} to +${message.recipient}`,
+      `${message.id}  ${message.kind}${message.templateName ? ` ${message.templateName} (${message.templateLanguage})` : ''} to ${message.recipientKind === 'phone' ? '+' : ''}${message.recipient}`,
       `  State     ${message.state}${message.errorCode ? ` (error ${message.errorCode}: ${message.errorTitle ?? ''})` : ''}`,
       `  wamid     ${message.wamid ?? '-'}`,
       `  Written   ${ctx.time.atRelative(message.createdAt)}${message.source === 'business_app' ? ' from the WhatsApp Business app' : message.source !== 'cli' ? ` by ${message.source}` : ''}`,
@@ -47,7 +47,11 @@ export async function run(ctx: Context, _options: Options<typeof show>, ref: str
     if (text !== null && (message.previousTexts?.length ?? 0) > 0) {
       lines.push(`  Text      ${JSON.stringify(text)} (edited)`);
       for (const earlier of message.previousTexts ?? []) lines.push(`    was ${JSON.stringify(earlier.text)} until ${ctx.time.at(earlier.at)}`);
+    } else if (text !== null) {
+      lines.push(`  Text      ${JSON.stringify(text)}`);
     }
+    // What is (or, held for approval, would be) sent to Meta, as it is stored.
+    lines.push(`  Request   ${JSON.stringify(message.body)}`);
     if (message.deletedAt) lines.push(`  Deleted   ${ctx.time.atRelative(message.deletedAt)}`);
     if (message.approvedBy) lines.push(`  Approved  by ${message.approvedBy} at ${message.approvedAt ? ctx.time.at(message.approvedAt) : '?'}`);
     if (message.rejectedBy) lines.push(`  Rejected  by ${message.rejectedBy} at ${message.rejectedAt ? ctx.time.at(message.rejectedAt) : '?'}: ${message.rejectReason}`);
