@@ -109,6 +109,13 @@ export async function runDoctor(deps: Omit<ServiceDeps, 'store'>, inputs: Doctor
       async () => {
         const secrets = await deps.secrets();
         await secrets.get('doctor/probe');
+        // An encrypted file answers with any passphrase: only what is stored in it tells a wrong one.
+        const first = store ? (await store.integrations.listAll())[0] : undefined;
+        if (first) {
+          await readIntegrationSecrets(deps, first).catch((error: unknown) => {
+            if (error instanceof UserError && error.code === 'secrets_unreadable') throw error;
+          });
+        }
         return `answers (${secrets.description})`;
       },
       // The store's own hint where it has one (a database store's missing LUMEN_MASTER_KEY, or another key id).
@@ -181,6 +188,8 @@ async function integrationChecks(deps: ServiceDeps, integration: Integration, in
   const about = (check: DoctorCheck): DoctorCheck => ({ ...check, integration: label });
   const checks: DoctorCheck[] = [];
   const reconnect = 'Connect the number again with a permanent System User token: `lumen whatsapp connect --yes`.';
+  // A secret store that cannot be read is not fixed by a new token: its own hint says what is.
+  const unreadable = (error: unknown) => (error instanceof UserError && error.code === 'secrets_unreadable' ? error.hint : undefined);
 
   checks.push(
     about(
@@ -200,7 +209,7 @@ async function integrationChecks(deps: ServiceDeps, integration: Integration, in
         (error) =>
           error instanceof UserError && error.code === 'token_scopes'
             ? 'Generate the System User token again with whatsapp_business_messaging and whatsapp_business_management.'
-            : reconnect,
+            : (unreadable(error) ?? reconnect),
       ),
     ),
   );
@@ -229,7 +238,7 @@ async function integrationChecks(deps: ServiceDeps, integration: Integration, in
             ? 'Quality is low: send fewer marketing messages and only to people who asked; see WhatsApp Manager → Insights.'
             : error instanceof UserError && error.code === 'number_status'
               ? 'See WhatsApp Manager → Phone numbers for what Meta requires (verification, a display name, a restriction).'
-              : reconnect,
+              : (unreadable(error) ?? reconnect),
       ),
     ),
   );

@@ -2,6 +2,7 @@
  * What only the built CLI shows about the webhook wiring: the relay registering its Callback URL at start, what
  * `whatsapp status` and `doctor` print and exit with, ✓ only for work that succeeded, and the --json contract.
  */
+import { rmSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
 import { lumen } from '../helpers/cli.js';
@@ -88,6 +89,19 @@ describe('whatsapp status and doctor', () => {
       'node', 'home', 'database', 'secrets', 'clock', 'token', 'number', 'subscription', 'callback', 'templates', 'relay', 'tunnel',
     ]);
     expect(report.checks.find((c: { id: string }) => c.id === 'callback')).toMatchObject({ status: 'fail', integration: 'Care line' });
+  });
+
+  it('a secrets file the key does not open fails the secret store check, with the fix for that, not a new token', async () => {
+    // Given secrets written under one passphrase, read with another
+    rmSync(home.path('secrets.key'), { force: true });
+    await lumen(connectArgs(), { env: { ...home.env, LUMEN_MASTER_KEY: 'the passphrase it was written with' } });
+    const doctor = await lumen(['doctor', '--json'], { env: { ...home.env, LUMEN_MASTER_KEY: 'not the passphrase it was written with' } });
+    expect(doctor.exitCode).toBe(1);
+    const checks = JSON.parse(doctor.stdout).checks as Array<{ id: string; status: string; fix?: string }>;
+    const secrets = checks.find((c) => c.id === 'secrets')!;
+    expect(secrets).toMatchObject({ status: 'fail' });
+    expect(secrets.fix).toMatch(/LUMEN_MASTER_KEY does not match the passphrase/);
+    expect(checks.find((c) => c.id === 'token')).toMatchObject({ status: 'fail', fix: secrets.fix });
   });
 
   it('a failed check gets ✗, never ✓: the Graph API unreachable, and the app not subscribed (connect --no-subscribe)', async () => {

@@ -64,7 +64,7 @@ export async function rotateMasterKey(input: RotateKeyInput): Promise<RotateKeyR
     throw new UserError('`lumen secrets rotate-key` re-encrypts the secrets kept in the database, and LUMEN_SECRET_STORE is not "database".', {
       code: 'secrets_not_database',
       kind: 'usage',
-      hint: 'Set LUMEN_SECRET_STORE=database (with LUMEN_DATABASE_URL). The keychain needs no key; the encrypted file is re-keyed by connecting again with the new LUMEN_MASTER_KEY.',
+      hint: 'Set LUMEN_SECRET_STORE=database (with LUMEN_DATABASE_URL). The keychain needs no key. The encrypted file keeps the key it was written with: to change it, move secrets.enc.json (and secrets.key) aside and connect each number again with the new LUMEN_MASTER_KEY.',
     });
   }
   const { deriveMasterKey, requireDatabaseSettings, rotateSecrets, samePassphrase } = await import('../../secrets/database.js');
