@@ -166,6 +166,10 @@ export async function composeMessage(
   const recipient = parseRecipient(input.to);
   const to = recipient.id;
   const { message } = input;
+  // Checked here, before anything is uploaded or held: Meta would refuse any other id only when it is sent.
+  if (message.replyTo !== undefined && !/^wamid\.[A-Za-z0-9+/=_-]+$/.test(message.replyTo)) {
+    throw new UsageError(`The message to reply to must be named by its wamid (wamid.…); got "${message.replyTo.slice(0, 80)}".`);
+  }
   if (message.kind !== 'template') {
     let built: { type: string; body: Record<string, unknown> };
     if (message.kind === 'text') {
