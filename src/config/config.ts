@@ -58,13 +58,16 @@ export interface GraphSettings {
 }
 
 export function resolveGraphSettings(env: NodeJS.ProcessEnv, file: ConfigFile): GraphSettings {
-  const baseUrl = pickSetting(env.LUMEN_GRAPH_URL?.trim(), file.graphUrl, DEFAULT_GRAPH_URL)!.replace(/\/+$/, '');
-  const version = pickSetting(env.LUMEN_GRAPH_VERSION?.trim(), file.graphVersion, DEFAULT_GRAPH_VERSION)!;
+  // Each error names where the value came from: the variable, or config.json (the variable wins).
+  const urlFrom = env.LUMEN_GRAPH_URL?.trim() ? 'LUMEN_GRAPH_URL' : '`graphUrl` in config.json';
+  const versionFrom = env.LUMEN_GRAPH_VERSION?.trim() ? 'LUMEN_GRAPH_VERSION' : '`graphVersion` in config.json';
+  const baseUrl = String(pickSetting(env.LUMEN_GRAPH_URL?.trim(), file.graphUrl, DEFAULT_GRAPH_URL)).replace(/\/+$/, '');
+  const version = String(pickSetting(env.LUMEN_GRAPH_VERSION?.trim(), file.graphVersion, DEFAULT_GRAPH_VERSION));
   if (!/^https?:\/\/[^\s/]+/.test(baseUrl)) {
-    throw new UserError(`LUMEN_GRAPH_URL is not an http(s) URL: ${baseUrl}`, { code: 'config_invalid', kind: 'usage' });
+    throw new UserError(`${urlFrom} is not an http(s) URL: ${baseUrl}`, { code: 'config_invalid', kind: 'usage' });
   }
   if (!/^v\d+\.\d+$/.test(version)) {
-    throw new UserError(`LUMEN_GRAPH_VERSION must look like v25.0, got "${version}".`, {
+    throw new UserError(`${versionFrom} must look like v25.0, got "${version}".`, {
       code: 'config_invalid',
       kind: 'usage',
     });

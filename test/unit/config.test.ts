@@ -25,7 +25,11 @@ describe('config precedence', () => {
 
   it('rejects a malformed version or URL with a clear error', () => {
     expect(() => resolveGraphSettings({ LUMEN_GRAPH_VERSION: '23' }, {})).toThrow(/must look like v25.0/);
-    expect(() => resolveGraphSettings({ LUMEN_GRAPH_URL: 'graph.facebook.com' }, {})).toThrow(/not an http/);
+    expect(() => resolveGraphSettings({ LUMEN_GRAPH_URL: 'graph.facebook.com' }, {})).toThrow(/^LUMEN_GRAPH_URL is not an http/);
+    // A bad value in config.json is blamed on the file, whatever its type
+    expect(() => resolveGraphSettings({}, { graphUrl: 'ftp://x' })).toThrow(/^`graphUrl` in config.json is not an http\(s\) URL: ftp:\/\/x$/);
+    expect(() => resolveGraphSettings({}, { graphUrl: 42 as unknown as string })).toThrow(/^`graphUrl` in config.json is not an http/);
+    expect(() => resolveGraphSettings({}, { graphVersion: '24' })).toThrow(/^`graphVersion` in config.json must look like v25.0/);
   });
 
   it('reads config.json, treats a missing file as empty and a broken one as an error', () => {
