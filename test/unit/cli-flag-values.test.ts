@@ -9,6 +9,7 @@ describe('--since', () => {
   it('takes a duration back from now, or an ISO date or time', () => {
     expect(parseSince('2d', now)).toBe('2026-11-30T12:00:00.000Z');
     expect(parseSince('30m', now)).toBe('2026-12-02T11:30:00.000Z');
+    expect(parseSince('99999999d', now)).toBe('1970-01-01T00:00:00.000Z');
     expect(parseSince('2026-12-01', now)).toBe('2026-12-01T00:00:00.000Z');
     expect(parseSince('2026-12-01T09:30Z', now)).toBe('2026-12-01T09:30:00.000Z');
     expect(parseSince('2026-12-01T09:30:15.250+01:00', now)).toBe('2026-12-01T08:30:15.250Z');
