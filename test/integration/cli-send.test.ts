@@ -294,6 +294,7 @@ describe('lumen send refuses bad input before Meta sees it', () => {
     ['--param with --text', ['--to', TO, '--text', 'Hi', '--param', 'x'], 2, 'usage', /go with --template/],
     ['--csv with --to', ['--to', TO, '--csv', 'r.csv', ...WELCOME], 2, 'usage', /drop --to/],
     ['a rate of 0', ['--to', TO, ...WELCOME, '--rate', '0'], 2, 'usage', /--rate must be a number/],
+    ['an empty --integration', ['--to', TO, '--text', 'Hi', '--integration', ''], 2, 'usage', /--integration is empty/],
     ['a --reply-to that is not a wamid', ['--to', TO, '--text', 'Hi', '--reply-to', 'notawamid'], 2, 'usage', /must be named by its wamid \(wamid\.…\); got "notawamid"/],
     ['--dry-run with a wrong count (checked all the same)', ['--to', TO, '--template', 'order_update', '--lang', 'en_US', '--param', 'Ana', '--dry-run'],
       2, 'template_parameters', /the header needs a value|the body takes 2/],

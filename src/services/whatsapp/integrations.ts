@@ -19,6 +19,7 @@ export async function resolveIntegration(
   selector: string | undefined,
 ): Promise<Integration> {
   const all = await store.integrations.list(workspace.id);
+  if (selector !== undefined && selector.trim() === '') throw new UsageError('--integration is empty: give a number\'s id or phone number id (see `lumen whatsapp status`).');
   if (selector) {
     const match = all.find((i) => i.id === selector || i.phoneNumberId === selector);
     if (!match) {
