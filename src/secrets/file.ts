@@ -43,7 +43,13 @@ const SCRYPT_COST = { N: 2 ** 15, r: 8, p: 1 } as const;
 /** Bounds for parameters read back from the file, so an edited file cannot make us allocate gigabytes. */
 const SCRYPT_MAX = { N: 2 ** 20, r: 32, p: 16 } as const;
 
-export function createFileSecretStore(options: FileSecretStoreOptions): SecretStore {
+/** The file store, and the move of its secrets to another passphrase (`lumen secrets rotate-key`). */
+export interface FileSecretStore extends SecretStore {
+  /** Re-encrypts every secret under `passphrase`, in one atomic write; how many there are. */
+  rekey(passphrase: string): Promise<number>;
+}
+
+export function createFileSecretStore(options: FileSecretStoreOptions): FileSecretStore {
   const { filePath, keyFilePath } = options;
   // An empty passphrase is treated as unset rather than as a (worthless) key.
   const masterKey = options.masterKey ? options.masterKey : undefined;
@@ -238,6 +244,20 @@ export function createFileSecretStore(options: FileSecretStoreOptions): SecretSt
         if (!doc || !doc.entries.delete(name)) return false;
         await save(doc);
         return true;
+      });
+    },
+
+    rekey(passphrase) {
+      return serially(async () => {
+        const doc = await load();
+        if (!doc || doc.entries.size === 0) return 0;
+        // Every secret read with the key it was written with (a wrong one fails here, before anything is written).
+        const key = await keyFor(doc, false);
+        const plain = [...doc.entries].map(([name, entry]) => [name, decrypt(key, name, entry)] as const);
+        const kdf: ScryptParams = { name: 'scrypt', salt: randomBytes(16).toString('base64'), ...SCRYPT_COST };
+        const next = await deriveKey(kdf, passphrase);
+        await save({ kdf, entries: new Map(plain.map(([name, value]) => [name, encrypt(next, name, value)])) });
+        return plain.length;
       });
     },
   };

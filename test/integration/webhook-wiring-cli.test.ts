@@ -2,7 +2,7 @@
  * What only the built CLI shows about the webhook wiring: the relay registering its Callback URL at start, what
  * `whatsapp status` and `doctor` print and exit with, ✓ only for work that succeeded, and the --json contract.
  */
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
 import { lumen } from '../helpers/cli.js';
@@ -102,6 +102,41 @@ describe('whatsapp status and doctor', () => {
     expect(secrets).toMatchObject({ status: 'fail' });
     expect(secrets.fix).toMatch(/LUMEN_MASTER_KEY does not match the passphrase/);
     expect(checks.find((c) => c.id === 'token')).toMatchObject({ status: 'fail', fix: secrets.fix });
+  });
+
+  it('secrets rotate-key moves the encrypted file from its key file to a passphrase, and on to the next, in one write', async () => {
+    await lumen(connectArgs(), { env: home.env });
+    const file = home.path('secrets.enc.json');
+    const before = readFileSync(file, 'utf8');
+    // What doctor's secret store check says with these variables
+    const status = async (extra: Record<string, string>) => {
+      const doctor = await lumen(['doctor', '--json'], { env: { ...home.env, ...extra } });
+      const check = (JSON.parse(doctor.stdout).checks as Array<{ id: string; status: string; detail: string }>).find((c) => c.id === 'secrets')!;
+      return { exitCode: check.status === 'ok' ? 0 : 1, stderr: check.detail };
+    };
+    // Without a new passphrase, nothing is written
+    const none = await lumen(['secrets', 'rotate-key'], { env: home.env });
+    expect([none.exitCode, none.stderr.split('\n')[0]]).toEqual([2, 'Error: Set LUMEN_MASTER_KEY to the new passphrase: rotate-key re-encrypts the secrets file under it.']);
+    // From the key file to a passphrase
+    const first = await lumen(['secrets', 'rotate-key', '--json'], { env: { ...home.env, LUMEN_MASTER_KEY: 'first passphrase' } });
+    expect(first.exitCode, first.stderr).toBe(0);
+    expect(JSON.parse(first.stdout)).toEqual({ file, from: 'key file', rotated: expect.any(Number) });
+    expect(JSON.parse(first.stdout).rotated).toBeGreaterThanOrEqual(2);
+    expect(readFileSync(file, 'utf8')).not.toBe(before);
+    expect((await status({ LUMEN_MASTER_KEY: 'first passphrase' })).exitCode).toBe(0);
+    expect((await status({})).stderr).toContain('protected by a passphrase');
+    // A wrong previous passphrase changes nothing
+    const wrong = await lumen(['secrets', 'rotate-key'], { env: { ...home.env, LUMEN_PREVIOUS_MASTER_KEY: 'not it', LUMEN_MASTER_KEY: 'second passphrase' } });
+    expect(wrong.exitCode).toBe(1);
+    expect(wrong.stderr).toContain('Cannot decrypt the secrets');
+    expect((await status({ LUMEN_MASTER_KEY: 'first passphrase' })).exitCode).toBe(0);
+    // From one passphrase to the next
+    const next = await lumen(['secrets', 'rotate-key'], { env: { ...home.env, LUMEN_PREVIOUS_MASTER_KEY: 'first passphrase', LUMEN_MASTER_KEY: 'second passphrase' } });
+    expect(next.exitCode, next.stderr).toBe(0);
+    expect(next.stdout).toMatch(/^Re-encrypted \d+ secrets in .*secrets\.enc\.json from the passphrase to LUMEN_MASTER_KEY\./);
+    expect((await status({ LUMEN_MASTER_KEY: 'second passphrase' })).exitCode).toBe(0);
+    expect((await status({ LUMEN_MASTER_KEY: 'first passphrase' })).exitCode).not.toBe(0);
+    for (const secret of ['first passphrase', 'second passphrase']) expect(readFileSync(file, 'utf8')).not.toContain(secret);
   });
 
   it('a failed check gets ✗, never ✓: the Graph API unreachable, and the app not subscribed (connect --no-subscribe)', async () => {

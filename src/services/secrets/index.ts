@@ -49,24 +49,17 @@ export async function secretsStatus(input: SecretsInput & { openDefault(): Promi
 export interface RotateKeyInput extends SecretsInput {
   /** The variable holding the previous passphrase (LUMEN_PREVIOUS_MASTER_KEY unless --previous-key-env names another). */
   previousKeyEnv: string;
+  /** The encrypted secrets file and its key file (LUMEN_HOME/secrets.enc.json, secrets.key). */
+  secretsFile: string;
+  keyFile: string;
 }
 
-export interface RotateKeyResult {
-  database: string;
-  keyId: string;
-  previousKeyId: string | null;
-  rotated: number;
-  unchanged: number;
-}
+export type RotateKeyResult =
+  | { database: string; keyId: string; previousKeyId: string | null; rotated: number; unchanged: number }
+  | { file: string; from: 'key file' | 'passphrase'; rotated: number };
 
 export async function rotateMasterKey(input: RotateKeyInput): Promise<RotateKeyResult> {
-  if (parseBackendSetting(input.env.LUMEN_SECRET_STORE) !== 'database') {
-    throw new UserError('`lumen secrets rotate-key` re-encrypts the secrets kept in the database, and LUMEN_SECRET_STORE is not "database".', {
-      code: 'secrets_not_database',
-      kind: 'usage',
-      hint: 'Set LUMEN_SECRET_STORE=database (with LUMEN_DATABASE_URL). The keychain needs no key. The encrypted file keeps the key it was written with: to change it, move secrets.enc.json (and secrets.key) aside and connect each number again with the new LUMEN_MASTER_KEY.',
-    });
-  }
+  if (parseBackendSetting(input.env.LUMEN_SECRET_STORE) !== 'database') return rotateFileKey(input);
   const { deriveMasterKey, requireDatabaseSettings, rotateSecrets, samePassphrase } = await import('../../secrets/database.js');
   const { openPgDatabase } = await import('../../store/pg/db.js');
   const { url, masterKey } = requireDatabaseSettings({ url: input.databaseUrl, masterKey: input.env.LUMEN_MASTER_KEY });
@@ -80,4 +73,38 @@ export async function rotateMasterKey(input: RotateKeyInput): Promise<RotateKeyR
   } finally {
     await db.close();
   }
+}
+
+/**
+ * The encrypted file, from the previous passphrase (or, without one, its key file) to LUMEN_MASTER_KEY: every secret
+ * re-encrypted in one atomic write. The keychain has no key of lumen's to change.
+ */
+async function rotateFileKey(input: RotateKeyInput): Promise<RotateKeyResult> {
+  const { existsSync } = await import('node:fs');
+  if (!existsSync(input.secretsFile)) {
+    throw new UserError(`There is no encrypted secrets file (${input.secretsFile}) to re-key.`, {
+      code: 'secrets_no_file',
+      kind: 'usage',
+      hint: 'The keychain needs no key. With LUMEN_SECRET_STORE=database, rotate-key re-encrypts the secrets kept in PostgreSQL.',
+    });
+  }
+  const masterKey = input.env.LUMEN_MASTER_KEY || undefined;
+  if (!masterKey) {
+    throw new UserError('Set LUMEN_MASTER_KEY to the new passphrase: rotate-key re-encrypts the secrets file under it.', {
+      code: 'master_key_missing',
+      kind: 'usage',
+      hint: `The previous passphrase goes in ${input.previousKeyEnv}; without it the file is read with its key file.`,
+    });
+  }
+  const previous = input.env[input.previousKeyEnv] || undefined;
+  if (previous === masterKey) {
+    throw new UserError(`${input.previousKeyEnv} and LUMEN_MASTER_KEY are the same passphrase: there is nothing to change.`, {
+      code: 'same_master_key',
+      kind: 'usage',
+    });
+  }
+  const { createFileSecretStore } = await import('../../secrets/file.js');
+  const store = createFileSecretStore({ filePath: input.secretsFile, keyFilePath: input.keyFile, masterKey: previous });
+  const rotated = await store.rekey(masterKey);
+  return { file: input.secretsFile, from: previous ? 'passphrase' : 'key file', rotated };
 }

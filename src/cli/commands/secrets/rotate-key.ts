@@ -4,7 +4,20 @@ import type { rotateKey } from './index.js';
 
 export async function run(ctx: Context, options: Options<typeof rotateKey>): Promise<void> {
   const { rotateMasterKey } = await import('../../../services/secrets/index.js');
-  const result = await rotateMasterKey({ env: ctx.env, databaseUrl: ctx.databaseUrl(), previousKeyEnv: options.previousKeyEnv });
+  const result = await rotateMasterKey({
+    env: ctx.env,
+    databaseUrl: ctx.databaseUrl(),
+    previousKeyEnv: options.previousKeyEnv,
+    secretsFile: ctx.paths.secretsFile,
+    keyFile: ctx.paths.secretsKeyFile,
+  });
+  if ('file' in result) {
+    ctx.out.result(result, () => [
+      `Re-encrypted ${result.rotated} secret${result.rotated === 1 ? '' : 's'} in ${result.file} from the ${result.from} to LUMEN_MASTER_KEY.`,
+      `From now on set LUMEN_MASTER_KEY wherever lumen runs with this LUMEN_HOME${result.from === 'key file' ? ` (${ctx.paths.secretsKeyFile} is no longer used)` : ''}.`,
+    ]);
+    return;
+  }
   ctx.out.result(result, () =>
     result.rotated === 0
       ? `Nothing to rotate: all ${result.unchanged} secret${result.unchanged === 1 ? ' is' : 's are'} under key id ${result.keyId} already.`
