@@ -201,13 +201,14 @@ describe.skipIf(!!skip)(skip ? `database secret store (${skip})` : 'database sec
     expect(same.stderr).toContain('the same passphrase');
   });
 
-  it('secrets status on another store names it and prints no key id', async () => {
+  it('secrets status on another store names it and prints no key id; rotate-key with no secrets file says so', async () => {
     const status = await runLumen(['secrets', 'status', '--json'], { env: home.env });
     expect(status.exitCode, status.stderr).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({ backend: 'file', keyId: null, keys: null });
     const rotate = await runLumen(['secrets', 'rotate-key'], { env: home.env });
     expect(rotate.exitCode).toBe(2);
-    expect(rotate.stderr).toContain('LUMEN_SECRET_STORE is not "database"');
+    expect(rotate.stderr).toContain('There is no encrypted secrets file');
+    expect(rotate.stderr).toContain('With LUMEN_SECRET_STORE=database, rotate-key re-encrypts the secrets kept in PostgreSQL.');
   });
 
   it.skipIf(!!noRepositories)(
