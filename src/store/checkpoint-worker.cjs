@@ -38,11 +38,11 @@ function run() {
     // past the limit a FULL checkpoint takes the write lock (without a busy handler it does not wait for it) and
     // copies the rest; the writer's next commit starts the WAL again. The writer waits meanwhile, so passes follow
     // each other first until one finds little to do: then little was written since the last one synced the WAL, and
-    // the FULL holds the lock for about 10 ms instead of 50. A writer too busy for that gets the FULL at twice the
-    // limit.
+    // the FULL holds the lock for about 10 ms instead of 50. A writer too busy for that checkpoints on its own commit
+    // at twice the limit (its autocheckpoint, checkpoints.ts).
     if (log >= restartFrames) {
       const caughtUp = log - checkpointed <= CAUGHT_UP_FRAMES && copied <= CAUGHT_UP_FRAMES;
-      if (!caughtUp && log < 2 * restartFrames) {
+      if (!caughtUp) {
         // A pass that copied nothing is held up by a reader (`lumen export` streaming, a backup): the next one waits.
         if (copied > 0) next = 0;
       } else if (full.get().busy) {

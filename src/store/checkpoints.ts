@@ -15,19 +15,21 @@ export interface BackgroundCheckpoints {
 /**
  * A busy writer (the relay) checkpoints in a thread of its own. With SQLite's default the commit that crosses 1,000
  * WAL pages copies them into the database file and syncs it, on the event loop: that commit's requests wait, and it
- * was the p99. Here the main connection never checkpoints; a worker thread with its own connection runs a PASSIVE
- * checkpoint (it never blocks a writer) every 100 ms, and past `restartFrames` a short FULL one so that SQLite starts
- * the WAL again from the top (checkpoint-worker.cjs): the WAL file stays within about 64 MiB (128 MiB for a writer
- * that never pauses, and without bound only while a reader holds an old snapshot, as with SQLite's default). If the
- * thread ends (it cannot open the database, or its checkpoints keep failing), the main connection checkpoints inline
- * again.
+ * was the p99. Here a worker thread with its own connection runs a PASSIVE checkpoint (it never blocks a writer)
+ * every 100 ms, and past `restartFrames` a short FULL one so that SQLite starts the WAL again from the top
+ * (checkpoint-worker.cjs): the WAL file stays within about 64 MiB. The FULL needs a moment without a writer, which a
+ * writer that never pauses may not leave it for long; so at twice the limit the main connection's own commit
+ * checkpoints (SQLite's autocheckpoint, a PASSIVE one that only copies what the thread has not, and the next commit
+ * starts the WAL again): at most about 128 MiB, and without bound only while a reader holds an old snapshot, as with
+ * SQLite's default. If the thread ends (it cannot open the database, or its checkpoints keep failing), the main
+ * connection checkpoints inline at SQLite's default again.
  */
 export function checkpointInBackground(
   db: Database,
   path: string,
   { restartFrames = RESTART_FRAMES }: { restartFrames?: number } = {},
 ): BackgroundCheckpoints {
-  db.pragma('wal_autocheckpoint = 0');
+  db.pragma(`wal_autocheckpoint = ${2 * restartFrames}`);
   const sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
   const worker = new Worker(new URL('./checkpoint-worker.cjs', import.meta.url), {
     workerData: { path, sqlite, restartFrames },
