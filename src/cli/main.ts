@@ -51,12 +51,13 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
 }
 
 /**
- * As gh does: `lumen` alone prints the help on stdout (exit 0), and `lumen help whatsapp connect` is
- * `lumen whatsapp connect --help` (commander's own help command stops at the first word).
+ * As gh does: `lumen` alone (or with only global flags: `lumen --debug`) prints the help on stdout (exit 0), and
+ * `lumen help whatsapp connect` is `lumen whatsapp connect --help` (commander's own help command stops at the first
+ * word).
  */
 function helpRequest(argv: string[]): string[] {
   const [node = 'node', script = 'lumen', ...rest] = argv;
-  if (rest.length === 0) return [node, script, '--help'];
+  if (rest.length === 0 || onlyGlobalFlags(rest)) return [node, script, ...rest, '--help'];
   const first = commandWords(rest)[0];
   if (first?.word === 'help') return [node, script, ...rest.filter((_, i) => i !== first.at), '--help'];
   return argv;
@@ -64,6 +65,19 @@ function helpRequest(argv: string[]): string[] {
 
 /** The global flags that take a value (`-w acme`): their value is not a command word. */
 const GLOBAL_VALUE_FLAGS = new Set(['-w', '--workspace']);
+
+/** `--json`, `--debug`, `-w acme`… and nothing else: no command word, no other flag. */
+function onlyGlobalFlags(args: string[]): boolean {
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = args[i] as string;
+    if (GLOBAL_VALUE_FLAGS.has(arg)) {
+      // `lumen -w` is missing its value: commander says so.
+      if (i + 1 >= args.length) return false;
+      i += 1;
+    } else if (!['--json', '--no-input', '--debug'].includes(arg) && !arg.startsWith('--workspace=')) return false;
+  }
+  return true;
+}
 
 /** The words of argv up to its first flag that is not a global one, with where each was: the command path. */
 function commandWords(args: string[]): Array<{ word: string; at: number }> {

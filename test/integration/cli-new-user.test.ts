@@ -243,10 +243,16 @@ describe('lumen demo 2>&1 | head -1', () => {
 });
 
 describe('smaller things a new user trips over', () => {
-  it('lumen alone prints the help on stdout with exit 0, and lumen help NOUN VERB shows that command', async () => {
+  it('lumen alone (or with only global flags) prints the help on stdout with exit 0, and lumen help NOUN VERB shows that command', async () => {
     const bare = await home.run([]);
     expect(bare.exitCode).toBe(0);
     expect(bare.stdout).toContain('Usage: lumen');
+    // Only global flags are no command either: the same help, not an error
+    for (const flags of [['--json'], ['--debug', '-w', 'acme']]) {
+      const globalOnly = await home.run(flags);
+      expect(globalOnly.exitCode).toBe(0);
+      expect(globalOnly.stdout).toContain('Usage: lumen');
+    }
     const help = await home.run(['help', 'whatsapp', 'connect']);
     expect(help.exitCode).toBe(0);
     expect(help.stdout).toContain('Usage: lumen whatsapp connect');
