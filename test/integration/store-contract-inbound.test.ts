@@ -725,6 +725,10 @@ describe.each(storeBackends())('inbound store contract: $title', (backend) => {
       expect(await store.forwards.raw.releaseClaims()).toBe(1);
       await store.forwards.raw.markDelivered(first!.id, 200, at(4));
       expect(await store.forwards.raw.claimDue(at(100), at(101), 10)).toEqual([]);
+      // Delivered stays delivered: a failure recorded after it (another relay's attempt whose lease ran out) does
+      // not queue it again, so it is not delivered twice
+      await store.forwards.raw.markFailed(first!.id, 502, 'late', at(5));
+      expect(await store.forwards.raw.claimDue(at(100), at(101), 10)).toEqual([]);
     });
 
     it('gives two stores claiming events at the same moment disjoint items', async () => {

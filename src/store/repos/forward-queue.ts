@@ -61,7 +61,7 @@ export function createForwardQueueRepo(db: Database, table: 'webhook_events' | '
   );
   const failed = db.prepare(
     `UPDATE ${table} SET forward_state = 'retrying', attempts = attempts + 1, last_status = ?, last_error = ?,
-       next_attempt_at = ?, claimed_until = NULL WHERE id = ?`,
+       next_attempt_at = ?, claimed_until = NULL WHERE id = ? AND forward_state IN ('pending', 'retrying')`,
   );
   const renew = db.prepare(
     `UPDATE ${table} SET claimed_until = ?

@@ -35,7 +35,7 @@ export function createForwardQueueRepo(db: PgDatabase, table: 'webhook_events' |
     async markFailed(id, status, error, nextAttemptAt) {
       await db.run(
         `UPDATE ${table} SET forward_state = 'retrying', attempts = attempts + 1, last_status = $1, last_error = $2,
-           next_attempt_at = $3, claimed_until = NULL WHERE id = $4`,
+           next_attempt_at = $3, claimed_until = NULL WHERE id = $4 AND forward_state IN ('pending', 'retrying')`,
         [status, error, nextAttemptAt, id],
       );
     },
