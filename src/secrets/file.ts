@@ -45,15 +45,18 @@ const SCRYPT_MAX = { N: 2 ** 20, r: 32, p: 16 } as const;
 
 /** The file store, and the move of its secrets to another passphrase (`lumen secrets rotate-key`). */
 export interface FileSecretStore extends SecretStore {
-  /** Re-encrypts every secret under `passphrase`, in one atomic write; how many there are. */
-  rekey(passphrase: string): Promise<number>;
+  /**
+   * Re-encrypts every secret under `passphrase`, in one atomic write: how many were re-encrypted, and how many were
+   * under it already (then nothing is written: running the same rotation twice changes nothing).
+   */
+  rekey(passphrase: string): Promise<{ rotated: number; unchanged: number }>;
 }
 
 export function createFileSecretStore(options: FileSecretStoreOptions): FileSecretStore {
   const { filePath, keyFilePath } = options;
   // An empty passphrase is treated as unset rather than as a (worthless) key.
   const masterKey = options.masterKey ? options.masterKey : undefined;
-  const derivedKeys = new Map<string, Buffer>(); // salt → key: scrypt runs once per store, not per call
+  const derivedKeys = new Map<string, Buffer>(); // salt and passphrase → key: scrypt runs once per store, not per call
 
   // Writes are read-modify-write of one file: serialise them within this process.
   let queue: Promise<unknown> = Promise.resolve();
@@ -99,7 +102,9 @@ export function createFileSecretStore(options: FileSecretStoreOptions): FileSecr
   }
 
   async function deriveKey(kdf: ScryptParams, passphrase: string): Promise<Buffer> {
-    const cached = derivedKeys.get(kdf.salt);
+    // By salt and passphrase: rekey tries the new passphrase on the file's own salt too.
+    const id = `${kdf.salt}\n${passphrase}`;
+    const cached = derivedKeys.get(id);
     if (cached) return cached;
     const key = await new Promise<Buffer>((resolve, reject) => {
       const maxmem = 256 * kdf.N * kdf.r; // scrypt needs ~128·N·r bytes; Node's default cap is 32 MiB
@@ -107,7 +112,7 @@ export function createFileSecretStore(options: FileSecretStoreOptions): FileSecr
         err ? reject(err) : resolve(derived),
       );
     });
-    derivedKeys.set(kdf.salt, key);
+    derivedKeys.set(id, key);
     return key;
   }
 
@@ -189,6 +194,17 @@ export function createFileSecretStore(options: FileSecretStoreOptions): FileSecr
     return createKeyFile();
   }
 
+  /** Whether `key` is the one the document's secrets were written with. */
+  function opens(key: Buffer, doc: SecretsDocument): boolean {
+    const [name, entry] = [...doc.entries][0]!;
+    try {
+      decrypt(key, name, entry);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   function decrypt(key: Buffer, name: string, entry: EncryptedEntry): string {
     const iv = Buffer.from(entry.iv, 'base64');
     const tag = Buffer.from(entry.tag, 'base64');
@@ -250,14 +266,15 @@ export function createFileSecretStore(options: FileSecretStoreOptions): FileSecr
     rekey(passphrase) {
       return serially(async () => {
         const doc = await load();
-        if (!doc || doc.entries.size === 0) return 0;
+        if (!doc || doc.entries.size === 0) return { rotated: 0, unchanged: 0 };
+        if (doc.kdf && opens(await deriveKey(doc.kdf, passphrase), doc)) return { rotated: 0, unchanged: doc.entries.size };
         // Every secret read with the key it was written with (a wrong one fails here, before anything is written).
         const key = await keyFor(doc, false);
         const plain = [...doc.entries].map(([name, entry]) => [name, decrypt(key, name, entry)] as const);
         const kdf: ScryptParams = { name: 'scrypt', salt: randomBytes(16).toString('base64'), ...SCRYPT_COST };
         const next = await deriveKey(kdf, passphrase);
         await save({ kdf, entries: new Map(plain.map(([name, value]) => [name, encrypt(next, name, value)])) });
-        return plain.length;
+        return { rotated: plain.length, unchanged: 0 };
       });
     },
   };

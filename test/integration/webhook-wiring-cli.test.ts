@@ -120,15 +120,28 @@ describe('whatsapp status and doctor', () => {
     // From the key file to a passphrase
     const first = await lumen(['secrets', 'rotate-key', '--json'], { env: { ...home.env, LUMEN_MASTER_KEY: 'first passphrase' } });
     expect(first.exitCode, first.stderr).toBe(0);
-    expect(JSON.parse(first.stdout)).toEqual({ file, from: 'key file', rotated: expect.any(Number) });
+    expect(JSON.parse(first.stdout)).toEqual({ file, from: 'key file', rotated: expect.any(Number), unchanged: 0 });
     expect(JSON.parse(first.stdout).rotated).toBeGreaterThanOrEqual(2);
     expect(readFileSync(file, 'utf8')).not.toBe(before);
     expect((await status({ LUMEN_MASTER_KEY: 'first passphrase' })).exitCode).toBe(0);
     expect((await status({})).stderr).toContain('protected by a passphrase');
-    // A wrong previous passphrase changes nothing
+    // The same rotation again changes nothing, and says so
+    const again = await lumen(['secrets', 'rotate-key', '--json'], { env: { ...home.env, LUMEN_MASTER_KEY: 'first passphrase' } });
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toEqual({ file, from: null, rotated: 0, unchanged: JSON.parse(first.stdout).rotated });
+    const written = readFileSync(file, 'utf8');
+    // A wrong previous passphrase changes nothing, and the error names that variable (not LUMEN_MASTER_KEY)
     const wrong = await lumen(['secrets', 'rotate-key'], { env: { ...home.env, LUMEN_PREVIOUS_MASTER_KEY: 'not it', LUMEN_MASTER_KEY: 'second passphrase' } });
     expect(wrong.exitCode).toBe(1);
-    expect(wrong.stderr).toContain('Cannot decrypt the secrets');
+    expect(wrong.stderr.split('\n').slice(0, 2)).toEqual([
+      `Error: LUMEN_PREVIOUS_MASTER_KEY does not open the secrets in ${file}: it is not the passphrase they were written with.`,
+      'Hint: Set LUMEN_PREVIOUS_MASTER_KEY to the passphrase in use until now. Nothing was changed.',
+    ]);
+    // So does a new passphrase without the previous one
+    const unset = await lumen(['secrets', 'rotate-key'], { env: { ...home.env, LUMEN_MASTER_KEY: 'second passphrase' } });
+    expect(unset.exitCode).toBe(1);
+    expect(unset.stderr).toContain('put it in LUMEN_PREVIOUS_MASTER_KEY (LUMEN_MASTER_KEY is the new one)');
+    expect(readFileSync(file, 'utf8')).toBe(written);
     expect((await status({ LUMEN_MASTER_KEY: 'first passphrase' })).exitCode).toBe(0);
     // From one passphrase to the next
     const next = await lumen(['secrets', 'rotate-key'], { env: { ...home.env, LUMEN_PREVIOUS_MASTER_KEY: 'first passphrase', LUMEN_MASTER_KEY: 'second passphrase' } });

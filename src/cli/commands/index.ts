@@ -236,6 +236,6 @@ export const commands = [
   noun('workspaces', 'workspaces keep numbers, messages and approval policies apart (--workspace)', () => import('./workspaces/index.js')),
   withHandler(backup, () => import('./backup/backup.js')),
   noun('db', 'the database: which one, its schema version, pending migrations (status, migrate)', () => import('./db/index.js')),
-  noun('secrets', 'where secrets are kept; re-encrypt the database\'s under a new LUMEN_MASTER_KEY (status, rotate-key)', () => import('./secrets/index.js')),
+  noun('secrets', 'where secrets are kept; re-encrypt them under a new LUMEN_MASTER_KEY (status, rotate-key)', () => import('./secrets/index.js')),
   withHandler(completion, () => import('./completion/completion.js')),
 ];

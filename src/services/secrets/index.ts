@@ -56,7 +56,8 @@ export interface RotateKeyInput extends SecretsInput {
 
 export type RotateKeyResult =
   | { database: string; keyId: string; previousKeyId: string | null; rotated: number; unchanged: number }
-  | { file: string; from: 'key file' | 'passphrase'; rotated: number };
+  /** `from` is null when every secret was under LUMEN_MASTER_KEY already (nothing written). */
+  | { file: string; from: 'key file' | 'passphrase' | null; rotated: number; unchanged: number };
 
 export async function rotateMasterKey(input: RotateKeyInput): Promise<RotateKeyResult> {
   if (parseBackendSetting(input.env.LUMEN_SECRET_STORE) !== 'database') return rotateFileKey(input);
@@ -105,6 +106,23 @@ async function rotateFileKey(input: RotateKeyInput): Promise<RotateKeyResult> {
   }
   const { createFileSecretStore } = await import('../../secrets/file.js');
   const store = createFileSecretStore({ filePath: input.secretsFile, keyFilePath: input.keyFile, masterKey: previous });
-  const rotated = await store.rekey(masterKey);
-  return { file: input.secretsFile, from: previous ? 'passphrase' : 'key file', rotated };
+  let counts: { rotated: number; unchanged: number };
+  try {
+    counts = await store.rekey(masterKey);
+  } catch (error) {
+    // The store's own hints speak of LUMEN_MASTER_KEY, which here holds the new passphrase.
+    if (!(error instanceof UserError) || error.code !== 'secrets_unreadable') throw error;
+    if (previous) {
+      throw new UserError(`${input.previousKeyEnv} does not open the secrets in ${input.secretsFile}: it is not the passphrase they were written with.`, {
+        code: 'secrets_unreadable',
+        hint: `Set ${input.previousKeyEnv} to the passphrase in use until now. Nothing was changed.`,
+      });
+    }
+    throw new UserError(error.message, {
+      code: 'secrets_unreadable',
+      hint: `If they were written with a passphrase, put it in ${input.previousKeyEnv} (LUMEN_MASTER_KEY is the new one). Nothing was changed.`,
+    });
+  }
+  const from = counts.rotated === 0 && counts.unchanged > 0 ? null : previous ? 'passphrase' : 'key file';
+  return { file: input.secretsFile, from, ...counts };
 }

@@ -11,6 +11,10 @@ export async function run(ctx: Context, options: Options<typeof rotateKey>): Pro
     secretsFile: ctx.paths.secretsFile,
     keyFile: ctx.paths.secretsKeyFile,
   });
+  if ('file' in result && result.from === null) {
+    ctx.out.result(result, () => `Nothing to re-encrypt: the ${result.unchanged} secret${result.unchanged === 1 ? ' in' : 's in'} ${result.file} ${result.unchanged === 1 ? 'is' : 'are'} under LUMEN_MASTER_KEY already.`);
+    return;
+  }
   if ('file' in result) {
     ctx.out.result(result, () => [
       `Re-encrypted ${result.rotated} secret${result.rotated === 1 ? '' : 's'} in ${result.file} from the ${result.from} to LUMEN_MASTER_KEY.`,
