@@ -19,10 +19,8 @@ export function parseSince(value: string, now: Date): string {
   const match = /^(\d+)\s*(s|m|h|d|w)$/.exec(trimmed);
   if (match) {
     const unit = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 }[match[2] as 's' | 'm' | 'h' | 'd' | 'w'];
-    const date = new Date(now.getTime() - Number(match[1]) * unit * 1000);
-    if (Number.isNaN(date.getTime())) throw refuse();
-    // Longer ago than 1970 is "everything" (and a year before 0 would not print as one).
-    return new Date(Math.max(0, date.getTime())).toISOString();
+    // Longer ago than 1970 is "everything" (and a year before 0 would not print as one), however long.
+    return new Date(Math.max(0, now.getTime() - Number(match[1]) * unit * 1000)).toISOString();
   }
   const iso = ISO_DATE.exec(trimmed);
   const date = new Date(trimmed);

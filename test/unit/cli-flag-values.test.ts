@@ -10,13 +10,15 @@ describe('--since', () => {
     expect(parseSince('2d', now)).toBe('2026-11-30T12:00:00.000Z');
     expect(parseSince('30m', now)).toBe('2026-12-02T11:30:00.000Z');
     expect(parseSince('99999999d', now)).toBe('1970-01-01T00:00:00.000Z');
+    expect(parseSince('200000000d', now)).toBe('1970-01-01T00:00:00.000Z');
+    expect(parseSince(`${'9'.repeat(400)}w`, now)).toBe('1970-01-01T00:00:00.000Z');
     expect(parseSince('2026-12-01', now)).toBe('2026-12-01T00:00:00.000Z');
     expect(parseSince('2026-12-01T09:30Z', now)).toBe('2026-12-01T09:30:00.000Z');
     expect(parseSince('2026-12-01T09:30:15.250+01:00', now)).toBe('2026-12-01T08:30:15.250Z');
   });
 
-  it('refuses what only looks like a date to new Date(): a bare number, prose, a day that does not exist, a huge span', () => {
-    for (const value of ['90', '0', 'hello 1', 'Dec 1', '2026-02-30', '2026-13-01', '2026-12-01T24:00Z', '999999999d', '']) {
+  it('refuses what only looks like a date to new Date(): a bare number, prose, a day that does not exist', () => {
+    for (const value of ['90', '0', 'hello 1', 'Dec 1', '2026-02-30', '2026-13-01', '2026-12-01T24:00Z', '']) {
       expect(() => parseSince(value, now), value).toThrow(UsageError);
     }
   });
