@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
-import { copyFile, lstat, readFile, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, link, lstat, readFile, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Context } from '../../context.js';
@@ -66,13 +66,15 @@ export async function run(ctx: Context, options: Options<typeof get>, ref: strin
     if (existing && !same && !options.force) {
       throw new UsageError(`${destination} exists already; nothing was written.`, 'Give another -o, or --force to replace it.');
     }
-    // Written beside it, then renamed into place: never through a link, never half a file under its name.
-    if (file.fetched) await rename(file.path, destination);
+    // Written beside it, then moved into place: never through a link, never half a file under its name, and without
+    // --force never over a file that appeared meanwhile.
+    const replace = options.force === true || same;
+    if (file.fetched) await place(file.path, destination, replace);
     else if (!same) {
       const tmp = join(dirname(destination), `.lumen-media-${randomBytes(8).toString('hex')}`);
       try {
         await copyFile(file.path, tmp);
-        await rename(tmp, destination);
+        await place(tmp, destination, replace);
       } finally {
         await rm(tmp, { force: true });
       }
@@ -83,6 +85,26 @@ export async function run(ctx: Context, options: Options<typeof get>, ref: strin
   } finally {
     await file.remove();
   }
+}
+
+/**
+ * Moves `from` to `to` in the same folder. With `replace`, over whatever is there (a rename); else only while nothing
+ * is: a hard link fails at once if a file took the name since it was checked. A file system without hard links gets
+ * the rename.
+ */
+async function place(from: string, to: string, replace: boolean): Promise<void> {
+  if (!replace) {
+    try {
+      await link(from, to);
+      await rm(from, { force: true });
+      return;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') throw new UsageError(`${to} exists already; nothing was written.`, 'Give another -o, or --force to replace it.');
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw error;
+    }
+  }
+  await rename(from, to);
 }
 
 async function sha256Of(path: string): Promise<string> {

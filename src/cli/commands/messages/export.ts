@@ -26,13 +26,18 @@ export async function run(ctx: Context, options: Options<typeof exportMessages>)
   if ((existing?.isFile() || dangling) && !options.force) {
     throw new UsageError(`${options.output} exists already; nothing was written.`, 'Give another -o, or --force to replace it.');
   }
-  const sink: NodeJS.WritableStream | WriteStream = toFile ? createWriteStream(options.output!, { mode: 0o600 }) : ctx.io.stdout;
+  // Nothing there: created, never replacing a file that appeared since the check.
+  const flags = existing || options.force ? 'w' : 'wx';
+  const sink: NodeJS.WritableStream | WriteStream = toFile ? createWriteStream(options.output!, { mode: 0o600, flags }) : ctx.io.stdout;
   if (toFile) {
     const file = sink as WriteStream;
     await new Promise((resolve, reject) => {
       file.once('open', resolve);
       file.once('error', reject);
     }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'EEXIST') {
+        throw new UsageError(`${options.output} exists already; nothing was written.`, 'Give another -o, or --force to replace it.');
+      }
       throw new UserError(`Cannot write ${options.output}: ${error.code ?? error.message}.`, {
         code: 'output_unwritable',
         hint: 'Check that the folder exists and is writable.',
