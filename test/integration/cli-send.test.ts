@@ -698,6 +698,11 @@ describe('lumen send --csv', () => {
     const utf16 = join(home.dir, 'utf16.csv');
     writeFileSync(utf16, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(`${ORDER_CSV_HEADER}\n`, 'utf16le')]));
     expect((await home.run(args(utf16))).stderr).toMatch(/^Error: utf16\.csv is UTF-16 text, not UTF-8\./);
+    // UTF-16 without its BOM would read as UTF-8 with a NUL after every letter
+    const bare16 = join(home.dir, 'bare16.csv');
+    writeFileSync(bare16, Buffer.from(`${ORDER_CSV_HEADER}\n+15550004001,#1,Ana,#1,T1\n`, 'utf16le'));
+    const nul = await home.run(args(bare16));
+    expect([nul.exitCode, nul.stderr.split('\n')[0]]).toEqual([2, 'Error: bare16.csv, line 1: the file holds NUL bytes, so it is not UTF-8 text (UTF-16 without a BOM?).']);
     // Two "to" columns: which number was meant?
     const twice = writeCsv(home.dir, 'twice.csv', `to,${ORDER_CSV_HEADER}\n+15550004003,+15550004004,#3,Bo,#3,T3\n`);
     const dup = await home.run(args(twice));

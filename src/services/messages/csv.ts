@@ -34,6 +34,16 @@ export function decodeCsv(bytes: Uint8Array, name = 'The CSV'): string {
   if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
     throw new UserError(`${name} is UTF-16 text, not UTF-8.`, { code: 'csv_encoding', kind: 'usage', hint });
   }
+  // UTF-16 without its BOM decodes as UTF-8 (every other byte a NUL), and no CSV of text holds a NUL.
+  const nul = bytes.indexOf(0);
+  if (nul !== -1) {
+    const line = 1 + bytes.subarray(0, nul).filter((b) => b === 0x0a).length;
+    throw new UserError(`${name}, line ${line}: the file holds NUL bytes, so it is not UTF-8 text (UTF-16 without a BOM?).`, {
+      code: 'csv_encoding',
+      kind: 'usage',
+      hint,
+    });
+  }
   const strict = new TextDecoder('utf-8', { fatal: true });
   try {
     return strict.decode(bytes);
