@@ -61,8 +61,10 @@ export function resolveGraphSettings(env: NodeJS.ProcessEnv, file: ConfigFile): 
   // Each error names where the value came from: the variable, or config.json (the variable wins).
   const urlFrom = env.LUMEN_GRAPH_URL?.trim() ? 'LUMEN_GRAPH_URL' : '`graphUrl` in config.json';
   const versionFrom = env.LUMEN_GRAPH_VERSION?.trim() ? 'LUMEN_GRAPH_VERSION' : '`graphVersion` in config.json';
-  const baseUrl = String(pickSetting(env.LUMEN_GRAPH_URL?.trim(), file.graphUrl, DEFAULT_GRAPH_URL)).replace(/\/+$/, '');
-  const version = String(pickSetting(env.LUMEN_GRAPH_VERSION?.trim(), file.graphVersion, DEFAULT_GRAPH_VERSION));
+  // Spaces around a value are no part of it, and a blank one is unset, as with the variables.
+  const trim = (value: unknown) => (typeof value === 'string' ? value.trim() : value);
+  const baseUrl = String(pickSetting(env.LUMEN_GRAPH_URL?.trim(), trim(file.graphUrl), DEFAULT_GRAPH_URL)).replace(/\/+$/, '');
+  const version = String(pickSetting(env.LUMEN_GRAPH_VERSION?.trim(), trim(file.graphVersion), DEFAULT_GRAPH_VERSION));
   if (!/^https?:\/\/[^\s/]+/.test(baseUrl)) {
     throw new UserError(`${urlFrom} is not an http(s) URL: ${baseUrl}`, { code: 'config_invalid', kind: 'usage' });
   }

@@ -21,6 +21,9 @@ describe('config precedence', () => {
     expect(
       resolveGraphSettings({ LUMEN_GRAPH_URL: 'http://localhost:1', LUMEN_GRAPH_VERSION: 'v25.0' }, { graphVersion: 'v24.0' }),
     ).toEqual({ baseUrl: 'http://localhost:1', version: 'v25.0' });
+    // Spaces in config.json are trimmed as in the variables; a blank value is unset
+    expect(resolveGraphSettings({}, { graphUrl: ' http://127.0.0.1:9 ', graphVersion: ' v24.0 ' })).toEqual({ baseUrl: 'http://127.0.0.1:9', version: 'v24.0' });
+    expect(resolveGraphSettings({}, { graphUrl: '   ', graphVersion: '' })).toEqual({ baseUrl: 'https://graph.facebook.com', version: 'v25.0' });
   });
 
   it('rejects a malformed version or URL with a clear error', () => {
