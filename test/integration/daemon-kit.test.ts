@@ -431,13 +431,13 @@ describe('lumen relay install-service', () => {
     expect(JSON.parse((await run(['relay', 'uninstall-service', '--platform', 'systemd', '--json'])).stdout)).toEqual({ removed: false, path: unitPath });
   });
 
-  it('writes a unit systemd takes when run from a folder with a space and a % in its name', async () => {
+  it('writes a unit systemd takes when run from a folder with a space and a % in its name, and a $ in PATH', async () => {
     const folder = home.path('my bots 100%');
     mkdirSync(folder);
     const config = home.path('config dir');
     const installed = await execa('node', [BIN, 'relay', 'install-service', '--platform', 'systemd', '--exec', 'cat'], {
       cwd: folder,
-      env: { ...env, XDG_CONFIG_HOME: config },
+      env: { ...env, XDG_CONFIG_HOME: config, PATH: `${process.env.PATH}:/opt/$tools` },
       extendEnv: false,
       reject: false,
     });
@@ -446,6 +446,8 @@ describe('lumen relay install-service', () => {
     const unit = readFileSync(unitPath, 'utf8');
     expect(unit).toContain(`WorkingDirectory=${folder.replace('%', '%%')}\n`);
     expect(unit).toContain(`EnvironmentFile=-${join(config, 'lumen', 'relay.env')}\n`);
+    // systemd expands no $ in Environment=: it is written once, as it is
+    expect(unit).toMatch(/^Environment="?PATH=.*:\/opt\/\$tools"?$/m);
     const verify = spawnSync('systemd-analyze', ['verify', unitPath], { encoding: 'utf8' });
     if (verify.error || (verify.status !== 0 && /Failed to initialize manager|No such device or address/.test(verify.stderr))) {
       console.warn(`skipped: systemd-analyze cannot run here (${verify.error?.message ?? verify.stderr.trim().split('\n')[0]}), so the unit file was not verified`);

@@ -67,9 +67,13 @@ function carried(env: NodeJS.ProcessEnv): Array<[string, string]> {
   });
 }
 
-/** One ExecStart word: systemd splits on spaces, expands `%` specifiers and `$` variables. */
-function systemdWord(value: string): string {
-  const escaped = value.replace(/%/g, '%%').replace(/\$/g, '$$$$');
+/**
+ * One ExecStart word: systemd splits on spaces, expands `%` specifiers and `$` variables. An Environment= assignment
+ * is quoted the same way, but systemd expands no `$` in it (`variables: false`).
+ */
+function systemdWord(value: string, { variables = true }: { variables?: boolean } = {}): string {
+  const specifiers = value.replace(/%/g, '%%');
+  const escaped = variables ? specifiers.replace(/\$/g, '$$$$') : specifiers;
   if (/^[\w@%+=:,./-]+$/.test(escaped)) return escaped;
   return `"${escaped.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
@@ -80,6 +84,10 @@ function systemdWord(value: string): string {
  */
 function systemdPath(value: string): string {
   if (/[\r\n]/.test(value)) throw new UsageError(`A systemd unit cannot name a path with a line break in it: ${JSON.stringify(value)}.`);
+  // A backslash at the end would join the next line to it; spaces at either end are trimmed away.
+  if (/\\$/.test(value) || value.trim() !== value) {
+    throw new UsageError(`A systemd unit cannot name a path that ends in a backslash or has spaces at its ends: ${JSON.stringify(value)}.`);
+  }
   return value.replace(/%/g, '%%');
 }
 
@@ -100,9 +108,9 @@ export function buildServiceFile(spec: ServiceSpec): ServiceFile {
       '',
       '[Service]',
       'Type=simple',
-      `ExecStart=${argv.map(systemdWord).join(' ')}`,
+      `ExecStart=${argv.map((word) => systemdWord(word)).join(' ')}`,
       `WorkingDirectory=${systemdPath(spec.workingDirectory)}`,
-      ...variables.map(([name, value]) => `Environment=${systemdWord(`${name}=${value}`)}`),
+      ...variables.map(([name, value]) => `Environment=${systemdWord(`${name}=${value}`, { variables: false })}`),
       '# Optional variables you keep yourself (mode 0600), e.g. LUMEN_MASTER_KEY for the encrypted secrets file.',
       `EnvironmentFile=-${systemdPath(environmentFile)}`,
       // SIGTERM: the relay stops accepting, finishes what is in flight and closes the database.
