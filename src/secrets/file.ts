@@ -58,10 +58,12 @@ export function createFileSecretStore(options: FileSecretStoreOptions): FileSecr
   const masterKey = options.masterKey ? options.masterKey : undefined;
   const derivedKeys = new Map<string, Buffer>(); // salt and passphrase → key: scrypt runs once per store, not per call
 
-  // Writes are read-modify-write of one file: serialise them within this process.
+  // Writes are read-modify-write of one file: serialise them within this process, and across processes with a lock
+  // file (a relay creating its keys while `lumen whatsapp connect` stores a token would otherwise lose one).
   let queue: Promise<unknown> = Promise.resolve();
   function serially<T>(task: () => Promise<T>): Promise<T> {
-    const run = queue.then(task, task);
+    const locked = () => withFileLock(filePath, task);
+    const run = queue.then(locked, locked);
     queue = run.catch(() => undefined);
     return run;
   }
@@ -254,7 +256,9 @@ export function createFileSecretStore(options: FileSecretStoreOptions): FileSecr
       });
     },
 
-    delete(name) {
+    async delete(name) {
+      // Nothing stored: nothing to lock or write (and no folder made for it).
+      if (!(await load())?.entries.has(name)) return false;
       return serially(async () => {
         const doc = await load();
         if (!doc || !doc.entries.delete(name)) return false;
@@ -278,6 +282,63 @@ export function createFileSecretStore(options: FileSecretStoreOptions): FileSecr
       });
     },
   };
+}
+
+/** How long a write waits for another process's (a few scrypt runs at most take well under a second). */
+const LOCK_WAIT_MS = 10_000;
+
+/**
+ * Runs `task` holding `<target>.lock`, created exclusively with this process's id in it. A lock left by a process that
+ * is gone (killed mid-write) is taken over.
+ */
+async function withFileLock<T>(target: string, task: () => Promise<T>): Promise<T> {
+  const lock = `${target}.lock`;
+  try {
+    await mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw ioError('write', target, error);
+  }
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (let pause = 2; ; pause = Math.min(pause * 2, 50)) {
+    try {
+      const handle = await open(lock, 'wx', 0o600);
+      try {
+        await handle.writeFile(String(process.pid));
+      } finally {
+        await handle.close();
+      }
+      break;
+    } catch (error) {
+      if (errnoCode(error) !== 'EEXIST') throw ioError('write', lock, error);
+      const holder = Number((await readFile(lock, 'utf8').catch(() => '')).trim());
+      if (Number.isInteger(holder) && holder > 0 && !alive(holder)) {
+        await rm(lock, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) {
+        throw new UserError(`The secrets file ${target} is being written by another lumen${holder > 0 ? ` (process ${holder})` : ''}.`, {
+          code: 'secrets_locked',
+          hint: `Run the command again once it is done. If no lumen is running, remove ${lock}.`,
+        });
+      }
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
+  }
+  try {
+    return await task();
+  } finally {
+    await rm(lock, { force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists, as another user's.
+    return errnoCode(error) === 'EPERM';
+  }
 }
 
 /** Write to a temporary sibling, flush, then rename: readers see the old file or the new one, never half. */
