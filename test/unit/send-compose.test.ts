@@ -240,6 +240,10 @@ describe('parseCsv', () => {
       [2, 'Ana'],
       [3, 'Bo'],
     ]);
+    // A file saved on Windows with line breaks inside quoted fields (an address): each row still names its own line
+    const windows = parseCsv('to,name\r\n+15550000001,"Ana\r\nSmith"\r\n\r\n+15550000002,Bo\r\n+15550000003,"C\r\nD\r\nE",extra\r\n+15550000004,Di\r\n');
+    expect(windows.rows.map((r) => r.line)).toEqual([2, 5, 9]);
+    expect(windows.malformed).toEqual([{ line: 6, reason: '3 fields, the header has 2' }]);
   });
 
   it('skips blank lines but keeps counting them', () => {

@@ -19,10 +19,10 @@ export interface CsvTable {
   malformed: Array<{ line: number; reason: string }>;
 }
 
-interface Parsed {
+/** A record and the line it starts on: all that is kept of it while the rest of the file is read. */
+interface Record_ {
   record: string[];
-  raw: string;
-  info: { lines: number };
+  line: number;
 }
 
 /**
@@ -70,18 +70,41 @@ export function decodeCsv(bytes: Uint8Array, name = 'The CSV'): string {
 }
 
 export function parseCsv(text: string, name = 'The CSV'): CsvTable {
-  let records: Parsed[];
+  let records: Record_[];
+  const options = {
+    bom: true,
+    skip_empty_lines: true,
+    relax_column_count: true,
+    // A quote inside an unquoted field (5" screen) is a character, as people write it.
+    relax_quotes: true,
+  };
+  // csv-parse counts lines to the end of each record, and a CRLF inside a quoted field as two of them.
+  let crlfSoFar = 0;
+  const startLine = (record: string[], endLine: number) => {
+    let breaks = 0;
+    for (const field of record) {
+      for (let i = field.indexOf('\n'); i !== -1; i = field.indexOf('\n', i + 1)) {
+        breaks += 1;
+        if (field[i - 1] === '\r') crlfSoFar += 1;
+      }
+    }
+    return endLine - crlfSoFar - breaks;
+  };
   try {
-    records = parse(text, {
-      bom: true,
-      skip_empty_lines: true,
-      relax_column_count: true,
-      // A quote inside an unquoted field (5" screen) is a character, as people write it.
-      relax_quotes: true,
-      raw: true,
-      info: true,
-    }) as unknown as Parsed[];
+    // csv-parse's types know no on_record that changes a record's shape.
+    records = (parse as unknown as (input: string, options: object) => Record_[])(text, {
+      ...options,
+      on_record: (record: string[], context: { lines: number }) => ({ record, line: startLine(record, context.lines) }),
+    });
   } catch (error) {
+    // Read again with each record's raw text, which names the line where a quote that is never closed opens.
+    if (error instanceof CsvError && error.code === 'CSV_QUOTE_NOT_CLOSED') {
+      try {
+        parse(text, { ...options, raw: true });
+      } catch (detailed) {
+        throw csvError(detailed, name);
+      }
+    }
     throw csvError(error, name);
   }
   const [head, ...body] = records;
@@ -107,8 +130,7 @@ export function parseCsv(text: string, name = 'The CSV'): CsvTable {
       });
     }
   }
-  for (const { record, raw, info } of body) {
-    const line = startLine(raw, info.lines);
+  for (const { record, line } of body) {
     if (record.length !== header.length) {
       table.malformed.push({ line, reason: `${record.length} fields, the header has ${header.length}` });
       continue;
@@ -123,7 +145,7 @@ export function parseCsv(text: string, name = 'The CSV'): CsvTable {
 }
 
 /** The line a record starts on: csv-parse counts to its end; its raw text (blank lines before it removed) says how far back. */
-function startLine(raw: string, endLine: number): number {
+function rawStartLine(raw: string, endLine: number): number {
   const own = raw.replace(/^(?:\r?\n)+/, '').replace(/\r?\n$/, '');
   return endLine - (own.match(/\n/g)?.length ?? 0);
 }
@@ -132,7 +154,7 @@ function csvError(error: unknown, name: string): unknown {
   if (!(error instanceof CsvError)) return error;
   const details = error as CsvError & { lines?: number; raw?: string };
   if (error.code === 'CSV_QUOTE_NOT_CLOSED') {
-    const line = details.raw !== undefined && details.lines !== undefined ? startLine(details.raw, details.lines) : details.lines;
+    const line = details.raw !== undefined && details.lines !== undefined ? rawStartLine(details.raw, details.lines) : details.lines;
     return new UserError(`${name}, line ${line}: a quoted field is never closed (a " without its closing ").`, {
       code: 'csv_malformed',
       kind: 'usage',
