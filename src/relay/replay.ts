@@ -1,7 +1,7 @@
 import { UsageError, UserError } from '../errors.js';
 import type { ServiceDeps } from '../services/deps.js';
 import type { DispatchEvent, Workspace } from '../store/types.js';
-import { execTarget, forwardTarget, mediaView } from './dispatch.js';
+import { DISPATCH_LEASE_MS, execTarget, forwardTarget, keepClaims, mediaView } from './dispatch.js';
 import type { RelayEvent } from './events.js';
 import { Replier, repliesIn } from './replies.js';
 import { relaySigningSecret } from './server.js';
@@ -73,7 +73,7 @@ export async function replayEvent(
   const media = await store.media.forInteraction(interaction.id);
   const mediaUrl = media && api ? `${api.url}/v1/media/${encodeURIComponent(media.mediaId)}` : null;
   const started = deps.now().getTime();
-  const result = await target.deliver(interaction, { media: media ? mediaView(media, mediaUrl) : null });
+  const result = await withEventClaim(deps, request.id, () => target.deliver(interaction, { media: media ? mediaView(media, mediaUrl) : null }));
   const durationMs = deps.now().getTime() - started;
   const replies: ReplayReply[] = [];
   if (result.ok) {
@@ -101,4 +101,37 @@ export async function replayEvent(
     stderr: isCommand ? (result.errorOutput ?? '') : null,
     replies,
   };
+}
+
+/**
+ * Runs a delivery of one event made outside the dispatcher (a replay) holding a claim on it, as the relay claims
+ * what it delivers (renewed while a command runs): a running relay does not deliver it at the same moment, and one
+ * delivering it right now makes the replay refuse. A delivery that went through is recorded by the caller
+ * (markDelivered ends the claim); one that failed only ends it.
+ */
+export async function withEventClaim<R extends { ok: boolean }>(
+  deps: Pick<ServiceDeps, 'store' | 'now'>,
+  id: number,
+  deliver: () => Promise<R>,
+): Promise<R> {
+  const { dispatch } = deps.store;
+  if (!(await dispatch.claimOne(id, deps.now().toISOString(), new Date(deps.now().getTime() + DISPATCH_LEASE_MS).toISOString()))) {
+    throw new UserError(`Event ${id} is being delivered by a running relay right now; nothing was delivered here.`, {
+      code: 'event_busy',
+      kind: 'conflict',
+      hint: 'See how it went with `lumen events list`, or replay it again once that delivery is done.',
+    });
+  }
+  const stopRenewing = keepClaims(new Set([id]), (ids, until) => dispatch.renewClaims(ids, until), deps.now, DISPATCH_LEASE_MS);
+  let result: R;
+  try {
+    result = await deliver();
+  } catch (error) {
+    await dispatch.releaseClaim(id);
+    throw error;
+  } finally {
+    stopRenewing();
+  }
+  if (!result.ok) await dispatch.releaseClaim(id);
+  return result;
 }

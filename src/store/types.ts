@@ -426,6 +426,13 @@ export interface DispatchRepo {
    * a live relay renews what it is delivering, so only a dead relay's claims expire.
    */
   renewClaims(ids: number[], leaseUntil: string): Promise<void>;
+  /**
+   * Claims one event, whatever its state, for a delivery made outside the dispatcher (`lumen events replay` to a
+   * target): false while another claim on it holds (a relay delivering it right now).
+   */
+  claimOne(id: number, now: string, leaseUntil: string): Promise<boolean>;
+  /** Ends a claim without recording an attempt (a replay whose delivery failed). */
+  releaseClaim(id: number): Promise<void>;
   /** Puts an event back until `until` without counting an attempt (it waits for its media file). */
   postpone(id: number, until: string): Promise<void>;
   /** An event postponed before any attempt is due now (its media file settled). */

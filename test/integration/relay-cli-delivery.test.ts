@@ -218,6 +218,38 @@ describe('lumen relay start: handing messages to the user code', () => {
     expect(alone.stdout).toMatch(/No running relay here offers its local API: the command had no LUMEN_API_URL/);
   });
 
+  it('events replay waits its turn while the running relay is delivering that very event: the handler runs once at a time', async () => {
+    // Given a relay whose handler is still working on a message (it goes on once the test says so)
+    const { existsSync, writeFileSync } = await import('node:fs');
+    const started = home.path('handler-started');
+    const go = home.path('handler-go');
+    const relay = await startRelay(env, ['--exec', `touch ${started}; while [ ! -f ${go} ]; do sleep 0.02; done; cat > /dev/null`]);
+    await postSigned(
+      webhookUrl(relay.url),
+      textDelivery(sandbox.phoneNumberId, { wamid: newWamid('inflight'), from: '15553000031', body: 'in flight' }),
+      sandbox.appSecret,
+    );
+    await eventually(() => expect(existsSync(started)).toBe(true));
+    const [event] = await eventsList();
+
+    // When the user replays it to another command meanwhile
+    const ran = home.path('replay-ran');
+    const busy = await runLumen(['events', 'replay', String(event.id), '--exec', `touch ${ran}; cat > /dev/null`], { env });
+
+    // Then the replay refuses, and its command never ran
+    expect(busy.exitCode).toBe(1);
+    expect(busy.stderr.split('\n')[0]).toBe(`Error: Event ${event.id} is being delivered by a running relay right now; nothing was delivered here.`);
+    expect(existsSync(ran)).toBe(false);
+
+    // And once the relay's delivery is done, the same replay runs
+    writeFileSync(go, '');
+    await relay.waitForEvent((e) => e.event === 'dispatch' && e.ok === true);
+    const replayed = await runLumen(['events', 'replay', String(event.id), '--exec', `touch ${ran}; cat > /dev/null`], { env });
+    expect(replayed.exitCode, replayed.stderr).toBe(0);
+    expect(existsSync(ran)).toBe(true);
+    await relay.stop();
+  });
+
   it('stops cleanly on SIGTERM while an --exec command is running (exit 0, not killed by the signal)', async () => {
     // Given a handler that is still working when the relay is told to stop
     const { existsSync } = await import('node:fs');

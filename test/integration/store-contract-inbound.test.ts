@@ -553,6 +553,14 @@ describe.each(storeBackends())('inbound store contract: $title', (backend) => {
       expect((await store.dispatch.list({ workspaceId: 'ws_1', failedOnly: true, limit: 10 })).map((e) => e.id)).toEqual([e2]);
       expect((await store.dispatch.list({ workspaceId: 'ws_1', failedOnly: false, limit: 10 })).map((e) => e.id)).toEqual([e3, e2, e1]);
 
+      // One event claimed outside the dispatcher (a replay): not while a relay's lease holds it, then by one caller
+      // only, which keeps the dispatcher off it until released
+      expect(await store.dispatch.claimOne(e3!, at(5), at(20))).toBe(false);
+      expect(await store.dispatch.claimOne(e1!, at(5), at(20))).toBe(true);
+      expect(await store.dispatch.claimOne(e1!, at(5), at(20))).toBe(false);
+      await store.dispatch.releaseClaim(e1!);
+      expect(await store.dispatch.find(e1!)).toMatchObject({ state: 'delivered', claimedUntil: null });
+
       // The lease of e3 ended (its relay died): it is taken over; e2 waits for its retry time
       expect((await store.dispatch.claimDue(at(6), at(11), 10)).map((e) => e.id)).toEqual([e3]);
       expect((await store.dispatch.claimDue(at(10), at(15), 10)).map((e) => e.id)).toEqual([e2]);

@@ -175,7 +175,8 @@ export async function replayEdited(services: ServiceDeps, target: DispatchTarget
     throw new UserError(`The edited JSON does not parse: ${(error as Error).message}`, { code: 'invalid_json', kind: 'usage' });
   }
   const started = services.now().getTime();
-  const result = await target.deliver(interaction, { body: json });
+  const { withEventClaim } = await import('../replay.js');
+  const result = await withEventClaim(services, event.id, () => target.deliver(interaction, { body: json }));
   const durationMs = services.now().getTime() - started;
   const at = services.now().toISOString();
   if (result.ok) await services.store.dispatch.markDelivered(event.id, { target: target.description, status: result.status, durationMs, at });

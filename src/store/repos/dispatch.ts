@@ -85,6 +85,16 @@ export function createDispatchRepo(db: Database): DispatchRepo {
     async renewClaims(ids, leaseUntil) {
       renew.run(leaseUntil, JSON.stringify(ids));
     },
+    async claimOne(id, now, leaseUntil) {
+      return (
+        db
+          .prepare('UPDATE dispatch_events SET claimed_until = ? WHERE interaction_seq = ? AND (claimed_until IS NULL OR claimed_until <= ?)')
+          .run(leaseUntil, id, now).changes === 1
+      );
+    },
+    async releaseClaim(id) {
+      db.prepare('UPDATE dispatch_events SET claimed_until = NULL WHERE interaction_seq = ?').run(id);
+    },
     async claimDue(now, leaseUntil, limit) {
       return claimDue
         .all({ now, until: leaseUntil, limit })

@@ -35,6 +35,16 @@ export function createDispatchRepo(db: PgDatabase): DispatchRepo {
         [leaseUntil, ids],
       );
     },
+    async claimOne(id, now, leaseUntil) {
+      const claimed = await db.run(
+        'UPDATE dispatch_events SET claimed_until = $1 WHERE interaction_seq = $2 AND (claimed_until IS NULL OR claimed_until <= $3)',
+        [leaseUntil, id, now],
+      );
+      return claimed === 1;
+    },
+    async releaseClaim(id) {
+      await db.run('UPDATE dispatch_events SET claimed_until = NULL WHERE interaction_seq = $1', [id]);
+    },
     async postpone(id, until) {
       await db.run('UPDATE dispatch_events SET next_attempt_at = $1, claimed_until = NULL WHERE interaction_seq = $2', [until, id]);
     },
