@@ -29,7 +29,7 @@ export async function holdRelayLease(
     const where = outcome.current.host === holder.host ? '' : ` on ${outcome.current.host}`;
     throw new UserError(`A relay is already running for this LUMEN_HOME (pid ${outcome.current.pid}${where}).`, {
       code: 'relay_running',
-      hint: 'Stop it first (Ctrl-C in its terminal, or kill its pid), or use another LUMEN_HOME.',
+      hint: 'Stop it first with `lumen relay stop` (or Ctrl-C in its terminal), or use another LUMEN_HOME.',
     });
   }
   let onLost = () => {};

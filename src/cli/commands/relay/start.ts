@@ -78,7 +78,7 @@ export async function run(ctx: Context, options: Options<typeof start>): Promise
     // the running one's URL; the database's relay lease (taken in startRelay) is what makes the refusal certain.
     throw new UserError(`A relay is already running for this LUMEN_HOME (pid ${other.pid} on ${other.url}).`, {
       code: 'relay_running',
-      hint: 'Stop it first (Ctrl-C in its terminal, or kill its pid), or use another LUMEN_HOME.',
+      hint: 'Stop it first with `lumen relay stop` (or Ctrl-C in its terminal), or use another LUMEN_HOME.',
     });
   }
   const store = await ctx.store({ checkpointInBackground: true });
