@@ -169,7 +169,7 @@ export async function submitOutbound(deps: ServiceDeps, request: NewOutbound): P
   if (message.kind !== candidate.kind || JSON.stringify(message.body) !== JSON.stringify(candidate.body)) {
     throw new UserError(`The idempotency key "${candidate.idempotencyKey}" was already used for a different message (${message.id}).`, {
       code: 'idempotency_conflict',
-      hint: 'Use a new --idempotency-key for a new message; reuse a key only to retry the same one.',
+      hint: 'Use a new idempotency key (--idempotency-key, or the Idempotency-Key header of the local API) for a new message; reuse a key only to retry the same one.',
       kind: 'conflict',
     });
   }
