@@ -109,6 +109,15 @@ describe("the user's code answers", () => {
     expect(messageFromObject({ type: 'sticker', sticker: { id: '1' } })).toMatchObject({ input: { kind: 'raw' } });
     expect(() => messageFromObject({ nothing: true })).toThrow(/nothing to send/);
     expect(() => messageFromObject({ buttons: [{ id: 'y' }], text: 'x' })).toThrow(/"title" is required/);
+    // The Cloud API's media object without its "type" means the same as the short form
+    expect(messageFromObject({ image: { link: 'https://x.test/a.png', caption: 'c' } })).toMatchObject({
+      input: { kind: 'media', type: 'image', source: { link: 'https://x.test/a.png' }, caption: 'c' },
+    });
+    expect(messageFromObject({ document: { id: '123456', filename: 'a.pdf' } })).toMatchObject({ input: { type: 'document', source: { id: '123456' }, filename: 'a.pdf' } });
+    expect(() => messageFromObject({ image: { caption: 'c' } })).toThrow(/^the message: "image" must have a "link" or an "id" \(one of them\)\.$/);
+    // A field of the wrong type says so
+    expect(() => messageFromObject({ text: 42 })).toThrow(/^the message: "text" must be text \(a JSON string\); got a number\.$/);
+    expect(() => messageFromObject({ text: '  ' })).toThrow(/^the message: "text" is empty\.$/);
   });
 });
 

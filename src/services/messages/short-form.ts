@@ -4,7 +4,7 @@
  * - a Cloud API message object (it has a `type`: `{"type":"image","image":{"link":…}}`), sent as is;
  * - lumen's short form, the same fields as `lumen send`'s flags:
  *   `{"text":"Hi"}`, `{"image":"https://…|<media id>","caption":"…"}` (also video, audio, document + filename,
- *   sticker), `{"text":"Pick one","buttons":[{"id":"yes","title":"Yes"}],"header":"…","footer":"…"}`,
+ *   sticker; `{"image":{"link"|"id",…}}` as the Cloud API writes it, without its "type", is the same), `{"text":"Pick one","buttons":[{"id":"yes","title":"Yes"}],"header":"…","footer":"…"}`,
  *   `{"list":{…}}`, `{"text":"…","ctaUrl":"https://…","ctaText":"Open"}`,
  *   `{"location":{"latitude":…,"longitude":…,"name":…,"address":…}}`, `{"contacts":[…]}`,
  *   `{"react":"👍","toMessage":"wamid…"}`, `{"template":{"name":…,"language":…,"params":[…]}}`;
@@ -32,6 +32,22 @@ export function messageFromObject(value: unknown, where = 'the message'): Messag
   if (media.length > 1) throw new UsageError(`${where} has ${media.join(' and ')}: one media per message.`);
   if (media.length === 1) {
     const type = media[0] as MediaType;
+    // The Cloud API's own object without its "type" ({"image":{"link":…,"caption":…}}) means the same.
+    const given = value[type];
+    if (isRecord(given)) {
+      const link = optionalString(given, 'link', `${where}: ${type}`);
+      const id = optionalString(given, 'id', `${where}: ${type}`);
+      if ((link === undefined) === (id === undefined)) throw new UsageError(`${where}: "${type}" must have a "link" or an "id" (one of them).`);
+      return messageFromObject(
+        {
+          ...value,
+          [type]: link ?? id,
+          caption: optionalString(given, 'caption', `${where}: ${type}`) ?? value.caption,
+          filename: optionalString(given, 'filename', `${where}: ${type}`) ?? value.filename,
+        },
+        where,
+      );
+    }
     const source = requiredString(value, type, where);
     // As `send --image`: an http(s) URL or the digits of a media id (an upload's, or Meta's), nothing else.
     if (!/^https?:\/\//i.test(source) && !/^\d{5,}$/.test(source)) {
@@ -136,7 +152,9 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 function requiredString(object: Record<string, unknown>, field: string, where: string): string {
   const value = Object.hasOwn(object, field) ? object[field] : undefined;
-  if (typeof value !== 'string' || value.trim() === '') throw new UsageError(`${where}: "${field}" is required (text).`);
+  if (value === undefined || value === null) throw new UsageError(`${where}: "${field}" is required.`);
+  if (typeof value !== 'string') throw new UsageError(`${where}: "${field}" must be text (a JSON string); got ${Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'an object' : `a ${typeof value}`}.`);
+  if (value.trim() === '') throw new UsageError(`${where}: "${field}" is empty.`);
   return value;
 }
 
