@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes, scrypt } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../errors.js';
 import type { SecretStore } from './types.js';
@@ -285,11 +285,18 @@ export function createFileSecretStore(options: FileSecretStoreOptions): FileSecr
 }
 
 /** How long a write waits for another process's (a few scrypt runs at most take well under a second). */
-const LOCK_WAIT_MS = 10_000;
+const LOCK_WAIT_MS = 15_000;
+/**
+ * A lock this old was left by a process killed while it wrote (a write holds it well under a second). Told by age,
+ * not by its process id: ids are reused (a relay restarted in a container is pid 1 again) and mean nothing across
+ * containers sharing the folder.
+ */
+const LOCK_STALE_MS = 10_000;
 
 /**
- * Runs `task` holding `<target>.lock`, created exclusively with this process's id in it. A lock left by a process that
- * is gone (killed mid-write) is taken over.
+ * Runs `task` holding `<target>.lock`, created exclusively (with this process's id in it, for the error message). A
+ * stale lock is removed under a second lock, `<target>.lock.takeover`, after looking at it again: two processes that
+ * both find it stale never both remove one (the second would remove the first's new lock).
  */
 async function withFileLock<T>(target: string, task: () => Promise<T>): Promise<T> {
   const lock = `${target}.lock`;
@@ -300,29 +307,19 @@ async function withFileLock<T>(target: string, task: () => Promise<T>): Promise<
   }
   const deadline = Date.now() + LOCK_WAIT_MS;
   for (let pause = 2; ; pause = Math.min(pause * 2, 50)) {
-    try {
-      const handle = await open(lock, 'wx', 0o600);
-      try {
-        await handle.writeFile(String(process.pid));
-      } finally {
-        await handle.close();
-      }
-      break;
-    } catch (error) {
-      if (errnoCode(error) !== 'EEXIST') throw ioError('write', lock, error);
-      const holder = Number((await readFile(lock, 'utf8').catch(() => '')).trim());
-      if (Number.isInteger(holder) && holder > 0 && !alive(holder)) {
-        await rm(lock, { force: true });
-        continue;
-      }
-      if (Date.now() > deadline) {
-        throw new UserError(`The secrets file ${target} is being written by another lumen${holder > 0 ? ` (process ${holder})` : ''}.`, {
-          code: 'secrets_locked',
-          hint: `Run the command again once it is done. If no lumen is running, remove ${lock}.`,
-        });
-      }
-      await new Promise((resolve) => setTimeout(resolve, pause));
+    if (await createExclusive(lock)) break;
+    if (await isStale(lock)) {
+      await takeOverStale(lock);
+      continue;
     }
+    if (Date.now() > deadline) {
+      const holder = Number((await readFile(lock, 'utf8').catch(() => '')).trim());
+      throw new UserError(`The secrets file ${target} is being written by another lumen${holder > 0 ? ` (process ${holder})` : ''}.`, {
+        code: 'secrets_locked',
+        hint: `Run the command again once it is done. If no lumen is running, remove ${lock}.`,
+      });
+    }
+    await new Promise((resolve) => setTimeout(resolve, pause));
   }
   try {
     return await task();
@@ -331,13 +328,38 @@ async function withFileLock<T>(target: string, task: () => Promise<T>): Promise<
   }
 }
 
-function alive(pid: number): boolean {
+/** Creates `file` if nothing has that name: true when this call made it. */
+async function createExclusive(file: string): Promise<boolean> {
   try {
-    process.kill(pid, 0);
+    const handle = await open(file, 'wx', 0o600);
+    try {
+      await handle.writeFile(String(process.pid));
+    } finally {
+      await handle.close();
+    }
     return true;
   } catch (error) {
-    // EPERM: it exists, as another user's.
-    return errnoCode(error) === 'EPERM';
+    if (errnoCode(error) === 'EEXIST') return false;
+    throw ioError('write', file, error);
+  }
+}
+
+async function isStale(file: string): Promise<boolean> {
+  const info = await stat(file).catch(() => undefined);
+  return info !== undefined && Date.now() - info.mtimeMs > LOCK_STALE_MS;
+}
+
+async function takeOverStale(lock: string): Promise<void> {
+  const guard = `${lock}.takeover`;
+  if (!(await createExclusive(guard))) {
+    // Another process is taking it over; a guard left by one killed in those few milliseconds goes by age too.
+    if (await isStale(guard)) await rm(guard, { force: true });
+    return;
+  }
+  try {
+    if (await isStale(lock)) await rm(lock, { force: true });
+  } finally {
+    await rm(guard, { force: true });
   }
 }
 

@@ -1,9 +1,9 @@
 /**
  * The encrypted secrets file written by several processes at once (a relay creating its keys while
  * `lumen whatsapp connect` stores a token): each read-modify-write holds a lock file, so no write is lost, and a
- * lock left by a killed process is taken over.
+ * lock left by a killed process is taken over, by one process only.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, utimesSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -47,14 +47,24 @@ describe('the encrypted secrets file across processes', () => {
     expect(existsSync(`${filePath}.lock`)).toBe(false);
   });
 
-  it('takes over a lock whose process is gone', async () => {
-    const gone = execa('node', ['-e', '0']);
-    const pid = gone.pid!;
-    await gone;
-    writeFileSync(`${filePath}.lock`, String(pid));
-    const store = createFileSecretStore({ filePath, keyFilePath, masterKey: 'a passphrase' });
-    await store.set('token', 'value');
-    expect(await store.get('token')).toBe('value');
+  it('takes over a lock left by a killed process (told by its age), once, however many processes find it at once', async () => {
+    // Given a lock a process killed mid-write left behind a minute ago (its id, 1, is a live process's now)
+    const store = createFileSecretStore({ filePath, keyFilePath });
+    await store.set('first', 'one');
+    writeFileSync(`${filePath}.lock`, '1');
+    const aMinuteAgo = new Date(Date.now() - 60_000);
+    utimesSync(`${filePath}.lock`, aMinuteAgo, aMinuteAgo);
+    // When six processes write at the same moment
+    const prefixes = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const results = await Promise.all(prefixes.map((prefix) => writer(prefix, 3)));
+    // Then each one's writes are all there: only one of them took the stale lock over
+    for (const result of results) expect(result.exitCode, result.stderr).toBe(0);
+    const reread = createFileSecretStore({ filePath, keyFilePath });
+    expect(await reread.get('first')).toBe('one');
+    for (const prefix of prefixes) {
+      for (let n = 0; n < 3; n += 1) expect(await reread.get(`${prefix}.${n}`), `${prefix}.${n}`).toBe(`value of ${prefix}.${n}`);
+    }
     expect(existsSync(`${filePath}.lock`)).toBe(false);
+    expect(existsSync(`${filePath}.lock.takeover`)).toBe(false);
   });
 });

@@ -104,7 +104,9 @@ export async function runBulk(
   const bodyParams = template.requiredParameters.filter((p) => p.component === 'body');
 
   // Check every row first: nothing is sent for a row Meta would refuse.
-  const ready: Array<{ line: number; to: string; body: Record<string, unknown>; key: string }> = [];
+  // Each body kept as its JSON (what the idempotency key is a digest of) until it is sent: a fraction of the objects'
+  // memory for a file of a million rows.
+  const checked: Array<{ line: number; to: string; json: string; key: string }> = [];
   for (const row of input.csv.rows) {
     let to: string | null = null;
     try {
@@ -120,9 +122,9 @@ export async function runBulk(
             .map((p) => [p.buttonIndex!, row.values[`button.${p.buttonIndex}`] ?? '']),
         ),
       };
-      const body = templateMessageBody(to, template, buildTemplateComponents(template, values));
-      const digest = createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 16);
-      ready.push({ line: row.line, to, body, key: `${batchKey}:${to}:${digest}` });
+      const json = JSON.stringify(templateMessageBody(to, template, buildTemplateComponents(template, values)));
+      const digest = createHash('sha256').update(json).digest('hex').slice(0, 16);
+      checked.push({ line: row.line, to, json, key: `${batchKey}:${to}:${digest}` });
     } catch (error) {
       report({ line: row.line, to, status: 'invalid', error: (error as Error).message, code: errorCode(error) });
     }
@@ -130,18 +132,20 @@ export async function runBulk(
 
   // The same message twice in one file is sent once.
   const firstLine = new Map<string, number>();
-  for (const row of [...ready]) {
+  const ready = checked.filter((row) => {
     const first = firstLine.get(row.key);
     if (first === undefined) {
       firstLine.set(row.key, row.line);
-    } else {
-      ready.splice(ready.indexOf(row), 1);
-      report({ line: row.line, to: row.to, status: 'skipped', error: `same message as line ${first}` });
+      return true;
     }
-  }
+    report({ line: row.line, to: row.to, status: 'skipped', error: `same message as line ${first}` });
+    return false;
+  });
+  checked.length = 0;
+  firstLine.clear();
 
   if (input.dryRun) {
-    for (const row of ready) report({ line: row.line, to: row.to, status: 'dry_run', body: row.body });
+    for (const row of ready) report({ line: row.line, to: row.to, status: 'dry_run', body: JSON.parse(row.json) as Record<string, unknown> });
   } else {
     // The token first: a secret store that cannot be read stops the run before any row is queued.
     await deps.graphFor(input.integration);
@@ -166,7 +170,7 @@ export async function runBulk(
             integration: input.integration,
             to: row.to,
             kind: 'template',
-            body: row.body,
+            body: JSON.parse(row.json) as Record<string, unknown>,
             templateName: template.name,
             templateLanguage: template.language,
             idempotencyKey: row.key,
