@@ -116,13 +116,14 @@ export async function withEventClaim<R extends { ok: boolean }>(
 ): Promise<R> {
   const { dispatch } = deps.store;
   if (!(await dispatch.claimOne(id, deps.now().toISOString(), new Date(deps.now().getTime() + DISPATCH_LEASE_MS).toISOString()))) {
-    throw new UserError(`Event ${id} is being delivered by a running relay right now; nothing was delivered here.`, {
+    throw new UserError(`Event ${id} is being delivered right now (by a running relay, or another replay); nothing was delivered here.`, {
       code: 'event_busy',
       kind: 'conflict',
       hint: 'See how it went with `lumen events list`, or replay it again once that delivery is done.',
     });
   }
-  const stopRenewing = keepClaims(new Set([id]), (ids, until) => dispatch.renewClaims(ids, until), deps.now, DISPATCH_LEASE_MS);
+  // Renewed whatever the event's state: a replay of a delivered event holds its claim against another replay too.
+  const stopRenewing = keepClaims(new Set([id]), (_ids, until) => dispatch.renewClaim(id, until), deps.now, DISPATCH_LEASE_MS);
   let result: R;
   try {
     result = await deliver();

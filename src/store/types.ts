@@ -431,6 +431,8 @@ export interface DispatchRepo {
    * target): false while another claim on it holds (a relay delivering it right now).
    */
   claimOne(id: number, now: string, leaseUntil: string): Promise<boolean>;
+  /** Extends a claim made by claimOne while it is held, whatever the event's state (a replay of a delivered one). */
+  renewClaim(id: number, leaseUntil: string): Promise<void>;
   /** Ends a claim without recording an attempt (a replay whose delivery failed). */
   releaseClaim(id: number): Promise<void>;
   /** Puts an event back until `until` without counting an attempt (it waits for its media file). */

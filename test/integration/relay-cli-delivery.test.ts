@@ -238,7 +238,7 @@ describe('lumen relay start: handing messages to the user code', () => {
 
     // Then the replay refuses, and its command never ran
     expect(busy.exitCode).toBe(1);
-    expect(busy.stderr.split('\n')[0]).toBe(`Error: Event ${event.id} is being delivered by a running relay right now; nothing was delivered here.`);
+    expect(busy.stderr.split('\n')[0]).toBe(`Error: Event ${event.id} is being delivered right now (by a running relay, or another replay); nothing was delivered here.`);
     expect(existsSync(ran)).toBe(false);
 
     // And once the relay's delivery is done, the same replay runs

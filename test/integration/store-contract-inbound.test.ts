@@ -558,7 +558,12 @@ describe.each(storeBackends())('inbound store contract: $title', (backend) => {
       expect(await store.dispatch.claimOne(e3!, at(5), at(20))).toBe(false);
       expect(await store.dispatch.claimOne(e1!, at(5), at(20))).toBe(true);
       expect(await store.dispatch.claimOne(e1!, at(5), at(20))).toBe(false);
+      // Renewed although delivered: another claim still cannot take it once the first lease would have ended
+      await store.dispatch.renewClaim(e1!, at(40));
+      expect(await store.dispatch.claimOne(e1!, at(30), at(50))).toBe(false);
       await store.dispatch.releaseClaim(e1!);
+      // Not renewed once released
+      await store.dispatch.renewClaim(e1!, at(60));
       expect(await store.dispatch.find(e1!)).toMatchObject({ state: 'delivered', claimedUntil: null });
 
       // The lease of e3 ended (its relay died): it is taken over; e2 waits for its retry time

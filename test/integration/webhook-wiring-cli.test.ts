@@ -117,6 +117,11 @@ describe('whatsapp status and doctor', () => {
     // Without a new passphrase, nothing is written
     const none = await lumen(['secrets', 'rotate-key'], { env: home.env });
     expect([none.exitCode, none.stderr.split('\n')[0]]).toEqual([2, 'Error: Set LUMEN_MASTER_KEY to the new passphrase: rotate-key re-encrypts the secrets file under it.']);
+    // A previous passphrase for a file the key file wrote: told to unset it
+    const keyFileWritten = await lumen(['secrets', 'rotate-key'], { env: { ...home.env, LUMEN_PREVIOUS_MASTER_KEY: 'never set', LUMEN_MASTER_KEY: 'first passphrase' } });
+    expect(keyFileWritten.exitCode).toBe(1);
+    expect(keyFileWritten.stderr).toContain('Hint: Unset LUMEN_PREVIOUS_MASTER_KEY: rotate-key then reads them with the key file. Nothing was changed.');
+    expect(readFileSync(file, 'utf8')).toBe(before);
     // From the key file to a passphrase
     const first = await lumen(['secrets', 'rotate-key', '--json'], { env: { ...home.env, LUMEN_MASTER_KEY: 'first passphrase' } });
     expect(first.exitCode, first.stderr).toBe(0);

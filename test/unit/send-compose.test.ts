@@ -275,6 +275,9 @@ describe('parseCsv', () => {
     expect(error).toMatchObject({ code: 'csv_malformed', kind: 'usage' });
     expect(error.message).toBe('r.csv, line 3: a quoted field is never closed (a " without its closing ").');
     expect(error.hint).toContain('line 3');
+    // The same on Windows line breaks, after a quoted field with one, and after blank lines
+    const windows = userErrorOf(() => parseCsv('to,name\r\n+15550000001,"Ana\r\nSmith"\r\n\r\n+15550000002,"Bo\r\n+15550000003,Cy\r\n', 'w.csv'));
+    expect(windows.message).toBe('w.csv, line 5: a quoted field is never closed (a " without its closing ").');
   });
 
   it('says a semicolon-separated file is not comma-separated', () => {

@@ -102,7 +102,7 @@ export function parseCsv(text: string, name = 'The CSV'): CsvTable {
       try {
         parse(text, { ...options, raw: true });
       } catch (detailed) {
-        throw csvError(detailed, name);
+        throw csvError(detailed, name, text);
       }
     }
     throw csvError(error, name);
@@ -144,17 +144,13 @@ export function parseCsv(text: string, name = 'The CSV'): CsvTable {
   return table;
 }
 
-/** The line a record starts on: csv-parse counts to its end; its raw text (blank lines before it removed) says how far back. */
-function rawStartLine(raw: string, endLine: number): number {
-  const own = raw.replace(/^(?:\r?\n)+/, '').replace(/\r?\n$/, '');
-  return endLine - (own.match(/\n/g)?.length ?? 0);
-}
-
-function csvError(error: unknown, name: string): unknown {
+function csvError(error: unknown, name: string, text?: string): unknown {
   if (!(error instanceof CsvError)) return error;
   const details = error as CsvError & { lines?: number; raw?: string };
   if (error.code === 'CSV_QUOTE_NOT_CLOSED') {
-    const line = details.raw !== undefined && details.lines !== undefined ? rawStartLine(details.raw, details.lines) : details.lines;
+    // The record runs to the end of the file: it starts where its raw text (blank lines before it left out) begins.
+    const own = details.raw?.replace(/^[\r\n]+/, '');
+    const line = text !== undefined && own !== undefined ? 1 + (text.slice(0, text.length - own.length).match(/\n/g)?.length ?? 0) : details.lines;
     return new UserError(`${name}, line ${line}: a quoted field is never closed (a " without its closing ").`, {
       code: 'csv_malformed',
       kind: 'usage',

@@ -112,6 +112,12 @@ async function rotateFileKey(input: RotateKeyInput): Promise<RotateKeyResult> {
   } catch (error) {
     // The store's own hints speak of LUMEN_MASTER_KEY, which here holds the new passphrase.
     if (!(error instanceof UserError) || error.code !== 'secrets_unreadable') throw error;
+    if (previous && /written with the key file/.test(error.message)) {
+      throw new UserError(`The secrets in ${input.secretsFile} were written with the key file ${input.keyFile}, not a passphrase.`, {
+        code: 'secrets_unreadable',
+        hint: `Unset ${input.previousKeyEnv}: rotate-key then reads them with the key file. Nothing was changed.`,
+      });
+    }
     if (previous) {
       throw new UserError(`${input.previousKeyEnv} does not open the secrets in ${input.secretsFile}: it is not the passphrase they were written with.`, {
         code: 'secrets_unreadable',

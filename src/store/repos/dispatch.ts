@@ -92,6 +92,9 @@ export function createDispatchRepo(db: Database): DispatchRepo {
           .run(leaseUntil, id, now).changes === 1
       );
     },
+    async renewClaim(id, leaseUntil) {
+      db.prepare('UPDATE dispatch_events SET claimed_until = ? WHERE interaction_seq = ? AND claimed_until IS NOT NULL').run(leaseUntil, id);
+    },
     async releaseClaim(id) {
       db.prepare('UPDATE dispatch_events SET claimed_until = NULL WHERE interaction_seq = ?').run(id);
     },

@@ -42,6 +42,9 @@ export function createDispatchRepo(db: PgDatabase): DispatchRepo {
       );
       return claimed === 1;
     },
+    async renewClaim(id, leaseUntil) {
+      await db.run('UPDATE dispatch_events SET claimed_until = $1 WHERE interaction_seq = $2 AND claimed_until IS NOT NULL', [leaseUntil, id]);
+    },
     async releaseClaim(id) {
       await db.run('UPDATE dispatch_events SET claimed_until = NULL WHERE interaction_seq = $1', [id]);
     },
