@@ -417,8 +417,9 @@ export interface DispatchRepo {
    */
   claimDue(now: string, leaseUntil: string, limit: number): Promise<DispatchEvent[]>;
   /**
-   * Drops every claim. Only for a process that is the one dispatcher on this database (SQLite: one relay per
-   * LUMEN_HOME), at start: claims left by a relay that was killed are then retried at once, not after their lease.
+   * Drops every dispatcher's claim (a replay's stays). Only for a process that is the one dispatcher on this database
+   * (SQLite: one relay per LUMEN_HOME), at start: claims left by a relay that was killed are then retried at once, not
+   * after their lease.
    */
   releaseClaims(): Promise<number>;
   /**
@@ -448,7 +449,10 @@ export interface DispatchRepo {
   find(id: number): Promise<DispatchEvent | undefined>;
   /** Gives an undelivered event up (`dropped`); false when it was delivered or dropped already. */
   drop(id: number, now: string): Promise<boolean>;
-  /** Queues an event again (replay), or creates one for an interaction that never had one. */
+  /**
+   * Queues an event again (replay), or creates one for an interaction that never had one. A claim on it holds: what
+   * is delivering it right now finishes first, and nothing delivers it twice at once.
+   */
   requeue(interactionId: string, workspaceId: string, now: string): Promise<DispatchEvent>;
 }
 

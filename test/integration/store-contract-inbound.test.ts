@@ -561,6 +561,10 @@ describe.each(storeBackends())('inbound store contract: $title', (backend) => {
       // Renewed although delivered: another claim still cannot take it once the first lease would have ended
       await store.dispatch.renewClaim(e1!, at(40));
       expect(await store.dispatch.claimOne(e1!, at(30), at(50))).toBe(false);
+      // A relay starting up drops the claims a killed relay left (e3's), not a replay's
+      expect(await store.dispatch.releaseClaims()).toBe(1);
+      expect(await store.dispatch.claimOne(e1!, at(30), at(50))).toBe(false);
+      expect((await store.dispatch.find(e3!))?.claimedUntil).toBeNull();
       await store.dispatch.releaseClaim(e1!);
       // Not renewed once released
       await store.dispatch.renewClaim(e1!, at(60));

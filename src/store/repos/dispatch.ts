@@ -36,7 +36,7 @@ export const toEvent = (row: EventRow): DispatchEvent => ({
 export function createDispatchRepo(db: Database): DispatchRepo {
   // One statement claims: two relays (or two loops of one) never get the same event while its lease holds.
   const claimDue = db.prepare<{ now: string; until: string; limit: number }, EventRow>(
-    `UPDATE dispatch_events SET claimed_until = @until
+    `UPDATE dispatch_events SET claimed_until = @until, claimed_by = NULL
      WHERE interaction_seq IN (
        SELECT interaction_seq FROM dispatch_events
         WHERE state != 'delivered' AND state != 'dropped' AND next_attempt_at <= @now AND (claimed_until IS NULL OR claimed_until <= @now)
@@ -63,8 +63,7 @@ export function createDispatchRepo(db: Database): DispatchRepo {
   const requeue = db.prepare(
     `INSERT INTO dispatch_events (interaction_seq, workspace_id, state, next_attempt_at, created_at)
      VALUES (@seq, @workspaceId, 'pending', @now, @now)
-     ON CONFLICT (interaction_seq) DO UPDATE SET state = 'pending', next_attempt_at = @now, delivered_at = NULL,
-       claimed_until = NULL`,
+     ON CONFLICT (interaction_seq) DO UPDATE SET state = 'pending', next_attempt_at = @now, delivered_at = NULL`,
   );
 
   return {
@@ -80,7 +79,7 @@ export function createDispatchRepo(db: Database): DispatchRepo {
       ).run(now, seq, now);
     },
     async releaseClaims() {
-      return db.prepare('UPDATE dispatch_events SET claimed_until = NULL WHERE claimed_until IS NOT NULL').run().changes;
+      return db.prepare('UPDATE dispatch_events SET claimed_until = NULL WHERE claimed_until IS NOT NULL AND claimed_by IS NULL').run().changes;
     },
     async renewClaims(ids, leaseUntil) {
       renew.run(leaseUntil, JSON.stringify(ids));
@@ -88,7 +87,9 @@ export function createDispatchRepo(db: Database): DispatchRepo {
     async claimOne(id, now, leaseUntil) {
       return (
         db
-          .prepare('UPDATE dispatch_events SET claimed_until = ? WHERE interaction_seq = ? AND (claimed_until IS NULL OR claimed_until <= ?)')
+          .prepare(
+            "UPDATE dispatch_events SET claimed_until = ?, claimed_by = 'replay' WHERE interaction_seq = ? AND (claimed_until IS NULL OR claimed_until <= ?)",
+          )
           .run(leaseUntil, id, now).changes === 1
       );
     },

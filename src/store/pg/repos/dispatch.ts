@@ -12,7 +12,7 @@ export function createDispatchRepo(db: PgDatabase): DispatchRepo {
       // One statement claims: rows another relay is claiming right now are skipped (SKIP LOCKED), rows it claimed
       // are skipped until their lease ends; so two relays never get the same event while its lease holds.
       const rows = await db.all<EventRow>(
-        `UPDATE dispatch_events SET claimed_until = $2
+        `UPDATE dispatch_events SET claimed_until = $2, claimed_by = NULL
           WHERE interaction_seq IN (
             SELECT interaction_seq FROM dispatch_events
              WHERE state != 'delivered' AND state != 'dropped' AND next_attempt_at <= $1
@@ -25,7 +25,7 @@ export function createDispatchRepo(db: PgDatabase): DispatchRepo {
       return rows.map(toEvent).sort(byDue);
     },
     async releaseClaims() {
-      return db.run('UPDATE dispatch_events SET claimed_until = NULL WHERE claimed_until IS NOT NULL');
+      return db.run('UPDATE dispatch_events SET claimed_until = NULL WHERE claimed_until IS NOT NULL AND claimed_by IS NULL');
     },
     async renewClaims(ids, leaseUntil) {
       if (ids.length === 0) return;
@@ -37,7 +37,7 @@ export function createDispatchRepo(db: PgDatabase): DispatchRepo {
     },
     async claimOne(id, now, leaseUntil) {
       const claimed = await db.run(
-        'UPDATE dispatch_events SET claimed_until = $1 WHERE interaction_seq = $2 AND (claimed_until IS NULL OR claimed_until <= $3)',
+        "UPDATE dispatch_events SET claimed_until = $1, claimed_by = 'replay' WHERE interaction_seq = $2 AND (claimed_until IS NULL OR claimed_until <= $3)",
         [leaseUntil, id, now],
       );
       return claimed === 1;
@@ -102,8 +102,7 @@ export function createDispatchRepo(db: PgDatabase): DispatchRepo {
       const row = await db.get<EventRow>(
         `INSERT INTO dispatch_events (interaction_seq, workspace_id, state, next_attempt_at, created_at)
          VALUES ($1, $2, 'pending', $3, $3)
-         ON CONFLICT (interaction_seq) DO UPDATE SET state = 'pending', next_attempt_at = $3, delivered_at = NULL,
-           claimed_until = NULL
+         ON CONFLICT (interaction_seq) DO UPDATE SET state = 'pending', next_attempt_at = $3, delivered_at = NULL
          RETURNING *`,
         [seq, workspaceId, now],
       );
