@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes, scrypt } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../errors.js';
 import type { SecretStore } from './types.js';
@@ -306,14 +306,13 @@ async function withFileLock<T>(target: string, task: () => Promise<T>): Promise<
     throw ioError('write', target, error);
   }
   const deadline = Date.now() + LOCK_WAIT_MS;
+  // What this process writes in the lock: it removes the lock only while it still holds this.
+  const token = `${process.pid} ${randomBytes(8).toString('hex')}`;
   for (let pause = 2; ; pause = Math.min(pause * 2, 50)) {
-    if (await createExclusive(lock)) break;
-    if (await isStale(lock)) {
-      await takeOverStale(lock);
-      continue;
-    }
+    if (await createExclusive(lock, token)) break;
+    if ((await isStale(lock)) && (await takeOverStale(lock))) continue;
     if (Date.now() > deadline) {
-      const holder = Number((await readFile(lock, 'utf8').catch(() => '')).trim());
+      const holder = Number((await readFile(lock, 'utf8').catch(() => '')).split(' ')[0]);
       throw new UserError(`The secrets file ${target} is being written by another lumen${holder > 0 ? ` (process ${holder})` : ''}.`, {
         code: 'secrets_locked',
         hint: `Run the command again once it is done. If no lumen is running, remove ${lock}.`,
@@ -321,19 +320,26 @@ async function withFileLock<T>(target: string, task: () => Promise<T>): Promise<
     }
     await new Promise((resolve) => setTimeout(resolve, pause));
   }
+  // A write that takes long (a slow disk) keeps its lock fresh, so it is never taken for a killed one's.
+  const fresh = setInterval(() => {
+    const now = new Date();
+    utimes(lock, now, now).catch(() => undefined);
+  }, LOCK_STALE_MS / 4);
+  fresh.unref();
   try {
     return await task();
   } finally {
-    await rm(lock, { force: true });
+    clearInterval(fresh);
+    if ((await readFile(lock, 'utf8').catch(() => '')) === token) await rm(lock, { force: true });
   }
 }
 
-/** Creates `file` if nothing has that name: true when this call made it. */
-async function createExclusive(file: string): Promise<boolean> {
+/** Creates `file` holding `content` if nothing has that name: true when this call made it. */
+async function createExclusive(file: string, content = String(process.pid)): Promise<boolean> {
   try {
     const handle = await open(file, 'wx', 0o600);
     try {
-      await handle.writeFile(String(process.pid));
+      await handle.writeFile(content);
     } finally {
       await handle.close();
     }
@@ -349,15 +355,18 @@ async function isStale(file: string): Promise<boolean> {
   return info !== undefined && Date.now() - info.mtimeMs > LOCK_STALE_MS;
 }
 
-async function takeOverStale(lock: string): Promise<void> {
+/** True when this call removed the stale lock; false while another process is taking it over (wait, then look again). */
+async function takeOverStale(lock: string): Promise<boolean> {
   const guard = `${lock}.takeover`;
   if (!(await createExclusive(guard))) {
-    // Another process is taking it over; a guard left by one killed in those few milliseconds goes by age too.
+    // A guard left by a process killed in those few milliseconds goes by age too.
     if (await isStale(guard)) await rm(guard, { force: true });
-    return;
+    return false;
   }
   try {
-    if (await isStale(lock)) await rm(lock, { force: true });
+    if (!(await isStale(lock))) return false;
+    await rm(lock, { force: true });
+    return true;
   } finally {
     await rm(guard, { force: true });
   }

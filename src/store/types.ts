@@ -450,8 +450,8 @@ export interface DispatchRepo {
   /** Gives an undelivered event up (`dropped`); false when it was delivered or dropped already. */
   drop(id: number, now: string): Promise<boolean>;
   /**
-   * Queues an event again (replay), or creates one for an interaction that never had one. A claim on it holds: what
-   * is delivering it right now finishes first, and nothing delivers it twice at once.
+   * Queues an event again (replay), or creates one for an interaction that never had one. A claim on it holds, so
+   * nothing delivers it twice at once: an event being delivered right now is answered by that delivery.
    */
   requeue(interactionId: string, workspaceId: string, now: string): Promise<DispatchEvent>;
 }
