@@ -234,15 +234,19 @@ describe('lumen relay start: handing messages to the user code', () => {
 
     // When the user replays it to another command meanwhile
     const ran = home.path('replay-ran');
-    const busy = await runLumen(['events', 'replay', String(event.id), '--exec', `touch ${ran}; cat > /dev/null`], { env });
+    try {
+      const busy = await runLumen(['events', 'replay', String(event.id), '--exec', `touch ${ran}; cat > /dev/null`], { env });
 
-    // Then the replay refuses, and its command never ran
-    expect(busy.exitCode).toBe(1);
-    expect(busy.stderr.split('\n')[0]).toBe(`Error: Event ${event.id} is being delivered right now (by a running relay, or another replay); nothing was delivered here.`);
-    expect(existsSync(ran)).toBe(false);
+      // Then the replay refuses, and its command never ran
+      expect(busy.exitCode).toBe(1);
+      expect(busy.stderr.split('\n')[0]).toBe(`Error: Event ${event.id} is being delivered right now (by a running relay, or another replay); nothing was delivered here.`);
+      expect(existsSync(ran)).toBe(false);
+    } finally {
+      // (The relay's handler ends even when an expectation above fails.)
+      writeFileSync(go, '');
+    }
 
     // And once the relay's delivery is done, the same replay runs
-    writeFileSync(go, '');
     await relay.waitForEvent((e) => e.event === 'dispatch' && e.ok === true);
     const replayed = await runLumen(['events', 'replay', String(event.id), '--exec', `touch ${ran}; cat > /dev/null`], { env });
     expect(replayed.exitCode, replayed.stderr).toBe(0);
