@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { copyFile, link, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { GraphClient } from '../graph/client.js';
 import { MediaTooLargeError } from '../graph/errors.js';
@@ -92,10 +93,13 @@ export class MediaFetcher extends LoopedWorker {
       if (info.sha256 && !sameSha256(info.sha256, file.sha256)) throw new Error('the file does not match the SHA-256 Meta gave');
       const mimeType = info.mime_type ?? record.mimeType ?? file.contentType;
       const path = join(this.deps.dir, `${file.sha256}${extensionFor(mimeType ?? '')}`);
-      // Named by its hash: the same file received twice is stored once.
-      if (await stat(path).then(() => true, () => false)) await rm(tmp, { force: true });
-      else await rename(tmp, path);
+      // Named by its hash: the same file received twice is stored once. The download stays until the record is
+      // committed and the file is checked again: a purge that removed the file before seeing this record (see
+      // purgeMessages) finds it put back.
+      await placeOnce(tmp, path);
       await this.deps.media.markStored(record.integrationId, record.mediaId, { path, size: file.size, sha256: file.sha256, mimeType }, this.deps.now().toISOString());
+      await placeOnce(tmp, path);
+      await rm(tmp, { force: true });
       report(true, { path, size: file.size });
       this.deps.onSettled({ ...record, state: 'stored', path, size: file.size, sha256: file.sha256, mimeType });
     } catch (error) {
@@ -114,6 +118,21 @@ export class MediaFetcher extends LoopedWorker {
 }
 
 class PermanentFailure extends Error {}
+
+/** Puts `from` at `to` unless a file is there (the same bytes: named by their hash); `from` stays. */
+async function placeOnce(from: string, to: string): Promise<void> {
+  try {
+    await link(from, to);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw error;
+    // A file system without hard links: a copy, never over a file already there.
+    await copyFile(from, to, constants.COPYFILE_EXCL).catch((failure: NodeJS.ErrnoException) => {
+      if (failure.code !== 'EEXIST') throw failure;
+    });
+  }
+}
 
 /** Meta gives the SHA-256 as hex in media info (and base64 in webhooks): accept either spelling. */
 function sameSha256(given: string, hex: string): boolean {

@@ -283,6 +283,8 @@ export interface MediaRepo {
   renewClaims(keys: Array<{ integrationId: string; mediaId: string }>, leaseUntil: string): Promise<void>;
   /** Drops every claim (for the one fetcher on this database, at start; as DispatchRepo.releaseClaims). */
   releaseClaims(): Promise<number>;
+  /** Whether any record points at this file: by its path, or (a file is named by its hash) by its hash. */
+  fileInUse(path: string, sha256: string | null): Promise<boolean>;
 }
 
 export interface NewStatus {

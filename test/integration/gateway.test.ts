@@ -5,10 +5,10 @@
  * holding Meta's token.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RelayEvent } from '../../src/relay/events.js';
 import { startRelay, type RelayHandle, type RelayOptions } from '../../src/relay/server.js';
@@ -96,6 +96,40 @@ describe('inbound media lands on disk', () => {
     const served = await fetch(payload.media.url, { headers: { authorization: `Bearer ${relay!.localApi!.key}` } });
     expect(served.status).toBe(200);
     expect(Buffer.from(await served.arrayBuffer())).toEqual(bytes);
+  });
+
+  it('a file removed while the relay stores it (a purge of an old message with the same bytes) is put back', async () => {
+    target = await startForwardTarget();
+    const base = services();
+    // The purge removes the file after the relay has put it in place and before its record is committed
+    const racing: Store = {
+      ...base.store,
+      media: {
+        ...base.store.media,
+        markStored: async (integrationId, mediaId, file, now) => {
+          rmSync(file.path);
+          return base.store.media.markStored(integrationId, mediaId, file, now);
+        },
+      },
+    };
+    relay = await startRelay(
+      { ...base, store: racing, onEvent: (event) => events.push(event) },
+      { host: '127.0.0.1', port: 0, mediaDir: home.path('media'), forwardTo: target.url },
+    );
+    sandbox.setWebhookUrl(`${relay.url}/webhooks/whatsapp/${integration.id}`);
+    const bytes = Buffer.from('\x89PNG\r\n\x1a\n the same picture');
+    sandbox.sendInbound([{ from: CUSTOMER, type: 'image', data: bytes, mimeType: 'image/png' }]);
+
+    const [payload] = await eventually(() => {
+      const all = forwarded();
+      expect(all).toHaveLength(1);
+      return all;
+    }, 20_000);
+    expect(payload.media.state).toBe('stored');
+    expect(readFileSync(payload.media.path)).toEqual(bytes);
+    expect(statSync(payload.media.path).mode & 0o777).toBe(0o600);
+    // Nothing is left beside it
+    expect(readdirSync(home.path('media'))).toEqual([basename(payload.media.path)]);
   });
 
   it('a download that fails 3 times keeps the message, is retried with backoff, and asks for a fresh url each time', async () => {

@@ -3,7 +3,7 @@
  * daily purge) removes exactly what it reports, never a message still owed to the user's code; `messages export`
  * writes every stored message; dropped deliveries are never claimed again.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'csv-parse/sync';
@@ -205,6 +205,37 @@ describe('messages purge', () => {
     // And a second purge finds nothing more to remove
     const again = await purgeMessages(deps(), { ...request, dryRun: false });
     expect(again).toMatchObject({ inbound: 0, outbound: 0, statuses: 0, webhookErrors: 0, webhookEvents: 0, media: 0, contacts: 0, files: 0, keptUndelivered: 2 });
+  });
+
+  it('keeps a file a message stored right after the purge committed points at (the relay storing the same bytes)', async () => {
+    // Given an old message whose file nothing else uses
+    await ingest('default', daysAgo(100), [message('wa_1', 'w.old', '15550001', daysAgo(100), 'm-old')], { enqueueDispatch: false });
+    const file = join(mediaDir, `${'c'.repeat(64)}.png`);
+    writeFileSync(file, 'same bytes');
+    await store.media.markStored('wa_1', 'm-old', { path: file, size: 10, sha256: 'c'.repeat(64), mimeType: 'image/png' }, daysAgo(100));
+    // When a new message with the same bytes is stored between the purge's transaction and its removal of files
+    await ingest('default', daysAgo(0), [message('wa_1', 'w.new', '15550001', daysAgo(0), 'm-new')], { enqueueDispatch: false });
+    const racing: Store = {
+      ...store,
+      maintenance: {
+        ...store.maintenance,
+        purge: async (scope) => {
+          const counts = await store.maintenance.purge(scope);
+          await store.media.markStored('wa_1', 'm-new', { path: file, size: 10, sha256: 'c'.repeat(64), mimeType: 'image/png' }, NOW.toISOString());
+          return counts;
+        },
+      },
+    };
+    const done = await purgeMessages({ store: racing, now: () => NOW }, { olderThanMs: 90 * DAY, dryRun: false, mediaDir });
+
+    // Then the old record goes, the file stays for the new one, and nothing is left aside
+    expect(done).toMatchObject({ inbound: 1, media: 1, files: 0 });
+    expect(existsSync(file)).toBe(true);
+    expect(readdirSync(mediaDir)).toEqual([`${'c'.repeat(64)}.png`]);
+    // And once that message is purged too, the file goes
+    const later = { store, now: () => new Date(NOW.getTime() + DAY) };
+    expect(await purgeMessages(later, { olderThanMs: DAY / 2, dryRun: false, mediaDir })).toMatchObject({ files: 1 });
+    expect(readdirSync(mediaDir)).toEqual([]);
   });
 
   it('without a workspace (the relay) purges every workspace', async () => {

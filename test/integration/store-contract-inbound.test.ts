@@ -662,6 +662,10 @@ describe.each(storeBackends())('inbound store contract: $title', (backend) => {
 
       await store.media.markStored('wa_1', 'm.1', { path: '/media/m.1.jpg', size: 1234, sha256: 'ab'.repeat(32), mimeType: null }, at(1));
       expect(await store.media.find('wa_1', 'm.1')).toMatchObject({ state: 'stored', path: '/media/m.1.jpg', size: 1234, mimeType: 'image/jpeg', nextAttemptAt: null });
+      // A file is in use by its path, or (named by its hash) by its hash from a record stored elsewhere
+      expect(await store.media.fileInUse('/media/m.1.jpg', null)).toBe(true);
+      expect(await store.media.fileInUse('/elsewhere/x.jpg', 'ab'.repeat(32))).toBe(true);
+      expect(await store.media.fileInUse('/media/m.2.jpg', 'cd'.repeat(32))).toBe(false);
       await store.media.markAttemptFailed('wa_1', 'm.2', 'HTTP 500', at(5), at(1));
       expect(await store.media.find('wa_1', 'm.2')).toMatchObject({ state: 'pending', lastError: 'HTTP 500', nextAttemptAt: at(5) });
       expect(await store.media.claimDue(at(2), at(3), 10)).toEqual([]);

@@ -1,4 +1,6 @@
-import { rm, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { link, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { UsageError } from '../../errors.js';
 import type { PurgeCounts } from '../../store/types.js';
 import type { ServiceDeps } from '../deps.js';
@@ -57,9 +59,53 @@ export async function purgeMessages(
   let files = 0;
   for (const path of new Set(counts.files.map((stored) => localMediaPath(request.mediaDir, stored)))) {
     if (!(await stat(path).then((info) => info.isFile(), () => false))) continue;
-    if (!request.dryRun) await rm(path, { force: true });
-    files += 1;
+    if (request.dryRun || (await removeUnusedFile(deps.store, path))) files += 1;
   }
   const { files: _, ...rest } = counts;
   return { cutoff, dryRun: request.dryRun, ...rest, files };
 }
+
+/**
+ * Deletes a media file no record points at any more, unless one started to since the purge committed: the relay
+ * stores the same bytes (same hash, same name) for a new message. The file is moved aside first and the records are
+ * checked after: a record committed before that check keeps the file (it is moved back), and the relay checks for the
+ * file after its commit (MediaFetcher), so one committed later finds it gone and puts its own copy in place.
+ */
+async function removeUnusedFile(store: ServiceDeps['store'], path: string): Promise<boolean> {
+  const aside = join(dirname(path), `.purge-${randomBytes(8).toString('hex')}`);
+  try {
+    await rename(path, aside);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+  const hash = /^[0-9a-f]{64}/.exec(basename(path))?.[0] ?? null;
+  let used: boolean;
+  try {
+    used = await store.media.fileInUse(path, hash);
+  } catch (error) {
+    await putBack(aside, path);
+    throw error;
+  }
+  if (used) {
+    await putBack(aside, path);
+    return false;
+  }
+  await rm(aside, { force: true });
+  return true;
+}
+
+async function putBack(aside: string, path: string): Promise<void> {
+  try {
+    await link(aside, path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    // EEXIST: the relay has put the same bytes there already. A file system without hard links gets the rename.
+    if (code !== 'EEXIST') {
+      await rename(aside, path);
+      return;
+    }
+  }
+  await rm(aside, { force: true });
+}
+

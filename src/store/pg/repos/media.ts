@@ -64,6 +64,10 @@ export function createMediaRepo(db: PgDatabase): MediaRepo {
         ],
       );
     },
+    async fileInUse(path, sha256) {
+      const row = await db.get('SELECT 1 AS used FROM media WHERE path IS NOT NULL AND (path = $1 OR sha256 = $2) LIMIT 1', [path, sha256]);
+      return row !== undefined;
+    },
     async find(integrationId, mediaId) {
       const row = await db.get<MediaRow>('SELECT * FROM media WHERE integration_id = $1 AND media_id = $2', [integrationId, mediaId]);
       return row ? toMedia(row) : undefined;
