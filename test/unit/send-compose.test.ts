@@ -244,6 +244,10 @@ describe('parseCsv', () => {
     const windows = parseCsv('to,name\r\n+15550000001,"Ana\r\nSmith"\r\n\r\n+15550000002,Bo\r\n+15550000003,"C\r\nD\r\nE",extra\r\n+15550000004,Di\r\n');
     expect(windows.rows.map((r) => r.line)).toEqual([2, 5, 9]);
     expect(windows.malformed).toEqual([{ line: 6, reason: '3 fields, the header has 2' }]);
+    // And one saved with classic Mac line ends (a CR alone), inside quoted fields too
+    const mac = parseCsv('to,name\r+15550000001,"Ana\rSmith"\r\r+15550000002,Bo\r+15550000003,"C\rD\rE",extra\r+15550000004,Di\r');
+    expect(mac.rows.map((r) => r.line)).toEqual([2, 5, 9]);
+    expect(mac.malformed).toEqual([{ line: 6, reason: '3 fields, the header has 2' }]);
   });
 
   it('skips blank lines but keeps counting them', () => {
@@ -278,6 +282,8 @@ describe('parseCsv', () => {
     // The same on Windows line breaks, after a quoted field with one, and after blank lines
     const windows = userErrorOf(() => parseCsv('to,name\r\n+15550000001,"Ana\r\nSmith"\r\n\r\n+15550000002,"Bo\r\n+15550000003,Cy\r\n', 'w.csv'));
     expect(windows.message).toBe('w.csv, line 5: a quoted field is never closed (a " without its closing ").');
+    const mac = userErrorOf(() => parseCsv('to,name\r+15550000001,"Ana\rSmith"\r\r+15550000002,"Bo\r+15550000003,Cy\r', 'm.csv'));
+    expect(mac.message).toBe('m.csv, line 5: a quoted field is never closed (a " without its closing ").');
   });
 
   it('says a semicolon-separated file is not comma-separated', () => {

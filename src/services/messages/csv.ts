@@ -78,14 +78,22 @@ export function parseCsv(text: string, name = 'The CSV'): CsvTable {
     // A quote inside an unquoted field (5" screen) is a character, as people write it.
     relax_quotes: true,
   };
-  // csv-parse counts lines to the end of each record, and a CRLF inside a quoted field as two of them.
+  // csv-parse counts lines to the end of each record; inside a quoted field a CR alone (a classic Mac line end) as
+  // one and a CRLF as two.
   let crlfSoFar = 0;
   const startLine = (record: string[], endLine: number) => {
     let breaks = 0;
     for (const field of record) {
-      for (let i = field.indexOf('\n'); i !== -1; i = field.indexOf('\n', i + 1)) {
-        breaks += 1;
-        if (field[i - 1] === '\r') crlfSoFar += 1;
+      const lf = field.indexOf('\n');
+      const cr = field.indexOf('\r');
+      if (lf === -1 && cr === -1) continue;
+      for (let i = lf === -1 ? cr : cr === -1 ? lf : Math.min(lf, cr); i < field.length; i += 1) {
+        if (field[i] === '\n') {
+          breaks += 1;
+          if (field[i - 1] === '\r') crlfSoFar += 1;
+        } else if (field[i] === '\r' && field[i + 1] !== '\n') {
+          breaks += 1;
+        }
       }
     }
     return endLine - crlfSoFar - breaks;
@@ -150,7 +158,7 @@ function csvError(error: unknown, name: string, text?: string): unknown {
   if (error.code === 'CSV_QUOTE_NOT_CLOSED') {
     // The record runs to the end of the file: it starts where its raw text (blank lines before it left out) begins.
     const own = details.raw?.replace(/^[\r\n]+/, '');
-    const line = text !== undefined && own !== undefined ? 1 + (text.slice(0, text.length - own.length).match(/\n/g)?.length ?? 0) : details.lines;
+    const line = text !== undefined && own !== undefined ? 1 + (text.slice(0, text.length - own.length).match(/\r\n|\r|\n/g)?.length ?? 0) : details.lines;
     return new UserError(`${name}, line ${line}: a quoted field is never closed (a " without its closing ").`, {
       code: 'csv_malformed',
       kind: 'usage',
