@@ -209,6 +209,15 @@ describe('lumen relay start: handing messages to the user code', () => {
     expect(again.stderr).toBe(`api=${relay.url} answered 404`);
     expect((await runLumen(['events', 'replay', String(event.id), '--exec', handler], { env })).stdout).toMatch(/Already replied: msg_\w+ .*not sent again/);
     expect(sandbox.sent(from)).toHaveLength(1);
+
+    // And a relay started by an older lumen (its relay.json names no local API) is named, with what to do
+    const { readFileSync, writeFileSync } = await import('node:fs');
+    const stateFile = home.path('relay.json');
+    const { localApiUrl: _, ...older } = JSON.parse(readFileSync(stateFile, 'utf8'));
+    writeFileSync(stateFile, JSON.stringify(older));
+    const fromOlder = await runLumen(['events', 'replay', String(event.id), '--exec', 'cat > /dev/null; echo plain output'], { env });
+    expect(fromOlder.exitCode, fromOlder.stderr).toBe(0);
+    expect(fromOlder.stdout).toMatch(/The running relay \(pid \d+\) was started by an older lumen and names no local API: .* Restart it \(lumen relay stop, then lumen relay start\)/);
     await relay.stop();
 
     // And with no relay running, the command runs all the same, and the user is told it had no local API

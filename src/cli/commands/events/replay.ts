@@ -12,7 +12,7 @@ export async function run(ctx: Context, options: Options<typeof replay>, idArg: 
   const workspace = await ctx.workspace();
   const { replayEvent } = await import('../../../relay/replay.js');
   // A command gets the running relay's local API, as it does when the relay runs it.
-  const localApi = options.exec ? await runningLocalApi(ctx, deps) : undefined;
+  const { api: localApi, missing } = options.exec ? await runningLocalApi(ctx, deps) : { api: undefined, missing: undefined };
   // No spinner's ✓ here: a delivery that failed must not look like success.
   const result = await replayEvent(deps, workspace, { id, forwardTo: options.forwardTo, exec: options.exec, localApi });
   if (result.queued) {
@@ -42,18 +42,29 @@ export async function run(ctx: Context, options: Options<typeof replay>, idArg: 
               : `  Replied: ${reply.id} (${reply.wamid}).`,
       );
     }
-    if (options.exec && !localApi) lines.push('  No running relay here offers its local API: the command had no LUMEN_API_URL or LUMEN_API_KEY.');
+    if (missing) lines.push(`  ${missing}`);
     return lines.join('\n');
   });
   return result.delivered && result.replies.every((r) => r.ok) ? 'ok' : 'failed';
 }
 
-/** The running relay's local API and its key, if a relay runs on this LUMEN_HOME and offers one. */
-async function runningLocalApi(ctx: Context, deps: Awaited<ReturnType<typeof serviceDeps>>) {
+/**
+ * The running relay's local API and its key, if a relay runs on this LUMEN_HOME and offers one; else why the command
+ * had none.
+ */
+async function runningLocalApi(
+  ctx: Context,
+  deps: Awaited<ReturnType<typeof serviceDeps>>,
+): Promise<{ api?: { url: string; key: string }; missing?: string }> {
   const { runningRelay } = await import('../../../relay/state-file.js');
   const { LOCAL_API_KEY } = await import('../../../relay/server.js');
   const relay = await runningRelay(join(ctx.paths.dataDir, 'relay.json'));
-  if (!relay?.localApiUrl) return undefined;
-  const key = await (await deps.secrets()).get(LOCAL_API_KEY);
-  return key ? { url: relay.localApiUrl, key } : undefined;
+  const none = 'the command had no LUMEN_API_URL or LUMEN_API_KEY.';
+  if (relay && relay.localApiUrl === undefined) {
+    // relay.json from a lumen before the local API was named there
+    return { missing: `The running relay (pid ${relay.pid}) was started by an older lumen and names no local API: ${none} Restart it (lumen relay stop, then lumen relay start) to give the command its local API.` };
+  }
+  const key = relay?.localApiUrl ? await (await deps.secrets()).get(LOCAL_API_KEY) : undefined;
+  if (!relay?.localApiUrl || !key) return { missing: `No running relay here offers its local API: ${none}` };
+  return { api: { url: relay.localApiUrl, key } };
 }
