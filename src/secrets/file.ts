@@ -11,6 +11,8 @@ export interface FileSecretStoreOptions {
   keyFilePath: string;
   /** Passphrase (LUMEN_MASTER_KEY). When set, the key is derived with scrypt and the key file is not used. */
   masterKey?: string | undefined;
+  /** Runs with the lock held, just before a write replaces the file (tests stand for a holder stalled there). */
+  beforeReplace?: () => Promise<void>;
 }
 
 /** One AES-256-GCM ciphertext, all fields base64. */
@@ -60,9 +62,19 @@ export function createFileSecretStore(options: FileSecretStoreOptions): FileSecr
 
   // Writes are read-modify-write of one file: serialise them within this process, and across processes with a lock
   // file (a relay creating its keys while `lumen whatsapp connect` stores a token would otherwise lose one).
+  // A holder stalled past the lock's age (a stopped process, a frozen VM) loses it to another writer: its write then
+  // finds the file changed since it read it, and the whole task runs again on what is there now.
   let queue: Promise<unknown> = Promise.resolve();
   function serially<T>(task: () => Promise<T>): Promise<T> {
-    const locked = () => withFileLock(filePath, task);
+    const locked = async () => {
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          return await withFileLock(filePath, task);
+        } catch (error) {
+          if (!(error instanceof ChangedWhileWriting) || attempt >= 5) throw error instanceof ChangedWhileWriting ? changedTooOften(filePath) : error;
+        }
+      }
+    };
     const run = queue.then(locked, locked);
     queue = run.catch(() => undefined);
     return run;
@@ -78,18 +90,27 @@ export function createFileSecretStore(options: FileSecretStoreOptions): FileSecr
     });
   }
 
-  async function load(): Promise<SecretsDocument | undefined> {
-    let text: string;
+  async function readText(): Promise<string | undefined> {
     try {
-      text = await readFile(filePath, 'utf8');
+      return await readFile(filePath, 'utf8');
     } catch (error) {
       if (errnoCode(error) === 'ENOENT') return undefined;
       throw ioError('read', filePath, error);
     }
-    return parseDocument(text, filePath);
   }
 
-  async function save(doc: SecretsDocument): Promise<void> {
+  async function load(): Promise<SecretsDocument | undefined> {
+    const text = await readText();
+    return text === undefined ? undefined : parseDocument(text, filePath);
+  }
+
+  /** For a write: the document, and the text it was read from (the write checks the file still holds it). */
+  async function loadForWrite(): Promise<{ doc: SecretsDocument | undefined; read: string | undefined }> {
+    const read = await readText();
+    return { doc: read === undefined ? undefined : parseDocument(read, filePath), read };
+  }
+
+  async function save(doc: SecretsDocument, read: string | undefined): Promise<void> {
     const json = {
       version: FORMAT_VERSION,
       ...(doc.kdf ? { kdf: doc.kdf } : {}),
@@ -97,8 +118,12 @@ export function createFileSecretStore(options: FileSecretStoreOptions): FileSecr
     };
     try {
       await mkdir(path.dirname(filePath), { recursive: true, mode: 0o700 });
-      await writeFileAtomic(filePath, `${JSON.stringify(json, null, 2)}\n`);
+      await writeFileAtomic(filePath, `${JSON.stringify(json, null, 2)}\n`, async () => {
+        await options.beforeReplace?.();
+        if ((await readText()) !== read) throw new ChangedWhileWriting();
+      });
     } catch (error) {
+      if (error instanceof ChangedWhileWriting || error instanceof UserError) throw error;
       throw ioError('write', filePath, error);
     }
   }
@@ -246,13 +271,14 @@ export function createFileSecretStore(options: FileSecretStoreOptions): FileSecr
 
     set(name, value) {
       return serially(async () => {
-        const doc = (await load()) ?? { kdf: undefined, entries: new Map() };
+        const { doc: found, read } = await loadForWrite();
+        const doc = found ?? { kdf: undefined, entries: new Map() };
         const key = await keyFor(doc, true);
         // Check the key against an existing entry first, so a wrong key never mixes keys in one file.
         const first = doc.entries.entries().next();
         if (!first.done) decrypt(key, first.value[0], first.value[1]);
         doc.entries.set(name, encrypt(key, name, value));
-        await save(doc);
+        await save(doc, read);
       });
     },
 
@@ -260,16 +286,16 @@ export function createFileSecretStore(options: FileSecretStoreOptions): FileSecr
       // Nothing stored: nothing to lock or write (and no folder made for it).
       if (!(await load())?.entries.has(name)) return false;
       return serially(async () => {
-        const doc = await load();
+        const { doc, read } = await loadForWrite();
         if (!doc || !doc.entries.delete(name)) return false;
-        await save(doc);
+        await save(doc, read);
         return true;
       });
     },
 
     rekey(passphrase) {
       return serially(async () => {
-        const doc = await load();
+        const { doc, read } = await loadForWrite();
         if (!doc || doc.entries.size === 0) return { rotated: 0, unchanged: 0 };
         if (doc.kdf && opens(await deriveKey(doc.kdf, passphrase), doc)) return { rotated: 0, unchanged: doc.entries.size };
         // Every secret read with the key it was written with (a wrong one fails here, before anything is written).
@@ -277,7 +303,7 @@ export function createFileSecretStore(options: FileSecretStoreOptions): FileSecr
         const plain = [...doc.entries].map(([name, entry]) => [name, decrypt(key, name, entry)] as const);
         const kdf: ScryptParams = { name: 'scrypt', salt: randomBytes(16).toString('base64'), ...SCRYPT_COST };
         const next = await deriveKey(kdf, passphrase);
-        await save({ kdf, entries: new Map(plain.map(([name, value]) => [name, encrypt(next, name, value)])) });
+        await save({ kdf, entries: new Map(plain.map(([name, value]) => [name, encrypt(next, name, value)])) }, read);
         return { rotated: plain.length, unchanged: 0 };
       });
     },
@@ -373,7 +399,17 @@ async function takeOverStale(lock: string): Promise<boolean> {
 }
 
 /** Write to a temporary sibling, flush, then rename: readers see the old file or the new one, never half. */
-async function writeFileAtomic(target: string, contents: string): Promise<void> {
+/** The file is not what this write read: another process took the lock over (see `serially`). */
+class ChangedWhileWriting extends Error {}
+
+function changedTooOften(target: string): UserError {
+  return new UserError(`The secrets file ${target} kept changing while this write waited for it.`, {
+    code: 'secrets_locked',
+    hint: 'Another process writes it without a lock (or holds one for long): run the command again once it is done.',
+  });
+}
+
+async function writeFileAtomic(target: string, contents: string, beforeRename?: () => Promise<void>): Promise<void> {
   const temp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     const handle = await open(temp, 'wx', 0o600);
@@ -383,6 +419,7 @@ async function writeFileAtomic(target: string, contents: string): Promise<void> 
     } finally {
       await handle.close();
     }
+    await beforeRename?.();
     await rename(temp, target);
   } catch (error) {
     await rm(temp, { force: true });

@@ -110,6 +110,47 @@ describe('file secret store', () => {
     for (let i = 0; i < 10; i++) expect(await store.get(`key${i}`)).toBe(`value${i}`);
   });
 
+  it('a write whose lock was taken over while it stalled finds the file changed, and runs again on what is there', async () => {
+    await open().set('seed', 'zero');
+    let stalls = 0;
+    const stalled = createFileSecretStore({
+      filePath,
+      keyFilePath,
+      beforeReplace: async () => {
+        stalls += 1;
+        if (stalls > 1) return;
+        // Stalled past the lock's age: another process takes the lock for a stale one and writes
+        rmSync(`${filePath}.lock`);
+        await open().set('other', 'two');
+      },
+    });
+    await stalled.set('mine', 'one');
+
+    const reader = open();
+    expect([await reader.get('seed'), await reader.get('other'), await reader.get('mine')]).toEqual(['zero', 'two', 'one']);
+    expect(stalls).toBe(2);
+    expect(readdirSync(path.dirname(filePath))).toEqual(['secrets.json']);
+  });
+
+  it('gives up with secrets_locked when the file changes under every attempt, and keeps what the other wrote', async () => {
+    let n = 0;
+    const racing = createFileSecretStore({
+      filePath,
+      keyFilePath,
+      beforeReplace: async () => {
+        rmSync(`${filePath}.lock`);
+        n += 1;
+        await open().set('other', `v${n}`);
+      },
+    });
+    const error = await rejection(racing.set('mine', 'one'));
+    expect(error.code).toBe('secrets_locked');
+    expect(error.message).toMatch(/kept changing while this write waited for it/);
+    expect(await open().get('other')).toBe(`v${n}`);
+    expect(await open().get('mine')).toBeUndefined();
+    expect(readdirSync(path.dirname(filePath))).toEqual(['secrets.json']);
+  });
+
   it('lets a second instance read what the first wrote', async () => {
     await open().set('integration/a/access_token', TOKEN);
     expect(await open().get('integration/a/access_token')).toBe(TOKEN);
