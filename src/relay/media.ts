@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { copyFile, link, mkdir, rm } from 'node:fs/promises';
+import { copyFile, link, mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { GraphClient } from '../graph/client.js';
 import { MediaTooLargeError } from '../graph/errors.js';
@@ -98,7 +97,13 @@ export class MediaFetcher extends LoopedWorker {
       // purgeMessages) finds it put back.
       await placeOnce(tmp, path);
       await this.deps.media.markStored(record.integrationId, record.mediaId, { path, size: file.size, sha256: file.sha256, mimeType }, this.deps.now().toISOString());
-      await placeOnce(tmp, path);
+      try {
+        await placeOnce(tmp, path);
+      } catch (error) {
+        // Stored: never a failed download now. Without its file here, `media get` (and the local API) fetch it again.
+        const reason = describeSystemFault(error)?.message ?? (error as Error).message;
+        this.deps.onEvent({ event: 'error', message: `Media ${record.mediaId} is stored, but its file could not be put back in ${this.deps.dir}: ${reason}` });
+      }
       await rm(tmp, { force: true });
       report(true, { path, size: file.size });
       this.deps.onSettled({ ...record, state: 'stored', path, size: file.size, sha256: file.sha256, mimeType });
@@ -119,7 +124,7 @@ export class MediaFetcher extends LoopedWorker {
 
 class PermanentFailure extends Error {}
 
-/** Puts `from` at `to` unless a file is there (the same bytes: named by their hash); `from` stays. */
+/** Puts `from` at `to` unless a file is there (the same bytes: named by their hash), whole or not at all; `from` stays. */
 async function placeOnce(from: string, to: string): Promise<void> {
   try {
     await link(from, to);
@@ -127,10 +132,15 @@ async function placeOnce(from: string, to: string): Promise<void> {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') return;
     if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw error;
-    // A file system without hard links: a copy, never over a file already there.
-    await copyFile(from, to, constants.COPYFILE_EXCL).catch((failure: NodeJS.ErrnoException) => {
-      if (failure.code !== 'EEXIST') throw failure;
-    });
+    // A file system without hard links: a copy, renamed into place whole (over the same bytes, if they came first).
+    const copy = `${from}.copy`;
+    try {
+      await copyFile(from, copy);
+      await rename(copy, to);
+    } catch (failure) {
+      await rm(copy, { force: true });
+      throw failure;
+    }
   }
 }
 

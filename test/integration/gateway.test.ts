@@ -132,6 +132,39 @@ describe('inbound media lands on disk', () => {
     expect(readdirSync(home.path('media'))).toEqual([basename(payload.media.path)]);
   });
 
+  it('a file that cannot be put back after its record is committed leaves the record stored, with a relay line', async () => {
+    target = await startForwardTarget();
+    const base = services();
+    // The file is removed before the commit, and so is the download it would be put back from
+    const racing: Store = {
+      ...base.store,
+      media: {
+        ...base.store.media,
+        markStored: async (integrationId, mediaId, file, now) => {
+          for (const name of readdirSync(home.path('media'))) rmSync(join(home.path('media'), name));
+          return base.store.media.markStored(integrationId, mediaId, file, now);
+        },
+      },
+    };
+    relay = await startRelay(
+      { ...base, store: racing, onEvent: (event) => events.push(event) },
+      { host: '127.0.0.1', port: 0, mediaDir: home.path('media'), forwardTo: target.url },
+    );
+    sandbox.setWebhookUrl(`${relay.url}/webhooks/whatsapp/${integration.id}`);
+    sandbox.sendInbound([{ from: CUSTOMER, type: 'image', data: Buffer.from('a picture'), mimeType: 'image/png' }]);
+
+    const [payload] = await eventually(() => {
+      const all = forwarded();
+      expect(all).toHaveLength(1);
+      return all;
+    }, 20_000);
+    // Stored, never retried nor failed: `media get` fetches it again from Meta
+    expect(payload.media.state).toBe('stored');
+    expect(await base.store.media.find(integration.id, payload.media.id)).toMatchObject({ state: 'stored', attempts: 1 });
+    expect(events).toContainEqual({ event: 'error', message: expect.stringMatching(/^Media \S+ is stored, but its file could not be put back in /) });
+    expect(events.filter((e) => e.event === 'media').map((e) => e.ok)).toEqual([true]);
+  });
+
   it('a download that fails 3 times keeps the message, is retried with backoff, and asks for a fresh url each time', async () => {
     target = await startForwardTarget();
     // The relay's clock is the test's: each retry comes due when the test moves time past its backoff.

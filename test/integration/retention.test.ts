@@ -238,6 +238,43 @@ describe('messages purge', () => {
     expect(readdirSync(mediaDir)).toEqual([]);
   });
 
+  it('keeps a file whose record is committed between its check and its move aside, and settles files a stopped purge left aside', async () => {
+    const hash = (c: string) => c.repeat(64);
+    await ingest('default', daysAgo(100), [message('wa_1', 'w.old', '15550001', daysAgo(100), 'm-old')], { enqueueDispatch: false });
+    const file = join(mediaDir, `${hash('d')}.png`);
+    writeFileSync(file, 'same bytes');
+    await store.media.markStored('wa_1', 'm-old', { path: file, size: 10, sha256: hash('d'), mimeType: 'image/png' }, daysAgo(100));
+    await ingest('default', daysAgo(0), [message('wa_1', 'w.new', '15550001', daysAgo(0), 'm-new')], { enqueueDispatch: false });
+    // Left by a purge stopped while they were aside: one a record points at, one nothing does
+    const usedAside = join(mediaDir, `.purge-${hash('e')}.jpg.0123456789abcdef`);
+    writeFileSync(usedAside, 'kept bytes');
+    await ingest('default', daysAgo(0), [message('wa_1', 'w.kept', '15550002', daysAgo(0), 'm-kept')], { enqueueDispatch: false });
+    await store.media.markStored('wa_1', 'm-kept', { path: join(mediaDir, `${hash('e')}.jpg`), size: 10, sha256: hash('e'), mimeType: 'image/jpeg' }, NOW.toISOString());
+    writeFileSync(join(mediaDir, `.purge-${hash('f')}.jpg.fedcba9876543210`), 'unused bytes');
+
+    // When the relay stores the same bytes for a new message just after the purge found the file unused
+    let checks = 0;
+    const racing: Store = {
+      ...store,
+      media: {
+        ...store.media,
+        fileInUse: async (path, sha256) => {
+          const used = await store.media.fileInUse(path, sha256);
+          if (path === file && ++checks === 1) {
+            await store.media.markStored('wa_1', 'm-new', { path: file, size: 10, sha256: hash('d'), mimeType: 'image/png' }, NOW.toISOString());
+          }
+          return used;
+        },
+      },
+    };
+    const done = await purgeMessages({ store: racing, now: () => NOW }, { olderThanMs: 90 * DAY, dryRun: false, mediaDir });
+
+    // Then the file was checked again after its move and put back; the one in use is back, the unused one gone
+    expect(checks).toBe(2);
+    expect(done).toMatchObject({ inbound: 1, media: 1, files: 0 });
+    expect(readdirSync(mediaDir).sort()).toEqual([`${hash('d')}.png`, `${hash('e')}.jpg`]);
+  });
+
   it('without a workspace (the relay) purges every workspace', async () => {
     await ingest('default', daysAgo(100), [message('wa_1', 'w.a', '1', daysAgo(100))], { enqueueDispatch: false });
     await ingest('other', daysAgo(100), [message('wa_2', 'w.b', '2', daysAgo(100))], { enqueueDispatch: false });

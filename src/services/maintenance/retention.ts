@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { link, rename, rm, stat } from 'node:fs/promises';
+import { link, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { UsageError } from '../../errors.js';
 import type { PurgeCounts } from '../../store/types.js';
@@ -57,34 +57,55 @@ export async function purgeMessages(
   const counts: PurgeCounts = request.dryRun ? await deps.store.maintenance.plan(scope) : await deps.store.maintenance.purge(scope);
   // Only files inside LUMEN_HOME/media are ever deleted, whatever a record says; a dry run counts those there.
   let files = 0;
+  let failure: unknown;
+  if (!request.dryRun) await recoverAside(deps.store, request.mediaDir).catch((error: unknown) => (failure ??= error));
   for (const path of new Set(counts.files.map((stored) => localMediaPath(request.mediaDir, stored)))) {
-    if (!(await stat(path).then((info) => info.isFile(), () => false))) continue;
-    if (request.dryRun || (await removeUnusedFile(deps.store, path))) files += 1;
+    try {
+      if (!(await stat(path).then((info) => info.isFile(), () => false))) continue;
+      if (request.dryRun || (await removeUnusedFile(deps.store, path))) files += 1;
+    } catch (error) {
+      // The records are gone already: the other files are still removed, and the first error is reported after.
+      failure ??= error;
+    }
   }
+  if (failure !== undefined) throw failure;
   const { files: _, ...rest } = counts;
   return { cutoff, dryRun: request.dryRun, ...rest, files };
 }
 
+/** A file a purge has moved aside: `.purge-<its name>.<random>`. */
+const ASIDE = /^\.purge-(.+)\.[0-9a-f]{16}$/;
+
+function inUse(store: ServiceDeps['store'], path: string): Promise<boolean> {
+  return store.media.fileInUse(path, /^[0-9a-f]{64}/.exec(basename(path))?.[0] ?? null);
+}
+
 /**
  * Deletes a media file no record points at any more, unless one started to since the purge committed: the relay
- * stores the same bytes (same hash, same name) for a new message. The file is moved aside first and the records are
- * checked after: a record committed before that check keeps the file (it is moved back), and the relay checks for the
- * file after its commit (MediaFetcher), so one committed later finds it gone and puts its own copy in place.
+ * stores the same bytes (same hash, same name) for a new message. A file still in use is left alone; another is moved
+ * aside, and the records are checked again after: a record committed before that check keeps the file (it is moved
+ * back), and the relay checks for the file after its commit (MediaFetcher), so one committed later finds it gone and
+ * puts its own copy in place.
  */
 async function removeUnusedFile(store: ServiceDeps['store'], path: string): Promise<boolean> {
-  const aside = join(dirname(path), `.purge-${randomBytes(8).toString('hex')}`);
+  if (await inUse(store, path)) return false;
+  const aside = join(dirname(path), `.purge-${basename(path)}.${randomBytes(8).toString('hex')}`);
   try {
     await rename(path, aside);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw error;
   }
-  const hash = /^[0-9a-f]{64}/.exec(basename(path))?.[0] ?? null;
+  return settleAside(store, aside, path);
+}
+
+/** Deletes a file moved aside when no record points at it, else puts it back: true when it was deleted. */
+async function settleAside(store: ServiceDeps['store'], aside: string, path: string): Promise<boolean> {
   let used: boolean;
   try {
-    used = await store.media.fileInUse(path, hash);
+    used = await inUse(store, path);
   } catch (error) {
-    await putBack(aside, path);
+    await putBack(aside, path).catch(() => undefined);
     throw error;
   }
   if (used) {
@@ -95,14 +116,30 @@ async function removeUnusedFile(store: ServiceDeps['store'], path: string): Prom
   return true;
 }
 
+/**
+ * Files a stopped purge (Ctrl-C, a killed relay) left aside: put back when in use, else deleted. One another purge
+ * holds aside right now is settled the same way by both: each checks the records after the file was moved.
+ */
+async function recoverAside(store: ServiceDeps['store'], mediaDir: string): Promise<void> {
+  const names = await readdir(mediaDir).catch(() => [] as string[]);
+  for (const name of names) {
+    const original = ASIDE.exec(name)?.[1];
+    if (original) await settleAside(store, join(mediaDir, name), join(mediaDir, original));
+  }
+}
+
 async function putBack(aside: string, path: string): Promise<void> {
   try {
     await link(aside, path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    // EEXIST: the relay has put the same bytes there already. A file system without hard links gets the rename.
+    // ENOENT: another purge has settled it. EEXIST: the relay has put the same bytes there already.
+    if (code === 'ENOENT') return;
     if (code !== 'EEXIST') {
-      await rename(aside, path);
+      // A file system without hard links gets the rename.
+      await rename(aside, path).catch((failure: NodeJS.ErrnoException) => {
+        if (failure.code !== 'ENOENT') throw failure;
+      });
       return;
     }
   }

@@ -146,9 +146,9 @@ export function createMaintenanceRepo(db: Database): MaintenanceRepo {
         totals.keptUndelivered = db.prepare(`SELECT COUNT(*) ${sql.kept}`).pluck().get(p) as number;
         // A file goes only when no remaining record points at it, by its path or (named by its hash) its hash.
         const stillUsed = db
-          .prepare<[string, string | null], number>('SELECT 1 FROM media WHERE path IS NOT NULL AND (path = ? OR sha256 = ?) LIMIT 1')
+          .prepare<[string, string | null], number>('SELECT EXISTS (SELECT 1 FROM media WHERE path = ?) OR EXISTS (SELECT 1 FROM media WHERE sha256 = ? AND path IS NOT NULL)')
           .pluck();
-        totals.files = [...removedFiles].filter(([path, sha256]) => stillUsed.get(path, sha256) === undefined).map(([path]) => path);
+        totals.files = [...removedFiles].filter(([path, sha256]) => stillUsed.get(path, sha256) === 0).map(([path]) => path);
       }).immediate();
       return totals;
     },

@@ -80,7 +80,8 @@ export function createMediaRepo(db: Database): MediaRepo {
   const byInteraction = db.prepare<[number], MediaRow>('SELECT * FROM media WHERE interaction_seq = ? LIMIT 1');
   const list = db.prepare<[string, number], MediaRow>('SELECT * FROM media WHERE workspace_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?');
   const release = db.prepare('UPDATE media SET claimed_until = NULL WHERE claimed_until IS NOT NULL');
-  const inUse = db.prepare<[string, string | null], number>('SELECT 1 FROM media WHERE path IS NOT NULL AND (path = ? OR sha256 = ?) LIMIT 1').pluck();
+  // Two lookups (by path, by hash), each on its index (014_media_by_file).
+  const inUse = db.prepare<[string, string | null], number>('SELECT EXISTS (SELECT 1 FROM media WHERE path = ?) OR EXISTS (SELECT 1 FROM media WHERE sha256 = ? AND path IS NOT NULL)').pluck();
 
   return {
     async claimDue(now, leaseUntil, limit) {
@@ -96,7 +97,7 @@ export function createMediaRepo(db: Database): MediaRepo {
       upload.run({ ...record, now });
     },
     async fileInUse(path, sha256) {
-      return inUse.get(path, sha256) !== undefined;
+      return inUse.get(path, sha256) === 1;
     },
     async find(integrationId, mediaId) {
       const row = find.get(integrationId, mediaId);

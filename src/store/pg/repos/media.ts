@@ -65,8 +65,12 @@ export function createMediaRepo(db: PgDatabase): MediaRepo {
       );
     },
     async fileInUse(path, sha256) {
-      const row = await db.get('SELECT 1 AS used FROM media WHERE path IS NOT NULL AND (path = $1 OR sha256 = $2) LIMIT 1', [path, sha256]);
-      return row !== undefined;
+      // Two lookups (by path, by hash), each on its index (007_media_by_file).
+      const row = await db.get<{ used: boolean }>(
+        'SELECT EXISTS (SELECT 1 FROM media WHERE path = $1) OR EXISTS (SELECT 1 FROM media WHERE sha256 = $2 AND path IS NOT NULL) AS used',
+        [path, sha256],
+      );
+      return row?.used === true;
     },
     async find(integrationId, mediaId) {
       const row = await db.get<MediaRow>('SELECT * FROM media WHERE integration_id = $1 AND media_id = $2', [integrationId, mediaId]);
