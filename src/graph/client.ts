@@ -108,7 +108,9 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
         return parsed as T;
       }
       const graphError = new GraphError({ status, body: parsed as GraphErrorBody | undefined, request: label, redact });
-      const delay = retry
+      // A POST is tried again only on Meta's own error (it acted on nothing); a 5xx page from a proxy or gateway in
+      // between may hide a send that went out.
+      const delay = retry && (method === 'GET' || !graphError.mayHaveArrived)
         ? retryDelay(
             { attempt, status, code: graphError.code, retryAfterSeconds: parseRetryAfter(retryAfter) },
             policy,

@@ -35,6 +35,14 @@ export class GraphError extends Error {
     this.request = init.redact(init.request);
   }
 
+  /**
+   * True when the request may have been acted on all the same: a 2xx whose body cannot be read, or a 5xx that is not
+   * Meta's error (a proxy's or gateway's page, no error code) — Meta may have sent the message behind it.
+   */
+  get mayHaveArrived(): boolean {
+    return (this.status >= 200 && this.status < 300) || (this.status >= 500 && this.code === undefined);
+  }
+
   /** True for an expired, revoked or malformed access token. */
   get isAuthError(): boolean {
     return this.code === 190 || this.status === 401;

@@ -122,8 +122,11 @@ export function ndjson(stdout: string): any[] {
     .map((line) => JSON.parse(line));
 }
 
-/** What the stand-in does with the nth request (1-based): pass Meta's answer on, or lose it. */
-export type StandInBehaviour = 'forward' | 'hold' | 'reset';
+/**
+ * What the stand-in does with the nth request (1-based), after passing it on to the sandbox: pass Meta's answer on,
+ * lose it (hold the connection, or reset it), answer a gateway's 502 page, or cut Meta's 200 short.
+ */
+export type StandInBehaviour = 'forward' | 'hold' | 'reset' | 'bad-gateway' | 'garbled';
 
 export interface GraphStandIn {
   url: string;
@@ -162,6 +165,16 @@ export async function graphStandIn(
     if (what === 'forward') {
       res.writeHead(response.status, { 'content-type': 'application/json' });
       res.end(text);
+      return;
+    }
+    if (what === 'bad-gateway') {
+      res.writeHead(502, { 'content-type': 'text/html' });
+      res.end('<html><body><h1>502 Bad Gateway</h1></body></html>');
+      return;
+    }
+    if (what === 'garbled') {
+      res.writeHead(response.status, { 'content-type': 'application/json' });
+      res.end(text.slice(0, 20));
       return;
     }
     if (what === 'reset') req.socket.destroy();

@@ -61,7 +61,10 @@ describe('times in human output', () => {
 });
 
 describe('lumen send --csv, stopped early', () => {
-  it('Ctrl-C prints the summary (and its NDJSON event), exits 3, and a re-run sends the rows not sent', async () => {
+  it.each([
+    ['Ctrl-C', 'SIGINT'],
+    ['SIGTERM (timeout, systemd, docker stop)', 'SIGTERM'],
+  ] as const)('%s prints the summary (and its NDJSON event), exits 3, and a re-run sends the rows not sent', async (said, signal) => {
     // Given a bulk send at one message a second
     const csv = writeCsv(home.dir, 'slow.csv', welcomeCsv(30, 6000));
     const args = ['send', '--csv', csv, '--template', 'welcome', '--rate', '1', '--json'];
@@ -75,7 +78,7 @@ describe('lumen send --csv, stopped early', () => {
       });
       child.catch(reject);
     });
-    child.kill('SIGINT');
+    child.kill(signal);
     const result = await child;
 
     // Then the summary comes, the error document after it, and exit 3
@@ -86,6 +89,7 @@ describe('lumen send --csv, stopped early', () => {
     expect(summary.notSent).toBeGreaterThan(0);
     expect(summary.sent + summary.notSent).toBe(30);
     expect(events.at(-1).error).toMatchObject({ code: 'cancelled', message: expect.stringContaining('Run the same command again') });
+    expect(events.at(-1).error.message).toMatch(`Stopped (${said.split(' ')[0]})`);
 
     // When the same command runs again, faster
     const rerun = await home.run(['send', '--csv', csv, '--template', 'welcome', '--rate', '200', '--json']);

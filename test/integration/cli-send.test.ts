@@ -642,6 +642,33 @@ describe('idempotency', () => {
     expect(acceptedSends(sandbox)).toHaveLength(1);
   });
 
+  it.each([
+    ['a 502 page from a proxy between lumen and Meta', 'bad-gateway', /the Graph API's answer \(HTTP 502\) could not be read as Meta's/],
+    ["Meta's 200 cut short", 'garbled', /the Graph API's answer \(HTTP 200\) could not be read as Meta's/],
+  ] as const)('after %s, the send is not tried again, and a re-run says the outcome is unknown', async (_what, behaviour, reason) => {
+    // Given Meta accepts the message, but what comes back is not its answer
+    const graph = await graphStandIn(sandbox, () => behaviour);
+    let first;
+    try {
+      first = await home.runJson(['send', '--to', TO, ...ORDER, '--idempotency-key', `k-${behaviour}`], { env: { LUMEN_GRAPH_URL: graph.url } });
+      // Then it is tried once (no retry could send it twice), and reported as maybe sent, not as "not sent"
+      expect(graph.requests).toBe(1);
+    } finally {
+      await graph.close();
+    }
+    expect(first.result.exitCode).toBe(1);
+    expect(first.json.error.code).toBe('send_outcome_unknown');
+    expect(first.json.error.message).toMatch(reason);
+    expect(acceptedSends(sandbox)).toHaveLength(1);
+    expect(home.outbox()).toMatchObject([{ state: 'sending', wamid: null }]);
+
+    // And the same command against Meta itself sends nothing a second time
+    const again = await home.runJson(['send', '--to', TO, ...ORDER, '--idempotency-key', `k-${behaviour}`]);
+    expect(again.result.exitCode).toBe(1);
+    expect(again.json.error.code).toBe('send_outcome_unknown');
+    expect(acceptedSends(sandbox)).toHaveLength(1);
+  });
+
   it('a bulk run killed part-way and run again sends every row exactly once', async () => {
     const rows = Array.from({ length: 12 }, (_, i) => `+1555000${String(9000 + i)},#${i},Name ${i},#${i},T${i}`);
     const csv = writeCsv(home.dir, 'crash.csv', `${ORDER_CSV_HEADER}\n${rows.join('\n')}\n`);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.js';
 import type { GraphTemplate } from '../../src/graph/types.js';
 import { seedTemplates } from '../../src/sandbox/index.js';
-import { parseCsv } from '../../src/services/messages/csv.js';
+import { decodeCsv, parseCsv } from '../../src/services/messages/csv.js';
 import { normalizeRecipient } from '../../src/services/messages/recipient.js';
 import { buildTemplateComponents, parseBodyValues, type TemplateValues } from '../../src/services/messages/template-body.js';
 import { parameterFormat, requiredParameters } from '../../src/services/templates/parameters.js';
@@ -284,6 +284,15 @@ describe('parseCsv', () => {
     expect(windows.message).toBe('w.csv, line 5: a quoted field is never closed (a " without its closing ").');
     const mac = userErrorOf(() => parseCsv('to,name\r+15550000001,"Ana\rSmith"\r\r+15550000002,"Bo\r+15550000003,Cy\r', 'm.csv'));
     expect(mac.message).toBe('m.csv, line 5: a quoted field is never closed (a " without its closing ").');
+  });
+
+  it('names the line of a byte that is not UTF-8, or a NUL, whatever the line ends (LF, CRLF, a CR alone)', () => {
+    for (const end of ['\n', '\r\n', '\r']) {
+      const latin1 = Buffer.concat([Buffer.from(`to,name${end}+15550000001,Ana${end}+15550000002,Jos`), Buffer.from([0xe9]), Buffer.from(end)]);
+      expect(userErrorOf(() => decodeCsv(latin1, 'l.csv')).message).toBe('l.csv, line 3: the file is not UTF-8 text (saved as Latin-1 or Windows-1252?).');
+      const nul = Buffer.concat([Buffer.from(`to,name${end}+1555${end}`), Buffer.from([0]), Buffer.from(end)]);
+      expect(userErrorOf(() => decodeCsv(nul, 'n.csv')).message).toMatch(/^n\.csv, line 3: the file holds NUL bytes/);
+    }
   });
 
   it('says a semicolon-separated file is not comma-separated', () => {

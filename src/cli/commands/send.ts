@@ -299,14 +299,16 @@ async function runCsv(
   if (csv.header.length === 0) throw new UserError(`${options.csv === '-' ? 'The CSV on stdin' : options.csv} is empty.`, { code: 'csv_empty', kind: 'usage' });
 
   const progress = new Progress(ctx, csv.rows.length + csv.malformed.length);
-  // Ctrl-C stops taking rows, lets the sends in flight finish, then prints the summary (exit 3). A second Ctrl-C
-  // is not caught: it ends the process at once.
+  // Ctrl-C (or SIGTERM: `timeout`, systemd, `docker stop`, a cancelled CI job) stops taking rows, lets the sends in
+  // flight finish, then prints the summary (exit 3). A second signal is not caught: it ends the process at once.
   const interrupt = new AbortController();
-  const onSigint = () => {
+  const onSigint = (signal: NodeJS.Signals) => {
     process.off('SIGINT', onSigint);
-    interrupt.abort();
+    process.off('SIGTERM', onSigint);
+    interrupt.abort(signal);
   };
   process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
   const { summary, stop } = await runBulk(
     outbox,
     {
@@ -323,14 +325,17 @@ async function runCsv(
       else progress.row(row, basename(options.csv!));
     },
     { signal: interrupt.signal },
-  ).finally(() => process.off('SIGINT', onSigint));
+  ).finally(() => {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+  });
   progress.done();
   if (ctx.globals.json) ctx.out.event({ event: 'summary', ...summary });
   else for (const line of summaryLines(summary)) ctx.out.print(line);
   if (stop) throw stop;
   if (summary.stopped === 'cancelled') {
     throw new CancelledError(
-      `Stopped (Ctrl-C): ${summary.notSent} row${summary.notSent === 1 ? '' : 's'} not sent. Run the same command again to send them: rows already sent are skipped.`,
+      `Stopped (${interrupt.signal.reason === 'SIGTERM' ? 'SIGTERM' : 'Ctrl-C'}): ${summary.notSent} row${summary.notSent === 1 ? '' : 's'} not sent. Run the same command again to send them: rows already sent are skipped.`,
     );
   }
   return summary.failed > 0 || summary.invalid > 0 ? 'failed' : summary.pendingApproval > 0 ? 'pending_approval' : 'ok';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { UserError } from '../../errors.js';
-import { GraphNetworkError } from '../../graph/errors.js';
+import { GraphError, GraphNetworkError } from '../../graph/errors.js';
 import type { Integration, Workspace } from '../../store/types.js';
 import type { TemplateParameter } from '../templates/parameters.js';
 import { findSendableTemplate } from './compose.js';
@@ -227,7 +227,11 @@ export async function runBulk(
 /** The send never reached Meta, or its answer never came back: the network, not Meta, failed it. */
 function isNetworkFailure(error: unknown): boolean {
   if (error instanceof GraphNetworkError) return true;
-  return error instanceof UserError && (error.code === 'graph_unreachable' || (error.code === 'send_outcome_unknown' && error.cause instanceof GraphNetworkError));
+  // (An answer that is not Meta's — a proxy's 502 page — counts too: every row would end "outcome unknown".)
+  return (
+    error instanceof UserError &&
+    (error.code === 'graph_unreachable' || (error.code === 'send_outcome_unknown' && (error.cause instanceof GraphNetworkError || error.cause instanceof GraphError)))
+  );
 }
 
 function errorCode(error: unknown): string | undefined {

@@ -37,7 +37,7 @@ export function decodeCsv(bytes: Uint8Array, name = 'The CSV'): string {
   // UTF-16 without its BOM decodes as UTF-8 (every other byte a NUL), and no CSV of text holds a NUL.
   const nul = bytes.indexOf(0);
   if (nul !== -1) {
-    const line = 1 + bytes.subarray(0, nul).filter((b) => b === 0x0a).length;
+    const line = 1 + lineBreaks(bytes.subarray(0, nul));
     throw new UserError(`${name}, line ${line}: the file holds NUL bytes, so it is not UTF-8 text (UTF-16 without a BOM?).`, {
       code: 'csv_encoding',
       kind: 'usage',
@@ -48,11 +48,12 @@ export function decodeCsv(bytes: Uint8Array, name = 'The CSV'): string {
   try {
     return strict.decode(bytes);
   } catch {
-    // 0x0A never occurs inside a UTF-8 sequence: the first line that does not decode alone is the one.
+    // 0x0A and 0x0D never occur inside a UTF-8 sequence: the first line that does not decode alone is the one.
     let line = 1;
     let start = 0;
     for (let i = 0; i <= bytes.length; i += 1) {
-      if (i < bytes.length && bytes[i] !== 0x0a) continue;
+      // A line ends at LF, or at a CR alone (classic Mac line ends); a CRLF's CR is left to its LF.
+      if (i < bytes.length && bytes[i] !== 0x0a && !(bytes[i] === 0x0d && bytes[i + 1] !== 0x0a)) continue;
       try {
         strict.decode(bytes.subarray(start, i));
       } catch {
@@ -67,6 +68,15 @@ export function decodeCsv(bytes: Uint8Array, name = 'The CSV'): string {
       hint,
     });
   }
+}
+
+/** LF, CRLF and a CR alone each end a line. */
+function lineBreaks(bytes: Uint8Array): number {
+  let breaks = 0;
+  for (let i = 0; i < bytes.length; i += 1) {
+    if (bytes[i] === 0x0a || (bytes[i] === 0x0d && bytes[i + 1] !== 0x0a)) breaks += 1;
+  }
+  return breaks;
 }
 
 export function parseCsv(text: string, name = 'The CSV'): CsvTable {

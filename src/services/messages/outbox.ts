@@ -244,8 +244,9 @@ async function claimAndSend(
     await deps.store.outbound.markAccepted(claimed.id, wamid, deps.now().toISOString());
   } catch (error) {
     const graphError = error instanceof GraphError ? error : undefined;
-    if (error instanceof GraphNetworkError && error.mayHaveArrived) {
-      // Meta may have accepted it: leave it "sending" (outcome unknown) so no re-run sends it a second time.
+    if ((error instanceof GraphNetworkError || error instanceof GraphError) && error.mayHaveArrived) {
+      // Meta may have accepted it (a broken connection, an answer that cannot be read, a proxy's 5xx): leave it
+      // "sending" (outcome unknown) so no re-run sends it a second time.
       throw outcomeUnknown(claimed, error);
     }
     if (!graphError && !(error instanceof GraphNetworkError)) {
@@ -328,7 +329,9 @@ function who(message: OutboundMessage): string {
 /** Meta may or may not have the message: lumen never sends it again on its own. */
 export function outcomeUnknown(message: OutboundMessage, cause?: unknown): UserError {
   return new UserError(
-    `Message ${message.id} to ${who(message)} may or may not have reached Meta: lumen stopped or lost the connection while sending it.`,
+    `Message ${message.id} to ${who(message)} may or may not have reached Meta: ${
+      cause instanceof GraphError ? `the Graph API's answer (HTTP ${cause.status}) could not be read as Meta's` : 'lumen stopped or lost the connection while sending it'
+    }.`,
     {
       code: 'send_outcome_unknown',
       kind: 'unavailable',
