@@ -28,6 +28,16 @@ export function repliesIn(output: string | undefined): unknown[] | undefined {
   return undefined;
 }
 
+/** Why `text` is not JSON, or undefined when it is. */
+function jsonProblem(text: string): string | undefined {
+  try {
+    JSON.parse(text);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
 /**
  * Sends what the user's code answered (and `--auto-reply`), to the sender, through the same outbox as `lumen send`:
  * checked, held for approval when the policy says so, rate-limited, claimed once. Each reply's idempotency key is
@@ -50,8 +60,23 @@ export class Replier {
       replies.forEach((reply, i) => this.send(interaction, `reply:${interaction.id}:${i}`, () => messageFromObject(reply, `reply ${i + 1}`), 'reply'));
       return;
     }
+    const output = (result?.output ?? '').trim();
+    const notJson = output.startsWith('{') ? jsonProblem(output) : undefined;
+    if (notJson !== undefined) {
+      // Meant as a reply (or as JSON) and broken: said, and nothing sent in its place (not even the auto-reply).
+      this.deps.onEvent({
+        event: 'reply',
+        interactionId: interaction.id,
+        to: interaction.from,
+        ok: false,
+        error: `the answer starts with "{" but is not JSON (${notJson}), so no reply was sent`,
+      });
+      return;
+    }
     if (this.autoReply === undefined) return;
-    const text = this.autoReply === true ? (result?.output ?? '').trim() : this.autoReply;
+    // A command's JSON that is no reply is not text for the customer.
+    if (this.autoReply === true && output.startsWith('{')) return;
+    const text = this.autoReply === true ? output : this.autoReply;
     if (!text) return;
     this.send(interaction, `auto-reply:${interaction.id}`, () => ({ kind: 'text', text, replyTo: interaction.wamid }), 'auto_reply');
   }

@@ -233,6 +233,23 @@ describe("replies from the user's code, without the token", () => {
     expect(events).toContainEqual(expect.objectContaining({ event: 'handler_output', stream: 'stderr', text: expect.stringMatching(/^working on in_\d+$/) }));
   });
 
+  it('an answer that starts with "{" but is not JSON is a failed reply, and nothing is sent in its place', async () => {
+    // Given a handler whose reply is cut short, with --auto-reply sending what it prints
+    await start({ exec: `cat >/dev/null; echo '{"reply": {"text": "Your order'`, autoReply: true });
+    sandbox.sendInbound([{ from: CUSTOMER, type: 'text', text: 'where is it?' }]);
+    // Then the relay says so, and the customer gets no raw text
+    const failed = await eventually(() => {
+      const found = events.find((e) => e.event === 'reply');
+      expect(found).toBeDefined();
+      return found!;
+    }, 20_000);
+    expect(failed).toMatchObject({ ok: false, to: CUSTOMER, error: expect.stringMatching(/^the answer starts with "\{" but is not JSON \(.+\), so no reply was sent$/) });
+    await relay!.close();
+    relay = undefined;
+    expect(sandbox.sent(CUSTOMER)).toEqual([]);
+    expect(events.filter((e) => e.event === 'auto_reply')).toEqual([]);
+  });
+
   it('a username user (no phone number) gets the auto-reply by `recipient`', async () => {
     await start({ exec: 'cat >/dev/null', autoReply: 'Thanks!' });
     sandbox.sendInbound([{ userId: USER_ID, name: 'Ana', type: 'text', text: 'hi' }]);
