@@ -15,6 +15,11 @@ const MIN_SHRUNK = 8;
 /** Control characters (C0, DEL, C1) and bidirectional overrides, which a stranger's text could use to drive the terminal. */
 const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
+/** Whether the text holds a character `printable` would show as `\u…`. */
+export function hasUnprintable(text: string): boolean {
+  return text.search(UNPRINTABLE) !== -1;
+}
+
 /** Text from outside (a contact's name, a message) made safe to print: each such character becomes a visible `\u…`. */
 export function printable(text: string): string {
   return text.replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);

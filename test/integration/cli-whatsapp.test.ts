@@ -187,6 +187,8 @@ describe('connect with bad input changes nothing', () => {
     [['--phone-number-id', '+1 555 010 4242'], /not the phone number itself/],
     [['--phone-number-id', 'abc'], /Phone number ID must be 5–20 digits/],
     [['--waba-id', '12'], /WABA ID must be 5–20 digits/],
+    [['--label', 'evil\u001b[31mred'], /--label holds a control character/],
+    [['--label', 'shop\u202egnp.exe'], /--label holds a control character \(or a bidirectional override\)/],
   ])('malformed %j is refused before any call (exit 2)', async (override, message) => {
     const args = connectArgs().filter((a) => a !== '--json');
     const flag = override[0]!;

@@ -105,7 +105,8 @@ export async function connectWhatsApp(deps: ServiceDeps, input: ConnectInput): P
     id,
     workspaceId: input.workspace.id,
     channel: 'whatsapp',
-    label: input.label?.trim() || phone.verified_name || phone.display_phone_number || input.phoneNumberId,
+    // (Meta's names are printed as they are stored: no character that drives a terminal.)
+    label: input.label?.trim() || plain(phone.verified_name) || plain(phone.display_phone_number) || input.phoneNumberId,
     phoneNumberId: input.phoneNumberId,
     wabaId: input.wabaId,
     displayPhoneNumber: phone.display_phone_number ?? null,
@@ -162,4 +163,9 @@ export async function connectWhatsApp(deps: ServiceDeps, input: ConnectInput): P
     secretStore: secrets.description,
     templateCounts,
   };
+}
+
+/** Without control characters and bidirectional overrides. */
+function plain(text: string | undefined): string | undefined {
+  return text?.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '').trim();
 }

@@ -12,6 +12,7 @@ import {
   ensureValid,
 } from '../../../services/whatsapp/validate.js';
 import { connect } from './index.js';
+import { hasUnprintable } from '../../table.js';
 import { join } from 'node:path';
 import type { CallbackScope } from '../../../graph/webhooks.js';
 
@@ -39,6 +40,9 @@ export async function run(ctx: Context, options: Options<typeof connect>): Promi
     return answer.trim();
   }
 
+  if (options.label !== undefined && hasUnprintable(options.label)) {
+    throw new UsageError('--label holds a control character (or a bidirectional override), which would reach every terminal that prints it.', 'Give it in plain text.');
+  }
   const { phoneNumberId: phoneFlag, wabaId: wabaFlag } = connect.flags;
   const phoneNumberId = await value(
     'phone number ID',
