@@ -1,5 +1,6 @@
 /** Values of flags read from the command line: ports, durations, limits, senders. */
 import { UsageError } from '../errors.js';
+import { isUserId } from '../services/messages/message-types.js';
 
 export function parsePort(value: string, flag = '--port'): number {
   const port = Number(value);
@@ -48,10 +49,16 @@ export function parseLimit(value: string, flag = '--limit', max = 10_000): numbe
   return n;
 }
 
-/** A phone number as digits (what Meta's `from`/`wa_id` carry): "+1 555-010-4242" → "15550104242". */
-export function normalizeSender(value: string): string {
+/**
+ * A sender as stored: a phone number as digits (what Meta's `from`/`wa_id` carry), "+1 555-010-4242" → "15550104242",
+ * or a username user's id as it is.
+ */
+export function normalizeSender(value: string, flag = '--from'): string {
   const trimmed = value.trim();
-  return /^\+?[\d\s().-]+$/.test(trimmed) ? trimmed.replace(/\D/g, '') : trimmed;
+  if (/^\+?[\d\s().-]+$/.test(trimmed) && /\d/.test(trimmed)) return trimmed.replace(/\D/g, '');
+  if (isUserId(trimmed)) return trimmed;
+  // Nothing else is ever stored as a sender: a filter for it would find nothing, silently.
+  throw new UsageError(`${flag} takes a phone number (+15551234567) or a username user's id (US.13491208655302741918); got "${value}".`);
 }
 
 /** An event id as `lumen events list` prints it: digits, `evt_` before them optional (never `1e3` or ` 7`). */

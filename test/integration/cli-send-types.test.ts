@@ -200,6 +200,11 @@ describe('lumen send: each type, the exact body Meta receives', () => {
       () => ['--body', file('body.json', JSON.stringify({ type: 'text', text: { body: 'From a file', preview_url: false } })), '--reply-to', QUOTED],
       { context: { message_id: QUOTED }, type: 'text', text: { body: 'From a file', preview_url: false } },
     ],
+    [
+      'a --body file saved with a UTF-8 BOM (Notepad)',
+      () => ['--body', file('bom.json', `\uFEFF${JSON.stringify({ type: 'text', text: { body: 'With a BOM', preview_url: false } })}`)],
+      { type: 'text', text: { body: 'With a BOM', preview_url: false } },
+    ],
   ])('sends %s', async (_what, args, body) => {
     const { result, json } = await home.runJson(['send', '--to', TO, ...args()]);
     expect(result.exitCode, result.stdout + result.stderr).toBe(0);

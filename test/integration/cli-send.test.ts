@@ -724,7 +724,9 @@ describe('lumen send --csv', () => {
     expect([encoded.exitCode, encoded.stderr.split('\n')[0]]).toEqual([2, 'Error: latin1.csv, line 3: the file is not UTF-8 text (saved as Latin-1 or Windows-1252?).']);
     const utf16 = join(home.dir, 'utf16.csv');
     writeFileSync(utf16, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(`${ORDER_CSV_HEADER}\n`, 'utf16le')]));
-    expect((await home.run(args(utf16))).stderr).toMatch(/^Error: utf16\.csv is UTF-16 text, not UTF-8\./);
+    const asUtf16 = await home.run(args(utf16));
+    expect(asUtf16.stderr).toMatch(/^Error: utf16\.csv is UTF-16 text, not UTF-8\./);
+    expect(asUtf16.stderr).toContain('iconv -f UTF-16 -t UTF-8');
     // UTF-16 without its BOM would read as UTF-8 with a NUL after every letter
     const bare16 = join(home.dir, 'bare16.csv');
     writeFileSync(bare16, Buffer.from(`${ORDER_CSV_HEADER}\n+15550004001,#1,Ana,#1,T1\n`, 'utf16le'));

@@ -237,6 +237,15 @@ describe('connect with bad input changes nothing', () => {
     }, { spawn: true });
     expect(result.exitCode).toBe(1);
     expect(JSON.parse(result.stdout).error.code).toBe('keychain_unavailable');
+    expect(sandbox.status().subscribed).toBe(false); // stopped before Meta was asked for anything
+    await expectNothingWritten();
+  });
+
+  it('a secret store setting that cannot work here stops it before Meta is asked for anything', async () => {
+    const { result } = await connect([], { ...env, LUMEN_SECRET_STORE: 'database' });
+    expect(result.exitCode).toBe(2);
+    expect(JSON.parse(result.stdout).error.message).toMatch(/^LUMEN_SECRET_STORE=database keeps secrets in the PostgreSQL database, but lumen uses SQLite here\./);
+    expect(sandbox.status().subscribed).toBe(false);
     await expectNothingWritten();
   });
 

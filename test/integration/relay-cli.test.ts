@@ -432,6 +432,7 @@ describe('lumen relay start: batching and redelivery', () => {
 
   it.each([
     [['relay', 'start', '--port', '0', '--auto-reply', ''], /^Error: --auto-reply "" would reply with nothing/],
+    [['relay', 'start', '--port', '0', '--exec', ' '], /^Error: --exec "" would run nothing/],
     [['trigger', 'message', '--url', 'notaurl'], /^Error: --url must be a full http\(s\) URL/],
     [['trigger', 'status', '--wamid', 'wamid.x', '--error-code', 'abc'], /^Error: --error-code must be Meta's numeric error code/],
     [['events', 'drop', '1e3'], /^Error: Event id must be a number from `lumen events list`; got "1e3"\./],

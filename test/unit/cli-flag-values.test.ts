@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseSince } from '../../src/cli/flag-values.js';
+import { normalizeSender, parseSince } from '../../src/cli/flag-values.js';
 import { UsageError } from '../../src/errors.js';
 import { withoutSecrets } from '../../src/relay/dispatch.js';
 
@@ -35,5 +35,15 @@ describe('the environment an --exec handler gets', () => {
       LUMEN_DATABASE_URL: 'postgres://lumen:password@db/lumen',
     };
     expect(withoutSecrets(env)).toEqual({ PATH: '/usr/bin' });
+  });
+});
+
+describe('--from and --to filters', () => {
+  it('take a phone number as people write it, or a username user id; anything else is refused, naming the flag', () => {
+    expect(normalizeSender('+1 (555) 010-4242')).toBe('15550104242');
+    expect(normalizeSender('US.13491208655302741918')).toBe('US.13491208655302741918');
+    expect(() => normalizeSender('abc')).toThrow(UsageError);
+    expect(() => normalizeSender('abc')).toThrow(/^--from takes a phone number .* got "abc"\.$/);
+    expect(() => normalizeSender('()', '--to')).toThrow(/^--to takes a phone number/);
   });
 });

@@ -243,9 +243,10 @@ function readContactCard(path: string): unknown[] {
   throw new UsageError(`${path} must hold a vCard, a contact object or a list of them.`);
 }
 
+/** A file's text, without the UTF-8 BOM some editors (Notepad) begin it with. */
 function readText(path: string, flag: string): string {
   try {
-    return readFileSync(path, 'utf8');
+    return withoutBom(readFileSync(path, 'utf8'));
   } catch (error) {
     throw new UserError(`${flag} ${path}: cannot read it (${fileProblem(error)}).`, {
       code: 'file_unreadable',
@@ -255,7 +256,11 @@ function readText(path: string, flag: string): string {
 }
 
 async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {
-  return (await readStdinBytes(stdin)).toString('utf8');
+  return withoutBom((await readStdinBytes(stdin)).toString('utf8'));
+}
+
+function withoutBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 async function readStdinBytes(stdin: NodeJS.ReadableStream): Promise<Buffer> {

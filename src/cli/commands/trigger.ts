@@ -57,7 +57,7 @@ export async function run(ctx: Context, options: Options<typeof trigger>, what: 
       value: options.value,
       wamid: options.wamid,
       text: options.text,
-      user: options.to ? normalizeSender(options.to) : undefined,
+      user: options.to ? normalizeSender(options.to, '--to') : undefined,
     };
     if (what.startsWith('template') && !options.template) throw new UsageError(`Missing --template (the template the ${what} webhook is about).`);
     if ((what === 'edit' || what === 'revoke') && !options.wamid) {

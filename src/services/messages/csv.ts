@@ -31,8 +31,9 @@ interface Record_ {
  */
 export function decodeCsv(bytes: Uint8Array, name = 'The CSV'): string {
   const hint = 'Save it as "CSV UTF-8 (comma delimited)" (or convert it: iconv -f WINDOWS-1252 -t UTF-8). Nothing was sent.';
+  const utf16 = 'Save it as "CSV UTF-8 (comma delimited)" (or convert it: iconv -f UTF-16 -t UTF-8). Nothing was sent.';
   if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
-    throw new UserError(`${name} is UTF-16 text, not UTF-8.`, { code: 'csv_encoding', kind: 'usage', hint });
+    throw new UserError(`${name} is UTF-16 text, not UTF-8.`, { code: 'csv_encoding', kind: 'usage', hint: utf16 });
   }
   // UTF-16 without its BOM decodes as UTF-8 (every other byte a NUL), and no CSV of text holds a NUL.
   const nul = bytes.indexOf(0);
@@ -41,7 +42,7 @@ export function decodeCsv(bytes: Uint8Array, name = 'The CSV'): string {
     throw new UserError(`${name}, line ${line}: the file holds NUL bytes, so it is not UTF-8 text (UTF-16 without a BOM?).`, {
       code: 'csv_encoding',
       kind: 'usage',
-      hint,
+      hint: utf16,
     });
   }
   const strict = new TextDecoder('utf-8', { fatal: true });

@@ -59,6 +59,9 @@ export interface ConnectOutcome {
  */
 export async function connectWhatsApp(deps: ServiceDeps, input: ConnectInput): Promise<ConnectOutcome> {
   const progress = deps.progress ?? runQuietly;
+  // The secret store first: a setting that cannot work (LUMEN_SECRET_STORE=database on SQLite, no keychain) stops
+  // the command before Meta is asked for anything (a subscription, a template sync).
+  const secrets = await deps.secrets();
   const graph = await deps.graph(input.accessToken);
   const phoneSubject = { kind: 'phone number', id: input.phoneNumberId, flag: '--phone-number-id' } as const;
   const wabaSubject = { kind: 'WABA', id: input.wabaId, flag: '--waba-id' } as const;
@@ -100,7 +103,6 @@ export async function connectWhatsApp(deps: ServiceDeps, input: ConnectInput): P
 
   const verifyToken = newVerifyToken();
   const secretRef = newSecretRef(id);
-  const secrets = await deps.secrets();
   const integration: Integration = {
     id,
     workspaceId: input.workspace.id,

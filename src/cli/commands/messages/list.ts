@@ -31,7 +31,7 @@ export async function run(ctx: Context, options: Options<typeof list>): Promise<
       ).map((i) => ({ direction: 'in' as const, ...i }))
     : [];
   const sent: Listed[] = directions.includes('out')
-    ? (await store.outbound.list({ workspaceId: workspace.id, to: options.to ? normalizeSender(options.to) : undefined, since, limit })).map(
+    ? (await store.outbound.list({ workspaceId: workspace.id, to: options.to ? normalizeSender(options.to, '--to') : undefined, since, limit })).map(
         (m) => ({ direction: 'out' as const, ...outboundSummary(m), text: outboundPreview(m) }),
       )
     : [];

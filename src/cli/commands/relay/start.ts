@@ -63,6 +63,9 @@ export async function run(ctx: Context, options: Options<typeof start>): Promise
   if (options.forwardRaw && !options.forwardTo && !options.exec) {
     throw new UsageError("--forward-raw hands Meta's deliveries to your code: add --forward-to URL (or --exec CMD).");
   }
+  if (options.exec !== undefined && options.exec.trim() === '') {
+    throw new UsageError('--exec "" would run nothing: give the command that handles each message (e.g. --exec "node bot.mjs").');
+  }
   if (typeof options.autoReply === 'string' && options.autoReply.trim() === '') {
     throw new UsageError('--auto-reply "" would reply with nothing: give the text, or --auto-reply alone to reply with what --exec prints.');
   }
