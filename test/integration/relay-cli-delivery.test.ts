@@ -225,6 +225,8 @@ describe('lumen relay start: handing messages to the user code', () => {
     expect(alone.exitCode, alone.stderr).toBe(0);
     expect(alone.stdout).toMatch(/stdout: plain output/);
     expect(alone.stdout).toMatch(/No running relay here offers its local API: the command had no LUMEN_API_URL/);
+    const aloneJson = await lumenJson(['events', 'replay', String(event.id), '--exec', 'cat > /dev/null']);
+    expect(aloneJson.localApiMissing).toMatch(/^No running relay here offers its local API/);
   });
 
   it('events replay waits its turn while the running relay is delivering that very event: the handler runs once at a time', async () => {

@@ -21,7 +21,9 @@ export async function run(ctx: Context, options: Options<typeof replay>, idArg: 
     );
     return 'ok';
   }
-  const { queued: _, ...data } = result;
+  const { queued: _, ...delivery } = result;
+  // Why a command had no local API (no relay, one from an older lumen, its key not here), for scripts too.
+  const data = missing ? { ...delivery, localApiMissing: missing } : delivery;
   ctx.out.result(data, () => {
     const lines = [
       result.delivered
@@ -64,7 +66,10 @@ async function runningLocalApi(
     // relay.json from a lumen before the local API was named there
     return { missing: `The running relay (pid ${relay.pid}) was started by an older lumen and names no local API: ${none} Restart it (lumen relay stop, then lumen relay start) to give the command its local API.` };
   }
-  const key = relay?.localApiUrl ? await (await deps.secrets()).get(LOCAL_API_KEY) : undefined;
-  if (!relay?.localApiUrl || !key) return { missing: `No running relay here offers its local API: ${none}` };
+  if (!relay?.localApiUrl) return { missing: `No running relay here offers its local API: ${none}` };
+  const key = await (await deps.secrets()).get(LOCAL_API_KEY);
+  if (!key) {
+    return { missing: `The running relay offers its local API, but its key is not in this LUMEN_HOME's secret store (another LUMEN_SECRET_STORE or LUMEN_MASTER_KEY?): ${none}` };
+  }
   return { api: { url: relay.localApiUrl, key } };
 }
