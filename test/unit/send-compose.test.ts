@@ -244,6 +244,14 @@ describe('parseCsv', () => {
     const windows = parseCsv('to,name\r\n+15550000001,"Ana\r\nSmith"\r\n\r\n+15550000002,Bo\r\n+15550000003,"C\r\nD\r\nE",extra\r\n+15550000004,Di\r\n');
     expect(windows.rows.map((r) => r.line)).toEqual([2, 5, 9]);
     expect(windows.malformed).toEqual([{ line: 6, reason: '3 fields, the header has 2' }]);
+    // Line ends mixed in one file (rows pasted from another): each is a line end, and a quoted field keeps no quotes
+    const mixed = parseCsv('to,name\n+15550000001,"Ana"\r\n+15550000002,Bo\r+15550000003,"C\r\nD"\n+15550000004,Di\r\n');
+    expect(mixed.rows.map((r) => [r.line, r.values.name])).toEqual([
+      [2, 'Ana'],
+      [3, 'Bo'],
+      [4, 'C\r\nD'],
+      [6, 'Di'],
+    ]);
     // And one saved with classic Mac line ends (a CR alone), inside quoted fields too
     const mac = parseCsv('to,name\r+15550000001,"Ana\rSmith"\r\r+15550000002,Bo\r+15550000003,"C\rD\rE",extra\r+15550000004,Di\r');
     expect(mac.rows.map((r) => r.line)).toEqual([2, 5, 9]);

@@ -88,6 +88,9 @@ export function parseCsv(text: string, name = 'The CSV'): CsvTable {
     relax_column_count: true,
     // A quote inside an unquoted field (5" screen) is a character, as people write it.
     relax_quotes: true,
+    // Any line end, also mixed in one file (rows pasted from another): detected from the first line, a CRLF after
+    // LF lines would stay in the field (a quoted "a" read as `"a"` with its quotes).
+    record_delimiter: ['\r\n', '\n', '\r'],
   };
   // csv-parse counts lines to the end of each record; inside a quoted field a CR alone (a classic Mac line end) as
   // one and a CRLF as two.
