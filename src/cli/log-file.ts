@@ -3,6 +3,7 @@
  * the oldest dropped) once it reaches its size limit. Synchronous appends: a line is on disk when the event is
  * reported, and a crash loses nothing already said.
  */
+import { fileProblem, UsageError } from '../errors.js';
 import { appendFileSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -19,8 +20,16 @@ export function openLogFile(path: string, options: { maxBytes?: number; keep?: n
   const maxBytes = options.maxBytes ?? DEFAULT_LOG_MAX_BYTES;
   const keep = options.keep ?? LOG_FILES_KEPT;
   // A missing folder is created, owner-only like the file: the log holds what customers wrote.
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  let fd = openSync(path, 'a', 0o600);
+  let fd: number;
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    fd = openSync(path, 'a', 0o600);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    // (mkdir says EEXIST, or ENOTDIR, when a part of the path is a file.)
+    const why = code === 'EEXIST' || code === 'ENOTDIR' ? 'a part of its path is a file, not a folder' : fileProblem(error);
+    throw new UsageError(`--log-file ${path}: cannot write it (${why}).`);
+  }
   let size = fstatSync(fd).size;
 
   const rotate = () => {

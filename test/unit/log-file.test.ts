@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openLogFile } from '../../src/cli/log-file.js';
 import { makeHome, type LumenHome } from '../helpers/home.js';
@@ -10,6 +10,12 @@ beforeEach(() => {
 afterEach(() => home.cleanup());
 
 describe('relay start --log-file', () => {
+  it('a path it cannot write is one usage error in words, never an errno', () => {
+    writeFileSync(home.path('a-file'), '');
+    expect(() => openLogFile(home.path('a-file', 'relay.log'))).toThrow(/^--log-file .*relay\.log: cannot write it \(a part of its path is a file, not a folder\)\.$/);
+    expect(() => openLogFile(home.dir)).toThrow(/: cannot write it \(it is a folder, not a file\)\.$/);
+  });
+
   it('appends whole lines, renames the file at its size limit and keeps only the newest files', () => {
     const path = home.path('logs', 'relay.log');
     const log = openLogFile(path, { maxBytes: 1000, keep: 3, stamp: () => '2026-12-01T00:00:00.000Z' });

@@ -28,6 +28,7 @@ export async function mediaArgument(type: MediaType, value: string): Promise<Med
     return { file: { path: value, mimeType, size: info.size } };
   }
   if (info?.isDirectory()) throw new UsageError(`--${type} ${value}: is a directory; name a file in it.`);
+  if (info) throw new UsageError(`--${type} ${value}: not a regular file (a device, a pipe or a socket); name a file.`);
   if (/^\d{5,}$/.test(value)) return { source: { id: value } };
   throw new UsageError(`--${type} ${value}: no such file, and not an http(s) URL or a media id.`);
 }

@@ -2,7 +2,7 @@
  * `lumen trigger`: a realistic delivery signed like Meta's (with the number's own app secret), posted to a relay,
  * and its answer. The payload builders are the sandbox's, so a triggered delivery looks exactly like one it sends.
  */
-import { UsageError, UserError } from '../../errors.js';
+import { fileProblem, UsageError, UserError } from '../../errors.js';
 import { createHash } from 'node:crypto';
 import { uploadMedia } from '../../graph/media.js';
 import { sampleMedia } from '../../sandbox/media.js';
@@ -100,7 +100,7 @@ export async function readDeliveryFile(path: string): Promise<{ bytes: Buffer; p
   try {
     bytes = await readFile(path);
   } catch (error) {
-    throw new UsageError(`Cannot read --file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`);
+    throw new UsageError(`Cannot read --file ${path}: ${fileProblem(error)}.`);
   }
   let document: unknown;
   try {

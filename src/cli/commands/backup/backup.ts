@@ -1,5 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Context } from '../../context.js';
 import { UsageError, UserError } from '../../../errors.js';
 import { describeSystemFault } from '../../../store/faults.js';
@@ -8,6 +8,9 @@ export async function run(ctx: Context, _options: Record<string, never>, file: s
   if (file.trim() === '') throw new UsageError('Name the backup file, e.g. `lumen backup lumen-2026-12-03.db`.');
   const destination = resolve(file);
   if (existsSync(destination)) {
+    if (statSync(destination).isDirectory()) {
+      throw new UsageError(`${file} is a folder: name the backup file, e.g. ${join(file, 'lumen-backup.db')}.`);
+    }
     throw new UsageError(`${file} exists already; a backup never overwrites a file.`, 'Name a new file, or move the old one away.');
   }
   if (!existsSync(dirname(destination)) || !statSync(dirname(destination)).isDirectory()) {

@@ -3,7 +3,7 @@ import { lstat, stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import type { Context } from '../../context.js';
 import type { Options } from '../../declare.js';
-import { UsageError, UserError } from '../../../errors.js';
+import { fileProblem, UsageError, UserError } from '../../../errors.js';
 import { normalizeSender, parseSince } from '../../flag-values.js';
 import { exportMessages as exportAll, type ExportFormat } from '../../../services/maintenance/export.js';
 import type { exportMessages } from './index.js';
@@ -38,7 +38,7 @@ export async function run(ctx: Context, options: Options<typeof exportMessages>)
       if (error.code === 'EEXIST') {
         throw new UsageError(`${options.output} exists already; nothing was written.`, 'Give another -o, or --force to replace it.');
       }
-      throw new UserError(`Cannot write ${options.output}: ${error.code ?? error.message}.`, {
+      throw new UserError(`Cannot write ${options.output}: ${fileProblem(error)}.`, {
         code: 'output_unwritable',
         hint: 'Check that the folder exists and is writable.',
       });
