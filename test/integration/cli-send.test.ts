@@ -640,6 +640,13 @@ describe('idempotency', () => {
     expect(json.error.message).toContain('may or may not have reached Meta');
     expect(json.error.hint).toContain('lumen messages show msg_');
     expect(acceptedSends(sandbox)).toHaveLength(1);
+
+    // And once the longest a send can take has passed, `messages show` says its outcome is unknown
+    const [row] = home.outbox();
+    expect((await home.runJson(['messages', 'show', row!.id])).json.outcomeUnknown).toBe(false);
+    home.sql("UPDATE outbound_messages SET updated_at = '2026-01-01T00:00:00.000Z' WHERE id = ?", row!.id);
+    expect((await home.runJson(['messages', 'show', row!.id])).json).toMatchObject({ state: 'sending', outcomeUnknown: true });
+    expect((await home.run(['messages', 'show', row!.id])).stdout).toMatch(/State {5}sending, outcome unknown: lumen stopped or lost Meta's answer/);
   });
 
   it.each([

@@ -20,8 +20,12 @@ export async function run(ctx: Context, _options: Options<typeof show>, ref: str
     });
   }
   const timeline = message.wamid ? await store.outbound.timeline(message.wamid) : [];
+  // Still "sending" after the longest a send can take: its process stopped, or lost Meta's answer, mid-send.
+  const { LONGEST_SEND_MS } = await import('../../../services/messages/outbox.js');
+  const outcomeUnknown = message.state === 'sending' && ctx.now().getTime() - Date.parse(message.updatedAt) > LONGEST_SEND_MS;
   const data = {
     ...outboundSummary(message),
+    outcomeUnknown,
     pricing: message.pricing ?? null,
     previousTexts: message.previousTexts ?? [],
     deletedAt: message.deletedAt ?? null,
@@ -32,7 +36,8 @@ export async function run(ctx: Context, _options: Options<typeof show>, ref: str
   ctx.out.result(data, () => {
     const lines = [
       `${message.id}  ${message.kind}${message.templateName ? ` ${message.templateName} (${message.templateLanguage})` : ''} to ${message.recipientKind === 'phone' ? '+' : ''}${message.recipient}`,
-      `  State     ${message.state}${message.errorCode ? ` (error ${message.errorCode}: ${message.errorTitle ?? ''})` : ''}`,
+      `  State     ${message.state}${message.errorCode ? ` (error ${message.errorCode}: ${message.errorTitle ?? ''})` : ''}` +
+        (outcomeUnknown ? ", outcome unknown: lumen stopped or lost Meta's answer while sending it (never sent again on its own; if it did not arrive, send it anew with another --idempotency-key)" : ''),
       `  wamid     ${message.wamid ?? '-'}`,
       `  Written   ${ctx.time.atRelative(message.createdAt)}${message.source === 'business_app' ? ' from the WhatsApp Business app' : message.source !== 'cli' ? ` by ${message.source}` : ''}`,
     ];
