@@ -3,7 +3,7 @@
  * daily purge) removes exactly what it reports, never a message still owed to the user's code; `messages export`
  * writes every stored message; dropped deliveries are never claimed again.
  */
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'csv-parse/sync';
@@ -273,6 +273,14 @@ describe('messages purge', () => {
     expect(checks).toBe(2);
     expect(done).toMatchObject({ inbound: 1, media: 1, files: 0 });
     expect(readdirSync(mediaDir).sort()).toEqual([`${hash('d')}.png`, `${hash('e')}.jpg`]);
+
+    // And a download a killed relay left (untouched for over an hour) goes; one being written stays
+    const left = join(mediaDir, '.download-0123456789abcdef');
+    writeFileSync(left, 'half a file');
+    utimesSync(left, new Date(Date.now() - 2 * 3_600_000), new Date(Date.now() - 2 * 3_600_000));
+    writeFileSync(join(mediaDir, '.download-fedcba9876543210'), 'coming in');
+    await purgeMessages(deps(), { olderThanMs: 90 * DAY, dryRun: false, mediaDir });
+    expect(readdirSync(mediaDir).sort()).toEqual(['.download-fedcba9876543210', `${hash('d')}.png`, `${hash('e')}.jpg`]);
   });
 
   it('without a workspace (the relay) purges every workspace', async () => {

@@ -58,7 +58,10 @@ export async function purgeMessages(
   // Only files inside LUMEN_HOME/media are ever deleted, whatever a record says; a dry run counts those there.
   let files = 0;
   let failure: unknown;
-  if (!request.dryRun) await recoverAside(deps.store, request.mediaDir).catch((error: unknown) => (failure ??= error));
+  if (!request.dryRun) {
+    await recoverAside(deps.store, request.mediaDir).catch((error: unknown) => (failure ??= error));
+    await removeLeftDownloads(request.mediaDir).catch((error: unknown) => (failure ??= error));
+  }
   for (const path of new Set(counts.files.map((stored) => localMediaPath(request.mediaDir, stored)))) {
     try {
       if (!(await stat(path).then((info) => info.isFile(), () => false))) continue;
@@ -114,6 +117,22 @@ async function settleAside(store: ServiceDeps['store'], aside: string, path: str
   }
   await rm(aside, { force: true });
   return true;
+}
+
+/** A relay's download in progress (its file, or the copy it renames into place where there are no hard links). */
+const DOWNLOAD = /^\.download-[0-9a-f]{16}(\.copy)?$/;
+/** A download's file is written as the bytes come: one untouched this long was left by a relay that was killed. */
+const DOWNLOAD_LEFT_MS = 60 * 60_000;
+
+/** Removes what killed relays' downloads left in LUMEN_HOME/media. */
+async function removeLeftDownloads(mediaDir: string): Promise<void> {
+  const names = await readdir(mediaDir).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!DOWNLOAD.test(name)) continue;
+    const path = join(mediaDir, name);
+    const info = await stat(path).catch(() => undefined);
+    if (info?.isFile() && Date.now() - info.mtimeMs > DOWNLOAD_LEFT_MS) await rm(path, { force: true });
+  }
 }
 
 /**
