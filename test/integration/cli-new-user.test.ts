@@ -190,7 +190,7 @@ describe('lumen messages list and show, both directions', () => {
 
   it('says nothing matched a filter, rather than that nothing is stored', async () => {
     await received('wamid.IN3');
-    const result = await home.run(['messages', 'list', '--from', 'nobody']);
+    const result = await home.run(['messages', 'list', '--from', '+15550009999']);
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toContain('No messages match these filters');
     expect(result.stdout).not.toContain('No messages stored yet');

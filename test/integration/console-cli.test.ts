@@ -95,7 +95,7 @@ describe('lumen trigger --file', () => {
     writeFileSync(home.path('not-json.json'), 'hello');
     writeFileSync(home.path('not-delivery.json'), '{"hello": 1}');
     for (const [args, message] of [
-      [['trigger', '--file', home.path('nope.json'), '--url', 'http://127.0.0.1:9/x'], /Cannot read --file .*ENOENT/],
+      [['trigger', '--file', home.path('nope.json'), '--url', 'http://127.0.0.1:9/x'], /Cannot read --file .*: no such file\.$/],
       [['trigger', '--file', home.path('not-json.json'), '--url', 'http://127.0.0.1:9/x'], /is not JSON/],
       [['trigger', '--file', home.path('not-delivery.json'), '--url', 'http://127.0.0.1:9/x'], /not a webhook delivery/],
       [['trigger', 'message', '--file', home.path('not-delivery.json')], /--file posts the file as it is/],
