@@ -124,16 +124,19 @@ export function ndjson(stdout: string): any[] {
 
 /**
  * What the stand-in does with the nth request (1-based), after passing it on to the sandbox: pass Meta's answer on,
- * lose it (hold the connection, or reset it), answer a gateway's 502 page, or cut Meta's 200 short.
+ * lose it (hold the connection, or reset it), answer a gateway's 502 page, or cut Meta's 200 short; 'gate' holds Meta's
+ * answer until `release()`.
  */
-export type StandInBehaviour = 'forward' | 'hold' | 'reset' | 'bad-gateway' | 'garbled';
+export type StandInBehaviour = 'forward' | 'hold' | 'reset' | 'bad-gateway' | 'garbled' | 'gate';
 
 export interface GraphStandIn {
   url: string;
   /** Requests that reached this stand-in so far. */
   readonly requests: number;
-  /** Resolves when the first request whose answer is lost ('hold' or 'reset') has reached the sandbox. */
+  /** Resolves when the first request whose answer is lost ('hold' or 'reset'), or held ('gate'), has reached the sandbox. */
   lost: Promise<void>;
+  /** Passes on the answers 'gate' holds. */
+  release(): void;
   close(): Promise<void>;
 }
 
@@ -149,6 +152,8 @@ export async function graphStandIn(
   let onLost!: () => void;
   const lost = new Promise<void>((resolve) => (onLost = resolve));
   const state = { requests: 0 };
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
   const server: Server = createServer(async (req, res) => {
     const body = await readAll(req);
     state.requests += 1;
@@ -162,7 +167,11 @@ export async function graphStandIn(
       ...(req.method === 'GET' || req.method === 'HEAD' ? {} : { body }),
     });
     const text = await response.text();
-    if (what === 'forward') {
+    if (what === 'gate') {
+      onLost();
+      await released;
+    }
+    if (what === 'forward' || what === 'gate') {
       res.writeHead(response.status, { 'content-type': 'application/json' });
       res.end(text);
       return;
@@ -188,6 +197,7 @@ export async function graphStandIn(
       return state.requests;
     },
     lost,
+    release,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -676,6 +676,34 @@ describe('idempotency', () => {
     expect(acceptedSends(sandbox)).toHaveLength(1);
   });
 
+  it.each(['SIGINT', 'SIGTERM'] as const)('%s while Meta answers lets the send finish and records its answer', async (signal) => {
+    // Given a send whose answer from Meta is on its way
+    const graph = await graphStandIn(sandbox, () => 'gate');
+    let result;
+    try {
+      const child = execa('node', [BIN, 'send', '--to', TO, ...ORDER, '--idempotency-key', `k-${signal}`, '--json'], {
+        env: { ...home.env, LUMEN_GRAPH_URL: graph.url },
+        extendEnv: false,
+        reject: false,
+      });
+      let said = '';
+      const warned = new Promise<void>((resolve) => child.stderr!.on('data', (chunk: Buffer) => (said += chunk.toString()).includes('Stopping once this send is done') && resolve()));
+      await graph.lost;
+      // When the signal comes, then the answer
+      child.kill(signal);
+      await warned;
+      graph.release();
+      result = await child;
+    } finally {
+      await graph.close();
+    }
+    // Then it was sent once and recorded as accepted, not left "sending"
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ outcome: 'sent', state: 'accepted' });
+    expect(home.outbox()).toMatchObject([{ state: 'accepted' }]);
+    expect(acceptedSends(sandbox)).toHaveLength(1);
+  });
+
   it('a bulk run killed part-way and run again sends every row exactly once', async () => {
     const rows = Array.from({ length: 12 }, (_, i) => `+1555000${String(9000 + i)},#${i},Name ${i},#${i},T${i}`);
     const csv = writeCsv(home.dir, 'crash.csv', `${ORDER_CSV_HEADER}\n${rows.join('\n')}\n`);
