@@ -49,3 +49,17 @@ export function waitForShutdownSignal(): ShutdownSignal {
     },
   });
 }
+
+/**
+ * Runs a send to its end through Ctrl-C or SIGTERM (said with `warn`): Meta's answer is recorded before the process
+ * stops, else a re-run could not tell whether it went out. A second signal stops at once.
+ */
+export async function finishingSend<T>(warn: (line: string) => void, work: () => Promise<T>): Promise<T> {
+  const signal = waitForShutdownSignal();
+  void signal.then(() => warn("Stopping once this send is done: Meta's answer is recorded first, so nothing is sent twice. Again to stop at once."));
+  try {
+    return await work();
+  } finally {
+    signal.dispose();
+  }
+}

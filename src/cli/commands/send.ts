@@ -64,12 +64,8 @@ export async function run(ctx: Context, options: SendOptions): Promise<Outcome> 
 
   const { sendOne } = await import('../../services/messages/send.js');
   const label = upload ? `Uploading ${basename(upload.file.path)} and sending to ${options.to}` : `Sending to ${options.to}`;
-  // Ctrl-C or SIGTERM while Meta answers: the send finishes and its answer is recorded (else a re-run could not tell
-  // whether it went out). Again: at once.
-  const { waitForShutdownSignal } = await import('../serve.js');
-  const signal = waitForShutdownSignal();
-  void signal.then(() => ctx.out.warn("Stopping once this send is done: Meta's answer is recorded first, so nothing is sent twice. Again to stop at once."));
-  const result = await ctx.out.step(
+  const { finishingSend } = await import('../serve.js');
+  const result = await finishingSend((line) => ctx.out.warn(line), () => ctx.out.step(
     label,
     () =>
       sendOne(outbox, {
@@ -88,7 +84,7 @@ export async function run(ctx: Context, options: SendOptions): Promise<Outcome> 
         : r.outcome === 'already_sent'
           ? 'Already sent earlier (same idempotency key)'
           : `Sent to ${r.message.recipientKind === 'phone' ? formatRecipient(r.message.recipient) : showRecipient({ kind: r.message.recipientKind, id: r.message.recipient })}`,
-  ).finally(() => signal.dispose());
+  ));
   const data = { ...outboundSummary(result.message), outcome: result.outcome };
   const s = ctx.out.style;
   ctx.out.result(data, () => {

@@ -10,7 +10,8 @@ export async function run(ctx: Context, _options: Options<typeof approve>, id: s
   const deps = await serviceDeps(ctx);
   const workspace = await ctx.workspace();
   const by = currentUser(ctx.env);
-  const sent = await ctx.out.step(
+  const { finishingSend } = await import('../../serve.js');
+  const sent = await finishingSend((line) => ctx.out.warn(line), () => ctx.out.step(
     `Approving and sending ${id}`,
     () =>
       approveMessage(
@@ -21,6 +22,6 @@ export async function run(ctx: Context, _options: Options<typeof approve>, id: s
         { perIntegration: DEFAULT_SEND_RATE, perWorkspace: DEFAULT_WORKSPACE_SEND_RATE },
       ),
     (m) => `Approved by ${by} and sent to ${m.recipientKind === 'user_id' ? m.recipient : `+${m.recipient}`}`,
-  );
+  ));
   ctx.out.result(outboundSummary(sent), () => `Message ${sent.id} accepted by Meta (${sent.wamid}).`);
 }
