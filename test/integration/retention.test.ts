@@ -283,6 +283,26 @@ describe('messages purge', () => {
     expect(readdirSync(mediaDir).sort()).toEqual(['.download-fedcba9876543210', `${hash('d')}.png`, `${hash('e')}.jpg`]);
   });
 
+  it('removes media files no record points at (their records purged elsewhere), once they are an hour old', async () => {
+    const hash = (c: string) => c.repeat(64);
+    const hoursAgo = (n: number) => new Date(Date.now() - n * 3_600_000);
+    // Given files whose records another host's purge deleted (old), one just put in place (its record on its way),
+    // one a record points at, and a file lumen did not name
+    for (const name of [`${hash('a')}.jpg`, `${hash('b')}.png`, `${hash('c')}.ogg`, 'notes.txt']) writeFileSync(join(mediaDir, name), name);
+    for (const name of [`${hash('a')}.jpg`, `${hash('c')}.ogg`, 'notes.txt']) utimesSync(join(mediaDir, name), hoursAgo(2), hoursAgo(2));
+    await ingest('default', daysAgo(1), [message('wa_1', 'w.kept', '15550002', daysAgo(1), 'm-kept')], { enqueueDispatch: false });
+    await store.media.markStored('wa_1', 'm-kept', { path: '/elsewhere/media/x.ogg', size: 1, sha256: hash('c'), mimeType: 'audio/ogg' }, daysAgo(1));
+
+    // When a dry run, then a purge, runs
+    const plan = await purgeMessages(deps(), { olderThanMs: 90 * DAY, dryRun: true, mediaDir });
+    expect(readdirSync(mediaDir)).toHaveLength(4);
+    const done = await purgeMessages(deps(), { olderThanMs: 90 * DAY, dryRun: false, mediaDir });
+
+    // Then only the old file nothing points at goes, and both count it
+    expect([plan.files, done.files]).toEqual([1, 1]);
+    expect(readdirSync(mediaDir).sort()).toEqual([`${hash('b')}.png`, `${hash('c')}.ogg`, 'notes.txt']);
+  });
+
   it('without a workspace (the relay) purges every workspace', async () => {
     await ingest('default', daysAgo(100), [message('wa_1', 'w.a', '1', daysAgo(100))], { enqueueDispatch: false });
     await ingest('other', daysAgo(100), [message('wa_2', 'w.b', '2', daysAgo(100))], { enqueueDispatch: false });

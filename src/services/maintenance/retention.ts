@@ -71,6 +71,13 @@ export async function purgeMessages(
       failure ??= error;
     }
   }
+  // Files no record points at, whoever deleted their records: a purge on another host of a shared database (it
+  // removes only its own files), `whatsapp disconnect --purge`, a relay killed before its record was committed.
+  try {
+    files += await removeOrphans(deps.store, request.mediaDir, request.dryRun);
+  } catch (error) {
+    failure ??= error;
+  }
   if (failure !== undefined) throw failure;
   const { files: _, ...rest } = counts;
   return { cutoff, dryRun: request.dryRun, ...rest, files };
@@ -117,6 +124,24 @@ async function settleAside(store: ServiceDeps['store'], aside: string, path: str
   }
   await rm(aside, { force: true });
   return true;
+}
+
+/** A media file as the relay names it: its SHA-256, then its extension. */
+const MEDIA_FILE = /^[0-9a-f]{64}(\.[A-Za-z0-9]{1,10})?$/;
+/** An orphan younger than this may be a file the relay has put in place and is about to record: left for later. */
+const ORPHAN_MS = 60 * 60_000;
+
+/** Deletes (with `dryRun`, counts) media files that no record points at and that are over an hour old. */
+async function removeOrphans(store: ServiceDeps['store'], mediaDir: string, dryRun: boolean): Promise<number> {
+  let removed = 0;
+  for (const name of await readdir(mediaDir).catch(() => [] as string[])) {
+    if (!MEDIA_FILE.test(name)) continue;
+    const path = join(mediaDir, name);
+    const info = await stat(path).catch(() => undefined);
+    if (!info?.isFile() || Date.now() - info.mtimeMs < ORPHAN_MS) continue;
+    if (dryRun ? !(await inUse(store, path)) : await removeUnusedFile(store, path)) removed += 1;
+  }
+  return removed;
 }
 
 /** A relay's download in progress (its file, or the copy it renames into place where there are no hard links). */
