@@ -150,6 +150,8 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
       }
       const declared = Number(response.headers['content-length'] ?? NaN);
       if (Number.isFinite(declared) && declared > maxBytes) {
+        // Destroying the body makes it emit an abort error: with no listener, that would end the process.
+        response.body.on('error', () => undefined);
         response.body.destroy();
         throw new MediaTooLargeError(declared, maxBytes);
       }

@@ -57,7 +57,11 @@ export class Replier {
   delivered(interaction: Interaction, result?: DeliveryResult): void {
     const replies = repliesIn(result?.output);
     if (replies) {
-      replies.forEach((reply, i) => this.send(interaction, `reply:${interaction.id}:${i}`, () => messageFromObject(reply, `reply ${i + 1}`), 'reply'));
+      // In the order given: each is sent once the one before it has Meta's answer.
+      let previous: Promise<void> = Promise.resolve();
+      replies.forEach((reply, i) => {
+        previous = this.send(interaction, `reply:${interaction.id}:${i}`, () => messageFromObject(reply, `reply ${i + 1}`), 'reply', previous);
+      });
       return;
     }
     const output = (result?.output ?? '').trim();
@@ -78,15 +82,16 @@ export class Replier {
     if (this.autoReply === true && output.startsWith('{')) return;
     const text = this.autoReply === true ? output : this.autoReply;
     if (!text) return;
-    this.send(interaction, `auto-reply:${interaction.id}`, () => ({ kind: 'text', text, replyTo: interaction.wamid }), 'auto_reply');
+    void this.send(interaction, `auto-reply:${interaction.id}`, () => ({ kind: 'text', text, replyTo: interaction.wamid }), 'auto_reply');
   }
 
-  private send(interaction: Interaction, key: string, message: () => MessageInput, source: 'reply' | 'auto_reply'): void {
+  private send(interaction: Interaction, key: string, message: () => MessageInput, source: 'reply' | 'auto_reply', after?: Promise<void>): Promise<void> {
     const integration = this.integrationOf(interaction.integrationId);
-    if (!integration) return;
+    if (!integration) return Promise.resolve();
     const report = (outcome: { ok: boolean; wamid?: string; id?: string; pendingApproval?: string; alreadySent?: boolean; error?: string }) =>
       this.deps.onEvent({ event: source, interactionId: interaction.id, to: interaction.from, ...outcome });
     const work = (async () => {
+      await after;
       try {
         const workspace = await this.deps.store.workspaces.findById(integration.workspaceId);
         if (!workspace) return;
@@ -108,6 +113,7 @@ export class Replier {
     })();
     this.pending.add(work);
     void work.finally(() => this.pending.delete(work));
+    return work;
   }
 
   /** Waits for the replies under way (at shutdown). */

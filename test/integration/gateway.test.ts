@@ -165,6 +165,24 @@ describe('inbound media lands on disk', () => {
     expect(events.filter((e) => e.event === 'media').map((e) => e.ok)).toEqual([true]);
   });
 
+  it('a file over --media-max-bytes asked of the local API is refused (422), and the relay stays up', async () => {
+    target = await startForwardTarget();
+    await start({ forwardTo: target.url, mediaMaxBytes: 10 });
+    sandbox.sendInbound([{ from: CUSTOMER, type: 'document', data: Buffer.from('more than ten bytes of a document'), mimeType: 'application/pdf' }]);
+    const [payload] = await eventually(() => {
+      const all = forwarded();
+      expect(all).toHaveLength(1);
+      return all;
+    }, 20_000);
+    expect(payload.media.state).toBe('failed');
+    const asked = await fetch(payload.media.url, { headers: { authorization: `Bearer ${relay!.localApi!.key}` } });
+    expect(asked.status).toBe(422);
+    expect(((await asked.json()) as { error: { code: string } }).error.code).toBe('media_too_large');
+    // (the download's body, cut off, must not take the process with it)
+    await new Promise((resolve) => setImmediate(resolve));
+    expect((await fetch(`${relay!.url}/healthz`)).status).toBe(200);
+  });
+
   it('a download that fails 3 times keeps the message, is retried with backoff, and asks for a fresh url each time', async () => {
     target = await startForwardTarget();
     // The relay's clock is the test's: each retry comes due when the test moves time past its backoff.
@@ -226,10 +244,11 @@ describe("replies from the user's code, without the token", () => {
   });
 
   it('an --exec handler printing {"messages": […]} sends each; what else it prints shows in the relay output', async () => {
-    const script = `cat >/dev/null; echo "working on $LUMEN_INTERACTION_ID" >&2; echo '{"messages":[{"text":"one"},{"text":"two"}]}'`;
+    const script = `cat >/dev/null; echo "working on $LUMEN_INTERACTION_ID" >&2; echo '{"messages":[{"text":"one"},{"text":"two"},{"text":"three"},{"text":"four"},{"text":"five"}]}'`;
     await start({ exec: script });
     sandbox.sendInbound([{ from: CUSTOMER, type: 'text', text: 'hi' }]);
-    await eventually(() => expect(sandbox.sent(CUSTOMER).map((s) => (s.body as any).text?.body)).toEqual(['one', 'two']), 20_000);
+    // In the order given (each sent once the one before it has Meta's answer)
+    await eventually(() => expect(sandbox.sent(CUSTOMER).map((s) => (s.body as any).text?.body)).toEqual(['one', 'two', 'three', 'four', 'five']), 20_000);
     expect(events).toContainEqual(expect.objectContaining({ event: 'handler_output', stream: 'stderr', text: expect.stringMatching(/^working on in_\d+$/) }));
   });
 

@@ -118,6 +118,14 @@ describe("the user's code answers", () => {
     // A field of the wrong type says so
     expect(() => messageFromObject({ text: 42 })).toThrow(/^the message: "text" must be text \(a JSON string\); got a number\.$/);
     expect(() => messageFromObject({ text: '  ' })).toThrow(/^the message: "text" is empty\.$/);
+    // Nothing given is dropped without a word: one kind of message each
+    expect(() => messageFromObject({ text: 'a', image: 'https://x.test/y.png' })).toThrow(/^the message has "text" and "image": "text" goes only with "buttons" or "ctaUrl" \(the image's words are its "caption"\)\.$/);
+    expect(() => messageFromObject({ text: 'a', contacts: [] })).toThrow(/has "text" and "contacts"/);
+    expect(() => messageFromObject({ text: 'a', image: 'https://x.test/y.png', buttons: [{ id: 'y', title: 'Y' }] })).toThrow(/^the message has "image" and "buttons": one kind of message each/);
+    // An empty coordinate is not 0
+    expect(() => messageFromObject({ location: { latitude: '', longitude: '  ' } })).toThrow(/^the message: "latitude" must be a number\.$/);
+    // A template quotes the message it answers, as the others do
+    expect(messageFromObject({ template: { name: 'hello_world', language: 'en_US' }, replyTo: 'wamid.Q' })).toMatchObject({ kind: 'template', replyTo: 'wamid.Q' });
   });
 });
 

@@ -30,6 +30,13 @@ export function messageFromObject(value: unknown, where = 'the message'): Messag
 
   const media = MEDIA_TYPES.filter((type) => value[type] !== undefined);
   if (media.length > 1) throw new UsageError(`${where} has ${media.join(' and ')}: one media per message.`);
+  // One kind of message each, as `lumen send` takes one: nothing the caller gave is dropped without a word.
+  const kinds = [...media, ...KINDS.filter((field) => value[field] !== undefined)];
+  if (kinds.length > 1) throw new UsageError(`${where} has ${kinds.map((k) => `"${k}"`).join(' and ')}: one kind of message each (send them as separate messages).`);
+  if (kinds.length === 1 && value.text !== undefined && !WITH_TEXT.has(kinds[0]!)) {
+    const instead = media.length === 1 ? ` (the ${kinds[0]}'s words are its "caption")` : '';
+    throw new UsageError(`${where} has "text" and "${kinds[0]}": "text" goes only with "buttons" or "ctaUrl"${instead}.`);
+  }
   if (media.length === 1) {
     const type = media[0] as MediaType;
     // The Cloud API's own object without its "type" ({"image":{"link":…,"caption":…}}) means the same.
@@ -138,6 +145,7 @@ export function messageFromObject(value: unknown, where = 'the message'): Messag
       params: params as string[],
       header: optionalString(template, 'header', `${where}: template`),
       buttons: buttons as Record<number, string> | undefined,
+      replyTo,
     };
   }
   if (value.text !== undefined) {
@@ -145,6 +153,11 @@ export function messageFromObject(value: unknown, where = 'the message'): Messag
   }
   throw new UsageError(`${where} has nothing to send: give "text", a media field, "buttons", "list", "location", "contacts", "react", "template" or a Cloud API "type".`);
 }
+
+/** The short form's fields that each make a message of their own kind (besides the media types). */
+const KINDS = ['buttons', 'list', 'ctaUrl', 'location', 'contacts', 'react', 'template'] as const;
+/** The kinds whose body is the "text" field. */
+const WITH_TEXT: ReadonlySet<string> = new Set(['buttons', 'ctaUrl']);
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -167,7 +180,8 @@ function optionalString(object: Record<string, unknown>, field: string, where: s
 
 function requiredNumber(object: Record<string, unknown>, field: string, where: string): number {
   const value = Object.hasOwn(object, field) ? object[field] : undefined;
-  const number = typeof value === 'string' ? Number(value) : value;
+  // ("" and "  " are not 0: Number() would make them the Gulf of Guinea.)
+  const number = typeof value === 'string' ? (value.trim() === '' ? Number.NaN : Number(value)) : value;
   if (typeof number !== 'number' || !Number.isFinite(number)) throw new UsageError(`${where}: "${field}" must be a number.`);
   return number;
 }
