@@ -305,9 +305,13 @@ export class Dispatcher extends LoopedWorker {
     const attempt = attempts + 1;
     if (result.ok) {
       const delivered = { target: this.deps.target.description, status: result.status, durationMs, at: now().toISOString() };
-      await this.record(() => this.deps.dispatch.markDelivered(eventId, delivered));
-      this.deps.onEvent?.({ event: 'dispatch', eventId, interactionId, target: this.deps.target.description, ok: true, status: result.status, durationMs, attempt });
-      this.deps.onDelivered?.(interaction, result);
+      // What follows a recorded delivery (the reply the user's code answered with) waits with the record when the
+      // database refuses it, rather than being lost with it.
+      await this.record(async () => {
+        await this.deps.dispatch.markDelivered(eventId, delivered);
+        this.deps.onEvent?.({ event: 'dispatch', eventId, interactionId, target: this.deps.target.description, ok: true, status: result.status, durationMs, attempt });
+        this.deps.onDelivered?.(interaction, result);
+      });
     } else {
       const nextAttemptAt = new Date(now().getTime() + nextAttemptDelayMs(attempt)).toISOString();
       const error = result.error ?? 'failed';

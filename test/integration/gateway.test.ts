@@ -243,6 +243,33 @@ describe("replies from the user's code, without the token", () => {
     });
   });
 
+  it("the reply is sent when the delivery's record had to wait for the database (it was lost)", async () => {
+    // Given a database that refuses the first record of a delivery
+    const base = services();
+    let refusals = 0;
+    const refusing: Store = {
+      ...base.store,
+      dispatch: {
+        ...base.store.dispatch,
+        markDelivered: async (...args) => {
+          if (refusals++ === 0) throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' });
+          return base.store.dispatch.markDelivered(...args);
+        },
+      },
+    };
+    relay = await startRelay(
+      { ...base, store: refusing, onEvent: (event) => events.push(event) },
+      { host: '127.0.0.1', port: 0, mediaDir: home.path('media'), exec: `cat >/dev/null; echo '{"reply":{"text":"On its way"}}'` },
+    );
+    sandbox.setWebhookUrl(`${relay.url}/webhooks/whatsapp/${integration.id}`);
+    sandbox.sendInbound([{ from: CUSTOMER, type: 'text', text: 'where is it?' }]);
+
+    // Then once the record is written, the reply goes, once
+    await eventually(() => expect(sandbox.sent(CUSTOMER).map((s) => (s.body as any).text?.body)).toEqual(['On its way']), 30_000);
+    expect(refusals).toBe(2);
+    expect(events.filter((e) => e.event === 'dispatch' && e.ok)).toHaveLength(1);
+  });
+
   it('an --exec handler printing {"messages": […]} sends each; what else it prints shows in the relay output', async () => {
     const script = `cat >/dev/null; echo "working on $LUMEN_INTERACTION_ID" >&2; echo '{"messages":[{"text":"one"},{"text":"two"},{"text":"three"},{"text":"four"},{"text":"five"}]}'`;
     await start({ exec: script });
