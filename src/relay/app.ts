@@ -102,10 +102,12 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
-  app.setErrorHandler((error: { code?: string; statusCode?: number; message: string }, _request, reply) => {
+  app.setErrorHandler((error: { code?: string; statusCode?: number; message: string }, request, reply) => {
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      emit({ event: 'rejected', status: 413, reason: 'body over 3 MiB' });
-      return reply.code(413).send(errorBody('body_too_large', `The body is over ${MAX_BODY_BYTES} bytes.`));
+      // (The route's own limit: uploads to the local API take up to Meta's largest media.)
+      const limit = request.routeOptions.bodyLimit ?? MAX_BODY_BYTES;
+      emit({ event: 'rejected', status: 413, reason: `body over ${limit} bytes` });
+      return reply.code(413).send(errorBody('body_too_large', `The body is over ${limit} bytes.`));
     }
     if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
       emit({ event: 'rejected', status: error.statusCode, reason: error.message });

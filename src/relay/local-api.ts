@@ -73,6 +73,11 @@ export function registerLocalApi(app: FastifyInstance, deps: LocalApiDeps): void
     return true;
   };
 
+  // Before the body is read: a caller that may not use the local API never gets to send it 100 MB.
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.url.startsWith('/v1/') && !allowed(request, reply)) return reply;
+  });
+
   const failed = (reply: FastifyReply, error: unknown) => {
     if (error instanceof UserError) {
       return reply.code(STATUS_BY_KIND[error.kind]).send({ error: { code: error.code, message: error.message, hint: error.hint ?? null } });

@@ -17,7 +17,7 @@ import type { ServiceDeps } from '../../src/services/deps.js';
 import type { Integration, Store } from '../../src/store/types.js';
 import type { LumenHome } from '../helpers/home.js';
 import { eventually } from '../helpers/async.js';
-import { stalledDelivery, startForwardTarget, type ForwardTarget } from '../helpers/relay.js';
+import { postAnnouncing, stalledDelivery, startForwardTarget, type ForwardTarget } from '../helpers/relay.js';
 import { connectedHome, sandboxServices, type ConnectedHome } from '../helpers/services.js';
 
 const CUSTOMER = '15551234567';
@@ -334,6 +334,20 @@ describe('the local API', () => {
         ...(init.headers as Record<string, string>),
       },
     });
+
+  it('refuses an upload from the headers alone (a wrong key, a forwarded request), before reading its body', async () => {
+    await start();
+    // A body of 90 MB announced and never sent: only an answer from the headers can arrive
+    const url = `${relay!.localApi!.url}/v1/media`;
+    const noKey = await postAnnouncing(url, 90_000_000, { 'content-type': 'application/pdf', authorization: 'Bearer lk_wrong' });
+    expect([noKey.status, noKey.json.error.code]).toEqual([401, 'unauthorized']);
+    const forwarded = await postAnnouncing(url, 90_000_000, { 'content-type': 'application/pdf', authorization: `Bearer ${relay!.localApi!.key}`, 'x-forwarded-for': '6.6.6.6' });
+    expect([forwarded.status, forwarded.json.error.code]).toEqual([403, 'local_only']);
+    // And one over the upload limit names that limit
+    const huge = await postAnnouncing(url, 200_000_000, { 'content-type': 'application/pdf', authorization: `Bearer ${relay!.localApi!.key}` });
+    expect(huge.status).toBe(413);
+    expect(huge.json.error.message).toBe('The body is over 104857600 bytes.');
+  });
 
   it('refuses a wrong key (401), a bad body naming the field (400), and holds for approval (202)', async () => {
     await start();
