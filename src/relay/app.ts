@@ -53,6 +53,8 @@ export interface RelayAppDeps {
   metricsClients?: string[];
   /** `GET /readyz`: the reasons the relay cannot do its work now (none: ready). */
   readiness?: () => Promise<string[]>;
+  /** Named by `GET /healthz` (and in relay.json): which relay answers at this address (pids and ports are reused). */
+  instance?: string;
   /** Called after a delivery's writes are committed and answered: wakes the dispatcher, sends auto-replies. */
   onStored?: (outcome: IngestOutcome, integration: RelayIntegration) => void;
 }
@@ -123,7 +125,7 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
   });
   app.setNotFoundHandler((_request, reply) => reply.code(404).send(errorBody('not_found', 'No such route.')));
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/healthz', async () => ({ status: 'ok', ...(deps.instance ? { instance: deps.instance } : {}) }));
   // Ready = able to take deliveries now: the database takes a write and every number's secrets can be read.
   app.get('/readyz', async (_request, reply) => {
     let reasons: string[];

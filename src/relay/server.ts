@@ -348,7 +348,9 @@ async function serve(relayDeps: RelayDeps, options: RelayOptions, lease?: HeldRe
   let publicUrl: string | null = null;
   const committer = new GroupCommitter(store.inbox);
   let cutOff = false;
+  const instance = randomBytes(8).toString('hex');
   const app = buildApp({
+    instance,
     deliveries,
     ...(token
       ? {
@@ -473,7 +475,7 @@ async function serve(relayDeps: RelayDeps, options: RelayOptions, lease?: HeldRe
   }
   publicUrl = tunnel?.url ?? options.publicUrl?.replace(/\/+$/, '') ?? null;
   if (options.stateFile) {
-    writeRelayState(options.stateFile, { pid: process.pid, url: listeningUrl, publicUrl, tunnel: tunnel?.provider ?? null, localApiUrl, startedAt: deps.now().toISOString() });
+    writeRelayState(options.stateFile, { pid: process.pid, instance, url: listeningUrl, publicUrl, tunnel: tunnel?.provider ?? null, localApiUrl, startedAt: deps.now().toISOString() });
   }
 
   // Retention: once at start, then daily; a purge runs in short transactions, beside ingest.

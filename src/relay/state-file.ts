@@ -9,6 +9,8 @@ export interface RelayState {
   tunnel?: string | null;
   /** The local API for the user's code (loopback, this port), when the relay offers it. */
   localApiUrl?: string | null;
+  /** What this relay's `GET /healthz` names (absent in a file from an older lumen). */
+  instance?: string;
   startedAt: string;
 }
 
@@ -45,7 +47,11 @@ export async function runningRelay(path: string): Promise<RelayState | undefined
   if (!state || state.pid === process.pid || !processAlive(state.pid)) return undefined;
   try {
     const response = await fetch(`${state.url}/healthz`, { signal: AbortSignal.timeout(2000) });
-    return response.ok ? state : undefined;
+    if (!response.ok) return undefined;
+    // The relay that wrote the file, not whatever answers at its address now (its pid may be another process's).
+    if (state.instance === undefined) return state;
+    const body = (await response.json().catch(() => undefined)) as { instance?: unknown } | undefined;
+    return body?.instance === state.instance ? state : undefined;
   } catch {
     return undefined;
   }

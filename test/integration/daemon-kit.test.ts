@@ -96,6 +96,26 @@ describe('lumen relay stop', () => {
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toContain(`pid ${process.pid} in relay.json does not answer`);
   });
+
+  it('leaves alone a process a relay.json names when another relay (pid and port reused) answers at its address', async () => {
+    // Given a running relay, and a relay.json that names its address with another process's pid (and instance)
+    const relay = await startRelay(env);
+    const running = JSON.parse(readFileSync(home.path('relay.json'), 'utf8'));
+    expect(running.instance).toMatch(/^[0-9a-f]{16}$/);
+    const other = makeHome();
+    try {
+      writeFileSync(join(other.dir, 'relay.json'), JSON.stringify({ ...running, pid: process.pid, instance: '0123456789abcdef' }));
+      // When `relay stop` runs for that other home
+      const result = await lumen(['relay', 'stop'], { env: { ...env, LUMEN_HOME: other.dir } });
+      // Then nothing is signalled: the test process lives, and so does the relay
+      expect(result.exitCode).toBe(0);
+      expect(result.stdout).toContain(`pid ${process.pid} in relay.json does not answer`);
+      expect((await request(`${relay.url}/healthz`)).json).toEqual({ status: 'ok', instance: running.instance });
+    } finally {
+      other.cleanup();
+      await relay.stop();
+    }
+  });
 });
 
 describe('lumen relay start --log-file', () => {
@@ -170,7 +190,7 @@ describe('lumen relay start: /readyz and /metrics', () => {
     const ready = await request(`${relay.url}/readyz`);
     expect(ready.status).toBe(200);
     expect(ready.json).toEqual({ status: 'ready' });
-    expect((await request(`${relay.url}/healthz`)).json).toEqual({ status: 'ok' });
+    expect((await request(`${relay.url}/healthz`)).json).toEqual({ status: 'ok', instance: expect.stringMatching(/^[0-9a-f]{16}$/) });
 
     const answer = await request(`${relay.url}/metrics`);
     expect(answer.status).toBe(200);
