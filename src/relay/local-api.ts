@@ -250,11 +250,19 @@ export function registerLocalApi(app: FastifyInstance, deps: LocalApiDeps): void
         if (record.size !== null) reply.header('content-length', String(record.size));
         return reply.send(createReadStream(stored));
       }
+      if (!record && !/^\d{1,30}$/.test(request.params.id)) {
+        // Meta's media ids are digits: anything else is no media of Meta's, nor of lumen's.
+        return refuse(reply, 404, 'media_not_found', `No media "${request.params.id.slice(0, 80)}": a media id is digits (from a message's "media.id", or POST /v1/media).`);
+      }
       const integration = integrationFor(record?.integrationId);
       const graph = await services.graphFor(integration);
       const info = await getMediaInfo(graph, request.params.id);
       const tmp = join(tmpdir(), `lumen-media-${randomBytes(8).toString('hex')}`);
-      const file = await graph.download(info.url, tmp, deps.mediaMaxBytes ?? DEFAULT_MEDIA_MAX_BYTES);
+      // (A download cut off — over the size cap, a broken connection — leaves no part of it behind.)
+      const file = await graph.download(info.url, tmp, deps.mediaMaxBytes ?? DEFAULT_MEDIA_MAX_BYTES).catch(async (error: unknown) => {
+        await rm(tmp, { force: true });
+        throw error;
+      });
       reply.header('content-type', info.mime_type ?? file.contentType ?? 'application/octet-stream');
       reply.header('content-length', String(file.size));
       const stream = createReadStream(tmp);

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { copyFile, link, mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { GraphClient } from '../graph/client.js';
-import { MediaTooLargeError } from '../graph/errors.js';
+import { GraphError, MediaTooLargeError } from '../graph/errors.js';
+import { isPermanentCode } from '../graph/retry.js';
 import { getMediaInfo } from '../graph/media.js';
 import { extensionFor } from '../services/messages/message-types.js';
 import { describeSystemFault } from '../store/faults.js';
@@ -109,7 +110,8 @@ export class MediaFetcher extends LoopedWorker {
       this.deps.onSettled({ ...record, state: 'stored', path, size: file.size, sha256: file.sha256, mimeType });
     } catch (error) {
       await rm(tmp, { force: true });
-      const permanent = error instanceof PermanentFailure || error instanceof MediaTooLargeError;
+      // (Meta's "no such object" and the like answer the same however often they are asked.)
+      const permanent = error instanceof PermanentFailure || error instanceof MediaTooLargeError || (error instanceof GraphError && isPermanentCode(error.code));
       const message = describeSystemFault(error)?.message ?? (error as Error).message;
       const retryAt =
         permanent || record.attempts >= MEDIA_MAX_ATTEMPTS

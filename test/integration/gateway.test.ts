@@ -17,7 +17,8 @@ import type { ServiceDeps } from '../../src/services/deps.js';
 import type { Integration, Store } from '../../src/store/types.js';
 import type { LumenHome } from '../helpers/home.js';
 import { eventually } from '../helpers/async.js';
-import { postAnnouncing, stalledDelivery, startForwardTarget, type ForwardTarget } from '../helpers/relay.js';
+import { postAnnouncing, postSigned, stalledDelivery, startForwardTarget, type ForwardTarget } from '../helpers/relay.js';
+import { delivery, entry, messagesChange, toBody } from '../helpers/webhooks.js';
 import { connectedHome, sandboxServices, type ConnectedHome } from '../helpers/services.js';
 
 const CUSTOMER = '15551234567';
@@ -181,6 +182,32 @@ describe('inbound media lands on disk', () => {
     // (the download's body, cut off, must not take the process with it)
     await new Promise((resolve) => setImmediate(resolve));
     expect((await fetch(`${relay!.url}/healthz`)).status).toBe(200);
+  });
+
+  it('a media id Meta does not know is given up at once (no eight retries), and the message handed on', async () => {
+    target = await startForwardTarget();
+    await start({ forwardTo: target.url });
+    const image = { from: CUSTOMER, id: 'wamid.NOSUCHMEDIA', timestamp: '1767225600', type: 'image', image: { id: '987654321', mime_type: 'image/jpeg' } };
+    const answer = await postSigned(
+      `${relay!.url}/webhooks/whatsapp/${integration.id}`,
+      toBody(delivery(entry([messagesChange(sandbox.phoneNumberId, { contacts: [{ profile: { name: 'Ana' }, wa_id: CUSTOMER }], messages: [image] })]))),
+      sandbox.appSecret,
+    );
+    expect(answer.status).toBe(200);
+    const [payload] = await eventually(() => {
+      const all = forwarded();
+      expect(all).toHaveLength(1);
+      return all;
+    }, 20_000);
+    expect(payload.media).toMatchObject({ state: 'failed' });
+    expect(events.filter((e) => e.event === 'media')).toEqual([expect.objectContaining({ ok: false, attempt: 1, retryAt: null })]);
+  });
+
+  it('the local API answers 404 for a media id that is not one (no Graph call)', async () => {
+    await start();
+    const asked = await fetch(`${relay!.localApi!.url}/v1/media/..%2F..%2Fetc%2Fpasswd`, { headers: { authorization: `Bearer ${relay!.localApi!.key}` } });
+    expect(asked.status).toBe(404);
+    expect(((await asked.json()) as { error: { code: string } }).error.code).toBe('media_not_found');
   });
 
   it('a download that fails 3 times keeps the message, is retried with backoff, and asks for a fresh url each time', async () => {
