@@ -149,12 +149,16 @@ export function registerLocalApi(app: FastifyInstance, deps: LocalApiDeps): void
       const workspace = await services.store.workspaces.findById(integration.workspaceId);
       if (!workspace) throw new UserError('The number\'s workspace is gone.', { code: 'integration_not_found', kind: 'not_found' });
       const key = request.headers['idempotency-key'];
+      if (typeof key === 'string' && key.trim() === '') {
+        // As `send --idempotency-key ""`: a key meant and lost would send again on every retry.
+        throw new UserError('The Idempotency-Key header is empty: give the key, or leave the header out.', { code: 'invalid_idempotency_key', kind: 'usage' });
+      }
       const result = await sendOne(services, {
         workspace,
         integration,
         to,
         message: messageFromObject(message, 'The message'),
-        idempotencyKey: typeof key === 'string' && key !== '' ? key : undefined,
+        idempotencyKey: typeof key === 'string' ? key : undefined,
         rates: { perIntegration: DEFAULT_SEND_RATE, perWorkspace: DEFAULT_WORKSPACE_SEND_RATE },
         source: 'api',
       });

@@ -380,6 +380,8 @@ describe('the local API', () => {
     await start();
     expect((await call('/v1/messages', { method: 'POST', body: '{}', key: 'lk_wrong' })).status).toBe(401);
     expect((await call('/v1/messages', { method: 'POST', body: '{}', key: null })).status).toBe(401);
+    const emptyKey = await call('/v1/messages', { method: 'POST', body: JSON.stringify({ to: CUSTOMER, text: 'x' }), headers: { 'idempotency-key': ' ' } });
+    expect([emptyKey.status, (await emptyKey.json()).error.code]).toEqual([400, 'invalid_idempotency_key']);
     const noTo = await call('/v1/messages', { method: 'POST', body: JSON.stringify({ text: 'x' }) });
     expect(noTo.status).toBe(400);
     expect((await noTo.json()).error.message).toMatch(/"to"/);
