@@ -26,6 +26,11 @@ export interface RequestOptions {
    * are retried for GETs only: a POST whose connection broke may have reached Meta.
    */
   retry?: boolean;
+  /**
+   * The POST may be repeated whatever happened to the one before (subscribing the app): a 5xx page that is not
+   * Meta's is retried too. Sends never are: Meta may have sent the message behind it.
+   */
+  idempotent?: boolean;
 }
 
 export interface GraphClient {
@@ -65,7 +70,7 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
     return url;
   }
 
-  async function send<T>(method: 'GET' | 'POST' | 'DELETE', url: URL, body: unknown, retry: boolean): Promise<T> {
+  async function send<T>(method: 'GET' | 'POST' | 'DELETE', url: URL, body: unknown, retry: boolean, idempotent = method === 'GET'): Promise<T> {
     const label = `${method} ${url.pathname}`;
     for (let attempt = 1; ; attempt += 1) {
       let status: number;
@@ -110,7 +115,7 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
       const graphError = new GraphError({ status, body: parsed as GraphErrorBody | undefined, request: label, redact });
       // A POST is tried again only on Meta's own error (it acted on nothing); a 5xx page from a proxy or gateway in
       // between may hide a send that went out.
-      const delay = retry && (method === 'GET' || !graphError.mayHaveArrived)
+      const delay = retry && (idempotent || !graphError.mayHaveArrived)
         ? retryDelay(
             { attempt, status, code: graphError.code, retryAfterSeconds: parseRetryAfter(retryAfter) },
             policy,
@@ -127,7 +132,7 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
     version: options.version,
     baseUrl,
     get: (path, query, opts) => send('GET', urlFor(path, query), undefined, opts?.retry ?? true),
-    post: (path, body, opts) => send('POST', urlFor(path), body, opts?.retry ?? false),
+    post: (path, body, opts) => send('POST', urlFor(path), body, opts?.retry ?? false, opts?.idempotent ?? false),
     postForm: (path, form, opts) => send('POST', urlFor(path), form, opts?.retry ?? false),
     delete: (path) => send('DELETE', urlFor(path), undefined, false),
     async download(url, file, maxBytes) {

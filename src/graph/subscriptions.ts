@@ -9,5 +9,5 @@ export async function listSubscribedApps(graph: GraphClient, wabaId: string): Pr
 
 export async function subscribeApp(graph: GraphClient, wabaId: string): Promise<void> {
   // Safe to repeat: subscribing twice leaves one subscription.
-  await graph.post<{ success?: boolean }>(`${encodeURIComponent(wabaId)}/subscribed_apps`, undefined, { retry: true });
+  await graph.post<{ success?: boolean }>(`${encodeURIComponent(wabaId)}/subscribed_apps`, undefined, { retry: true, idempotent: true });
 }

@@ -309,8 +309,17 @@ export class Dispatcher extends LoopedWorker {
       // database refuses it, rather than being lost with it.
       await this.record(async () => {
         await this.deps.dispatch.markDelivered(eventId, delivered);
-        this.deps.onEvent?.({ event: 'dispatch', eventId, interactionId, target: this.deps.target.description, ok: true, status: result.status, durationMs, attempt });
-        this.deps.onDelivered?.(interaction, result);
+        // Once, after the write: a failing printer (a full disk under --log-file) never makes the write run again.
+        try {
+          this.deps.onEvent?.({ event: 'dispatch', eventId, interactionId, target: this.deps.target.description, ok: true, status: result.status, durationMs, attempt });
+        } catch {
+          // the line is lost, the delivery is not
+        }
+        try {
+          this.deps.onDelivered?.(interaction, result);
+        } catch {
+          // (the replier reports its own failures)
+        }
       });
     } else {
       const nextAttemptAt = new Date(now().getTime() + nextAttemptDelayMs(attempt)).toISOString();

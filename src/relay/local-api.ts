@@ -75,7 +75,8 @@ export function registerLocalApi(app: FastifyInstance, deps: LocalApiDeps): void
 
   // Before the body is read: a caller that may not use the local API never gets to send it 100 MB.
   app.addHook('onRequest', async (request, reply) => {
-    if (request.url.startsWith('/v1/') && !allowed(request, reply)) return reply;
+    // (By the route matched, not the raw target: `/%761/media` and `http://host/v1/…` reach the same routes.)
+    if (request.routeOptions.url?.startsWith('/v1/') && !allowed(request, reply)) return reply;
   });
 
   const failed = (reply: FastifyReply, error: unknown) => {

@@ -3,7 +3,6 @@ import { copyFile, link, mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { GraphClient } from '../graph/client.js';
 import { GraphError, MediaTooLargeError } from '../graph/errors.js';
-import { isPermanentCode } from '../graph/retry.js';
 import { getMediaInfo } from '../graph/media.js';
 import { extensionFor } from '../services/messages/message-types.js';
 import { describeSystemFault } from '../store/faults.js';
@@ -86,7 +85,11 @@ export class MediaFetcher extends LoopedWorker {
       const integration = this.deps.integrationOf(record.integrationId);
       if (!integration) throw new PermanentFailure('the number is no longer connected');
       const graph = await this.deps.graphFor(integration);
-      const info = await getMediaInfo(graph, record.mediaId);
+      const info = await getMediaInfo(graph, record.mediaId).catch((error: unknown) => {
+        // Meta knows no such media: asked again, it answers the same (a token error, or an expired file URL, does not).
+        if (error instanceof GraphError && error.code === NO_SUCH_OBJECT) throw new PermanentFailure(error.message);
+        throw error;
+      });
       const declared = Number(info.file_size ?? NaN);
       if (Number.isFinite(declared) && declared > maxBytes) throw new PermanentFailure(`the file is ${declared} bytes, over the ${maxBytes}-byte cap`);
       const file = await graph.download(info.url, tmp, maxBytes);
@@ -110,8 +113,7 @@ export class MediaFetcher extends LoopedWorker {
       this.deps.onSettled({ ...record, state: 'stored', path, size: file.size, sha256: file.sha256, mimeType });
     } catch (error) {
       await rm(tmp, { force: true });
-      // (Meta's "no such object" and the like answer the same however often they are asked.)
-      const permanent = error instanceof PermanentFailure || error instanceof MediaTooLargeError || (error instanceof GraphError && isPermanentCode(error.code));
+      const permanent = error instanceof PermanentFailure || error instanceof MediaTooLargeError;
       const message = describeSystemFault(error)?.message ?? (error as Error).message;
       const retryAt =
         permanent || record.attempts >= MEDIA_MAX_ATTEMPTS
@@ -125,6 +127,9 @@ export class MediaFetcher extends LoopedWorker {
 }
 
 class PermanentFailure extends Error {}
+
+/** Meta's error code for an id that names nothing (or nothing this token may see). */
+const NO_SUCH_OBJECT = 100;
 
 /** Puts `from` at `to` unless a file is there (the same bytes: named by their hash), whole or not at all; `from` stays. */
 async function placeOnce(from: string, to: string): Promise<void> {

@@ -65,9 +65,9 @@ export class Replier {
       return;
     }
     const output = (result?.output ?? '').trim();
-    const notJson = output.startsWith('{') ? jsonProblem(output) : undefined;
+    // Meant as a reply and broken (cut short, a stray comma): said, rather than dropped without a word.
+    const notJson = output.startsWith('{') && /"(?:reply|messages)"\s*:/.test(output) ? jsonProblem(output) : undefined;
     if (notJson !== undefined) {
-      // Meant as a reply (or as JSON) and broken: said, and nothing sent in its place (not even the auto-reply).
       this.deps.onEvent({
         event: 'reply',
         interactionId: interaction.id,
@@ -75,7 +75,6 @@ export class Replier {
         ok: false,
         error: `the answer starts with "{" but is not JSON (${notJson}), so no reply was sent`,
       });
-      return;
     }
     if (this.autoReply === undefined) return;
     // A command's JSON that is no reply is not text for the customer.
@@ -91,7 +90,7 @@ export class Replier {
     const report = (outcome: { ok: boolean; wamid?: string; id?: string; pendingApproval?: string; alreadySent?: boolean; error?: string }) =>
       this.deps.onEvent({ event: source, interactionId: interaction.id, to: interaction.from, ...outcome });
     const work = (async () => {
-      await after;
+      await after?.catch(() => undefined);
       try {
         const workspace = await this.deps.store.workspaces.findById(integration.workspaceId);
         if (!workspace) return;

@@ -297,6 +297,33 @@ describe("replies from the user's code, without the token", () => {
     expect(events.filter((e) => e.event === 'dispatch' && e.ok)).toHaveLength(1);
   });
 
+  it("a printer that fails on the delivery's line loses the line, not the delivery: recorded once, the reply sent once", async () => {
+    let failing = 0;
+    relay = await startRelay(
+      {
+        ...services(),
+        onEvent: (event) => {
+          if (event.event === 'dispatch' && failing++ === 0) throw new Error('ENOSPC: no space left on device, write');
+          events.push(event);
+        },
+      },
+      { host: '127.0.0.1', port: 0, mediaDir: home.path('media'), exec: `cat >/dev/null; echo '{"reply":{"text":"Noted"}}'` },
+    );
+    sandbox.setWebhookUrl(`${relay.url}/webhooks/whatsapp/${integration.id}`);
+    sandbox.sendInbound([{ from: CUSTOMER, type: 'text', text: 'hello' }]);
+    await eventually(() => expect(sandbox.sent(CUSTOMER).map((s) => (s.body as any).text?.body)).toEqual(['Noted']), 20_000);
+    // (recorded once: one attempt, delivered)
+    expect(await store.dispatch.list({ workspaceId: integration.workspaceId, failedOnly: false, limit: 10 })).toMatchObject([{ state: 'delivered', attempts: 1 }]);
+    expect(failing).toBe(1);
+  });
+
+  it('an NDJSON log on a handler\'s stdout is no reply: the fixed --auto-reply is sent, and no failed reply is said', async () => {
+    await start({ exec: `cat >/dev/null; echo '{"level":30,"msg":"handled"}'; echo '{"level":30,"msg":"done"}'`, autoReply: 'Thanks!' });
+    sandbox.sendInbound([{ from: CUSTOMER, type: 'text', text: 'hi' }]);
+    await eventually(() => expect(sandbox.sent(CUSTOMER).map((s) => (s.body as any).text?.body)).toEqual(['Thanks!']), 20_000);
+    expect(events.filter((e) => e.event === 'reply')).toEqual([]);
+  });
+
   it('an --exec handler printing {"messages": […]} sends each; what else it prints shows in the relay output', async () => {
     const script = `cat >/dev/null; echo "working on $LUMEN_INTERACTION_ID" >&2; echo '{"messages":[{"text":"one"},{"text":"two"},{"text":"three"},{"text":"four"},{"text":"five"}]}'`;
     await start({ exec: script });
@@ -368,6 +395,9 @@ describe('the local API', () => {
     const url = `${relay!.localApi!.url}/v1/media`;
     const noKey = await postAnnouncing(url, 90_000_000, { 'content-type': 'application/pdf', authorization: 'Bearer lk_wrong' });
     expect([noKey.status, noKey.json.error.code]).toEqual([401, 'unauthorized']);
+    // (by the route: a percent-encoded path reaches it too)
+    const encoded = await postAnnouncing(`${relay!.localApi!.url}/%761/media`, 90_000_000, { 'content-type': 'application/pdf', authorization: 'Bearer lk_wrong' });
+    expect(encoded.status).toBe(401);
     const forwarded = await postAnnouncing(url, 90_000_000, { 'content-type': 'application/pdf', authorization: `Bearer ${relay!.localApi!.key}`, 'x-forwarded-for': '6.6.6.6' });
     expect([forwarded.status, forwarded.json.error.code]).toEqual([403, 'local_only']);
     // And one over the upload limit names that limit

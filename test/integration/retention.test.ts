@@ -283,13 +283,13 @@ describe('messages purge', () => {
     expect(readdirSync(mediaDir).sort()).toEqual(['.download-fedcba9876543210', `${hash('d')}.png`, `${hash('e')}.jpg`]);
   });
 
-  it('removes media files no record points at (their records purged elsewhere), once they are an hour old', async () => {
+  it('removes media files older than the cutoff that no record points at (their records purged elsewhere)', async () => {
     const hash = (c: string) => c.repeat(64);
-    const hoursAgo = (n: number) => new Date(Date.now() - n * 3_600_000);
-    // Given files whose records another host's purge deleted (old), one just put in place (its record on its way),
-    // one a record points at, and a file lumen did not name
+    const old = new Date(NOW.getTime() - 100 * DAY);
+    // Given files whose records another host's purge deleted (old), one received since the cutoff (after an older
+    // backup was restored, say), one a record points at, and a file lumen did not name
     for (const name of [`${hash('a')}.jpg`, `${hash('b')}.png`, `${hash('c')}.ogg`, 'notes.txt']) writeFileSync(join(mediaDir, name), name);
-    for (const name of [`${hash('a')}.jpg`, `${hash('c')}.ogg`, 'notes.txt']) utimesSync(join(mediaDir, name), hoursAgo(2), hoursAgo(2));
+    for (const name of [`${hash('a')}.jpg`, `${hash('c')}.ogg`, 'notes.txt']) utimesSync(join(mediaDir, name), old, old);
     await ingest('default', daysAgo(1), [message('wa_1', 'w.kept', '15550002', daysAgo(1), 'm-kept')], { enqueueDispatch: false });
     await store.media.markStored('wa_1', 'm-kept', { path: '/elsewhere/media/x.ogg', size: 1, sha256: hash('c'), mimeType: 'audio/ogg' }, daysAgo(1));
 

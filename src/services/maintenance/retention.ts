@@ -71,10 +71,11 @@ export async function purgeMessages(
       failure ??= error;
     }
   }
-  // Files no record points at, whoever deleted their records: a purge on another host of a shared database (it
-  // removes only its own files), `whatsapp disconnect --purge`, a relay killed before its record was committed.
+  // Files older than the cutoff that no record points at, whoever deleted their records: a purge on another host of a
+  // shared database (it removes only its own files), `whatsapp disconnect --purge`. (Not newer ones: after an older
+  // backup is restored, the files received since have no record, and are still the only copies.)
   try {
-    files += await removeOrphans(deps.store, request.mediaDir, request.dryRun);
+    files += await removeOrphans(deps.store, request.mediaDir, request.dryRun, Date.parse(cutoff));
   } catch (error) {
     failure ??= error;
   }
@@ -131,14 +132,14 @@ const MEDIA_FILE = /^[0-9a-f]{64}(\.[A-Za-z0-9]{1,10})?$/;
 /** An orphan younger than this may be a file the relay has put in place and is about to record: left for later. */
 const ORPHAN_MS = 60 * 60_000;
 
-/** Deletes (with `dryRun`, counts) media files that no record points at and that are over an hour old. */
-async function removeOrphans(store: ServiceDeps['store'], mediaDir: string, dryRun: boolean): Promise<number> {
+/** Deletes (with `dryRun`, counts) media files no record points at, written before `cutoffMs` and over an hour ago. */
+async function removeOrphans(store: ServiceDeps['store'], mediaDir: string, dryRun: boolean, cutoffMs: number): Promise<number> {
   let removed = 0;
   for (const name of await readdir(mediaDir).catch(() => [] as string[])) {
     if (!MEDIA_FILE.test(name)) continue;
     const path = join(mediaDir, name);
     const info = await stat(path).catch(() => undefined);
-    if (!info?.isFile() || Date.now() - info.mtimeMs < ORPHAN_MS) continue;
+    if (!info?.isFile() || info.mtimeMs >= cutoffMs || Date.now() - info.mtimeMs < ORPHAN_MS) continue;
     if (dryRun ? !(await inUse(store, path)) : await removeUnusedFile(store, path)) removed += 1;
   }
   return removed;

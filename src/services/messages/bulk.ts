@@ -194,7 +194,7 @@ export async function runBulk(
             if (networkFailures >= NETWORK_FAILURES_TO_STOP) {
               stop(
                 'graph_unreachable',
-                new UserError(`The Graph API cannot be reached: ${networkFailures} sends in a row failed on the network, so the run stopped.`, {
+                new UserError(`The Graph API cannot be reached: ${networkFailures} sends in a row failed on the network (or got an answer that was not Meta's), so the run stopped.`, {
                   code: 'graph_unreachable',
                   kind: 'unavailable',
                   hint: 'Check the connection (and LUMEN_GRAPH_URL), then run the same command again: rows already sent are skipped, the others are sent.',
