@@ -60,9 +60,13 @@ function services(): ServiceDeps {
   return connected.services();
 }
 
-async function start(options: Partial<RelayOptions> = {}, now?: () => Date): Promise<RelayHandle> {
+/** A relay for the sandbox's number; `deps` stand in for the clock, the store or the printer where a test needs it. */
+async function start(
+  options: Partial<RelayOptions> = {},
+  deps: { now?: () => Date; store?: Store; onEvent?: (event: RelayEvent) => void } = {},
+): Promise<RelayHandle> {
   relay = await startRelay(
-    { ...services(), ...(now ? { now } : {}), onEvent: (event) => events.push(event) },
+    { ...services(), ...(deps.now ? { now: deps.now } : {}), ...(deps.store ? { store: deps.store } : {}), onEvent: deps.onEvent ?? ((event) => events.push(event)) },
     { host: '127.0.0.1', port: 0, mediaDir: home.path('media'), ...options },
   );
   sandbox.setWebhookUrl(`${relay.url}/webhooks/whatsapp/${integration.id}`);
@@ -71,6 +75,30 @@ async function start(options: Partial<RelayOptions> = {}, now?: () => Date): Pro
 
 const forwarded = () => (target?.accepted() ?? []).map((r) => JSON.parse(r.body));
 
+/** The home's store, with `before` run as a download is about to be recorded (after its file was put in place). */
+function beforeMarkStored(before: (file: { path: string }) => void): Store {
+  return {
+    ...store,
+    media: {
+      ...store.media,
+      markStored: async (integrationId, mediaId, file, now) => {
+        before(file);
+        return store.media.markStored(integrationId, mediaId, file, now);
+      },
+    },
+  };
+}
+
+/** The one message the forward target got (waits for it). */
+async function oneForwarded(): Promise<any> {
+  const [payload] = await eventually(() => {
+    const all = forwarded();
+    expect(all).toHaveLength(1);
+    return all;
+  }, 20_000);
+  return payload;
+}
+
 describe('inbound media lands on disk', () => {
   it('an image is fetched after the 200, checked against its sha256, stored 0600 and forwarded with its path', async () => {
     target = await startForwardTarget();
@@ -78,11 +106,7 @@ describe('inbound media lands on disk', () => {
     const bytes = Buffer.from('\x89PNG\r\n\x1a\n a tiny picture');
     sandbox.sendInbound([{ from: CUSTOMER, type: 'image', caption: 'my receipt', data: bytes, mimeType: 'image/png' }]);
 
-    const [payload] = await eventually(() => {
-      const all = forwarded();
-      expect(all).toHaveLength(1);
-      return all;
-    }, 20_000);
+    const payload = await oneForwarded();
     expect(payload.type).toBe('image');
     expect(payload.media).toMatchObject({ state: 'stored', mimeType: 'image/png', size: bytes.length, caption: 'my receipt' });
     expect(payload.media.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
@@ -101,31 +125,12 @@ describe('inbound media lands on disk', () => {
 
   it('a file removed while the relay stores it (a purge of an old message with the same bytes) is put back', async () => {
     target = await startForwardTarget();
-    const base = services();
     // The purge removes the file after the relay has put it in place and before its record is committed
-    const racing: Store = {
-      ...base.store,
-      media: {
-        ...base.store.media,
-        markStored: async (integrationId, mediaId, file, now) => {
-          rmSync(file.path);
-          return base.store.media.markStored(integrationId, mediaId, file, now);
-        },
-      },
-    };
-    relay = await startRelay(
-      { ...base, store: racing, onEvent: (event) => events.push(event) },
-      { host: '127.0.0.1', port: 0, mediaDir: home.path('media'), forwardTo: target.url },
-    );
-    sandbox.setWebhookUrl(`${relay.url}/webhooks/whatsapp/${integration.id}`);
+    await start({ forwardTo: target.url }, { store: beforeMarkStored((file) => rmSync(file.path)) });
     const bytes = Buffer.from('\x89PNG\r\n\x1a\n the same picture');
     sandbox.sendInbound([{ from: CUSTOMER, type: 'image', data: bytes, mimeType: 'image/png' }]);
 
-    const [payload] = await eventually(() => {
-      const all = forwarded();
-      expect(all).toHaveLength(1);
-      return all;
-    }, 20_000);
+    const payload = await oneForwarded();
     expect(payload.media.state).toBe('stored');
     expect(readFileSync(payload.media.path)).toEqual(bytes);
     expect(statSync(payload.media.path).mode & 0o777).toBe(0o600);
@@ -135,33 +140,17 @@ describe('inbound media lands on disk', () => {
 
   it('a file that cannot be put back after its record is committed leaves the record stored, with a relay line', async () => {
     target = await startForwardTarget();
-    const base = services();
     // The file is removed before the commit, and so is the download it would be put back from
-    const racing: Store = {
-      ...base.store,
-      media: {
-        ...base.store.media,
-        markStored: async (integrationId, mediaId, file, now) => {
-          for (const name of readdirSync(home.path('media'))) rmSync(join(home.path('media'), name));
-          return base.store.media.markStored(integrationId, mediaId, file, now);
-        },
-      },
+    const emptyMediaFolder = () => {
+      for (const name of readdirSync(home.path('media'))) rmSync(join(home.path('media'), name));
     };
-    relay = await startRelay(
-      { ...base, store: racing, onEvent: (event) => events.push(event) },
-      { host: '127.0.0.1', port: 0, mediaDir: home.path('media'), forwardTo: target.url },
-    );
-    sandbox.setWebhookUrl(`${relay.url}/webhooks/whatsapp/${integration.id}`);
+    await start({ forwardTo: target.url }, { store: beforeMarkStored(emptyMediaFolder) });
     sandbox.sendInbound([{ from: CUSTOMER, type: 'image', data: Buffer.from('a picture'), mimeType: 'image/png' }]);
 
-    const [payload] = await eventually(() => {
-      const all = forwarded();
-      expect(all).toHaveLength(1);
-      return all;
-    }, 20_000);
+    const payload = await oneForwarded();
     // Stored, never retried nor failed: `media get` fetches it again from Meta
     expect(payload.media.state).toBe('stored');
-    expect(await base.store.media.find(integration.id, payload.media.id)).toMatchObject({ state: 'stored', attempts: 1 });
+    expect(await store.media.find(integration.id, payload.media.id)).toMatchObject({ state: 'stored', attempts: 1 });
     expect(events).toContainEqual({ event: 'error', message: expect.stringMatching(/^Media \S+ is stored, but its file could not be put back in /) });
     expect(events.filter((e) => e.event === 'media').map((e) => e.ok)).toEqual([true]);
   });
@@ -170,11 +159,7 @@ describe('inbound media lands on disk', () => {
     target = await startForwardTarget();
     await start({ forwardTo: target.url, mediaMaxBytes: 10 });
     sandbox.sendInbound([{ from: CUSTOMER, type: 'document', data: Buffer.from('more than ten bytes of a document'), mimeType: 'application/pdf' }]);
-    const [payload] = await eventually(() => {
-      const all = forwarded();
-      expect(all).toHaveLength(1);
-      return all;
-    }, 20_000);
+    const payload = await oneForwarded();
     expect(payload.media.state).toBe('failed');
     const asked = await fetch(payload.media.url, { headers: { authorization: `Bearer ${relay!.localApi!.key}` } });
     expect(asked.status).toBe(422);
@@ -194,11 +179,7 @@ describe('inbound media lands on disk', () => {
       sandbox.appSecret,
     );
     expect(answer.status).toBe(200);
-    const [payload] = await eventually(() => {
-      const all = forwarded();
-      expect(all).toHaveLength(1);
-      return all;
-    }, 20_000);
+    const payload = await oneForwarded();
     expect(payload.media).toMatchObject({ state: 'failed' });
     expect(events.filter((e) => e.event === 'media')).toEqual([expect.objectContaining({ ok: false, attempt: 1, retryAt: null })]);
   });
@@ -215,7 +196,7 @@ describe('inbound media lands on disk', () => {
     // The relay's clock is the test's: each retry comes due when the test moves time past its backoff.
     let offset = 0;
     const clock = () => new Date(Date.now() + offset);
-    await start({ forwardTo: target.url }, clock);
+    await start({ forwardTo: target.url }, { now: clock });
     sandbox.addMediaFault({ on: 'download', times: 3, status: 500 });
     sandbox.sendInbound([{ from: CUSTOMER, type: 'document', filename: 'contract.pdf' }]);
     // The message is stored at once, whatever happens to its file
@@ -239,7 +220,7 @@ describe('an expired media URL', () => {
   it('is fetched again with a fresh URL, and the file stored', async () => {
     target = await startForwardTarget();
     let offset = 0;
-    await start({ forwardTo: target.url }, () => new Date(Date.now() + offset));
+    await start({ forwardTo: target.url }, { now: () => new Date(Date.now() + offset) });
     // The first URL the relay is given expires before it can use it (Meta's last 5 minutes).
     let lookups = 0;
     onSandboxRequest = (line) => {
@@ -284,11 +265,7 @@ describe("replies from the user's code, without the token", () => {
         },
       },
     };
-    relay = await startRelay(
-      { ...base, store: refusing, onEvent: (event) => events.push(event) },
-      { host: '127.0.0.1', port: 0, mediaDir: home.path('media'), exec: `cat >/dev/null; echo '{"reply":{"text":"On its way"}}'` },
-    );
-    sandbox.setWebhookUrl(`${relay.url}/webhooks/whatsapp/${integration.id}`);
+    await start({ exec: `cat >/dev/null; echo '{"reply":{"text":"On its way"}}'` }, { store: refusing });
     sandbox.sendInbound([{ from: CUSTOMER, type: 'text', text: 'where is it?' }]);
 
     // Then once the record is written, the reply goes, once
@@ -299,17 +276,11 @@ describe("replies from the user's code, without the token", () => {
 
   it("a printer that fails on the delivery's line loses the line, not the delivery: recorded once, the reply sent once", async () => {
     let failing = 0;
-    relay = await startRelay(
-      {
-        ...services(),
-        onEvent: (event) => {
-          if (event.event === 'dispatch' && failing++ === 0) throw new Error('ENOSPC: no space left on device, write');
-          events.push(event);
-        },
-      },
-      { host: '127.0.0.1', port: 0, mediaDir: home.path('media'), exec: `cat >/dev/null; echo '{"reply":{"text":"Noted"}}'` },
-    );
-    sandbox.setWebhookUrl(`${relay.url}/webhooks/whatsapp/${integration.id}`);
+    const failOnce = (event: RelayEvent) => {
+      if (event.event === 'dispatch' && failing++ === 0) throw new Error('ENOSPC: no space left on device, write');
+      events.push(event);
+    };
+    await start({ exec: `cat >/dev/null; echo '{"reply":{"text":"Noted"}}'` }, { onEvent: failOnce });
     sandbox.sendInbound([{ from: CUSTOMER, type: 'text', text: 'hello' }]);
     await eventually(() => expect(sandbox.sent(CUSTOMER).map((s) => (s.body as any).text?.body)).toEqual(['Noted']), 20_000);
     // (recorded once: one attempt, delivered)
