@@ -1,3 +1,4 @@
+import { UNPRINTABLE } from '../text.js';
 /** Plain aligned columns, like `gh` prints when stdout is a terminal or a pipe. */
 export interface TableOptions {
   /**
@@ -12,8 +13,6 @@ const GAP = 2;
 /** A shrunk column keeps at least this many characters. */
 const MIN_SHRUNK = 8;
 
-/** Control characters (C0, DEL, C1) and bidirectional overrides, which a stranger's text could use to drive the terminal. */
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /** Whether the text holds a character `printable` would show as `\u…`. */
 export function hasUnprintable(text: string): boolean {

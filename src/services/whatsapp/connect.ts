@@ -10,6 +10,7 @@ import { deleteIntegrationSecrets, writeIntegrationSecrets, type IntegrationSecr
 import { hashVerifyToken, webhookPath, webhookUrl } from '../../webhooks.js';
 import { newIntegrationId, newSecretRef, newVerifyToken } from './tokens.js';
 import type { Registration } from './webhook.js';
+import { UNPRINTABLE } from '../../text.js';
 
 export interface ConnectInput extends IntegrationSecrets {
   workspace: Workspace;
@@ -169,5 +170,5 @@ export async function connectWhatsApp(deps: ServiceDeps, input: ConnectInput): P
 
 /** Without control characters and bidirectional overrides. */
 function plain(text: string | undefined): string | undefined {
-  return text?.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '').trim();
+  return text?.replace(UNPRINTABLE, '').trim();
 }

@@ -1,0 +1,6 @@
+/**
+ * Control characters (C0, DEL, C1) and bidirectional overrides: text from outside (a contact's name, Meta's names for
+ * a number) could use them to drive a terminal. `cli/table.ts` shows them as `\u…`; stored names leave them out.
+ * (Global: use it with `replace` or `search`, which do not keep its position.)
+ */
+export const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
