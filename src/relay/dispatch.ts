@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { DispatchRepo, InboxRepo, Interaction, MediaRecord, MediaRepo } from '../store/types.js';
 import type { RelayEventSink } from './events.js';
+import type { KeptReplies, ReplyPlan } from './replies.js';
 import { LoopedWorker } from './work-loop.js';
 
 /** What the user's code is told of a message's media: the file on disk, and the relay's URL that serves it. */
@@ -178,8 +179,17 @@ export interface DispatcherDeps {
   target: DispatchTarget;
   now?: () => Date;
   onEvent?: RelayEventSink;
-  /** After a successful delivery (auto-reply hooks in here). */
+  /** After a successful delivery (the handler's output is shown here). */
   onDelivered?: (interaction: Interaction, result: DeliveryResult) => void;
+  /**
+   * The replies to a delivery (the user's code's answer, the auto-reply): planned before it is recorded and kept
+   * with the record (in the same statement), sent after it, and taken up again when a relay left some unsent.
+   */
+  replies?: {
+    plan(interaction: Interaction, result: DeliveryResult): ReplyPlan;
+    send(interaction: Interaction, plan: ReplyPlan, kept?: KeptReplies): void;
+    resume(kept: KeptReplies & { interactionId: string }): Promise<void>;
+  };
   pollIntervalMs?: number;
   concurrency?: number;
   /** How long a claim on an event holds unless renewed (it is, every third of it, while the event is delivered). */
@@ -235,6 +245,8 @@ export class Dispatcher extends LoopedWorker {
    * what this process was doing; if it dies, the claims expire and the events are delivered again (at least once).
    */
   private readonly unrecorded: Array<() => Promise<void>> = [];
+  /** When this relay last looked for replies another relay left unsent (at its first round, then every third of a lease). */
+  private lastReplySweep = -Infinity;
 
   constructor(private readonly deps: DispatcherDeps) {
     super('Dispatch', deps.onEvent, deps.now ?? (() => new Date()), deps.pollIntervalMs ?? 1000);
@@ -248,6 +260,7 @@ export class Dispatcher extends LoopedWorker {
       await this.unrecorded[0]!();
       this.unrecorded.shift();
     }
+    if (this.deps.replies && now().getTime() - this.lastReplySweep >= leaseMs / 3) await this.takeUpReplies(now(), leaseMs);
     for (;;) {
       if (this.loop.isStopped) return;
       const at = now();
@@ -262,6 +275,22 @@ export class Dispatcher extends LoopedWorker {
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
     }
+  }
+
+  /** Sends the replies a killed relay (or one whose record of them failed) left unsent: claimed, then resumed. */
+  private async takeUpReplies(at: Date, leaseMs: number): Promise<void> {
+    const replies = this.deps.replies!;
+    for (;;) {
+      const left = await this.deps.dispatch.claimReplies(at.toISOString(), new Date(at.getTime() + leaseMs).toISOString(), 100);
+      for (const kept of left) {
+        replies.resume({ eventId: kept.id, interactionId: kept.interactionId, json: kept.replies }).catch((error: unknown) => {
+          // (the claim runs out; taken up again later)
+          this.deps.onEvent?.({ event: 'error', message: `Could not send the replies left for ${kept.interactionId}: ${(error as Error).message}` });
+        });
+      }
+      if (left.length < 100) break;
+    }
+    this.lastReplySweep = at.getTime();
   }
 
   /** Writes a delivery's result; when the database refuses, keeps the write to try again before any new work. */
@@ -304,11 +333,15 @@ export class Dispatcher extends LoopedWorker {
     const durationMs = now().getTime() - started;
     const attempt = attempts + 1;
     if (result.ok) {
+      // The replies go into the record, in the same statement: a relay killed after it leaves them to the next.
+      const plan = this.deps.replies?.plan(interaction, result);
+      const json = plan && plan.replies.length > 0 ? JSON.stringify(plan.replies) : undefined;
+      const leaseMs = this.deps.leaseMs ?? DISPATCH_LEASE_MS;
       const delivered = { target: this.deps.target.description, status: result.status, durationMs, at: now().toISOString() };
-      // What follows a recorded delivery (the reply the user's code answered with) waits with the record when the
-      // database refuses it, rather than being lost with it.
+      // What follows a recorded delivery (its replies) waits with the record when the database refuses it.
       await this.record(async () => {
-        await this.deps.dispatch.markDelivered(eventId, delivered);
+        const leaseUntil = new Date(now().getTime() + leaseMs).toISOString();
+        await this.deps.dispatch.markDelivered(eventId, { ...delivered, ...(json ? { replies: { json, leaseUntil } } : {}) });
         // Once, after the write: a failing printer (a full disk under --log-file) never makes the write run again.
         try {
           this.deps.onEvent?.({ event: 'dispatch', eventId, interactionId, target: this.deps.target.description, ok: true, status: result.status, durationMs, attempt });
@@ -318,8 +351,9 @@ export class Dispatcher extends LoopedWorker {
         try {
           this.deps.onDelivered?.(interaction, result);
         } catch {
-          // (the replier reports its own failures)
+          // (a line lost)
         }
+        if (plan) this.deps.replies!.send(interaction, plan, json ? { eventId, json } : undefined);
       });
     } else {
       const nextAttemptAt = new Date(now().getTime() + nextAttemptDelayMs(attempt)).toISOString();

@@ -77,7 +77,6 @@ export async function replayEvent(
   const durationMs = deps.now().getTime() - started;
   const replies: ReplayReply[] = [];
   if (result.ok) {
-    await store.dispatch.markDelivered(request.id, { target: target.description, status: result.status, durationMs, at: deps.now().toISOString() });
     const integration = await store.integrations.findById(interaction.integrationId);
     const onEvent = (e: RelayEvent) => {
       if (e.event !== 'reply') return;
@@ -85,7 +84,19 @@ export async function replayEvent(
       replies.push(reply);
     };
     const replier = new Replier({ ...deps, onEvent }, (id) => (id === integration?.id ? integration : undefined));
-    replier.delivered(interaction, result);
+    // As the relay does: the replies are kept with the record until they are sent (a running relay sends what a
+    // replay killed meanwhile left, once the claim runs out).
+    const plan = replier.plan(interaction, result);
+    const json = plan.replies.length > 0 ? JSON.stringify(plan.replies) : undefined;
+    const leaseUntil = new Date(deps.now().getTime() + DISPATCH_LEASE_MS).toISOString();
+    await store.dispatch.markDelivered(request.id, {
+      target: target.description,
+      status: result.status,
+      durationMs,
+      at: deps.now().toISOString(),
+      ...(json ? { replies: { json, leaseUntil } } : {}),
+    });
+    void replier.send(interaction, plan, json ? { eventId: request.id, json } : undefined);
     await replier.settle();
   }
   const isCommand = request.exec !== undefined;

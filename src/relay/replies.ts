@@ -5,7 +5,7 @@ import { DEFAULT_SEND_RATE, DEFAULT_WORKSPACE_SEND_RATE } from '../services/mess
 import { sendOne } from '../services/messages/send.js';
 import { messageFromObject } from '../services/messages/short-form.js';
 import type { Integration, Interaction } from '../store/types.js';
-import type { DeliveryResult } from './dispatch.js';
+import { DISPATCH_LEASE_MS, keepClaims, type DeliveryResult } from './dispatch.js';
 import type { RelayEventSink } from './events.js';
 
 /**
@@ -39,12 +39,44 @@ function jsonProblem(text: string): string | undefined {
 }
 
 /**
+ * One reply to send, as kept with the delivery until it is sent: the key it goes under, and the message (the
+ * user's code's short form, or the auto-reply's text).
+ */
+export interface PlannedReply {
+  key: string;
+  source: 'reply' | 'auto_reply';
+  /** `{"reply": …}` / one of `{"messages": […]}`, as the user's code gave it (checked only when it is sent). */
+  reply?: unknown;
+  /** The auto-reply's text (sent as a reply to the message). */
+  text?: string;
+}
+
+/** What to send after a delivery, and what was wrong with an answer meant as a reply (said when it is sent). */
+export interface ReplyPlan {
+  replies: PlannedReply[];
+  brokenAnswer?: string;
+}
+
+/** A delivery whose replies are kept in the database: its event, and the replies as stored (see markDelivered). */
+export interface KeptReplies {
+  eventId: number;
+  json: string;
+}
+
+/**
  * Sends what the user's code answered (and `--auto-reply`), to the sender, through the same outbox as `lumen send`:
  * checked, held for approval when the policy says so, rate-limited, claimed once. Each reply's idempotency key is
  * the interaction's id and its position, so a message delivered again after a crash is not answered twice.
+ *
+ * The dispatcher keeps the plan (`plan`) with the delivered state, in one statement, and the replier forgets it
+ * once every reply was sent or refused: a relay killed in between leaves it, and `resume` sends what is left under
+ * the same keys (a reply sent already is not sent again; one whose send was under way is never sent twice).
  */
 export class Replier {
   private readonly pending = new Set<Promise<void>>();
+  /** The events whose kept replies this replier is sending: their claims are renewed until it is done. */
+  private readonly holding = new Set<number>();
+  private stopRenewing: (() => void) | undefined;
 
   constructor(
     private readonly deps: ServiceDeps & { onEvent: RelayEventSink },
@@ -53,44 +85,96 @@ export class Replier {
     private readonly autoReply?: string | true,
   ) {}
 
-  /** After a successful delivery: the consumer's replies, or else the auto-reply. */
-  delivered(interaction: Interaction, result?: DeliveryResult): void {
+  /**
+   * What to send after a successful delivery: the consumer's replies, or else the auto-reply (none: nothing). An
+   * answer meant as a reply that is not JSON is said (by send) rather than dropped.
+   */
+  plan(interaction: Interaction, result?: DeliveryResult): ReplyPlan {
     const replies = repliesIn(result?.output);
-    if (replies) {
-      // In the order given: each is sent once the one before it has Meta's answer.
-      let previous: Promise<void> = Promise.resolve();
-      replies.forEach((reply, i) => {
-        previous = this.send(interaction, `reply:${interaction.id}:${i}`, () => messageFromObject(reply, `reply ${i + 1}`), 'reply', previous);
-      });
-      return;
-    }
+    if (replies) return { replies: replies.map((reply, i) => ({ key: `reply:${interaction.id}:${i}`, source: 'reply', reply })) };
     const output = (result?.output ?? '').trim();
-    // Meant as a reply and broken (cut short, a stray comma): said, rather than dropped without a word.
+    // Meant as a reply and broken (cut short, a stray comma).
     const notJson = output.startsWith('{') && /"(?:reply|messages)"\s*:/.test(output) ? jsonProblem(output) : undefined;
-    if (notJson !== undefined) {
-      this.deps.onEvent({
-        event: 'reply',
-        interactionId: interaction.id,
-        to: interaction.from,
-        ok: false,
-        error: `the answer starts with "{" but is not JSON (${notJson}), so no reply was sent`,
-      });
-    }
-    if (this.autoReply === undefined) return;
+    const broken = notJson === undefined ? {} : { brokenAnswer: `the answer starts with "{" but is not JSON (${notJson}), so no reply was sent` };
+    if (this.autoReply === undefined) return { replies: [], ...broken };
     // A command's JSON that is no reply is not text for the customer.
-    if (this.autoReply === true && output.startsWith('{')) return;
+    if (this.autoReply === true && output.startsWith('{')) return { replies: [], ...broken };
     const text = this.autoReply === true ? output : this.autoReply;
-    if (!text) return;
-    void this.send(interaction, `auto-reply:${interaction.id}`, () => ({ kind: 'text', text, replyTo: interaction.wamid }), 'auto_reply');
+    if (!text) return { replies: [], ...broken };
+    return { replies: [{ key: `auto-reply:${interaction.id}`, source: 'auto_reply', text }], ...broken };
   }
 
-  private send(interaction: Interaction, key: string, message: () => MessageInput, source: 'reply' | 'auto_reply', after?: Promise<void>): Promise<void> {
+  /** After a successful delivery whose replies are not kept (no dispatcher): plans and sends them. */
+  delivered(interaction: Interaction, result?: DeliveryResult): void {
+    this.send(interaction, this.plan(interaction, result));
+  }
+
+  /**
+   * Sends the planned replies in order, each once the one before it has Meta's answer; with `kept`, holds that
+   * event's claim meanwhile, and forgets the kept plan when the last is done.
+   */
+  send(interaction: Interaction, plan: ReplyPlan, kept?: KeptReplies): Promise<void> {
+    if (plan.brokenAnswer) this.deps.onEvent({ event: 'reply', interactionId: interaction.id, to: interaction.from, ok: false, error: plan.brokenAnswer });
+    if (kept) this.hold(kept.eventId);
+    let previous: Promise<void> = Promise.resolve();
+    plan.replies.forEach((planned, i) => {
+      previous = this.sendOne(interaction, planned, () => replyMessage(interaction, planned, i), previous);
+    });
+    if (!kept) return previous;
+    const done = previous
+      .then(() => this.deps.store.dispatch.repliesSent(kept.eventId, kept.json))
+      .catch((error: unknown) =>
+        // The claim runs out and the plan is taken up again (what was sent is not sent twice).
+        this.deps.onEvent({ event: 'error', message: `Could not record that the replies to ${interaction.id} were sent: ${(error as Error).message}` }),
+      )
+      .finally(() => this.release(kept.eventId));
+    this.track(done);
+    return done;
+  }
+
+  /** Takes up replies a relay left (killed while sending them): what is not sent yet is sent now. */
+  async resume(kept: KeptReplies & { interactionId: string }): Promise<void> {
+    const interaction = await this.deps.store.inbox.findInteraction(kept.interactionId);
+    if (!interaction) {
+      // Purged meanwhile: nobody to answer.
+      await this.deps.store.dispatch.repliesSent(kept.eventId, kept.json);
+      return;
+    }
+    let replies: PlannedReply[] = [];
+    try {
+      const parsed: unknown = JSON.parse(kept.json);
+      if (Array.isArray(parsed)) replies = parsed as PlannedReply[];
+    } catch {
+      // (written from plan(): always JSON; nothing to send otherwise)
+    }
+    await this.send(interaction, { replies }, kept);
+  }
+
+  private hold(eventId: number): void {
+    this.holding.add(eventId);
+    this.stopRenewing ??= keepClaims(this.holding, (ids, until) => this.deps.store.dispatch.renewClaims(ids, until), this.deps.now, DISPATCH_LEASE_MS);
+  }
+
+  private release(eventId: number): void {
+    this.holding.delete(eventId);
+    if (this.holding.size > 0) return;
+    this.stopRenewing?.();
+    this.stopRenewing = undefined;
+  }
+
+  private track(work: Promise<void>): void {
+    this.pending.add(work);
+    void work.finally(() => this.pending.delete(work));
+  }
+
+  private sendOne(interaction: Interaction, planned: PlannedReply, message: () => MessageInput, after: Promise<void>): Promise<void> {
     const integration = this.integrationOf(interaction.integrationId);
-    if (!integration) return Promise.resolve();
+    if (!integration) return after;
+    const source = planned.source;
     const report = (outcome: { ok: boolean; wamid?: string; id?: string; pendingApproval?: string; alreadySent?: boolean; error?: string }) =>
       this.deps.onEvent({ event: source, interactionId: interaction.id, to: interaction.from, ...outcome });
     const work = (async () => {
-      await after?.catch(() => undefined);
+      await after.catch(() => undefined);
       try {
         const workspace = await this.deps.store.workspaces.findById(integration.workspaceId);
         if (!workspace) return;
@@ -99,7 +183,7 @@ export class Replier {
           integration,
           to: interaction.from,
           message: message(),
-          idempotencyKey: key,
+          idempotencyKey: planned.key,
           rates: { perIntegration: DEFAULT_SEND_RATE, perWorkspace: DEFAULT_WORKSPACE_SEND_RATE },
           source,
           inReplyTo: interaction.id,
@@ -110,13 +194,17 @@ export class Replier {
         report({ ok: false, error: error instanceof UserError || error instanceof Error ? error.message : String(error) });
       }
     })();
-    this.pending.add(work);
-    void work.finally(() => this.pending.delete(work));
+    this.track(work);
     return work;
   }
 
   /** Waits for the replies under way (at shutdown). */
   async settle(): Promise<void> {
-    await Promise.allSettled([...this.pending]);
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
+}
+
+function replyMessage(interaction: Interaction, planned: PlannedReply, i: number): MessageInput {
+  if (planned.source === 'auto_reply') return { kind: 'text', text: planned.text ?? '', replyTo: interaction.wamid };
+  return messageFromObject(planned.reply, `reply ${i + 1}`);
 }

@@ -314,10 +314,8 @@ async function serve(relayDeps: RelayDeps, options: RelayOptions, lease?: HeldRe
         media: store.media,
         mediaUrl: (mediaId) => (localApiUrl ? `${localApiUrl}/v1/media/${encodeURIComponent(mediaId)}` : null),
         ...(options.typing ? { beforeDeliver: (interaction: Interaction) => markRead(interaction, true) } : {}),
-        onDelivered: (interaction, result) => {
-          reportHandlerOutput(deps.onEvent, interaction, result);
-          replier.delivered(interaction, result);
-        },
+        onDelivered: (interaction, result) => reportHandlerOutput(deps.onEvent, interaction, result),
+        replies: replier,
       })
     : undefined;
 

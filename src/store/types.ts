@@ -425,8 +425,9 @@ export interface DispatchRepo {
    */
   releaseClaims(): Promise<number>;
   /**
-   * Extends the claims on `ids` that are still held (not yet marked delivered, failed or postponed) to `leaseUntil`:
-   * a live relay renews what it is delivering, so only a dead relay's claims expire.
+   * Extends the claims on `ids` that are still held (not yet marked delivered, failed or postponed; or delivered with
+   * replies still to send) to `leaseUntil`: a live relay renews what it is working on, so only a dead relay's claims
+   * expire.
    */
   renewClaims(ids: number[], leaseUntil: string): Promise<void>;
   /**
@@ -442,7 +443,22 @@ export interface DispatchRepo {
   postpone(id: number, until: string): Promise<void>;
   /** An event postponed before any attempt is due now (its media file settled). */
   makeDue(interactionId: string, now: string): Promise<void>;
-  markDelivered(id: number, result: { target: string; status: number | null; durationMs: number; at: string }): Promise<void>;
+  /**
+   * Records the delivery. With `replies` (what the user's code answered, still to send), they are kept with it, in the
+   * same statement, and the claim stays held until `replies.leaseUntil`: the replier renews it (renewClaims) and ends
+   * it with repliesSent; a relay killed in between leaves them for claimReplies.
+   */
+  markDelivered(
+    id: number,
+    result: { target: string; status: number | null; durationMs: number; at: string; replies?: { json: string; leaseUntil: string } },
+  ): Promise<void>;
+  /**
+   * Claims up to `limit` delivered events whose replies are still to send and that nobody holds (a killed relay's,
+   * once its claim ran out or was released), in one statement: until `leaseUntil` they are this caller's.
+   */
+  claimReplies(now: string, leaseUntil: string, limit: number): Promise<Array<{ id: number; interactionId: string; replies: string }>>;
+  /** The replies kept with a delivery (`json`, as markDelivered stored them) were all sent or refused: forgets them, ends the claim. */
+  repliesSent(id: number, json: string): Promise<void>;
   markFailed(
     id: number,
     result: { target: string; status: number | null; error: string; durationMs: number; nextAttemptAt: string },

@@ -3,6 +3,8 @@
  * auto-replies under the approval policy, and handing messages to the user's code (--forward-to, --exec), with
  * retries across a restart. The built CLI as a child process, a fresh LUMEN_HOME per test (see relay-home.ts).
  */
+import { createServer, request as httpRequest, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/async.js';
 import { withDb } from '../helpers/home.js';
@@ -319,5 +321,84 @@ describe('lumen relay start: handing messages to the user code', () => {
     expect(JSON.parse(received!.body)).toMatchObject({ wamid, text: 'are you there?', channel: 'whatsapp' });
     expect(lumenSignatureValid(received!.headers['lumen-signature'], received!.body, secret!)).toBe(true);
     expect(await eventsList()).toEqual([expect.objectContaining({ state: 'delivered', attempts: expect.any(Number) })]);
+  });
+});
+
+/**
+ * A Graph API in front of the sandbox that holds (never answers) the first message send whose body contains `hold`:
+ * the relay waits on Meta there, for as long as the test likes.
+ */
+async function holdingGraph(hold: string): Promise<{ url: string; held: Promise<void>; close(): Promise<void> }> {
+  let heldOne = false;
+  let onHeld!: () => void;
+  const held = new Promise<void>((resolve) => (onHeld = resolve));
+  const hanging = new Set<ServerResponse>();
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      if (!heldOne && req.method === 'POST' && /\/messages$/.test(req.url ?? '') && body.toString().includes(hold)) {
+        heldOne = true;
+        hanging.add(res);
+        onHeld();
+        return;
+      }
+      const upstream = httpRequest(`${sandbox.url}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      upstream.on('error', () => res.destroy());
+      upstream.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    held,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const res of hanging) res.destroy();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe('lumen relay start: replies across a kill', () => {
+  it('a relay killed while sending the first of two replies leaves the second to the next relay; the first is never sent twice', async () => {
+    // Given a relay whose handler answers with two messages, and a Graph API that holds the first send
+    const graph = await holdingGraph('first answer');
+    try {
+      const handler = `cat >/dev/null; echo '{"messages":[{"text":"first answer"},{"text":"second answer"}]}'`;
+      const relay = await startRelay({ ...env, LUMEN_GRAPH_URL: graph.url }, ['--exec', handler]);
+      await postSigned(
+        webhookUrl(relay.url),
+        textDelivery(sandbox.phoneNumberId, { wamid: newWamid('kill'), from: '15557000001', body: 'two answers please' }),
+        sandbox.appSecret,
+      );
+      // When it is killed while Meta has the first reply (the second is not in the outbox yet)
+      await graph.held;
+      await relay.kill();
+      expect(await eventsList()).toEqual([expect.objectContaining({ state: 'delivered', attempts: 1 })]);
+
+      // Then the next relay sends the second reply, once, without running the handler again; the first stays
+      // "outcome unknown" (it may have reached Meta) and is not sent again
+      const next = await startRelay(env, ['--exec', handler]);
+      const second = await next.waitForEvent((e) => e.event === 'reply' && e.ok === true);
+      expect(second).toMatchObject({ to: '15557000001', wamid: expect.stringMatching(/^wamid\./) });
+      const first = await next.waitForEvent((e) => e.event === 'reply' && e.ok === false);
+      expect(first.error).toMatch(/may or may not have reached Meta/);
+      expect(sandbox.sent('15557000001').map((s) => (s.body as any).text?.body)).toEqual(['second answer']);
+      expect((await next.stop()).exitCode).toBe(0);
+      expect(next.events.filter((e) => e.event === 'dispatch')).toEqual([]);
+      const outbox = withDb(home.dir, (db) => db.prepare("SELECT idempotency_key AS k, state FROM outbound_messages ORDER BY idempotency_key").all());
+      expect(outbox).toEqual([
+        { k: expect.stringMatching(/^reply:in_\d+:0$/), state: 'sending' },
+        { k: expect.stringMatching(/^reply:in_\d+:1$/), state: 'accepted' },
+      ]);
+    } finally {
+      await graph.close();
+    }
   });
 });

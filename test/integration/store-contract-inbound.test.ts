@@ -597,6 +597,64 @@ describe.each(storeBackends())('inbound store contract: $title', (backend) => {
       expect(await store.dispatch.claimDue(at(21), at(25), 10)).toHaveLength(2);
     });
 
+    it('keeps the replies with a delivery and its claim until they are sent; a dead holder\'s are taken over once', async () => {
+      const [outcome] = await store.inbox.ingest([job({ enqueueDispatch: true, messages: [message('w.1'), message('w.2')] })]);
+      const [e1, e2] = outcome!.events;
+      await store.dispatch.claimDue(T0, at(5), 10);
+      const replies = JSON.stringify([{ key: `reply:in_${e1}:0`, source: 'reply', reply: { text: 'hi' } }]);
+      // Delivered with replies to send: the claim stays (renewed by whoever sends them); without, it ends
+      await store.dispatch.markDelivered(e1!, { target: 'x', status: 200, durationMs: 1, at: at(1), replies: { json: replies, leaseUntil: at(10) } });
+      await store.dispatch.markDelivered(e2!, { target: 'x', status: 200, durationMs: 1, at: at(1) });
+      expect(await store.dispatch.find(e1!)).toMatchObject({ state: 'delivered', claimedUntil: at(10) });
+      expect(await store.dispatch.find(e2!)).toMatchObject({ state: 'delivered', claimedUntil: null });
+      expect(await store.dispatch.claimReplies(at(2), at(12), 10)).toEqual([]);
+      // A replay waits for them too
+      expect(await store.dispatch.claimOne(e1!, at(2), at(12))).toBe(false);
+      await store.dispatch.renewClaims([e1!, e2!], at(20));
+      expect(await store.dispatch.find(e1!)).toMatchObject({ claimedUntil: at(20) });
+      expect(await store.dispatch.find(e2!)).toMatchObject({ claimedUntil: null });
+      expect(await store.dispatch.claimReplies(at(15), at(25), 10)).toEqual([]);
+
+      // Its sender died: once the claim ran out, one caller takes them over
+      const taken = await store.dispatch.claimReplies(at(21), at(30), 10);
+      expect(taken).toEqual([{ id: e1, interactionId: `in_${e1}`, replies }]);
+      expect(await store.dispatch.claimReplies(at(22), at(32), 10)).toEqual([]);
+      // A relay starting up (the one dispatcher) frees them at once
+      expect(await store.dispatch.releaseClaims()).toBe(1);
+      expect(await store.dispatch.claimReplies(at(23), at(33), 10)).toHaveLength(1);
+
+      // Sent: forgotten, the claim ended; a stale "sent" for other replies changes nothing
+      await store.dispatch.repliesSent(e1!, '[]');
+      expect(await store.dispatch.find(e1!)).toMatchObject({ claimedUntil: at(33) });
+      await store.dispatch.repliesSent(e1!, replies);
+      expect(await store.dispatch.find(e1!)).toMatchObject({ state: 'delivered', claimedUntil: null });
+      expect(await store.dispatch.claimReplies(at(100), at(110), 10)).toEqual([]);
+      await store.dispatch.renewClaims([e1!], at(120));
+      expect(await store.dispatch.find(e1!)).toMatchObject({ claimedUntil: null });
+    });
+
+    it('gives two stores taking over left replies at the same moment each event once', async () => {
+      const second = await opened.another();
+      const wamids = Array.from({ length: 40 }, (_, i) => `w.${i}`);
+      const [outcome] = await store.inbox.ingest([job({ enqueueDispatch: true, messages: wamids.map((w) => message(w)) })]);
+      await store.dispatch.claimDue(T0, at(1), 100);
+      for (const id of outcome!.events) {
+        await store.dispatch.markDelivered(id, { target: 'x', status: 200, durationMs: 1, at: at(1), replies: { json: `["${id}"]`, leaseUntil: at(2) } });
+      }
+      const claims: number[][] = [[], []];
+      await Promise.all(
+        [store, second].map(async (s, i) => {
+          for (;;) {
+            const got = await s.dispatch.claimReplies(at(3), at(10), 3);
+            if (got.length === 0) return;
+            claims[i]!.push(...got.map((e) => e.id));
+          }
+        }),
+      );
+      const all = [...claims[0]!, ...claims[1]!].sort((a, b) => a - b);
+      expect(all).toEqual([...outcome!.events].sort((a, b) => a - b));
+    });
+
     it('postpones an event for its media file, and makes it due once the file settled (before any attempt only)', async () => {
       const [outcome] = await store.inbox.ingest([job({ enqueueDispatch: true, messages: [message('w.1')] })]);
       const [id] = outcome!.events;

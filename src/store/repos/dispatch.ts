@@ -43,11 +43,22 @@ export function createDispatchRepo(db: Database): DispatchRepo {
         ORDER BY next_attempt_at LIMIT @limit)
      RETURNING *`,
   );
+  // Replies still to send stay with the delivery, and so does its claim (whoever holds it); NULL, NULL when none.
   const delivered = db.prepare(
     `UPDATE dispatch_events SET state = 'delivered', attempts = attempts + 1, last_target = @target,
-       last_status = @status, last_error = NULL, last_duration_ms = @durationMs, delivered_at = @at, claimed_until = NULL
+       last_status = @status, last_error = NULL, last_duration_ms = @durationMs, delivered_at = @at,
+       replies = @replies, claimed_until = @leaseUntil
      WHERE interaction_seq = @id`,
   );
+  const claimReplies = db.prepare<{ now: string; until: string; limit: number }, { interaction_seq: number; replies: string }>(
+    `UPDATE dispatch_events SET claimed_until = @until, claimed_by = NULL
+     WHERE interaction_seq IN (
+       SELECT interaction_seq FROM dispatch_events
+        WHERE replies IS NOT NULL AND state = 'delivered' AND (claimed_until IS NULL OR claimed_until <= @now)
+        ORDER BY interaction_seq LIMIT @limit)
+     RETURNING interaction_seq, replies`,
+  );
+  const repliesSent = db.prepare('UPDATE dispatch_events SET replies = NULL, claimed_until = NULL WHERE interaction_seq = ? AND replies = ?');
   const failed = db.prepare(
     `UPDATE dispatch_events SET state = 'retrying', attempts = attempts + 1, last_target = @target,
        last_status = @status, last_error = @error, last_duration_ms = @durationMs, next_attempt_at = @nextAttemptAt,
@@ -57,7 +68,7 @@ export function createDispatchRepo(db: Database): DispatchRepo {
   const renew = db.prepare(
     `UPDATE dispatch_events SET claimed_until = ?
      WHERE interaction_seq IN (SELECT value FROM json_each(?)) AND claimed_until IS NOT NULL
-       AND state != 'delivered' AND state != 'dropped'`,
+       AND ((state != 'delivered' AND state != 'dropped') OR replies IS NOT NULL)`,
   );
   const byId = db.prepare<[number], EventRow>('SELECT * FROM dispatch_events WHERE interaction_seq = ?');
   const requeue = db.prepare(
@@ -105,8 +116,17 @@ export function createDispatchRepo(db: Database): DispatchRepo {
         .map(toEvent)
         .sort((a, b) => (a.nextAttemptAt < b.nextAttemptAt ? -1 : a.nextAttemptAt > b.nextAttemptAt ? 1 : a.id - b.id));
     },
-    async markDelivered(id, result) {
-      delivered.run({ id, ...result });
+    async markDelivered(id, { replies, ...result }) {
+      delivered.run({ id, ...result, replies: replies?.json ?? null, leaseUntil: replies?.leaseUntil ?? null });
+    },
+    async claimReplies(now, leaseUntil, limit) {
+      return claimReplies
+        .all({ now, until: leaseUntil, limit })
+        .sort((a, b) => a.interaction_seq - b.interaction_seq)
+        .map((row) => ({ id: row.interaction_seq, interactionId: interactionId(row.interaction_seq), replies: row.replies }));
+    },
+    async repliesSent(id, json) {
+      repliesSent.run(id, json);
     },
     async markFailed(id, result) {
       failed.run({ id, ...result });

@@ -1,4 +1,4 @@
-import { interactionSeq } from '../../repos/inbox.js';
+import { interactionId, interactionSeq } from '../../repos/inbox.js';
 import { toEvent, type EventRow } from '../../repos/dispatch.js';
 import type { DispatchEvent, DispatchRepo } from '../../types.js';
 import type { PgDatabase } from '../db.js';
@@ -31,7 +31,8 @@ export function createDispatchRepo(db: PgDatabase): DispatchRepo {
       if (ids.length === 0) return;
       await db.run(
         `UPDATE dispatch_events SET claimed_until = $1
-          WHERE interaction_seq = ANY($2::bigint[]) AND claimed_until IS NOT NULL AND state != 'delivered' AND state != 'dropped'`,
+          WHERE interaction_seq = ANY($2::bigint[]) AND claimed_until IS NOT NULL
+            AND ((state != 'delivered' AND state != 'dropped') OR replies IS NOT NULL)`,
         [leaseUntil, ids],
       );
     },
@@ -61,12 +62,32 @@ export function createDispatchRepo(db: PgDatabase): DispatchRepo {
       );
     },
     async markDelivered(id, result) {
+      // Replies still to send stay with the delivery, and so does its claim (whoever holds it); NULL, NULL when none.
       await db.run(
         `UPDATE dispatch_events SET state = 'delivered', attempts = attempts + 1, last_target = $2, last_status = $3,
-           last_error = NULL, last_duration_ms = $4, delivered_at = $5, claimed_until = NULL
+           last_error = NULL, last_duration_ms = $4, delivered_at = $5, replies = $6, claimed_until = $7
          WHERE interaction_seq = $1`,
-        [id, result.target, result.status, Math.round(result.durationMs), result.at],
+        [id, result.target, result.status, Math.round(result.durationMs), result.at, result.replies?.json ?? null, result.replies?.leaseUntil ?? null],
       );
+    },
+    async claimReplies(now, leaseUntil, limit) {
+      const rows = await db.all<{ interaction_seq: string | number; replies: string }>(
+        `UPDATE dispatch_events SET claimed_until = $2, claimed_by = NULL
+          WHERE interaction_seq IN (
+            SELECT interaction_seq FROM dispatch_events
+             WHERE replies IS NOT NULL AND state = 'delivered' AND (claimed_until IS NULL OR claimed_until <= $1)
+             ORDER BY interaction_seq LIMIT $3
+             FOR UPDATE SKIP LOCKED)
+          RETURNING interaction_seq, replies`,
+        [now, leaseUntil, limit],
+      );
+      return rows
+        .map((row) => Number(row.interaction_seq))
+        .map((seq, i) => ({ id: seq, interactionId: interactionId(seq), replies: rows[i]!.replies }))
+        .sort((a, b) => a.id - b.id);
+    },
+    async repliesSent(id, json) {
+      await db.run('UPDATE dispatch_events SET replies = NULL, claimed_until = NULL WHERE interaction_seq = $1 AND replies = $2', [id, json]);
     },
     async markFailed(id, result) {
       await db.run(
