@@ -1,5 +1,6 @@
 /** A long-running command's lifecycle: listen errors as one line, and a clean stop on a signal. */
 import { UserError } from '../errors.js';
+import type { SendStop } from '../services/messages/outbox.js';
 
 /** A clear message for the usual listen failures instead of a stack. */
 export function listenError(error: unknown, host: string, port: number): unknown {
@@ -51,14 +52,22 @@ export function waitForShutdownSignal(): ShutdownSignal {
 }
 
 /**
- * Runs a send to its end through Ctrl-C or SIGTERM (said with `warn`): Meta's answer is recorded before the process
- * stops, else a re-run could not tell whether it went out. A second signal stops at once.
+ * Runs a send through Ctrl-C or SIGTERM: before the message is claimed for sending (reading the secret store, an
+ * upload, a wait for a rate slot) the signal stops it, and nothing is sent; after, the send runs to its end and Meta's
+ * answer is recorded before the process stops, else a re-run could not tell whether it went out (said with `warn`).
+ * A second signal stops at once. `work` gets the stop to obey (a command that must finish ignores it).
  */
-export async function finishingSend<T>(warn: (line: string) => void, work: () => Promise<T>): Promise<T> {
+export async function finishingSend<T>(warn: (line: string) => void, work: (stop: SendStop) => Promise<T>): Promise<T> {
   const signal = waitForShutdownSignal();
-  void signal.then(() => warn("Stopping once this send is done: Meta's answer is recorded first, so nothing is sent twice. Again to stop at once."));
+  const controller = new AbortController();
+  let sending = false;
+  const stop: SendStop = { signal: controller.signal, sending: () => (sending = true) };
+  void signal.then(() => {
+    if (sending) warn("Stopping once this send is done: Meta's answer is recorded first, so nothing is sent twice. Again to stop at once.");
+    controller.abort();
+  });
   try {
-    return await work();
+    return await work(stop);
   } finally {
     signal.dispose();
   }

@@ -547,6 +547,11 @@ export interface OutboundRepo {
    * gets it back is the only one that may call Meta; undefined means someone else has it or it is decided.
    */
   claimForSending(id: string, now: string): Promise<OutboundMessage | undefined>;
+  /**
+   * queued → failed with `title` (a send stopped before anything reached Meta), only while it is queued: false when
+   * someone claimed it meanwhile.
+   */
+  abandonQueued(id: string, title: string, now: string): Promise<boolean>;
   /** pending_approval → queued, once: false when it was not pending (approved or rejected already). */
   approve(id: string, by: string, now: string): Promise<boolean>;
   reject(id: string, by: string, reason: string, now: string): Promise<boolean>;

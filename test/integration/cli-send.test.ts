@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
+import { eventually } from '../helpers/async.js';
 import { BIN } from '../helpers/cli.js';
 import {
   acceptedPerRecipient,
@@ -701,6 +702,32 @@ describe('idempotency', () => {
     expect(result.exitCode, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout)).toMatchObject({ outcome: 'sent', state: 'accepted' });
     expect(home.outbox()).toMatchObject([{ state: 'accepted' }]);
+    expect(acceptedSends(sandbox)).toHaveLength(1);
+  });
+
+  it.each(['SIGINT', 'SIGTERM'] as const)('%s while the send waits for its rate slot stops it at once: nothing sent, and a re-run sends it', async (signal) => {
+    // Given a number whose next send slot is ten minutes away (as behind a slow bulk run)
+    home.sql('INSERT OR REPLACE INTO send_slots (key, next_at_ms) VALUES (?, ?)', `integration:${home.integrationId}`, Date.now() + 600_000);
+    const args = ['send', '--to', TO, ...ORDER, '--idempotency-key', `k-wait-${signal}`, '--json'];
+    const child = execa('node', [BIN, ...args], { env: home.env, extendEnv: false, reject: false });
+    // When the signal comes while it waits (queued, not yet claimed)
+    await eventually(() => expect(home.outbox()).toMatchObject([{ state: 'queued' }]));
+    child.kill(signal);
+    const result = await child;
+
+    // Then it stops (exit 3, as a cancelled command), having sent nothing, and says so
+    expect(result.exitCode, result.stderr).toBe(3);
+    expect(JSON.parse(result.stdout).error).toMatchObject({ code: 'send_cancelled', message: expect.stringMatching(/^Stopped before sending: message msg_\w+ to \+15551234567 was not sent\.$/) });
+    expect(result.stderr).not.toContain('Stopping once this send is done');
+    expect(acceptedSends(sandbox)).toHaveLength(0);
+    expect(home.outbox()).toMatchObject([{ state: 'failed', attempts: 0 }]);
+
+    // And once the slot is free, the same command sends it, once
+    home.sql('DELETE FROM send_slots');
+    const again = await home.runJson(args.slice(0, -1));
+    expect(again.result.exitCode, again.result.stderr).toBe(0);
+    expect(again.json).toMatchObject({ outcome: 'sent', state: 'accepted' });
+    expect(home.outbox()).toMatchObject([{ state: 'accepted', attempts: 1 }]);
     expect(acceptedSends(sandbox)).toHaveLength(1);
   });
 

@@ -78,6 +78,18 @@ describe.each(storeBackends())('store contract, sending: $title', (backend) => {
       expect(await opened.store.outbound.findByWamid('wamid.1')).toMatchObject({ id: 'out_1', state: 'accepted', wamid: 'wamid.1' });
     });
 
+    it('gives up a queued message stopped before its send only while nobody claimed it', async () => {
+      await opened.store.outbound.insertOrFind(outbound('out_1'));
+      await opened.store.outbound.insertOrFind(outbound('out_2'));
+      expect(await opened.store.outbound.abandonQueued('out_1', 'Stopped before it was sent', 't1')).toBe(true);
+      expect(await opened.store.outbound.findById('out_1')).toMatchObject({ state: 'failed', errorTitle: 'Stopped before it was sent', attempts: 0 });
+      expect(await opened.store.outbound.claimForSending('out_1', 't2')).toMatchObject({ state: 'sending', attempts: 1 });
+      expect(await opened.store.outbound.abandonQueued('out_1', 'late', 't3')).toBe(false);
+      expect(await opened.store.outbound.findById('out_1')).toMatchObject({ state: 'sending' });
+      await opened.store.outbound.claimForSending('out_2', 't2');
+      expect(await opened.store.outbound.abandonQueued('out_2', 'late', 't3')).toBe(false);
+    });
+
     it('decides an approval once when two stores approve or reject at the same moment', async () => {
       await opened.store.outbound.insertOrFind(outbound('out_1', { state: 'pending_approval' }));
       await opened.store.outbound.insertOrFind(outbound('out_2', { state: 'pending_approval' }));

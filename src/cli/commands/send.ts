@@ -65,7 +65,7 @@ export async function run(ctx: Context, options: SendOptions): Promise<Outcome> 
   const { sendOne } = await import('../../services/messages/send.js');
   const label = upload ? `Uploading ${basename(upload.file.path)} and sending to ${options.to}` : `Sending to ${options.to}`;
   const { finishingSend } = await import('../serve.js');
-  const result = await finishingSend((line) => ctx.out.warn(line), () => ctx.out.step(
+  const result = await finishingSend((line) => ctx.out.warn(line), (stop) => ctx.out.step(
     label,
     () =>
       sendOne(outbox, {
@@ -77,6 +77,7 @@ export async function run(ctx: Context, options: SendOptions): Promise<Outcome> 
         force: options.force === true,
         idempotencyKey: options.idempotencyKey,
         rates,
+        stop,
       }),
     (r) =>
       r.outcome === 'pending_approval'

@@ -27,8 +27,10 @@ export const LONGEST_SEND_MS = longestRetriedCallMs(longestAttemptMs());
  * holds more than the rate, whatever the network's jitter. The rate kept is about rate / (1 s + the round trip).
  * Call slotAnswered with the token when the Graph call returns.
  */
-export async function takeSendSlot(deps: ServiceDeps, integration: Integration, rates: SendRates): Promise<SendSlotToken> {
-  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+export async function takeSendSlot(deps: ServiceDeps, integration: Integration, rates: SendRates, signal?: AbortSignal): Promise<SendSlotToken> {
+  const wait = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  // A stop (Ctrl-C) ends the wait (its timer too, so the process can exit): nothing was sent yet.
+  const sleep = (ms: number) => (signal ? abortableSleep(ms, signal) : wait(ms));
   const perIntegration = await numberSendRate(deps, integration, rates.perIntegration);
   const keys = [
     { key: `integration:${integration.id}`, intervalMs: 1000 / perIntegration, perSecond: perIntegration },
@@ -38,8 +40,45 @@ export async function takeSendSlot(deps: ServiceDeps, integration: Integration, 
     for (let again = false; ; again = true) {
       const slot = await deps.store.sendSlots.take(keys, { nowMs: deps.now().getTime(), longestSendMs: LONGEST_SEND_MS, again });
       if (slot.taken) return slot.token;
+      if (signal?.aborted) throw new StoppedBeforeSending();
       await sleep(slot.waitMs);
     }
+  });
+}
+
+/** Thrown where a send stops on a signal before it was claimed: nothing went to Meta. */
+class StoppedBeforeSending extends Error {}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new StoppedBeforeSending());
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new StoppedBeforeSending());
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * A stop a send obeys until it is claimed (then it finishes, so Meta's answer is recorded): `signal` aborts it, and
+ * `sending` is told the moment it is past that point.
+ */
+export interface SendStop {
+  signal: AbortSignal;
+  sending(): void;
+}
+
+/** The one-line answer to a send stopped before it went to Meta (exit 3, as a cancelled command). */
+export function stoppedBeforeSending(message?: OutboundMessage): UserError {
+  return new UserError(`Stopped before sending: ${message ? `message ${message.id} to ${who(message)}` : 'the message'} was not sent.`, {
+    code: 'send_cancelled',
+    kind: 'cancelled',
+    hint: message?.idempotencyKey ? 'Run the same command again to send it.' : undefined,
   });
 }
 
@@ -199,18 +238,35 @@ export async function deliverOutbound(
   message: OutboundMessage,
   integration: Integration,
   rates: SendRates,
+  stop?: SendStop,
 ): Promise<Delivered> {
   // The client first: creating it (reading the token) must not happen between a slot and its send.
   const graph = await deps.graphFor(integration);
-  const slot = await takeSendSlot(deps, integration, rates);
+  let slot: SendSlotToken;
+  try {
+    if (stop?.signal.aborted) throw new StoppedBeforeSending();
+    slot = await takeSendSlot(deps, integration, rates, stop?.signal);
+  } catch (error) {
+    if (error instanceof StoppedBeforeSending) throw await stopped(deps, message);
+    throw error;
+  }
   // Answered once: when the Graph call returns (whatever it returned), or, when the claim is lost, without a call.
   let answer: Promise<void> | undefined;
   const answered = () => (answer ??= slotAnswered(deps, slot));
   try {
+    if (stop?.signal.aborted) throw await stopped(deps, message);
+    // From here on the send finishes whatever signal comes: told synchronously, before the claim.
+    stop?.sending();
     return await claimAndSend(deps, message, integration, graph, answered);
   } finally {
     await answered();
   }
+}
+
+/** Records a queued message stopped before it was sent as failed (a re-run with its key sends it), and says so. */
+async function stopped(deps: ServiceDeps, message: OutboundMessage): Promise<UserError> {
+  await deps.store.outbound.abandonQueued(message.id, 'Stopped before it was sent (Ctrl-C or SIGTERM); nothing reached Meta.', deps.now().toISOString());
+  return stoppedBeforeSending(message);
 }
 
 async function claimAndSend(

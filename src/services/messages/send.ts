@@ -5,7 +5,7 @@ import type { ServiceDeps } from '../deps.js';
 import { composeMessage, type ComposedMessage, type MessageInput } from './compose.js';
 import { pendingUploadId, uploadFile, type MediaArgument } from './media.js';
 import type { MediaType } from './message-types.js';
-import { deliverOutbound, submitOutbound, type SendRates } from './outbox.js';
+import { deliverOutbound, stoppedBeforeSending, submitOutbound, type SendRates, type SendStop } from './outbox.js';
 
 export interface SendOneInput {
   workspace: Workspace;
@@ -19,6 +19,8 @@ export interface SendOneInput {
   rates: SendRates;
   source?: OutboundMessage['source'];
   inReplyTo?: string | null;
+  /** Ctrl-C: obeyed until the message is claimed for sending (nothing sent), not after (Meta's answer is recorded). */
+  stop?: SendStop | undefined;
 }
 
 export type SendOneResult =
@@ -77,6 +79,7 @@ export async function sendComposed(
   // The token first: a secret store that cannot be read fails the send before anything is queued (a queued row
   // nobody sends would stay in `messages list` for good).
   await deps.graphFor(input.integration);
+  if (input.stop?.signal.aborted) throw stoppedBeforeSending();
   const submitted = await submitOutbound(deps, {
     workspace: input.workspace,
     integration: input.integration,
@@ -93,7 +96,7 @@ export async function sendComposed(
   });
   if (submitted.kind === 'already_sent') return { outcome: 'already_sent', message: submitted.message };
   if (submitted.kind === 'pending_approval') return { outcome: 'pending_approval', message: submitted.message };
-  const sent = await deliverOutbound(deps, submitted.message, input.integration, input.rates);
+  const sent = await deliverOutbound(deps, submitted.message, input.integration, input.rates, input.stop);
   return { outcome: sent.alreadySent ? 'already_sent' : 'sent', message: sent.message };
 }
 

@@ -243,6 +243,16 @@ export function createOutboundRepo(db: Database): OutboundRepo {
     async markFailed(id, error, now) {
       failed.run({ id, now, ...error });
     },
+    async abandonQueued(id, title, now) {
+      return (
+        db
+          .prepare(
+            `UPDATE outbound_messages SET state = 'failed', error_code = NULL, error_title = ?, error_details = NULL, fbtrace_id = NULL,
+               updated_at = ? WHERE id = ? AND state = 'queued'`,
+          )
+          .run(title, now, id).changes === 1
+      );
+    },
     async findById(id) {
       const row = byId.get(id);
       return row ? toOutbound(row) : undefined;

@@ -11,7 +11,8 @@ export async function run(ctx: Context, _options: Options<typeof approve>, id: s
   const workspace = await ctx.workspace();
   const by = currentUser(ctx.env);
   const { finishingSend } = await import('../../serve.js');
-  const sent = await finishingSend((line) => ctx.out.warn(line), () => ctx.out.step(
+  // The approval is the decision: once it is asked for, the send runs to its end through a Ctrl-C.
+  const sent = await finishingSend((line) => ctx.out.warn(line), (stop) => (stop.sending(), ctx.out.step(
     `Approving and sending ${id}`,
     () =>
       approveMessage(
@@ -22,6 +23,6 @@ export async function run(ctx: Context, _options: Options<typeof approve>, id: s
         { perIntegration: DEFAULT_SEND_RATE, perWorkspace: DEFAULT_WORKSPACE_SEND_RATE },
       ),
     (m) => `Approved by ${by} and sent to ${m.recipientKind === 'user_id' ? m.recipient : `+${m.recipient}`}`,
-  ));
+  )));
   ctx.out.result(outboundSummary(sent), () => `Message ${sent.id} accepted by Meta (${sent.wamid}).`);
 }

@@ -159,6 +159,14 @@ export function createOutboundRepo(db: PgDatabase): OutboundRepo {
         [error.code, error.title, error.details, error.fbtraceId, now, id],
       );
     },
+    async abandonQueued(id, title, now) {
+      const changed = await db.run(
+        `UPDATE outbound_messages SET state = 'failed', error_code = NULL, error_title = $1, error_details = NULL, fbtrace_id = NULL,
+           updated_at = $2 WHERE id = $3 AND state = 'queued'`,
+        [title, now, id],
+      );
+      return changed === 1;
+    },
     async findById(id) {
       return one('SELECT * FROM outbound_messages WHERE id = $1', [id]);
     },
