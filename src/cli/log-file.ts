@@ -22,7 +22,7 @@ export function openLogFile(path: string, options: { maxBytes?: number; keep?: n
   // A missing folder is created, owner-only like the file: the log holds what customers wrote.
   let fd: number;
   try {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    makeFolders(dirname(path));
     fd = openSync(path, 'a', 0o600);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
@@ -65,4 +65,20 @@ export function openLogFile(path: string, options: { maxBytes?: number; keep?: n
     stream,
     close: () => closeSync(fd),
   };
+}
+
+/**
+ * Creates `dir` and its missing parents, owner-only, one at a time: Node's `recursive` mkdir never returns under a
+ * file system that refuses new folders without saying ENOENT the way it expects (`/proc/nope` spins for ever).
+ */
+function makeFolders(dir: string): void {
+  if (existsSync(dir)) return;
+  const parent = dirname(dir);
+  if (parent !== dir) makeFolders(parent);
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (error) {
+    // (another process made it meanwhile)
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || !existsSync(dir)) throw error;
+  }
 }

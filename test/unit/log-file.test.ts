@@ -16,6 +16,17 @@ describe('relay start --log-file', () => {
     expect(() => openLogFile(home.dir)).toThrow(/: cannot write it \(it is a folder, not a file\)\.$/);
   });
 
+  it.skipIf(!existsSync('/proc/self'))('a folder under /proc is refused at once (recursive mkdir would spin there for ever)', () => {
+    expect(() => openLogFile('/proc/nope/deeper/relay.log')).toThrow(/^--log-file \/proc\/nope\/deeper\/relay\.log: cannot write it \(.+\)\.$/);
+  });
+
+  it('creates missing folders, owner-only', () => {
+    const log = openLogFile(home.path('logs', 'relay', 'relay.log'));
+    log.close();
+    expect(statSync(home.path('logs', 'relay')).mode & 0o777).toBe(0o700);
+    expect(statSync(home.path('logs')).mode & 0o777).toBe(0o700);
+  });
+
   it('appends whole lines, renames the file at its size limit and keeps only the newest files', () => {
     const path = home.path('logs', 'relay.log');
     const log = openLogFile(path, { maxBytes: 1000, keep: 3, stamp: () => '2026-12-01T00:00:00.000Z' });
