@@ -203,6 +203,11 @@ export interface DispatcherDeps {
   beforeDeliver?: (interaction: Interaction) => void;
 }
 
+/** The replies of a plan as markDelivered keeps them with the record; undefined when there are none. */
+export function keptJson(plan: ReplyPlan | undefined): string | undefined {
+  return plan && plan.replies.length > 0 ? JSON.stringify(plan.replies) : undefined;
+}
+
 /** How long a message waits for its media file before it is handed on without it (with `media.state`). */
 export const MEDIA_WAIT_MS = 30_000;
 
@@ -335,7 +340,7 @@ export class Dispatcher extends LoopedWorker {
     if (result.ok) {
       // The replies go into the record, in the same statement: a relay killed after it leaves them to the next.
       const plan = this.deps.replies?.plan(interaction, result);
-      const json = plan && plan.replies.length > 0 ? JSON.stringify(plan.replies) : undefined;
+      const json = keptJson(plan);
       const leaseMs = this.deps.leaseMs ?? DISPATCH_LEASE_MS;
       const delivered = { target: this.deps.target.description, status: result.status, durationMs, at: now().toISOString() };
       // What follows a recorded delivery (its replies) waits with the record when the database refuses it.

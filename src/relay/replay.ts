@@ -1,7 +1,7 @@
 import { UsageError, UserError } from '../errors.js';
 import type { ServiceDeps } from '../services/deps.js';
 import type { DispatchEvent, Workspace } from '../store/types.js';
-import { DISPATCH_LEASE_MS, execTarget, forwardTarget, keepClaims, mediaView } from './dispatch.js';
+import { DISPATCH_LEASE_MS, execTarget, forwardTarget, keepClaims, keptJson, mediaView } from './dispatch.js';
 import type { RelayEvent } from './events.js';
 import { Replier, repliesIn } from './replies.js';
 import { relaySigningSecret } from './server.js';
@@ -87,7 +87,7 @@ export async function replayEvent(
     // As the relay does: the replies are kept with the record until they are sent (a running relay sends what a
     // replay killed meanwhile left, once the claim runs out).
     const plan = replier.plan(interaction, result);
-    const json = plan.replies.length > 0 ? JSON.stringify(plan.replies) : undefined;
+    const json = keptJson(plan);
     const leaseUntil = new Date(deps.now().getTime() + DISPATCH_LEASE_MS).toISOString();
     await store.dispatch.markDelivered(request.id, {
       target: target.description,

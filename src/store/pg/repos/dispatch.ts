@@ -82,8 +82,7 @@ export function createDispatchRepo(db: PgDatabase): DispatchRepo {
         [now, leaseUntil, limit],
       );
       return rows
-        .map((row) => Number(row.interaction_seq))
-        .map((seq, i) => ({ id: seq, interactionId: interactionId(seq), replies: rows[i]!.replies }))
+        .map((row) => ({ id: Number(row.interaction_seq), interactionId: interactionId(Number(row.interaction_seq)), replies: row.replies }))
         .sort((a, b) => a.id - b.id);
     },
     async repliesSent(id, json) {
