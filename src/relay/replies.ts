@@ -111,13 +111,14 @@ export class Replier {
 
   /**
    * Sends the planned replies in order, each once the one before it has Meta's answer; with `kept`, holds that
-   * event's claim meanwhile, and forgets the kept plan when the last is done.
+   * event's claim meanwhile, and forgets the kept plan when the last is done. `tried`: the keys not to send again.
    */
-  send(interaction: Interaction, plan: ReplyPlan, kept?: KeptReplies): Promise<void> {
+  send(interaction: Interaction, plan: ReplyPlan, kept?: KeptReplies, tried?: ReadonlySet<string>): Promise<void> {
     if (plan.brokenAnswer) this.deps.onEvent({ event: 'reply', interactionId: interaction.id, to: interaction.from, ok: false, error: plan.brokenAnswer });
     if (kept) this.hold(kept.eventId);
     let previous: Promise<void> = Promise.resolve();
     plan.replies.forEach((planned, i) => {
+      if (tried?.has(planned.key)) return;
       previous = this.sendOne(interaction, planned, () => replyMessage(interaction, planned, i), previous);
     });
     if (!kept) return previous;
@@ -147,7 +148,14 @@ export class Replier {
     } catch {
       // (written from plan(): always JSON; nothing to send otherwise)
     }
-    await this.send(interaction, { replies }, kept);
+    // A reply Meta refused (or that failed for good) was tried: the plan tries each reply once, so it is not sent
+    // again; the queued one a kill stranded, and those never tried, are sent now.
+    const tried = new Set<string>();
+    for (const planned of replies) {
+      const earlier = await this.deps.store.outbound.findByIdempotencyKey(interaction.integrationId, planned.key);
+      if (earlier?.state === 'failed') tried.add(planned.key);
+    }
+    await this.send(interaction, { replies }, kept, tried);
   }
 
   private hold(eventId: number): void {

@@ -401,4 +401,37 @@ describe('lumen relay start: replies across a kill', () => {
       await graph.close();
     }
   });
+
+  it('a reply Meta refused before the kill is not sent again by the next relay: each reply of an answer is tried once', async () => {
+    // Given a handler that answers with three messages; Meta refuses the first, and the second is held when the relay
+    // is killed
+    const graph = await holdingGraph('second answer');
+    try {
+      const from = '15557000002';
+      sandbox.addFault({ to: from, code: 131026, times: 1 });
+      const handler = `cat >/dev/null; echo '{"messages":[{"text":"first answer"},{"text":"second answer"},{"text":"third answer"}]}'`;
+      const relay = await startRelay({ ...env, LUMEN_GRAPH_URL: graph.url }, ['--exec', handler]);
+      await postSigned(webhookUrl(relay.url), textDelivery(sandbox.phoneNumberId, { wamid: newWamid('refused'), from, body: 'three answers please' }), sandbox.appSecret);
+      const refused = await relay.waitForEvent((e) => e.event === 'reply' && e.ok === false);
+      expect(refused.error).toMatch(/131026|undeliverable/i);
+      await graph.held;
+      await relay.kill();
+
+      // When the next relay takes up what is left
+      const next = await startRelay(env, ['--exec', handler]);
+      await next.waitForEvent((e) => e.event === 'reply' && e.ok === true);
+
+      // Then only the third answer is sent: the refused first one is not tried again (the sandbox would take it now)
+      expect((await next.stop()).exitCode).toBe(0);
+      expect(sandbox.sent(from).filter((s) => s.outcome.result === 'accepted').map((s) => (s.body as any).text?.body)).toEqual(['third answer']);
+      const outbox = withDb(home.dir, (db) => db.prepare("SELECT idempotency_key AS k, state FROM outbound_messages ORDER BY idempotency_key").all());
+      expect(outbox).toEqual([
+        { k: expect.stringMatching(/:0$/), state: 'failed' },
+        { k: expect.stringMatching(/:1$/), state: 'sending' },
+        { k: expect.stringMatching(/:2$/), state: 'accepted' },
+      ]);
+    } finally {
+      await graph.close();
+    }
+  });
 });
