@@ -247,7 +247,7 @@ async function integrationChecks(deps: ServiceDeps, integration: Integration, in
   let readBack: Awaited<ReturnType<typeof readWebhookState>> | undefined;
   let readError: unknown;
   try {
-    readBack = await readWebhookState(deps, integration, publicUrl);
+    readBack = await readWebhookState(deps, integration, publicUrl, inputs.relay?.publicUrl ? 'running_relay' : 'registered');
   } catch (error) {
     readError = error;
   }
@@ -273,7 +273,7 @@ async function integrationChecks(deps: ServiceDeps, integration: Integration, in
         readBack.expectedUrl === null
           ? fail('callback', "Meta's Callback URL", `${readBack.callbackUrl ?? 'none set'}; lumen knows no public URL to compare it with`, restart)
           : readBack.pointsHere
-            ? ok('callback', "Meta's Callback URL", `${readBack.callbackUrl} (this relay)`)
+            ? ok('callback', "Meta's Callback URL", `${readBack.callbackUrl} (${readBack.expectedFrom === 'running_relay' ? 'this relay' : "lumen's registered URL"})`)
             : fail(
                 'callback',
                 "Meta's Callback URL",

@@ -50,6 +50,11 @@ describe('lumen relay start with a public URL', () => {
     expect(status.exitCode).toBe(0);
     expect(status.stdout).toContain(`Meta sends to  ${publicUrl}/webhooks/whatsapp/${id} (the number's override) ✓ this relay`);
     expect(await relay.stop()).toEqual({ exitCode: 0, signal: undefined });
+    // With no relay running here (as on another host of a shared database), it is the URL the relay registered
+    const after = await lumen(['whatsapp', 'status', '--json'], { env: home.env });
+    expect(JSON.parse(after.stdout).integrations[0].webhook.meta).toMatchObject({ pointsHere: true, expectedFrom: 'registered' });
+    const doctor = await lumen(['doctor'], { env: home.env });
+    expect(doctor.stdout).toContain(`${publicUrl}/webhooks/whatsapp/${id} (lumen's registered URL)`);
   });
 
   it('refuses a public URL that is http on a public host, and a --callback-scope that is not phone or waba', async () => {
@@ -72,7 +77,7 @@ describe('whatsapp status and doctor', () => {
     const status = await lumen(['whatsapp', 'status'], { env: home.env });
     expect(status.exitCode).toBe(0);
     expect(status.stdout).toContain("Meta sends to  http://127.0.0.1:9/somebody-else (the app's Callback URL)");
-    expect(status.stdout).toContain('not this relay: deliveries go somewhere else');
+    expect(status.stdout).toContain("not lumen's registered URL: deliveries go somewhere else");
 
     const human = await lumen(['doctor'], { env: home.env });
     expect(human.exitCode).toBe(1);

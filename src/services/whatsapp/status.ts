@@ -101,7 +101,7 @@ export async function whatsappStatus(
     let meta: WebhookReadBack | null = null;
     let readBackError: { code: string; message: string } | null = null;
     try {
-      meta = await readWebhookState(deps, integration, publicUrl);
+      meta = await readWebhookState(deps, integration, publicUrl, options.relayPublicUrl ? 'running_relay' : 'registered');
     } catch (error) {
       readBackError = describeFailure(error);
     }

@@ -95,6 +95,11 @@ export interface WebhookReadBack {
   expectedUrl: string | null;
   /** true: Meta delivers to lumen's URL; false: somewhere else (or nowhere); null: no public URL to compare with. */
   pointsHere: boolean | null;
+  /**
+   * Whose URL `expectedUrl` is: `running_relay` (a relay running on this machine), `registered` (the public URL a
+   * relay registered last, maybe on another host of a shared database), null when none is known.
+   */
+  expectedFrom: 'running_relay' | 'registered' | null;
   /** This app (the token's) is subscribed to the WABA; null when the token's app could not be told. */
   appSubscribed: boolean | null;
   appId: string | null;
@@ -107,6 +112,7 @@ export async function readWebhookState(
   deps: ServiceDeps,
   integration: Integration,
   publicUrl: string | null,
+  from: 'running_relay' | 'registered' = 'registered',
 ): Promise<WebhookReadBack> {
   const graph = await deps.graphFor(integration);
   const { accessToken } = await readIntegrationSecrets(deps, integration);
@@ -125,6 +131,7 @@ export async function readWebhookState(
     configuration,
     expectedUrl,
     pointsHere: expectedUrl === null ? null : callbackUrl === expectedUrl,
+    expectedFrom: expectedUrl === null ? null : from,
     appSubscribed: appId === null ? null : subscribedAppIds.includes(appId),
     appId,
     subscribedAppIds,

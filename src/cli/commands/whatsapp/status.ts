@@ -47,10 +47,12 @@ function metaLines(ctx: Context, i: IntegrationStatus): string[] {
         : '';
   if (meta.callbackUrl === null) return [`  Meta sends to  ${s.red('nowhere: no Callback URL is set')} (start the relay with --public-url, or a tunnel)`];
   const line = `  Meta sends to  ${meta.callbackUrl} (${level})`;
+  // A relay running here is "this relay"; else the URL a relay registered last (maybe on another host of a shared database).
+  const relay = meta.expectedFrom === 'running_relay' ? 'this relay' : "lumen's registered URL";
   if (meta.pointsHere === false) {
-    return [line, `                 ${s.red(`not this relay: deliveries go somewhere else (lumen expects ${meta.expectedUrl})`)}`];
+    return [line, `                 ${s.red(`not ${relay}: deliveries go somewhere else (lumen expects ${meta.expectedUrl})`)}`];
   }
-  return [meta.pointsHere ? `${line} ${s.green('✓ this relay')}` : line];
+  return [meta.pointsHere ? `${line} ${s.green(`✓ ${relay}`)}` : line];
 }
 
 function render(ctx: Context, i: IntegrationStatus): string[] {
