@@ -395,6 +395,25 @@ describe('the local API', () => {
     const badIntegration = await call('/v1/messages', { method: 'POST', body: JSON.stringify({ to: CUSTOMER, text: 'x', integration: {} }) });
     expect(badIntegration.status).toBe(400);
     expect((await badIntegration.json()).error.message).toMatch(/^"integration" must be a string/);
+    // Later checks name the JSON fields the caller wrote too, never `lumen send`'s flags
+    const refusals = [
+      { to: CUSTOMER, image: 'https://x.test/a.png', caption: 'c'.repeat(1025) },
+      { to: CUSTOMER, react: 'ab', toMessage: 'wamid.Q' },
+      { to: CUSTOMER, type: 'sticker', sticker: { id: '123456' }, recipient: '15550001111' },
+      { to: CUSTOMER, text: 'Pick', buttons: [{ id: 'a', title: 'A' }], footer: 'f'.repeat(61) },
+      { to: '15550001111', text: 'never wrote' },
+    ];
+    const answers = [];
+    for (const body of refusals) answers.push((await (await call('/v1/messages', { method: 'POST', body: JSON.stringify(body) })).json()).error);
+    expect(answers.map((a) => a.message)).toEqual([
+      expect.stringMatching(/^"caption" is 1025 characters/),
+      expect.stringMatching(/^"react" takes one emoji/),
+      'The message must not name the recipient: lumen adds it from "to".',
+      expect.stringMatching(/^"footer" is 61 characters/),
+      expect.stringMatching(/has never written to this number/),
+    ]);
+    expect(answers[4].hint).toBe('Send an approved template ("template": {"name", "language", "params"}).');
+    expect(JSON.stringify(answers)).not.toMatch(/--/);
     expect(sandbox.sent()).toHaveLength(0); // refused before Meta
     // Through a tunnel or a proxy: never
     expect((await call('/v1/messages', { method: 'POST', body: '{}', headers: { 'x-forwarded-for': '203.0.113.9' } })).status).toBe(403);

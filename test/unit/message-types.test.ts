@@ -103,7 +103,7 @@ describe("the user's code answers", () => {
   });
 
   it('in the short form or as a Cloud API object', () => {
-    expect(messageFromObject({ text: 'hi' })).toEqual({ kind: 'text', text: 'hi', previewUrl: false, replyTo: undefined });
+    expect(messageFromObject({ text: 'hi' })).toEqual({ kind: 'text', text: 'hi', previewUrl: false, replyTo: undefined, spelledAs: 'fields' });
     expect(messageFromObject({ text: 'Pick', buttons: [{ id: 'y', title: 'Yes' }] })).toMatchObject({ kind: 'free_form', input: { kind: 'buttons', body: 'Pick' } });
     expect(messageFromObject({ image: 'https://x.test/a.png', caption: 'c' })).toMatchObject({ input: { kind: 'media', type: 'image', source: { link: 'https://x.test/a.png' } } });
     expect(messageFromObject({ type: 'sticker', sticker: { id: '1' } })).toMatchObject({ input: { kind: 'raw' } });

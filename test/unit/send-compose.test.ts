@@ -4,6 +4,7 @@ import type { GraphTemplate } from '../../src/graph/types.js';
 import { seedTemplates } from '../../src/sandbox/index.js';
 import { decodeCsv, parseCsv } from '../../src/services/messages/csv.js';
 import { normalizeRecipient } from '../../src/services/messages/recipient.js';
+import { FIELD_SPELLING } from '../../src/services/messages/message-types.js';
 import { buildTemplateComponents, parseBodyValues, type TemplateValues } from '../../src/services/messages/template-body.js';
 import { parameterFormat, requiredParameters } from '../../src/services/templates/parameters.js';
 import type { TemplateRecord } from '../../src/store/types.js';
@@ -191,6 +192,15 @@ describe('buildTemplateComponents', () => {
     expect(error.hint).toContain('lumen templates show order_update --lang en_US');
   });
 
+  it('names the short form\'s JSON fields, not the flags, for a message written as JSON (the local API, replies)', () => {
+    expect(userErrorOf(() => buildTemplateComponents(orderUpdate, { ...full, buttons: {} }, FIELD_SPELLING)).message).toMatch(
+      /button 0 needs a value \(template\.buttons: \{"0": "VALUE"\}\)/,
+    );
+    expect(userErrorOf(() => buildTemplateComponents(orderUpdate, { ...full, header: undefined }, FIELD_SPELLING)).message).toMatch(
+      /the header needs a value \(template\.header\)/,
+    );
+  });
+
   it.each<[string, TemplateValues, RegExp]>([
     ['an unknown name', { body: { first_name: 'Ana', shop: 'Lumen', city: 'Porto' } }, /unknown parameter city\./],
     ['a missing name', { body: { first_name: 'Ana' } }, /missing shop\./],
@@ -319,7 +329,7 @@ describe('parseCsv', () => {
 describe('named --param values', () => {
   it('refuses a name given twice (the last one would win silently)', () => {
     const error = userErrorOf(() => parseBodyValues(['shop=x', 'first_name=Ana', 'shop=y'], 'NAMED'));
-    expect(error).toMatchObject({ message: '--param shop is given twice.', code: 'template_parameters', kind: 'usage' });
+    expect(error).toMatchObject({ message: 'Parameter shop is given twice (--param).', code: 'template_parameters', kind: 'usage' });
     expect(parseBodyValues(['shop=x', 'first_name=a=b'], 'NAMED')).toEqual({ shop: 'x', first_name: 'a=b' });
   });
 });

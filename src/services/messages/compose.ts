@@ -1,7 +1,7 @@
 import { UsageError, UserError } from '../../errors.js';
 import { textMessageBody } from '../../graph/messages.js';
 import type { Integration, Store, TemplateRecord } from '../../store/types.js';
-import { freeFormBody, isUserId, type FreeFormInput, type Recipient } from './message-types.js';
+import { FIELD_SPELLING, FLAG_SPELLING, freeFormBody, isUserId, type FreeFormInput, type Recipient, type Spelling } from './message-types.js';
 import { normalizeRecipient } from './recipient.js';
 import { buildTemplateComponents, parseBodyValues, templateMessageBody, type TemplateValues } from './template-body.js';
 
@@ -14,14 +14,19 @@ export function windowClosesAt(lastInboundAt: string): Date {
   return new Date(new Date(lastInboundAt).getTime() + WINDOW_MS);
 }
 
-export interface TextInput {
+/** A message written as the short form's JSON (the local API, your code's replies): errors name its fields, not send's flags. */
+interface Spelled {
+  spelledAs?: 'fields' | undefined;
+}
+
+export interface TextInput extends Spelled {
   kind: 'text';
   text: string;
   previewUrl?: boolean;
   replyTo?: string | undefined;
 }
 
-export interface TemplateInput {
+export interface TemplateInput extends Spelled {
   kind: 'template';
   name: string;
   language?: string | undefined;
@@ -35,7 +40,7 @@ export interface TemplateInput {
 }
 
 /** Any other message type (media, interactive, location, contacts, reaction, a raw Cloud API object). */
-export interface FreeFormMessage {
+export interface FreeFormMessage extends Spelled {
   kind: 'free_form';
   input: FreeFormInput;
   replyTo?: string | undefined;
@@ -80,7 +85,13 @@ export async function windowState(store: Store, integrationId: string, to: strin
 }
 
 /** A synced template by name, in the given language (or its only one), whatever its status. */
-export async function findTemplate(store: Store, integration: Integration, name: string, language?: string): Promise<TemplateRecord> {
+export async function findTemplate(
+  store: Store,
+  integration: Integration,
+  name: string,
+  language?: string,
+  spelling: Spelling = FLAG_SPELLING,
+): Promise<TemplateRecord> {
   const all = await store.templates.findByName(integration.id, name);
   if (all.length === 0) {
     throw new UserError(`No template named "${name}" in the local sync.`, {
@@ -98,7 +109,7 @@ export async function findTemplate(store: Store, integration: Integration, name:
       });
     }
   } else if (all.length > 1) {
-    throw new UsageError(`Template "${name}" exists in several languages; choose one with --lang.`, `Languages: ${all.map((t) => t.language).join(', ')}.`);
+    throw new UsageError(`Template "${name}" exists in several languages; choose one with ${spelling.lang}.`, `Languages: ${all.map((t) => t.language).join(', ')}.`);
   } else {
     template = all[0]!;
   }
@@ -123,8 +134,14 @@ function notApprovedHint(status: string): string {
 }
 
 /** The approved template to send: by name, in the given language (or its only one). */
-export async function findSendableTemplate(store: Store, integration: Integration, name: string, language?: string): Promise<TemplateRecord> {
-  const template = await findTemplate(store, integration, name, language);
+export async function findSendableTemplate(
+  store: Store,
+  integration: Integration,
+  name: string,
+  language?: string,
+  spelling: Spelling = FLAG_SPELLING,
+): Promise<TemplateRecord> {
+  const template = await findTemplate(store, integration, name, language, spelling);
   if (template.status !== 'APPROVED') {
     const reason = template.statusReason ? ` (Meta's reason: ${template.statusReason})` : '';
     throw new UserError(`Template "${name}" (${template.language}) is ${template.status}, not APPROVED${reason}: Meta would refuse it.`, {
@@ -166,6 +183,7 @@ export async function composeMessage(
   const recipient = parseRecipient(input.to);
   const to = recipient.id;
   const { message } = input;
+  const spelling = message.spelledAs === 'fields' ? FIELD_SPELLING : FLAG_SPELLING;
   // Checked here, before anything is uploaded or held: Meta would refuse any other id only when it is sent.
   if (message.replyTo !== undefined && !/^wamid\.[A-Za-z0-9+/=_-]+$/.test(message.replyTo)) {
     throw new UsageError(`The message to reply to must be named by its wamid (wamid.…); got "${message.replyTo.slice(0, 80)}".`);
@@ -180,7 +198,7 @@ export async function composeMessage(
       const body = textMessageBody(to, message.text, { replyTo: message.replyTo ?? null, previewUrl: message.previewUrl ?? false });
       built = { type: 'text', body: readdressed(body, recipient) };
     } else {
-      built = freeFormBody(recipient, message.input, message.replyTo);
+      built = freeFormBody(recipient, message.input, message.replyTo, spelling);
     }
     if (!input.force) {
       const window = await windowState(store, integration.id, to, input.now);
@@ -193,22 +211,22 @@ export async function composeMessage(
             : `${who} has never written to this number: ${what} not allowed.`,
           {
             code: 'window_closed',
-            hint: 'Send an approved template (--template NAME), or --force to try anyway (Meta answers 131047).',
+            hint: `Send an approved template (${spelling.template})${spelling.force ? `, or ${spelling.force} to try anyway (Meta answers 131047)` : ''}.`,
           },
         );
       }
     }
     return { to, recipientKind: recipient.kind, kind: built.type, body: built.body, templateName: null, templateLanguage: null };
   }
-  const template = await findSendableTemplate(store, integration, message.name, message.language);
+  const template = await findSendableTemplate(store, integration, message.name, message.language, spelling);
   await assertMarketingAllowed(store, integration, template, to);
   const values: TemplateValues = {
-    body: parseBodyValues(message.params, template.parameterFormat, template.requiredParameters.filter((p) => p.component === 'body').map((p) => p.name)),
+    body: parseBodyValues(message.params, template.parameterFormat, template.requiredParameters.filter((p) => p.component === 'body').map((p) => p.name), spelling),
     header: message.header,
     headerFilename: message.headerFilename,
     buttons: message.buttons,
   };
-  const components = buildTemplateComponents(template, values);
+  const components = buildTemplateComponents(template, values, spelling);
   const context = message.replyTo ? { context: { message_id: message.replyTo } } : {};
   return {
     to,

@@ -130,32 +130,112 @@ export const LIMITS = {
   filename: 240,
 } as const;
 
+/**
+ * How errors name a message's parts: `lumen send`'s flags, or the short form's JSON fields (the local API, and the
+ * replies your code answers with), so an error tells the caller what to change in what it wrote.
+ */
+export interface Spelling {
+  caption: string;
+  filename: string;
+  buttons: string;
+  ctaUrl: string;
+  ctaText: string;
+  toMessage: string;
+  react: string;
+  text: string;
+  header: string;
+  footer: string;
+  /** A Cloud API message object given whole. */
+  raw: string;
+  /** Where the recipient is given. */
+  to: string;
+  /** How a template is sent. */
+  template: string;
+  lang: string;
+  params: string;
+  /** A named parameter's value, as given. */
+  param(name: string): string;
+  headerParam: string;
+  buttonParam(index: number): string;
+  /** How to send outside the 24-hour window anyway, when the caller can. */
+  force: string | null;
+  media(type: MediaType): string;
+}
+
+export const FLAG_SPELLING: Spelling = {
+  caption: '--caption',
+  filename: '--filename',
+  buttons: '--button ID=TITLE',
+  ctaUrl: '--cta-url',
+  ctaText: '--cta-text',
+  toMessage: '--to-message',
+  react: '--react',
+  text: '--text',
+  header: '--header',
+  footer: '--footer',
+  raw: '--body',
+  to: '--to',
+  template: '--template NAME',
+  lang: '--lang',
+  params: '--param',
+  param: (name) => `--param ${name}=…`,
+  headerParam: '--header-param',
+  buttonParam: (index) => `--button-param ${index}=VALUE`,
+  force: '--force',
+  media: (type) => `--${type}`,
+};
+
+export const FIELD_SPELLING: Spelling = {
+  caption: '"caption"',
+  filename: '"filename"',
+  buttons: '"buttons": [{"id","title"}]',
+  ctaUrl: '"ctaUrl"',
+  ctaText: '"ctaText"',
+  toMessage: '"toMessage"',
+  react: '"react"',
+  text: '"text"',
+  header: '"header"',
+  footer: '"footer"',
+  raw: 'The message',
+  to: '"to"',
+  template: '"template": {"name", "language", "params"}',
+  lang: 'template.language',
+  params: 'template.params',
+  param: (name) => `"${name}=…"`,
+  headerParam: 'template.header',
+  buttonParam: (index) => `template.buttons: {"${index}": "VALUE"}`,
+  force: null,
+  media: (type) => `"${type}"`,
+};
+
 /** The body of a free-form message, checked. `type` is the Cloud API message type it has. */
 export function freeFormBody(
   recipient: Recipient,
   input: FreeFormInput,
   replyTo?: string | null,
+  spelling: Spelling = FLAG_SPELLING,
 ): { type: string; body: Record<string, unknown> } {
+  const s = spelling;
   const base = { messaging_product: 'whatsapp', recipient_type: 'individual', ...addressFields(recipient) };
   const context = replyTo ? { context: { message_id: replyTo } } : {};
   switch (input.kind) {
     case 'media': {
       const limits = MEDIA_LIMITS[input.type];
       if (input.caption !== undefined) {
-        if (!limits.caption) throw new UsageError(`${capitalize(input.type)} messages take no caption (--caption).`);
-        maxLength('--caption', input.caption, LIMITS.caption);
+        if (!limits.caption) throw new UsageError(`${capitalize(input.type)} messages take no caption (${s.caption}).`);
+        maxLength(s.caption, input.caption, LIMITS.caption);
       }
       if (input.filename !== undefined) {
-        if (input.type !== 'document') throw new UsageError('--filename is for documents only.');
-        maxLength('--filename', input.filename, LIMITS.filename);
+        if (input.type !== 'document') throw new UsageError(`${s.filename} is for documents only.`);
+        maxLength(s.filename, input.filename, LIMITS.filename);
       }
-      if ('link' in input.source) checkLink(input.source.link, `--${input.type}`);
+      if ('link' in input.source) checkLink(input.source.link, s.media(input.type));
       const media = { ...input.source, ...(input.caption ? { caption: input.caption } : {}), ...(input.filename ? { filename: input.filename } : {}) };
       return { type: input.type, body: { ...base, ...context, type: input.type, [input.type]: media } };
     }
     case 'buttons': {
       if (input.buttons.length === 0 || input.buttons.length > LIMITS.buttons) {
-        throw new UsageError(`A message takes 1 to ${LIMITS.buttons} reply buttons (--button ID=TITLE); got ${input.buttons.length}.`);
+        throw new UsageError(`A message takes 1 to ${LIMITS.buttons} reply buttons (${s.buttons}); got ${input.buttons.length}.`);
       }
       const ids = new Set<string>();
       const titles = new Set<string>();
@@ -171,7 +251,7 @@ export function freeFormBody(
       }
       const interactive = {
         type: 'button',
-        ...interactiveFrame(input.body, input.header, input.footer),
+        ...interactiveFrame({ body: input.body, header: input.header, footer: input.footer }, s),
         action: { buttons: input.buttons.map((b) => ({ type: 'reply', reply: { id: b.id, title: b.title } })) },
       };
       return { type: 'interactive', body: { ...base, ...context, type: 'interactive', interactive } };
@@ -179,12 +259,12 @@ export function freeFormBody(
     case 'list':
       return { type: 'interactive', body: { ...base, ...context, type: 'interactive', interactive: listInteractive(input.list) } };
     case 'cta_url': {
-      checkLink(input.url, '--cta-url');
-      required('--cta-text', input.text);
-      maxLength('--cta-text', input.text, LIMITS.ctaText);
+      checkLink(input.url, s.ctaUrl);
+      required(s.ctaText, input.text);
+      maxLength(s.ctaText, input.text, LIMITS.ctaText);
       const interactive = {
         type: 'cta_url',
-        ...interactiveFrame(input.body, input.header, input.footer),
+        ...interactiveFrame({ body: input.body, header: input.header, footer: input.footer }, s),
         action: { name: 'cta_url', parameters: { display_text: input.text, url: input.url } },
       };
       return { type: 'interactive', body: { ...base, ...context, type: 'interactive', interactive } };
@@ -211,27 +291,27 @@ export function freeFormBody(
       return { type: 'contacts', body: { ...base, ...context, type: 'contacts', contacts: input.contacts } };
     }
     case 'reaction': {
-      required('--to-message', input.messageId);
+      required(s.toMessage, input.messageId);
       // One emoji (a modifier or joiner sequence counts as one); an empty one removes the reaction.
       const graphemes = [...new Intl.Segmenter(undefined, { granularity: 'grapheme' }).segment(input.emoji)].length;
       if (input.emoji !== '' && (graphemes !== 1 || /^[\p{L}\p{N}\s]/u.test(input.emoji))) {
-        throw new UsageError(`--react takes one emoji (or "" to remove a reaction); got "${input.emoji}".`);
+        throw new UsageError(`${s.react} takes one emoji (or "" to remove a reaction); got "${input.emoji}".`);
       }
       return { type: 'reaction', body: { ...base, type: 'reaction', reaction: { message_id: input.messageId, emoji: input.emoji } } };
     }
     case 'raw':
-      return rawBody(recipient, input.body, replyTo);
+      return rawBody(recipient, input.body, replyTo, s);
   }
 }
 
 /** `--body`: any Cloud API message object, shape-checked, sent as is (lumen sets the address and the product). */
-function rawBody(recipient: Recipient, body: unknown, replyTo?: string | null): { type: string; body: Record<string, unknown> } {
-  if (!isRecord(body)) throw new UsageError('--body must be a JSON object (a Cloud API message).');
+function rawBody(recipient: Recipient, body: unknown, replyTo: string | null | undefined, s: Spelling): { type: string; body: Record<string, unknown> } {
+  if (!isRecord(body)) throw new UsageError(`${s.raw} must be a JSON object (a Cloud API message).`);
   const type = body.type;
-  if (typeof type !== 'string' || type === '') throw new UsageError('--body needs a "type" (text, image, interactive, …).');
-  if (!isRecord(body[type])) throw new UsageError(`--body has type "${type}" but no "${type}" object.`);
-  if ('to' in body || 'recipient' in body) throw new UsageError('--body must not name the recipient: lumen adds it from --to.');
-  if (type === 'template') throw new UsageError('Send templates with --template, so lumen can check them against the sync.');
+  if (typeof type !== 'string' || type === '') throw new UsageError(`${s.raw} needs a "type" (text, image, interactive, …).`);
+  if (!isRecord(body[type])) throw new UsageError(`${s.raw} has type "${type}" but no "${type}" object.`);
+  if ('to' in body || 'recipient' in body) throw new UsageError(`${s.raw} must not name the recipient: lumen adds it from ${s.to}.`);
+  if (type === 'template') throw new UsageError(`Send templates with ${s.template}, so lumen can check them against the sync.`);
   const context = replyTo ? { context: { message_id: replyTo } } : {};
   return {
     type,
@@ -239,11 +319,15 @@ function rawBody(recipient: Recipient, body: unknown, replyTo?: string | null): 
   };
 }
 
-function interactiveFrame(body: string, header?: string, footer?: string): Record<string, unknown> {
-  required('The message body (--text)', body);
-  maxLength('The interactive body (--text)', body, LIMITS.interactiveBody);
-  if (header !== undefined) maxLength('--header', header, LIMITS.headerText);
-  if (footer !== undefined) maxLength('--footer', footer, LIMITS.footer);
+/** The body, header and footer of an interactive message; `names` say where each was given. */
+function interactiveFrame(
+  { body, header, footer }: { body: string; header?: string | undefined; footer?: string | undefined },
+  names: { text: string; header: string; footer: string },
+): Record<string, unknown> {
+  required(`The message body (${names.text})`, body);
+  maxLength(`The interactive body (${names.text})`, body, LIMITS.interactiveBody);
+  if (header !== undefined) maxLength(names.header, header, LIMITS.headerText);
+  if (footer !== undefined) maxLength(names.footer, footer, LIMITS.footer);
   return {
     ...(header ? { header: { type: 'text', text: header } } : {}),
     body: { text: body },
@@ -299,7 +383,8 @@ function listInteractive(list: unknown): Record<string, unknown> {
   if (rows > LIMITS.listRows) throw new UsageError(`A list takes at most ${LIMITS.listRows} rows in all its sections; got ${rows}.`);
   const header = list.header === undefined ? undefined : stringField(list, 'header');
   const footer = list.footer === undefined ? undefined : stringField(list, 'footer');
-  return { type: 'list', ...interactiveFrame(body, header, footer), action: { button, sections: checked } };
+  const names = { text: '"body" of the list', header: 'The list\'s "header"', footer: 'The list\'s "footer"' };
+  return { type: 'list', ...interactiveFrame({ body, header, footer }, names), action: { button, sections: checked } };
 }
 
 function stringField(object: Record<string, unknown>, name: string): string {

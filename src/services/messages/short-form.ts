@@ -9,13 +9,18 @@
  *   `{"location":{"latitude":…,"longitude":…,"name":…,"address":…}}`, `{"contacts":[…]}`,
  *   `{"react":"👍","toMessage":"wamid…"}`, `{"template":{"name":…,"language":…,"params":[…]}}`;
  *   any of them with `"replyTo":"wamid…"`.
- * Every problem is a UsageError naming the field.
+ * Every problem is a UsageError naming the field (later checks too: the message is marked `spelledAs: 'fields'`).
  */
 import { UsageError } from '../../errors.js';
 import type { MessageInput } from './compose.js';
 import { MEDIA_TYPES, type MediaType } from './message-types.js';
 
 export function messageFromObject(value: unknown, where = 'the message'): MessageInput {
+  // Later checks (lengths, the window, the template's parameters) name these fields too, not `lumen send`'s flags.
+  return { ...shortForm(value, where), spelledAs: 'fields' };
+}
+
+function shortForm(value: unknown, where: string): MessageInput {
   if (!isRecord(value)) throw new UsageError(`${where} must be a JSON object.`);
   const replyTo = optionalString(value, 'replyTo', where);
   if (typeof value.type === 'string') {
@@ -45,7 +50,7 @@ export function messageFromObject(value: unknown, where = 'the message'): Messag
       const link = optionalString(given, 'link', `${where}: ${type}`);
       const id = optionalString(given, 'id', `${where}: ${type}`);
       if ((link === undefined) === (id === undefined)) throw new UsageError(`${where}: "${type}" must have a "link" or an "id" (one of them).`);
-      return messageFromObject(
+      return shortForm(
         {
           ...value,
           [type]: link ?? id,

@@ -1,6 +1,7 @@
 import { UserError } from '../../errors.js';
 import type { TemplateParameter } from '../templates/parameters.js';
 import type { TemplateRecord } from '../../store/types.js';
+import { FLAG_SPELLING, type Spelling } from './message-types.js';
 
 /** Parameter values as given on the command line or in a CSV row. */
 export interface TemplateValues {
@@ -31,7 +32,12 @@ function paramError(template: TemplateRecord, problem: string, expected: Templat
 }
 
 /** Splits `name=value` pairs; for positional templates plain values are kept in order. */
-export function parseBodyValues(values: string[], format: 'POSITIONAL' | 'NAMED', names: string[] = []): string[] | Record<string, string> {
+export function parseBodyValues(
+  values: string[],
+  format: 'POSITIONAL' | 'NAMED',
+  names: string[] = [],
+  spelling: Spelling = FLAG_SPELLING,
+): string[] | Record<string, string> {
   if (format === 'POSITIONAL') return values;
   const named: Record<string, string> = {};
   for (const value of values) {
@@ -40,12 +46,12 @@ export function parseBodyValues(values: string[], format: 'POSITIONAL' | 'NAMED'
       throw new UserError(`Named parameters are given as name=value; got "${value}".`, {
         code: 'template_parameters',
         kind: 'usage',
-        ...(names.length > 0 ? { hint: `This template's are: ${names.map((n) => `--param ${n}=…`).join(' ')}.` } : {}),
+        ...(names.length > 0 ? { hint: `This template's are: ${names.map((n) => spelling.param(n)).join(' ')}.` } : {}),
       });
     }
     const name = value.slice(0, eq).trim();
     if (Object.hasOwn(named, name)) {
-      throw new UserError(`--param ${name} is given twice.`, { code: 'template_parameters', kind: 'usage' });
+      throw new UserError(`Parameter ${name} is given twice (${spelling.params}).`, { code: 'template_parameters', kind: 'usage' });
     }
     named[name] = value.slice(eq + 1);
   }
@@ -73,7 +79,7 @@ function checkParameterText(template: TemplateRecord, what: string, text: string
  * values, exactly the named ones, a header and button values where the template has placeholders — so Meta never
  * answers 132000 (wrong count) for a mistake we can see here.
  */
-export function buildTemplateComponents(template: TemplateRecord, values: TemplateValues): TemplateComponent[] {
+export function buildTemplateComponents(template: TemplateRecord, values: TemplateValues, spelling: Spelling = FLAG_SPELLING): TemplateComponent[] {
   const required = template.requiredParameters;
   const components: TemplateComponent[] = [];
   const named = template.parameterFormat === 'NAMED';
@@ -82,10 +88,10 @@ export function buildTemplateComponents(template: TemplateRecord, values: Templa
   const header = required.filter((p) => p.component === 'header');
   if (header.length === 0 && values.header !== undefined) throw paramError(template, 'it has no header parameter.', required);
   if (values.headerFilename !== undefined && header[0]?.type !== 'document') {
-    throw paramError(template, 'a file name (--filename) is for a DOCUMENT header, and its header is not one.', required);
+    throw paramError(template, `a file name (${spelling.filename}) is for a DOCUMENT header, and its header is not one.`, required);
   }
   if (header.length > 0) {
-    if (values.header === undefined || values.header === '') throw paramError(template, 'the header needs a value (--header-param).', required);
+    if (values.header === undefined || values.header === '') throw paramError(template, `the header needs a value (${spelling.headerParam}).`, required);
     const first = header[0]!;
     if (first.type === 'text') {
       checkParameterText(template, 'the header parameter', values.header, required);
@@ -138,7 +144,7 @@ export function buildTemplateComponents(template: TemplateRecord, values: Templa
   for (const button of buttons) {
     const value = givenButtons[button.buttonIndex!];
     if (value === undefined || value === '') {
-      throw paramError(template, `button ${button.buttonIndex} needs a value (--button-param ${button.buttonIndex}=VALUE).`, required);
+      throw paramError(template, `button ${button.buttonIndex} needs a value (${spelling.buttonParam(button.buttonIndex!)}).`, required);
     }
     components.push({
       type: 'button',
