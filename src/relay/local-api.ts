@@ -219,8 +219,13 @@ export function registerLocalApi(app: FastifyInstance, deps: LocalApiDeps): void
             kind: 'usage',
           });
         }
+        const given: unknown = request.query.filename;
+        // Checked before anything reaches Meta: `?filename=a&filename=b` is a list.
+        if (given !== undefined && (typeof given !== 'string' || given.trim() === '' || given.length > 240)) {
+          throw new UserError('"filename" must be one file name of 1 to 240 characters (?filename=invoice.pdf).', { code: 'invalid_media', kind: 'usage' });
+        }
         const integration = integrationFor(request.query.integration);
-        const filename = request.query.filename ?? `upload.${mimeType.split('/')[1] ?? 'bin'}`;
+        const filename = given ?? `upload.${mimeType.split('/')[1] ?? 'bin'}`;
         const id = await uploadMedia(await services.graphFor(integration), integration.phoneNumberId, { bytes, mimeType, filename });
         const { createHash } = await import('node:crypto');
         await services.store.media.recordUpload(
@@ -231,7 +236,7 @@ export function registerLocalApi(app: FastifyInstance, deps: LocalApiDeps): void
             mimeType,
             sha256: createHash('sha256').update(bytes).digest('hex'),
             size: bytes.length,
-            filename: request.query.filename ?? null,
+            filename: given ?? null,
             caption: null,
             path: null,
           },

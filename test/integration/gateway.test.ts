@@ -464,6 +464,15 @@ describe('the local API', () => {
     // The customer wrote: the window is open
     sandbox.sendInbound([{ from: CUSTOMER, type: 'text', text: 'send me the menu' }]);
     await eventually(async () => expect(await store.inbox.lastInboundAt(integration.id, CUSTOMER)).toBeTruthy());
+    // A file name given twice is refused before anything reaches Meta (it is a list, not a name)
+    const media = sandbox.media().length;
+    const twice = await fetch(`${relay!.localApi!.url}/v1/media?filename=a.pdf&filename=b.pdf`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${relay!.localApi!.key}`, 'content-type': 'application/pdf' },
+      body: '%PDF-1.4 menu',
+    });
+    expect([twice.status, ((await twice.json()) as { error: { code: string } }).error.code]).toEqual([400, 'invalid_media']);
+    expect(sandbox.media()).toHaveLength(media);
     const upload = await fetch(`${relay!.localApi!.url}/v1/media?filename=menu.pdf`, {
       method: 'POST',
       headers: { authorization: `Bearer ${relay!.localApi!.key}`, 'content-type': 'application/pdf' },
