@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { printEvent } from '../../src/cli/commands/relay/start.js';
+import type { Context } from '../../src/cli/context.js';
+import { Output } from '../../src/cli/output.js';
 import { printable, table } from '../../src/cli/table.js';
 
 describe('table', () => {
@@ -21,5 +24,18 @@ describe('text from outside in human output', () => {
     expect(printable('Zoë 👋 مرحبا')).toBe('Zoë 👋 مرحبا');
     const [, row] = table(['name'], [['Ev\u001b[2Jil']], { width: 0 });
     expect(row).toBe('Ev\\u001b[2Jil');
+  });
+});
+
+describe("the relay's lines", () => {
+  it('quote what a stranger wrote in an edit, and what Meta reported, with the same visible escapes', () => {
+    const written: string[] = [];
+    const out = new Output({ json: false, debug: false, env: { NO_COLOR: '1' }, stdout: { write: (t: string) => written.push(t), isTTY: false } as never });
+    const ctx = { out } as unknown as Context;
+    const hostile = 'x\u202egnp.exe\u009b31mRED\u2066';
+    printEvent(ctx, { event: 'change', integrationId: 'wa_1', object: 'message', field: 'messages', text: `wamid.A edited: "${hostile}"` });
+    printEvent(ctx, { event: 'webhook_error', integrationId: 'wa_1', code: 131000, title: hostile, message: null, details: hostile });
+    expect(written.join('')).not.toMatch(/[\u009b\u202e\u2066]/);
+    expect(written[0]).toBe('◆ wamid.A edited: "x\\u202egnp.exe\\u009b31mRED\\u2066"\n');
   });
 });

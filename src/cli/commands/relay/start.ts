@@ -250,7 +250,8 @@ export function printEvent(ctx: Context, event: RelayEvent, out: Output = ctx.ou
       );
       return;
     case 'change':
-      out.print(`${s.cyan('◆')} ${event.text}`);
+      // Quotes what a stranger wrote (an edit's new text, a name): no control or bidi character reaches the terminal.
+      out.print(`${s.cyan('◆')} ${printable(event.text)}`);
       return;
     case 'forward':
       out.print(
@@ -316,8 +317,8 @@ export function printEvent(ctx: Context, event: RelayEvent, out: Output = ctx.ou
       return;
     case 'webhook_error':
       out.print(
-        `${s.red('!')} Meta reported an error${event.code !== null ? ` ${event.code}` : ''}: ${event.title ?? event.message ?? 'no title'}` +
-          (event.details ? ` — ${event.details}` : ''),
+        `${s.red('!')} Meta reported an error${event.code !== null ? ` ${event.code}` : ''}: ${printable(event.title ?? event.message ?? 'no title')}` +
+          (event.details ? ` — ${printable(event.details)}` : ''),
       );
       return;
     case 'retention':
