@@ -23,6 +23,7 @@ import { messageFromObject } from '../services/messages/short-form.js';
 import { describeSystemFault } from '../store/faults.js';
 import type { Integration } from '../store/types.js';
 import { DEFAULT_MEDIA_MAX_BYTES } from './media.js';
+import { followerWriter } from './follower.js';
 import type { RelayEvent } from './events.js';
 
 export interface LocalApiDeps {
@@ -131,8 +132,10 @@ export function registerLocalApi(app: FastifyInstance, deps: LocalApiDeps): void
     const out = reply.raw;
     out.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
     out.write(`${JSON.stringify({ event: 'following' })}\n`);
+    // A follower that stops reading is not held every event: past 1 MiB behind it gets {"event":"skipped","count":N}.
+    const write = followerWriter(out, (count) => `${JSON.stringify({ event: 'skipped', count })}\n`);
     const stop = deps.follow(
-      (event) => out.write(`${JSON.stringify(event)}\n`),
+      (event) => write(`${JSON.stringify(event)}\n`),
       () => out.end(),
     );
     request.raw.on('close', stop);

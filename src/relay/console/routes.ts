@@ -18,6 +18,7 @@ import { localMediaPath } from '../../services/messages/media-path.js';
 import type { DispatchState, Integration, Workspace } from '../../store/types.js';
 import type { DeliveryLog } from '../deliveries.js';
 import type { DispatchTarget } from '../dispatch.js';
+import { followerWriter } from '../follower.js';
 import * as data from './data.js';
 import { page, type PageFrame } from './html.js';
 import * as views from './views.js';
@@ -223,8 +224,11 @@ export function registerConsole(app: FastifyInstance, deps: ConsoleDeps): void {
       connection: 'keep-alive',
     });
     raw.write('retry: 2000\n\n');
+    // A tab that stops reading is not held every delivery (up to 20 KB each, unsigned ones too): past 1 MiB behind,
+    // rows are skipped until it catches up, and it is told (`event: skipped`, the page then offers a reload).
+    const write = followerWriter(raw, (count) => `event: skipped\ndata: ${count}\n\n`);
     const unsubscribe = deps.deliveries.subscribe((record) => {
-      raw.write(`event: delivery\ndata: ${JSON.stringify(views.deliveryRow(record))}\n\n`);
+      write(`event: delivery\ndata: ${JSON.stringify(views.deliveryRow(record))}\n\n`);
     });
     // Idle sockets are closed after 30 s: a comment now and then keeps the stream open.
     const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);

@@ -49,14 +49,16 @@ export async function run(ctx: Context): Promise<void> {
   let buffered = '';
   const show = (line: string) => {
     if (line.trim() === '') return;
-    let event: RelayEvent | { event: 'following' };
+    let event: RelayEvent | { event: 'following' } | { event: 'skipped'; count: number };
     try {
-      event = JSON.parse(line) as RelayEvent | { event: 'following' };
+      event = JSON.parse(line) as typeof event;
     } catch {
       return;
     }
     if (ctx.globals.json) ctx.out.event(event);
     else if (event.event === 'following') ctx.out.info(`Following the relay on ${state.url} (Ctrl-C stops).`);
+    // The relay holds at most 1 MiB for a follower that stops reading (a paused pager), then skips.
+    else if (event.event === 'skipped') ctx.out.warn(`${event.count} event${event.count === 1 ? '' : 's'} skipped: this terminal fell behind the relay.`);
     else printEvent(ctx, event);
   };
   const stop = () => response.body.destroy();

@@ -18,6 +18,10 @@
     });
     source.addEventListener('error', () => { if (state) state.textContent = 'reconnecting…'; });
     source.addEventListener('delivery', (event) => onDelivery(JSON.parse(event.data)));
+    // The relay skipped rows while this tab was not reading (it keeps at most 1 MiB for it): say so.
+    source.addEventListener('skipped', (event) => {
+      if (state) state.textContent = 'live · ' + Number(event.data) + ' skipped while this tab was behind: reload to see them';
+    });
     return source;
   }
 
