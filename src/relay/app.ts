@@ -92,6 +92,8 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
     // Anyone else could write any address into it.
     trustProxy: deps.trustProxy && deps.trustProxy.length > 0 ? deps.trustProxy : false,
     return503OnClosing: true,
+    // One value per name, the first: `?token=a&token=b` is "a", never a list that a handler does not expect.
+    routerOptions: { querystringParser: firstValues },
     // Errors raised before routing (an over-long URL, a malformed path) get the same JSON shape as the rest.
     frameworkErrors: (error, _request, reply) => {
       const status = (error as { statusCode?: number }).statusCode ?? 400;
@@ -495,6 +497,13 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
 }
 
 /** Answers decided outside the route (the error handler): named as their error codes. */
+/** A query string as one string value per name (the first), in an object without a prototype (`?__proto__=`). */
+function firstValues(query: string): Record<string, string> {
+  const values: Record<string, string> = Object.create(null);
+  for (const [name, value] of new URLSearchParams(query)) if (!Object.hasOwn(values, name)) values[name] = value;
+  return values;
+}
+
 const ANSWERED_BY_STATUS: Record<number, string> = { 400: 'bad_request', 413: 'body_too_large', 415: 'bad_request', 500: 'internal', 503: 'unavailable' };
 
 function isLoopback(address: string): boolean {

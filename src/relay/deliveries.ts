@@ -73,7 +73,7 @@ export class DeliveryLog {
       id: this.nextId++,
       atMs: entry.atMs,
       method: entry.method,
-      url: entry.url.includes('verify_token=') ? entry.url.replace(/([?&]hub\.verify_token=)[^&]*/, '$1…') : entry.url,
+      url: entry.url.includes('?') ? withoutVerifyToken(entry.url) : entry.url,
       integrationId: entry.integrationId,
       kind: entry.kind,
       summary: entry.summary,
@@ -151,4 +151,21 @@ function keptHeaders(headers: Record<string, unknown>): Record<string, string> {
     kept[name] = HIDDEN_HEADERS.has(name) ? '…' : Array.isArray(value) ? value.join(', ') : String(value);
   }
   return kept;
+}
+
+/** The URL with every `hub.verify_token` value blanked, however its name is spelled (`hub%2Everify_token`, twice). */
+function withoutVerifyToken(url: string): string {
+  const at = url.indexOf('?');
+  const parts = url.slice(at + 1).split('&').map((part) => {
+    const eq = part.indexOf('=');
+    const name = eq === -1 ? part : part.slice(0, eq);
+    let decoded = name;
+    try {
+      decoded = decodeURIComponent(name.replace(/\+/g, ' '));
+    } catch {
+      // (a malformed escape: compared as written)
+    }
+    return decoded === 'hub.verify_token' ? `${name}=…` : part;
+  });
+  return `${url.slice(0, at)}?${parts.join('&')}`;
 }

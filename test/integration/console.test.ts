@@ -63,6 +63,9 @@ describe('access', () => {
     expect((await fetch(`${url.origin}/console?token=ct_wrong`, { redirect: 'manual' })).status).toBe(401);
     // A token of another length is refused the same way (the comparison is over hashes, in constant time).
     expect((await fetch(`${url.origin}/console`, { headers: { cookie: 'lumen_console=x' } })).status).toBe(401);
+    // Malformed input is refused as such, never a 500: a cookie with a broken escape, a token given twice
+    expect((await fetch(`${url.origin}/console`, { headers: { cookie: 'lumen_console=%E0%A4%A' } })).status).toBe(401);
+    expect((await fetch(`${url.origin}/console?token=ct_wrong&token=ct_other`, { redirect: 'manual' })).status).toBe(401);
 
     const exchange = await fetch(relay.console!.url, { redirect: 'manual' });
     expect(exchange.status).toBe(303);
@@ -201,6 +204,9 @@ describe('what it shows', () => {
     expect(rows((await client.get('/console?kind=message')).text)).toEqual([message!.id]);
     expect(rows((await client.get(`/console?number=${CUSTOMER}`)).text)).toEqual([message!.id]);
     expect(rows((await client.get('/console?text=first+words')).text)).toEqual([message!.id]);
+    // A filter given twice is the first one (never a 500)
+    expect(rows((await client.get('/console?text=first+words&text=other')).text)).toEqual([message!.id]);
+    expect(rows((await client.get(`/console?number=${CUSTOMER}&number=1`)).text)).toEqual([message!.id]);
     const detail = await client.get(`/console/deliveries/${message!.id}`);
     expect(detail.text).toContain('x-hub-signature-256');
     expect(detail.text).toContain('signature <strong>valid</strong>');

@@ -53,6 +53,9 @@ describe('the delivery log', () => {
     );
     expect(record.url).toBe('/webhooks/whatsapp/wa_1?hub.mode=subscribe&hub.verify_token=…&hub.challenge=42');
     expect(record.headers).toEqual({ authorization: '…', cookie: '…', 'user-agent': 'facebookplatform' });
+    // However the name is spelled, and each time it is given
+    const spelled = log.add(entry('', { method: 'GET', url: '/webhooks/whatsapp/wa_1?hub%2Everify_token=lvt_a&hub.verify_token=lvt_b&x=1' }));
+    expect(spelled.url).toBe('/webhooks/whatsapp/wa_1?hub%2Everify_token=…&hub.verify_token=…&x=1');
   });
 
   it('filters by kind, number and text, pages before an id, counts per minute and tells its listeners', () => {
