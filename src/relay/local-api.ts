@@ -223,7 +223,7 @@ export function registerLocalApi(app: FastifyInstance, deps: LocalApiDeps): void
           });
         }
         const given: unknown = request.query.filename;
-        // Checked before anything reaches Meta: `?filename=a&filename=b` is a list.
+        // Checked before anything reaches Meta.
         if (given !== undefined && (typeof given !== 'string' || given.trim() === '' || given.length > 240)) {
           throw new UserError('"filename" must be one file name of 1 to 240 characters (?filename=invoice.pdf).', { code: 'invalid_media', kind: 'usage' });
         }

@@ -16,6 +16,7 @@ import {
   toWellFormed,
   truncate,
 } from './payload.js';
+import { deeperThan } from '../json.js';
 import { renderMessageText } from './render.js';
 import type {
   AccountChange,
@@ -296,6 +297,7 @@ function parsePreferencesField(context: FieldContext): void {
     const category = nonEmptyString(get(item, 'category'));
     const choice = nonEmptyString(get(item, 'value'));
     if (category === null || choice === null) return 'has no category or value';
+    if (deeperThan(item, MAX_RAW_DEPTH)) return `is nested deeper than ${MAX_RAW_DEPTH} levels`;
     return {
       kind: 'preference',
       field,
@@ -712,18 +714,6 @@ function keyString(value: unknown): string | null {
 function keyLike(value: unknown): string | null {
   const id = idLike(value);
   return id === null ? null : toWellFormed(id);
-}
-
-/** Whether a JSON value nests deeper than `max`, checked without recursion. */
-function deeperThan(value: unknown, max: number): boolean {
-  const stack: Array<[unknown, number]> = [[value, 1]];
-  while (stack.length > 0) {
-    const [item, depth] = stack.pop()!;
-    if (typeof item !== 'object' || item === null) continue;
-    if (depth > max) return true;
-    for (const child of Object.values(item)) stack.push([child, depth + 1]);
-  }
-  return false;
 }
 
 const MAX_ISO_SECONDS = 253_402_300_800; // 10000-01-01T00:00:00Z

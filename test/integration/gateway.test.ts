@@ -414,6 +414,10 @@ describe('the local API', () => {
     ]);
     expect(answers[4].hint).toBe('Send an approved template ("template": {"name", "language", "params"}).');
     expect(JSON.stringify(answers)).not.toMatch(/--/);
+    // A message nested far too deep is refused as such (storing it as JSON would overflow the stack)
+    const deep = `{"to":"${CUSTOMER}","type":"interactive","interactive":{"type":"button","x":${'['.repeat(100_000)}${']'.repeat(100_000)}}}`;
+    const nested = await call('/v1/messages', { method: 'POST', body: deep });
+    expect([nested.status, (await nested.json()).error.message]).toEqual([400, 'The message is nested deeper than 64 levels: no Cloud API message is.']);
     expect(sandbox.sent()).toHaveLength(0); // refused before Meta
     // Through a tunnel or a proxy: never
     expect((await call('/v1/messages', { method: 'POST', body: '{}', headers: { 'x-forwarded-for': '203.0.113.9' } })).status).toBe(403);
@@ -464,9 +468,9 @@ describe('the local API', () => {
     // The customer wrote: the window is open
     sandbox.sendInbound([{ from: CUSTOMER, type: 'text', text: 'send me the menu' }]);
     await eventually(async () => expect(await store.inbox.lastInboundAt(integration.id, CUSTOMER)).toBeTruthy());
-    // A file name given twice is refused before anything reaches Meta (it is a list, not a name)
+    // An empty file name is refused before anything reaches Meta
     const media = sandbox.media().length;
-    const twice = await fetch(`${relay!.localApi!.url}/v1/media?filename=a.pdf&filename=b.pdf`, {
+    const twice = await fetch(`${relay!.localApi!.url}/v1/media?filename=`, {
       method: 'POST',
       headers: { authorization: `Bearer ${relay!.localApi!.key}`, 'content-type': 'application/pdf' },
       body: '%PDF-1.4 menu',

@@ -1,7 +1,7 @@
 /** parse.ts's handler per webhook field: what each field's sample becomes (pure; no I/O). */
 import { describe, expect, it } from 'vitest';
 import { parseDelivery } from '../../src/relay/parse.js';
-import { fieldEventPayload } from '../../src/sandbox/field-events.js';
+import { FIELD_EVENTS, fieldEventPayload } from '../../src/sandbox/field-events.js';
 
 const NUMBER = { wabaId: 'WABA1', phoneNumberId: 'P1', displayPhoneNumber: '15550104242' };
 const connected = { isConnected: (id: string) => id === 'P1' };
@@ -91,5 +91,22 @@ describe('per-number fields', () => {
     const parsed = parse(payload);
     expect(parsed.changes).toEqual([]);
     expect(parsed.ignored[0]).toMatchObject({ reason: 'malformed', detail: expect.stringContaining('original_message_id') });
+  });
+});
+
+describe('every field', () => {
+  it('takes an item nested far too deep as malformed (or leaves the junk out): what it returns can be stored', () => {
+    let deep: unknown = [];
+    for (let i = 0; i < 200_000; i++) deep = [deep];
+    for (const what of FIELD_EVENTS) {
+      const payload = JSON.parse(JSON.stringify(fieldEventPayload(NUMBER, { what, user: '15551234567', wamid: 'wamid.X', text: 'new', value: 'stop', template: 'welcome', language: 'en_US', event: 'DISABLED', category: 'UTILITY', quality: 'RED' })));
+      const value = payload.entry[0].changes[0].value;
+      // In each item of each list the field carries, or in the value itself
+      const lists = Object.values(value).filter(Array.isArray) as Array<Array<Record<string, unknown>>>;
+      if (lists.length === 0) value.deep = deep;
+      for (const list of lists) for (const item of list) if (typeof item === 'object' && item !== null) item.deep = deep;
+      const parsed = parseDelivery(payload, connected);
+      expect(() => JSON.stringify(parsed), what).not.toThrow();
+    }
   });
 });

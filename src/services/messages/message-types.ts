@@ -4,6 +4,7 @@
  */
 import { extname } from 'node:path';
 import { UsageError } from '../../errors.js';
+import { deeperThan } from '../../json.js';
 
 export const MEDIA_TYPES = ['image', 'video', 'audio', 'document', 'sticker'] as const;
 export type MediaType = (typeof MEDIA_TYPES)[number];
@@ -216,6 +217,11 @@ export function freeFormBody(
   spelling: Spelling = FLAG_SPELLING,
 ): { type: string; body: Record<string, unknown> } {
   const s = spelling;
+  // A message is stored and sent as JSON: one nested past reason would overflow the stack on the way (a 500).
+  const given = input.kind === 'raw' ? { what: s.raw, json: input.body } : input.kind === 'list' ? { what: 'The list', json: input.list } : input.kind === 'contacts' ? { what: 'The contact card', json: input.contacts } : undefined;
+  if (given && deeperThan(given.json, MAX_MESSAGE_DEPTH)) {
+    throw new UsageError(`${given.what} is nested deeper than ${MAX_MESSAGE_DEPTH} levels: no Cloud API message is.`);
+  }
   const base = { messaging_product: 'whatsapp', recipient_type: 'individual', ...addressFields(recipient) };
   const context = replyTo ? { context: { message_id: replyTo } } : {};
   switch (input.kind) {
@@ -411,6 +417,9 @@ function checkLink(value: string, flag: string): void {
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new UsageError(`${flag} must be an http(s) URL; got "${value}".`);
 }
+
+/** Deeper than any Cloud API message (a Flow's payload included) goes. */
+const MAX_MESSAGE_DEPTH = 64;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
