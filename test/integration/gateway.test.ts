@@ -402,6 +402,7 @@ describe('the local API', () => {
       { to: CUSTOMER, type: 'sticker', sticker: { id: '123456' }, recipient: '15550001111' },
       { to: CUSTOMER, text: 'Pick', buttons: [{ id: 'a', title: 'A' }], footer: 'f'.repeat(61) },
       { to: '15550001111', text: 'never wrote' },
+      { to: CUSTOMER, text: 'hi', footer: 'F' },
     ];
     const answers = [];
     for (const body of refusals) answers.push((await (await call('/v1/messages', { method: 'POST', body: JSON.stringify(body) })).json()).error);
@@ -411,6 +412,7 @@ describe('the local API', () => {
       'The message must not name the recipient: lumen adds it from "to".',
       expect.stringMatching(/^"footer" is 61 characters/),
       expect.stringMatching(/has never written to this number/),
+      'The message has "footer", which a text message does not take: nothing is sent with a part left out.',
     ]);
     expect(answers[4].hint).toBe('Send an approved template ("template": {"name", "language", "params"}).');
     expect(JSON.stringify(answers)).not.toMatch(/--/);

@@ -122,6 +122,16 @@ describe("the user's code answers", () => {
     expect(() => messageFromObject({ text: 'a', image: 'https://x.test/y.png' })).toThrow(/^the message has "text" and "image": "text" goes only with "buttons" or "ctaUrl" \(the image's words are its "caption"\)\.$/);
     expect(() => messageFromObject({ text: 'a', contacts: [] })).toThrow(/has "text" and "contacts"/);
     expect(() => messageFromObject({ text: 'a', image: 'https://x.test/y.png', buttons: [{ id: 'y', title: 'Y' }] })).toThrow(/^the message has "image" and "buttons": one kind of message each/);
+    // A field this kind of message does not take is refused, never left out of what is sent
+    expect(() => messageFromObject({ text: 'hi', footer: 'F' })).toThrow(/^the message has "footer", which a text message does not take: nothing is sent with a part left out\.$/);
+    expect(() => messageFromObject({ location: { latitude: 1, longitude: 2 }, caption: 'lost' })).toThrow(/has "caption", which a "location" message does not take/);
+    expect(() => messageFromObject({ template: { name: 'hello_world' }, caption: 'x', footer: 'y' })).toThrow(/has "caption" and "footer", which a "template" message/);
+    expect(() => messageFromObject({ image: 'https://e.test/a.png', header: 'H' })).toThrow(/has "header", which an image does not take/);
+    expect(() => messageFromObject({ text: 'hi', filename: 'f' })).toThrow(/has "filename", which a text message/);
+    expect(() => messageFromObject({ type: 'text', text: { body: 'x' }, image: 'https://e.test/a.png' })).toThrow(/has "image", which a Cloud API "text" message does not take/);
+    expect(() => messageFromObject({ text: 'hi', to: '1555' })).toThrow(/has "to", which a text message/);
+    expect(messageFromObject({ type: 'image', image: { id: '123456' }, context: { message_id: 'wamid.Q' }, biz_opaque_callback_data: 'k' })).toMatchObject({ input: { kind: 'raw' } });
+    expect(messageFromObject({ document: 'https://e.test/a.pdf', caption: 'c', filename: 'a.pdf', replyTo: 'wamid.Q' })).toMatchObject({ replyTo: 'wamid.Q' });
     // An empty coordinate is not 0
     expect(() => messageFromObject({ location: { latitude: '', longitude: '  ' } })).toThrow(/^the message: "latitude" must be a number\.$/);
     // A template quotes the message it answers, as the others do

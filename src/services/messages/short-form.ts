@@ -24,6 +24,8 @@ function shortForm(value: unknown, where: string): MessageInput {
   if (!isRecord(value)) throw new UsageError(`${where} must be a JSON object.`);
   const replyTo = optionalString(value, 'replyTo', where);
   if (typeof value.type === 'string') {
+    // A Cloud API object: its type's object and the envelope; anything else would be sent for Meta to drop.
+    onlyFields(value, [value.type, ...CLOUD_API_ENVELOPE], where, `a Cloud API "${value.type}" message`);
     if (value.type === 'text' && isRecord(value.text) && typeof value.text.body === 'string') {
       const previewUrl = value.text.preview_url === true;
       const context = isRecord(value.context) && typeof value.context.message_id === 'string' ? value.context.message_id : replyTo;
@@ -42,6 +44,11 @@ function shortForm(value: unknown, where: string): MessageInput {
     const instead = media.length === 1 ? ` (the ${kinds[0]}'s words are its "caption")` : '';
     throw new UsageError(`${where} has "text" and "${kinds[0]}": "text" goes only with "buttons" or "ctaUrl"${instead}.`);
   }
+  // Nothing the caller gave is dropped without a word either: each kind takes its own fields.
+  const kind = kinds[0] ?? 'text';
+  if (kinds.length === 0 && value.text === undefined) throw nothingToSend(where);
+  const fields = media.length === 1 ? [kind, 'caption', 'filename'] : FIELDS_OF[kind as keyof typeof FIELDS_OF];
+  onlyFields(value, fields, where, media.length === 1 ? `${article(kind)} ${kind}` : kind === 'text' ? 'a text message' : `a "${kind}" message`);
   if (media.length === 1) {
     const type = media[0] as MediaType;
     // The Cloud API's own object without its "type" ({"image":{"link":…,"caption":…}}) means the same.
@@ -156,7 +163,39 @@ function shortForm(value: unknown, where: string): MessageInput {
   if (value.text !== undefined) {
     return { kind: 'text', text: requiredString(value, 'text', where), previewUrl: value.previewUrl === true, replyTo };
   }
-  throw new UsageError(`${where} has nothing to send: give "text", a media field, "buttons", "list", "location", "contacts", "react", "template" or a Cloud API "type".`);
+  throw nothingToSend(where);
+}
+
+function nothingToSend(where: string): UsageError {
+  return new UsageError(`${where} has nothing to send: give "text", a media field, "buttons", "list", "location", "contacts", "react", "template" or a Cloud API "type".`);
+}
+
+/** What each kind of short-form message takes besides `replyTo` (a media type takes its own, `caption` and `filename`). */
+const FIELDS_OF = {
+  text: ['text', 'previewUrl'],
+  buttons: ['text', 'buttons', 'header', 'footer'],
+  list: ['list'],
+  ctaUrl: ['text', 'ctaUrl', 'ctaText', 'header', 'footer'],
+  location: ['location'],
+  contacts: ['contacts'],
+  react: ['react', 'toMessage'],
+  template: ['template'],
+} as const;
+
+/** A Cloud API message's own top-level fields besides its type's object (`to`/`recipient` are refused when built). */
+const CLOUD_API_ENVELOPE = ['type', 'messaging_product', 'recipient_type', 'context', 'biz_opaque_callback_data', 'to', 'recipient'];
+
+/** Refuses a field this kind of message does not take: it would be left out of what is sent. */
+function onlyFields(value: Record<string, unknown>, fields: readonly string[], where: string, what: string): void {
+  const extra = Object.keys(value).filter((key) => key !== 'replyTo' && !fields.includes(key));
+  if (extra.length === 0) return;
+  throw new UsageError(
+    `${where} has ${extra.map((key) => `"${key.slice(0, 40)}"`).join(' and ')}, which ${what} does not take: nothing is sent with a part left out.`,
+  );
+}
+
+function article(word: string): string {
+  return /^[aeiou]/.test(word) ? 'an' : 'a';
 }
 
 /** The short form's fields that each make a message of their own kind (besides the media types). */
