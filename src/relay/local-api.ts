@@ -14,6 +14,7 @@ import { UserError, type ErrorKind } from '../errors.js';
 import { GraphError } from '../graph/errors.js';
 import { getMediaInfo, markRead, uploadMedia } from '../graph/media.js';
 import type { ServiceDeps } from '../services/deps.js';
+import { contentMatches } from '../services/messages/media.js';
 import { localMediaPath } from '../services/messages/media-path.js';
 import { MEDIA_LIMITS, MEDIA_TYPES, type MediaType } from '../services/messages/message-types.js';
 import { DEFAULT_SEND_RATE, DEFAULT_WORKSPACE_SEND_RATE } from '../services/messages/outbox.js';
@@ -219,6 +220,12 @@ export function registerLocalApi(app: FastifyInstance, deps: LocalApiDeps): void
         if (bytes.length > MEDIA_LIMITS[type].maxBytes) {
           throw new UserError(`The file is ${bytes.length} bytes; WhatsApp takes ${type}s of at most ${MEDIA_LIMITS[type].maxBytes}.`, {
             code: 'media_too_large',
+            kind: 'usage',
+          });
+        }
+        if (!contentMatches(mimeType, bytes.subarray(0, 12))) {
+          throw new UserError(`The body is not ${mimeType.slice(6).toUpperCase()}, as its Content-Type ${mimeType} says: WhatsApp would show a broken image.`, {
+            code: 'invalid_media',
             kind: 'usage',
           });
         }

@@ -346,8 +346,10 @@ describe('lumen send refuses what Meta would, and what makes no sense, before Me
     ['a .jpg that is not a JPEG', () => ['--image', file('fake.jpg', 'just some text')], /fake\.jpg is named as image\/jpeg but its content is not JPEG\.$/],
     ['a .webp sticker that is not WebP', () => ['--sticker', file('fake.webp', 'RIFF....AVI LIST')], /fake\.webp is named as image\/webp but its content is not WEBP\.$/],
     ['a local image of the wrong type', () => ['--image', file('a.gif', 'GIF89a')], /is not a file WhatsApp takes as an image/],
-    ['a local image over 5 MB', () => ['--image', file('big.png', Buffer.alloc(5 * 1024 * 1024 + 1))], /^.*big\.png is 5 MB; WhatsApp takes images of at most 5 MB\.$/],
-    ['a sticker over 500 KB', () => ['--sticker', file('big.webp', Buffer.alloc(500 * 1024 + 1))], /WhatsApp takes stickers of at most 500 KB\.$/],
+    ['a local image over 5 MB', () => ['--image', file('big.png', Buffer.alloc(5_300_000))], /^.*big\.png is 5\.3 MB; WhatsApp takes images of at most 5 MB\.$/],
+    // Meta's MB is taken as 1,000,000 bytes (never looser than Meta): just over it is said in bytes
+    ['a local image just over 5,000,000 bytes', () => ['--image', file('over.png', Buffer.alloc(5_000_001))], /^.*over\.png is 5,000,001 bytes; WhatsApp takes images of at most 5,000,000 bytes\.$/],
+    ['a sticker over 500 KB', () => ['--sticker', file('big.webp', Buffer.alloc(500_001))], /WhatsApp takes stickers of at most 500,000 bytes\.$/],
     ['an empty local file', () => ['--document', file('empty.pdf', '')], /empty\.pdf is empty\.$/],
     ['four reply buttons', () => ['--text', 'Pick', ...buttons(4)], /^A message takes 1 to 3 reply buttons \(--button ID=TITLE\); got 4\.$/],
     ['a button title over 20 characters', () => ['--text', 'Pick', '--button', `a=${'t'.repeat(21)}`], /^Button title "t+" is 21 characters; WhatsApp allows at most 20\.$/],
@@ -410,10 +412,10 @@ describe('lumen send refuses what Meta would, and what makes no sense, before Me
   });
 
   it('refuses a local file that is too large with --dry-run too (the file is checked, not only the body)', async () => {
-    const path = file('big.jpg', Buffer.alloc(5 * 1024 * 1024 + 1));
+    const path = file('big.jpg', Buffer.alloc(5_600_000));
     const { result, json } = await home.runJson(['send', '--to', TO, '--image', path, '--dry-run']);
     expect(result.exitCode).toBe(2);
-    expect(json.error.message).toBe(`${path} is 5 MB; WhatsApp takes images of at most 5 MB.`);
+    expect(json.error.message).toBe(`${path} is 5.6 MB; WhatsApp takes images of at most 5 MB.`);
     expect(sandbox.media()).toEqual([]);
   });
 });

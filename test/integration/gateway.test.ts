@@ -374,7 +374,7 @@ describe('the local API', () => {
     // And one over the upload limit names that limit
     const huge = await postAnnouncing(url, 200_000_000, { 'content-type': 'application/pdf', authorization: `Bearer ${relay!.localApi!.key}` });
     expect(huge.status).toBe(413);
-    expect(huge.json.error.message).toBe('The body is over 104857600 bytes.');
+    expect(huge.json.error.message).toBe('The body is over 100000000 bytes.');
   });
 
   it('refuses a wrong key (401), a bad body naming the field (400), and holds for approval (202)', async () => {
@@ -478,6 +478,16 @@ describe('the local API', () => {
       body: '%PDF-1.4 menu',
     });
     expect([twice.status, ((await twice.json()) as { error: { code: string } }).error.code]).toEqual([400, 'invalid_media']);
+    // So are bytes that are not the image their Content-Type says (the customer would see a broken image)
+    const notPng = await fetch(`${relay!.localApi!.url}/v1/media`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${relay!.localApi!.key}`, 'content-type': 'image/png' },
+      body: 'just some text',
+    });
+    expect([notPng.status, ((await notPng.json()) as { error: { message: string } }).error.message]).toEqual([
+      400,
+      'The body is not PNG, as its Content-Type image/png says: WhatsApp would show a broken image.',
+    ]);
     expect(sandbox.media()).toHaveLength(media);
     const upload = await fetch(`${relay!.localApi!.url}/v1/media?filename=menu.pdf`, {
       method: 'POST',

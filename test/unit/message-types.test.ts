@@ -89,8 +89,12 @@ describe('each limit is refused before Meta sees it, naming the limit', () => {
   it('checks a local file against the type and size Meta takes', () => {
     expect(checkMediaFile('image', 'photo.jpg', 1000)).toBe('image/jpeg');
     expect(() => checkMediaFile('image', 'clip.mp4', 1000)).toThrow(/not a file WhatsApp takes as an image/);
-    expect(() => checkMediaFile('image', 'big.png', 5 * 1024 * 1024 + 1)).toThrow(/at most 5 MB/);
-    expect(() => checkMediaFile('sticker', 's.webp', 600 * 1024)).toThrow(/at most 500 KB/);
+    expect(() => checkMediaFile('image', 'big.png', 5_100_069)).toThrow(/^big\.png is 5\.1 MB; WhatsApp takes images of at most 5 MB\.$/);
+    expect(() => checkMediaFile('sticker', 's.webp', 600_000)).toThrow(/at most 500 KB/);
+    // As Meta counts (decimal units), not 1,024s: what Meta would refuse is refused before the upload
+    expect(checkMediaFile('video', 'v.mp4', 16_000_000)).toBe('video/mp4');
+    expect(() => checkMediaFile('video', 'v.mp4', 16_000_001)).toThrow(/at most 16,000,000 bytes/);
+    expect(() => checkMediaFile('document', 'd.pdf', 100_000_001)).toThrow(/at most 100,000,000 bytes/);
   });
 });
 

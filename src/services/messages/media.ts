@@ -40,15 +40,20 @@ const IMAGE_SIGNATURES: Record<string, (head: Buffer) => boolean> = {
   'image/webp': (head) => head.toString('latin1', 0, 4) === 'RIFF' && head.toString('latin1', 8, 12) === 'WEBP',
 };
 
+/** Whether bytes said to be a JPEG, PNG or WebP start as one (other types are not told by their bytes here). */
+export function contentMatches(mimeType: string, head: Buffer): boolean {
+  const matches = IMAGE_SIGNATURES[mimeType];
+  return !matches || matches(head);
+}
+
 /** A JPEG, PNG or WebP named so must be one: WhatsApp would show the customer a broken image. */
 async function checkImageContent(path: string, mimeType: string): Promise<void> {
-  const matches = IMAGE_SIGNATURES[mimeType];
-  if (!matches) return;
+  if (!IMAGE_SIGNATURES[mimeType]) return;
   const file = await open(path, 'r');
   try {
     const head = Buffer.alloc(12);
     await file.read(head, 0, 12, 0);
-    if (!matches(head)) throw new UsageError(`${path} is named as ${mimeType} but its content is not ${mimeType.slice(6).toUpperCase()}.`);
+    if (!contentMatches(mimeType, head)) throw new UsageError(`${path} is named as ${mimeType} but its content is not ${mimeType.slice(6).toUpperCase()}.`);
   } finally {
     await file.close();
   }

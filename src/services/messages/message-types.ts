@@ -9,7 +9,9 @@ import { deeperThan } from '../../json.js';
 export const MEDIA_TYPES = ['image', 'video', 'audio', 'document', 'sticker'] as const;
 export type MediaType = (typeof MEDIA_TYPES)[number];
 
-const MB = 1024 * 1024;
+/** Meta's limits read as decimal units (5 MB = 5,000,000 bytes): never looser than Meta, whichever it means. */
+const KB = 1000;
+const MB = 1000 * KB;
 
 /** What Meta accepts for each media type: MIME types and the largest file. */
 export const MEDIA_LIMITS: Record<MediaType, { mimeTypes: string[]; maxBytes: number; caption: boolean }> = {
@@ -30,7 +32,7 @@ export const MEDIA_LIMITS: Record<MediaType, { mimeTypes: string[]; maxBytes: nu
     maxBytes: 100 * MB,
     caption: true,
   },
-  sticker: { mimeTypes: ['image/webp'], maxBytes: 500 * 1024, caption: false },
+  sticker: { mimeTypes: ['image/webp'], maxBytes: 500 * KB, caption: false },
 };
 
 const MIME_BY_EXTENSION: Record<string, string> = {
@@ -78,7 +80,9 @@ export function checkMediaFile(type: MediaType, path: string, size: number): str
     );
   }
   if (size > limits.maxBytes) {
-    throw new UsageError(`${path} is ${formatBytes(size)}; WhatsApp takes ${type}s of at most ${formatBytes(limits.maxBytes)}.`);
+    // Just over the limit rounds to the limit: then both in bytes.
+    const [given, most] = formatBytes(size) === formatBytes(limits.maxBytes) ? [exactBytes(size), exactBytes(limits.maxBytes)] : [formatBytes(size), formatBytes(limits.maxBytes)];
+    throw new UsageError(`${path} is ${given}; WhatsApp takes ${type}s of at most ${most}.`);
   }
   if (size === 0) throw new UsageError(`${path} is empty.`);
   return mimeType;
@@ -433,9 +437,13 @@ function article(word: string): string {
   return /^[aeiou]/.test(word) ? 'an' : 'a';
 }
 
+function exactBytes(bytes: number): string {
+  return `${bytes.toLocaleString('en-US')} bytes`;
+}
+
 export function formatBytes(bytes: number): string {
   if (bytes >= MB) return `${Math.round((bytes / MB) * 10) / 10} MB`;
-  if (bytes >= 1024) return `${Math.round(bytes / 1024)} KB`;
+  if (bytes >= KB) return `${Math.round(bytes / KB)} KB`;
   return `${bytes} bytes`;
 }
 
