@@ -290,6 +290,10 @@ describe('coexistence echoes, edits and revokes', () => {
     await play({ what: 'revoke', user: CUSTOMER, wamid: inbound });
     const listed = await lumen(['messages', 'list'], { env: home.env });
     expect(listed.stdout).toMatch(/\[deleted\] hello \(edited\)/);
+    // messages show says so too, with what the customer wrote before
+    const shownIn = await lumen(['messages', 'show', inbound], { env: home.env });
+    expect(shownIn.stdout).toMatch(/Text {6}hello \(edited\)\n {4}was "helo" until .+\n/);
+    expect(shownIn.stdout).toMatch(/Deleted {3}.+ \(by the customer\)/);
   });
 });
 

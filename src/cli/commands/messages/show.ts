@@ -92,12 +92,16 @@ async function showReceived(ctx: Context, message: Interaction): Promise<void> {
   const data = { direction: 'in' as const, ...message, media: media ? { id: media.mediaId, state: media.state, path: media.path, mimeType: media.mimeType, size: media.size } : null };
   ctx.out.result(data, () => {
     const from = message.fromKind === 'phone' ? `+${message.from}` : message.from;
+    const earlier = message.previousTexts ?? [];
     const lines = [
       `${message.id}  ${message.type} from ${from}${message.contactName ? ` (${message.contactName})` : ''}`,
-      `  Text      ${message.text || '-'}`,
+      `  Text      ${message.text || '-'}${earlier.length > 0 ? ' (edited)' : ''}`,
+      // As a sent message shows its edits: what the customer wrote before, and until when
+      ...earlier.map((e) => `    was ${JSON.stringify(e.text)} until ${ctx.time.at(e.at)}`),
       `  wamid     ${message.wamid}`,
       `  Received  ${ctx.time.atRelative(message.receivedAt)}`,
     ];
+    if (message.deletedAt) lines.push(`  Deleted   ${ctx.time.atRelative(message.deletedAt)} (by the customer)`);
     if (message.replyTo) lines.push(`  Reply to  ${message.replyTo}`);
     if (media) lines.push(`  Media     ${media.mediaId} ${media.state}${media.path ? ` at ${media.path}` : ''}`);
     // A stranger's text, name and ids: control characters escaped (a multi-line text stays on one line).
