@@ -74,6 +74,8 @@ export type RelayEvent =
       pendingApproval?: string;
       /** This reply had been sent before (a message delivered again): not sent twice. */
       alreadySent?: boolean;
+      /** With alreadySent: the reply sent before was another answer (a replay whose code answers differently). */
+      differs?: boolean;
       error?: string;
     }
   | { event: 'handler_output'; interactionId: string; stream: 'stdout' | 'stderr'; text: string }

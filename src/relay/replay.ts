@@ -14,6 +14,8 @@ export interface ReplayReply {
   pendingApproval?: string;
   /** It had been sent before (by the relay or an earlier replay), under the same idempotency key: not sent again. */
   alreadySent?: boolean;
+  /** With alreadySent: what was sent before is another answer than this one, which is not sent. */
+  differs?: boolean;
   error?: string;
 }
 

@@ -179,7 +179,7 @@ export class Replier {
     const integration = this.integrationOf(interaction.integrationId);
     if (!integration) return after;
     const source = planned.source;
-    const report = (outcome: { ok: boolean; wamid?: string; id?: string; pendingApproval?: string; alreadySent?: boolean; error?: string }) =>
+    const report = (outcome: { ok: boolean; wamid?: string; id?: string; pendingApproval?: string; alreadySent?: boolean; differs?: boolean; error?: string }) =>
       this.deps.onEvent({ event: source, interactionId: interaction.id, to: interaction.from, ...outcome });
     const work = (async () => {
       await after.catch(() => undefined);
@@ -199,6 +199,10 @@ export class Replier {
         if (result.outcome === 'pending_approval') return report({ ok: true, id: result.message.id, pendingApproval: result.message.id });
         report({ ok: true, id: result.message.id, wamid: result.message.wamid ?? '', ...(result.outcome === 'already_sent' ? { alreadySent: true } : {}) });
       } catch (error) {
+        // This message was answered before, with another answer (a replay whose handler answers differently): the
+        // earlier reply stands, and a message is answered once.
+        const earlier = error instanceof UserError && error.code === 'idempotency_conflict' ? await this.deps.store.outbound.findByIdempotencyKey(integration.id, planned.key) : undefined;
+        if (earlier) return report({ ok: true, id: earlier.id, wamid: earlier.wamid ?? '', alreadySent: true, differs: true });
         report({ ok: false, error: error instanceof UserError || error instanceof Error ? error.message : String(error) });
       }
     })();

@@ -211,6 +211,12 @@ describe('lumen relay start: handing messages to the user code', () => {
     expect(again.stderr).toBe(`api=${relay.url} answered 404`);
     expect((await runLumen(['events', 'replay', String(event.id), '--exec', handler], { env })).stdout).toMatch(/Already replied: msg_\w+ .*not sent again/);
     expect(sandbox.sent(from)).toHaveLength(1);
+    // A handler that answers differently now is told the message was answered (ok, exit 0), not of a key it never set
+    const other = await runLumen(['events', 'replay', String(event.id), '--exec', `cat >/dev/null; echo '{"reply":{"text":"Another answer"}}'`], { env });
+    expect(other.exitCode, other.stdout + other.stderr).toBe(0);
+    expect(other.stdout).toMatch(/Already replied: msg_\w+ \(wamid\.[^)]+\), with another answer; not sent again\./);
+    expect(other.stdout).not.toMatch(/idempotency/);
+    expect(sandbox.sent(from)).toHaveLength(1);
 
     // And a relay started by an older lumen (its relay.json names no local API) is named, with what to do
     const { readFileSync, writeFileSync } = await import('node:fs');

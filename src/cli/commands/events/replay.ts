@@ -40,7 +40,7 @@ export async function run(ctx: Context, options: Options<typeof replay>, idArg: 
           : reply.pendingApproval
             ? `  Reply held for approval: ${reply.pendingApproval} (lumen approvals approve ${reply.pendingApproval}).`
             : reply.alreadySent
-              ? `  Already replied: ${reply.id} (${reply.wamid}); not sent again.`
+              ? `  Already replied: ${reply.id} (${reply.wamid})${reply.differs ? ', with another answer' : ''}; not sent again.`
               : `  Replied: ${reply.id} (${reply.wamid}).`,
       );
     }

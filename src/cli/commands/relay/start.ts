@@ -309,7 +309,9 @@ export function printEvent(ctx: Context, event: RelayEvent, out: Output = ctx.ou
           ? `${s.red('↩')} reply to ${displaySender(event.to)} failed: ${event.error}`
           : event.pendingApproval
             ? `${s.yellow('↩')} reply to ${displaySender(event.to)} awaits approval (${event.pendingApproval})`
-            : `${s.green('↩')} replied to ${displaySender(event.to)} (${event.id})`,
+            : event.alreadySent
+              ? `${s.dim('↩')} replied to ${displaySender(event.to)} before (${event.id}${event.differs ? ', another answer' : ''}); not sent again`
+              : `${s.green('↩')} replied to ${displaySender(event.to)} (${event.id})`,
       );
       return;
     case 'handler_output':
