@@ -180,7 +180,8 @@ export interface DispatcherDeps {
   now?: () => Date;
   onEvent?: RelayEventSink;
   /** After a successful delivery (the handler's output is shown here). */
-  onDelivered?: (interaction: Interaction, result: DeliveryResult) => void;
+  /** After each attempt, delivered or not, once it is recorded (what an `--exec` command printed is shown). */
+  onAttempt?: (interaction: Interaction, result: DeliveryResult) => void;
   /**
    * The replies to a delivery (the user's code's answer, the auto-reply): planned before it is recorded and kept
    * with the record (in the same statement), sent after it, and taken up again when a relay left some unsent.
@@ -354,7 +355,7 @@ export class Dispatcher extends LoopedWorker {
           // the line is lost, the delivery is not
         }
         try {
-          this.deps.onDelivered?.(interaction, result);
+          this.deps.onAttempt?.(interaction, result);
         } catch {
           // (a line lost)
         }
@@ -366,6 +367,7 @@ export class Dispatcher extends LoopedWorker {
       const failed = { target: this.deps.target.description, status: result.status, error, durationMs, nextAttemptAt };
       await this.record(() => this.deps.dispatch.markFailed(eventId, failed));
       this.deps.onEvent?.({ event: 'dispatch', eventId, interactionId, target: this.deps.target.description, ok: false, status: result.status, durationMs, attempt, error, nextAttemptAt });
+      this.deps.onAttempt?.(interaction, result);
     }
   }
 }

@@ -78,7 +78,8 @@ export type RelayEvent =
       differs?: boolean;
       error?: string;
     }
-  | { event: 'handler_output'; interactionId: string; stream: 'stdout' | 'stderr'; text: string }
+  /** A line an `--exec` command printed: for a message (`interactionId`), or for an event or raw delivery (`eventId`). */
+  | { event: 'handler_output'; interactionId?: string; eventId?: string; stream: 'stdout' | 'stderr'; text: string }
   | {
       event: 'auto_reply';
       interactionId: string;
@@ -143,4 +144,19 @@ export function eventText(text: string): string {
   if (text.length <= EVENT_TEXT_MAX) return text;
   const end = /[\uD800-\uDBFF]/.test(text[EVENT_TEXT_MAX - 1] as string) ? EVENT_TEXT_MAX - 1 : EVENT_TEXT_MAX; // not half an emoji
   return `${text.slice(0, end)}…`;
+}
+
+/** Each line an `--exec` handler printed (blank ones left out), as `handler_output` events: at most 2,000 characters each. */
+export function printHandlerOutput(
+  onEvent: RelayEventSink | undefined,
+  who: { interactionId: string } | { eventId: string },
+  stdout: string | undefined,
+  stderr: string | undefined,
+): void {
+  if (!onEvent) return;
+  for (const [stream, text] of [['stdout', stdout], ['stderr', stderr]] as const) {
+    for (const line of (text ?? '').split('\n')) {
+      if (line.trim() !== '') onEvent({ event: 'handler_output', ...who, stream, text: line.slice(0, 2000) });
+    }
+  }
 }

@@ -7,13 +7,13 @@
  */
 import type { ForwardQueueRepo, QueuedForward } from '../store/repos/forward-queue.js';
 import { keepClaims, nextAttemptDelayMs, signForward, DISPATCH_LEASE_MS } from './dispatch.js';
-import type { RelayEventSink } from './events.js';
+import { printHandlerOutput, type RelayEventSink } from './events.js';
 import { LoopedWorker } from './work-loop.js';
 
 export interface ForwardDestination {
   /** The URL (`--forward-to`) or the command (`--exec`). */
   description: string;
-  send(item: QueuedForward): Promise<{ ok: boolean; status: number | null; error?: string }>;
+  send(item: QueuedForward): Promise<{ ok: boolean; status: number | null; error?: string; output?: string; errorOutput?: string }>;
 }
 
 /** POSTs each item: a document signed with Lumen-Signature, or Meta's bytes with Meta's signature. */
@@ -27,7 +27,7 @@ export function urlDestination(url: string, signingSecret: string | null, clock:
         // Meta's own headers: the receiver checks them with the app secret, as it would behind Meta.
         headers['x-hub-signature-256'] = item.signature;
       } else {
-        headers['lumen-event-id'] = `ev_${item.id}`;
+        headers['lumen-event-id'] = forwardId(item);
         if (signingSecret) headers['lumen-signature'] = signForward(item.body.toString('utf8'), signingSecret, Math.floor(clock().getTime() / 1000));
       }
       try {
@@ -54,13 +54,21 @@ export function commandDestination(command: string, env: () => NodeJS.ProcessEnv
         input: item.body,
         timeout: timeoutMs,
         reject: false,
-        env: { ...env(), LUMEN_EVENT_OBJECT: item.object, LUMEN_EVENT_ID: `ev_${item.id}` },
+        env: { ...env(), LUMEN_EVENT_OBJECT: item.object, LUMEN_EVENT_ID: forwardId(item) },
         extendEnv: false,
+        stripFinalNewline: true,
       });
-      if (result.exitCode === 0 && !result.timedOut) return { ok: true, status: 0 };
-      return { ok: false, status: result.exitCode ?? null, error: result.timedOut ? `timed out after ${timeoutMs} ms` : `exit code ${result.exitCode ?? result.signal}` };
+      const printed = { output: String(result.stdout ?? ''), errorOutput: String(result.stderr ?? '') };
+      if (result.exitCode === 0 && !result.timedOut) return { ok: true, status: 0, ...printed };
+      const why = result.timedOut ? `timed out after ${timeoutMs} ms` : `exit code ${result.exitCode ?? result.signal}`;
+      return { ok: false, status: result.exitCode ?? null, error: why, ...printed };
     },
   };
+}
+
+/** How an item is named to the user's code and in `lumen events`: `ev_N` (an event's document), `raw_N` (Meta's bytes). */
+export function forwardId(item: Pick<QueuedForward, 'id' | 'object' | 'signature'>): string {
+  return `${item.object === 'raw' ? 'raw' : 'ev'}_${item.id}`;
 }
 
 export interface ForwarderDeps {
@@ -89,14 +97,17 @@ export class Forwarder extends LoopedWorker {
       const release = keepClaims(inFlight, (ids, until) => queue.renewClaims(ids, until), now, DISPATCH_LEASE_MS);
       const result = await destination.send(item).finally(release);
       const attempt = item.attempts + 1;
+      const printed = () => printHandlerOutput(this.deps.onEvent, { eventId: forwardId(item) }, result.output, result.errorOutput);
       const base = { event: 'forward' as const, queue: this.deps.kind, id: item.id, object: item.object, target: destination.description, status: result.status, attempt };
       if (result.ok) {
         await queue.markDelivered(item.id, result.status, now().toISOString());
         this.deps.onEvent?.({ ...base, ok: true });
+        printed();
       } else {
         const nextAttemptAt = new Date(now().getTime() + nextAttemptDelayMs(attempt)).toISOString();
         await queue.markFailed(item.id, result.status, result.error ?? 'failed', nextAttemptAt);
         this.deps.onEvent?.({ ...base, ok: false, error: result.error ?? 'failed', nextAttemptAt });
+        printed();
       }
     }
   }

@@ -19,7 +19,7 @@ import { IntegrationDirectory, type RelayIntegration } from './directory.js';
 import { Dispatcher, execTarget, forwardTarget, withoutSecrets, type DeliveryResult, type DispatchTarget } from './dispatch.js';
 import type { EventGroup } from './documents.js';
 import { commandDestination, Forwarder, urlDestination, type ForwardDestination } from './forwarder.js';
-import type { RelayEvent, RelayEventSink } from './events.js';
+import { printHandlerOutput, type RelayEvent, type RelayEventSink } from './events.js';
 import { GroupCommitter } from './ingest.js';
 import type { RateLimitSettings } from './limits.js';
 import { holdRelayLease, type HeldRelayLease } from './lease.js';
@@ -124,18 +124,14 @@ export async function relayLocalApiKey(secrets: SecretStore): Promise<string> {
   return created;
 }
 
-/** What an `--exec` handler printed, shown in the relay's output with the message's id (replies are not). */
+/**
+ * What an `--exec` handler printed, shown in the relay's output with the message's id, whether it succeeded or not
+ * (a failing handler's stack trace is what you need most). A reply it printed is sent, not shown.
+ */
 function reportHandlerOutput(onEvent: RelayEventSink, interaction: Interaction, result: DeliveryResult): void {
-  if (result.status === null || !('errorOutput' in result)) return;
-  const streams: Array<['stdout' | 'stderr', string | undefined]> = [
-    ['stdout', repliesIn(result.output) ? undefined : result.output],
-    ['stderr', result.errorOutput],
-  ];
-  for (const [stream, text] of streams) {
-    for (const line of (text ?? '').split('\n')) {
-      if (line.trim() !== '') onEvent({ event: 'handler_output', interactionId: interaction.id, stream, text: line.slice(0, 2000) });
-    }
-  }
+  if (!('errorOutput' in result)) return;
+  const stdout = result.ok && repliesIn(result.output) ? undefined : result.output;
+  printHandlerOutput(onEvent, { interactionId: interaction.id }, stdout, result.errorOutput);
 }
 
 /** The forward signing secret: created once, kept in the secret store, the same across restarts. */
@@ -314,7 +310,7 @@ async function serve(relayDeps: RelayDeps, options: RelayOptions, lease?: HeldRe
         media: store.media,
         mediaUrl: (mediaId) => (localApiUrl ? `${localApiUrl}/v1/media/${encodeURIComponent(mediaId)}` : null),
         ...(options.typing ? { beforeDeliver: (interaction: Interaction) => markRead(interaction, true) } : {}),
-        onDelivered: (interaction, result) => reportHandlerOutput(deps.onEvent, interaction, result),
+        onAttempt: (interaction, result) => reportHandlerOutput(deps.onEvent, interaction, result),
         replies: replier,
       })
     : undefined;

@@ -145,7 +145,7 @@ describe('lumen relay start: handing messages to the user code', () => {
 
   it('keeps retrying a failing --exec command and keeps answering 200 meanwhile', async () => {
     // Given a handler that always fails
-    const relay = await startRelay(env, ['--exec', "sh -c 'echo handler exploded >&2; exit 3'"]);
+    const relay = await startRelay(env, ['--exec', "sh -c 'echo Traceback: line one >&2; echo handler exploded >&2; echo partial; exit 3'"]);
 
     // When a message arrives
     const first = newWamid('exec1');
@@ -157,6 +157,11 @@ describe('lumen relay start: handing messages to the user code', () => {
     expect(answer.json).toEqual({ status: 'received', messages: 1 });
     const failure = await relay.waitForEvent((e) => e.event === 'dispatch' && e.ok === false);
     expect(failure.error).toMatch(/exit code 3/);
+    // What the failing command printed is shown whole, with the message's id (the error keeps its last line only)
+    const printed = await relay.waitForEvent((e) => e.event === 'handler_output' && e.text === 'handler exploded');
+    expect(relay.events.filter((e) => e.event === 'handler_output' && e.interactionId === printed.interactionId).slice(0, 3).map((e) => [e.stream, e.text])).toEqual(
+      expect.arrayContaining([['stderr', 'Traceback: line one'], ['stderr', 'handler exploded'], ['stdout', 'partial']]),
+    );
 
     // Then the user sees it being retried with the error
     const failing = await eventsList(true);

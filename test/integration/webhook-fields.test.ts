@@ -351,6 +351,25 @@ describe('relay start --forward-raw', () => {
     expect(target.requests[0]!.raw.equals(received!.raw)).toBe(true);
   });
 
+  it('shows what an --exec command printed for a raw delivery or an event, with its id, whether it failed or not', async () => {
+    await start({ exec: 'echo "got $LUMEN_EVENT_OBJECT $LUMEN_EVENT_ID"; echo "warn $LUMEN_EVENT_ID" >&2', forwardRaw: true });
+    await customerWrites('raw for a command');
+    const line = await eventually(() => {
+      const found = events.find((e) => e.event === 'handler_output' && e.stream === 'stdout');
+      expect(found).toBeDefined();
+      return found as Extract<RelayEvent, { event: 'handler_output' }>;
+    });
+    expect(line).toMatchObject({ eventId: expect.stringMatching(/^raw_\d+$/), text: `got raw ${line.eventId}` });
+    expect(events).toContainEqual({ event: 'handler_output', eventId: line.eventId, stream: 'stderr', text: `warn ${line.eventId}` });
+    await relay!.close();
+    relay = undefined;
+    events = [];
+    await start({ exec: 'echo "no: $LUMEN_EVENT_OBJECT" >&2; exit 4', events: new Set(['preferences']) });
+    await play({ what: 'preferences', user: CUSTOMER, value: 'stop' });
+    await eventually(() => expect(events).toContainEqual(expect.objectContaining({ event: 'handler_output', eventId: expect.stringMatching(/^ev_\d+$/), stream: 'stderr', text: 'no: preferences' })));
+    expect(events).toContainEqual(expect.objectContaining({ event: 'forward', ok: false, error: 'exit code 4' }));
+  });
+
   it('is refused without a target, and with --events or --auto-reply', async () => {
     await expect(start({ forwardRaw: true })).rejects.toThrow(/--forward-raw/);
     await expect(start({ forwardRaw: true, forwardTo: 'http://127.0.0.1:9/', events: new Set(['statuses']) })).rejects.toThrow(/--events/);

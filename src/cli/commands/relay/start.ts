@@ -315,7 +315,7 @@ export function printEvent(ctx: Context, event: RelayEvent, out: Output = ctx.ou
       );
       return;
     case 'handler_output':
-      out.print(`${s.dim(`${event.interactionId} ${event.stream === 'stderr' ? '!' : '>'}`)} ${event.text}`);
+      out.print(`${s.dim(`${event.interactionId ?? event.eventId ?? ''} ${event.stream === 'stderr' ? '!' : '>'}`)} ${event.text}`);
       return;
     case 'webhook_error':
       out.print(
