@@ -62,9 +62,18 @@ export function normalizeSender(value: string, flag = '--from'): string {
 }
 
 /** An event id as `lumen events list` prints it: digits, `evt_` before them optional (never `1e3` or ` 7`). */
+/** An id from `lumen events list`: a message's delivery (`42`), an event's document (`ev_7`) or a raw delivery (`raw_3`). */
+export type EventRef = { queue: 'messages'; id: number } | { queue: 'events' | 'raw'; id: number };
+
+export function parseEventRef(value: string): EventRef {
+  const forward = /^(ev|raw)_([1-9]\d{0,15})$/.exec(value);
+  if (forward && Number.isSafeInteger(Number(forward[2]))) return { queue: forward[1] === 'raw' ? 'raw' : 'events', id: Number(forward[2]) };
+  return { queue: 'messages', id: parseEventId(value) };
+}
+
 export function parseEventId(value: string): number {
   const match = /^(?:evt_)?([1-9]\d{0,15})$/.exec(value);
   const id = match ? Number(match[1]) : Number.NaN;
-  if (!Number.isSafeInteger(id)) throw new UsageError(`Event id must be a number from \`lumen events list\`; got "${value}".`);
+  if (!Number.isSafeInteger(id)) throw new UsageError(`Event id must be a number (or ev_N, raw_N) from \`lumen events list\`; got "${value}".`);
   return id;
 }

@@ -37,7 +37,8 @@ const US_FORMAT = /^(\d\d)\/(\d\d)\/(\d{4}), (\d\d:\d\d:\d\d) (\S.*)$/;
 /** A signed distance in milliseconds as words: positive is the future. */
 export function relativeTime(deltaMs: number): string {
   const seconds = Math.round(Math.abs(deltaMs) / 1000);
-  if (seconds < 5) return 'just now';
+  // A moment ago is "just now"; a moment ahead (a retry in 2 s) is said as such.
+  if (seconds === 0 || (seconds < 5 && deltaMs < 0)) return 'just now';
   const amount =
     seconds < 60
       ? `${seconds} s`

@@ -1,7 +1,9 @@
 import { UsageError, UserError } from '../errors.js';
 import type { ServiceDeps } from '../services/deps.js';
 import type { DispatchEvent, Workspace } from '../store/types.js';
-import { DISPATCH_LEASE_MS, execTarget, forwardTarget, keepClaims, keptJson, mediaView } from './dispatch.js';
+import type { ForwardRecord, QueuedForward } from '../store/repos/forward-queue.js';
+import { DISPATCH_LEASE_MS, execTarget, forwardTarget, keepClaims, keptJson, mediaView, withoutSecrets } from './dispatch.js';
+import { commandDestination, urlDestination } from './forwarder.js';
 import type { RelayEvent } from './events.js';
 import { Replier, repliesIn } from './replies.js';
 import { relaySigningSecret } from './server.js';
@@ -148,4 +150,98 @@ export async function withEventClaim<R extends { ok: boolean }>(
   }
   if (!result.ok) await dispatch.releaseClaim(id);
   return result;
+}
+
+/** An event's document or a raw delivery, as `lumen events` names it: `ev_N` or `raw_N`. */
+export interface ForwardRef {
+  queue: 'events' | 'raw';
+  id: number;
+}
+
+export type ForwardReplayResult =
+  | { queued: true; record: ForwardRecord }
+  | {
+      queued: false;
+      id: string;
+      delivered: boolean;
+      target: string;
+      status: number | null;
+      error: string | null;
+      durationMs: number;
+      /** What an `--exec` command printed; null for a forward target. */
+      stdout: string | null;
+      stderr: string | null;
+    };
+
+/** The item `ref` names in this workspace, or a not-found error naming it. */
+export async function findForward(store: ServiceDeps['store'], workspace: Workspace, ref: ForwardRef): Promise<ForwardRecord & { item: QueuedForward }> {
+  const found = await store.forwards[ref.queue].find(ref.id);
+  if (!found || found.workspaceId !== workspace.id) {
+    const name = forwardName(ref);
+    throw new UserError(`No event ${name} in workspace ${workspace.name}.`, { code: 'event_not_found', hint: 'See `lumen events list`.', kind: 'not_found' });
+  }
+  return found;
+}
+
+export function forwardName(ref: ForwardRef): string {
+  return `${ref.queue === 'raw' ? 'raw' : 'ev'}_${ref.id}`;
+}
+
+/**
+ * Delivers a non-message event's document (or, with --forward-raw, Meta's delivery) again, as the relay's forwarder
+ * does: now to the target given (signed the same way, holding a claim so a running relay does not send it at the
+ * same moment), or queued again for the running relay.
+ */
+export async function replayForward(
+  deps: ServiceDeps,
+  workspace: Workspace,
+  request: { ref: ForwardRef; forwardTo?: string | undefined; exec?: string | undefined; localApi?: { url: string; key: string } | undefined },
+): Promise<ForwardReplayResult> {
+  if (request.forwardTo && request.exec) throw new UsageError('Choose --forward-to or --exec, not both.');
+  if (request.forwardTo !== undefined && !/^https?:\/\/[^/\s]+/i.test(request.forwardTo)) {
+    throw new UsageError(`--forward-to must be an http(s) URL; got "${request.forwardTo}".`);
+  }
+  const { ref } = request;
+  const queue = deps.store.forwards[ref.queue];
+  const found = await findForward(deps.store, workspace, ref);
+  if (!request.forwardTo && !request.exec) return { queued: true, record: (await queue.requeue(ref.id, deps.now().toISOString()))! };
+  const api = request.localApi;
+  const destination = request.forwardTo
+    ? urlDestination(request.forwardTo, await relaySigningSecret(await deps.secrets()), deps.now)
+    : commandDestination(request.exec!, () => ({ ...withoutSecrets(deps.env ?? {}), ...(api ? { LUMEN_API_URL: api.url, LUMEN_API_KEY: api.key } : {}) }));
+  const name = forwardName(ref);
+  const leaseUntil = () => new Date(deps.now().getTime() + DISPATCH_LEASE_MS).toISOString();
+  if (!(await queue.claimOne(ref.id, deps.now().toISOString(), leaseUntil()))) {
+    throw new UserError(`Event ${name} is being delivered right now (by a running relay, or another replay); nothing was delivered here.`, {
+      code: 'event_busy',
+      kind: 'conflict',
+      hint: 'See how it went with `lumen events list`, or replay it again once that delivery is done.',
+    });
+  }
+  const stopRenewing = keepClaims(new Set([ref.id]), (_ids, until) => queue.renewClaim(ref.id, until), deps.now, DISPATCH_LEASE_MS);
+  const started = deps.now().getTime();
+  let result: Awaited<ReturnType<typeof destination.send>>;
+  try {
+    result = await destination.send(found.item);
+  } catch (error) {
+    await queue.releaseClaim(ref.id);
+    throw error;
+  } finally {
+    stopRenewing();
+  }
+  const durationMs = deps.now().getTime() - started;
+  if (result.ok) await queue.markDelivered(ref.id, result.status, deps.now().toISOString());
+  else await queue.releaseClaim(ref.id);
+  const isCommand = request.exec !== undefined;
+  return {
+    queued: false,
+    id: name,
+    delivered: result.ok,
+    target: destination.description,
+    status: result.status,
+    error: result.error ?? null,
+    durationMs,
+    stdout: isCommand ? (result.output ?? '') : null,
+    stderr: isCommand ? (result.errorOutput ?? '') : null,
+  };
 }

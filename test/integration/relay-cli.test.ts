@@ -435,7 +435,7 @@ describe('lumen relay start: batching and redelivery', () => {
     [['relay', 'start', '--port', '0', '--exec', ' '], /^Error: --exec "" would run nothing/],
     [['trigger', 'message', '--url', 'notaurl'], /^Error: --url must be a full http\(s\) URL/],
     [['trigger', 'status', '--wamid', 'wamid.x', '--error-code', 'abc'], /^Error: --error-code must be Meta's numeric error code/],
-    [['events', 'drop', '1e3'], /^Error: Event id must be a number from `lumen events list`; got "1e3"\./],
+    [['events', 'drop', '1e3'], /^Error: Event id must be a number \(or ev_N, raw_N\) from `lumen events list`; got "1e3"\./],
     [['events', 'replay', 'evt_12x'], /^Error: Event id must be a number/],
     [['backup', ''], /^Error: Name the backup file/],
   ])('refuses %j as a usage error (exit 2), before doing anything', async (args, message) => {

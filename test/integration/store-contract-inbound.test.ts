@@ -810,6 +810,43 @@ describe.each(storeBackends())('inbound store contract: $title', (backend) => {
       expect(await store.forwards.raw.claimDue(at(100), at(101), 10)).toEqual([]);
     });
 
+    it('lists what is handed on (not what is only logged), finds it with its bytes, drops and queues it again', async () => {
+      await store.inbox.ingest([
+        job({ changes: [change(editOf('w.none', 'x'), true)] }),
+        job({ receivedAt: at(1), changes: [change(editOf('w.none', 'y'), false)] }), // only logged
+        job({ receivedAt: at(2), raw: { integrationId: 'wa_1', body: Buffer.from('raw bytes'), signature: 'sha256=abc' } }),
+      ]);
+      const [event] = await store.forwards.events.list({ workspaceId: 'ws_1', failedOnly: false, limit: 10 });
+      expect(await store.forwards.events.list({ workspaceId: 'ws_1', failedOnly: false, limit: 10 })).toHaveLength(1);
+      expect(event).toMatchObject({ object: 'edit', state: 'pending', attempts: 0, workspaceId: 'ws_1', integrationId: 'wa_1', lastError: null });
+      expect(await store.forwards.events.list({ workspaceId: 'ws_2', failedOnly: false, limit: 10 })).toEqual([]);
+      const [raw] = await store.forwards.raw.list({ workspaceId: 'ws_1', failedOnly: false, limit: 10 });
+      expect(raw).toMatchObject({ object: 'raw', state: 'pending' });
+      const found = await store.forwards.raw.find(raw!.id);
+      expect([found!.item.body.toString(), found!.item.signature]).toEqual(['raw bytes', 'sha256=abc']);
+      expect(JSON.parse((await store.forwards.events.find(event!.id))!.item.body.toString())).toMatchObject({ object: 'edit' });
+
+      // Failing: listed as such; dropped once, then never claimed; queued again, due at once
+      const [claimed] = await store.forwards.events.claimDue(T0, at(1), 10);
+      await store.forwards.events.markFailed(claimed!.id, 500, 'HTTP 500', at(3));
+      expect(await store.forwards.events.list({ workspaceId: 'ws_1', failedOnly: true, limit: 10 })).toEqual([
+        expect.objectContaining({ id: event!.id, state: 'retrying', attempts: 1, lastStatus: 500, lastError: 'HTTP 500', nextAttemptAt: at(3) }),
+      ]);
+      expect(await store.forwards.events.drop(event!.id)).toBe(true);
+      expect(await store.forwards.events.drop(event!.id)).toBe(false);
+      expect(await store.forwards.events.claimDue(at(10), at(11), 10)).toEqual([]);
+      expect(await store.forwards.events.requeue(event!.id, at(10))).toMatchObject({ state: 'pending', nextAttemptAt: at(10), attempts: 1 });
+      // A replay's claim holds against the forwarder and another replay, until it ends
+      expect(await store.forwards.events.claimOne(event!.id, at(10), at(11))).toBe(true);
+      expect(await store.forwards.events.claimOne(event!.id, at(10), at(11))).toBe(false);
+      expect(await store.forwards.events.claimDue(at(10), at(11), 10)).toEqual([]);
+      await store.forwards.events.releaseClaim(event!.id);
+      expect((await store.forwards.events.claimDue(at(10), at(11), 10)).map((q) => q.id)).toEqual([event!.id]);
+      // Something only logged is not one of them
+      expect(await store.forwards.events.requeue(event!.id + 1, at(10))).toBeUndefined();
+      expect(await store.forwards.events.find(event!.id + 1)).toBeUndefined();
+    });
+
     it('gives two stores claiming events at the same moment disjoint items', async () => {
       const second = await opened.another();
       const docs = Array.from({ length: 30 }, (_, i) => status(`w.${i}`, 'sent', { forwardDoc: { n: i } }));

@@ -318,6 +318,47 @@ describe('relay start --events', () => {
     expect(await store.facts.accountFacts(integration.id)).toMatchObject({ coexistence: true }); // stored all the same
   });
 
+  it('an event your code keeps refusing is listed as failing, with its id; drop stops it, replay delivers it elsewhere', async () => {
+    target = await startForwardTarget(() => 500);
+    await start({ forwardTo: target.url, events: new Set(['preferences']) });
+    await play({ what: 'preferences', user: CUSTOMER, value: 'stop' });
+    const failed = await eventually(() => {
+      const found = events.find((e) => e.event === 'forward' && !e.ok);
+      expect(found).toBeDefined();
+      return found as Extract<RelayEvent, { event: 'forward' }>;
+    });
+    const id = `ev_${failed.id}`;
+    const [listed] = await eventually(async () => {
+      const failing = await cli('events', 'list', '--failed');
+      expect(failing).toHaveLength(1);
+      return failing;
+    });
+    expect(listed).toMatchObject({ id, queue: 'events', object: 'preferences', state: 'retrying', lastStatus: 500, lastError: 'HTTP 500' });
+    expect(await cliText('events', 'list')).toMatch(new RegExp(`${id}\\s+retrying\\s+\\d+\\s+HTTP 500 .* preferences event`));
+
+    expect(await cli('events', 'drop', id)).toMatchObject({ id, state: 'dropped', object: 'preferences' });
+    expect(await cli('events', 'list', '--failed')).toEqual([]);
+    const again = await lumen(['events', 'drop', id, '--json'], { env: home.env });
+    expect([again.exitCode, JSON.parse(again.stdout).error.code]).toEqual([1, 'event_not_pending']);
+    expect(JSON.parse((await lumen(['events', 'drop', 'ev_999999', '--json'], { env: home.env })).stdout).error.code).toBe('event_not_found');
+
+    // Replayed to another target: signed as the relay signs it, recorded delivered
+    const other = await startForwardTarget();
+    try {
+      const replayed = await cli('events', 'replay', id, '--forward-to', other.url);
+      expect(replayed).toMatchObject({ id, delivered: true, status: 200 });
+      const [received] = other.accepted();
+      expect(JSON.parse(received!.body)).toMatchObject({ object: 'preferences', contact: CUSTOMER, value: 'stop' });
+      expect(received!.headers['lumen-event-id']).toBe(id);
+      expect(String(received!.headers['lumen-signature'])).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
+      expect(await cli('events', 'list')).toEqual([expect.objectContaining({ id, state: 'delivered' })]);
+      // And queued again for the relay (which its target still refuses)
+      expect(await cli('events', 'replay', id)).toEqual({ id, state: 'pending', delivered: false });
+    } finally {
+      await other.close();
+    }
+  });
+
   it('without messages in the list, inbound messages are stored but not handed on', async () => {
     target = await startForwardTarget();
     await start({ forwardTo: target.url, events: new Set(['preferences']) });

@@ -14,7 +14,9 @@ describe('the one time format of human output', () => {
     const time = timeFormat({ now: () => now, env: { TZ: 'UTC' } });
     expect(time.atRelative('2026-12-02T15:00:00Z')).toBe('2026-12-02 15:00:00 UTC (in 3 h)');
     expect(time.relative('2026-12-02T11:58:00Z')).toBe('2 min ago');
-    expect(relativeTime(2_000)).toBe('just now');
+    expect(relativeTime(-2_000)).toBe('just now');
+    expect(relativeTime(300)).toBe('just now');
+    expect(relativeTime(2_000)).toBe('in 2 s'); // a retry a moment ahead is not "just now"
     expect(relativeTime(-45_000)).toBe('45 s ago');
     expect(relativeTime(3 * 86_400_000)).toBe('in 3 d');
   });

@@ -15,8 +15,41 @@ export interface QueuedForward {
   receivedAt: string;
 }
 
+/** `dropped`: given up by hand (`lumen events drop`): never attempted again unless replayed. */
+export type ForwardState = 'pending' | 'retrying' | 'delivered' | 'dropped';
+
+/** One queued item as `lumen events list` shows it (without its bytes). */
+export interface ForwardRecord {
+  id: number;
+  workspaceId: string;
+  integrationId: string;
+  object: string;
+  state: ForwardState;
+  attempts: number;
+  nextAttemptAt: string | null;
+  lastStatus: number | null;
+  lastError: string | null;
+  receivedAt: string;
+  deliveredAt: string | null;
+  claimedUntil: string | null;
+}
+
 export interface ForwardQueueRepo {
   claimDue(now: string, leaseUntil: string, limit: number): Promise<QueuedForward[]>;
+  /** Those handed to the user's code (not the ones only stored), newest first; `failedOnly`: being retried. */
+  list(filter: { workspaceId: string; failedOnly: boolean; limit: number }): Promise<ForwardRecord[]>;
+  /** One item with its bytes, as the forwarder sends it. */
+  find(id: number): Promise<(ForwardRecord & { item: QueuedForward }) | undefined>;
+  /** Gives an undelivered item up (`dropped`); false when it was delivered or dropped already. */
+  drop(id: number): Promise<boolean>;
+  /** Queues an item again, due now (a replay); undefined when it is not one handed to the user's code. */
+  requeue(id: number, now: string): Promise<ForwardRecord | undefined>;
+  /** Claims one item whatever its state (a replay to a target): false while another claim on it holds. */
+  claimOne(id: number, now: string, leaseUntil: string): Promise<boolean>;
+  /** Extends a claim made by claimOne while it is held, whatever the item's state. */
+  renewClaim(id: number, leaseUntil: string): Promise<void>;
+  /** Ends a claim without recording an attempt (a replay whose delivery failed). */
+  releaseClaim(id: number): Promise<void>;
   markDelivered(id: number, status: number | null, at: string): Promise<void>;
   markFailed(id: number, status: number | null, error: string, nextAttemptAt: string): Promise<void>;
   releaseClaims(): Promise<number>;
@@ -36,6 +69,30 @@ export const toQueuedForward = (row: Record<string, unknown>): QueuedForward => 
   receivedAt: String(row.received_at),
 });
 
+/** A row of either table (SELECT *) as a record. */
+export const toForwardRecord = (row: Record<string, unknown>, table: 'webhook_events' | 'raw_deliveries'): ForwardRecord => ({
+  id: Number(row.id),
+  workspaceId: String(row.workspace_id),
+  integrationId: String(row.integration_id),
+  object: table === 'raw_deliveries' ? 'raw' : String(row.object),
+  state: row.forward_state as ForwardState,
+  attempts: Number(row.attempts),
+  nextAttemptAt: (row.next_attempt_at as string | null) ?? null,
+  lastStatus: row.last_status === null || row.last_status === undefined ? null : Number(row.last_status),
+  lastError: (row.last_error as string | null) ?? null,
+  receivedAt: String(row.received_at),
+  deliveredAt: (row.delivered_at as string | null) ?? null,
+  claimedUntil: (row.claimed_until as string | null) ?? null,
+});
+
+/** A row with its bytes (SELECT *) as the forwarder sends it. */
+export const toItem = (row: Record<string, unknown>, table: 'webhook_events' | 'raw_deliveries'): QueuedForward =>
+  toQueuedForward(
+    table === 'webhook_events'
+      ? { ...row, body: row.doc, signature: null }
+      : { ...row, object: 'raw' },
+  );
+
 /**
  * The durable queues of what is handed to the user's code besides inbound messages: `webhook_events` (documents of
  * statuses, templates, account changes… chosen by --events) and `raw_deliveries` (--forward-raw). Claimed with a
@@ -46,6 +103,7 @@ export function createForwardQueueRepo(db: Database, table: 'webhook_events' | '
     table === 'webhook_events'
       ? 'id, workspace_id, integration_id, object, CAST(doc AS BLOB) AS body, NULL AS signature, attempts, received_at'
       : "id, workspace_id, integration_id, 'raw' AS object, body, signature, attempts, received_at";
+  const listed = listedColumns(table);
   const claim = db.prepare<{ now: string; until: string; limit: number }, Record<string, unknown>>(
     `UPDATE ${table} SET claimed_until = @until
      WHERE id IN (
@@ -86,5 +144,56 @@ export function createForwardQueueRepo(db: Database, table: 'webhook_events' | '
     async renewClaims(ids, leaseUntil) {
       renew.run(leaseUntil, JSON.stringify(ids));
     },
+    async list({ workspaceId, failedOnly, limit }) {
+      const rows = db
+        .prepare<[string, number], Record<string, unknown>>(
+          `SELECT ${listed} FROM ${table} WHERE workspace_id = ? AND ${failedOnly ? "forward_state = 'retrying'" : 'forward_state IS NOT NULL'}
+           ORDER BY id DESC LIMIT ?`,
+        )
+        .all(workspaceId, limit);
+      return rows.map((row) => toForwardRecord(row, table));
+    },
+    async find(id) {
+      const row = db.prepare<[number], Record<string, unknown>>(`SELECT * FROM ${table} WHERE id = ? AND forward_state IS NOT NULL`).get(id);
+      return row ? { ...toForwardRecord(row, table), item: toItem(row, table) } : undefined;
+    },
+    async drop(id) {
+      return (
+        db
+          .prepare(
+            `UPDATE ${table} SET forward_state = 'dropped', claimed_until = NULL, last_error = COALESCE(last_error, 'dropped')
+             WHERE id = ? AND forward_state IN ('pending', 'retrying')`,
+          )
+          .run(id).changes === 1
+      );
+    },
+    async requeue(id, now) {
+      const row = db
+        .prepare<[string, number], Record<string, unknown>>(
+          `UPDATE ${table} SET forward_state = 'pending', next_attempt_at = ?, delivered_at = NULL
+           WHERE id = ? AND forward_state IS NOT NULL RETURNING ${listed}`,
+        )
+        .get(now, id);
+      return row ? toForwardRecord(row, table) : undefined;
+    },
+    async claimOne(id, now, leaseUntil) {
+      return (
+        db
+          .prepare(`UPDATE ${table} SET claimed_until = ? WHERE id = ? AND forward_state IS NOT NULL AND (claimed_until IS NULL OR claimed_until <= ?)`)
+          .run(leaseUntil, id, now).changes === 1
+      );
+    },
+    async renewClaim(id, leaseUntil) {
+      db.prepare(`UPDATE ${table} SET claimed_until = ? WHERE id = ? AND claimed_until IS NOT NULL`).run(leaseUntil, id);
+    },
+    async releaseClaim(id) {
+      db.prepare(`UPDATE ${table} SET claimed_until = NULL WHERE id = ?`).run(id);
+    },
   };
+}
+
+/** The columns a record needs (not the bytes: a raw delivery's body can be megabytes). */
+export function listedColumns(table: 'webhook_events' | 'raw_deliveries'): string {
+  return `id, workspace_id, integration_id, ${table === 'webhook_events' ? 'object' : "'raw' AS object"}, forward_state, attempts,
+    next_attempt_at, last_status, last_error, received_at, delivered_at, claimed_until`;
 }

@@ -8,14 +8,38 @@ export async function run(ctx: Context, options: Options<typeof list>): Promise<
   const limit = parseLimit(options.limit);
   const store = await ctx.store();
   const workspace = await ctx.workspace();
-  const listed = await store.dispatch.list({ workspaceId: workspace.id, failedOnly: options.failed, limit });
+  const filter = { workspaceId: workspace.id, failedOnly: options.failed, limit };
+  const listed = await store.dispatch.list(filter);
   // A message with media shows its download too: the file is fetched before (or while) it is handed on.
-  const events = await Promise.all(
+  const messages = await Promise.all(
     listed.map(async (e) => {
       const media = await store.media.forInteraction(e.interactionId);
-      return { ...e, media: media ? { id: media.mediaId, state: media.state, attempts: media.attempts, lastError: media.lastError, nextAttemptAt: media.nextAttemptAt } : null };
+      return {
+        ...e,
+        queue: 'messages' as const,
+        media: media ? { id: media.mediaId, state: media.state, attempts: media.attempts, lastError: media.lastError, nextAttemptAt: media.nextAttemptAt } : null,
+        at: e.createdAt,
+      };
     }),
   );
+  // Besides the messages: the documents of other events (--events) and Meta's own deliveries (--forward-raw).
+  const forwarded = (
+    await Promise.all(
+      (['events', 'raw'] as const).map(async (queue) =>
+        (await store.forwards[queue].list(filter)).map(({ claimedUntil: _, ...record }) => ({
+          ...record,
+          id: `${queue === 'raw' ? 'raw' : 'ev'}_${record.id}`,
+          queue,
+          at: record.receivedAt,
+        })),
+      ),
+    )
+  ).flat();
+  // Newest first, all queues together; each is newest first already.
+  const events = [...messages, ...forwarded]
+    .sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0))
+    .slice(0, limit)
+    .map(({ at: _, ...event }) => event);
   ctx.out.result(events, () => {
     if (events.length === 0) {
       return options.failed
@@ -23,15 +47,15 @@ export async function run(ctx: Context, options: Options<typeof list>): Promise<
         : 'No deliveries yet. They are made by `lumen relay start --forward-to URL` or `--exec CMD`.';
     }
     return table(
-      ['ID', 'STATE', 'ATTEMPTS', 'LAST RESULT', 'NEXT ATTEMPT', 'INTERACTION', 'MEDIA'],
+      ['ID', 'STATE', 'ATTEMPTS', 'LAST RESULT', 'NEXT ATTEMPT', 'WHAT', 'MEDIA'],
       events.map((e) => [
         String(e.id),
         e.state,
         String(e.attempts),
         e.lastError ?? (e.lastStatus !== null ? String(e.lastStatus) : ''),
-        e.state === 'delivered' || e.state === 'dropped' ? '' : ctx.time.atRelative(e.nextAttemptAt),
-        e.interactionId,
-        e.media ? `${e.media.state}${e.media.state === 'pending' && e.media.lastError ? ` (${e.media.attempts} tries: ${e.media.lastError})` : ''}` : '',
+        e.state === 'delivered' || e.state === 'dropped' || e.nextAttemptAt === null ? '' : ctx.time.atRelative(e.nextAttemptAt),
+        e.queue === 'messages' ? e.interactionId : e.queue === 'raw' ? "Meta's delivery" : `${e.object} event`,
+        e.queue === 'messages' && e.media ? `${e.media.state}${e.media.state === 'pending' && e.media.lastError ? ` (${e.media.attempts} tries: ${e.media.lastError})` : ''}` : '',
       ]),
     );
   });

@@ -1,18 +1,44 @@
 import { join } from 'node:path';
 import type { Context } from '../../context.js';
-import { parseEventId } from '../../flag-values.js';
+import { parseEventRef } from '../../flag-values.js';
 import type { Options } from '../../declare.js';
 import { serviceDeps } from '../../deps.js';
 import type { Outcome } from '../../../errors.js';
 import type { replay } from './index.js';
 
 export async function run(ctx: Context, options: Options<typeof replay>, idArg: string): Promise<Outcome> {
-  const id = parseEventId(idArg);
+  const ref = parseEventRef(idArg);
   const deps = await serviceDeps(ctx);
   const workspace = await ctx.workspace();
-  const { replayEvent } = await import('../../../relay/replay.js');
+  const { replayEvent, replayForward } = await import('../../../relay/replay.js');
   // A command gets the running relay's local API, as it does when the relay runs it.
   const { api: localApi, missing } = options.exec ? await runningLocalApi(ctx, deps) : { api: undefined, missing: undefined };
+  if (ref.queue !== 'messages') {
+    // An event's document (--events) or Meta's delivery (--forward-raw), as the relay's forwarder hands it on.
+    const forwarded = await replayForward(deps, workspace, { ref, forwardTo: options.forwardTo, exec: options.exec, localApi });
+    if (forwarded.queued) {
+      const name = `${ref.queue === 'raw' ? 'raw' : 'ev'}_${ref.id}`;
+      ctx.out.result({ id: name, state: forwarded.record.state, delivered: false }, () =>
+        `Event ${name} is queued again; a running \`lumen relay start\` that hands on ${ref.queue === 'raw' ? "Meta's deliveries (--forward-raw)" : `${forwarded.record.object} events (--events)`} delivers it.`,
+      );
+      return 'ok';
+    }
+    const { queued: _, ...delivery } = forwarded;
+    ctx.out.result(missing ? { ...delivery, localApiMissing: missing } : delivery, () => {
+      const lines = [
+        forwarded.delivered
+          ? `Delivered event ${forwarded.id} to ${forwarded.target} (${forwarded.status}) in ${forwarded.durationMs} ms.`
+          : `Delivery of event ${forwarded.id} to ${forwarded.target} failed: ${forwarded.error}.`,
+      ];
+      for (const [stream, text] of [['stdout', forwarded.stdout], ['stderr', forwarded.stderr]] as const) {
+        for (const line of (text ?? '').split('\n')) if (line.trim() !== '') lines.push(`  ${stream}: ${line}`);
+      }
+      if (missing) lines.push(`  ${missing}`);
+      return lines.join('\n');
+    });
+    return forwarded.delivered ? 'ok' : 'failed';
+  }
+  const { id } = ref;
   // No spinner's ✓ here: a delivery that failed must not look like success.
   const result = await replayEvent(deps, workspace, { id, forwardTo: options.forwardTo, exec: options.exec, localApi });
   if (result.queued) {

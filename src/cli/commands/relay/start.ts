@@ -256,8 +256,8 @@ export function printEvent(ctx: Context, event: RelayEvent, out: Output = ctx.ou
     case 'forward':
       out.print(
         event.ok
-          ? `${s.green('→')} ${event.queue === 'raw' ? "Meta's delivery" : event.object} handed on (${event.status ?? 0})`
-          : `${s.red('→')} ${event.queue === 'raw' ? "Meta's delivery" : event.object} to ${event.target} failed (${event.error}); attempt ${event.attempt}, retrying at ${event.nextAttemptAt}`,
+          ? `${s.green('→')} ${event.queue === 'raw' ? "Meta's delivery" : event.object} ${forwardId(event)} handed on (${event.status ?? 0})`
+          : `${s.red('→')} ${event.queue === 'raw' ? "Meta's delivery" : event.object} ${forwardId(event)} to ${event.target} failed (${event.error}); attempt ${event.attempt}, retrying at ${event.nextAttemptAt ? ctx.time.atRelative(event.nextAttemptAt) : '?'}`,
       );
       return;
     case 'dispatch':
@@ -266,7 +266,7 @@ export function printEvent(ctx: Context, event: RelayEvent, out: Output = ctx.ou
           ? /^https?:\/\//.test(event.target)
             ? `${s.green('→')} forwarded ${event.status ?? ''} in ${event.durationMs} ms`
             : `${s.green('→')} ran ${event.target}: exit ${event.status ?? 0} in ${event.durationMs} ms`
-          : `${s.red('→')} ${event.target} failed (${event.error}); attempt ${event.attempt}, retrying at ${event.nextAttemptAt ? ctx.time.atRelative(event.nextAttemptAt) : "?"}`,
+          : `${s.red('→')} ${event.target} failed (${event.error}); attempt ${event.attempt}, retrying at ${event.nextAttemptAt ? ctx.time.atRelative(event.nextAttemptAt) : '?'}`,
       );
       return;
     case 'auto_reply':
@@ -364,4 +364,9 @@ function checkForwardUrl(value: string): string | true {
   } catch {
     return `--forward-to is not a valid URL: "${value}".`;
   }
+}
+
+/** The id `lumen events drop` and `replay` take for a forwarded item. */
+function forwardId(event: { queue: 'event' | 'raw'; id: number }): string {
+  return `${event.queue === 'raw' ? 'raw' : 'ev'}_${event.id}`;
 }

@@ -1,4 +1,4 @@
-import { toQueuedForward, type ForwardQueueRepo } from '../../repos/forward-queue.js';
+import { listedColumns, toForwardRecord, toItem, toQueuedForward, type ForwardQueueRepo } from '../../repos/forward-queue.js';
 import type { PgDatabase } from '../db.js';
 
 /**
@@ -10,6 +10,7 @@ export function createForwardQueueRepo(db: PgDatabase, table: 'webhook_events' |
     table === 'webhook_events'
       ? 'id, workspace_id, integration_id, object, doc AS body, NULL AS signature, attempts, received_at'
       : "id, workspace_id, integration_id, 'raw' AS object, body, signature, attempts, received_at";
+  const listed = listedColumns(table);
   return {
     async claimDue(now, leaseUntil, limit) {
       const rows = await db.all(
@@ -49,6 +50,47 @@ export function createForwardQueueRepo(db: PgDatabase, table: 'webhook_events' |
           WHERE id = ANY($2::bigint[]) AND claimed_until IS NOT NULL AND forward_state IN ('pending', 'retrying')`,
         [leaseUntil, ids],
       );
+    },
+    async list({ workspaceId, failedOnly, limit }) {
+      const rows = await db.all(
+        `SELECT ${listed} FROM ${table} WHERE workspace_id = $1 AND ${failedOnly ? "forward_state = 'retrying'" : 'forward_state IS NOT NULL'}
+          ORDER BY id DESC LIMIT $2`,
+        [workspaceId, limit],
+      );
+      return rows.map((row) => toForwardRecord(row, table));
+    },
+    async find(id) {
+      const row = await db.get(`SELECT * FROM ${table} WHERE id = $1 AND forward_state IS NOT NULL`, [id]);
+      return row ? { ...toForwardRecord(row, table), item: toItem(row, table) } : undefined;
+    },
+    async drop(id) {
+      const changes = await db.run(
+        `UPDATE ${table} SET forward_state = 'dropped', claimed_until = NULL, last_error = COALESCE(last_error, 'dropped')
+          WHERE id = $1 AND forward_state IN ('pending', 'retrying')`,
+        [id],
+      );
+      return changes === 1;
+    },
+    async requeue(id, now) {
+      const [row] = await db.all(
+        `UPDATE ${table} SET forward_state = 'pending', next_attempt_at = $1, delivered_at = NULL
+          WHERE id = $2 AND forward_state IS NOT NULL RETURNING ${listed}`,
+        [now, id],
+      );
+      return row ? toForwardRecord(row, table) : undefined;
+    },
+    async claimOne(id, now, leaseUntil) {
+      const changes = await db.run(
+        `UPDATE ${table} SET claimed_until = $1 WHERE id = $2 AND forward_state IS NOT NULL AND (claimed_until IS NULL OR claimed_until <= $3)`,
+        [leaseUntil, id, now],
+      );
+      return changes === 1;
+    },
+    async renewClaim(id, leaseUntil) {
+      await db.run(`UPDATE ${table} SET claimed_until = $1 WHERE id = $2 AND claimed_until IS NOT NULL`, [leaseUntil, id]);
+    },
+    async releaseClaim(id) {
+      await db.run(`UPDATE ${table} SET claimed_until = NULL WHERE id = $1`, [id]);
     },
   };
 }
