@@ -7,6 +7,7 @@ import type { Integration, Store } from '../store/types.js';
 import type { DatabaseStatus } from './db.js';
 import type { ServiceDeps } from './deps.js';
 import { readWebhookState } from './whatsapp/webhook.js';
+import { utcText } from '../text.js';
 
 /** One line of `lumen doctor`: what was checked, how it went, and what to do about it. */
 export interface DoctorCheck {
@@ -291,8 +292,8 @@ async function integrationChecks(deps: ServiceDeps, integration: Integration, in
   checks.push(
     about(
       Number.isFinite(synced) && age <= TEMPLATES_STALE_MS
-        ? ok('templates', 'Templates synced', `${integration.templatesSyncedAt} (${Math.max(0, Math.round(age / 3600_000))} h ago)`)
-        : fail('templates', 'Templates synced', integration.templatesSyncedAt ? `last ${integration.templatesSyncedAt}, over 7 days ago` : 'never', 'Run `lumen templates sync`.'),
+        ? ok('templates', 'Templates synced', `${utcText(integration.templatesSyncedAt)} (${Math.max(0, Math.round(age / 3600_000))} h ago)`)
+        : fail('templates', 'Templates synced', integration.templatesSyncedAt ? `last ${utcText(integration.templatesSyncedAt)}, over 7 days ago` : 'never', 'Run `lumen templates sync`.'),
     ),
   );
   return checks;

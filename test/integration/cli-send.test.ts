@@ -187,7 +187,7 @@ describe('lumen send --text', () => {
     const { result, json } = await home.runJson(['send', '--to', TO, '--text', 'Hello']);
     expect(result.exitCode).toBe(1);
     expect(json.error.code).toBe('window_closed');
-    expect(json.error.message).toBe(`+${DIGITS} last wrote at ${lastWrote.toISOString()}, more than 24 hours ago: free-form text is not allowed.`);
+    expect(json.error.message).toBe(`+${DIGITS} last wrote at ${lastWrote.toISOString().slice(0, 19).replace('T', ' ')} UTC, more than 24 hours ago: free-form text is not allowed.`);
     expect(sandbox.sent()).toEqual([]);
 
     // Given they write again (23 hours ago is inside the window)

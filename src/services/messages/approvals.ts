@@ -4,6 +4,7 @@ import type { ApprovalPolicy, OutboundMessage, Store, Workspace } from '../../st
 import { assertMarketingAllowed, findSendableTemplate, windowState } from './compose.js';
 import type { ServiceDeps } from '../deps.js';
 import { deliverOutbound, type SendRates } from './outbox.js';
+import { utcText } from '../../text.js';
 
 export const APPROVAL_POLICIES: ApprovalPolicy[] = ['none', 'templates', 'all'];
 
@@ -30,9 +31,9 @@ async function pendingMessage(store: Store, workspace: Workspace, id: string): P
 
 function alreadyDecided(message: OutboundMessage): UserError {
   const decision = message.approvedBy
-    ? `was already approved by ${message.approvedBy} at ${message.approvedAt}`
+    ? `was already approved by ${message.approvedBy} at ${utcText(message.approvedAt)}`
     : message.rejectedBy
-      ? `was already rejected by ${message.rejectedBy} at ${message.rejectedAt}`
+      ? `was already rejected by ${message.rejectedBy} at ${utcText(message.rejectedAt)}`
       : `is not awaiting approval (state ${message.state})`;
   return new UserError(`Message ${message.id} ${decision}.`, {
     code: 'already_decided',

@@ -4,6 +4,7 @@ import type { Integration, Store, TemplateRecord } from '../../store/types.js';
 import { FIELD_SPELLING, FLAG_SPELLING, freeFormBody, isUserId, type FreeFormInput, type Recipient, type Spelling } from './message-types.js';
 import { normalizeRecipient } from './recipient.js';
 import { buildTemplateComponents, parseBodyValues, templateMessageBody, type TemplateValues } from './template-body.js';
+import { utcText } from '../../text.js';
 
 export const MAX_TEXT_LENGTH = 4096;
 /** The customer-service window: free-form messages only within 24 hours of the contact's last message. */
@@ -162,7 +163,7 @@ export async function assertMarketingAllowed(store: Store, integration: Integrat
   if (preference?.value.toLowerCase() !== 'stop') return;
   const who = isUserId(to) ? to : `+${to}`;
   throw new UserError(
-    `${who} asked to stop marketing messages (at ${preference.occurredAt}${preference.detail ? `: "${preference.detail}"` : ''}): ` +
+    `${who} asked to stop marketing messages (at ${utcText(preference.occurredAt)}${preference.detail ? `: "${preference.detail}"` : ''}): ` +
       `template "${template.name}" is MARKETING.`,
     {
       code: 'marketing_opted_out',
@@ -207,7 +208,7 @@ export async function composeMessage(
         const what = message.kind === 'text' ? 'free-form text is' : 'free-form messages are';
         throw new UserError(
           window.lastInboundAt
-            ? `${who} last wrote at ${window.lastInboundAt}, more than 24 hours ago: ${what} not allowed.`
+            ? `${who} last wrote at ${utcText(window.lastInboundAt)}, more than 24 hours ago: ${what} not allowed.`
             : `${who} has never written to this number: ${what} not allowed.`,
           {
             code: 'window_closed',

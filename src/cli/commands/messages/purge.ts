@@ -17,7 +17,7 @@ export async function run(ctx: Context, options: Options<typeof purge>): Promise
   ctx.out.result({ workspace: workspace.name, ...report }, () => {
     const verb = report.dryRun ? 'Would delete' : 'Deleted';
     const lines = [
-      `${verb} what is older than ${report.cutoff} in workspace ${workspace.name}:`,
+      `${verb} what is older than ${ctx.time.at(report.cutoff)} in workspace ${workspace.name}:`,
       `  ${report.inbound} inbound messages, ${report.outbound} sent messages, ${report.statuses} statuses, ` +
         `${report.webhookErrors} webhook errors, ${report.webhookEvents} other webhook events, ${report.media} media records (${report.files} files), ` +
         `${report.contacts} contacts.`,
