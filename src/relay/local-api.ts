@@ -147,8 +147,11 @@ export function registerLocalApi(app: FastifyInstance, deps: LocalApiDeps): void
     if (!allowed(request, reply)) return reply;
     try {
       const { to, integration: selector, ...message } = json(request);
-      if (typeof to !== 'string' || to.trim() === '') {
+      if (to === undefined || to === null || (typeof to === 'string' && to.trim() === '')) {
         throw new UserError('"to" is required: a phone number or a user id.', { code: 'invalid_body', kind: 'usage' });
+      }
+      if (typeof to !== 'string') {
+        throw new UserError(`"to" must be text (a JSON string: "+15551234567"); got ${typeof to === 'number' ? 'a number' : Array.isArray(to) ? 'a list' : `a ${typeof to}`}.`, { code: 'invalid_body', kind: 'usage' });
       }
       const integration = integrationFor(selector);
       const workspace = await services.store.workspaces.findById(integration.workspaceId);
@@ -179,7 +182,16 @@ export function registerLocalApi(app: FastifyInstance, deps: LocalApiDeps): void
     if (!allowed(request, reply)) return reply;
     const { store } = services;
     const message = (await store.outbound.findById(request.params.id)) ?? (await store.outbound.findByWamid(request.params.id));
-    if (!message) return refuse(reply, 404, 'message_not_found', `No sent message ${request.params.id}.`);
+    if (!message) {
+      // A received one (in_… or its wamid), as `lumen messages show --json` shows it: what a bot may look up again.
+      const id = request.params.id;
+      let received = id.startsWith('in_') ? await store.inbox.findInteraction(id) : undefined;
+      for (const integration of id.startsWith('wamid.') ? deps.integrations() : []) received ??= await store.inbox.findByWamid(integration.id, id);
+      if (!received) return refuse(reply, 404, 'message_not_found', `No message ${id} (sent: msg_… or its wamid; received: in_… or its wamid).`);
+      const media = await store.media.forInteraction(received.id);
+      const { raw: _, ...shown } = received;
+      return { direction: 'in', ...shown, media: media ? { id: media.mediaId, state: media.state, path: media.path, mimeType: media.mimeType, size: media.size } : null };
+    }
     return { ...outboundSummary(message), timeline: message.wamid ? await store.outbound.timeline(message.wamid) : [] };
   });
 

@@ -519,6 +519,17 @@ describe('the local API', () => {
     const read = await call(`/v1/messages/${encodeURIComponent(message!.wamid)}/read`, { method: 'POST', body: '{"typing":true}' });
     expect(read.status).toBe(200);
     expect(sandbox.reads().at(-1)).toMatchObject({ messageId: message!.wamid, typingIndicator: 'text', outcome: { result: 'accepted' } });
+    // A received message is looked up by its id or its wamid, as a sent one is
+    for (const ref of [message!.id, message!.wamid]) {
+      const shown = await call(`/v1/messages/${encodeURIComponent(ref)}`);
+      expect(shown.status).toBe(200);
+      expect(await shown.json()).toMatchObject({ direction: 'in', id: message!.id, wamid: message!.wamid, text: 'hi', from: CUSTOMER, media: null });
+    }
+    const missing = await call('/v1/messages/in_999999');
+    expect([missing.status, (await missing.json()).error.code]).toEqual([404, 'message_not_found']);
+    // A "to" that is a number is said to be one (it is there, only not text)
+    const numeric = await call('/v1/messages', { method: 'POST', body: JSON.stringify({ to: 15551234567, text: 'x' }) });
+    expect([numeric.status, (await numeric.json()).error.message]).toEqual([400, '"to" must be text (a JSON string: "+15551234567"); got a number.']);
   });
 });
 
