@@ -402,6 +402,21 @@ describe('lumen messages export', () => {
     expect((await lumen(['messages', 'export', '--output', link], { env })).exitCode).toBe(2);
     expect(existsSync(home.path('elsewhere.csv'))).toBe(false);
   });
+
+  const script = spawnSync('script', ['--version']).status === 0;
+  it.skipIf(!script)('on a terminal shows a stranger\'s control and bidi characters as escapes; to a pipe, the data as stored (skipped without util-linux script)', async () => {
+    const relay = await startRelay(env);
+    const hostile = 'x\u202egnp.exe\u009b31mRED';
+    const answer = await postSigned(webhookUrl(relay.url), textDelivery(sandbox.phoneNumberId, { wamid: newWamid(), from: '15557000005', body: hostile }), sandbox.appSecret);
+    expect(answer.status).toBe(200);
+    const piped = await lumen(['messages', 'export', '--format', 'csv'], { env });
+    expect(piped.stdout).toContain(hostile);
+    // `script` gives the command a pseudo-terminal as its stdout
+    const tty = await execa('script', ['-qec', `${process.execPath} ${BIN} messages export --format csv`, '/dev/null'], { env, extendEnv: false, reject: false, encoding: 'utf8' });
+    expect(tty.exitCode, tty.stderr).toBe(0);
+    expect(tty.stdout).toContain('x\\u202egnp.exe\\u009b31mRED');
+    expect(tty.stdout).not.toMatch(/[\u009b\u202e]/);
+  });
 });
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import { fileProblem, UsageError, UserError } from '../../../errors.js';
 import { normalizeSender, parseSince } from '../../flag-values.js';
 import { exportMessages as exportAll, type ExportFormat } from '../../../services/maintenance/export.js';
 import type { exportMessages } from './index.js';
+import { printable } from '../../table.js';
 
 export async function run(ctx: Context, options: Options<typeof exportMessages>): Promise<void> {
   if (options.format !== 'csv' && options.format !== 'ndjson') {
@@ -44,8 +45,11 @@ export async function run(ctx: Context, options: Options<typeof exportMessages>)
       });
     });
   }
+  // On a terminal, a stranger's control and bidi characters are shown as escapes (as in tables); to a file or a
+  // pipe the data stays exactly as stored.
+  const onTerminal = !toFile && ctx.io.stdout.isTTY === true;
   const write = async (chunk: string) => {
-    if (!sink.write(chunk)) await once(sink, 'drain');
+    if (!sink.write(onTerminal ? chunk.replace(/[^\n]+/g, printable) : chunk)) await once(sink, 'drain');
   };
   const count = await exportAll({ store }, { workspaceId: workspace.id, format, since, from }, write);
   if (toFile) {
