@@ -188,7 +188,9 @@ async function integrationChecks(deps: ServiceDeps, integration: Integration, in
   const label = integration.label;
   const about = (check: DoctorCheck): DoctorCheck => ({ ...check, integration: label });
   const checks: DoctorCheck[] = [];
-  const reconnect = 'Connect the number again with a permanent System User token: `lumen whatsapp connect --yes`.';
+  // With the number's ids: `connect --yes` alone asks for them, and fails where nobody can answer (a script, CI).
+  const connect = `lumen whatsapp connect --phone-number-id ${integration.phoneNumberId} --waba-id ${integration.wabaId} --yes`;
+  const reconnect = `Connect the number again with a permanent System User token: \`${connect}\`.`;
   // A secret store that cannot be read is not fixed by a new token: its own hint says what is.
   const unreadable = (error: unknown) => (error instanceof UserError && error.code === 'secrets_unreadable' ? error.hint : undefined);
 
@@ -260,11 +262,11 @@ async function integrationChecks(deps: ServiceDeps, integration: Integration, in
     checks.push(
       about(
         readBack.appSubscribed === false
-          ? fail('subscription', 'App subscribed to the WABA', `app ${readBack.appId} is not subscribed to WABA ${integration.wabaId}${readBack.subscribedAppIds.length > 0 ? ` (only ${readBack.subscribedAppIds.join(', ')})` : ''}: messages will not arrive`, 'Run `lumen whatsapp connect --yes` (without --no-subscribe).')
+          ? fail('subscription', 'App subscribed to the WABA', `app ${readBack.appId} is not subscribed to WABA ${integration.wabaId}${readBack.subscribedAppIds.length > 0 ? ` (only ${readBack.subscribedAppIds.join(', ')})` : ''}: messages will not arrive`, `Run \`${connect}\` (without --no-subscribe).`)
           : readBack.appSubscribed === null
             ? (readBack.subscribedAppIds.length > 0
                 ? ok('subscription', 'App subscribed to the WABA', `apps ${readBack.subscribedAppIds.join(', ')} subscribed (the token's app could not be told)`)
-                : fail('subscription', 'App subscribed to the WABA', 'no app is subscribed: messages will not arrive', 'Run `lumen whatsapp connect --yes` (without --no-subscribe).'))
+                : fail('subscription', 'App subscribed to the WABA', 'no app is subscribed: messages will not arrive', `Run \`${connect}\` (without --no-subscribe).`))
             : ok('subscription', 'App subscribed to the WABA', `app ${readBack.appId} subscribed to WABA ${integration.wabaId}`),
       ),
     );

@@ -96,6 +96,16 @@ describe('whatsapp status and doctor', () => {
     expect(report.checks.find((c: { id: string }) => c.id === 'callback')).toMatchObject({ status: 'fail', integration: 'Care line' });
   });
 
+  it("an app no longer subscribed fails doctor with a fix that runs as written (the number's ids, no prompt)", async () => {
+    await lumen(connectArgs(), { env: home.env });
+    const unsubscribed = await fetch(`${sandbox.url}/v25.0/${sandbox.wabaId}/subscribed_apps`, { method: 'DELETE', headers: { authorization: `Bearer ${sandbox.accessToken}` } });
+    expect(unsubscribed.status).toBe(200);
+    const doctor = await lumen(['doctor', '--json'], { env: home.env });
+    const subscription = (JSON.parse(doctor.stdout).checks as Array<{ id: string; status: string; fix: string }>).find((c) => c.id === 'subscription')!;
+    expect(subscription.status).toBe('fail');
+    expect(subscription.fix).toBe(`Run \`lumen whatsapp connect --phone-number-id ${sandbox.phoneNumberId} --waba-id ${sandbox.wabaId} --yes\` (without --no-subscribe).`);
+  });
+
   it('a secrets file the key does not open fails the secret store check, with the fix for that, not a new token', async () => {
     // Given secrets written under one passphrase, read with another
     rmSync(home.path('secrets.key'), { force: true });
