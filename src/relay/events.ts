@@ -11,6 +11,8 @@ export type RelayEvent =
       scope: 'phone' | 'waba';
       ok: boolean;
       error?: { code: string; message: string; hint: string | null };
+      /** Taken, but not where Meta delivers (the number's own override wins over the WABA's). */
+      warning?: string;
     }
   | {
       event: 'message';

@@ -100,6 +100,19 @@ describe('relay start registers its Callback URL', () => {
     expect(apps.data).toEqual([expect.objectContaining({ override_callback_uri: callbackOf(relay) })]);
     expect((await getWebhookConfiguration(graph, integration.phoneNumberId)).whatsappBusinessAccount).toBe(callbackOf(relay));
     expect(sandbox.webhookTarget()).toBe(callbackOf(relay));
+    expect(registration!.warning).toBeUndefined();
+  });
+
+  it("at the WABA's scope says so when the number's own override (an earlier relay's) still wins, instead of a bare ✓", async () => {
+    const first = await start();
+    expect((await first.register('phone'))[0]).toMatchObject({ ok: true });
+    const firstUrl = callbackOf(first);
+    await first.close();
+    const second = await start();
+    const [registration] = await second.register('waba');
+    expect(registration).toMatchObject({ ok: true, scope: 'waba' });
+    expect(registration!.warning).toMatch(new RegExp(`^the number's own Callback URL \\(${firstUrl.replace(/[.]/g, '\\.')}\\) wins over the WABA's: Meta delivers there, not here\\. Start the relay with --callback-scope phone`));
+    expect(sandbox.webhookTarget()).toBe(firstUrl);
   });
 
   it('a wrong verify token is refused as Meta refuses it (2200), and nothing changes at Meta', async () => {

@@ -22,6 +22,8 @@ export interface Registration {
   scope: CallbackScope;
   ok: boolean;
   error?: { code: string; message: string; hint: string | null };
+  /** Taken, but not where Meta delivers: the number's own override wins over the WABA's. */
+  warning?: string;
 }
 
 /**
@@ -48,6 +50,15 @@ export async function registerWebhook(
     await registerCallbackUrl(graph, { scope: options.scope, phoneNumberId: integration.phoneNumberId, wabaId: integration.wabaId }, url, verifyToken);
     await deps.store.integrations.setPublicUrl(integration.id, options.publicUrl.replace(/\/+$/, ''), deps.now().toISOString());
     result.ok = true;
+    if (options.scope === 'waba') {
+      // A number's own override (set by an earlier relay's default scope, or by hand) wins over the WABA's.
+      const shadow = await getWebhookConfiguration(graph, integration.phoneNumberId).then((c) => c.phoneNumber, () => null);
+      if (shadow && shadow !== url) {
+        result.warning =
+          `the number's own Callback URL (${shadow}) wins over the WABA's: Meta delivers there, not here. ` +
+          'Start the relay with --callback-scope phone (the default) to point it here, or remove the number\'s override in the App Dashboard.';
+      }
+    }
   } catch (error) {
     if (!options.verifyToken) {
       await deps.store.integrations.setVerifyTokenHash(integration.id, previousHash, deps.now().toISOString());

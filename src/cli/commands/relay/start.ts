@@ -281,6 +281,7 @@ export function printEvent(ctx: Context, event: RelayEvent, out: Output = ctx.ou
     case 'registration':
       if (event.ok) {
         out.print(`${s.green('✓')} Meta verified the Callback URL for ${event.label} (${event.scope === 'waba' ? 'WABA' : 'number'} override): ${event.url}`);
+        if (event.warning) out.print(`${s.yellow('!')} But ${event.warning}`);
       } else {
         out.print(`${s.red('✗')} Meta did not take the Callback URL for ${event.label}: ${event.error?.message ?? 'refused'}`);
         if (event.error?.hint) out.print(`  ${event.error.hint}`);
