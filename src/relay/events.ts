@@ -91,6 +91,9 @@ export type RelayEvent =
       /** The outbound message id, when the approval policy holds the reply for approval. */
       pendingApproval?: string;
       id?: string;
+      /** Sent before (the message delivered again): not sent twice. */
+      alreadySent?: boolean;
+      differs?: boolean;
       error?: string;
     }
   | {

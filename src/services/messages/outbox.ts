@@ -339,7 +339,8 @@ export function alreadySending(message: OutboundMessage): UserError {
     `Message ${message.id} to ${who(message)} is already being sent by another lumen process, or lumen stopped while sending it: it may or may not have reached Meta.`,
     {
       code: 'send_outcome_unknown',
-      hint: `Nothing is sent twice. \`lumen messages show ${message.id}\` shows its outcome; if it never arrives, send it anew with another --idempotency-key.`,
+      // Not "send it anew" at once: while another request's send is under way, that would be the second message.
+      hint: `Nothing is sent twice. Wait for its outcome: \`lumen messages show ${message.id}\` (or GET /v1/messages/${message.id}) has it within ${Math.ceil(LONGEST_SEND_MS / 60_000)} minutes; only if it is still unknown then and never arrived, send it anew with another idempotency key.`,
       kind: 'conflict',
     },
   );

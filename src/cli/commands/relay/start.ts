@@ -270,14 +270,20 @@ export function printEvent(ctx: Context, event: RelayEvent, out: Output = ctx.ou
       );
       return;
     case 'auto_reply':
+    case 'reply': {
+      const what = event.event === 'auto_reply' ? 'auto-reply' : 'reply';
+      const to = displaySender(event.to);
       out.print(
         !event.ok
-          ? `${s.red('↩')} auto-reply to ${event.to} failed: ${event.error}`
+          ? `${s.red('↩')} ${what} to ${to} failed: ${event.error}`
           : event.pendingApproval
-            ? `${s.yellow('↩')} auto-reply to ${displaySender(event.to)} awaits approval (${event.pendingApproval})`
-            : `${s.green('↩')} replied to ${displaySender(event.to)}`,
+            ? `${s.yellow('↩')} ${what} to ${to} awaits approval (${event.pendingApproval})`
+            : event.alreadySent
+              ? `${s.dim('↩')} replied to ${to} before (${event.id}${event.differs ? ', another answer' : ''}); not sent again`
+              : `${s.green('↩')} replied to ${to} (${event.id})`,
       );
       return;
+    }
     case 'registration':
       if (event.ok) {
         out.print(`${s.green('✓')} Meta verified the Callback URL for ${event.label} (${event.scope === 'waba' ? 'WABA' : 'number'} override): ${event.url}`);
@@ -302,17 +308,6 @@ export function printEvent(ctx: Context, event: RelayEvent, out: Output = ctx.ou
           ? s.dim(`· media ${event.mediaId} stored (${event.size ?? 0} bytes) for ${event.interactionId ?? 'an upload'}`)
           : `${s.yellow('!')} media ${event.mediaId} not fetched (attempt ${event.attempt}): ${event.error}` +
               (event.retryAt ? `; retrying at ${ctx.time.atRelative(event.retryAt)}` : '; given up (the message is kept)'),
-      );
-      return;
-    case 'reply':
-      out.print(
-        !event.ok
-          ? `${s.red('↩')} reply to ${displaySender(event.to)} failed: ${event.error}`
-          : event.pendingApproval
-            ? `${s.yellow('↩')} reply to ${displaySender(event.to)} awaits approval (${event.pendingApproval})`
-            : event.alreadySent
-              ? `${s.dim('↩')} replied to ${displaySender(event.to)} before (${event.id}${event.differs ? ', another answer' : ''}); not sent again`
-              : `${s.green('↩')} replied to ${displaySender(event.to)} (${event.id})`,
       );
       return;
     case 'handler_output':
