@@ -3,6 +3,7 @@
  * sandbox's webhook sender and by `lumen trigger`. Field names and nesting follow Meta's webhook reference.
  */
 import { createHmac, randomBytes } from 'node:crypto';
+import { sendErrorText } from './errors.js';
 
 export interface NumberInfo {
   wabaId: string;
@@ -211,14 +212,7 @@ export function statusEntry(spec: StatusSpec): Record<string, unknown> {
     ...(spec.recipientUserId !== undefined ? { recipient_user_id: spec.recipientUserId } : {}),
     ...(spec.status === 'failed'
       ? {
-          errors: [
-            {
-              code: spec.errorCode ?? 131026,
-              title: spec.errorTitle ?? 'Message undeliverable',
-              message: spec.errorTitle ?? 'Message undeliverable',
-              error_data: { details: 'Message failed to send.' },
-            },
-          ],
+          errors: [failedStatusError(spec.errorCode ?? 131026, spec.errorTitle)],
         }
       : {
           // Per-message pricing (PMP): a template is charged by its category; service messages are free.
@@ -252,4 +246,11 @@ export function batchPayload(number: NumberInfo, inbound: InboundSpec[], statuse
 /** JSON as Meta sends it: non-ASCII escaped as \uXXXX (so the signed bytes are pure ASCII). */
 export function serializeLikeMeta(payload: unknown): string {
   return JSON.stringify(payload).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** A failed status's error: Meta's title and details for the code (131047's are not 131026's), or the title given. */
+function failedStatusError(code: number, title: string | undefined): Record<string, unknown> {
+  const known = sendErrorText(code);
+  const shown = title ?? known?.title ?? 'Message undeliverable';
+  return { code, title: shown, message: shown, error_data: { details: known?.details ?? 'Message failed to send.' } };
 }

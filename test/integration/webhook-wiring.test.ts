@@ -283,6 +283,13 @@ describe('inputs', () => {
     const status = (payload.entry[0]!.changes[0]!.value as unknown as { statuses: Array<Record<string, unknown>> }).statuses[0]!;
     expect(status).not.toHaveProperty('conversation');
     expect(status).toHaveProperty('pricing');
+    // A failed one carries Meta's title for its own code, not 131026's
+    const failed = statusPayload(
+      { wabaId: sandbox.wabaId, phoneNumberId: sandbox.phoneNumberId, displayPhoneNumber: '15550104242' },
+      [{ wamid: 'wamid.Y', status: 'failed', recipient: '15551234567', errorCode: 131047 }],
+    );
+    const [error] = (failed.entry[0]!.changes[0]!.value as unknown as { statuses: Array<{ errors: Array<Record<string, unknown>> }> }).statuses[0]!.errors;
+    expect(error).toMatchObject({ code: 131047, title: 'Re-engagement message' });
   });
 
   it('the newer Graph error codes have reasons and hints', () => {
