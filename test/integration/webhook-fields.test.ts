@@ -297,6 +297,28 @@ describe('coexistence echoes, edits and revokes', () => {
   });
 });
 
+describe('an edit of a message lumen sent (made in the WhatsApp Business app)', () => {
+  it('changes the text where that message keeps it, and the same request retried under its key is still that message', async () => {
+    await start();
+    await customerWrites();
+    const send = (message: Parameters<typeof sendOne>[1]['message'], key: string) =>
+      sendOne(services(), { workspace, integration, to: CUSTOMER, message, rates: RATES, source: 'api', idempotencyKey: key });
+    const text = await send({ kind: 'text', text: 'see you at 5' }, 'k-text');
+    const image = await send({ kind: 'free_form', input: { kind: 'media', type: 'image', source: { link: 'https://x.test/a.png' }, caption: 'the menu' } }, 'k-image');
+    await play({ what: 'edit', user: CUSTOMER, wamid: text.message.wamid, text: 'see you at 6' });
+    await play({ what: 'edit', user: CUSTOMER, wamid: image.message.wamid, text: 'the new menu' });
+    const shownText = await cli('messages', 'show', text.message.id);
+    expect(shownText.request.text.body).toBe('see you at 6');
+    const shownImage = await cli('messages', 'show', image.message.id);
+    expect(shownImage.request.image).toEqual({ link: 'https://x.test/a.png', caption: 'the new menu' });
+    expect(shownImage.request).not.toHaveProperty('text');
+    // A retry of the very request is answered with the message, not an idempotency conflict; another one still is
+    expect((await send({ kind: 'text', text: 'see you at 5' }, 'k-text')).outcome).toBe('already_sent');
+    expect((await send({ kind: 'free_form', input: { kind: 'media', type: 'image', source: { link: 'https://x.test/a.png' }, caption: 'the menu' } }, 'k-image')).outcome).toBe('already_sent');
+    await expect(send({ kind: 'text', text: 'something else' }, 'k-text')).rejects.toMatchObject({ code: 'idempotency_conflict' });
+  });
+});
+
 describe('relay start --events', () => {
   it('hands on the chosen objects, each document naming its object; the rest are only stored', async () => {
     target = await startForwardTarget();

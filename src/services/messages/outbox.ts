@@ -8,6 +8,7 @@ import type { ServiceDeps } from '../deps.js';
 import { longestRetriedCallMs } from '../../graph/retry.js';
 import { longestAttemptMs } from '../../graph/timeouts.js';
 import type { ApprovalPolicy, Integration, OutboundMessage, SendSlotToken, Workspace } from '../../store/types.js';
+import { withText } from '../../store/repos/changes.js';
 
 export function newOutboundId(): string {
   return `msg_${randomBytes(12).toString('hex')}`;
@@ -205,7 +206,7 @@ export async function submitOutbound(deps: ServiceDeps, request: NewOutbound): P
   const { message, created } = await deps.store.outbound.insertOrFind(candidate);
   if (created) return { kind: pending ? 'pending_approval' : 'queued', message };
 
-  if (message.kind !== candidate.kind || JSON.stringify(message.body) !== JSON.stringify(candidate.body)) {
+  if (message.kind !== candidate.kind || !sameRequest(message, candidate.body)) {
     throw new UserError(`The idempotency key "${candidate.idempotencyKey}" was already used for a different message (${message.id}).`, {
       code: 'idempotency_conflict',
       hint: 'Use a new idempotency key (--idempotency-key, or the Idempotency-Key header of the local API) for a new message; reuse a key only to retry the same one.',
@@ -224,6 +225,17 @@ export async function submitOutbound(deps: ServiceDeps, request: NewOutbound): P
   if (message.state === 'sending') throw alreadySending(message);
   // queued (never sent) or failed: deliverOutbound claims it, once, whoever else tries at the same time.
   return { kind: 'queued', message };
+}
+
+/**
+ * Whether `body` is the message held under the key, as it was first sent: an edit since (made in the WhatsApp
+ * Business app) changed its stored text, and the same request retried is still the same message.
+ */
+function sameRequest(message: OutboundMessage, body: Record<string, unknown>): boolean {
+  const given = JSON.stringify(body);
+  if (JSON.stringify(message.body) === given) return true;
+  const first = message.previousTexts?.[0];
+  return first !== undefined && JSON.stringify(withText(message.body, first.text)) === given;
 }
 
 /**

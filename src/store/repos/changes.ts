@@ -165,10 +165,7 @@ export function createChangeWriter(db: Database) {
         const body = JSON.parse(sent.body) as Record<string, unknown>;
         const previous = textOf(body);
         if (previous === text) return false;
-        const content = body.text;
-        if (content !== null && typeof content === 'object' && !Array.isArray(content)) (content as Record<string, unknown>).body = text;
-        else body.text = { body: text };
-        editOutbound.run({ id: sent.id, previous: previous ?? '', body: JSON.stringify(body), at });
+        editOutbound.run({ id: sent.id, previous: previous ?? '', body: JSON.stringify(withText(body, text)), at });
         return true;
       }
       case 'revoke': {
@@ -203,6 +200,21 @@ export function textOf(body: Record<string, unknown>): string | null {
     }
   }
   return null;
+}
+
+/**
+ * The body with its text replaced where that kind of message keeps it (`text.body`, or a media's caption), as an
+ * edit changes it; a message without text (a sticker, a location…) is returned as it is. A copy: `body` is left alone.
+ */
+export function withText(body: Record<string, unknown>, text: string): Record<string, unknown> {
+  const copy = structuredClone(body);
+  const type = typeof copy.type === 'string' ? copy.type : 'text';
+  if (!['text', 'image', 'video', 'document'].includes(type)) return copy;
+  const field = type === 'text' ? 'body' : 'caption';
+  const part = copy[type];
+  if (part !== null && typeof part === 'object' && !Array.isArray(part)) (part as Record<string, unknown>)[field] = text;
+  else copy[type] = { [field]: text };
+  return copy;
 }
 
 /** message_template_components_update: the new body, header, footer and buttons written into the synced template. */

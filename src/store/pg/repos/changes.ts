@@ -1,4 +1,4 @@
-import { applyComponents, echoId, textOf, webhookEventValues } from '../../repos/changes.js';
+import { applyComponents, echoId, textOf, webhookEventValues, withText } from '../../repos/changes.js';
 import type { IngestJob, NewChange } from '../../types.js';
 import type { PgQueryable } from '../db.js';
 
@@ -165,13 +165,10 @@ async function applyChange(client: PgQueryable, job: IngestJob, { integrationId,
       const body = JSON.parse(row.body) as Record<string, unknown>;
       const previous = textOf(body);
       if (previous === text) return false;
-      const content = body.text;
-      if (content !== null && typeof content === 'object' && !Array.isArray(content)) (content as Record<string, unknown>).body = text;
-      else body.text = { body: text };
       await client.query('UPDATE outbound_messages SET previous_texts = $2, body = $3, updated_at = $4 WHERE id = $1', [
         row.id,
         appendPrevious(row.previous_texts, previous ?? '', at),
-        JSON.stringify(body),
+        JSON.stringify(withText(body, text)),
         at,
       ]);
       return true;
