@@ -105,7 +105,7 @@ export function createForwardQueueRepo(db: Database, table: 'webhook_events' | '
       : "id, workspace_id, integration_id, 'raw' AS object, body, signature, attempts, received_at";
   const listed = listedColumns(table);
   const claim = db.prepare<{ now: string; until: string; limit: number }, Record<string, unknown>>(
-    `UPDATE ${table} SET claimed_until = @until
+    `UPDATE ${table} SET claimed_until = @until, claimed_by = NULL
      WHERE id IN (
        SELECT id FROM ${table}
         WHERE forward_state IN ('pending', 'retrying') AND next_attempt_at <= @now
@@ -139,7 +139,7 @@ export function createForwardQueueRepo(db: Database, table: 'webhook_events' | '
       failed.run(status, error, nextAttemptAt, id);
     },
     async releaseClaims() {
-      return db.prepare(`UPDATE ${table} SET claimed_until = NULL WHERE claimed_until IS NOT NULL`).run().changes;
+      return db.prepare(`UPDATE ${table} SET claimed_until = NULL WHERE claimed_until IS NOT NULL AND claimed_by IS NULL`).run().changes;
     },
     async renewClaims(ids, leaseUntil) {
       renew.run(leaseUntil, JSON.stringify(ids));
@@ -179,7 +179,7 @@ export function createForwardQueueRepo(db: Database, table: 'webhook_events' | '
     async claimOne(id, now, leaseUntil) {
       return (
         db
-          .prepare(`UPDATE ${table} SET claimed_until = ? WHERE id = ? AND forward_state IS NOT NULL AND (claimed_until IS NULL OR claimed_until <= ?)`)
+          .prepare(`UPDATE ${table} SET claimed_until = ?, claimed_by = 'replay' WHERE id = ? AND forward_state IS NOT NULL AND (claimed_until IS NULL OR claimed_until <= ?)`)
           .run(leaseUntil, id, now).changes === 1
       );
     },
@@ -187,7 +187,7 @@ export function createForwardQueueRepo(db: Database, table: 'webhook_events' | '
       db.prepare(`UPDATE ${table} SET claimed_until = ? WHERE id = ? AND claimed_until IS NOT NULL`).run(leaseUntil, id);
     },
     async releaseClaim(id) {
-      db.prepare(`UPDATE ${table} SET claimed_until = NULL WHERE id = ?`).run(id);
+      db.prepare(`UPDATE ${table} SET claimed_until = NULL, claimed_by = NULL WHERE id = ?`).run(id);
     },
   };
 }

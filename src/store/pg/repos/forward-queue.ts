@@ -14,7 +14,7 @@ export function createForwardQueueRepo(db: PgDatabase, table: 'webhook_events' |
   return {
     async claimDue(now, leaseUntil, limit) {
       const rows = await db.all(
-        `UPDATE ${table} SET claimed_until = $2
+        `UPDATE ${table} SET claimed_until = $2, claimed_by = NULL
           WHERE id IN (
             SELECT id FROM ${table}
              WHERE forward_state IN ('pending', 'retrying') AND next_attempt_at <= $1
@@ -41,7 +41,7 @@ export function createForwardQueueRepo(db: PgDatabase, table: 'webhook_events' |
       );
     },
     async releaseClaims() {
-      return db.run(`UPDATE ${table} SET claimed_until = NULL WHERE claimed_until IS NOT NULL`);
+      return db.run(`UPDATE ${table} SET claimed_until = NULL WHERE claimed_until IS NOT NULL AND claimed_by IS NULL`);
     },
     async renewClaims(ids, leaseUntil) {
       if (ids.length === 0) return;
@@ -81,7 +81,7 @@ export function createForwardQueueRepo(db: PgDatabase, table: 'webhook_events' |
     },
     async claimOne(id, now, leaseUntil) {
       const changes = await db.run(
-        `UPDATE ${table} SET claimed_until = $1 WHERE id = $2 AND forward_state IS NOT NULL AND (claimed_until IS NULL OR claimed_until <= $3)`,
+        `UPDATE ${table} SET claimed_until = $1, claimed_by = 'replay' WHERE id = $2 AND forward_state IS NOT NULL AND (claimed_until IS NULL OR claimed_until <= $3)`,
         [leaseUntil, id, now],
       );
       return changes === 1;
@@ -90,7 +90,7 @@ export function createForwardQueueRepo(db: PgDatabase, table: 'webhook_events' |
       await db.run(`UPDATE ${table} SET claimed_until = $1 WHERE id = $2 AND claimed_until IS NOT NULL`, [leaseUntil, id]);
     },
     async releaseClaim(id) {
-      await db.run(`UPDATE ${table} SET claimed_until = NULL WHERE id = $1`, [id]);
+      await db.run(`UPDATE ${table} SET claimed_until = NULL, claimed_by = NULL WHERE id = $1`, [id]);
     },
   };
 }
