@@ -366,8 +366,12 @@ export class Dispatcher extends LoopedWorker {
       const error = result.error ?? 'failed';
       const failed = { target: this.deps.target.description, status: result.status, error, durationMs, nextAttemptAt };
       await this.record(() => this.deps.dispatch.markFailed(eventId, failed));
-      this.deps.onEvent?.({ event: 'dispatch', eventId, interactionId, target: this.deps.target.description, ok: false, status: result.status, durationMs, attempt, error, nextAttemptAt });
-      this.deps.onAttempt?.(interaction, result);
+      try {
+        this.deps.onEvent?.({ event: 'dispatch', eventId, interactionId, target: this.deps.target.description, ok: false, status: result.status, durationMs, attempt, error, nextAttemptAt });
+        this.deps.onAttempt?.(interaction, result);
+      } catch {
+        // (a line lost: the attempt is recorded)
+      }
     }
   }
 }

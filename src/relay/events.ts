@@ -45,6 +45,8 @@ export type RelayEvent =
       /** `event` (a non-message document) or `raw` (Meta's own bytes, --forward-raw). */
       queue: 'event' | 'raw';
       id: number;
+      /** The id `lumen events drop`/`replay` take: `ev_N` or `raw_N` (a message's delivery is a plain number). */
+      ref: string;
       object: string;
       target: string;
       ok: boolean;
@@ -80,8 +82,8 @@ export type RelayEvent =
       differs?: boolean;
       error?: string;
     }
-  /** A line an `--exec` command printed: for a message (`interactionId`), or for an event or raw delivery (`eventId`). */
-  | { event: 'handler_output'; interactionId?: string; eventId?: string; stream: 'stdout' | 'stderr'; text: string }
+  /** A line an `--exec` command printed: for a message (`interactionId`), or for an event or raw delivery (`ref`: ev_N, raw_N). */
+  | { event: 'handler_output'; interactionId?: string; ref?: string; stream: 'stdout' | 'stderr'; text: string }
   | {
       event: 'auto_reply';
       interactionId: string;
@@ -154,7 +156,7 @@ export function eventText(text: string): string {
 /** Each line an `--exec` handler printed (blank ones left out), as `handler_output` events: at most 2,000 characters each. */
 export function printHandlerOutput(
   onEvent: RelayEventSink | undefined,
-  who: { interactionId: string } | { eventId: string },
+  who: { interactionId: string } | { ref: string },
   stdout: string | undefined,
   stderr: string | undefined,
 ): void {

@@ -97,8 +97,16 @@ export class Forwarder extends LoopedWorker {
       const release = keepClaims(inFlight, (ids, until) => queue.renewClaims(ids, until), now, DISPATCH_LEASE_MS);
       const result = await destination.send(item).finally(release);
       const attempt = item.attempts + 1;
-      const printed = () => printHandlerOutput(this.deps.onEvent, { eventId: forwardId(item) }, result.output, result.errorOutput);
-      const base = { event: 'forward' as const, queue: this.deps.kind, id: item.id, object: item.object, target: destination.description, status: result.status, attempt };
+      const ref = forwardId(item);
+      // A failing printer (a full disk under --log-file) loses its lines, never the item's record.
+      const printed = () => {
+        try {
+          printHandlerOutput(this.deps.onEvent, { ref }, result.output, result.errorOutput);
+        } catch {
+          // (lines lost)
+        }
+      };
+      const base = { event: 'forward' as const, queue: this.deps.kind, id: item.id, ref, object: item.object, target: destination.description, status: result.status, attempt };
       if (result.ok) {
         await queue.markDelivered(item.id, result.status, now().toISOString());
         this.deps.onEvent?.({ ...base, ok: true });

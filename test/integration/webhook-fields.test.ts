@@ -349,7 +349,8 @@ describe('relay start --events', () => {
       expect(found).toBeDefined();
       return found as Extract<RelayEvent, { event: 'forward' }>;
     });
-    const id = `ev_${failed.id}`;
+    const id = failed.ref;
+    expect(id).toBe(`ev_${failed.id}`);
     const [listed] = await eventually(async () => {
       const failing = await cli('events', 'list', '--failed');
       expect(failing).toHaveLength(1);
@@ -422,14 +423,14 @@ describe('relay start --forward-raw', () => {
       expect(found).toBeDefined();
       return found as Extract<RelayEvent, { event: 'handler_output' }>;
     });
-    expect(line).toMatchObject({ eventId: expect.stringMatching(/^raw_\d+$/), text: `got raw ${line.eventId}` });
-    expect(events).toContainEqual({ event: 'handler_output', eventId: line.eventId, stream: 'stderr', text: `warn ${line.eventId}` });
+    expect(line).toMatchObject({ ref: expect.stringMatching(/^raw_\d+$/), text: `got raw ${line.ref}` });
+    expect(events).toContainEqual({ event: 'handler_output', ref: line.ref, stream: 'stderr', text: `warn ${line.ref}` });
     await relay!.close();
     relay = undefined;
     events = [];
     await start({ exec: 'echo "no: $LUMEN_EVENT_OBJECT" >&2; exit 4', events: new Set(['preferences']) });
     await play({ what: 'preferences', user: CUSTOMER, value: 'stop' });
-    await eventually(() => expect(events).toContainEqual(expect.objectContaining({ event: 'handler_output', eventId: expect.stringMatching(/^ev_\d+$/), stream: 'stderr', text: 'no: preferences' })));
+    await eventually(() => expect(events).toContainEqual(expect.objectContaining({ event: 'handler_output', ref: expect.stringMatching(/^ev_\d+$/), stream: 'stderr', text: 'no: preferences' })));
     expect(events).toContainEqual(expect.objectContaining({ event: 'forward', ok: false, error: 'exit code 4' }));
   });
 

@@ -256,8 +256,8 @@ export function printEvent(ctx: Context, event: RelayEvent, out: Output = ctx.ou
     case 'forward':
       out.print(
         event.ok
-          ? `${s.green('→')} ${event.queue === 'raw' ? "Meta's delivery" : event.object} ${forwardId(event)} handed on (${event.status ?? 0})`
-          : `${s.red('→')} ${event.queue === 'raw' ? "Meta's delivery" : event.object} ${forwardId(event)} to ${event.target} failed (${event.error}); attempt ${event.attempt}, retrying at ${event.nextAttemptAt ? ctx.time.atRelative(event.nextAttemptAt) : '?'}`,
+          ? `${s.green('→')} ${event.queue === 'raw' ? "Meta's delivery" : event.object} ${event.ref} handed on (${event.status ?? 0})`
+          : `${s.red('→')} ${event.queue === 'raw' ? "Meta's delivery" : event.object} ${event.ref} to ${event.target} failed (${event.error}); attempt ${event.attempt}, retrying at ${event.nextAttemptAt ? ctx.time.atRelative(event.nextAttemptAt) : '?'}`,
       );
       return;
     case 'dispatch':
@@ -311,7 +311,7 @@ export function printEvent(ctx: Context, event: RelayEvent, out: Output = ctx.ou
       );
       return;
     case 'handler_output':
-      out.print(`${s.dim(`${event.interactionId ?? event.eventId ?? ''} ${event.stream === 'stderr' ? '!' : '>'}`)} ${event.text}`);
+      out.print(`${s.dim(`${event.interactionId ?? event.ref ?? ''} ${event.stream === 'stderr' ? '!' : '>'}`)} ${event.text}`);
       return;
     case 'webhook_error':
       out.print(
@@ -360,9 +360,4 @@ function checkForwardUrl(value: string): string | true {
   } catch {
     return `--forward-to is not a valid URL: "${value}".`;
   }
-}
-
-/** The id `lumen events drop` and `replay` take for a forwarded item. */
-function forwardId(event: { queue: 'event' | 'raw'; id: number }): string {
-  return `${event.queue === 'raw' ? 'raw' : 'ev'}_${event.id}`;
 }
