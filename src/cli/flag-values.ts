@@ -61,7 +61,6 @@ export function normalizeSender(value: string, flag = '--from'): string {
   throw new UsageError(`${flag} takes a phone number (+15551234567) or a username user's id (US.13491208655302741918); got "${value}".`);
 }
 
-/** An event id as `lumen events list` prints it: digits, `evt_` before them optional (never `1e3` or ` 7`). */
 /** An id from `lumen events list`: a message's delivery (`42`), an event's document (`ev_7`) or a raw delivery (`raw_3`). */
 export type EventRef = { queue: 'messages'; id: number } | { queue: 'events' | 'raw'; id: number };
 
@@ -71,6 +70,7 @@ export function parseEventRef(value: string): EventRef {
   return { queue: 'messages', id: parseEventId(value) };
 }
 
+/** An event id as `lumen events list` prints it: digits, `evt_` before them optional (never `1e3` or ` 7`). */
 export function parseEventId(value: string): number {
   const match = /^(?:evt_)?([1-9]\d{0,15})$/.exec(value);
   const id = match ? Number(match[1]) : Number.NaN;

@@ -496,14 +496,15 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
   return app;
 }
 
-/** Answers decided outside the route (the error handler): named as their error codes. */
 /** A query string as one string value per name (the first), in an object without a prototype (`?__proto__=`). */
 function firstValues(query: string): Record<string, string> {
   const values: Record<string, string> = Object.create(null);
+  if (query.length === 0) return values; // every webhook POST: nothing to parse
   for (const [name, value] of new URLSearchParams(query)) if (!Object.hasOwn(values, name)) values[name] = value;
   return values;
 }
 
+/** Answers decided outside the route (the error handler): named as their error codes. */
 const ANSWERED_BY_STATUS: Record<number, string> = { 400: 'bad_request', 413: 'body_too_large', 415: 'bad_request', 500: 'internal', 503: 'unavailable' };
 
 function isLoopback(address: string): boolean {

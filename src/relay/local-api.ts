@@ -241,9 +241,9 @@ export function registerLocalApi(app: FastifyInstance, deps: LocalApiDeps): void
             kind: 'usage',
           });
         }
-        const given: unknown = request.query.filename;
-        // Checked before anything reaches Meta.
-        if (given !== undefined && (typeof given !== 'string' || given.trim() === '' || given.length > 240)) {
+        // Checked before anything reaches Meta (given twice, it is the first).
+        const given = request.query.filename;
+        if (given !== undefined && (given.trim() === '' || given.length > 240)) {
           throw new UserError('"filename" must be one file name of 1 to 240 characters (?filename=invoice.pdf).', { code: 'invalid_media', kind: 'usage' });
         }
         const integration = integrationFor(request.query.integration);

@@ -1,7 +1,7 @@
 import { UserError } from '../errors.js';
 import type { ServiceDeps } from '../services/deps.js';
 import type { MessageInput } from '../services/messages/compose.js';
-import { DEFAULT_SEND_RATE, DEFAULT_WORKSPACE_SEND_RATE } from '../services/messages/outbox.js';
+import { DEFAULT_SEND_RATE, DEFAULT_WORKSPACE_SEND_RATE, SENT_STATES } from '../services/messages/outbox.js';
 import { sendOne } from '../services/messages/send.js';
 import { messageFromObject } from '../services/messages/short-form.js';
 import type { Integration, Interaction } from '../store/types.js';
@@ -202,7 +202,11 @@ export class Replier {
         // This message was answered before, with another answer (a replay whose handler answers differently): the
         // earlier reply stands, and a message is answered once.
         const earlier = error instanceof UserError && error.code === 'idempotency_conflict' ? await this.deps.store.outbound.findByIdempotencyKey(integration.id, planned.key) : undefined;
-        if (earlier) return report({ ok: true, id: earlier.id, wamid: earlier.wamid ?? '', alreadySent: true, differs: true });
+        if (earlier && SENT_STATES.has(earlier.state)) return report({ ok: true, id: earlier.id, wamid: earlier.wamid ?? '', alreadySent: true, differs: true });
+        if (earlier?.state === 'pending_approval') return report({ ok: true, id: earlier.id, pendingApproval: earlier.id, differs: true });
+        if (earlier) {
+          return report({ ok: false, id: earlier.id, error: `this message was answered before with another reply (${earlier.id}), which is ${earlier.state.replace('_', ' ')}; the new answer is not sent (a message is answered once)` });
+        }
         report({ ok: false, error: error instanceof UserError || error instanceof Error ? error.message : String(error) });
       }
     })();

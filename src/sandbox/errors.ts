@@ -163,13 +163,13 @@ const SEND_ERRORS: Readonly<Record<number, SendErrorSpec>> = {
   132015: { title: 'Template is paused', details: 'The template is paused due to low quality.' },
 };
 
-/** A WhatsApp send error by code, e.g. 131047; `details` overrides Meta's generic text. */
 /** Meta's title and details for a send error code (a status webhook's `errors[]` carries the same), if the sandbox knows it. */
 export function sendErrorText(code: number): { title: string; details: string } | undefined {
   const spec = SEND_ERRORS[code];
   return spec ? { title: spec.title, details: spec.details } : undefined;
 }
 
+/** A WhatsApp send error by code, e.g. 131047; `details` overrides Meta's generic text. */
 export function sendError(code: number, options: { status?: number; details?: string } = {}): SandboxGraphError {
   if (code === 500 || code === 1) return unknownError(options.status ?? 500);
   if (code === 190) {

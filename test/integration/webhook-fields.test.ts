@@ -316,6 +316,12 @@ describe('an edit of a message lumen sent (made in the WhatsApp Business app)', 
     expect((await send({ kind: 'text', text: 'see you at 5' }, 'k-text')).outcome).toBe('already_sent');
     expect((await send({ kind: 'free_form', input: { kind: 'media', type: 'image', source: { link: 'https://x.test/a.png' }, caption: 'the menu' } }, 'k-image')).outcome).toBe('already_sent');
     await expect(send({ kind: 'text', text: 'something else' }, 'k-text')).rejects.toMatchObject({ code: 'idempotency_conflict' });
+    // An image sent without a caption and given one since is still the request that sent it
+    const bare = { kind: 'free_form' as const, input: { kind: 'media' as const, type: 'image' as const, source: { link: 'https://x.test/b.png' } } };
+    const plain = await send(bare, 'k-bare');
+    await play({ what: 'edit', user: CUSTOMER, wamid: plain.message.wamid, text: 'now with words' });
+    expect((await cli('messages', 'show', plain.message.id)).request.image).toEqual({ link: 'https://x.test/b.png', caption: 'now with words' });
+    expect((await send(bare, 'k-bare')).outcome).toBe('already_sent');
   });
 });
 

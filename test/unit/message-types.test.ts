@@ -136,6 +136,10 @@ describe("the user's code answers", () => {
     expect(() => messageFromObject({ text: 'hi', to: '1555' })).toThrow(/has "to", which a text message/);
     expect(messageFromObject({ type: 'image', image: { id: '123456' }, context: { message_id: 'wamid.Q' }, biz_opaque_callback_data: 'k' })).toMatchObject({ input: { kind: 'raw' } });
     expect(messageFromObject({ document: 'https://e.test/a.pdf', caption: 'c', filename: 'a.pdf', replyTo: 'wamid.Q' })).toMatchObject({ replyTo: 'wamid.Q' });
+    // null is not given (a bot's None); the envelope's constants are taken as they are; a caption given twice is refused
+    expect(messageFromObject({ text: 'hi', footer: null, header: null })).toMatchObject({ kind: 'text', text: 'hi' });
+    expect(messageFromObject({ messaging_product: 'whatsapp', image: { link: 'https://e.test/a.png' } })).toMatchObject({ input: { kind: 'media', type: 'image' } });
+    expect(() => messageFromObject({ image: { link: 'https://e.test/a.png', caption: 'a' }, caption: 'b' })).toThrow(/has "caption" twice, in "image" and beside it/);
     // An empty coordinate is not 0
     expect(() => messageFromObject({ location: { latitude: '', longitude: '  ' } })).toThrow(/^the message: "latitude" must be a number\.$/);
     // A template quotes the message it answers, as the others do

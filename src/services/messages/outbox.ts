@@ -164,7 +164,8 @@ export type SubmitOutcome =
   /** The idempotency key names a message Meta already accepted: nothing is sent again. */
   | { kind: 'already_sent'; message: OutboundMessage };
 
-const SENT_STATES = new Set(['accepted', 'sent', 'delivered', 'read']);
+/** The states of a message Meta has taken. */
+export const SENT_STATES: ReadonlySet<string> = new Set(['accepted', 'sent', 'delivered', 'read']);
 
 /**
  * Writes the message to the outbox before anything is sent: queued, or pending approval when the workspace's

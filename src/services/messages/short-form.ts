@@ -57,6 +57,9 @@ function shortForm(value: unknown, where: string): MessageInput {
       const link = optionalString(given, 'link', `${where}: ${type}`);
       const id = optionalString(given, 'id', `${where}: ${type}`);
       if ((link === undefined) === (id === undefined)) throw new UsageError(`${where}: "${type}" must have a "link" or an "id" (one of them).`);
+      for (const field of ['caption', 'filename'] as const) {
+        if (given[field] != null && value[field] != null) throw new UsageError(`${where} has "${field}" twice, in "${type}" and beside it: give it once.`);
+      }
       return shortForm(
         {
           ...value,
@@ -182,12 +185,18 @@ const FIELDS_OF = {
   template: ['template'],
 } as const;
 
+/** Fields of the Cloud API's envelope that lumen sets to the only value they have: given or not, nothing is lost. */
+const SET_BY_LUMEN = ['messaging_product', 'recipient_type'];
+
 /** A Cloud API message's own top-level fields besides its type's object (`to`/`recipient` are refused when built). */
 const CLOUD_API_ENVELOPE = ['type', 'messaging_product', 'recipient_type', 'context', 'biz_opaque_callback_data', 'to', 'recipient'];
 
 /** Refuses a field this kind of message does not take: it would be left out of what is sent. */
 function onlyFields(value: Record<string, unknown>, fields: readonly string[], where: string, what: string): void {
-  const extra = Object.keys(value).filter((key) => key !== 'replyTo' && !fields.includes(key));
+  // null is "not given" (as `None` from Python); the envelope's constants are what lumen sends anyway.
+  const extra = Object.keys(value).filter(
+    (key) => key !== 'replyTo' && value[key] !== null && value[key] !== undefined && !fields.includes(key) && !SET_BY_LUMEN.includes(key),
+  );
   if (extra.length === 0) return;
   throw new UsageError(
     `${where} has ${extra.map((key) => `"${key.slice(0, 40)}"`).join(' and ')}, which ${what} does not take: nothing is sent with a part left out.`,

@@ -212,8 +212,11 @@ export function withText(body: Record<string, unknown>, text: string): Record<st
   if (!['text', 'image', 'video', 'document'].includes(type)) return copy;
   const field = type === 'text' ? 'body' : 'caption';
   const part = copy[type];
-  if (part !== null && typeof part === 'object' && !Array.isArray(part)) (part as Record<string, unknown>)[field] = text;
-  else copy[type] = { [field]: text };
+  if (part !== null && typeof part === 'object' && !Array.isArray(part)) {
+    // No caption is no caption field (a media sent without one, or its caption removed), never `caption: ""`.
+    if (text === '' && field === 'caption') delete (part as Record<string, unknown>).caption;
+    else (part as Record<string, unknown>)[field] = text;
+  } else copy[type] = { [field]: text };
   return copy;
 }
 
