@@ -355,7 +355,11 @@ async function serve(relayDeps: RelayDeps, options: RelayOptions, lease?: HeldRe
             startedAt,
             info: () => ({ url, publicUrl }),
             target,
-            wake: () => dispatcher?.wake(),
+            wake: () => {
+              dispatcher?.wake();
+              eventForwarder?.wake();
+              rawForwarder?.wake();
+            },
             mediaDir: options.mediaDir ?? 'media',
           },
         }

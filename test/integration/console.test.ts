@@ -426,6 +426,33 @@ describe('actions go through the outbox, approvals and the dispatch queue', () =
     expect(JSON.parse(target.accepted().at(-1)!.body)).toMatchObject({ id, text: 'for your code' });
   });
 
+  it('your code: an event your code keeps refusing (a status, --events) is listed by its id; drop stops it, retry sends it again', async () => {
+    let failing = true;
+    target = await startForwardTarget(() => (failing ? 500 : 200));
+    const relay = await setup.start({ forwardTo: target.url, events: new Set(['preferences']) });
+    const posted = await fetch(`${sandbox.url}/_sandbox/events`, {
+      method: 'POST',
+      body: JSON.stringify({ what: 'preferences', user: CUSTOMER, value: 'stop' }),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(posted.status).toBe(202);
+    await eventually(() => expect(target!.requests.length).toBeGreaterThanOrEqual(1));
+    const [record] = await setup.store.forwards.events.list({ workspaceId: setup.integration.workspaceId, failedOnly: false, limit: 5 });
+    const ref = `ev_${record!.id}`;
+    const client = await signIn(relay.console!.url);
+    await eventually(async () => expect((await client.get('/console/events')).text).toMatch(new RegExp(`<td>${ref}</td><td>preferences</td>.*HTTP 500`, 's')));
+
+    expect(flash(await client.post(`/console/forwards/${ref}/drop`, {}))).toMatch(/notice=.*dropped/);
+    expect((await setup.store.forwards.events.find(record!.id))!.state).toBe('dropped');
+    failing = false;
+    const before = target.accepted().length;
+    expect(flash(await client.post(`/console/forwards/${ref}/retry`, {}))).toMatch(/notice=.*queued again/);
+    await eventually(() => expect(target!.accepted().length).toBe(before + 1));
+    expect(JSON.parse(target.accepted().at(-1)!.body)).toMatchObject({ object: 'preferences', value: 'stop' });
+    expect((await client.post('/console/forwards/ev_999999/drop', {})).status).toBe(404);
+    expect((await client.post(`/console/forwards/${ref}/explode`, {})).status).toBe(404);
+  });
+
   it('a stored delivery saved as a file is sent again, signed, by trigger --file (a redelivery, stored once)', async () => {
     const relay = await setup.start();
     const id = await customerWrites('keep this one');

@@ -21,6 +21,7 @@ import type {
   Workspace,
 } from '../../store/types.js';
 import { interactionPayload, mediaView, type DispatchTarget } from '../dispatch.js';
+import type { ForwardRecord } from '../../store/repos/forward-queue.js';
 
 export const PAGE_SIZE = 50;
 const RATES = { perIntegration: DEFAULT_SEND_RATE, perWorkspace: DEFAULT_WORKSPACE_SEND_RATE };
@@ -142,6 +143,41 @@ export async function reject(services: ServiceDeps, workspace: Workspace, id: st
 
 export async function eventsPage(services: ServiceDeps, workspace: Workspace, before: number | undefined, state: DispatchState | undefined) {
   return services.store.console.events(workspace.id, { before, limit: PAGE_SIZE, state });
+}
+
+/** An event's document (--events) or Meta's delivery (--forward-raw) as the Your code page lists it. */
+export type ForwardRow = ForwardRecord & { ref: string };
+
+/** The latest items handed on besides messages, of both queues, newest first (what `lumen events list` shows too). */
+export async function forwardsPage(services: ServiceDeps, workspace: Workspace): Promise<ForwardRow[]> {
+  const filter = { workspaceId: workspace.id, failedOnly: false, limit: PAGE_SIZE };
+  const rows = await Promise.all(
+    (['events', 'raw'] as const).map(async (queue) =>
+      (await services.store.forwards[queue].list(filter)).map((record) => ({ ...record, ref: `${queue === 'raw' ? 'raw' : 'ev'}_${record.id}` })),
+    ),
+  );
+  return rows
+    .flat()
+    .sort((a, b) => (a.receivedAt < b.receivedAt ? 1 : a.receivedAt > b.receivedAt ? -1 : 0))
+    .slice(0, PAGE_SIZE);
+}
+
+/** Drops (`drop`) or queues again, due now (`retry`), a forwarded item of this workspace: false when it is none. */
+export async function actOnForward(services: ServiceDeps, workspace: Workspace, ref: string, action: 'drop' | 'retry'): Promise<boolean> {
+  const match = /^(ev|raw)_([1-9]\d{0,15})$/.exec(ref);
+  if (!match) return false;
+  const queue = services.store.forwards[match[1] === 'raw' ? 'raw' : 'events'];
+  const id = Number(match[2]);
+  const found = await queue.find(id);
+  if (!found || found.workspaceId !== workspace.id) return false;
+  if (action === 'retry') {
+    await queue.requeue(id, services.now().toISOString());
+    return true;
+  }
+  if (!(await queue.drop(id))) {
+    throw new UserError(`Event ${ref} was delivered or dropped already; there is nothing to drop.`, { code: 'already_delivered', kind: 'conflict' });
+  }
+  return true;
 }
 
 export async function eventDetail(services: ServiceDeps, workspace: Workspace, id: number) {

@@ -378,7 +378,26 @@ export function registerConsole(app: FastifyInstance, deps: ConsoleDeps): void {
     const state = ['pending', 'retrying', 'delivered', 'dropped'].includes(request.query.state ?? '') ? (request.query.state as DispatchState) : undefined;
     const before = request.query.before ? Number(request.query.before) : undefined;
     const events = await data.eventsPage(services, workspace, before, state);
-    return send(reply, page(f, views.events(events, state, deps.target?.description ?? null, data.PAGE_SIZE, f)));
+    // The other queues on the first page of the list (their latest: `lumen events list` pages them all).
+    const others = before === undefined && state === undefined ? await data.forwardsPage(services, workspace) : [];
+    return send(reply, page(f, views.events(events, state, deps.target?.description ?? null, data.PAGE_SIZE, f, others)));
+  });
+
+  app.post<{ Params: { ref: string; action: string } }>('/console/forwards/:ref/:action', async (request, reply) => {
+    if (!allowed(request, reply)) return reply;
+    const form = formOf(request);
+    if (!writeAllowed(request, reply, form)) return reply;
+    const { action, ref } = request.params;
+    if (action !== 'drop' && action !== 'retry') return plain(reply, 404, 'No such action.');
+    const { workspace } = await data.chooseWorkspace(services, form.get('ws') ?? undefined);
+    const to = `/console/events${form.get('ws') ? `?ws=${encodeURIComponent(form.get('ws')!)}` : ''}`;
+    try {
+      if (!(await data.actOnForward(services, workspace, ref, action))) return plain(reply, 404, 'No such event in this workspace.');
+      if (action === 'retry') deps.wake?.();
+      return back(reply, to, { notice: action === 'retry' ? `${ref} is queued again: the relay delivers it now.` : `${ref} dropped: it will not be attempted again.` });
+    } catch (error) {
+      return back(reply, to, { error: explain(error) });
+    }
   });
 
   app.get<{ Params: { id: string } }>('/console/events/:id', async (request, reply) => {

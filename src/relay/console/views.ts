@@ -1,7 +1,7 @@
 /** The console's pages, as escaped HTML (see html.ts). Each takes plain data and renders it; none reads anything. */
 import type { Contact, DispatchEvent, DispatchState, Integration, OutboundMessage, TemplateRecord, ThreadItem } from '../../store/types.js';
 import type { DeliveryFilter, DeliveryRecord } from '../deliveries.js';
-import type { Conversation } from './data.js';
+import type { Conversation, ForwardRow } from './data.js';
 import { type Html, html, postForm, query, time, type PageFrame } from './html.js';
 
 const KINDS = ['message', 'status', 'template', 'account', 'ignored', 'rejected', 'handshake', 'error'];
@@ -241,7 +241,30 @@ ${postForm(
 <p class="dim">Decisions record who (the OS user running the relay) and when, as <code>lumen approvals</code> does.</p>`;
 }
 
-export function events(events: DispatchEvent[], state: DispatchState | undefined, target: string | null, pageSize: number, frame: PageFrame): Html {
+/** The other items handed to your code (--events documents, --forward-raw deliveries), each with Retry and Drop. */
+function forwards(rows: ForwardRow[], frame: PageFrame): Html {
+  if (rows.length === 0) return html``;
+  const ws = html`<input type="hidden" name="ws" value="${frame.workspace}">`;
+  return html`<h2>Other events handed on</h2>
+<p class="dim">Statuses, templates… (<code>--events</code>) and Meta's deliveries (<code>--forward-raw</code>): <code>lumen events list</code> names them by these ids.</p>
+<table><thead><tr><th>event</th><th>what</th><th>state</th><th>attempts</th><th>last answer</th><th>last error</th><th>next attempt</th><th></th></tr></thead>
+<tbody>${rows.map(
+    (r) => html`<tr><td>${r.ref}</td><td>${r.object === 'raw' ? "Meta's delivery" : r.object}</td><td><span class="tag state-${r.state}">${r.state}</span></td>
+<td>${r.attempts}</td><td>${r.lastStatus ?? ''}</td><td>${r.lastError ?? ''}</td><td>${r.state === 'delivered' || r.state === 'dropped' || r.nextAttemptAt === null ? '' : time(r.nextAttemptAt)}</td>
+<td class="actions">${postForm(`/console/forwards/${r.ref}/retry`, frame.csrf, html`${ws}<button>Retry now</button>`)}${
+      r.state === 'pending' || r.state === 'retrying' ? postForm(`/console/forwards/${r.ref}/drop`, frame.csrf, html`${ws}<button class="danger">Drop</button>`) : ''
+    }</td></tr>`,
+  )}</tbody></table>`;
+}
+
+export function events(
+  events: DispatchEvent[],
+  state: DispatchState | undefined,
+  target: string | null,
+  pageSize: number,
+  frame: PageFrame,
+  others: ForwardRow[] = [],
+): Html {
   const last = events.at(-1);
   const ws = frame.workspaces.length > 1 ? frame.workspace : undefined;
   return html`<h1>Your code</h1>
@@ -255,7 +278,8 @@ ${events.length === 0 ? missing('No deliveries to your code yet.') : ''}
     (e) => html`<tr><td><a href="/console/events/${e.id}">${e.id}</a></td><td>${e.interactionId}</td><td><span class="tag state-${e.state}">${e.state}</span></td>
 <td>${e.attempts}</td><td>${e.lastStatus ?? ''}</td><td>${e.lastError ?? ''}</td><td>${e.state === 'delivered' || e.state === 'dropped' ? '' : time(e.nextAttemptAt)}</td></tr>`,
   )}</tbody></table>
-${events.length === pageSize && last ? html`<p><a href="/console/events${query({ ws, state, before: last.id })}">Older</a></p>` : ''}`;
+${events.length === pageSize && last ? html`<p><a href="/console/events${query({ ws, state, before: last.id })}">Older</a></p>` : ''}
+${forwards(others, frame)}`;
 }
 
 export function event(
