@@ -204,6 +204,8 @@ describe('what it shows', () => {
     expect(rows((await client.get('/console?kind=message')).text)).toEqual([message!.id]);
     expect(rows((await client.get(`/console?number=${CUSTOMER}`)).text)).toEqual([message!.id]);
     expect(rows((await client.get('/console?text=first+words')).text)).toEqual([message!.id]);
+    // A workspace that is not there is said, not shown as another without a word
+    expect((await client.get('/console?ws=nope')).text).toContain('No workspace &quot;nope&quot;: this is default.');
     // A filter given twice is the first one (never a 500)
     expect(rows((await client.get('/console?text=first+words&text=other')).text)).toEqual([message!.id]);
     expect(rows((await client.get(`/console?number=${CUSTOMER}&number=1`)).text)).toEqual([message!.id]);

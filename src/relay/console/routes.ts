@@ -159,9 +159,11 @@ export function registerConsole(app: FastifyInstance, deps: ConsoleDeps): void {
     const q = request.query as Record<string, string | undefined>;
     const { workspace, names } = await data.chooseWorkspace(services, q.ws);
     const counts = await data.queueDepth(services, workspace);
+    // A workspace that is not there (a stale link, a typo) is said, not shown as another one without a word.
+    const unknown = q.ws !== undefined && q.ws !== workspace.name ? `No workspace "${q.ws}": this is ${workspace.name}.` : undefined;
     return {
       workspace,
-      frame: { title, view, csrf, notice: q.notice, error: q.error, workspace: workspace.name, workspaces: names, counts, assets: assetHrefs },
+      frame: { title, view, csrf, notice: q.notice, error: q.error ?? unknown, workspace: workspace.name, workspaces: names, counts, assets: assetHrefs },
     };
   };
 
