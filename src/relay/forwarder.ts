@@ -61,7 +61,9 @@ export function commandDestination(command: string, env: () => NodeJS.ProcessEnv
       const printed = { output: String(result.stdout ?? ''), errorOutput: String(result.stderr ?? '') };
       if (result.exitCode === 0 && !result.timedOut) return { ok: true, status: 0, ...printed };
       const why = result.timedOut ? `timed out after ${timeoutMs} ms` : `exit code ${result.exitCode ?? result.signal}`;
-      return { ok: false, status: result.exitCode ?? null, error: why, ...printed };
+      // As a message's delivery says it: the last line the command printed on stderr, with the exit.
+      const last = printed.errorOutput.trim().split('\n').at(-1);
+      return { ok: false, status: result.exitCode ?? null, error: last ? `${why}: ${last.slice(0, 200)}` : why, ...printed };
     },
   };
 }

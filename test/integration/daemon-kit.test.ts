@@ -134,7 +134,7 @@ describe('lumen relay start --log-file', () => {
       return match[1]!;
     });
     expect((await post(relayUrl)).status).toBe(200);
-    await eventually(() => expect(readFileSync(logFile, 'utf8')).toMatch(/→ forwarded 200/));
+    await eventually(() => expect(readFileSync(logFile, 'utf8')).toMatch(/→ in_\d+ \(event \d+\) forwarded 200/));
     expect((await lumen(['relay', 'stop'], { env })).exitCode).toBe(0);
     const result = await child;
 

@@ -322,7 +322,7 @@ describe('lumen relay start: handing messages to the user code', () => {
 
     // Then the queued message is delivered, signed with the secret the banner prints (the stored one), and once the
     // relay has stopped (waiting for deliveries under way) it had been delivered once
-    await restarted.waitForLine(/→ forwarded 200 in \d+ ms/);
+    await restarted.waitForLine(/→ in_\d+ \(event \d+\) forwarded 200 in \d+ ms/);
     expect((await restarted.stop()).exitCode).toBe(0);
     expect(restarted.lines.join('\n') + restarted.stderr()).toContain('Relay stopped');
     expect(hook.requests).toHaveLength(1);

@@ -437,7 +437,7 @@ describe('relay start --forward-raw', () => {
     await start({ exec: 'echo "no: $LUMEN_EVENT_OBJECT" >&2; exit 4', events: new Set(['preferences']) });
     await play({ what: 'preferences', user: CUSTOMER, value: 'stop' });
     await eventually(() => expect(events).toContainEqual(expect.objectContaining({ event: 'handler_output', ref: expect.stringMatching(/^ev_\d+$/), stream: 'stderr', text: 'no: preferences' })));
-    expect(events).toContainEqual(expect.objectContaining({ event: 'forward', ok: false, error: 'exit code 4' }));
+    expect(events).toContainEqual(expect.objectContaining({ event: 'forward', ok: false, error: 'exit code 4: no: preferences' }));
   });
 
   it('is refused without a target, and with --events or --auto-reply', async () => {

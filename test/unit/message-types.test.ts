@@ -140,6 +140,16 @@ describe("the user's code answers", () => {
     expect(messageFromObject({ text: 'hi', footer: null, header: null })).toMatchObject({ kind: 'text', text: 'hi' });
     expect(messageFromObject({ messaging_product: 'whatsapp', image: { link: 'https://e.test/a.png' } })).toMatchObject({ input: { kind: 'media', type: 'image' } });
     expect(() => messageFromObject({ image: { link: 'https://e.test/a.png', caption: 'a' }, caption: 'b' })).toThrow(/has "caption" twice, in "image" and beside it/);
+    // Inside the parts too, and a value of the wrong type is not read as false
+    expect(() => messageFromObject({ react: '👍', toMessage: 'wamid.x', replyTo: 'wamid.y' })).toThrow(/has "toMessage" and "replyTo"/);
+    expect(() => messageFromObject({ text: 'x https://a.test', previewUrl: 'true' })).toThrow(/"previewUrl" must be true or false/);
+    expect(() => messageFromObject({ template: { name: 'order_update', extra: 1 } })).toThrow(/template has "extra", which a template does not take/);
+    expect(messageFromObject({ template: { name: 'invoice', filename: 'f.pdf' } })).toMatchObject({ kind: 'template', headerFilename: 'f.pdf' });
+    expect(() => messageFromObject({ text: 'Pick', buttons: [{ id: 'a', title: 'A', color: 'red' }] })).toThrow(/buttons\[0\] has "color", which a reply button/);
+    expect(() => messageFromObject({ location: { latitude: 1, longitude: 2, zoom: 3 } })).toThrow(/location has "zoom"/);
+    const list = (row: Record<string, unknown>) => freeFormBody({ kind: 'phone', id: '15551234567' }, { kind: 'list', list: { body: 'b', button: 'B', sections: [{ rows: [row] }] } });
+    expect(() => list({ id: '1', title: 't', color: 'red' })).toThrow(/^Row 1 of list section 1 has "color", which it does not take/);
+    expect(list({ id: '1', title: 't', description: 'd' }).type).toBe('interactive');
     // An empty coordinate is not 0
     expect(() => messageFromObject({ location: { latitude: '', longitude: '  ' } })).toThrow(/^the message: "latitude" must be a number\.$/);
     // A template quotes the message it answers, as the others do

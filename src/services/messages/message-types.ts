@@ -348,6 +348,7 @@ function interactiveFrame(
 /** `--list FILE.json`: `{body, button, sections:[{title?, rows:[{id, title, description?}]}], header?, footer?}`. */
 function listInteractive(list: unknown): Record<string, unknown> {
   if (!isRecord(list)) throw new UsageError('The list must be a JSON object: {"body", "button", "sections": [...]}.');
+  knownFields(list, ['body', 'button', 'sections', 'header', 'footer'], 'The list');
   const body = stringField(list, 'body');
   const button = stringField(list, 'button');
   required('The list\'s "button"', button);
@@ -362,6 +363,7 @@ function listInteractive(list: unknown): Record<string, unknown> {
     if (!isRecord(section) || !Array.isArray(section.rows) || section.rows.length === 0) {
       throw new UsageError(`List section ${s + 1} needs "rows".`);
     }
+    knownFields(section, ['title', 'rows'], `List section ${s + 1}`);
     const title = section.title;
     if (sections.length > 1 && (typeof title !== 'string' || title.trim() === '')) {
       throw new UsageError(`List section ${s + 1} needs a "title" (lists with several sections title each).`);
@@ -373,6 +375,7 @@ function listInteractive(list: unknown): Record<string, unknown> {
         rows += 1;
         const where = `Row ${r + 1} of list section ${s + 1}`;
         if (!isRecord(row)) throw new UsageError(`${where} must be an object {"id", "title"}.`);
+        knownFields(row, ['id', 'title', 'description'], where);
         const id = stringField(row, 'id');
         const rowTitle = stringField(row, 'title');
         required(`${where}'s id`, id);
@@ -395,6 +398,12 @@ function listInteractive(list: unknown): Record<string, unknown> {
   const footer = list.footer === undefined ? undefined : stringField(list, 'footer');
   const names = { text: '"body" of the list', header: 'The list\'s "header"', footer: 'The list\'s "footer"' };
   return { type: 'list', ...interactiveFrame({ body, header, footer }, names), action: { button, sections: checked } };
+}
+
+/** A field the list does not take would be left out of what is sent: refused, named. */
+function knownFields(object: Record<string, unknown>, fields: readonly string[], where: string): void {
+  const extra = Object.keys(object).filter((key) => !fields.includes(key) && object[key] != null);
+  if (extra.length > 0) throw new UsageError(`${where} has ${extra.map((key) => `"${key.slice(0, 40)}"`).join(' and ')}, which it does not take (${fields.map((f) => `"${f}"`).join(', ')}).`);
 }
 
 function stringField(object: Record<string, unknown>, name: string): string {

@@ -91,6 +91,7 @@ function shortForm(value: unknown, where: string): MessageInput {
     if (!Array.isArray(value.buttons)) throw new UsageError(`${where}: "buttons" must be a list of {"id","title"}.`);
     const buttons = value.buttons.map((b, i) => {
       if (!isRecord(b)) throw new UsageError(`${where}: buttons[${i}] must be {"id","title"}.`);
+      onlyFields(b, ['id', 'title'], `${where}: buttons[${i}]`, 'a reply button');
       return { id: requiredString(b, 'id', `${where}: buttons[${i}]`), title: requiredString(b, 'title', `${where}: buttons[${i}]`) };
     });
     return {
@@ -123,6 +124,7 @@ function shortForm(value: unknown, where: string): MessageInput {
   if (value.location !== undefined) {
     const location = value.location;
     if (!isRecord(location)) throw new UsageError(`${where}: "location" must be {"latitude","longitude"}.`);
+    onlyFields(location, ['latitude', 'longitude', 'name', 'address'], `${where}: location`, 'a location');
     return {
       kind: 'free_form',
       replyTo,
@@ -142,11 +144,15 @@ function shortForm(value: unknown, where: string): MessageInput {
   if (value.react !== undefined) {
     const emoji = value.react;
     if (typeof emoji !== 'string') throw new UsageError(`${where}: "react" must be an emoji ("" removes it).`);
+    if (value.toMessage != null && replyTo !== undefined) {
+      throw new UsageError(`${where} has "toMessage" and "replyTo": a reaction names the message it reacts to once (either of them).`);
+    }
     return { kind: 'free_form', input: { kind: 'reaction', emoji, messageId: optionalString(value, 'toMessage', where) ?? replyTo ?? '' } };
   }
   if (value.template !== undefined) {
     const template = value.template;
     if (!isRecord(template)) throw new UsageError(`${where}: "template" must be {"name","language","params"}.`);
+    onlyFields(template, ['name', 'language', 'params', 'header', 'filename', 'buttons'], `${where}: template`, 'a template');
     const params = template.params ?? [];
     if (!Array.isArray(params) || params.some((p) => typeof p !== 'string')) throw new UsageError(`${where}: template.params must be a list of text values.`);
     const buttons = template.buttons;
@@ -159,11 +165,14 @@ function shortForm(value: unknown, where: string): MessageInput {
       language: optionalString(template, 'language', `${where}: template`),
       params: params as string[],
       header: optionalString(template, 'header', `${where}: template`),
+      // A DOCUMENT header's file name (refused for any other header, as `send --filename` is)
+      headerFilename: optionalString(template, 'filename', `${where}: template`),
       buttons: buttons as Record<number, string> | undefined,
       replyTo,
     };
   }
   if (value.text !== undefined) {
+    if (value.previewUrl != null && typeof value.previewUrl !== 'boolean') throw new UsageError(`${where}: "previewUrl" must be true or false.`);
     return { kind: 'text', text: requiredString(value, 'text', where), previewUrl: value.previewUrl === true, replyTo };
   }
   throw nothingToSend(where);

@@ -264,9 +264,9 @@ export function printEvent(ctx: Context, event: RelayEvent, out: Output = ctx.ou
       out.print(
         event.ok
           ? /^https?:\/\//.test(event.target)
-            ? `${s.green('→')} forwarded ${event.status ?? ''} in ${event.durationMs} ms`
-            : `${s.green('→')} ran ${event.target}: exit ${event.status ?? 0} in ${event.durationMs} ms`
-          : `${s.red('→')} ${event.target} failed (${event.error}); attempt ${event.attempt}, retrying at ${event.nextAttemptAt ? ctx.time.atRelative(event.nextAttemptAt) : '?'}`,
+            ? `${s.green('→')} ${event.interactionId} (event ${event.eventId}) forwarded ${event.status ?? ''} in ${event.durationMs} ms`
+            : `${s.green('→')} ${event.interactionId} (event ${event.eventId}) ran ${event.target}: exit ${event.status ?? 0} in ${event.durationMs} ms`
+          : `${s.red('→')} ${event.interactionId} (event ${event.eventId}) to ${event.target} failed (${event.error}); attempt ${event.attempt}, retrying at ${event.nextAttemptAt ? ctx.time.atRelative(event.nextAttemptAt) : '?'}`,
       );
       return;
     case 'auto_reply':
