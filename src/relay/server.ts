@@ -360,6 +360,7 @@ async function serve(relayDeps: RelayDeps, options: RelayOptions, lease?: HeldRe
               eventForwarder?.wake();
               rawForwarder?.wake();
             },
+            onAttempt: (interaction: Interaction, result: DeliveryResult) => reportHandlerOutput(deps.onEvent, interaction, result),
             mediaDir: options.mediaDir ?? 'media',
           },
         }

@@ -455,6 +455,26 @@ describe('actions go through the outbox, approvals and the dispatch queue', () =
     expect((await client.post(`/console/forwards/${ref}/explode`, {})).status).toBe(404);
   });
 
+  it("your code: a replay to an --exec command shows what it printed in the relay's output, as the relay's own deliveries do", async () => {
+    const relay = await setup.start({ exec: 'read -r line; echo "replayed: $LUMEN_INTERACTION_ID"; echo "oops" >&2; exit 2' });
+    const id = await customerWrites('for a command');
+    const eventId = Number(id.replace('in_', ''));
+    await eventually(() => expect(setup.events).toContainEqual(expect.objectContaining({ event: 'dispatch', ok: false, eventId })));
+    const client = await signIn(relay.console!.url);
+    // (dropped first: the relay's own retries then leave the replay the event)
+    await client.post(`/console/events/${eventId}/drop`, {});
+    const printedBefore = setup.events.filter((e) => e.event === 'handler_output').length;
+    const replay = await client.post(`/console/events/${eventId}/replay`, { json: '{"edited":true}' });
+    expect(flash(replay)).toMatch(/error=Delivery to .* failed: exit code 2: oops/);
+    const printed = setup.events.filter((e) => e.event === 'handler_output').slice(printedBefore);
+    expect(printed).toEqual(
+      expect.arrayContaining([
+        { event: 'handler_output', interactionId: id, stream: 'stdout', text: `replayed: ${id}` },
+        { event: 'handler_output', interactionId: id, stream: 'stderr', text: 'oops' },
+      ]),
+    );
+  });
+
   it('a stored delivery saved as a file is sent again, signed, by trigger --file (a redelivery, stored once)', async () => {
     const relay = await setup.start();
     const id = await customerWrites('keep this one');

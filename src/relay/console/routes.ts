@@ -15,9 +15,9 @@ import { UserError } from '../../errors.js';
 import { GraphError } from '../../graph/errors.js';
 import type { ServiceDeps } from '../../services/deps.js';
 import { localMediaPath } from '../../services/messages/media-path.js';
-import type { DispatchState, Integration, Workspace } from '../../store/types.js';
+import type { DispatchState, Integration, Interaction, Workspace } from '../../store/types.js';
 import type { DeliveryLog } from '../deliveries.js';
-import type { DispatchTarget } from '../dispatch.js';
+import type { DeliveryResult, DispatchTarget } from '../dispatch.js';
 import { followerWriter } from '../follower.js';
 import * as data from './data.js';
 import { page, type PageFrame } from './html.js';
@@ -34,6 +34,8 @@ export interface ConsoleDeps {
   target?: DispatchTarget | undefined;
   /** Wakes the dispatcher after "retry now". */
   wake?: (() => void) | undefined;
+  /** After a replay from the console: the relay shows what an `--exec` command printed, as for its own deliveries. */
+  onAttempt?: ((interaction: Interaction, result: DeliveryResult) => void) | undefined;
   /** LUMEN_HOME/media: the only folder media previews are served from. */
   mediaDir: string;
 }
@@ -430,6 +432,7 @@ export function registerConsole(app: FastifyInstance, deps: ConsoleDeps): void {
         case 'replay': {
           if (!detail.interaction) throw new UserError('Its message was purged; there is nothing to deliver.', { code: 'interaction_not_found', kind: 'not_found' });
           const result = await data.replayEdited(services, deps.target, detail.event, detail.interaction, form.get('json') ?? '');
+          deps.onAttempt?.(detail.interaction, result);
           return back(
             reply,
             to,
