@@ -21,21 +21,20 @@ export interface ReplayReply {
   error?: string;
 }
 
-export type ReplayResult =
-  | { queued: true; event: DispatchEvent }
-  | {
-      queued: false;
-      id: number;
-      delivered: boolean;
-      target: string;
-      status: number | null;
-      error: string | null;
-      durationMs: number;
-      /** What an `--exec` command printed (stdout only when it is not a reply); null for a forward target. */
-      stdout: string | null;
-      stderr: string | null;
-      replies: ReplayReply[];
-    };
+/** How a replay's delivery to a target went. */
+export interface ReplayDelivery {
+  queued: false;
+  delivered: boolean;
+  target: string;
+  status: number | null;
+  error: string | null;
+  durationMs: number;
+  /** What an `--exec` command printed (stdout only when it is not a reply it sent); null for a forward target. */
+  stdout: string | null;
+  stderr: string | null;
+}
+
+export type ReplayResult = { queued: true; event: DispatchEvent } | (ReplayDelivery & { id: number; replies: ReplayReply[] });
 
 /**
  * `lumen events replay`: delivers one stored message again, now to the target given (signed like the relay's), or
@@ -158,20 +157,7 @@ export interface ForwardRef {
   id: number;
 }
 
-export type ForwardReplayResult =
-  | { queued: true; record: ForwardRecord }
-  | {
-      queued: false;
-      id: string;
-      delivered: boolean;
-      target: string;
-      status: number | null;
-      error: string | null;
-      durationMs: number;
-      /** What an `--exec` command printed; null for a forward target. */
-      stdout: string | null;
-      stderr: string | null;
-    };
+export type ForwardReplayResult = { queued: true; record: ForwardRecord } | (ReplayDelivery & { id: string });
 
 /** The item `ref` names in this workspace, or a not-found error naming it. */
 export async function findForward(store: ServiceDeps['store'], workspace: Workspace, ref: ForwardRef): Promise<ForwardRecord & { item: QueuedForward }> {

@@ -30,9 +30,7 @@ export async function run(ctx: Context, options: Options<typeof replay>, idArg: 
           ? `Delivered event ${forwarded.id} to ${forwarded.target} (${forwarded.status}) in ${forwarded.durationMs} ms.`
           : `Delivery of event ${forwarded.id} to ${forwarded.target} failed: ${forwarded.error}.`,
       ];
-      for (const [stream, text] of [['stdout', forwarded.stdout], ['stderr', forwarded.stderr]] as const) {
-        for (const line of (text ?? '').split('\n')) if (line.trim() !== '') lines.push(`  ${stream}: ${line}`);
-      }
+      lines.push(...printedLines(forwarded));
       if (missing) lines.push(`  ${missing}`);
       return lines.join('\n');
     });
@@ -56,9 +54,7 @@ export async function run(ctx: Context, options: Options<typeof replay>, idArg: 
         ? `Delivered event ${id} to ${result.target} (${result.status}) in ${result.durationMs} ms.`
         : `Delivery of event ${id} to ${result.target} failed: ${result.error}.`,
     ];
-    for (const [stream, text] of [['stdout', result.stdout], ['stderr', result.stderr]] as const) {
-      for (const line of (text ?? '').split('\n')) if (line.trim() !== '') lines.push(`  ${stream}: ${line}`);
-    }
+    lines.push(...printedLines(result));
     for (const reply of result.replies) {
       lines.push(
         !reply.ok
@@ -98,4 +94,13 @@ async function runningLocalApi(
     return { missing: `The running relay offers its local API, but its key is not in this LUMEN_HOME's secret store (another LUMEN_SECRET_STORE or LUMEN_MASTER_KEY?): ${none}` };
   }
   return { api: { url: relay.localApiUrl, key } };
+}
+
+/** What a command printed during a replay, a line each (`  stdout: …`, `  stderr: …`). */
+function printedLines(printed: { stdout: string | null; stderr: string | null }): string[] {
+  const lines: string[] = [];
+  for (const [stream, text] of [['stdout', printed.stdout], ['stderr', printed.stderr]] as const) {
+    for (const line of (text ?? '').split('\n')) if (line.trim() !== '') lines.push(`  ${stream}: ${line}`);
+  }
+  return lines;
 }
