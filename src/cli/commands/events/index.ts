@@ -4,7 +4,7 @@ import { arg, command, flag, withHandler } from '../../declare.js';
 
 export const list = command({
   name: 'list',
-  description: 'deliveries to your code, newest first',
+  description: 'deliveries to your code, newest first: messages, other events (ev_N) and raw deliveries (raw_N)',
   flags: {
     failed: flag.boolean('--failed', 'only those still failing (being retried)'),
     limit: flag.string('--limit <n>', 'at most this many', { default: '20' }),
@@ -15,7 +15,7 @@ export const list = command({
 export const replay = command({
   name: 'replay',
   description: 'deliver an event again: now to the target you give, or queued for the running relay',
-  args: [arg('<id>', 'event id (from `lumen events list`)')],
+  args: [arg('<id>', 'event id from `lumen events list`: 42 (a message), ev_N (an --events document), raw_N (--forward-raw)')],
   flags: {
     forwardTo: flag.string('--forward-to <url>', 'deliver it now to this URL'),
     exec: flag.string('--exec <command>', 'deliver it now to this command'),
@@ -32,8 +32,8 @@ export const tail = command({
 export const drop = command({
   name: 'drop',
   description: 'give up a delivery that will never succeed: it is not attempted again (unless replayed)',
-  args: [arg('<id>', 'event id (from `lumen events list`)')],
-  help: '\nExample:\n  $ lumen events drop 42',
+  args: [arg('<id>', 'event id from `lumen events list`: 42 (a message), ev_N (an --events document), raw_N (--forward-raw)')],
+  help: '\nExamples:\n  $ lumen events drop 42\n  $ lumen events drop ev_7       # a status your code keeps refusing',
 });
 
 export const verbs = [
