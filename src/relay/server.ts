@@ -361,6 +361,7 @@ async function serve(relayDeps: RelayDeps, options: RelayOptions, lease?: HeldRe
               rawForwarder?.wake();
             },
             onAttempt: (interaction: Interaction, result: DeliveryResult) => reportHandlerOutput(deps.onEvent, interaction, result),
+            replier,
             mediaDir: options.mediaDir ?? 'media',
           },
         }

@@ -455,6 +455,25 @@ describe('actions go through the outbox, approvals and the dispatch queue', () =
     expect((await client.post(`/console/forwards/${ref}/explode`, {})).status).toBe(404);
   });
 
+  it('your code: what your code answers to a replay is sent to the customer, once, as the relay sends its replies', async () => {
+    let failing = true;
+    target = await startForwardTarget(() => (failing ? 500 : 200), 0, () => JSON.stringify({ reply: { text: 'answered on replay' } }));
+    const relay = await setup.start({ forwardTo: target.url });
+    const id = await customerWrites('answer me');
+    const eventId = Number(id.replace('in_', ''));
+    await eventually(() => expect(target!.requests.length).toBeGreaterThanOrEqual(1));
+    const client = await signIn(relay.console!.url);
+    await client.post(`/console/events/${eventId}/drop`, {});
+    failing = false;
+    const sentBefore = sandbox.sent(CUSTOMER).length;
+    expect(flash(await client.post(`/console/events/${eventId}/replay`, { json: '{"edited":true}' }))).toMatch(/notice=Delivered to/);
+    const replies = () => sandbox.sent(CUSTOMER).slice(sentBefore).filter((m) => (m.body as any).text?.body === 'answered on replay');
+    expect(replies()).toHaveLength(1);
+    // Replayed again: the message was answered; nothing is sent twice
+    expect(flash(await client.post(`/console/events/${eventId}/replay`, { json: '{"edited":true}' }))).toMatch(/notice=Delivered to/);
+    expect(replies()).toHaveLength(1);
+  });
+
   it("your code: a replay to an --exec command shows what it printed in the relay's output, as the relay's own deliveries do", async () => {
     const relay = await setup.start({ exec: 'read -r line; echo "replayed: $LUMEN_INTERACTION_ID"; echo "oops" >&2; exit 2' });
     const id = await customerWrites('for a command');

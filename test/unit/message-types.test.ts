@@ -151,7 +151,7 @@ describe("the user's code answers", () => {
     expect(() => list({ id: '1', title: 't', color: 'red' })).toThrow(/^Row 1 of list section 1 has "color", which it does not take/);
     expect(list({ id: '1', title: 't', description: 'd' }).type).toBe('interactive');
     // An empty coordinate is not 0
-    expect(() => messageFromObject({ location: { latitude: '', longitude: '  ' } })).toThrow(/^the message: "latitude" must be a number\.$/);
+    expect(() => messageFromObject({ location: { latitude: '', longitude: '  ' } })).toThrow(/^the message: location: "latitude" must be a number\.$/);
     // A template quotes the message it answers, as the others do
     expect(messageFromObject({ template: { name: 'hello_world', language: 'en_US' }, replyTo: 'wamid.Q' })).toMatchObject({ kind: 'template', replyTo: 'wamid.Q' });
   });

@@ -20,7 +20,8 @@ import type {
   ThreadItem,
   Workspace,
 } from '../../store/types.js';
-import { interactionPayload, mediaView, type DispatchTarget } from '../dispatch.js';
+import { DISPATCH_LEASE_MS, interactionPayload, keptJson, mediaView, type DispatchTarget } from '../dispatch.js';
+import type { Replier } from '../replies.js';
 import type { ForwardRecord } from '../../store/repos/forward-queue.js';
 
 export const PAGE_SIZE = 50;
@@ -201,7 +202,14 @@ export async function dropEvent(services: ServiceDeps, event: DispatchEvent): Pr
 }
 
 /** Delivers the message again now, with the JSON as edited, to the relay's own target; recorded like any delivery. */
-export async function replayEdited(services: ServiceDeps, target: DispatchTarget | undefined, event: DispatchEvent, interaction: Interaction, json: string) {
+export async function replayEdited(
+  services: ServiceDeps,
+  target: DispatchTarget | undefined,
+  event: DispatchEvent,
+  interaction: Interaction,
+  json: string,
+  replier?: Replier,
+) {
   if (!target) {
     throw new UserError('This relay hands messages to no code: start it with --forward-to or --exec to replay.', { code: 'no_target', kind: 'usage' });
   }
@@ -215,7 +223,15 @@ export async function replayEdited(services: ServiceDeps, target: DispatchTarget
   const result = await withEventClaim(services, event.id, () => target.deliver(interaction, { body: json }));
   const durationMs = services.now().getTime() - started;
   const at = services.now().toISOString();
-  if (result.ok) await services.store.dispatch.markDelivered(event.id, { target: target.description, status: result.status, durationMs, at });
+  if (result.ok) {
+    // What your code answers is sent as the relay sends it (once per message: the relay's idempotency keys), kept
+    // with the record until it is.
+    const plan = replier?.plan(interaction, result);
+    const kept = keptJson(plan);
+    const leaseUntil = new Date(services.now().getTime() + DISPATCH_LEASE_MS).toISOString();
+    await services.store.dispatch.markDelivered(event.id, { target: target.description, status: result.status, durationMs, at, ...(kept ? { replies: { json: kept, leaseUntil } } : {}) });
+    if (plan) await replier!.send(interaction, plan, kept ? { eventId: event.id, json: kept } : undefined);
+  }
   return { ...result, durationMs, target: target.description };
 }
 

@@ -18,6 +18,7 @@ import { localMediaPath } from '../../services/messages/media-path.js';
 import type { DispatchState, Integration, Interaction, Workspace } from '../../store/types.js';
 import type { DeliveryLog } from '../deliveries.js';
 import type { DeliveryResult, DispatchTarget } from '../dispatch.js';
+import type { Replier } from '../replies.js';
 import { followerWriter } from '../follower.js';
 import * as data from './data.js';
 import { page, type PageFrame } from './html.js';
@@ -34,6 +35,8 @@ export interface ConsoleDeps {
   target?: DispatchTarget | undefined;
   /** Wakes the dispatcher after "retry now". */
   wake?: (() => void) | undefined;
+  /** Sends what your code answers to a replay from the console, as the relay sends its replies. */
+  replier?: Replier | undefined;
   /** After a replay from the console: the relay shows what an `--exec` command printed, as for its own deliveries. */
   onAttempt?: ((interaction: Interaction, result: DeliveryResult) => void) | undefined;
   /** LUMEN_HOME/media: the only folder media previews are served from. */
@@ -431,7 +434,7 @@ export function registerConsole(app: FastifyInstance, deps: ConsoleDeps): void {
           return back(reply, to, { notice: 'Dropped: it will not be attempted again (retry brings it back).' });
         case 'replay': {
           if (!detail.interaction) throw new UserError('Its message was purged; there is nothing to deliver.', { code: 'interaction_not_found', kind: 'not_found' });
-          const result = await data.replayEdited(services, deps.target, detail.event, detail.interaction, form.get('json') ?? '');
+          const result = await data.replayEdited(services, deps.target, detail.event, detail.interaction, form.get('json') ?? '', deps.replier);
           deps.onAttempt?.(detail.interaction, result);
           return back(
             reply,

@@ -130,10 +130,10 @@ function shortForm(value: unknown, where: string): MessageInput {
       replyTo,
       input: {
         kind: 'location',
-        latitude: requiredNumber(location, 'latitude', where),
-        longitude: requiredNumber(location, 'longitude', where),
-        name: optionalString(location, 'name', where),
-        address: optionalString(location, 'address', where),
+        latitude: requiredNumber(location, 'latitude', `${where}: location`),
+        longitude: requiredNumber(location, 'longitude', `${where}: location`),
+        name: optionalString(location, 'name', `${where}: location`),
+        address: optionalString(location, 'address', `${where}: location`),
       },
     };
   }
