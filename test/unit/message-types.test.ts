@@ -111,6 +111,8 @@ describe("the user's code answers", () => {
     expect(messageFromObject({ text: 'Pick', buttons: [{ id: 'y', title: 'Yes' }] })).toMatchObject({ kind: 'free_form', input: { kind: 'buttons', body: 'Pick' } });
     expect(messageFromObject({ image: 'https://x.test/a.png', caption: 'c' })).toMatchObject({ input: { kind: 'media', type: 'image', source: { link: 'https://x.test/a.png' } } });
     expect(messageFromObject({ type: 'sticker', sticker: { id: '1' } })).toMatchObject({ input: { kind: 'raw' } });
+    // A Cloud API text with a callback payload keeps it (sent as is)
+    expect(messageFromObject({ type: 'text', text: { body: 'x' }, biz_opaque_callback_data: 'order-7' })).toMatchObject({ input: { kind: 'raw', body: { biz_opaque_callback_data: 'order-7' } } });
     expect(() => messageFromObject({ nothing: true })).toThrow(/nothing to send/);
     expect(() => messageFromObject({ buttons: [{ id: 'y' }], text: 'x' })).toThrow(/"title" is required/);
     // The Cloud API's media object without its "type" means the same as the short form

@@ -26,7 +26,8 @@ function shortForm(value: unknown, where: string): MessageInput {
   if (typeof value.type === 'string') {
     // A Cloud API object: its type's object and the envelope; anything else would be sent for Meta to drop.
     onlyFields(value, [value.type, ...CLOUD_API_ENVELOPE], where, `a Cloud API "${value.type}" message`);
-    if (value.type === 'text' && isRecord(value.text) && typeof value.text.body === 'string') {
+    // A plain Cloud API text is a text (checked for length and the window as one); with a callback payload it is sent as is.
+    if (value.type === 'text' && isRecord(value.text) && typeof value.text.body === 'string' && value.biz_opaque_callback_data == null) {
       const previewUrl = value.text.preview_url === true;
       const context = isRecord(value.context) && typeof value.context.message_id === 'string' ? value.context.message_id : replyTo;
       return { kind: 'text', text: value.text.body, previewUrl, replyTo: context };
