@@ -1,6 +1,7 @@
 /** Values of flags read from the command line: ports, durations, limits, senders. */
 import { UsageError } from '../errors.js';
 import { isUserId } from '../services/messages/message-types.js';
+import { parseForwardRef } from '../store/repos/forward-queue.js';
 
 export function parsePort(value: string, flag = '--port'): number {
   const port = Number(value);
@@ -65,9 +66,7 @@ export function normalizeSender(value: string, flag = '--from'): string {
 export type EventRef = { queue: 'messages'; id: number } | { queue: 'events' | 'raw'; id: number };
 
 export function parseEventRef(value: string): EventRef {
-  const forward = /^(ev|raw)_([1-9]\d{0,15})$/.exec(value);
-  if (forward && Number.isSafeInteger(Number(forward[2]))) return { queue: forward[1] === 'raw' ? 'raw' : 'events', id: Number(forward[2]) };
-  return { queue: 'messages', id: parseEventId(value) };
+  return parseForwardRef(value) ?? { queue: 'messages', id: parseEventId(value) };
 }
 
 /** An event id as `lumen events list` prints it: digits, `evt_` before them optional (never `1e3` or ` 7`). */

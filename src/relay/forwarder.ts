@@ -5,7 +5,7 @@
  * webhooks (pywa, whatsapp-api-js…) runs unchanged behind lumen. Claimed with a lease, retried with backoff across
  * restarts, like the interaction dispatcher.
  */
-import type { ForwardQueueRepo, QueuedForward } from '../store/repos/forward-queue.js';
+import { forwardRef, type ForwardQueueRepo, type QueuedForward } from '../store/repos/forward-queue.js';
 import { keepClaims, nextAttemptDelayMs, signForward, DISPATCH_LEASE_MS } from './dispatch.js';
 import { printHandlerOutput, type RelayEventSink } from './events.js';
 import { LoopedWorker } from './work-loop.js';
@@ -70,7 +70,7 @@ export function commandDestination(command: string, env: () => NodeJS.ProcessEnv
 
 /** How an item is named to the user's code and in `lumen events`: `ev_N` (an event's document), `raw_N` (Meta's bytes). */
 export function forwardId(item: Pick<QueuedForward, 'id' | 'object' | 'signature'>): string {
-  return `${item.object === 'raw' ? 'raw' : 'ev'}_${item.id}`;
+  return forwardRef(item.object === 'raw' ? 'raw' : 'events', item.id);
 }
 
 export interface ForwarderDeps {

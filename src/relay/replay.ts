@@ -1,7 +1,7 @@
 import { UsageError, UserError } from '../errors.js';
 import type { ServiceDeps } from '../services/deps.js';
 import type { DispatchEvent, Workspace } from '../store/types.js';
-import type { ForwardRecord, QueuedForward } from '../store/repos/forward-queue.js';
+import { forwardRef, type ForwardRecord, type QueuedForward } from '../store/repos/forward-queue.js';
 import { DISPATCH_LEASE_MS, execTarget, forwardTarget, keepClaims, keptJson, mediaView, withoutSecrets } from './dispatch.js';
 import { commandDestination, urlDestination } from './forwarder.js';
 import type { RelayEvent } from './events.js';
@@ -170,7 +170,7 @@ export async function findForward(store: ServiceDeps['store'], workspace: Worksp
 }
 
 export function forwardName(ref: ForwardRef): string {
-  return `${ref.queue === 'raw' ? 'raw' : 'ev'}_${ref.id}`;
+  return forwardRef(ref.queue, ref.id);
 }
 
 /**

@@ -22,7 +22,7 @@ import type {
 } from '../../store/types.js';
 import { DISPATCH_LEASE_MS, interactionPayload, keptJson, mediaView, type DispatchTarget } from '../dispatch.js';
 import type { Replier } from '../replies.js';
-import type { ForwardRecord } from '../../store/repos/forward-queue.js';
+import { forwardRef, parseForwardRef, type ForwardRecord } from '../../store/repos/forward-queue.js';
 
 export const PAGE_SIZE = 50;
 const RATES = { perIntegration: DEFAULT_SEND_RATE, perWorkspace: DEFAULT_WORKSPACE_SEND_RATE };
@@ -154,7 +154,7 @@ export async function forwardsPage(services: ServiceDeps, workspace: Workspace):
   const filter = { workspaceId: workspace.id, failedOnly: false, limit: PAGE_SIZE };
   const rows = await Promise.all(
     (['events', 'raw'] as const).map(async (queue) =>
-      (await services.store.forwards[queue].list(filter)).map((record) => ({ ...record, ref: `${queue === 'raw' ? 'raw' : 'ev'}_${record.id}` })),
+      (await services.store.forwards[queue].list(filter)).map((record) => ({ ...record, ref: forwardRef(queue, record.id) })),
     ),
   );
   return rows
@@ -165,10 +165,10 @@ export async function forwardsPage(services: ServiceDeps, workspace: Workspace):
 
 /** Drops (`drop`) or queues again, due now (`retry`), a forwarded item of this workspace: false when it is none. */
 export async function actOnForward(services: ServiceDeps, workspace: Workspace, ref: string, action: 'drop' | 'retry'): Promise<boolean> {
-  const match = /^(ev|raw)_([1-9]\d{0,15})$/.exec(ref);
-  if (!match) return false;
-  const queue = services.store.forwards[match[1] === 'raw' ? 'raw' : 'events'];
-  const id = Number(match[2]);
+  const parsed = parseForwardRef(ref);
+  if (!parsed) return false;
+  const queue = services.store.forwards[parsed.queue];
+  const { id } = parsed;
   const found = await queue.find(id);
   if (!found || found.workspaceId !== workspace.id) return false;
   if (action === 'retry') {

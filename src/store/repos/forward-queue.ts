@@ -15,6 +15,21 @@ export interface QueuedForward {
   receivedAt: string;
 }
 
+/** The two queues of what is handed on besides messages: `webhook_events` (--events) and `raw_deliveries` (--forward-raw). */
+export type ForwardQueue = 'events' | 'raw';
+
+/** How an item is named to the user's code and in `lumen events`: `ev_N` (an event's document), `raw_N` (Meta's bytes). */
+export function forwardRef(queue: ForwardQueue, id: number): string {
+  return `${queue === 'raw' ? 'raw' : 'ev'}_${id}`;
+}
+
+/** The queue and id an `ev_N` / `raw_N` names; undefined for anything else. */
+export function parseForwardRef(value: string): { queue: ForwardQueue; id: number } | undefined {
+  const match = /^(ev|raw)_([1-9]\d{0,15})$/.exec(value);
+  if (!match || !Number.isSafeInteger(Number(match[2]))) return undefined;
+  return { queue: match[1] === 'raw' ? 'raw' : 'events', id: Number(match[2]) };
+}
+
 /** `dropped`: given up by hand (`lumen events drop`): never attempted again unless replayed. */
 export type ForwardState = 'pending' | 'retrying' | 'delivered' | 'dropped';
 

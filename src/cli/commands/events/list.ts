@@ -3,6 +3,7 @@ import type { Options } from '../../declare.js';
 import { parseLimit } from '../../flag-values.js';
 import { table } from '../../table.js';
 import type { list } from './index.js';
+import { forwardRef } from '../../../store/repos/forward-queue.js';
 
 export async function run(ctx: Context, options: Options<typeof list>): Promise<void> {
   const limit = parseLimit(options.limit);
@@ -28,7 +29,7 @@ export async function run(ctx: Context, options: Options<typeof list>): Promise<
       (['events', 'raw'] as const).map(async (queue) =>
         (await store.forwards[queue].list(filter)).map(({ claimedUntil: _, ...record }) => ({
           ...record,
-          id: `${queue === 'raw' ? 'raw' : 'ev'}_${record.id}`,
+          id: forwardRef(queue, record.id),
           queue,
           at: record.receivedAt,
         })),

@@ -5,6 +5,7 @@ import type { Options } from '../../declare.js';
 import { serviceDeps } from '../../deps.js';
 import type { Outcome } from '../../../errors.js';
 import type { replay } from './index.js';
+import { forwardRef } from '../../../store/repos/forward-queue.js';
 
 export async function run(ctx: Context, options: Options<typeof replay>, idArg: string): Promise<Outcome> {
   const ref = parseEventRef(idArg);
@@ -17,7 +18,7 @@ export async function run(ctx: Context, options: Options<typeof replay>, idArg: 
     // An event's document (--events) or Meta's delivery (--forward-raw), as the relay's forwarder hands it on.
     const forwarded = await replayForward(deps, workspace, { ref, forwardTo: options.forwardTo, exec: options.exec, localApi });
     if (forwarded.queued) {
-      const name = `${ref.queue === 'raw' ? 'raw' : 'ev'}_${ref.id}`;
+      const name = forwardRef(ref.queue, ref.id);
       ctx.out.result({ id: name, state: forwarded.record.state, delivered: false }, () =>
         `Event ${name} is queued again; a running \`lumen relay start\` that hands on ${ref.queue === 'raw' ? "Meta's deliveries (--forward-raw)" : `${forwarded.record.object} events (--events)`} delivers it.`,
       );
