@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.js';
 import type { GraphTemplate } from '../../src/graph/types.js';
 import { seedTemplates } from '../../src/sandbox/index.js';
-import { decodeCsv, parseCsv } from '../../src/services/messages/csv.js';
+import { checkEncoding, openCsv, type CsvRow, type MalformedRow } from '../../src/services/messages/csv.js';
 import { normalizeRecipient } from '../../src/services/messages/recipient.js';
 import { FIELD_SPELLING } from '../../src/services/messages/message-types.js';
 import { buildTemplateComponents, parseBodyValues, type TemplateValues } from '../../src/services/messages/template-body.js';
@@ -222,9 +222,20 @@ describe('buildTemplateComponents', () => {
   });
 });
 
-describe('parseCsv', () => {
-  it('reads a header and rows, trimming names and values, with 1-based line numbers', () => {
-    expect(parseCsv('to, name ,shop\n+15550000001, Ana ,Lumen\n+15550000002,Bo,Lumen\n')).toEqual({
+/** The whole table, as a bulk send reads it. */
+async function readCsv(text: string, name?: string) {
+  const file = openCsv(text, name);
+  const table = { header: file.header, rows: [] as CsvRow[], malformed: [] as MalformedRow[] };
+  for await (const row of file.rows()) {
+    if ('reason' in row) table.malformed.push(row);
+    else table.rows.push(row);
+  }
+  return table;
+}
+
+describe('openCsv', () => {
+  it('reads a header and rows, trimming names and values, with 1-based line numbers', async () => {
+    expect(await readCsv('to, name ,shop\n+15550000001, Ana ,Lumen\n+15550000002,Bo,Lumen\n')).toEqual({
       header: ['to', 'name', 'shop'],
       rows: [
         { line: 2, values: { to: '+15550000001', name: 'Ana', shop: 'Lumen' } },
@@ -234,8 +245,8 @@ describe('parseCsv', () => {
     });
   });
 
-  it('keeps commas, doubled quotes and line breaks inside quoted fields, and counts lines past them', () => {
-    const table = parseCsv('to,name,note\n"+1 555 000 0001","Smith, Ana","say ""hi""\nthen bye"\n+15550000002,Bo,plain\n');
+  it('keeps commas, doubled quotes and line breaks inside quoted fields, and counts lines past them', async () => {
+    const table = await readCsv('to,name,note\n"+1 555 000 0001","Smith, Ana","say ""hi""\nthen bye"\n+15550000002,Bo,plain\n');
     expect(table.malformed).toEqual([]);
     expect(table.rows).toEqual([
       { line: 2, values: { to: '+1 555 000 0001', name: 'Smith, Ana', note: 'say "hi"\nthen bye' } },
@@ -243,19 +254,19 @@ describe('parseCsv', () => {
     ]);
   });
 
-  it('accepts CRLF line endings, a UTF-8 BOM and a last line without a line break', () => {
-    const table = parseCsv('\uFEFFto,name\r\n+15550000001,Ana\r\n+15550000002,Bo');
+  it('accepts CRLF line endings, a UTF-8 BOM and a last line without a line break', async () => {
+    const table = await readCsv('\uFEFFto,name\r\n+15550000001,Ana\r\n+15550000002,Bo');
     expect(table.header).toEqual(['to', 'name']);
     expect(table.rows.map((r) => [r.line, r.values.name])).toEqual([
       [2, 'Ana'],
       [3, 'Bo'],
     ]);
     // A file saved on Windows with line breaks inside quoted fields (an address): each row still names its own line
-    const windows = parseCsv('to,name\r\n+15550000001,"Ana\r\nSmith"\r\n\r\n+15550000002,Bo\r\n+15550000003,"C\r\nD\r\nE",extra\r\n+15550000004,Di\r\n');
+    const windows = await readCsv('to,name\r\n+15550000001,"Ana\r\nSmith"\r\n\r\n+15550000002,Bo\r\n+15550000003,"C\r\nD\r\nE",extra\r\n+15550000004,Di\r\n');
     expect(windows.rows.map((r) => r.line)).toEqual([2, 5, 9]);
     expect(windows.malformed).toEqual([{ line: 6, reason: '3 fields, the header has 2' }]);
     // Line ends mixed in one file (rows pasted from another): each is a line end, and a quoted field keeps no quotes
-    const mixed = parseCsv('to,name\n+15550000001,"Ana"\r\n+15550000002,Bo\r+15550000003,"C\r\nD"\n+15550000004,Di\r\n');
+    const mixed = await readCsv('to,name\n+15550000001,"Ana"\r\n+15550000002,Bo\r+15550000003,"C\r\nD"\n+15550000004,Di\r\n');
     expect(mixed.rows.map((r) => [r.line, r.values.name])).toEqual([
       [2, 'Ana'],
       [3, 'Bo'],
@@ -263,24 +274,24 @@ describe('parseCsv', () => {
       [6, 'Di'],
     ]);
     // And one saved with classic Mac line ends (a CR alone), inside quoted fields too
-    const mac = parseCsv('to,name\r+15550000001,"Ana\rSmith"\r\r+15550000002,Bo\r+15550000003,"C\rD\rE",extra\r+15550000004,Di\r');
+    const mac = await readCsv('to,name\r+15550000001,"Ana\rSmith"\r\r+15550000002,Bo\r+15550000003,"C\rD\rE",extra\r+15550000004,Di\r');
     expect(mac.rows.map((r) => r.line)).toEqual([2, 5, 9]);
     expect(mac.malformed).toEqual([{ line: 6, reason: '3 fields, the header has 2' }]);
   });
 
-  it('skips blank lines but keeps counting them', () => {
-    const table = parseCsv('to,name\n\n+15550000001,Ana\n\n\n+15550000002,Bo\n\n');
+  it('skips blank lines but keeps counting them', async () => {
+    const table = await readCsv('to,name\n\n+15550000001,Ana\n\n\n+15550000002,Bo\n\n');
     expect(table.rows.map((r) => r.line)).toEqual([3, 6]);
     expect(table.malformed).toEqual([]);
   });
 
-  it('keeps empty fields (an empty quoted field too) so the row can be reported as missing a value', () => {
-    const table = parseCsv('to,name,shop\n+15550000001,,Lumen\n+15550000002,"",Lumen\n');
+  it('keeps empty fields (an empty quoted field too) so the row can be reported as missing a value', async () => {
+    const table = await readCsv('to,name,shop\n+15550000001,,Lumen\n+15550000002,"",Lumen\n');
     expect(table.rows.map((r) => r.values.name)).toEqual(['', '']);
   });
 
-  it('reports rows with the wrong number of fields by line, without dropping the others', () => {
-    const table = parseCsv('to,name\n+15550000001\n+15550000002,Bo\n+15550000003,Cy,extra\n');
+  it('reports rows with the wrong number of fields by line, without dropping the others', async () => {
+    const table = await readCsv('to,name\n+15550000001\n+15550000002,Bo\n+15550000003,Cy,extra\n');
     expect(table.rows.map((r) => r.line)).toEqual([3]);
     expect(table.malformed).toEqual([
       { line: 2, reason: '1 fields, the header has 2' },
@@ -288,40 +299,53 @@ describe('parseCsv', () => {
     ]);
   });
 
-  it('returns an empty header for an empty file', () => {
-    expect(parseCsv('')).toEqual({ header: [], rows: [], malformed: [] });
-    expect(parseCsv('\uFEFF')).toEqual({ header: [], rows: [], malformed: [] });
+  it('returns an empty header for an empty file', async () => {
+    expect(await readCsv('')).toEqual({ header: [], rows: [], malformed: [] });
+    expect(await readCsv('\uFEFF')).toEqual({ header: [], rows: [], malformed: [] });
   });
   it('refuses a file with an unterminated quote, naming the line where it opens, instead of losing the rows after it', () => {
-    const error = userErrorOf(() => parseCsv('to,name\n+15550000001,Ana\n+15550000002,"Bo\n+15550000003,Cy\n+15550000004,Di\n', 'r.csv'));
+    const error = userErrorOf(() => openCsv('to,name\n+15550000001,Ana\n+15550000002,"Bo\n+15550000003,Cy\n+15550000004,Di\n', 'r.csv'));
     expect(error).toMatchObject({ code: 'csv_malformed', kind: 'usage' });
     expect(error.message).toBe('r.csv, line 3: a quoted field is never closed (a " without its closing ").');
     expect(error.hint).toContain('line 3');
     // The same on Windows line breaks, after a quoted field with one, and after blank lines
-    const windows = userErrorOf(() => parseCsv('to,name\r\n+15550000001,"Ana\r\nSmith"\r\n\r\n+15550000002,"Bo\r\n+15550000003,Cy\r\n', 'w.csv'));
+    const windows = userErrorOf(() => openCsv('to,name\r\n+15550000001,"Ana\r\nSmith"\r\n\r\n+15550000002,"Bo\r\n+15550000003,Cy\r\n', 'w.csv'));
     expect(windows.message).toBe('w.csv, line 5: a quoted field is never closed (a " without its closing ").');
-    const mac = userErrorOf(() => parseCsv('to,name\r+15550000001,"Ana\rSmith"\r\r+15550000002,"Bo\r+15550000003,Cy\r', 'm.csv'));
+    const mac = userErrorOf(() => openCsv('to,name\r+15550000001,"Ana\rSmith"\r\r+15550000002,"Bo\r+15550000003,Cy\r', 'm.csv'));
     expect(mac.message).toBe('m.csv, line 5: a quoted field is never closed (a " without its closing ").');
   });
 
   it('names the line of a byte that is not UTF-8, or a NUL, whatever the line ends (LF, CRLF, a CR alone)', () => {
     for (const end of ['\n', '\r\n', '\r']) {
       const latin1 = Buffer.concat([Buffer.from(`to,name${end}+15550000001,Ana${end}+15550000002,Jos`), Buffer.from([0xe9]), Buffer.from(end)]);
-      expect(userErrorOf(() => decodeCsv(latin1, 'l.csv')).message).toBe('l.csv, line 3: the file is not UTF-8 text (saved as Latin-1 or Windows-1252?).');
+      expect(userErrorOf(() => checkEncoding(latin1, 'l.csv')).message).toBe('l.csv, line 3: the file is not UTF-8 text (saved as Latin-1 or Windows-1252?).');
       const nul = Buffer.concat([Buffer.from(`to,name${end}+1555${end}`), Buffer.from([0]), Buffer.from(end)]);
-      expect(userErrorOf(() => decodeCsv(nul, 'n.csv')).message).toMatch(/^n\.csv, line 3: the file holds NUL bytes/);
+      expect(userErrorOf(() => checkEncoding(nul, 'n.csv')).message).toMatch(/^n\.csv, line 3: the file holds NUL bytes/);
     }
   });
 
   it('says a semicolon-separated file is not comma-separated', () => {
-    const error = userErrorOf(() => parseCsv('to;first_name;shop\n+15550000001;Ana;Lumen\n', 'r.csv'));
+    const error = userErrorOf(() => openCsv('to;first_name;shop\n+15550000001;Ana;Lumen\n', 'r.csv'));
     expect(error).toMatchObject({ code: 'csv_delimiter', kind: 'usage' });
     expect(error.message).toBe('r.csv is separated by semicolons, not commas: its header "to;first_name;shop" reads as one column.');
     expect(error.hint).toContain('comma');
   });
 
-  it('counts lines across quoted line breaks and blank lines', () => {
-    const table = parseCsv('to,note\n\n+15550000001,"two\nlines"\n\n+15550000002,x\n');
+  it('reads a file of many chunks the same, whatever a cut splits (a UTF-8 sequence, a CRLF, a quoted field)', async () => {
+    for (const end of ['\r\n', '\n', '\r']) {
+      const lines = [`to,name,note${end}`];
+      for (let i = 0; i < 3000; i += 1) lines.push(`+1555${String(i).padStart(7, '0')},"José 😀 ${i}","a${end}b, ""c"""${end}`);
+      const table = await readCsv(lines.join(''));
+      expect(table.malformed).toEqual([]);
+      expect(table.rows).toHaveLength(3000);
+      table.rows.forEach((row, i) => {
+        expect(row).toEqual({ line: 2 + 2 * i, values: { to: `+1555${String(i).padStart(7, '0')}`, name: `José 😀 ${i}`, note: `a${end}b, "c"` } });
+      });
+    }
+  });
+
+  it('counts lines across quoted line breaks and blank lines', async () => {
+    const table = await readCsv('to,note\n\n+15550000001,"two\nlines"\n\n+15550000002,x\n');
     expect(table.rows.map((r) => r.line)).toEqual([3, 6]);
   });
 });

@@ -299,13 +299,14 @@ async function runCsv(
   } catch (error) {
     throw new UserError(`Cannot read ${options.csv === '-' ? 'stdin' : options.csv}: ${fileProblem(error)}.`, { code: 'csv_unreadable', kind: 'usage' });
   }
-  const { decodeCsv, parseCsv } = await import('../../services/messages/csv.js');
+  const { checkEncoding, openCsv } = await import('../../services/messages/csv.js');
   const { runBulk } = await import('../../services/messages/bulk.js');
   const name = options.csv === '-' ? 'The CSV on stdin' : basename(options.csv!);
-  const csv = parseCsv(decodeCsv(bytes, name), name);
+  checkEncoding(bytes, name);
+  const csv = openCsv(bytes, name);
   if (csv.header.length === 0) throw new UserError(`${options.csv === '-' ? 'The CSV on stdin' : options.csv} is empty.`, { code: 'csv_empty', kind: 'usage' });
 
-  const progress = new Progress(ctx, csv.rows.length + csv.malformed.length);
+  const progress = new Progress(ctx, csv.count);
   // Ctrl-C (or SIGTERM: `timeout`, systemd, `docker stop`, a cancelled CI job) stops taking rows, lets the sends in
   // flight finish, then prints the summary (exit 3). A second signal is not caught: it ends the process at once.
   const interrupt = new AbortController();

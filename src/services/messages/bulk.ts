@@ -4,7 +4,7 @@ import { GraphError, GraphNetworkError } from '../../graph/errors.js';
 import type { Integration, Workspace } from '../../store/types.js';
 import type { TemplateParameter } from '../templates/parameters.js';
 import { findSendableTemplate } from './compose.js';
-import type { CsvTable } from './csv.js';
+import type { CsvFile, CsvRow } from './csv.js';
 import type { ServiceDeps } from '../deps.js';
 import { deliverOutbound, submitOutbound, type SendRates } from './outbox.js';
 import { normalizeRecipient } from './recipient.js';
@@ -13,7 +13,7 @@ import { buildTemplateComponents, templateMessageBody, type TemplateValues } fro
 export interface BulkInput {
   workspace: Workspace;
   integration: Integration;
-  csv: CsvTable;
+  csv: CsvFile;
   template: { name: string; language?: string | undefined };
   rates: SendRates;
   dryRun: boolean;
@@ -73,6 +73,9 @@ export function columnFor(parameter: TemplateParameter): string {
 /**
  * Sends one template to every row of a CSV at a set rate. Every row is checked before anything is sent; a bad row
  * is reported with its line number and does not stop the others; rows sent by an earlier run are skipped.
+ *
+ * The file is read twice, a row at a time: once to check every row (and find the same message twice), then to send.
+ * What is kept between the two is a digest and a line number per message, not the rows.
  */
 export async function runBulk(
   deps: ServiceDeps,
@@ -91,65 +94,78 @@ export async function runBulk(
       kind: 'usage',
     });
   }
-  const summary: BulkSummary = { total: input.csv.rows.length + input.csv.malformed.length, sent: 0, skipped: 0, pendingApproval: 0, failed: 0, invalid: 0, dryRun: 0, durationMs: 0, rate: 0, notSent: 0, stopped: null };
+  const summary: BulkSummary = { total: input.csv.count, sent: 0, skipped: 0, pendingApproval: 0, failed: 0, invalid: 0, dryRun: 0, durationMs: 0, rate: 0, notSent: 0, stopped: null };
   const report = (result: BulkRowResult) => {
     const key = ({ sent: 'sent', skipped: 'skipped', pending_approval: 'pendingApproval', failed: 'failed', invalid: 'invalid', dry_run: 'dryRun' } as const)[result.status];
     summary[key] += 1;
     onRow(result);
   };
-  for (const bad of input.csv.malformed) report({ line: bad.line, to: null, status: 'invalid', error: bad.reason });
 
   const batchKey = input.batchKey ?? `bulk:${template.name}:${template.language}`;
   const named = template.parameterFormat === 'NAMED';
   const bodyParams = template.requiredParameters.filter((p) => p.component === 'body');
+  /** A row's message to `to`: its body's JSON and that JSON's digest. Throws when Meta would refuse the parameters. */
+  const messageOf = (row: CsvRow, to: string) => {
+    const values: TemplateValues = {
+      body: named ? Object.fromEntries(bodyParams.map((p) => [p.name, row.values[p.name] ?? ''])) : bodyParams.map((p) => row.values[p.name] ?? ''),
+      header: template.requiredParameters.some((p) => p.component === 'header') ? row.values.header : undefined,
+      buttons: Object.fromEntries(
+        template.requiredParameters.filter((p) => p.component === 'button').map((p) => [p.buttonIndex!, row.values[`button.${p.buttonIndex}`] ?? '']),
+      ),
+    };
+    const json = JSON.stringify(templateMessageBody(to, template, buildTemplateComponents(template, values)));
+    return { json, digest: createHash('sha256').update(json).digest('hex').slice(0, 16) };
+  };
 
-  // Check every row first: nothing is sent for a row Meta would refuse.
-  // Each body kept as its JSON (what the idempotency key is a digest of) until it is sent: a fraction of the objects'
-  // memory for a file of a million rows.
-  const checked: Array<{ line: number; to: string; json: string; key: string }> = [];
-  for (const row of input.csv.rows) {
+  // Check every row first: nothing is sent for a row Meta would refuse. The same message twice in one file is sent
+  // once, from its first line. Kept for the second read: the line of each row to send, and its number.
+  const firstLine = new Map<string, number>();
+  const readyLines: number[] = [];
+  const readyTo: string[] = [];
+  for await (const row of input.csv.rows()) {
+    if ('reason' in row) {
+      report({ line: row.line, to: null, status: 'invalid', error: row.reason });
+      continue;
+    }
     let to: string | null = null;
+    let digest: string;
     try {
       to = normalizeRecipient(row.values.to ?? '');
-      const values: TemplateValues = {
-        body: named
-          ? Object.fromEntries(bodyParams.map((p) => [p.name, row.values[p.name] ?? '']))
-          : bodyParams.map((p) => row.values[p.name] ?? ''),
-        header: template.requiredParameters.some((p) => p.component === 'header') ? row.values.header : undefined,
-        buttons: Object.fromEntries(
-          template.requiredParameters
-            .filter((p) => p.component === 'button')
-            .map((p) => [p.buttonIndex!, row.values[`button.${p.buttonIndex}`] ?? '']),
-        ),
-      };
-      const json = JSON.stringify(templateMessageBody(to, template, buildTemplateComponents(template, values)));
-      const digest = createHash('sha256').update(json).digest('hex').slice(0, 16);
-      checked.push({ line: row.line, to, json, key: `${batchKey}:${to}:${digest}` });
+      digest = messageOf(row, to).digest;
     } catch (error) {
       report({ line: row.line, to, status: 'invalid', error: (error as Error).message, code: errorCode(error) });
+      continue;
+    }
+    const first = firstLine.get(digest);
+    if (first !== undefined) {
+      report({ line: row.line, to, status: 'skipped', error: `same message as line ${first}` });
+      continue;
+    }
+    firstLine.set(digest, row.line);
+    readyLines.push(row.line);
+    readyTo.push(to);
+  }
+  firstLine.clear();
+  const readyCount = readyLines.length;
+  /** The rows to send, read again. */
+  async function* ready() {
+    let next = 0;
+    for await (const row of input.csv.rows()) {
+      if (next === readyCount) break;
+      if (row.line !== readyLines[next] || 'reason' in row) continue;
+      const to = readyTo[next++]!;
+      const { json, digest } = messageOf(row, to);
+      yield { line: row.line, to, json, key: `${batchKey}:${to}:${digest}` };
     }
   }
 
-  // The same message twice in one file is sent once.
-  const firstLine = new Map<string, number>();
-  const ready = checked.filter((row) => {
-    const first = firstLine.get(row.key);
-    if (first === undefined) {
-      firstLine.set(row.key, row.line);
-      return true;
-    }
-    report({ line: row.line, to: row.to, status: 'skipped', error: `same message as line ${first}` });
-    return false;
-  });
-  checked.length = 0;
-  firstLine.clear();
-
   if (input.dryRun) {
-    for (const row of ready) report({ line: row.line, to: row.to, status: 'dry_run', body: JSON.parse(row.json) as Record<string, unknown> });
+    for await (const row of ready()) report({ line: row.line, to: row.to, status: 'dry_run', body: JSON.parse(row.json) as Record<string, unknown> });
   } else {
     // The token first: a secret store that cannot be read stops the run before any row is queued.
     await deps.graphFor(input.integration);
-    let next = 0;
+    const rows = ready();
+    let taken = 0;
     let fatal: UserError | undefined;
     let stopped: BulkStopReason | undefined;
     let networkFailures = 0;
@@ -162,8 +178,12 @@ export async function runBulk(
     options.signal?.addEventListener('abort', onAbort, { once: true });
     const worker = async () => {
       // Rows already taken finish (a send in flight is never cut off); no new one starts once the run stops.
-      while (next < ready.length && stopped === undefined) {
-        const row = ready[next++]!;
+      while (stopped === undefined) {
+        // (An async generator answers calls to next() in turn: each worker gets its own row.)
+        const { value: row, done } = await rows.next();
+        if (done) break;
+        if (stopped !== undefined) break;
+        taken += 1;
         try {
           const submitted = await submitOutbound(deps, {
             workspace: input.workspace,
@@ -211,9 +231,10 @@ export async function runBulk(
     };
     // Enough sends in flight to keep the rate with Graph latencies of a few hundred ms.
     const concurrency = options.concurrency ?? Math.max(1, Math.min(64, Math.ceil(input.rates.perIntegration / 2)));
-    await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(1, ready.length)) }, worker));
+    await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(1, readyCount)) }, worker));
+    await rows.return(undefined);
     options.signal?.removeEventListener('abort', onAbort);
-    summary.notSent = ready.length - Math.min(next, ready.length);
+    summary.notSent = readyCount - taken;
     summary.stopped = stopped ?? null;
     summary.durationMs = deps.now().getTime() - started;
     summary.rate = summary.durationMs > 0 ? Math.round((summary.sent / summary.durationMs) * 100_000) / 100 : 0;

@@ -2,8 +2,14 @@
  * A bulk send's CSV, read by csv-parse (RFC 4180: quoted fields with commas, quotes ("") and line breaks; CRLF or LF;
  * a UTF-8 BOM ignored; blank lines skipped). A file that cannot be read as CSV (an unterminated quote, a file separated
  * by semicolons) is refused whole, naming the line and the problem: rows are never silently lost.
+ *
+ * The file is read as it is used, a row at a time, never held as rows: a bulk send of millions of rows needs the
+ * memory of its bytes, not of millions of row objects. Opening it reads it once through, to check it and count rows.
  */
-import { CsvError, parse } from 'csv-parse/sync';
+import { isUtf8 } from 'node:buffer';
+import { Readable } from 'node:stream';
+import { CsvError, parse as parseStream } from 'csv-parse';
+import { parse } from 'csv-parse/sync';
 import { UserError } from '../../errors.js';
 
 export interface CsvRow {
@@ -12,14 +18,21 @@ export interface CsvRow {
   values: Record<string, string>;
 }
 
-export interface CsvTable {
-  header: string[];
-  rows: CsvRow[];
-  /** Rows whose field count differs from the header: reported with their line, not sent. */
-  malformed: Array<{ line: number; reason: string }>;
+/** A row whose field count differs from the header: reported with its line, not sent. */
+export interface MalformedRow {
+  line: number;
+  reason: string;
 }
 
-/** A record and the line it starts on: all that is kept of it while the rest of the file is read. */
+export interface CsvFile {
+  header: string[];
+  /** Rows after the header, malformed ones included. */
+  count: number;
+  /** Every row after the header, in file order, read afresh from the bytes on each call. */
+  rows(): AsyncGenerator<CsvRow | MalformedRow>;
+}
+
+/** A record and the line it starts on. */
 interface Record_ {
   record: string[];
   line: number;
@@ -29,7 +42,7 @@ interface Record_ {
  * The file's text, which must be UTF-8 (a BOM allowed): a file saved as Latin-1/Windows-1252 or UTF-16 is refused
  * with the line of its first undecodable byte, rather than sending "Jos\uFFFD" to the customer.
  */
-export function decodeCsv(bytes: Uint8Array, name = 'The CSV'): string {
+export function checkEncoding(bytes: Uint8Array, name = 'The CSV'): void {
   const hint = 'Save it as "CSV UTF-8 (comma delimited)" (or convert it: iconv -f WINDOWS-1252 -t UTF-8). Nothing was sent.';
   const utf16 = 'Save it as "CSV UTF-8 (comma delimited)" (or convert it: iconv -f UTF-16 -t UTF-8). Nothing was sent.';
   if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
@@ -46,9 +59,7 @@ export function decodeCsv(bytes: Uint8Array, name = 'The CSV'): string {
     });
   }
   const strict = new TextDecoder('utf-8', { fatal: true });
-  try {
-    return strict.decode(bytes);
-  } catch {
+  if (!isUtf8(bytes)) {
     // 0x0A and 0x0D never occur inside a UTF-8 sequence: the first line that does not decode alone is the one.
     let line = 1;
     let start = 0;
@@ -80,22 +91,24 @@ function lineBreaks(bytes: Uint8Array): number {
   return breaks;
 }
 
-export function parseCsv(text: string, name = 'The CSV'): CsvTable {
-  let records: Record_[];
-  const options = {
-    bom: true,
-    skip_empty_lines: true,
-    relax_column_count: true,
-    // A quote inside an unquoted field (5" screen) is a character, as people write it.
-    relax_quotes: true,
-    // Any line end, also mixed in one file (rows pasted from another): detected from the first line, a CRLF after
-    // LF lines would stay in the field (a quoted "a" read as `"a"` with its quotes).
-    record_delimiter: ['\r\n', '\n', '\r'],
-  };
-  // csv-parse counts lines to the end of each record; inside a quoted field a CR alone (a classic Mac line end) as
-  // one and a CRLF as two.
+const OPTIONS = {
+  bom: true,
+  skip_empty_lines: true,
+  relax_column_count: true,
+  // A quote inside an unquoted field (5" screen) is a character, as people write it.
+  relax_quotes: true,
+  // Any line end, also mixed in one file (rows pasted from another): detected from the first line, a CRLF after
+  // LF lines would stay in the field (a quoted "a" read as `"a"` with its quotes).
+  record_delimiter: ['\r\n', '\n', '\r'],
+};
+
+/**
+ * The line each record starts on, for one read of a file. csv-parse counts lines to the end of each record; inside a
+ * quoted field it counts a CR alone (a classic Mac line end) as one and a CRLF as two.
+ */
+function lineCounter(): (record: string[], context: { lines: number }) => Record_ {
   let crlfSoFar = 0;
-  const startLine = (record: string[], endLine: number) => {
+  return (record, context) => {
     let breaks = 0;
     for (const field of record) {
       const lf = field.indexOf('\n');
@@ -110,27 +123,45 @@ export function parseCsv(text: string, name = 'The CSV'): CsvTable {
         }
       }
     }
-    return endLine - crlfSoFar - breaks;
+    return { record, line: context.lines - crlfSoFar - breaks };
+  };
+}
+
+/**
+ * Checks the whole file (its CSV syntax and its header) and counts its rows, keeping none of them: a file that is
+ * not CSV is refused before any row is looked at. `bytes` must be UTF-8 (see checkEncoding).
+ */
+export function openCsv(input: Uint8Array | string, name = 'The CSV'): CsvFile {
+  const bytes = typeof input === 'string' ? Buffer.from(input) : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  let header: string[] | undefined;
+  let count = 0;
+  const lineOf = lineCounter();
+  const visit = (record: string[], context: { lines: number }): null => {
+    if (header === undefined) header = checkHeader(lineOf(record, context).record, name);
+    else count += 1;
+    return null;
   };
   try {
-    // csv-parse's types know no on_record that changes a record's shape.
-    records = (parse as unknown as (input: string, options: object) => Record_[])(text, {
-      ...options,
-      on_record: (record: string[], context: { lines: number }) => ({ record, line: startLine(record, context.lines) }),
-    });
+    // csv-parse's types know no on_record that drops every record.
+    (parse as unknown as (input: Buffer, options: object) => unknown)(bytes, { ...OPTIONS, on_record: visit });
   } catch (error) {
     // Read again with each record's raw text, which names the line where a quote that is never closed opens.
     if (error instanceof CsvError && error.code === 'CSV_QUOTE_NOT_CLOSED') {
       try {
-        parse(text, { ...options, raw: true });
+        (parse as unknown as (input: Buffer, options: object) => unknown)(bytes, { ...OPTIONS, raw: true, on_record: () => null });
       } catch (detailed) {
-        throw csvError(detailed, name, text);
+        throw csvError(detailed, name, bytes.toString('utf8'));
       }
     }
     throw csvError(error, name);
   }
-  const [head, ...body] = records;
-  const header = (head?.record ?? []).map((h) => h.trim());
+  const columns = header ?? [];
+  return { header: columns, count, rows: () => rowsOf(bytes, columns) };
+}
+
+/** The header's names, trimmed; refused when one appears twice or the file is not separated by commas. */
+function checkHeader(record: string[], name: string): string[] {
+  const header = record.map((h) => h.trim());
   const twice = header.find((column, i) => column !== '' && header.indexOf(column) !== i);
   if (twice !== undefined) {
     // Which one would be meant? (Two "to" columns would send to only one of the numbers.)
@@ -140,8 +171,7 @@ export function parseCsv(text: string, name = 'The CSV'): CsvTable {
       hint: 'Give each column one name, once. Nothing was sent.',
     });
   }
-  const table: CsvTable = { header, rows: [], malformed: [] };
-  if (head && header.length === 1) {
+  if (header.length === 1) {
     const separator = [';', '\t', '|'].find((s) => header[0]!.includes(s));
     if (separator !== undefined) {
       const word = separator === ';' ? 'semicolons' : separator === '\t' ? 'tabs' : 'bars (|)';
@@ -152,18 +182,42 @@ export function parseCsv(text: string, name = 'The CSV'): CsvTable {
       });
     }
   }
-  for (const { record, line } of body) {
-    if (record.length !== header.length) {
-      table.malformed.push({ line, reason: `${record.length} fields, the header has ${header.length}` });
-      continue;
+  return header;
+}
+
+/** Bytes fed to the parser at a time (it carries a field, a UTF-8 sequence or a CRLF across the cut). */
+const CHUNK = 64 * 1024;
+
+function* chunksOf(bytes: Buffer): Generator<Buffer> {
+  for (let start = 0; start < bytes.length; start += CHUNK) yield bytes.subarray(start, start + CHUNK);
+}
+
+/** The rows of a file openCsv has checked, parsed as they are asked for (a stream, so a slow consumer holds few). */
+async function* rowsOf(bytes: Buffer, header: string[]): AsyncGenerator<CsvRow | MalformedRow> {
+  const source = Readable.from(chunksOf(bytes), { objectMode: false });
+  // (csv-parse's types know no on_record that changes a record's shape.)
+  const parser = source.pipe(parseStream({ ...OPTIONS, on_record: lineCounter() } as unknown as Parameters<typeof parseStream>[0]));
+  let first = true;
+  try {
+    for await (const { record, line } of parser as AsyncIterable<Record_>) {
+      if (first) {
+        first = false;
+        continue;
+      }
+      if (record.length !== header.length) {
+        yield { line, reason: `${record.length} fields, the header has ${header.length}` };
+        continue;
+      }
+      const values: Record<string, string> = {};
+      header.forEach((column, i) => {
+        values[column] = record[i]!.trim();
+      });
+      yield { line, values };
     }
-    const values: Record<string, string> = {};
-    header.forEach((column, i) => {
-      values[column] = record[i]!.trim();
-    });
-    table.rows.push({ line, values });
+  } finally {
+    source.destroy();
+    parser.destroy();
   }
-  return table;
 }
 
 function csvError(error: unknown, name: string, text?: string): unknown {
