@@ -12,11 +12,20 @@ import { DEFAULT_RATE_LIMITS, RateLimiter, type RateLimitSettings } from './limi
 import { FORWARDING_HEADERS, registerLocalApi, type LocalApiDeps } from './local-api.js';
 import type { RelayMetrics } from './metrics.js';
 import { registerConsole, type ConsoleDeps } from './console/routes.js';
+import { FollowerSlots } from './follower.js';
 import { MAX_DELIVERY_ITEMS, parseDelivery, UNKNOWN_TIMESTAMP } from './parse.js';
 import { parseSignatureHeader, verifySignature } from './signature.js';
 
 /** Meta's deliveries are small; 3 MiB leaves room for big batches and refuses abuse. */
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
+/**
+ * Bodies are read whole before a signature can be checked, from anyone who reaches the URL, so what they may hold at
+ * once is bounded: a body up to SMALL_BODY_BYTES (nearly every delivery of Meta's) by the number of connections,
+ * bigger ones by a budget they share. Worst case: 1,024 × 64 KiB + 16 MiB = 80 MiB.
+ */
+export const MAX_CONNECTIONS = 1024;
+export const SMALL_BODY_BYTES = 64 * 1024;
+export const LARGE_BODIES_BUDGET = 16 * 1024 * 1024;
 /** How far ahead of this machine's clock Meta's timestamps may be before they are taken as impossible. */
 const CLOCK_SKEW_MS = 5 * 60_000;
 /** How long a request may take to arrive whole (headers and body): slow clients (slowloris) are cut off after it. */
@@ -55,6 +64,10 @@ export interface RelayAppDeps {
   readiness?: () => Promise<string[]>;
   /** Named by `GET /healthz` (and in relay.json): which relay answers at this address (pids and ports are reused). */
   instance?: string;
+  /** How many followers (`/v1/events`, the console's live feed) are fed at once (default MAX_FOLLOWERS). */
+  maxFollowers?: number;
+  /** Bytes that bodies over SMALL_BODY_BYTES may hold at once (default LARGE_BODIES_BUDGET). */
+  largeBodiesBudget?: number;
   /** Called after a delivery's writes are committed and answered: wakes the dispatcher, sends auto-replies. */
   onStored?: (outcome: IngestOutcome, integration: RelayIntegration) => void;
 }
@@ -83,6 +96,8 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
     serverFactory: (handler) => {
       const server = createServer({ requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: 10_000, connectionsCheckingInterval: 1_000 }, handler);
       server.keepAliveTimeout = KEEP_ALIVE_MS;
+      // Past it, a new connection is closed at once (an idle one costs little, one sending a body up to 64 KiB).
+      server.maxConnections = MAX_CONNECTIONS;
       return server;
     },
     logger: false,
@@ -125,6 +140,27 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
     emit({ event: 'error', message: error.message });
     return reply.code(500).send(errorBody('internal', 'The relay could not store this delivery; it will be retried.'));
   });
+  // A big body takes its size from a shared budget before it is read, and gives it back when its answer is sent or
+  // its connection closes; one that would go past the budget is answered 503 at once (Meta retries). The local
+  // API's routes are exempt: their callers are checked before a byte of the body is read (a media upload is 100 MB).
+  const largeBudget = deps.largeBodiesBudget ?? LARGE_BODIES_BUDGET;
+  let largeInFlight = 0;
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.method === 'GET' || request.method === 'HEAD' || request.routeOptions.url?.startsWith('/v1/')) return done();
+    const declared = Number(request.headers['content-length']);
+    const size = request.headers['transfer-encoding'] === undefined && Number.isFinite(declared) ? Math.min(declared, MAX_BODY_BYTES) : MAX_BODY_BYTES;
+    if (size <= SMALL_BODY_BYTES) return done();
+    if (largeInFlight + size > largeBudget) {
+      emit({ event: 'rejected', status: 503, reason: `too many large bodies at once (${largeInFlight} bytes under way)` });
+      void reply.code(503).header('retry-after', '5').send(errorBody('busy', 'The relay is receiving too many large requests at once; retry later.'));
+      return;
+    }
+    largeInFlight += size;
+    reply.raw.once('close', () => {
+      largeInFlight -= size;
+    });
+    done();
+  });
   app.setNotFoundHandler((_request, reply) => reply.code(404).send(errorBody('not_found', 'No such route.')));
 
   app.get('/healthz', async () => ({ status: 'ok', ...(deps.instance ? { instance: deps.instance } : {}) }));
@@ -159,8 +195,10 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
       metrics.webhook(results.get(reply) ?? ANSWERED_BY_STATUS[reply.statusCode] ?? String(reply.statusCode), reply.statusCode, reply.elapsedTime / 1000);
     });
   }
-  if (deps.localApi) registerLocalApi(app, deps.localApi);
-  if (deps.console) registerConsole(app, deps.console);
+  // One limit for both kinds of follower: together they hold at most MAX_FOLLOWERS × 1 MiB.
+  const followers = new FollowerSlots(deps.maxFollowers);
+  if (deps.localApi) registerLocalApi(app, deps.localApi, followers);
+  if (deps.console) registerConsole(app, deps.console, followers);
 
   // What each webhook request turned out to be, for the delivery log (written when the answer goes out).
   const notes = new WeakMap<object, DeliveryNote>();

@@ -28,3 +28,28 @@ export function followerWriter(
     out.write(chunk);
   };
 }
+
+/** How many followers one relay feeds at once (console tabs, `events tail`, bots): each may be held up to 1 MiB. */
+export const MAX_FOLLOWERS = 64;
+
+/** The followers a relay feeds now, up to a limit, so that their buffers together stay bounded too. */
+export class FollowerSlots {
+  private taken = 0;
+
+  constructor(readonly max = MAX_FOLLOWERS) {}
+
+  /** A slot, and the function that gives it back (once, however often it is called); null when all are taken. */
+  take(): (() => void) | null {
+    if (this.taken >= this.max) return null;
+    this.taken += 1;
+    let given = false;
+    return () => {
+      if (given) return;
+      given = true;
+      this.taken -= 1;
+    };
+  }
+}
+
+export const TOO_MANY_FOLLOWERS = (max: number) =>
+  `The relay already feeds ${max} followers (console tabs, events tail, bots following /v1/events); close one and try again.`;

@@ -24,7 +24,7 @@ import { messageFromObject } from '../services/messages/short-form.js';
 import { describeSystemFault } from '../store/faults.js';
 import type { Integration } from '../store/types.js';
 import { DEFAULT_MEDIA_MAX_BYTES } from './media.js';
-import { followerWriter } from './follower.js';
+import { FollowerSlots, followerWriter, TOO_MANY_FOLLOWERS } from './follower.js';
 import type { RelayEvent } from './events.js';
 
 export interface LocalApiDeps {
@@ -51,7 +51,7 @@ const STATUS_BY_KIND: Record<ErrorKind, number> = {
   failed: 422,
 };
 
-export function registerLocalApi(app: FastifyInstance, deps: LocalApiDeps): void {
+export function registerLocalApi(app: FastifyInstance, deps: LocalApiDeps, followers = new FollowerSlots()): void {
   const expected = Buffer.from(deps.key);
   const { services } = deps;
 
@@ -129,6 +129,8 @@ export function registerLocalApi(app: FastifyInstance, deps: LocalApiDeps): void
   app.get('/v1/events', async (request, reply) => {
     if (!allowed(request, reply)) return reply;
     if (!deps.follow) return refuse(reply, 404, 'not_found', 'This relay does not offer its events.');
+    const release = followers.take();
+    if (!release) return refuse(reply.header('retry-after', '5'), 503, 'too_many_followers', TOO_MANY_FOLLOWERS(followers.max));
     reply.hijack();
     const out = reply.raw;
     out.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
@@ -139,7 +141,10 @@ export function registerLocalApi(app: FastifyInstance, deps: LocalApiDeps): void
       (event) => write(`${JSON.stringify(event)}\n`),
       () => out.end(),
     );
-    request.raw.on('close', stop);
+    request.raw.on('close', () => {
+      stop();
+      release();
+    });
     return reply;
   });
 

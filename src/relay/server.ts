@@ -64,6 +64,8 @@ export interface RelayOptions {
   retentionMs?: number | undefined;
   /** The browser console (`/console`); on unless false. */
   console?: boolean;
+  /** Followers fed at once (`/v1/events`, console tabs); default MAX_FOLLOWERS. */
+  maxFollowers?: number;
 }
 
 const DAY_MS = 86_400_000;
@@ -372,6 +374,7 @@ async function serve(relayDeps: RelayDeps, options: RelayOptions, lease?: HeldRe
     forwardGroups: eventForwarder ? new Set([...groups].filter((g) => g !== 'messages')) : new Set(),
     forwardRaw: rawForwarder !== undefined,
     ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.maxFollowers !== undefined ? { maxFollowers: options.maxFollowers } : {}),
     // The tunnel lumen starts connects from loopback and names the real client; so may a proxy the user names.
     trustProxy: [...(options.tunnel ? ['127.0.0.1', '::1'] : []), ...(options.trustProxy ?? [])],
     now: deps.now,

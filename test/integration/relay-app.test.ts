@@ -1,4 +1,4 @@
-import { get as httpGet, type IncomingMessage } from 'node:http';
+import { get as httpGet, request as httpRequest, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp, type RelayAppDeps } from '../../src/relay/app.js';
@@ -95,6 +95,39 @@ describe('relay app (inject)', () => {
       answer.resume();
       expect(answer.headers['keep-alive']).toBe('timeout=10');
     } finally {
+      await relay.close();
+    }
+  });
+
+  it('answers 503 at once to a big body that would go past the budget in flight, and takes it again once one ends', async () => {
+    const relay = await app({ largeBodiesBudget: 300 * 1024 });
+    await relay.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = relay.server.address() as AddressInfo;
+    // A signed delivery of 200 KiB (padded with spaces, which JSON allows).
+    const fixture = fixtureFor('01-inbound-text.json', PHONE);
+    const big = Buffer.concat([fixture, Buffer.alloc(200 * 1024 - fixture.length, 32)]);
+    const send = (body: Buffer) =>
+      fetch(`http://127.0.0.1:${port}/webhooks/whatsapp/wa_care`, { method: 'POST', body, headers: post(body).headers });
+    // One that declares 200 KiB and sends none of it: its share is taken once the relay has its headers (100 Continue).
+    const held = httpRequest({
+      host: '127.0.0.1',
+      port,
+      method: 'POST',
+      path: '/webhooks/whatsapp/wa_care',
+      headers: { 'content-type': 'application/json', 'content-length': String(200 * 1024), expect: '100-continue' },
+    });
+    held.on('error', () => {});
+    try {
+      await new Promise((resolve) => held.on('continue', resolve));
+      const refused = await send(big);
+      expect([refused.status, refused.headers.get('retry-after'), ((await refused.json()) as { error: { code: string } }).error.code]).toEqual([503, '5', 'busy']);
+      // Small bodies are never refused for it: Meta's deliveries are a few KB.
+      expect((await send(fixture)).status).toBe(200);
+      // The held one goes away (its connection closes): its share comes back.
+      held.destroy();
+      await eventually(async () => expect((await send(big)).status).toBe(200));
+    } finally {
+      held.destroy();
       await relay.close();
     }
   });

@@ -6,6 +6,7 @@
  * contact are refused before Meta; `--events` and `--forward-raw` hand on what they say.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { get as httpGet, type IncomingMessage } from 'node:http';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RelayEvent } from '../../src/relay/events.js';
 import { startRelay, type RelayHandle, type RelayOptions } from '../../src/relay/server.js';
@@ -447,6 +448,37 @@ describe('relay start --forward-raw', () => {
 });
 
 describe('events tail', () => {
+  it('feeds at most maxFollowers at once (the console and /v1/events together); a closed one frees its place', async () => {
+    await start({ maxFollowers: 2 });
+    const consoleUrl = new URL(relay!.console!.url);
+    const streams: IncomingMessage[] = [];
+    /** A follower on a connection of its own, as `events tail` or a console tab is. */
+    const follow = (url: string, key: string) =>
+      new Promise<IncomingMessage>((resolve, reject) => {
+        httpGet(url, { agent: false, headers: { authorization: `Bearer ${key}` } }, (response) => {
+          streams.push(response);
+          resolve(response);
+        }).on('error', reject);
+      });
+    const tail = () => follow(`${relay!.localApi!.url}/v1/events`, relay!.localApi!.key);
+    try {
+      expect((await tail()).statusCode).toBe(200);
+      const tab = await follow(`${consoleUrl.origin}/console/stream`, consoleUrl.searchParams.get('token')!);
+      expect(tab.statusCode).toBe(200);
+      const third = await tail();
+      expect([third.statusCode, third.headers['retry-after']]).toEqual([503, '5']);
+      const body = await new Promise<string>((resolve) => {
+        let text = '';
+        third.setEncoding('utf8').on('data', (chunk: string) => (text += chunk)).on('end', () => resolve(text));
+      });
+      expect((JSON.parse(body) as { error: { code: string } }).error.code).toBe('too_many_followers');
+      tab.destroy();
+      await eventually(async () => expect((await tail()).statusCode).toBe(200));
+    } finally {
+      for (const stream of streams) stream.destroy();
+    }
+  });
+
   it("the relay's loopback /v1/events streams its events as NDJSON (with the local API key only)", async () => {
     await start();
     const denied = await fetch(`${relay!.localApi!.url}/v1/events`);

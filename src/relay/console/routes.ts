@@ -19,7 +19,7 @@ import type { DispatchState, Integration, Interaction, Workspace } from '../../s
 import type { DeliveryLog } from '../deliveries.js';
 import type { DeliveryResult, DispatchTarget } from '../dispatch.js';
 import type { Replier } from '../replies.js';
-import { followerWriter } from '../follower.js';
+import { FollowerSlots, followerWriter, TOO_MANY_FOLLOWERS } from '../follower.js';
 import * as data from './data.js';
 import { page, type PageFrame } from './html.js';
 import * as views from './views.js';
@@ -93,7 +93,7 @@ function cookieValue(header: string | undefined, name: string): string | undefin
   return undefined;
 }
 
-export function registerConsole(app: FastifyInstance, deps: ConsoleDeps): void {
+export function registerConsole(app: FastifyInstance, deps: ConsoleDeps, followers = new FollowerSlots()): void {
   const expected = createHash('sha256').update(deps.token).digest();
   const csrf = csrfToken(deps.token);
   const csrfDigest = createHash('sha256').update(csrf).digest();
@@ -228,6 +228,8 @@ export function registerConsole(app: FastifyInstance, deps: ConsoleDeps): void {
   // Server-sent events: each delivery as it is answered.
   app.get('/console/stream', async (request, reply) => {
     if (!allowed(request, reply)) return reply;
+    const release = followers.take();
+    if (!release) return reply.code(503).header('retry-after', '5').type('text/plain; charset=utf-8').send(TOO_MANY_FOLLOWERS(followers.max));
     reply.hijack();
     const raw = reply.raw;
     raw.writeHead(200, {
@@ -251,6 +253,7 @@ export function registerConsole(app: FastifyInstance, deps: ConsoleDeps): void {
       clearInterval(heartbeat);
       unsubscribe();
       streams.delete(reply);
+      release();
     };
     raw.on('close', end);
   });

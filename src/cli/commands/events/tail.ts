@@ -40,7 +40,11 @@ export async function run(ctx: Context): Promise<void> {
   }
   if (response.statusCode !== 200) {
     const text = await response.body.text();
-    throw new UserError(`The relay refused to be followed (${response.statusCode}): ${text.slice(0, 200)}`, {
+    let said = text.slice(0, 200);
+    try {
+      said = String((JSON.parse(text) as { error: { message: unknown } }).error.message).slice(0, 200);
+    } catch {}
+    throw new UserError(`The relay refused to be followed (${response.statusCode}): ${said}`, {
       code: 'relay_refused',
       kind: 'unavailable',
     });
