@@ -197,7 +197,7 @@ export function registerLocalApi(app: FastifyInstance, deps: LocalApiDeps, follo
       const { raw: _, ...shown } = received;
       return { direction: 'in', ...shown, media: media ? { id: media.mediaId, state: media.state, path: media.path, mimeType: media.mimeType, size: media.size } : null };
     }
-    return { ...outboundSummary(message), timeline: message.wamid ? await store.outbound.timeline(message.wamid) : [] };
+    return { ...outboundSummary(message), timeline: message.wamid ? await store.outbound.timeline(message.integrationId, message.wamid) : [] };
   });
 
   app.post<{ Params: { wamid: string } }>('/v1/messages/:wamid/read', async (request, reply) => {

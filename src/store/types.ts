@@ -559,7 +559,8 @@ export interface OutboundRepo {
   /** The workspace's sent (and held) messages, newest first; optionally to one recipient and since a time. */
   list(filter: { workspaceId: string; to?: string | undefined; since?: string | undefined; limit: number }): Promise<OutboundMessage[]>;
   /** Every status webhook received for a wamid, oldest first. */
-  timeline(wamid: string): Promise<StatusEntry[]>;
+  /** The statuses the number's webhook delivered for a message it sent. */
+  timeline(integrationId: string, wamid: string): Promise<StatusEntry[]>;
   /** Records Meta's answer: accepted with a wamid, or failed with the error. */
   markAccepted(id: string, wamid: string, now: string): Promise<void>;
   markFailed(

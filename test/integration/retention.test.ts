@@ -194,8 +194,8 @@ describe('messages purge', () => {
     // Settled old sends go, a queued one stays; the old status goes, the new stays
     expect(await store.outbound.findById('msg_old_sent')).toBeUndefined();
     expect(await store.outbound.findById('msg_old_queued')).toBeDefined();
-    expect(await store.outbound.timeline('wamid.out.old')).toEqual([]);
-    expect(await store.outbound.timeline('wamid.out.new')).toHaveLength(1);
+    expect(await store.outbound.timeline('wa_1', 'wamid.out.old')).toEqual([]);
+    expect(await store.outbound.timeline('wa_1', 'wamid.out.new')).toHaveLength(1);
     expect(await store.inbox.listWebhookErrors(ws1, 10)).toEqual([]);
     // Documents and raw bodies still owed to the user's code stay, as does the new one
     expect(remainingEvents()).toEqual({ events: [{ state: 'retrying', at: daysAgo(100) }, { state: null, at: daysAgo(1) }], raw: [{ state: 'pending' }] });

@@ -279,6 +279,25 @@ describe.each(storeBackends())('inbound store contract: $title', (backend) => {
   });
 
   describe('statuses', () => {
+    it("moves only a message its own number sent: another number's status for the wamid changes nothing, and blocks nothing", async () => {
+      await store.outbound.insertOrFind(outbound('msg_1', 'w.out.1'));
+      // Signed with another app's secret, delivered for another number, first (and once more with pricing, alone)
+      const forged = { integrationId: 'wa_other', errorCode: 131026, errorTitle: 'Spoofed', pricing: { model: 'PMP', category: 'marketing', type: 'regular', billable: true } };
+      const [spoof] = await store.inbox.ingest([job({ statuses: [status('w.out.1', 'failed', forged), status('w.out.1', 'read', forged)] })]);
+      expect(spoof!.statusesStored).toBe(2);
+      expect(await store.outbound.findByWamid('w.out.1')).toMatchObject({ state: 'accepted', errorCode: null, pricing: null });
+      expect(await store.outbound.timeline('wa_1', 'w.out.1')).toEqual([]);
+      // The number's own statuses still count, the same values included
+      const [own] = await store.inbox.ingest([job({ receivedAt: at(1), statuses: [status('w.out.1', 'read')] })]);
+      expect(own!.statusesStored).toBe(1);
+      expect(await store.outbound.findByWamid('w.out.1')).toMatchObject({ state: 'read', errorCode: null });
+      // Nor does a status that came before Meta's answer count for another number's message
+      await store.outbound.insertOrFind(outbound('msg_2', null as unknown as string, { state: 'sending' }));
+      await store.inbox.ingest([job({ receivedAt: at(2), statuses: [status('w.out.2', 'failed', forged)] })]);
+      await store.outbound.markAccepted('msg_2', 'w.out.2', at(3));
+      expect(await store.outbound.findById('msg_2')).toMatchObject({ state: 'accepted', errorCode: null, pricing: null });
+    });
+
     it('keeps each (wamid, status) once and moves a sent message forward only, whatever the order of arrival', async () => {
       await store.outbound.insertOrFind(outbound('msg_1', 'w.out.1'));
       await store.outbound.insertOrFind(outbound('msg_2', 'w.out.2'));
@@ -296,7 +315,7 @@ describe.each(storeBackends())('inbound store contract: $title', (backend) => {
       expect(later!.statusesStored).toBe(2); // delivered was stored before; `deleted` is kept but ranks nothing
       expect(await store.outbound.findByWamid('w.out.1')).toMatchObject({ state: 'read', updatedAt: at(2) });
       expect(await store.outbound.findByWamid('w.out.2')).toMatchObject({ state: 'sent' });
-      expect((await store.outbound.timeline('w.out.1')).map((s) => s.status).sort()).toEqual(['delivered', 'read', 'sent']);
+      expect((await store.outbound.timeline('wa_1', 'w.out.1')).map((s) => s.status).sort()).toEqual(['delivered', 'read', 'sent']);
 
       // failed is final, and carries Meta's error; a read after it does not move it
       await store.outbound.insertOrFind(outbound('msg_3', 'w.out.3'));

@@ -138,8 +138,8 @@ describe.each(storeBackends())('store contract, sending: $title', (backend) => {
         wamid: 'wamid.fast',
         pricing: { model: 'PMP', category: 'utility', type: 'regular', billable: true },
       });
-      expect((await store.outbound.timeline('wamid.fast')).map((s) => s.status)).toEqual(['sent', 'delivered']);
-      expect(await store.outbound.timeline('wamid.none')).toEqual([]);
+      expect((await store.outbound.timeline('wa_1', 'wamid.fast')).map((s) => s.status)).toEqual(['sent', 'delivered']);
+      expect(await store.outbound.timeline('wa_1', 'wamid.none')).toEqual([]);
     });
   });
 

@@ -113,8 +113,10 @@ export function createOutboundRepo(db: Database): OutboundRepo {
   );
   const byId = db.prepare<[string], OutboundRow>('SELECT * FROM outbound_messages WHERE id = ?');
   const byWamid = db.prepare<[string], OutboundRow>('SELECT * FROM outbound_messages WHERE wamid = ?');
-  const statusesFor = db.prepare<[string], { status: string; error_code: number | null; error_title: string | null; error_details: string | null }>(
-    `SELECT status, error_code, error_title, error_details FROM message_statuses WHERE wamid = ?`,
+  // (A message's statuses are the ones its own number's webhook delivered.)
+  const statusesFor = db.prepare<[string, string], { status: string; error_code: number | null; error_title: string | null; error_details: string | null }>(
+    `SELECT status, error_code, error_title, error_details FROM message_statuses
+      WHERE wamid = ? AND integration_id = (SELECT integration_id FROM outbound_messages WHERE id = ?)`,
   );
   const applyStatus = db.prepare(
     `UPDATE outbound_messages SET state = @status, updated_at = @now,
@@ -124,14 +126,15 @@ export function createOutboundRepo(db: Database): OutboundRepo {
   );
   const rank = statusRank;
   const pricingOf = db
-    .prepare<[string], string>(
+    .prepare<[string, string], string>(
       `SELECT json_extract(raw, '$.pricing') FROM message_statuses
-        WHERE wamid = ? AND json_type(raw, '$.pricing') = 'object' ORDER BY received_at DESC, occurred_at DESC LIMIT 1`,
+        WHERE wamid = ? AND integration_id = (SELECT integration_id FROM outbound_messages WHERE id = ?) AND json_type(raw, '$.pricing') = 'object'
+        ORDER BY received_at DESC, occurred_at DESC LIMIT 1`,
     )
     .pluck();
   const earlierPricing = {
-    get(wamid: string) {
-      const json = pricingOf.get(wamid);
+    get(wamid: string, id: string) {
+      const json = pricingOf.get(wamid, id);
       return typeof json === 'string' ? pricingColumns(JSON.parse(json) as Record<string, unknown>) : undefined;
     },
   };
@@ -161,11 +164,11 @@ export function createOutboundRepo(db: Database): OutboundRepo {
     'SELECT * FROM outbound_messages WHERE workspace_id = ? AND state = ? ORDER BY created_at LIMIT ?',
   );
   const timeline = db.prepare<
-    [string],
+    [string, string],
     { status: string; occurred_at: string; received_at: string; error_code: number | null; error_title: string | null; error_details: string | null }
   >(
     `SELECT status, occurred_at, received_at, error_code, error_title, error_details FROM message_statuses
-     WHERE wamid = ? ORDER BY occurred_at, CASE status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 4 END`,
+     WHERE integration_id = ? AND wamid = ? ORDER BY occurred_at, CASE status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 4 END`,
   );
 
   return {
@@ -206,8 +209,8 @@ export function createOutboundRepo(db: Database): OutboundRepo {
         .all({ workspaceId, to, since, limit })
         .map(toOutbound);
     },
-    async timeline(wamid) {
-      return timeline.all(wamid).map((row) => ({
+    async timeline(integrationId, wamid) {
+      return timeline.all(integrationId, wamid).map((row) => ({
         status: row.status,
         occurredAt: row.occurred_at,
         receivedAt: row.received_at,
@@ -221,10 +224,10 @@ export function createOutboundRepo(db: Database): OutboundRepo {
         accepted.run({ id, wamid, now });
         // Statuses that arrived before this answer (Meta can be that fast) still count.
         const best = statusesFor
-          .all(wamid)
+          .all(wamid, id)
           .sort((a, b) => rank(b.status) - rank(a.status))[0];
         // …and so does the pricing they carried (the latest status with one).
-        const priced = earlierPricing.get(wamid);
+        const priced = earlierPricing.get(wamid, id);
         if (priced) {
           applyPricing.run(priced.model, priced.category, priced.type, priced.billable, id);
         }

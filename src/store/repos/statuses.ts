@@ -14,8 +14,8 @@ const STATUS_RANK = new Map([
 export const statusRank = (status: string): number => STATUS_RANK.get(status) ?? 0;
 
 /**
- * Status webhooks for messages lumen sent: each (wamid, status) kept once, and the message's state moved forward
- * only. Used inside the inbox's group commit, so a status is stored in the transaction that acknowledges it.
+ * Status webhooks for messages lumen sent: each (number, wamid, status) kept once, and the state of the message that
+ * number sent moved forward only (a status delivered for another number's message changes nothing). Used inside the inbox's group commit, so a status is stored in the transaction that acknowledges it.
  */
 export function createStatusWriter(db: Database) {
   const insert = db.prepare(
@@ -27,12 +27,12 @@ export function createStatusWriter(db: Database) {
     `UPDATE outbound_messages SET state = ?, updated_at = ?,
        error_code = COALESCE(?, error_code), error_title = COALESCE(?, error_title),
        error_details = COALESCE(?, error_details)
-     WHERE wamid = ? AND ${STATUS_RANK_SQL} < ?`,
+     WHERE wamid = ? AND integration_id = ? AND ${STATUS_RANK_SQL} < ?`,
   );
   const price = db.prepare(
     `UPDATE outbound_messages SET pricing_model = COALESCE(?, pricing_model), pricing_category = COALESCE(?, pricing_category),
        pricing_type = COALESCE(?, pricing_type), billable = COALESCE(?, billable)
-     WHERE wamid = ?`,
+     WHERE wamid = ? AND integration_id = ?`,
   );
   return {
     /** Stores the status unless it is a redelivery (then false) and moves its message's state forward. */
@@ -52,12 +52,12 @@ export function createStatusWriter(db: Database) {
       if (written.changes === 0) return false;
       const rank = statusRank(status.status);
       if (rank > 0) {
-        advance.run(status.status, receivedAt, status.errorCode, status.errorTitle, status.errorDetails, status.wamid, rank);
+        advance.run(status.status, receivedAt, status.errorCode, status.errorTitle, status.errorDetails, status.wamid, status.integrationId, rank);
       }
       const pricing = status.pricing;
       if (pricing) {
         const billable = pricing.billable === null ? null : pricing.billable ? 1 : 0;
-        price.run(pricing.model, pricing.category, pricing.type, billable, status.wamid);
+        price.run(pricing.model, pricing.category, pricing.type, billable, status.wamid, status.integrationId);
       }
       return true;
     },

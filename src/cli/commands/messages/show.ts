@@ -19,7 +19,7 @@ export async function run(ctx: Context, _options: Options<typeof show>, ref: str
       hint: 'Give an id lumen printed (msg_… for a sent message, in_… for a received one) or a wamid; `lumen messages list` lists both.',
     });
   }
-  const timeline = message.wamid ? await store.outbound.timeline(message.wamid) : [];
+  const timeline = message.wamid ? await store.outbound.timeline(message.integrationId, message.wamid) : [];
   // Still "sending" after the longest a send can take: its process stopped, or lost Meta's answer, mid-send.
   const { LONGEST_SEND_MS } = await import('../../../services/messages/outbox.js');
   const outcomeUnknown = message.state === 'sending' && ctx.now().getTime() - Date.parse(message.updatedAt) > LONGEST_SEND_MS;

@@ -89,7 +89,7 @@ export function createOutboundRepo(db: PgDatabase): OutboundRepo {
       );
       return rows.map(toOutbound);
     },
-    async timeline(wamid) {
+    async timeline(integrationId, wamid) {
       const rows = await db.all<{
         status: string;
         occurred_at: string;
@@ -99,8 +99,8 @@ export function createOutboundRepo(db: PgDatabase): OutboundRepo {
         error_details: string | null;
       }>(
         `SELECT status, occurred_at, received_at, error_code, error_title, error_details FROM message_statuses
-         WHERE wamid = $1 ORDER BY occurred_at, CASE status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 4 END`,
-        [wamid],
+         WHERE integration_id = $1 AND wamid = $2 ORDER BY occurred_at, CASE status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 4 END`,
+        [integrationId, wamid],
       );
       return rows.map((row) => ({
         status: row.status,
@@ -123,15 +123,17 @@ export function createOutboundRepo(db: PgDatabase): OutboundRepo {
         );
         // Statuses that arrived before this answer (Meta can be that fast) still count…
         const { rows: statuses } = await client.query<{ status: string; error_code: number | null; error_title: string | null; error_details: string | null }>(
-          'SELECT status, error_code, error_title, error_details FROM message_statuses WHERE wamid = $1',
-          [wamid],
+          // (A message's statuses are the ones its own number's webhook delivered.)
+          'SELECT status, error_code, error_title, error_details FROM message_statuses WHERE wamid = $1 AND integration_id = (SELECT integration_id FROM outbound_messages WHERE id = $2)',
+          [wamid, id],
         );
         const best = statuses.sort((a, b) => statusRank(b.status) - statusRank(a.status))[0];
         // …and so does the pricing they carried (the latest status with one).
         const { rows: priced } = await client.query<{ pricing: string }>(
           `SELECT (raw::jsonb -> 'pricing')::text AS pricing FROM message_statuses
-            WHERE wamid = $1 AND jsonb_typeof(raw::jsonb -> 'pricing') = 'object' ORDER BY received_at DESC, occurred_at DESC LIMIT 1`,
-          [wamid],
+            WHERE wamid = $1 AND integration_id = (SELECT integration_id FROM outbound_messages WHERE id = $2) AND jsonb_typeof(raw::jsonb -> 'pricing') = 'object'
+            ORDER BY received_at DESC, occurred_at DESC LIMIT 1`,
+          [wamid, id],
         );
         if (priced[0]) {
           const p = pricingColumns(JSON.parse(priced[0].pricing) as Record<string, unknown>);

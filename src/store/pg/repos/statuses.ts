@@ -9,18 +9,18 @@ export interface StatusItem {
 }
 
 /**
- * Status webhooks for messages lumen sent, on PostgreSQL, inside the inbox's transaction: each (wamid, status) kept
- * once (the primary key decides), and each message's state moved forward only. A batch costs two statements: one
+ * Status webhooks for messages lumen sent, on PostgreSQL, inside the inbox's transaction: each (number, wamid, status)
+ * kept once (the primary key decides), and each message's state moved forward only. A batch costs two statements: one
  * INSERT … ON CONFLICT DO NOTHING for all of them, one UPDATE for every message they touch.
  * Returns, per item, whether it was stored (false: a redelivery, or the same status earlier in the batch).
  */
 export async function recordStatuses(client: PgQueryable, items: StatusItem[]): Promise<boolean[]> {
   const stored = items.map(() => false);
   if (items.length === 0) return stored;
-  // The first of equal (wamid, status) pairs in the batch is the one stored, as when applied one by one.
+  // The first of equal (number, wamid, status) in the batch is the one stored, as when applied one by one.
   const firstOf = new Map<string, number>();
   items.forEach(({ status }, i) => {
-    const key = `${status.wamid}\u0000${status.status}`;
+    const key = `${status.integrationId}\u0000${status.wamid}\u0000${status.status}`;
     if (!firstOf.has(key)) firstOf.set(key, i);
   });
   const candidates = [...firstOf.values()];
@@ -28,7 +28,7 @@ export async function recordStatuses(client: PgQueryable, items: StatusItem[]): 
   // by two transactions that cannot see each other: both take the wamid's lock first, so the later one sees the other.
   await lockWamids(client, [...new Set(items.map((item) => item.status.wamid))]);
   const column = <T>(pick: (item: StatusItem) => T) => candidates.map((i) => pick(items[i]!));
-  const { rows } = await client.query<{ wamid: string; status: string }>(
+  const { rows } = await client.query<{ integration_id: string; wamid: string; status: string }>(
     `INSERT INTO message_statuses (wamid, status, integration_id, recipient_id, occurred_at, error_code, error_title,
        error_details, received_at, raw)
      SELECT wamid, status, integration_id, recipient_id, occurred_at, error_code, error_title, error_details,
@@ -38,8 +38,8 @@ export async function recordStatuses(client: PgQueryable, items: StatusItem[]): 
             AS t(wamid, status, integration_id, recipient_id, occurred_at, error_code, error_title, error_details,
                  received_at, raw, ord)
       ORDER BY ord
-     ON CONFLICT (wamid, status) DO NOTHING
-     RETURNING wamid, status`,
+     ON CONFLICT (integration_id, wamid, status) DO NOTHING
+     RETURNING integration_id, wamid, status`,
     [
       column((s) => s.status.wamid),
       column((s) => s.status.status),
@@ -53,12 +53,13 @@ export async function recordStatuses(client: PgQueryable, items: StatusItem[]): 
       column((s) => JSON.stringify(s.status.raw)),
     ],
   );
-  for (const row of rows) stored[firstOf.get(`${row.wamid}\u0000${row.status}`)!] = true;
+  for (const row of rows) stored[firstOf.get(`${row.integration_id}\u0000${row.wamid}\u0000${row.status}`)!] = true;
   await advanceMessages(client, items.filter((_, i) => stored[i]));
   return stored;
 }
 
 interface MessageUpdate {
+  integrationId: string;
   wamid: string;
   /** The status that moves the state furthest (the first of the highest rank), if any ranks. */
   winner: StatusItem | undefined;
@@ -76,10 +77,12 @@ async function advanceMessages(client: PgQueryable, items: StatusItem[]): Promis
     const { status } = item;
     const rank = statusRank(status.status);
     if (rank === 0 && !status.pricing) continue;
-    let update = updates.get(status.wamid);
+    // (A status moves only a message its own number sent.)
+    const key = `${status.integrationId}\u0000${status.wamid}`;
+    let update = updates.get(key);
     if (!update) {
-      update = { wamid: status.wamid, winner: undefined, pricing: { model: null, category: null, type: null, billable: null } };
-      updates.set(status.wamid, update);
+      update = { integrationId: status.integrationId, wamid: status.wamid, winner: undefined, pricing: { model: null, category: null, type: null, billable: null } };
+      updates.set(key, update);
     }
     if (rank > 0 && (!update.winner || rank > statusRank(update.winner.status.status))) update.winner = item;
     const pricing = status.pricing;
@@ -108,10 +111,10 @@ async function advanceMessages(client: PgQueryable, items: StatusItem[]): Promis
        pricing_type = COALESCE(u.pricing_type, o.pricing_type),
        billable = COALESCE(u.billable, o.billable)
      FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[],
-                 $9::text[], $10::text[], $11::int[])
+                 $9::text[], $10::text[], $11::int[], $12::text[])
           AS u(wamid, status, rank, received_at, error_code, error_title, error_details, pricing_model,
-               pricing_category, pricing_type, billable)
-     WHERE o.wamid = u.wamid`,
+               pricing_category, pricing_type, billable, integration_id)
+     WHERE o.wamid = u.wamid AND o.integration_id = u.integration_id`,
     [
       list.map((u) => u.wamid),
       list.map((u) => u.winner?.status.status ?? null),
@@ -124,6 +127,7 @@ async function advanceMessages(client: PgQueryable, items: StatusItem[]): Promis
       list.map((u) => u.pricing.category),
       list.map((u) => u.pricing.type),
       list.map((u) => u.pricing.billable),
+      list.map((u) => u.integrationId),
     ],
   );
 }
