@@ -345,6 +345,19 @@ describe('lumen send --dry-run', () => {
     expect(printed).toStrictEqual(textBody('Hi'));
     expect(sandbox.sent()).toEqual([]);
   });
+
+  it('with an idempotency key, says what a real send would do with it: nothing when sent, an error for another message', async () => {
+    home.contactWrote(TO, new Date(Date.now() - HOUR));
+    expect((await home.run(['send', '--to', TO, '--text', 'Hi', '--idempotency-key', 'k1'])).exitCode).toBe(0);
+    const { result, json } = await home.runJson(['send', '--to', TO, '--text', 'Hi', '--idempotency-key', 'k1', '--dry-run']);
+    expect(result.exitCode).toBe(0);
+    expect(json).toMatchObject({ dryRun: true, outcome: 'already_sent', state: expect.any(String) });
+    const human = await home.run(['send', '--to', TO, '--text', 'Hi', '--idempotency-key', 'k1', '--dry-run']);
+    expect(human.stdout).toMatch(/^Dry run: nothing would be sent\. This key already sent this message \(msg_/);
+    const other = await home.run(['send', '--to', TO, '--text', 'Bye', '--idempotency-key', 'k1', '--dry-run']);
+    expect([other.exitCode, other.stderr.split('\n')[0]]).toEqual([1, expect.stringContaining('was already used for a different message')]);
+    expect(sandbox.sent()).toHaveLength(1);
+  });
 });
 
 describe('approvals', () => {
@@ -920,6 +933,18 @@ describe('lumen send --csv', () => {
     const real = await home.run(args);
     expect(real.exitCode).toBe(0);
     expect(sandbox.sent().map((s) => s.body).sort((a: any, b: any) => a.to.localeCompare(b.to))).toStrictEqual(dryRows.map((r) => r.body));
+
+    // A dry run after it says what a re-run would do: the rows already sent are skipped, a new one would be sent
+    writeCsv(home.dir, 'welcome.csv', 'to,first_name,shop\n"+1 555 000 2001","Ana","Lumen, Inc."\n+15550002002,Bo,"The ""Best"" Shop"\n+15550002003,Cy,Lumen\n');
+    const again = await home.run([...args, '--dry-run']);
+    expect(again.exitCode).toBe(0);
+    expect(ndjson(again.stdout).filter((e) => e.event === 'row').map((r) => [r.line, r.status])).toEqual([
+      [2, 'skipped'],
+      [3, 'skipped'],
+      [4, 'dry_run'],
+    ]);
+    expect(ndjson(again.stdout).find((e) => e.event === 'summary')).toMatchObject({ skipped: 2, dryRun: 1 });
+    expect(sandbox.sent()).toHaveLength(2);
   });
 
   it('sends a row repeated in the CSV once', async () => {

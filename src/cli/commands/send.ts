@@ -51,6 +51,21 @@ export async function run(ctx: Context, options: SendOptions): Promise<Outcome> 
     const { withPendingUpload } = await import('../../services/messages/send.js');
     const composed = await composeMessage(deps.store, integration, { to: options.to!, message, force: options.force === true, now: ctx.now() });
     withPendingUpload(composed, upload);
+    // With a key, what a real send would do with it: nothing when it already sent this message, an error when it
+    // names another. (A file to upload is checked by its content when the real send runs.)
+    if (options.idempotencyKey !== undefined && !upload) {
+      const { previewOutbound } = await import('../../services/messages/outbox.js');
+      const prior = await previewOutbound(deps, { integration, kind: composed.kind, body: composed.body, idempotencyKey: options.idempotencyKey });
+      if (prior && prior.kind !== 'queued') {
+        const { message: held } = prior;
+        ctx.out.result({ dryRun: true, outcome: prior.kind, id: held.id, state: held.state, wamid: held.wamid }, () => [
+          prior.kind === 'already_sent'
+            ? `Dry run: nothing would be sent. This key already sent this message (${held.id}, ${held.state}).`
+            : `Dry run: nothing would be sent. This key's message (${held.id}) is awaiting approval: lumen approvals approve ${held.id}.`,
+        ]);
+        return 'ok';
+      }
+    }
     const { version } = resolveGraphSettings(ctx.env, ctx.config());
     const request = { method: 'POST', path: `/${version}/${integration.phoneNumberId}/messages`, body: composed.body };
     const file = upload && { path: upload.file.path, mimeType: upload.file.mimeType, size: upload.file.size };

@@ -6,7 +6,7 @@ import type { TemplateParameter } from '../templates/parameters.js';
 import { findSendableTemplate } from './compose.js';
 import type { CsvFile, CsvRow } from './csv.js';
 import type { ServiceDeps } from '../deps.js';
-import { deliverOutbound, submitOutbound, type SendRates } from './outbox.js';
+import { deliverOutbound, previewOutbound, submitOutbound, type SendRates } from './outbox.js';
 import { normalizeRecipient } from './recipient.js';
 import { buildTemplateComponents, templateMessageBody, type TemplateValues } from './template-body.js';
 
@@ -160,7 +160,18 @@ export async function runBulk(
   }
 
   if (input.dryRun) {
-    for await (const row of ready()) report({ line: row.line, to: row.to, status: 'dry_run', body: JSON.parse(row.json) as Record<string, unknown> });
+    // What a real run would do with each row: rows an earlier run sent are skipped, as then.
+    for await (const row of ready()) {
+      const body = JSON.parse(row.json) as Record<string, unknown>;
+      try {
+        const prior = await previewOutbound(deps, { integration: input.integration, kind: 'template', body, idempotencyKey: row.key });
+        if (prior?.kind === 'already_sent') report({ line: row.line, to: row.to, status: 'skipped', id: prior.message.id, wamid: prior.message.wamid });
+        else if (prior?.kind === 'pending_approval') report({ line: row.line, to: row.to, status: 'pending_approval', id: prior.message.id });
+        else report({ line: row.line, to: row.to, status: 'dry_run', body });
+      } catch (error) {
+        report({ line: row.line, to: row.to, status: 'failed', error: (error as Error).message, code: errorCode(error) });
+      }
+    }
   } else {
     // The token first: a secret store that cannot be read stops the run before any row is queued.
     await deps.graphFor(input.integration);

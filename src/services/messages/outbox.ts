@@ -206,7 +206,25 @@ export async function submitOutbound(deps: ServiceDeps, request: NewOutbound): P
   };
   const { message, created } = await deps.store.outbound.insertOrFind(candidate);
   if (created) return { kind: pending ? 'pending_approval' : 'queued', message };
+  return outcomeOfKey(message, candidate);
+}
 
+/**
+ * What sending `request` would do now, for a dry run: the message its idempotency key already holds (already sent,
+ * held for approval, or to be sent again: `queued`), or null when there is none (it would be sent as new). The same
+ * errors as a real send: a key used for another message, a rejected message, one being sent.
+ */
+export async function previewOutbound(
+  deps: ServiceDeps,
+  request: Pick<NewOutbound, 'integration' | 'kind' | 'body' | 'idempotencyKey'>,
+): Promise<SubmitOutcome | null> {
+  if (!request.idempotencyKey) return null;
+  const message = await deps.store.outbound.findByIdempotencyKey(request.integration.id, request.idempotencyKey);
+  return message ? outcomeOfKey(message, { kind: request.kind, body: request.body, idempotencyKey: request.idempotencyKey }) : null;
+}
+
+/** What a send gets when its idempotency key already holds `message`. */
+function outcomeOfKey(message: OutboundMessage, candidate: Pick<OutboundMessage, 'kind' | 'body' | 'idempotencyKey'>): SubmitOutcome {
   if (message.kind !== candidate.kind || !sameRequest(message, candidate.body)) {
     throw new UserError(`The idempotency key "${candidate.idempotencyKey}" was already used for a different message (${message.id}).`, {
       code: 'idempotency_conflict',
