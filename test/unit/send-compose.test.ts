@@ -80,6 +80,19 @@ describe('normalizeRecipient', () => {
     expect(error.hint).toContain('+15551234567');
   });
 
+  it('refuses a North American number written without its 1 (it would go to +55 or +20), and takes valid ten-digit ones', () => {
+    for (const [input, code, country] of [['(555) 123-4567', '55', 'Brazil'], ['5551234567', '55', 'Brazil'], ['202-555-0123', '20', 'Egypt']] as const) {
+      const error = userErrorOf(() => normalizeRecipient(input));
+      expect(error.kind).toBe('usage');
+      expect(error.message).toBe(`"${input}" has no country code: as written it is +${code} (${country}), where it is not a valid number.`);
+      expect(error.hint).toMatch(/^A US or Canadian number\? Write it with \+1: \+1 \d{3} \d{3} \d{4}\./);
+    }
+    // With + it is meant as written; a valid number of ten digits (Denmark's, as Meta's ids give it) is taken
+    expect(normalizeRecipient('+5551234567')).toBe('5551234567');
+    expect(normalizeRecipient('4532123456')).toBe('4532123456');
+    expect(normalizeRecipient('1 (555) 123-4567')).toBe('15551234567');
+  });
+
   it('says why a number is not possible', () => {
     expect(userErrorOf(() => normalizeRecipient('+4420794609581234')).hint).toMatch(/^It is too long for its country\./);
     expect(userErrorOf(() => normalizeRecipient('+999123456789')).hint).toMatch(/^No country has that calling code\./);

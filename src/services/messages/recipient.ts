@@ -14,7 +14,31 @@ export function normalizeRecipient(input: string): string {
   if (!/^\+[1-9]\d+$/.test(international)) throw badNumber(input);
   const number = parsePhoneNumberFromString(international);
   if (!number?.isPossible()) throw badNumber(input, validatePhoneNumberLength(international));
+  if (!/^(\+|00)/.test(trimmed) && looksNorthAmerican(number.number.slice(1), number.isValid())) {
+    // "(555) 123-4567" or "5551234567": read as international it would go to +55 (Brazil) without a word.
+    const country = number.country ? ` (${regionName(number.country)})` : '';
+    throw new UsageError(
+      `"${input}" has no country code: as written it is +${number.countryCallingCode}${country}, where it is not a valid number.`,
+      `A US or Canadian number? Write it with +1: +1 ${formatRecipient(`1${number.number.slice(1)}`).replace(/^\+1 /, '')}. Another country's? Start it with + and its code.`,
+    );
+  }
   return number.number.slice(1);
+}
+
+/**
+ * Ten digits without "+" that are no valid number as written, but would be one in North America: a US or Canadian
+ * number written without its "1" (Meta's own ids always have their country code, and are valid numbers).
+ */
+function looksNorthAmerican(digits: string, validAsWritten: boolean): boolean {
+  return digits.length === 10 && !validAsWritten && parsePhoneNumberFromString(`+1${digits}`)?.isPossible() === true;
+}
+
+function regionName(region: string): string {
+  try {
+    return new Intl.DisplayNames(['en'], { type: 'region' }).of(region) ?? region;
+  } catch {
+    return region;
+  }
 }
 
 /** A number as people read it: "+44 20 7946 0958" (E.164 digits in, international format out). */
