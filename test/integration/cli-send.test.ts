@@ -860,6 +860,26 @@ describe('lumen send --csv', () => {
     expect(sandbox.sent()).toHaveLength(2 * n);
   });
 
+  it("takes a spreadsheet's export as it is: \"To\" for to, user ids, and trailing rows of empty fields", async () => {
+    const csv = writeCsv(home.dir, 'export.csv', 'To,first_name,Shop\n+15550006001,Ana,Lumen\nUS.13491208655302741918,Bo,Lumen\n,,\n,,\n');
+    const { exitCode, stdout, stderr } = await home.run(['send', '--csv', csv, '--template', 'welcome', '--json']);
+    expect(exitCode, stderr).toBe(0);
+    const events = ndjson(stdout);
+    expect(events.filter((e) => e.event === 'row').map((e) => [e.line, e.status, e.to])).toEqual([
+      [2, 'sent', '15550006001'],
+      [3, 'sent', 'US.13491208655302741918'],
+    ]);
+    expect(events.at(-1)).toMatchObject({ event: 'summary', total: 2, sent: 2 });
+    expect(acceptedSends(sandbox).map((s) => [(s.body as any).to ?? null, (s.body as any).recipient ?? null]).sort()).toEqual([
+      [null, 'US.13491208655302741918'],
+      ['15550006001', null],
+    ]);
+    // A column that is not there is named with the ones that are
+    const missing = await home.run(['send', '--csv', writeCsv(home.dir, 'm.csv', 'phone,first_name\n+15550006001,Ana\n'), '--template', 'welcome']);
+    expect([missing.exitCode, missing.stderr.split('\n')[0]]).toEqual([2, 'Error: The CSV lacks the columns "to", "shop".']);
+    expect(missing.stderr).toContain('The CSV has: phone, first_name.');
+  });
+
   it('reports bad rows with their line numbers, sends the others (quoted commas included) and exits 1', async () => {
     const csv = writeCsv(
       home.dir,
@@ -911,7 +931,7 @@ describe('lumen send --csv', () => {
     expect(json.error).toEqual({
       code: 'csv_columns',
       message: 'The CSV lacks the column "2".',
-      hint: 'Template order_update (en_US) needs the columns: to, header, 1, 2, button.0.',
+      hint: 'Template order_update (en_US) needs the columns: to, header, 1, 2, button.0. The CSV has: to, header, 1, button.0.',
     });
     expect(sandbox.sent()).toEqual([]);
     expect(home.outbox()).toEqual([]);

@@ -15,6 +15,8 @@ import { serializeLikeMeta } from '../../src/sandbox/payloads.js';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
 import type { ServiceDeps } from '../../src/services/deps.js';
 import { sendOne } from '../../src/services/messages/send.js';
+import { runBulk, type BulkRowResult } from '../../src/services/messages/bulk.js';
+import { openCsv } from '../../src/services/messages/csv.js';
 import { DEFAULT_SEND_RATE, DEFAULT_WORKSPACE_SEND_RATE, numberSendRate } from '../../src/services/messages/outbox.js';
 import type { Integration, Store, Workspace } from '../../src/store/types.js';
 import { eventually } from '../helpers/async.js';
@@ -255,6 +257,15 @@ describe('preferences: marketing opt-outs', () => {
       message: expect.stringContaining('asked to stop marketing messages'),
     });
     expect(sandbox.sent()).toHaveLength(sendsBefore);
+    // A bulk send of it refuses that row before Meta too, and sends the others
+    const rows: BulkRowResult[] = [];
+    const csv = openCsv(`to,first_name,shop\n+${CUSTOMER},Ana,Lumen\n+15550007001,Bo,Lumen\n`);
+    await runBulk(services(), { workspace, integration, csv, template: { name: 'welcome' }, rates: RATES, dryRun: false }, (row) => rows.push(row));
+    expect(rows.map((r) => [r.line, r.status, r.code ?? null])).toEqual([
+      [2, 'invalid', 'marketing_opted_out'],
+      [3, 'sent', null],
+    ]);
+    expect(sandbox.sent().slice(sendsBefore).map((s) => (s.body as { to: string }).to)).toEqual(['15550007001']);
     await expect(sendTemplate('hello_world')).resolves.toBeDefined();
 
     await play({ what: 'preferences', user: CUSTOMER, value: 'resume', timestamp: Math.floor(Date.now() / 1000) + 5 });

@@ -3,11 +3,11 @@ import { UserError } from '../../errors.js';
 import { GraphError, GraphNetworkError } from '../../graph/errors.js';
 import type { Integration, Workspace } from '../../store/types.js';
 import type { TemplateParameter } from '../templates/parameters.js';
-import { findSendableTemplate } from './compose.js';
+import { assertMarketingAllowed, findSendableTemplate, parseRecipient, readdressed } from './compose.js';
+import { isUserId, type Recipient } from './message-types.js';
 import type { CsvFile, CsvRow } from './csv.js';
 import type { ServiceDeps } from '../deps.js';
 import { deliverOutbound, previewOutbound, submitOutbound, type SendRates } from './outbox.js';
-import { normalizeRecipient } from './recipient.js';
 import { buildTemplateComponents, templateMessageBody, type TemplateValues } from './template-body.js';
 
 export interface BulkInput {
@@ -86,14 +86,24 @@ export async function runBulk(
   const started = deps.now().getTime();
   const template = await findSendableTemplate(deps.store, input.integration, input.template.name, input.template.language);
   const columns = ['to', ...new Set(template.requiredParameters.map(columnFor))];
-  const missing = columns.filter((c) => !input.csv.header.includes(c));
+  // Each column by its name, or else by the one header that differs only in case ("To", as spreadsheets write it).
+  const header = input.csv.header;
+  const columnName = new Map<string, string>();
+  for (const column of columns) {
+    const alike = header.filter((h) => h.toLowerCase() === column.toLowerCase());
+    const name = header.includes(column) ? column : alike.length === 1 ? alike[0] : undefined;
+    if (name !== undefined) columnName.set(column, name);
+  }
+  const missing = columns.filter((c) => !columnName.has(c));
   if (missing.length > 0) {
+    const has = header.filter((h) => h !== '');
     throw new UserError(`The CSV lacks the column${missing.length > 1 ? 's' : ''} ${missing.map((c) => `"${c}"`).join(', ')}.`, {
       code: 'csv_columns',
-      hint: `Template ${template.name} (${template.language}) needs the columns: ${columns.join(', ')}.`,
+      hint: `Template ${template.name} (${template.language}) needs the columns: ${columns.join(', ')}. The CSV has: ${has.length > 0 ? has.join(', ') : 'no named columns'}.`,
       kind: 'usage',
     });
   }
+  const value = (row: CsvRow, column: string) => row.values[columnName.get(column)!] ?? '';
   const summary: BulkSummary = { total: input.csv.count, sent: 0, skipped: 0, pendingApproval: 0, failed: 0, invalid: 0, dryRun: 0, durationMs: 0, rate: 0, notSent: 0, stopped: null };
   const report = (result: BulkRowResult) => {
     const key = ({ sent: 'sent', skipped: 'skipped', pending_approval: 'pendingApproval', failed: 'failed', invalid: 'invalid', dry_run: 'dryRun' } as const)[result.status];
@@ -105,21 +115,22 @@ export async function runBulk(
   const named = template.parameterFormat === 'NAMED';
   const bodyParams = template.requiredParameters.filter((p) => p.component === 'body');
   /** A row's message to `to`: its body's JSON and that JSON's digest. Throws when Meta would refuse the parameters. */
-  const messageOf = (row: CsvRow, to: string) => {
+  const messageOf = (row: CsvRow, to: Recipient) => {
     const values: TemplateValues = {
-      body: named ? Object.fromEntries(bodyParams.map((p) => [p.name, row.values[p.name] ?? ''])) : bodyParams.map((p) => row.values[p.name] ?? ''),
-      header: template.requiredParameters.some((p) => p.component === 'header') ? row.values.header : undefined,
+      body: named ? Object.fromEntries(bodyParams.map((p) => [p.name, value(row, p.name)])) : bodyParams.map((p) => value(row, p.name)),
+      header: template.requiredParameters.some((p) => p.component === 'header') ? value(row, 'header') : undefined,
       buttons: Object.fromEntries(
-        template.requiredParameters.filter((p) => p.component === 'button').map((p) => [p.buttonIndex!, row.values[`button.${p.buttonIndex}`] ?? '']),
+        template.requiredParameters.filter((p) => p.component === 'button').map((p) => [p.buttonIndex!, value(row, `button.${p.buttonIndex}`)]),
       ),
     };
-    const json = JSON.stringify(templateMessageBody(to, template, buildTemplateComponents(template, values)));
+    const json = JSON.stringify(readdressed(templateMessageBody(to.id, template, buildTemplateComponents(template, values)), to));
     return { json, digest: createHash('sha256').update(json).digest('hex').slice(0, 16) };
   };
 
   // Check every row first: nothing is sent for a row Meta would refuse. The same message twice in one file is sent
-  // once, from its first line. Kept for the second read: the line of each row to send, and its number.
+  // once, from its first line. Kept for the second read: the line of each row to send, and its number (or user id).
   const firstLine = new Map<string, number>();
+  const marketing = (template.category ?? '').toUpperCase() === 'MARKETING';
   const readyLines: number[] = [];
   const readyTo: string[] = [];
   for await (const row of input.csv.rows()) {
@@ -130,8 +141,11 @@ export async function runBulk(
     let to: string | null = null;
     let digest: string;
     try {
-      to = normalizeRecipient(row.values.to ?? '');
-      digest = messageOf(row, to).digest;
+      const recipient = parseRecipient(value(row, 'to'));
+      to = recipient.id;
+      digest = messageOf(row, recipient).digest;
+      // As a single send: a MARKETING template to someone who asked Meta to stop marketing is refused before Meta.
+      if (marketing) await assertMarketingAllowed(deps.store, input.integration, template, to);
     } catch (error) {
       report({ line: row.line, to, status: 'invalid', error: (error as Error).message, code: errorCode(error) });
       continue;
@@ -154,8 +168,9 @@ export async function runBulk(
       if (next === readyCount) break;
       if (row.line !== readyLines[next] || 'reason' in row) continue;
       const to = readyTo[next++]!;
-      const { json, digest } = messageOf(row, to);
-      yield { line: row.line, to, json, key: `${batchKey}:${to}:${digest}` };
+      const recipient: Recipient = isUserId(to) ? { kind: 'user_id', id: to } : { kind: 'phone', id: to };
+      const { json, digest } = messageOf(row, recipient);
+      yield { line: row.line, to, recipientKind: recipient.kind, json, key: `${batchKey}:${to}:${digest}` };
     }
   }
 
@@ -200,6 +215,7 @@ export async function runBulk(
             workspace: input.workspace,
             integration: input.integration,
             to: row.to,
+            recipientKind: row.recipientKind,
             kind: 'template',
             body: JSON.parse(row.json) as Record<string, unknown>,
             templateName: template.name,

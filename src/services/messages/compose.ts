@@ -61,7 +61,7 @@ export interface ComposedMessage {
 }
 
 /** A body built with `to`, addressed to a user id (`recipient`) instead when that is who it goes to; keys keep their order. */
-function readdressed(body: Record<string, unknown>, recipient: Recipient): Record<string, unknown> {
+export function readdressed(body: Record<string, unknown>, recipient: Recipient): Record<string, unknown> {
   if (recipient.kind === 'phone') return body;
   return Object.fromEntries(Object.entries(body).map(([key, value]) => (key === 'to' ? ['recipient', value] : [key, value])));
 }

@@ -1,7 +1,8 @@
 /**
  * A bulk send's CSV, read by csv-parse (RFC 4180: quoted fields with commas, quotes ("") and line breaks; CRLF or LF;
- * a UTF-8 BOM ignored; blank lines skipped). A file that cannot be read as CSV (an unterminated quote, a file separated
- * by semicolons) is refused whole, naming the line and the problem: rows are never silently lost.
+ * a UTF-8 BOM ignored; blank lines and rows of empty fields skipped). A file that cannot be read as CSV (an
+ * unterminated quote, a file separated by semicolons) is refused whole, naming the line and the problem: rows are
+ * never silently lost.
  *
  * The file is read as it is used, a row at a time, never held as rows: a bulk send of millions of rows needs the
  * memory of its bytes, not of millions of row objects. Opening it reads it once through, to check it and count rows.
@@ -138,7 +139,7 @@ export function openCsv(input: Uint8Array | string, name = 'The CSV'): CsvFile {
   const lineOf = lineCounter();
   const visit = (record: string[], context: { lines: number }): null => {
     if (header === undefined) header = checkHeader(lineOf(record, context).record, name);
-    else count += 1;
+    else if (!isEmpty(record)) count += 1;
     return null;
   };
   try {
@@ -157,6 +158,11 @@ export function openCsv(input: Uint8Array | string, name = 'The CSV'): CsvFile {
   }
   const columns = header ?? [];
   return { header: columns, count, rows: () => rowsOf(bytes, columns) };
+}
+
+/** A row of empty fields only (`,,`, as spreadsheets end an export): skipped, as a blank line is. */
+function isEmpty(record: string[]): boolean {
+  return record.every((field) => field.trim() === '');
 }
 
 /** The header's names, trimmed; refused when one appears twice or the file is not separated by commas. */
@@ -204,6 +210,7 @@ async function* rowsOf(bytes: Buffer, header: string[]): AsyncGenerator<CsvRow |
         first = false;
         continue;
       }
+      if (isEmpty(record)) continue;
       if (record.length !== header.length) {
         yield { line, reason: `${record.length} fields, the header has ${header.length}` };
         continue;
