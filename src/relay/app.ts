@@ -325,10 +325,12 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
       return reject(reply, penalty > 0 ? 429 : 401, 'signature_mismatch', 'X-Hub-Signature-256 does not match the body.', integration.id);
     }
 
-    const wait = perIntegration.take(integration.id, nowMs) || perWorkspace.take(integration.workspaceId, nowMs);
+    const numberWait = perIntegration.take(integration.id, nowMs);
+    const wait = numberWait || perWorkspace.take(integration.workspaceId, nowMs);
     if (wait > 0) {
       reply.header('retry-after', String(wait));
-      return reject(reply, 429, 'rate_limited', 'Too many deliveries; retry later.', integration.id);
+      const over = numberWait > 0 ? `${limits.perIntegration} deliveries/s for this number (--rate-limit)` : `${limits.perWorkspace} deliveries/s for its workspace (--workspace-rate-limit)`;
+      return reject(reply, 429, 'rate_limited', `Too many deliveries: over ${over}; Meta retries.`, integration.id);
     }
 
     let payload: unknown;

@@ -193,6 +193,9 @@ describe('relay app (inject)', () => {
     const limited = await relay.inject(post(body));
     expect(limited.statusCode).toBe(429);
     expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    // The relay's line names the limit and its flag
+    expect(limited.json().error.message).toBe('Too many deliveries: over 1 deliveries/s for this number (--rate-limit); Meta retries.');
+    expect(events).toContainEqual(expect.objectContaining({ event: 'rejected', status: 429, reason: limited.json().error.message }));
   });
 
   it('tells a client flooding bad signatures to back off, and still accepts genuine deliveries from its address', async () => {

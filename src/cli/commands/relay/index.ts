@@ -17,9 +17,9 @@ export const start = command({
     forwardTo: flag.string('--forward-to <url>', 'POST each inbound message as JSON to this URL (signed, retried until it answers 2xx)'),
     exec: flag.string('--exec <command>', 'run this command for each inbound message, with its JSON on stdin (retried on failure)'),
     autoReply: flag.optionalValue('--auto-reply [text]', 'reply to each inbound message with this text (without text: what --exec prints)'),
-    rateLimit: flag.string('--rate-limit <n>', 'webhook POSTs per second per number before 429 (0 = off)', { default: '1000' }),
+    rateLimit: flag.string('--rate-limit <n>', 'webhook POSTs per second per number before 429 (0 = off)', { default: '4000' }),
     workspaceRateLimit: flag.string('--workspace-rate-limit <n>', 'webhook POSTs per second per workspace (0 = off)', {
-      default: '2000',
+      default: '8000',
     }),
     trustProxy: flag.variadic(
       '--trust-proxy <address...>',
