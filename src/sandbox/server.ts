@@ -113,6 +113,8 @@ interface RequestContext {
   state: SandboxState;
   maxPageSize: number;
   ownOrigin: string;
+  /** Whether it listens on a loopback address: then only a Host naming loopback is answered (DNS rebinding). */
+  loopbackOnly: boolean;
   webhooks?: WebhookSender;
   number?: NumberInfo;
 }
@@ -142,7 +144,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   }
   if (options.webhookUrl !== undefined) state.setAppCallbackUrl(options.webhookUrl);
   const host = options.host ?? '127.0.0.1';
-  const context: RequestContext = { state, maxPageSize, ownOrigin: '' };
+  const context: RequestContext = { state, maxPageSize, ownOrigin: '', loopbackOnly: isLoopbackAddress(host) };
   const log = options.log;
 
   const server = createServer((req, res) => {
@@ -287,6 +289,12 @@ async function handleRequest(
   const method = req.method ?? 'GET';
   const url = new URL(req.url ?? '/', 'http://sandbox.invalid');
   let status: number;
+  const refusal = webPageRefusal(req, context);
+  if (refusal) {
+    sendJson(res, 403, { error: { message: refusal, type: 'OAuthException', code: 10 } });
+    log?.(`${method} ${loggablePath(url)} 403 (${refusal})`);
+    return;
+  }
   try {
     const download = method === 'GET' || method === 'HEAD' ? MEDIA_DOWNLOAD.exec(url.pathname) : null;
     if (download) {
@@ -310,6 +318,31 @@ async function handleRequest(
     sendJson(res, status, { error: graphError.body }, status === 413 ? { connection: 'close' } : {});
   }
   log?.(`${method} ${loggablePath(url)} ${status} ${Math.round(performance.now() - started)}ms`);
+}
+
+const LOOPBACK_NAMES = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
+
+function isLoopbackAddress(host: string): boolean {
+  return LOOPBACK_NAMES.has(host) || host.startsWith('127.');
+}
+
+/**
+ * Why a request that a web page made is refused, or null. Its control routes take no auth and inject signed
+ * webhooks, so a page the developer visits must not reach it: a request from another origin (its Origin header), or
+ * one to a name that is not loopback while the sandbox listens on loopback (a page whose name was rebound to
+ * 127.0.0.1) is answered 403. Programs send no Origin.
+ */
+function webPageRefusal(req: IncomingMessage, context: RequestContext): string | null {
+  const host = req.headers.host ?? '';
+  const hostName = host.replace(/:\d+$/, '');
+  if (context.loopbackOnly && !isLoopbackAddress(hostName)) return `The sandbox answers only for a loopback Host, not "${host.slice(0, 100)}".`;
+  const origin = req.headers.origin;
+  if (origin === undefined) return null;
+  let originHost: string | null = null;
+  try {
+    originHost = new URL(origin).host;
+  } catch {}
+  return originHost === host ? null : 'The sandbox does not answer web pages of other origins.';
 }
 
 async function routeControl(

@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { connect, createServer } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -161,6 +162,34 @@ describe('auth', () => {
     const a = await graph(`/${V}/1`);
     const b = await graph(`/${V}/1`);
     expect(a.body.error.fbtrace_id).not.toBe(b.body.error.fbtrace_id);
+  });
+});
+
+describe('web pages', () => {
+  /** A request as a browser makes it: with its page's Origin, or to a rebound name. */
+  const asPage = (path: string, headers: Record<string, string>, body?: string) =>
+    new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const request = httpRequest(`${sandbox.url}${path}`, { method: body === undefined ? 'GET' : 'POST', headers }, (response) => {
+        let text = '';
+        response.setEncoding('utf8').on('data', (chunk: string) => (text += chunk)).on('end', () => resolve({ status: response.statusCode!, text }));
+      });
+      request.on('error', reject);
+      request.end(body);
+    });
+
+  it('refuses a page of another origin, and a Host that is not loopback (DNS rebinding): nothing is injected', async () => {
+    const inbound = JSON.stringify({ from: '15551234567', type: 'text', text: 'drive-by' });
+    const port = new URL(sandbox.url).port;
+    const crossSite = await asPage('/_sandbox/inbound', { origin: 'https://evil.example', 'content-type': 'text/plain' }, inbound);
+    expect(crossSite.status).toBe(403);
+    expect(JSON.parse(crossSite.text).error.message).toBe('The sandbox does not answer web pages of other origins.');
+    const rebound = await asPage('/_sandbox/sent', { host: `evil.example:${port}` });
+    expect([rebound.status, JSON.parse(rebound.text).error.message]).toEqual([403, `The sandbox answers only for a loopback Host, not "evil.example:${port}".`]);
+    expect(sandbox.webhooks()).toEqual([]);
+    // Programs (no Origin) and a page of its own origin are answered
+    const own = await asPage('/_sandbox/sent', { origin: sandbox.url, host: new URL(sandbox.url).host });
+    expect(own.status).toBe(200);
+    expect((await asPage('/_sandbox/sent', { host: `localhost:${port}` })).status).toBe(200);
   });
 });
 
