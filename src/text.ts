@@ -3,7 +3,7 @@
  * a number) could use them to drive a terminal. `cli/table.ts` shows them as `\u…`; stored names leave them out.
  * (Global: use it with `replace` or `search`, which do not keep its position.)
  */
-export const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+export const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /**
  * A time in a sentence the services write (an error, a check's detail), for a person: `2026-12-04 01:40:21 UTC`.

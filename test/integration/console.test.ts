@@ -171,6 +171,21 @@ describe('what it shows', () => {
     expect((await client.get(conversationPath())).text).toContain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;');
   });
 
+  it('shows a right-to-left override in a name or a message as its code, so it cannot reverse what follows it', async () => {
+    const relay = await setup.start();
+    sandbox.sendInbound([{ from: CUSTOMER, name: 'Bank Support \u202e', type: 'text', text: 'pay \u2067here\u202e now' }]);
+    await eventually(() => expect(relay.deliveries.list({ kind: 'message', limit: 5 })).toHaveLength(1));
+    const client = await signIn(relay.console!.url);
+    const id = relay.deliveries.list({ kind: 'message', limit: 1 })[0]!.id;
+    await eventually(async () => expect((await client.get('/console/conversations')).text).toContain('Bank Support'));
+    for (const path of ['/console', `/console/deliveries/${id}`, '/console/conversations', conversationPath()]) {
+      const page = await client.get(path);
+      expect(page.status, path).toBe(200);
+      expect(page.text, path).not.toMatch(/[\u202a-\u202e\u2066-\u2069]/);
+    }
+    expect((await client.get(conversationPath())).text).toContain('pay \\u2067here\\u202e now');
+  });
+
   it('sums up a delivery that repeats a message as that one message, as the relay stores and answers it', async () => {
     const relay = await setup.start();
     const twice = { wamid: 'wamid.CONSOLEtwice=', from: CUSTOMER, body: 'said twice' };

@@ -21,6 +21,8 @@ describe('table', () => {
 describe('text from outside in human output', () => {
   it('shows control characters and bidirectional overrides as visible escapes, so a stranger cannot drive the terminal', () => {
     expect(printable('Ev\u001b[31mil\u001b]0;pwned\u0007 \u202egnp.exe\u0085')).toBe('Ev\\u001b[31mil\\u001b]0;pwned\\u0007 \\u202egnp.exe\\u0085');
+    // The Arabic letter mark is a bidi mark as U+200F is
+    expect(printable('a\u061cb\u200fc')).toBe('a\\u061cb\\u200fc');
     expect(printable('Zoë 👋 مرحبا')).toBe('Zoë 👋 مرحبا');
     const [, row] = table(['name'], [['Ev\u001b[2Jil']], { width: 0 });
     expect(row).toBe('Ev\\u001b[2Jil');

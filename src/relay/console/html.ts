@@ -14,8 +14,16 @@ export type Renderable = Html | string | number | boolean | null | undefined | R
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;', '`': '&#96;' };
 
+/**
+ * Bidirectional embeddings, overrides and isolates: a stranger's name ending in U+202E would run on into the number
+ * shown after it ("Bank Support 12345675551+"). They are shown as their code, as the CLI shows them.
+ */
+const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/g;
+
 export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"'`]/g, (c) => ESCAPES[c]!);
+  return text
+    .replace(/[&<>"'`]/g, (c) => ESCAPES[c]!)
+    .replace(BIDI_CONTROLS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 function render(value: Renderable): string {

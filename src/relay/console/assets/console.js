@@ -25,10 +25,16 @@
     return source;
   }
 
+  // Bidirectional embeddings, overrides and isolates are shown as their code, as the server-rendered pages show them:
+  // a stranger's text ending in U+202E would run on into what follows it.
+  function shown(text) {
+    return String(text).replace(/[\u202a-\u202e\u2066-\u2069]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+  }
+
   function cell(text, className) {
     const td = document.createElement('td');
     if (className) td.className = className;
-    td.textContent = text;
+    td.textContent = shown(text);
     return td;
   }
 
@@ -62,7 +68,7 @@
     what.className = 'wide';
     const link = document.createElement('a');
     link.href = '/console/deliveries/' + encodeURIComponent(record.id);
-    link.textContent = record.summary || '(no summary)';
+    link.textContent = shown(record.summary || '(no summary)');
     what.append(link);
     tr.append(at, kind, cell(record.method), cell(String(record.status)), cell(record.signature), what);
     return tr;
