@@ -3,7 +3,8 @@
  * terminal it opens no browser) with the same token across runs, and `lumen trigger --file` posts a delivery the
  * console saved, signed, with clear usage errors for a bad file.
  */
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
 import { eventually } from '../helpers/async.js';
@@ -53,7 +54,11 @@ describe('lumen console', () => {
     const result = await runInPty(['console'], { ...home.env, BROWSER: opener }, []);
     expect(result.exitCode).toBe(0);
     expect(result.output).toContain(`Opened ${url}`);
-    await eventually(() => expect(readFileSync(home!.path('opened.txt'), 'utf8')).toBe(url));
+    // The browser is given a page in LUMEN_HOME that goes on to the URL: the token is not in its command line (ps)
+    const page = home.path('console-open.html');
+    await eventually(() => expect(readFileSync(home!.path('opened.txt'), 'utf8')).toBe(pathToFileURL(page).href));
+    expect(readFileSync(page, 'utf8')).toContain(`<meta http-equiv="refresh" content="0;url=${url}">`);
+    expect(statSync(page).mode & 0o777).toBe(0o600);
   });
 
   it('without a relay prints where the console will be and says on stderr that none runs', async () => {
