@@ -81,6 +81,7 @@ describe('each limit is refused before Meta sees it, naming the limit', () => {
     ['a latitude of 91', { kind: 'location', latitude: 91, longitude: 0 }, /latitude/],
     ['a contact without a name', { kind: 'contacts', contacts: [{ phones: [{ phone: '+1' }] }] }, /no name/],
     ['a reaction of two emoji', { kind: 'reaction', messageId: 'wamid.A', emoji: '👍👍' }, /one emoji/],
+    ['a reaction to an id that is no wamid', { kind: 'reaction', messageId: 'null', emoji: '👍' }, /^--to-message must name the message by its wamid \(wamid\.…\); got "null"\.$/],
     ['a raw body naming its own recipient', { kind: 'raw', body: { type: 'text', text: { body: 'x' }, to: '1' } }, /must not name the recipient/],
   ])('%s', (_what, input, message) => {
     expect(refused(input).message).toMatch(message);
@@ -130,6 +131,9 @@ describe("the user's code answers", () => {
     expect(() => messageFromObject({ text: 'a', image: 'https://x.test/y.png', buttons: [{ id: 'y', title: 'Y' }] })).toThrow(/^the message has "image" and "buttons": one kind of message each/);
     // A field this kind of message does not take is refused, never left out of what is sent
     expect(() => messageFromObject({ text: 'hi', footer: 'F' })).toThrow(/^the message has "footer", which a text message does not take: nothing is sent with a part left out\.$/);
+    // Named up to five, however many there are
+    const many = Object.fromEntries(Array.from({ length: 150_000 }, (_, i) => [`k${i}`, 1]));
+    expect(() => messageFromObject({ text: 'hi', ...many })).toThrow(/^the message has "k0" and "k1" and "k2" and "k3" and "k4" and 149995 more, which a text message/);
     expect(() => messageFromObject({ location: { latitude: 1, longitude: 2 }, caption: 'lost' })).toThrow(/has "caption", which a "location" message does not take/);
     expect(() => messageFromObject({ template: { name: 'hello_world' }, caption: 'x', footer: 'y' })).toThrow(/has "caption" and "footer", which a "template" message/);
     expect(() => messageFromObject({ image: 'https://e.test/a.png', header: 'H' })).toThrow(/has "header", which an image does not take/);

@@ -1,7 +1,7 @@
 import { UsageError, UserError } from '../../errors.js';
 import { textMessageBody } from '../../graph/messages.js';
 import type { Integration, Store, TemplateRecord } from '../../store/types.js';
-import { FIELD_SPELLING, FLAG_SPELLING, freeFormBody, isUserId, type FreeFormInput, type Recipient, type Spelling } from './message-types.js';
+import { FIELD_SPELLING, FLAG_SPELLING, freeFormBody, isUserId, WAMID, type FreeFormInput, type Recipient, type Spelling } from './message-types.js';
 import { normalizeRecipient } from './recipient.js';
 import { buildTemplateComponents, parseBodyValues, templateMessageBody, type TemplateValues } from './template-body.js';
 import { utcText } from '../../text.js';
@@ -186,7 +186,7 @@ export async function composeMessage(
   const { message } = input;
   const spelling = message.spelledAs === 'fields' ? FIELD_SPELLING : FLAG_SPELLING;
   // Checked here, before anything is uploaded or held: Meta would refuse any other id only when it is sent.
-  if (message.replyTo !== undefined && !/^wamid\.[A-Za-z0-9+/=_-]+$/.test(message.replyTo)) {
+  if (message.replyTo !== undefined && !WAMID.test(message.replyTo)) {
     throw new UsageError(`The message to reply to must be named by its wamid (wamid.…); got "${message.replyTo.slice(0, 80)}".`);
   }
   if (message.kind !== 'template') {

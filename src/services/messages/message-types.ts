@@ -9,6 +9,9 @@ import { deeperThan } from '../../json.js';
 export const MEDIA_TYPES = ['image', 'video', 'audio', 'document', 'sticker'] as const;
 export type MediaType = (typeof MEDIA_TYPES)[number];
 
+/** A WhatsApp message id as Meta gives them (what a reply or a reaction names). */
+export const WAMID = /^wamid\.[A-Za-z0-9+/=_-]+$/;
+
 /** Meta's limits read as decimal units (5 MB = 5,000,000 bytes): never looser than Meta, whichever it means. */
 const KB = 1000;
 const MB = 1000 * KB;
@@ -302,6 +305,8 @@ export function freeFormBody(
     }
     case 'reaction': {
       required(s.toMessage, input.messageId);
+      // As a reply's: Meta would refuse any other id only once it is sent (and the message be left failed).
+      if (!WAMID.test(input.messageId)) throw new UsageError(`${s.toMessage} must name the message by its wamid (wamid.…); got "${input.messageId.slice(0, 80)}".`);
       // One emoji (a modifier or joiner sequence counts as one); an empty one removes the reaction.
       const graphemes = [...new Intl.Segmenter(undefined, { granularity: 'grapheme' }).segment(input.emoji)].length;
       if (input.emoji !== '' && (graphemes !== 1 || /^[\p{L}\p{N}\s]/u.test(input.emoji))) {

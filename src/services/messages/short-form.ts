@@ -208,9 +208,10 @@ function onlyFields(value: Record<string, unknown>, fields: readonly string[], w
     (key) => key !== 'replyTo' && value[key] !== null && value[key] !== undefined && !fields.includes(key) && !SET_BY_LUMEN.includes(key),
   );
   if (extra.length === 0) return;
-  throw new UsageError(
-    `${where} has ${extra.map((key) => `"${key.slice(0, 40)}"`).join(' and ')}, which ${what} does not take: nothing is sent with a part left out.`,
-  );
+  // (Named up to five: a body of a hundred thousand keys gets a line, not megabytes.)
+  const named = extra.slice(0, 5).map((key) => `"${key.slice(0, 40)}"`);
+  if (extra.length > 5) named.push(`${extra.length - 5} more`);
+  throw new UsageError(`${where} has ${named.join(' and ')}, which ${what} does not take: nothing is sent with a part left out.`);
 }
 
 function article(word: string): string {
