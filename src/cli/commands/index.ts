@@ -147,7 +147,7 @@ export const trigger = command({
   ],
   flags: {
     file: flag.string('--file <file>', 'post this delivery (a file the console saved) exactly as it is, signed with the number\'s app secret'),
-    type: flag.string('--type <type>', 'message type: text, image, location, interactive, button, reaction, contacts, order', {
+    type: flag.string('--type <type>', 'message type: text, image, video, audio, document, sticker, location, interactive, button, reaction, contacts, order', {
       default: 'text',
     }),
     text: flag.string('--text <text>', 'the message text (caption, title… depending on the type)'),

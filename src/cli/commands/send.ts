@@ -157,6 +157,7 @@ function checkCombination(options: SendOptions): void {
   if (options.template === undefined && (options.param.length > 0 || options.headerParam || options.buttonParam.length > 0)) {
     throw new UsageError('--param, --header-param and --button-param go with --template.');
   }
+  if (options.lang !== undefined && options.template === undefined) throw new UsageError("--lang goes with --template (the template's language).");
   const interactive = kind !== undefined && INTERACTIVE.includes(kind);
   const media = kind !== undefined && MEDIA_FLAGS.includes(kind);
   if (options.text !== undefined && kind !== undefined && !interactive) {

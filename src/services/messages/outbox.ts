@@ -377,14 +377,15 @@ export function alreadySending(message: OutboundMessage): UserError {
   );
 }
 
-
 export function explainSendError(error: unknown, message: OutboundMessage): unknown {
   if (error instanceof GraphNetworkError) {
     // Meta never got it: the message is kept (failed), and the id is what to look it up or retry by.
     return new UserError(`Message ${message.id} to ${who(message)} was not sent: ${error.message}`, {
       code: error.code,
       kind: error.kind,
-      hint: `${error.hint ?? ''} \`lumen messages show ${message.id}\` shows it; running the same command again (same --idempotency-key) retries it.`.trim(),
+      hint: `${error.hint ?? ''} \`lumen messages show ${message.id}\` shows it; ${
+        message.idempotencyKey !== null ? 'running the same command again (same idempotency key) retries it' : 'running the same command again sends it (Meta never got this one)'
+      }.`.trim(),
       cause: error,
     });
   }
