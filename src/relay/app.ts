@@ -183,7 +183,10 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
     const clients = new Set(deps.metricsClients ?? []);
     app.get('/metrics', async (request, reply) => {
       const address = request.socket.remoteAddress ?? '';
-      const local = isLoopback(address) && !FORWARDING_HEADERS.some((h) => request.headers[h] !== undefined);
+      // (A loopback Host too: a web page whose name was rebound to 127.0.0.1 reaches loopback with its own name.)
+      const host = (request.headers.host ?? '').replace(/:\d+$/, '');
+      const local =
+        isLoopback(address) && ['127.0.0.1', 'localhost', '[::1]'].includes(host) && !FORWARDING_HEADERS.some((h) => request.headers[h] !== undefined);
       if (!local && !clients.has('any') && !clients.has(address) && !clients.has(address.replace(/^::ffff:/, ''))) {
         return reply.code(403).send(errorBody('local_only', '/metrics answers only on this machine (see --metrics-host).'));
       }

@@ -211,6 +211,10 @@ describe('lumen relay start: /readyz and /metrics', () => {
     const forwarded = await request(`${relay.url}/metrics`, { headers: { 'x-forwarded-for': '203.0.113.7' } });
     expect(forwarded.status).toBe(403);
     expect(forwarded.json.error.code).toBe('local_only');
+    // Nor to a web page whose name was rebound to 127.0.0.1 (its Host is its own name)
+    const rebound = await request(`${relay.url}/metrics`, { headers: { host: 'evil.example' } });
+    expect([rebound.status, rebound.json.error.code]).toEqual([403, 'local_only']);
+    expect((await request(`${relay.url}/metrics`, { headers: { host: 'localhost' } })).status).toBe(200);
 
     // The secrets become unreadable: not ready, with the reason (the webhook keeps what it had loaded)
     writeFileSync(home.path('secrets.enc.json'), 'not the secrets file');
