@@ -416,6 +416,9 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
       } else {
         targets = [routed(change.phoneNumberId)];
       }
+      // (When Meta says it happened orders changes to one thing: a time ahead of this clock would make the genuine
+      // ones after it look stale, so it is taken as now, as a message's is.)
+      if ((change.kind === 'template' || change.kind === 'account') && change.eventAt !== null) change.eventAt = when(change.eventAt);
       const forward = forwardGroups?.has(changeGroup(change)) ?? false;
       for (const integrationId of targets) {
         changes.push({ integrationId, change, doc: changeDocument(change, integrationId, receivedAt), forward });

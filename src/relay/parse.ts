@@ -98,8 +98,10 @@ export function parseDelivery(body: unknown, options: ParseOptions): ParsedDeliv
       out.ignored.push({ reason: 'malformed', detail: `${at}.changes is ${describe(changes)}, not an array` });
       continue;
     }
+    const time = isoTimestamp(get(entry, 'time'));
+    const entryTime = time === UNKNOWN_TIMESTAMP ? null : time;
     for (let c = 0; c < changes.length && budget.take(); c++) {
-      parseChange(changes[c], `${at}.changes[${c}]`, wabaId, options, budget, out);
+      parseChange(changes[c], `${at}.changes[${c}]`, wabaId, entryTime, options, budget, out);
     }
   }
   out.overBudget = budget.exhausted;
@@ -110,6 +112,7 @@ function parseChange(
   change: unknown,
   at: string,
   wabaId: string | null,
+  entryTime: string | null,
   options: ParseOptions,
   budget: Budget,
   out: ParsedDelivery,
@@ -135,7 +138,7 @@ function parseChange(
     out.ignored.push({ reason: 'malformed', field, detail: `${at}.value is ${describe(value)}, not an object` });
     return;
   }
-  handler({ value, at, field, wabaId, options, budget, out });
+  handler({ value, at, field, wabaId, entryTime, options, budget, out });
 }
 
 interface FieldContext {
@@ -143,6 +146,8 @@ interface FieldContext {
   at: string;
   field: string;
   wabaId: string | null;
+  /** The entry's `time` (ISO), when it has one. */
+  entryTime: string | null;
   options: ParseOptions;
   budget: Budget;
   out: ParsedDelivery;
@@ -355,6 +360,7 @@ function parseTemplateField(context: FieldContext): void {
     previousCategory: null,
     quality: null,
     components: null,
+    eventAt: context.entryTime,
     raw: value,
   };
   if (field === 'message_template_status_update') {
@@ -428,6 +434,7 @@ function parseAccountField(context: FieldContext): void {
     restriction: null,
     coexistence: null,
     capability: null,
+    eventAt: context.entryTime,
     raw: value,
   };
   if (field === 'phone_number_quality_update') {

@@ -27,6 +27,8 @@ export interface TemplateChange {
   quality: string | null;
   /** For message_template_components_update: the new body, header and footer text. */
   components: Record<string, unknown> | null;
+  /** When Meta says it happened (the entry's `time`), null when it does not: an older one than applied is stale. */
+  eventAt: string | null;
   raw: Record<string, unknown>;
 }
 
@@ -44,6 +46,8 @@ export interface AccountChange {
   /** True when the number is also on the WhatsApp Business app (coexistence), false when Meta says it is not. */
   coexistence: boolean | null;
   capability: Record<string, unknown> | null;
+  /** When Meta says it happened (the entry's `time`), null when it does not: an older one than applied is stale. */
+  eventAt: string | null;
   raw: Record<string, unknown>;
 }
 

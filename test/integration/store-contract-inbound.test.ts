@@ -480,6 +480,7 @@ describe.each(storeBackends())('inbound store contract: $title', (backend) => {
         previousCategory: null,
         quality: null,
         components: null,
+        eventAt: null,
         raw: {},
         ...overrides,
       });
@@ -499,6 +500,18 @@ describe.each(storeBackends())('inbound store contract: $title', (backend) => {
         components: [{ type: 'BODY', text: 'Hello {{1}}!' }, { type: 'FOOTER', text: 'Bye' }],
       });
       expect((await store.templates.findByName('wa_1', 'other'))[0]).toMatchObject({ status: 'APPROVED' });
+
+      // A change older (by Meta's time) than the last of its field is stale: an old PAUSED posted again after an
+      // APPROVED changes nothing; a change of another field, or one without a time, still applies
+      const [approved, old, quality] = await store.inbox.ingest([
+        job({ workspaceId: ws.id, changes: [change(templateChange({ status: 'APPROVED', eventAt: at(10) }))] }),
+        job({ workspaceId: ws.id, changes: [change(templateChange({ status: 'PAUSED', reason: 'Replayed', eventAt: at(5) }))] }),
+        job({ workspaceId: ws.id, changes: [change(templateChange({ field: 'message_template_quality_update', quality: 'GREEN', eventAt: at(5) }))] }),
+      ]);
+      expect([approved!.changesStored, old!.changesStored, quality!.changesStored]).toEqual([1, 0, 1]);
+      expect((await store.templates.findByName('wa_1', 'welcome'))[0]).toMatchObject({ status: 'APPROVED', statusReason: null, qualityScore: 'GREEN' });
+      const [same] = await store.inbox.ingest([job({ workspaceId: ws.id, changes: [change(templateChange({ status: 'PAUSED', eventAt: at(10) }))] })]);
+      expect(same!.changesStored).toBe(1); // the same second: taken in the order it came
     });
 
     it('keeps account facts and contact preferences (the latest by Meta\'s time)', async () => {
@@ -513,6 +526,7 @@ describe.each(storeBackends())('inbound store contract: $title', (backend) => {
         restriction: null,
         coexistence: null,
         capability: null,
+        eventAt: null,
         raw: {},
         ...overrides,
       });
@@ -545,6 +559,14 @@ describe.each(storeBackends())('inbound store contract: $title', (backend) => {
         updatedAt: at(1),
       });
       expect(await store.facts.preference('wa_1', '15551234567', 'marketing_messages')).toMatchObject({ value: 'stop' });
+
+      // An account_update older than the last one applied does not bring its restriction back
+      const [lifted, replayed] = await store.inbox.ingest([
+        job({ receivedAt: at(2), changes: [change(account({ event: 'ACCOUNT_UPDATE', restriction: null, eventAt: at(20) }))] }),
+        job({ receivedAt: at(3), changes: [change(account({ event: 'ACCOUNT_RESTRICTION', restriction: 'RESTRICTED_ADD_PHONE_NUMBER_ACTION', eventAt: at(15) }))] }),
+      ]);
+      expect([lifted!.changesStored, replayed!.changesStored]).toEqual([1, 0]);
+      expect(await store.facts.accountFacts('wa_1')).toMatchObject({ restriction: null, updatedAt: at(2) });
     });
   });
 

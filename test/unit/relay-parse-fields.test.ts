@@ -34,6 +34,17 @@ describe('templates', () => {
     ]);
   });
 
+  it("carry the entry's time, when Meta gave one, as when they happened", () => {
+    const payload = fieldEventPayload(NUMBER, { what: 'template', template: 'welcome' }) as any;
+    payload.entry[0].time = 1751247548;
+    expect(parse(payload).changes[0]).toMatchObject({ kind: 'template', eventAt: '2025-06-30T01:39:08.000Z' });
+    delete payload.entry[0].time;
+    expect(parse(payload).changes[0]).toMatchObject({ kind: 'template', eventAt: null });
+    const account = fieldEventPayload(NUMBER, { what: 'account', restriction: 'RESTRICTED_ADD_PHONE_NUMBER_ACTION' }) as any;
+    account.entry[0].time = '1751247548';
+    expect(parse(account).changes[0]).toMatchObject({ kind: 'account', eventAt: '2025-06-30T01:39:08.000Z' });
+  });
+
   it("about a WABA lumen does not know are ignored; their errors[] are still returned", () => {
     const payload = fieldEventPayload(NUMBER, { what: 'template', template: 'welcome' }) as any;
     payload.entry[0].changes[0].value.errors = [{ code: 2, title: 'T' }];

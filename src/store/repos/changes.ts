@@ -33,6 +33,11 @@ export const echoId = (wamid: string): string => `msg_app_${createHash('sha256')
  * Applies the non-message changes of a delivery, inside the inbox's group commit (the transaction that acknowledges
  * it), and logs each one (`webhook_events`), queued for the user's code when `--events` asked for its object.
  */
+/** The change is not older than the last of its field applied to the row (`@table`'s event_times). */
+const FRESH = `(@eventAt IS NULL OR json_extract(@table.event_times, '$.' || @field) IS NULL OR json_extract(@table.event_times, '$.' || @field) <= @eventAt)`;
+/** Records when the change of this field happened (left as it was when Meta gave no time). */
+const EVENT_TIMES_SET = `event_times = CASE WHEN @eventAt IS NULL THEN event_times ELSE json_set(COALESCE(event_times, '{}'), '$.' || @field, @eventAt) END`;
+
 export function createChangeWriter(db: Database) {
   const log = db.prepare(
     `INSERT INTO webhook_events (workspace_id, integration_id, object, field, doc, received_at, forward_state, next_attempt_at)
@@ -41,17 +46,19 @@ export function createChangeWriter(db: Database) {
   const templatesOf = db.prepare<[string, string | null, string | null, string | null], { name: string; language: string; raw: string }>(
     `SELECT name, language, raw FROM templates WHERE integration_id = ? AND (template_id = ? OR (name = ? AND language = ?))`,
   );
+  // A change older than the last one of its field applied (event_times) is stale: it changes nothing.
   const updateTemplate = db.prepare(
     `UPDATE templates SET status = COALESCE(@status, status),
        status_reason = CASE WHEN @status IS NULL THEN status_reason ELSE @reason END,
        category = COALESCE(@category, category), quality_score = COALESCE(@quality, quality_score),
-       raw = @raw, webhook_updated_at = @at
-     WHERE integration_id = @integrationId AND name = @name AND language = @language`,
+       raw = @raw, webhook_updated_at = @at, ${EVENT_TIMES_SET}
+     WHERE integration_id = @integrationId AND name = @name AND language = @language AND ${FRESH.replaceAll('@table', 'templates')}`,
   );
   const accountFacts = db.prepare(
     `INSERT INTO account_facts (integration_id, workspace_id, quality_rating, messaging_limit, restriction, account_event,
-       coexistence, capability, updated_at)
-     VALUES (@integrationId, @workspaceId, @quality, @limit, @restriction, @event, @coexistence, @capability, @at)
+       coexistence, capability, updated_at, event_times)
+     VALUES (@integrationId, @workspaceId, @quality, @limit, @restriction, @event, @coexistence, @capability, @at,
+       CASE WHEN @eventAt IS NULL THEN NULL ELSE json_object(@field, @eventAt) END)
      ON CONFLICT (integration_id) DO UPDATE SET
        quality_rating = COALESCE(excluded.quality_rating, account_facts.quality_rating),
        messaging_limit = COALESCE(excluded.messaging_limit, account_facts.messaging_limit),
@@ -59,7 +66,8 @@ export function createChangeWriter(db: Database) {
        account_event = COALESCE(excluded.account_event, account_facts.account_event),
        coexistence = COALESCE(excluded.coexistence, account_facts.coexistence),
        capability = COALESCE(excluded.capability, account_facts.capability),
-       updated_at = excluded.updated_at`,
+       updated_at = excluded.updated_at, ${EVENT_TIMES_SET}
+     WHERE ${FRESH.replaceAll('@table', 'account_facts')}`,
   );
   const preference = db.prepare(
     `INSERT INTO contact_preferences (integration_id, contact_id, workspace_id, category, value, detail, occurred_at, received_at)
@@ -117,13 +125,15 @@ export function createChangeWriter(db: Database) {
             quality: change.quality,
             raw: JSON.stringify(raw),
             at,
+            field: change.field,
+            eventAt: change.eventAt,
           });
           changed ||= result.changes > 0;
         }
         return changed;
       }
       case 'account':
-        accountFacts.run({
+        return accountFacts.run({
           integrationId,
           workspaceId: job.workspaceId,
           field: change.field,
@@ -134,8 +144,8 @@ export function createChangeWriter(db: Database) {
           coexistence: change.coexistence === null ? null : change.coexistence ? 1 : 0,
           capability: change.capability ? JSON.stringify(change.capability) : null,
           at,
-        });
-        return true;
+          eventAt: change.eventAt,
+        }).changes > 0;
       case 'preference':
         return (
           preference.run(integrationId, change.contact, job.workspaceId, change.category, change.value, change.detail, change.timestamp, at)

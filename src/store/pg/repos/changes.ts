@@ -39,6 +39,17 @@ export async function queueStatusDocs(
   );
 }
 
+/** The change is not older than the last of its field applied to the row (its event_times). */
+function fresh(table: string, field: string, eventAt: string): string {
+  return `(${eventAt}::text IS NULL OR (${table}.event_times::jsonb ->> ${field}::text) IS NULL OR (${table}.event_times::jsonb ->> ${field}::text) <= ${eventAt}::text)`;
+}
+
+/** Records when the change of this field happened (left as it was when Meta gave no time). */
+function eventTimesSet(field: string, eventAt: string, qualified = ''): string {
+  return `event_times = CASE WHEN ${eventAt}::text IS NULL THEN ${qualified}event_times
+    ELSE jsonb_set(COALESCE(${qualified}event_times::jsonb, '{}'::jsonb), ARRAY[${field}::text], to_jsonb(${eventAt}::text))::text END`;
+}
+
 async function applyChange(client: PgQueryable, job: IngestJob, { integrationId, change }: NewChange): Promise<boolean> {
   const at = job.receivedAt;
   switch (change.kind) {
@@ -60,8 +71,8 @@ async function applyChange(client: PgQueryable, job: IngestJob, { integrationId,
           `UPDATE templates SET status = COALESCE($4::text, status),
              status_reason = CASE WHEN $4::text IS NULL THEN status_reason ELSE $5::text END,
              category = COALESCE($6::text, category), quality_score = COALESCE($7::text, quality_score),
-             raw = $8, webhook_updated_at = $9
-           WHERE integration_id = $1 AND name = $2 AND language = $3`,
+             raw = $8, webhook_updated_at = $9, ${eventTimesSet('$10', '$11')}
+           WHERE integration_id = $1 AND name = $2 AND language = $3 AND ${fresh('templates', '$10', '$11')}`,
           [
             integrationId,
             row.name,
@@ -72,17 +83,20 @@ async function applyChange(client: PgQueryable, job: IngestJob, { integrationId,
             change.quality,
             JSON.stringify(raw),
             at,
+            change.field,
+            change.eventAt,
           ],
         );
         changed ||= (rowCount ?? 0) > 0;
       }
       return changed;
     }
-    case 'account':
-      await client.query(
+    case 'account': {
+      const { rowCount } = await client.query(
         `INSERT INTO account_facts (integration_id, workspace_id, quality_rating, messaging_limit, restriction,
-           account_event, coexistence, capability, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+           account_event, coexistence, capability, updated_at, event_times)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
+           CASE WHEN $11::text IS NULL THEN NULL ELSE jsonb_build_object($10::text, $11::text)::text END)
          ON CONFLICT (integration_id) DO UPDATE SET
            quality_rating = COALESCE(excluded.quality_rating, account_facts.quality_rating),
            messaging_limit = COALESCE(excluded.messaging_limit, account_facts.messaging_limit),
@@ -91,7 +105,8 @@ async function applyChange(client: PgQueryable, job: IngestJob, { integrationId,
            account_event = COALESCE(excluded.account_event, account_facts.account_event),
            coexistence = COALESCE(excluded.coexistence, account_facts.coexistence),
            capability = COALESCE(excluded.capability, account_facts.capability),
-           updated_at = excluded.updated_at`,
+           updated_at = excluded.updated_at, ${eventTimesSet('$10', '$11', 'account_facts.')}
+         WHERE ${fresh('account_facts', '$10', '$11')}`,
         [
           integrationId,
           job.workspaceId,
@@ -103,9 +118,11 @@ async function applyChange(client: PgQueryable, job: IngestJob, { integrationId,
           change.capability ? JSON.stringify(change.capability) : null,
           at,
           change.field,
+          change.eventAt,
         ],
       );
-      return true;
+      return (rowCount ?? 0) > 0;
+    }
     case 'preference': {
       const { rowCount } = await client.query(
         `INSERT INTO contact_preferences (integration_id, contact_id, workspace_id, category, value, detail, occurred_at,
