@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import { Transform } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { WEBHOOK_PATH_PREFIX } from '../webhooks.js';
 import { describeSystemFault, isSystemFault } from '../store/faults.js';
@@ -26,6 +27,7 @@ export const MAX_BODY_BYTES = 3 * 1024 * 1024;
 export const MAX_CONNECTIONS = 1024;
 export const SMALL_BODY_BYTES = 64 * 1024;
 export const LARGE_BODIES_BUDGET = 16 * 1024 * 1024;
+const BUSY = 'LUMEN_BUSY';
 /** How far ahead of this machine's clock Meta's timestamps may be before they are taken as impossible. */
 const CLOCK_SKEW_MS = 5 * 60_000;
 /** How long a request may take to arrive whole (headers and body): slow clients (slowloris) are cut off after it. */
@@ -122,6 +124,7 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
   app.setErrorHandler((error: { code?: string; statusCode?: number; message: string }, request, reply) => {
+    if (error.code === BUSY) return reply.code(503).header('retry-after', '5').send(busy('a body of no declared length'));
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       // (The route's own limit: uploads to the local API take up to Meta's largest media.)
       const limit = request.routeOptions.bodyLimit ?? MAX_BODY_BYTES;
@@ -141,18 +144,27 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
     return reply.code(500).send(errorBody('internal', 'The relay could not store this delivery; it will be retried.'));
   });
   // A big body takes its size from a shared budget before it is read, and gives it back when its answer is sent or
-  // its connection closes; one that would go past the budget is answered 503 at once (Meta retries). The local
-  // API's routes are exempt: their callers are checked before a byte of the body is read (a media upload is 100 MB).
+  // its connection closes; one that would go past the budget is answered 503 at once (Meta retries). A body of no
+  // declared length (chunked, as a tunnel may pass it on) takes its bytes past the first 64 KiB as they arrive. The
+  // local API's routes are exempt: their callers are checked before a byte of the body is read (an upload is 100 MB).
   const largeBudget = deps.largeBodiesBudget ?? LARGE_BODIES_BUDGET;
   let largeInFlight = 0;
+  const unknownLength = new WeakSet<object>();
+  const busy = (reason: string) => {
+    emit({ event: 'rejected', status: 503, reason: `too many large bodies at once (${reason})` });
+    return errorBody('busy', 'The relay is receiving too many large requests at once; retry later.');
+  };
   app.addHook('onRequest', (request, reply, done) => {
     if (request.method === 'GET' || request.method === 'HEAD' || request.routeOptions.url?.startsWith('/v1/')) return done();
     const declared = Number(request.headers['content-length']);
-    const size = request.headers['transfer-encoding'] === undefined && Number.isFinite(declared) ? Math.min(declared, MAX_BODY_BYTES) : MAX_BODY_BYTES;
+    if (request.headers['transfer-encoding'] !== undefined || !Number.isFinite(declared)) {
+      unknownLength.add(request);
+      return done();
+    }
+    const size = Math.min(declared, MAX_BODY_BYTES);
     if (size <= SMALL_BODY_BYTES) return done();
     if (largeInFlight + size > largeBudget) {
-      emit({ event: 'rejected', status: 503, reason: `too many large bodies at once (${largeInFlight} bytes under way)` });
-      void reply.code(503).header('retry-after', '5').send(errorBody('busy', 'The relay is receiving too many large requests at once; retry later.'));
+      void reply.code(503).header('retry-after', '5').send(busy(`${largeInFlight} bytes under way`));
       return;
     }
     largeInFlight += size;
@@ -160,6 +172,28 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
       largeInFlight -= size;
     });
     done();
+  });
+  app.addHook('preParsing', (request, reply, payload, done) => {
+    if (!unknownLength.has(request)) return done(null, payload);
+    let seen = 0;
+    let charged = 0;
+    reply.raw.once('close', () => {
+      largeInFlight -= charged;
+    });
+    const counted = new Transform({
+      transform(chunk: Buffer, _encoding, next) {
+        seen += chunk.length;
+        const owed = Math.max(0, Math.min(seen, MAX_BODY_BYTES) - SMALL_BODY_BYTES) - charged;
+        if (owed > 0) {
+          if (largeInFlight + owed > largeBudget) return next(Object.assign(new Error('busy'), { code: BUSY, statusCode: 503 }));
+          largeInFlight += owed;
+          charged += owed;
+        }
+        next(null, chunk);
+      },
+    });
+    payload.on('error', (error) => counted.destroy(error));
+    done(null, payload.pipe(counted));
   });
   app.setNotFoundHandler((_request, reply) => reply.code(404).send(errorBody('not_found', 'No such route.')));
 

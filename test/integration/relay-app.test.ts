@@ -121,8 +121,22 @@ describe('relay app (inject)', () => {
       await new Promise((resolve) => held.on('continue', resolve));
       const refused = await send(big);
       expect([refused.status, refused.headers.get('retry-after'), ((await refused.json()) as { error: { code: string } }).error.code]).toEqual([503, '5', 'busy']);
-      // Small bodies are never refused for it: Meta's deliveries are a few KB.
+      // Small bodies are never refused for it: Meta's deliveries are a few KB, also of no declared length (chunked,
+      // as a tunnel may pass them on); a big chunked one takes its bytes past 64 KiB as they come, and is refused
       expect((await send(fixture)).status).toBe(200);
+      const chunked = (body: Buffer) =>
+        new Promise<IncomingMessage>((resolve, reject) => {
+          const request = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/webhooks/whatsapp/wa_care', headers: post(body).headers });
+          request.on('response', resolve).on('error', reject);
+          for (let i = 0; i < body.length; i += 16 * 1024) request.write(body.subarray(i, i + 16 * 1024));
+          request.end();
+        });
+      const small = await chunked(fixture);
+      expect(small.statusCode).toBe(200);
+      small.resume();
+      const bigChunked = await chunked(big);
+      expect(bigChunked.statusCode).toBe(503);
+      bigChunked.resume();
       // The held one goes away (its connection closes): its share comes back.
       held.destroy();
       await eventually(async () => expect((await send(big)).status).toBe(200));
