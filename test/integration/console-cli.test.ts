@@ -3,8 +3,7 @@
  * terminal it opens no browser) with the same token across runs, and `lumen trigger --file` posts a delivery the
  * console saved, signed, with clear usage errors for a bad file.
  */
-import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
 import { eventually } from '../helpers/async.js';
@@ -53,12 +52,21 @@ describe('lumen console', () => {
     chmodSync(opener, 0o755);
     const result = await runInPty(['console'], { ...home.env, BROWSER: opener }, []);
     expect(result.exitCode).toBe(0);
-    expect(result.output).toContain(`Opened ${url}`);
-    // The browser is given a page in LUMEN_HOME that goes on to the URL: the token is not in its command line (ps)
-    const page = home.path('console-open.html');
-    await eventually(() => expect(readFileSync(home!.path('opened.txt'), 'utf8')).toBe(pathToFileURL(page).href));
-    expect(readFileSync(page, 'utf8')).toContain(`<meta http-equiv="refresh" content="0;url=${url}">`);
-    expect(statSync(page).mode & 0o777).toBe(0o600);
+    const page = url.split('?')[0]!;
+    expect(result.output).toContain(`Opened ${page} (signed in with a one-time code).`);
+    // The browser is given a one-time code, not the token: its command line is readable by every user (ps)
+    const opened = await eventually(() => {
+      const text = readFileSync(home!.path('opened.txt'), 'utf8');
+      expect(text).toMatch(new RegExp(`^${page.replace(/[.?]/g, '\\$&')}\\?code=[\\w.-]+$`));
+      return text;
+    });
+    const token = new URL(url).searchParams.get('token')!;
+    expect(opened).not.toContain(token);
+    const signIn = await fetch(opened, { redirect: 'manual' });
+    expect([signIn.status, signIn.headers.get('set-cookie')]).toEqual([303, expect.stringContaining(`lumen_console=${encodeURIComponent(token)};`)]);
+    // Once: the same code again (from the command line, later) signs nobody in
+    const again = await fetch(opened, { redirect: 'manual' });
+    expect([again.status, await again.text()]).toEqual([401, expect.stringContaining('used already or has expired')]);
   });
 
   it('without a relay prints where the console will be and says on stderr that none runs', async () => {

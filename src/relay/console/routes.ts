@@ -20,6 +20,7 @@ import type { DeliveryLog } from '../deliveries.js';
 import type { DeliveryResult, DispatchTarget } from '../dispatch.js';
 import type { Replier } from '../replies.js';
 import { FollowerSlots, followerWriter, TOO_MANY_FOLLOWERS } from '../follower.js';
+import { SignInCodes } from './sign-in.js';
 import * as data from './data.js';
 import { page, type PageFrame } from './html.js';
 import * as views from './views.js';
@@ -95,6 +96,7 @@ function cookieValue(header: string | undefined, name: string): string | undefin
 
 export function registerConsole(app: FastifyInstance, deps: ConsoleDeps, followers = new FollowerSlots()): void {
   const expected = createHash('sha256').update(deps.token).digest();
+  const codes = new SignInCodes(deps.token);
   const csrf = csrfToken(deps.token);
   const csrfDigest = createHash('sha256').update(csrf).digest();
   const { services } = deps;
@@ -204,16 +206,20 @@ export function registerConsole(app: FastifyInstance, deps: ConsoleDeps, followe
 
   app.get('/console/', async (_request, reply) => reply.code(308).header('location', '/console').send());
 
-  // The first visit carries ?token=: it becomes a cookie and leaves the address bar.
+  // The first visit carries ?token= (or a one-time ?code= that `lumen console` made from it): it becomes a cookie
+  // and leaves the address bar.
   app.get<{ Querystring: Record<string, string | undefined> }>('/console', async (request, reply) => {
-    const { token, ...rest } = request.query;
-    if (token !== undefined) {
+    const { token, code, ...rest } = request.query;
+    if (token !== undefined || code !== undefined) {
       if (!fromThisMachine(request, reply)) return reply;
-      if (!sameSecret(token, expected)) return plain(reply, 401, 'Wrong console token: open the URL `lumen console` prints.');
+      if (token !== undefined && !sameSecret(token, expected)) return plain(reply, 401, 'Wrong console token: open the URL `lumen console` prints.');
+      if (token === undefined && !codes.take(code!, services.now().getTime())) {
+        return plain(reply, 401, 'This sign-in link was used already or has expired (it lasts a minute): run `lumen console` again.');
+      }
       const search = new URLSearchParams(rest as Record<string, string>).toString();
       return secure(reply)
         .code(303)
-        .header('set-cookie', `${CONSOLE_COOKIE}=${encodeURIComponent(token)}; Path=/console; HttpOnly; SameSite=Strict`)
+        .header('set-cookie', `${CONSOLE_COOKIE}=${encodeURIComponent(deps.token)}; Path=/console; HttpOnly; SameSite=Strict`)
         .header('location', `/console${search ? `?${search}` : ''}`)
         .send();
     }
