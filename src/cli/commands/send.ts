@@ -7,7 +7,7 @@ import { CancelledError, fileProblem, UsageError, UserError, type Outcome } from
 import { resolveGraphSettings } from '../../config/config.js';
 import type { BulkRowResult, BulkSummary } from '../../services/messages/bulk.js';
 import { showRecipient, type MessageInput } from '../../services/messages/compose.js';
-import { contactsFromVcard, formatBytes, MEDIA_TYPES, type FreeFormInput } from '../../services/messages/message-types.js';
+import { contactsFromVcard, formatBytes, isUserId, MEDIA_TYPES, type FreeFormInput } from '../../services/messages/message-types.js';
 import type { ServiceDeps } from '../../services/deps.js';
 import type { SendOneInput } from '../../services/messages/send.js';
 import { outboundSummary } from '../../services/messages/summary.js';
@@ -400,7 +400,7 @@ class Progress {
     if (row.status === 'failed' || row.status === 'invalid') {
       this.failed += 1;
       this.clear();
-      this.ctx.out.warn(`${file}:${row.line}${row.to ? ` (+${row.to})` : ''}: ${row.error}`);
+      this.ctx.out.warn(`${file}:${row.line}${row.to ? ` (${isUserId(row.to) ? row.to : `+${row.to}`})` : ''}: ${row.error}`);
     }
     if (row.status === 'dry_run') this.ctx.out.print(`${file}:${row.line} ${JSON.stringify(row.body)}`);
     this.draw();

@@ -147,7 +147,9 @@ export async function runBulk(
       // As a single send: a MARKETING template to someone who asked Meta to stop marketing is refused before Meta.
       if (marketing) await assertMarketingAllowed(deps.store, input.integration, template, to);
     } catch (error) {
-      report({ line: row.line, to, status: 'invalid', error: (error as Error).message, code: errorCode(error) });
+      // (A row Meta would refuse; a store that cannot be read stops the run, it is no fault of the row.)
+      if (!(error instanceof UserError)) throw error;
+      report({ line: row.line, to, status: 'invalid', error: error.message, code: error.code });
       continue;
     }
     const first = firstLine.get(digest);
@@ -176,7 +178,13 @@ export async function runBulk(
 
   if (input.dryRun) {
     // What a real run would do with each row: rows an earlier run sent are skipped, as then.
+    let previewed = 0;
     for await (const row of ready()) {
+      if (options.signal?.aborted) {
+        summary.stopped = 'cancelled';
+        break;
+      }
+      previewed += 1;
       const body = JSON.parse(row.json) as Record<string, unknown>;
       try {
         const prior = await previewOutbound(deps, { integration: input.integration, kind: 'template', body, idempotencyKey: row.key });
@@ -184,9 +192,11 @@ export async function runBulk(
         else if (prior?.kind === 'pending_approval') report({ line: row.line, to: row.to, status: 'pending_approval', id: prior.message.id });
         else report({ line: row.line, to: row.to, status: 'dry_run', body });
       } catch (error) {
-        report({ line: row.line, to: row.to, status: 'failed', error: (error as Error).message, code: errorCode(error) });
+        if (!(error instanceof UserError)) throw error;
+        report({ line: row.line, to: row.to, status: 'failed', error: error.message, code: error.code });
       }
     }
+    summary.notSent = readyCount - previewed;
   } else {
     // The token first: a secret store that cannot be read stops the run before any row is queued.
     await deps.graphFor(input.integration);
