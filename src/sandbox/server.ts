@@ -320,10 +320,10 @@ async function handleRequest(
   log?.(`${method} ${loggablePath(url)} ${status} ${Math.round(performance.now() - started)}ms`);
 }
 
-const LOOPBACK_NAMES = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
-
+/** A loopback name or address, exactly (a name like 127.0.0.1.example.com, which DNS may point anywhere, is not). */
 function isLoopbackAddress(host: string): boolean {
-  return LOOPBACK_NAMES.has(host) || host.startsWith('127.');
+  const name = host.toLowerCase();
+  return name === 'localhost' || name === '[::1]' || name === '::1' || /^127(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/.test(name);
 }
 
 /**

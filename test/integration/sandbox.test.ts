@@ -185,6 +185,11 @@ describe('web pages', () => {
     expect(JSON.parse(crossSite.text).error.message).toBe('The sandbox does not answer web pages of other origins.');
     const rebound = await asPage('/_sandbox/sent', { host: `evil.example:${port}` });
     expect([rebound.status, JSON.parse(rebound.text).error.message]).toEqual([403, `The sandbox answers only for a loopback Host, not "evil.example:${port}".`]);
+    for (const host of ['127.0.0.1.evil.example', '127.0.0.1evil', '127.1.2']) {
+      expect((await asPage('/_sandbox/sent', { host: `${host}:${port}` })).status, host).toBe(403);
+    }
+    expect((await asPage('/_sandbox/sent', { host: `LOCALHOST:${port}` })).status).toBe(200);
+    expect((await asPage('/_sandbox/sent', { host: `127.1.2.3:${port}` })).status).toBe(200);
     expect(sandbox.webhooks()).toEqual([]);
     // Programs (no Origin) and a page of its own origin are answered
     const own = await asPage('/_sandbox/sent', { origin: sandbox.url, host: new URL(sandbox.url).host });
