@@ -101,6 +101,38 @@ describe('lumen send --csv, stopped early', () => {
     expect([...perRecipient.values()].every((n) => n === 1)).toBe(true);
   });
 
+  it.each([
+    ['a dry run', ['--dry-run'], '"status":"dry_run"'],
+    ['the check of every row before a send', [], '"status":"invalid"'],
+  ] as const)('Ctrl-C during %s stops it too (the file is read from memory, yet the signal is heard)', async (_what, extra, seen) => {
+    // Given a big file whose first row is bad (reported while every row is checked)
+    const rows = Array.from({ length: 50_000 }, (_, i) => `+1555${String(1_000_000 + i)},Ana,Lumen`);
+    const csv = writeCsv(home.dir, 'big.csv', `to,first_name,shop\nnot-a-number,Ana,Lumen\n${rows.join('\n')}\n`);
+    const child = execa('node', [BIN, 'send', '--csv', csv, '--template', 'welcome', '--json', ...extra], {
+      env: home.env,
+      extendEnv: false,
+      reject: false,
+      timeout: SAFETY_NET_MS,
+      encoding: 'utf8',
+    });
+    let output = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes(seen)) resolve();
+      });
+      child.catch(reject);
+    });
+    child.kill('SIGINT');
+    const result = await child;
+    expect(result.exitCode, result.stderr).toBe(3);
+    const summary = ndjson(result.stdout).find((e) => e.event === 'summary');
+    expect(summary).toMatchObject({ stopped: 'cancelled', total: 50_001, sent: 0 });
+    expect(summary.notSent).toBeGreaterThan(0);
+    expect(summary.dryRun + summary.notSent + summary.invalid).toBe(50_001);
+    expect(sandbox.sent()).toHaveLength(0);
+  });
+
   it('stops after a few network failures in a row when the Graph API cannot be reached, and says how to resume', async () => {
     // Given a Graph API nobody answers at
     const csv = writeCsv(home.dir, 'offline.csv', welcomeCsv(40, 7000));

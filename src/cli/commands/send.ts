@@ -315,16 +315,9 @@ async function runCsv(
   } catch (error) {
     throw new UserError(`Cannot read ${options.csv === '-' ? 'stdin' : options.csv}: ${fileProblem(error)}.`, { code: 'csv_unreadable', kind: 'usage' });
   }
-  const { checkEncoding, openCsv } = await import('../../services/messages/csv.js');
-  const { runBulk } = await import('../../services/messages/bulk.js');
-  const name = options.csv === '-' ? 'The CSV on stdin' : basename(options.csv!);
-  checkEncoding(bytes, name);
-  const csv = openCsv(bytes, name);
-  if (csv.header.length === 0) throw new UserError(`${options.csv === '-' ? 'The CSV on stdin' : options.csv} is empty.`, { code: 'csv_empty', kind: 'usage' });
-
-  const progress = new Progress(ctx, csv.count);
   // Ctrl-C (or SIGTERM: `timeout`, systemd, `docker stop`, a cancelled CI job) stops taking rows, lets the sends in
   // flight finish, then prints the summary (exit 3). A second signal is not caught: it ends the process at once.
+  // (Caught from here: a signal while the file is read stops the run before any row is checked.)
   const interrupt = new AbortController();
   const onSigint = (signal: NodeJS.Signals) => {
     process.off('SIGINT', onSigint);
@@ -333,6 +326,21 @@ async function runCsv(
   };
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
+  const { checkEncoding, openCsv } = await import('../../services/messages/csv.js');
+  const { runBulk } = await import('../../services/messages/bulk.js');
+  const name = options.csv === '-' ? 'The CSV on stdin' : basename(options.csv!);
+  let csv: ReturnType<typeof openCsv>;
+  try {
+    checkEncoding(bytes, name);
+    csv = openCsv(bytes, name);
+    if (csv.header.length === 0) throw new UserError(`${options.csv === '-' ? 'The CSV on stdin' : options.csv} is empty.`, { code: 'csv_empty', kind: 'usage' });
+  } catch (error) {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+    throw error;
+  }
+
+  const progress = new Progress(ctx, csv.count);
   const { summary, stop } = await runBulk(
     outbox,
     {

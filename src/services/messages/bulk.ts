@@ -133,7 +133,14 @@ export async function runBulk(
   const marketing = (template.category ?? '').toUpperCase() === 'MARKETING';
   const readyLines: number[] = [];
   const readyTo: string[] = [];
+  let looked = 0;
   for await (const row of input.csv.rows()) {
+    // The file is read from memory: without a turn of the event loop now and then, Ctrl-C would wait for the end.
+    if (++looked % 500 === 0) await new Promise((resolve) => setImmediate(resolve));
+    if (options.signal?.aborted) {
+      summary.stopped = 'cancelled';
+      break;
+    }
     if ('reason' in row) {
       report({ line: row.line, to: null, status: 'invalid', error: row.reason });
       continue;
@@ -163,6 +170,12 @@ export async function runBulk(
   }
   firstLine.clear();
   const readyCount = readyLines.length;
+  if (summary.stopped === 'cancelled') {
+    // Stopped while checking: nothing was sent; every row not reported is sent by the next run.
+    summary.notSent = summary.total - summary.invalid - summary.skipped;
+    summary.durationMs = deps.now().getTime() - started;
+    return { summary };
+  }
   /** The rows to send, read again. */
   async function* ready() {
     let next = 0;
@@ -180,6 +193,7 @@ export async function runBulk(
     // What a real run would do with each row: rows an earlier run sent are skipped, as then.
     let previewed = 0;
     for await (const row of ready()) {
+      if (previewed % 500 === 499) await new Promise((resolve) => setImmediate(resolve));
       if (options.signal?.aborted) {
         summary.stopped = 'cancelled';
         break;
