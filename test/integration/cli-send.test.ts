@@ -295,6 +295,7 @@ describe('lumen send refuses bad input before Meta sees it', () => {
     ['--param with --text', ['--to', TO, '--text', 'Hi', '--param', 'x'], 2, 'usage', /go with --template/],
     ['--lang with --text', ['--to', TO, '--text', 'Hi', '--lang', 'en_US'], 2, 'usage', /^--lang goes with --template/],
     ['a North American number without its 1', ['--to', '(555) 123-4567', '--text', 'Hi'], 2, 'usage', /has no country code: as written it is \+55 \(Brazil\)/, /\+1 555 123 4567/],
+    ['a New York number without its 1 (New Zealand as written)', ['--to', '6465550100', '--text', 'Hi'], 2, 'usage', /^"6465550100" has no country code: it could be \+1 646 555 0100 \(US or Canada\) or \+64 6 555 0100 \(New Zealand\)\.$/],
     ['--csv with --to', ['--to', TO, '--csv', 'r.csv', ...WELCOME], 2, 'usage', /drop --to/],
     ['a rate of 0', ['--to', TO, ...WELCOME, '--rate', '0'], 2, 'usage', /--rate must be a number/],
     ['an empty --integration', ['--to', TO, '--text', 'Hi', '--integration', ''], 2, 'usage', /--integration is empty/],

@@ -3,7 +3,7 @@ import { UserError } from '../../src/errors.js';
 import type { GraphTemplate } from '../../src/graph/types.js';
 import { seedTemplates } from '../../src/sandbox/index.js';
 import { checkEncoding, openCsv, type CsvRow, type MalformedRow } from '../../src/services/messages/csv.js';
-import { normalizeRecipient } from '../../src/services/messages/recipient.js';
+import { assertCountryCode, normalizeRecipient } from '../../src/services/messages/recipient.js';
 import { FIELD_SPELLING } from '../../src/services/messages/message-types.js';
 import { buildTemplateComponents, parseBodyValues, type TemplateValues } from '../../src/services/messages/template-body.js';
 import { parameterFormat, requiredParameters } from '../../src/services/templates/parameters.js';
@@ -91,6 +91,17 @@ describe('normalizeRecipient', () => {
     expect(normalizeRecipient('+5551234567')).toBe('5551234567');
     expect(normalizeRecipient('4532123456')).toBe('4532123456');
     expect(normalizeRecipient('1 (555) 123-4567')).toBe('15551234567');
+  });
+
+  it('refuses a typed ten-digit number that is a valid North American one, naming every reading (assertCountryCode)', () => {
+    expect(userErrorOf(() => assertCountryCode('6465550100')).message).toBe(
+      '"6465550100" has no country code: it could be +1 646 555 0100 (US or Canada) or +64 6 555 0100 (New Zealand).',
+    );
+    expect(userErrorOf(() => assertCountryCode('(415) 867-5309')).message).toBe('"(415) 867-5309" has no country code: it could be +1 415 867 5309 (US or Canada).');
+    for (const meant of ['+16465550100', '+64 6 555 0100', '4532123456', '15551234567', 'US.13491208655302741918']) expect(() => assertCountryCode(meant)).not.toThrow();
+    // A wa_id (as Meta gives them, with the country code) is checked by normalizeRecipient alone, which takes it
+    expect(normalizeRecipient('6465550100')).toBe('6465550100');
+    expect(userErrorOf(() => normalizeRecipient('4158675309')).hint).toMatch(/A US or Canadian number\? Write it with \+1: \+1 415 867 5309\./);
   });
 
   it('says why a number is not possible', () => {

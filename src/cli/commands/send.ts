@@ -11,7 +11,7 @@ import { contactsFromVcard, formatBytes, isUserId, MEDIA_TYPES, type FreeFormInp
 import type { ServiceDeps } from '../../services/deps.js';
 import type { SendOneInput } from '../../services/messages/send.js';
 import { outboundSummary } from '../../services/messages/summary.js';
-import { formatRecipient } from '../../services/messages/recipient.js';
+import { assertCountryCode, formatRecipient } from '../../services/messages/recipient.js';
 import { parseButtonValues } from '../../services/messages/template-body.js';
 import { resolveIntegration } from '../../services/whatsapp/integrations.js';
 import type { Integration } from '../../store/types.js';
@@ -31,6 +31,8 @@ export async function run(ctx: Context, options: SendOptions): Promise<Outcome> 
   if (options.idempotencyKey?.trim() === '') {
     throw new UsageError('--idempotency-key is empty.', 'Give the key that names this message, e.g. --idempotency-key order-1234-shipped.');
   }
+  // A number typed here may be a national one: "6465550100" is New York's and New Zealand's.
+  if (options.to !== undefined) assertCountryCode(options.to);
   const rates = {
     perIntegration: parseRate(options.rate, '--rate', 1000),
     perWorkspace: parseRate(options.workspaceRate, '--workspace-rate', 10_000),

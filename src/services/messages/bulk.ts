@@ -5,6 +5,7 @@ import type { Integration, Workspace } from '../../store/types.js';
 import type { TemplateParameter } from '../templates/parameters.js';
 import { assertMarketingAllowed, findSendableTemplate, parseRecipient, readdressed } from './compose.js';
 import { isUserId, type Recipient } from './message-types.js';
+import { assertCountryCode } from './recipient.js';
 import type { CsvFile, CsvRow } from './csv.js';
 import type { ServiceDeps } from '../deps.js';
 import { deliverOutbound, previewOutbound, submitOutbound, type SendRates } from './outbox.js';
@@ -148,6 +149,8 @@ export async function runBulk(
     let to: string | null = null;
     let digest: string;
     try {
+      // (A CSV is typed by people, as --to is: a national number is refused, not sent abroad.)
+      assertCountryCode(value(row, 'to'));
       const recipient = parseRecipient(value(row, 'to'));
       to = recipient.id;
       digest = messageOf(row, recipient).digest;

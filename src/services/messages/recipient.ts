@@ -13,7 +13,11 @@ export function normalizeRecipient(input: string): string {
   const international = `+${trimmed.replace(/^(\+|00)/, '').replace(/[\s().-]/g, '')}`;
   if (!/^\+[1-9]\d+$/.test(international)) throw badNumber(input);
   const number = parsePhoneNumberFromString(international);
-  if (!number?.isPossible()) throw badNumber(input, validatePhoneNumberLength(international));
+  if (!number?.isPossible()) {
+    // "4158675309": no country's as written, a North American number with its 1.
+    const northAmerican = !/^(\+|00)/.test(trimmed) && looksNorthAmerican(international.slice(1), false);
+    throw badNumber(input, validatePhoneNumberLength(international), northAmerican ? international.slice(1) : undefined);
+  }
   if (!/^(\+|00)/.test(trimmed) && looksNorthAmerican(number.number.slice(1), number.isValid())) {
     // "(555) 123-4567" or "5551234567": read as international it would go to +55 (Brazil) without a word.
     const country = number.country ? ` (${regionName(number.country)})` : '';
@@ -23,6 +27,24 @@ export function normalizeRecipient(input: string): string {
     );
   }
   return number.number.slice(1);
+}
+
+/**
+ * For a number a person typed (`--to`, a CSV's `to`), not one Meta gave (a wa_id always has its country code): ten
+ * digits without "+" that make a valid US or Canadian number are refused even when they are a valid number as
+ * written too ("6465550100" is New York's and New Zealand's), naming both readings.
+ */
+export function assertCountryCode(input: string): void {
+  const trimmed = input.trim();
+  if (/^(\+|00)/.test(trimmed) || !/^[\d\s().-]+$/.test(trimmed)) return;
+  const digits = trimmed.replace(/[\s().-]/g, '');
+  if (digits.length !== 10 || parsePhoneNumberFromString(`+1${digits}`)?.isValid() !== true) return;
+  const asWritten = parsePhoneNumberFromString(`+${digits}`);
+  const elsewhere = asWritten?.isValid() ? ` or ${asWritten.formatInternational()}${asWritten.country ? ` (${regionName(asWritten.country)})` : ''}` : '';
+  throw new UsageError(
+    `"${input}" has no country code: it could be ${formatRecipient(`1${digits}`)} (US or Canada)${elsewhere}.`,
+    'Write it with + and its country code.',
+  );
 }
 
 /**
@@ -54,10 +76,12 @@ const PROBLEMS: Record<string, string> = {
   NOT_A_NUMBER: 'It is not a number.',
 };
 
-function badNumber(input: string, problem?: string): UsageError {
+function badNumber(input: string, problem?: string, northAmerican?: string): UsageError {
   const why = problem && PROBLEMS[problem] ? `${PROBLEMS[problem]} ` : '';
   return new UsageError(
     `"${input}" is not a phone number in international format.`,
-    `${why}Give the country code and number, e.g. +15551234567 or +44 20 7946 0958 (spaces and dashes are fine).`,
+    northAmerican
+      ? `${why}A US or Canadian number? Write it with +1: ${formatRecipient(`1${northAmerican}`)}.`
+      : `${why}Give the country code and number, e.g. +15551234567 or +44 20 7946 0958 (spaces and dashes are fine).`,
   );
 }
