@@ -881,6 +881,9 @@ describe('lumen send --csv', () => {
     const missing = await home.run(['send', '--csv', writeCsv(home.dir, 'm.csv', 'phone,first_name\n+15550006001,Ana\n'), '--template', 'welcome']);
     expect([missing.exitCode, missing.stderr.split('\n')[0]]).toEqual([2, 'Error: The CSV lacks the columns "to", "shop".']);
     expect(missing.stderr).toContain('The CSV has: phone, first_name.');
+    // Two that differ only in case: which one is meant is asked, not guessed
+    const twice = await home.run(['send', '--csv', writeCsv(home.dir, 't.csv', 'To,TO,first_name,shop\n+15550006001,+15550006002,Ana,L\n'), '--template', 'welcome']);
+    expect([twice.exitCode, twice.stderr.split('\n')[0]]).toEqual([2, 'Error: The CSV has "To" and "TO": which is the column "to"?']);
   });
 
   it('reports bad rows with their line numbers, sends the others (quoted commas included) and exits 1', async () => {

@@ -22,6 +22,7 @@ export async function run(ctx: Context, options: Options<typeof consoleCommand>)
   const { signInCode } = await import('../../relay/console/sign-in.js');
   const page = url.split('?')[0]!;
   const opened = open ? await openBrowser(`${page}?code=${signInCode(token, ctx.now().getTime())}`, ctx.env) : false;
+  if (open && !opened) ctx.out.warn(`Could not start ${ctx.env.BROWSER ? `the browser (BROWSER=${ctx.env.BROWSER})` : 'a browser'}: open the URL below.`);
   ctx.out.result({ url, running: relay !== undefined, opened }, () => (opened ? [`Opened ${page} (signed in with a one-time code).`] : [url]));
 }
 

@@ -381,6 +381,7 @@ function summaryLines(summary: BulkSummary): string[] {
   if (summary.pendingApproval) parts.push(`${summary.pendingApproval} awaiting approval`);
   if (summary.failed) parts.push(`${summary.failed} failed`);
   if (summary.invalid) parts.push(`${summary.invalid} invalid`);
+  if (summary.optedOut) parts.push(`${summary.optedOut} opted out of marketing (not sent)`);
   if (summary.dryRun) parts.push(`${summary.dryRun} would be sent (dry run)`);
   if (summary.notSent) parts.push(`${summary.notSent} not sent (stopped)`);
   const lines = [`${parts.join(', ')} of ${summary.total} rows in ${(summary.durationMs / 1000).toFixed(1)} s${summary.sent ? ` (${summary.rate}/s)` : ''}.`];
@@ -407,8 +408,8 @@ class Progress {
   row(row: BulkRowResult, file: string): void {
     this.handled += 1;
     if (row.status === 'sent') this.sent += 1;
-    if (row.status === 'failed' || row.status === 'invalid') {
-      this.failed += 1;
+    if (row.status === 'failed' || row.status === 'invalid' || row.status === 'opted_out') {
+      if (row.status !== 'opted_out') this.failed += 1;
       this.clear();
       this.ctx.out.warn(`${file}:${row.line}${row.to ? ` (${isUserId(row.to) ? row.to : `+${row.to}`})` : ''}: ${row.error}`);
     }

@@ -22,7 +22,8 @@ export interface BulkInput {
   batchKey?: string | undefined;
 }
 
-export type BulkRowStatus = 'sent' | 'skipped' | 'pending_approval' | 'failed' | 'invalid' | 'dry_run';
+/** `opted_out`: a MARKETING template to a contact who asked Meta to stop marketing messages, not sent (no fault of the row). */
+export type BulkRowStatus = 'sent' | 'skipped' | 'pending_approval' | 'failed' | 'invalid' | 'opted_out' | 'dry_run';
 
 export interface BulkRowResult {
   line: number;
@@ -43,6 +44,8 @@ export interface BulkSummary {
   pendingApproval: number;
   failed: number;
   invalid: number;
+  /** Rows of a MARKETING template to contacts who opted out of marketing: not sent, and no failure. */
+  optedOut: number;
   dryRun: number;
   durationMs: number;
   /** Sends per second over the run (sent rows only). */
@@ -92,7 +95,14 @@ export async function runBulk(
   const columnName = new Map<string, string>();
   for (const column of columns) {
     const alike = header.filter((h) => h.toLowerCase() === column.toLowerCase());
-    const name = header.includes(column) ? column : alike.length === 1 ? alike[0] : undefined;
+    if (!header.includes(column) && alike.length > 1) {
+      throw new UserError(`The CSV has ${alike.map((h) => `"${h}"`).join(' and ')}: which is the column "${column}"?`, {
+        code: 'csv_columns',
+        hint: `Name it "${column}" exactly, and rename or drop the other${alike.length > 2 ? 's' : ''}.`,
+        kind: 'usage',
+      });
+    }
+    const name = header.includes(column) ? column : alike[0];
     if (name !== undefined) columnName.set(column, name);
   }
   const missing = columns.filter((c) => !columnName.has(c));
@@ -105,9 +115,9 @@ export async function runBulk(
     });
   }
   const value = (row: CsvRow, column: string) => row.values[columnName.get(column)!] ?? '';
-  const summary: BulkSummary = { total: input.csv.count, sent: 0, skipped: 0, pendingApproval: 0, failed: 0, invalid: 0, dryRun: 0, durationMs: 0, rate: 0, notSent: 0, stopped: null };
+  const summary: BulkSummary = { total: input.csv.count, sent: 0, skipped: 0, pendingApproval: 0, failed: 0, invalid: 0, optedOut: 0, dryRun: 0, durationMs: 0, rate: 0, notSent: 0, stopped: null };
   const report = (result: BulkRowResult) => {
-    const key = ({ sent: 'sent', skipped: 'skipped', pending_approval: 'pendingApproval', failed: 'failed', invalid: 'invalid', dry_run: 'dryRun' } as const)[result.status];
+    const key = ({ sent: 'sent', skipped: 'skipped', pending_approval: 'pendingApproval', failed: 'failed', invalid: 'invalid', opted_out: 'optedOut', dry_run: 'dryRun' } as const)[result.status];
     summary[key] += 1;
     onRow(result);
   };
@@ -159,7 +169,7 @@ export async function runBulk(
     } catch (error) {
       // (A row Meta would refuse; a store that cannot be read stops the run, it is no fault of the row.)
       if (!(error instanceof UserError)) throw error;
-      report({ line: row.line, to, status: 'invalid', error: error.message, code: error.code });
+      report({ line: row.line, to, status: error.code === 'marketing_opted_out' ? 'opted_out' : 'invalid', error: error.message, code: error.code });
       continue;
     }
     const first = firstLine.get(digest);
@@ -175,7 +185,7 @@ export async function runBulk(
   const readyCount = readyLines.length;
   if (summary.stopped === 'cancelled') {
     // Stopped while checking: nothing was sent; every row not reported is sent by the next run.
-    summary.notSent = summary.total - summary.invalid - summary.skipped;
+    summary.notSent = summary.total - summary.invalid - summary.optedOut - summary.skipped;
     summary.durationMs = deps.now().getTime() - started;
     return { summary };
   }
