@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { printEvent } from '../../src/cli/commands/relay/start.js';
 import type { Context } from '../../src/cli/context.js';
 import { Output } from '../../src/cli/output.js';
@@ -39,5 +39,30 @@ describe("the relay's lines", () => {
     printEvent(ctx, { event: 'webhook_error', integrationId: 'wa_1', code: 131000, title: hostile, message: null, details: hostile });
     expect(written.join('')).not.toMatch(/[\u009b\u202e\u2066]/);
     expect(written[0]).toBe('◆ wamid.A edited: "x\\u202egnp.exe\\u009b31mRED\\u2066"\n');
+  });
+
+  it('print one refusal a second of a kind, and how many more came (a flood would push all else off the terminal)', () => {
+    vi.useFakeTimers();
+    try {
+      const written: string[] = [];
+      const out = new Output({ json: false, debug: false, env: { NO_COLOR: '1' }, stdout: { write: (t: string) => written.push(t), isTTY: false } as never });
+      const ctx = { out } as unknown as Context;
+      const limited = { event: 'rejected', status: 429, reason: 'Too many deliveries: over 1000 deliveries/s for this number (--rate-limit); Meta retries.' } as const;
+      for (let i = 0; i < 500; i += 1) printEvent(ctx, limited);
+      printEvent(ctx, { event: 'rejected', status: 401, reason: 'Missing X-Hub-Signature-256.' });
+      printEvent(ctx, limited);
+      vi.advanceTimersByTime(1000);
+      expect(written).toEqual([
+        `! 429 ${limited.reason}\n`,
+        '! … and 499 more like it in that second\n',
+        '! 401 Missing X-Hub-Signature-256.\n',
+        `! 429 ${limited.reason}\n`,
+      ]);
+      for (let i = 0; i < 3; i += 1) printEvent(ctx, limited);
+      vi.advanceTimersByTime(1000);
+      expect(written.slice(4)).toEqual([`! 429 ${limited.reason}\n`, '! … and 2 more like it in that second\n']);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -225,6 +225,35 @@ async function statusLine(ctx: Context, event: Extract<RelayEvent, { event: 'sta
 }
 
 /** One line per relay event, to `out`: the terminal, or the log file (and `events tail` follows them). */
+/** The refusal last printed on each output, and how many alike came within a second of it (not printed). */
+const folds = new WeakMap<Output, { key: string; until: number; more: number; timer: NodeJS.Timeout }>();
+
+/**
+ * A refusal line, but one a second of a kind: a flood (429s past --rate-limit, an unsigned flood at the URL) would
+ * print thousands of lines a second and push everything else off the terminal. The others are counted, and said.
+ */
+function printRejected(out: Output, line: string, key: string): void {
+  const now = Date.now();
+  const fold = folds.get(out);
+  if (fold && fold.key === key && now < fold.until) {
+    fold.more += 1;
+    return;
+  }
+  flushRejected(out);
+  out.print(line);
+  const timer = setTimeout(() => flushRejected(out), 1000);
+  timer.unref();
+  folds.set(out, { key, until: now + 1000, more: 0, timer });
+}
+
+function flushRejected(out: Output): void {
+  const fold = folds.get(out);
+  if (!fold) return;
+  clearTimeout(fold.timer);
+  folds.delete(out);
+  if (fold.more > 0) out.print(`${out.style.yellow('!')} … and ${fold.more} more like it in that second`);
+}
+
 export function printEvent(ctx: Context, event: RelayEvent, out: Output = ctx.out): void {
   const s = out.style;
   switch (event.event) {
@@ -300,7 +329,7 @@ export function printEvent(ctx: Context, event: RelayEvent, out: Output = ctx.ou
       out.print(s.dim(`· ignored ${event.reason}${event.field ? ` (${event.field})` : ''}${event.phoneNumberId ? ` for number ${event.phoneNumberId}` : ''}`));
       return;
     case 'rejected':
-      out.print(`${s.yellow('!')} ${event.status} ${event.reason}`);
+      printRejected(out, `${s.yellow('!')} ${event.status} ${printable(event.reason)}`, `${event.status} ${event.reason}`);
       return;
     case 'media':
       out.print(
