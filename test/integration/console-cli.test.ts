@@ -63,7 +63,9 @@ describe('lumen console', () => {
     const token = new URL(url).searchParams.get('token')!;
     expect(opened).not.toContain(token);
     const signIn = await fetch(opened, { redirect: 'manual' });
-    expect([signIn.status, signIn.headers.get('set-cookie')]).toEqual([303, expect.stringContaining(`lumen_console=${encodeURIComponent(token)};`)]);
+    // A session of a day on this port's cookie, never the token itself
+    expect([signIn.status, signIn.headers.get('set-cookie')]).toEqual([303, expect.stringMatching(new RegExp(`^lumen_console_${new URL(page).port}=\\d+\\.[\\w-]{43}; Path=/console; Max-Age=86400; HttpOnly; SameSite=Strict$`))]);
+    expect(signIn.headers.get('set-cookie')).not.toContain(token);
     // Once: the same code again (from the command line, later) signs nobody in
     const again = await fetch(opened, { redirect: 'manual' });
     expect([again.status, await again.text()]).toEqual([401, expect.stringContaining('used already or has expired')]);

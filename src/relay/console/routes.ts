@@ -20,7 +20,7 @@ import type { DeliveryLog } from '../deliveries.js';
 import type { DeliveryResult, DispatchTarget } from '../dispatch.js';
 import type { Replier } from '../replies.js';
 import { FollowerSlots, followerWriter, TOO_MANY_FOLLOWERS } from '../follower.js';
-import { SignInCodes } from './sign-in.js';
+import { SESSION_TTL_MS, sessionValid, sessionValue, SignInCodes } from './sign-in.js';
 import * as data from './data.js';
 import { page, type PageFrame } from './html.js';
 import * as views from './views.js';
@@ -45,6 +45,12 @@ export interface ConsoleDeps {
 }
 
 export const CONSOLE_COOKIE = 'lumen_console';
+
+/** One cookie per port: two relays on one machine (two LUMEN_HOMEs) each keep their own sign-in. */
+function cookieName(request: FastifyRequest): string {
+  const port = /:(\d+)$/.exec(request.headers.host ?? '')?.[1];
+  return port ? `${CONSOLE_COOKIE}_${port}` : CONSOLE_COOKIE;
+}
 const FORWARDING_HEADERS = ['x-forwarded-for', 'forwarded', 'x-real-ip', 'cf-connecting-ip', 'true-client-ip', 'x-forwarded-host'];
 const CSP = [
   "default-src 'none'",
@@ -138,8 +144,10 @@ export function registerConsole(app: FastifyInstance, deps: ConsoleDeps, followe
   const allowed = (request: FastifyRequest, reply: FastifyReply): boolean => {
     if (!fromThisMachine(request, reply)) return false;
     const header = request.headers.authorization ?? '';
-    const given = header.startsWith('Bearer ') ? header.slice(7) : cookieValue(request.headers.cookie, CONSOLE_COOKIE);
-    if (given === undefined || !sameSecret(given, expected)) {
+    const ok = header.startsWith('Bearer ')
+      ? sameSecret(header.slice(7), expected)
+      : sessionValid(deps.token, cookieValue(request.headers.cookie, cookieName(request)) ?? '', services.now().getTime());
+    if (!ok) {
       void plain(reply, 401, 'The console needs its token: open the URL `lumen console` prints.');
       return false;
     }
@@ -219,7 +227,10 @@ export function registerConsole(app: FastifyInstance, deps: ConsoleDeps, followe
       const search = new URLSearchParams(rest as Record<string, string>).toString();
       return secure(reply)
         .code(303)
-        .header('set-cookie', `${CONSOLE_COOKIE}=${encodeURIComponent(deps.token)}; Path=/console; HttpOnly; SameSite=Strict`)
+        .header(
+          'set-cookie',
+          `${cookieName(request)}=${sessionValue(deps.token, services.now().getTime())}; Path=/console; Max-Age=${SESSION_TTL_MS / 1000}; HttpOnly; SameSite=Strict`,
+        )
         .header('location', `/console${search ? `?${search}` : ''}`)
         .send();
     }

@@ -38,3 +38,26 @@ export class SignInCodes {
     return true;
   }
 }
+
+/** How long a browser stays signed in: then `lumen console` signs it in again. */
+export const SESSION_TTL_MS = 24 * 3600_000;
+
+/**
+ * The console's cookie: `<expiry>.<mac>`, an HMAC with the token, never the token itself. Browsers send a cookie of
+ * 127.0.0.1 to every port of it, so another local service a browser visits can read it: it then works until it
+ * expires, and the token (which the local API's scripts use too) stays in the secret store.
+ */
+export function sessionValue(token: string, nowMs: number): string {
+  const expiry = String(Math.ceil((nowMs + SESSION_TTL_MS) / 1000));
+  return `${expiry}.${macOf(token, `session:${expiry}`).toString('base64url')}`;
+}
+
+export function sessionValid(token: string, value: string, nowMs: number): boolean {
+  const match = /^(\d{1,12})\.([A-Za-z0-9_-]{43})$/.exec(value);
+  if (!match) return false;
+  const expiresMs = Number(match[1]) * 1000;
+  if (expiresMs <= nowMs || expiresMs > nowMs + SESSION_TTL_MS + 1000) return false;
+  const given = Buffer.from(match[2]!, 'base64url');
+  const expected = macOf(token, `session:${match[1]}`);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
