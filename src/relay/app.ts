@@ -10,7 +10,7 @@ import type { IntegrationDirectory, RelayIntegration } from './directory.js';
 import { eventText, type RelayEventSink } from './events.js';
 import type { GroupCommitter } from './ingest.js';
 import { DEFAULT_RATE_LIMITS, RateLimiter, type RateLimitSettings } from './limits.js';
-import { FORWARDING_HEADERS, registerLocalApi, type LocalApiDeps } from './local-api.js';
+import { FORWARDING_HEADERS, isLoopbackHost, registerLocalApi, type LocalApiDeps } from './local-api.js';
 import type { RelayMetrics } from './metrics.js';
 import { registerConsole, type ConsoleDeps } from './console/routes.js';
 import { FollowerSlots } from './follower.js';
@@ -217,10 +217,8 @@ export function buildApp(deps: RelayAppDeps): FastifyInstance {
     const clients = new Set(deps.metricsClients ?? []);
     app.get('/metrics', async (request, reply) => {
       const address = request.socket.remoteAddress ?? '';
-      // (A loopback Host too: a web page whose name was rebound to 127.0.0.1 reaches loopback with its own name.)
-      const host = (request.headers.host ?? '').replace(/:\d+$/, '');
       const local =
-        isLoopback(address) && ['127.0.0.1', 'localhost', '[::1]'].includes(host) && !FORWARDING_HEADERS.some((h) => request.headers[h] !== undefined);
+        isLoopback(address) && isLoopbackHost(request.headers.host) && !FORWARDING_HEADERS.some((h) => request.headers[h] !== undefined);
       if (!local && !clients.has('any') && !clients.has(address) && !clients.has(address.replace(/^::ffff:/, ''))) {
         return reply.code(403).send(errorBody('local_only', '/metrics answers only on this machine (see --metrics-host).'));
       }

@@ -40,6 +40,11 @@ export interface LocalApiDeps {
 
 export const FORWARDING_HEADERS = ['x-forwarded-for', 'forwarded', 'x-real-ip', 'cf-connecting-ip', 'true-client-ip', 'x-forwarded-host'];
 
+/** Whether a Host header names this machine's loopback: a web page whose name was rebound to 127.0.0.1 sends its own. */
+export function isLoopbackHost(host: string | undefined): boolean {
+  return ['127.0.0.1', 'localhost', '[::1]'].includes((host ?? '').replace(/:\d+$/, ''));
+}
+
 const STATUS_BY_KIND: Record<ErrorKind, number> = {
   usage: 400,
   auth: 502,

@@ -19,6 +19,7 @@ import type { DispatchState, Integration, Interaction, Workspace } from '../../s
 import type { DeliveryLog } from '../deliveries.js';
 import type { DeliveryResult, DispatchTarget } from '../dispatch.js';
 import type { Replier } from '../replies.js';
+import { FORWARDING_HEADERS, isLoopbackHost } from '../local-api.js';
 import { FollowerSlots, followerWriter, TOO_MANY_FOLLOWERS } from '../follower.js';
 import { SESSION_TTL_MS, sessionValid, sessionValue, SignInCodes } from './sign-in.js';
 import * as data from './data.js';
@@ -51,7 +52,6 @@ function cookieName(request: FastifyRequest): string {
   const port = /:(\d+)$/.exec(request.headers.host ?? '')?.[1];
   return port ? `${CONSOLE_COOKIE}_${port}` : CONSOLE_COOKIE;
 }
-const FORWARDING_HEADERS = ['x-forwarded-for', 'forwarded', 'x-real-ip', 'cf-connecting-ip', 'true-client-ip', 'x-forwarded-host'];
 const CSP = [
   "default-src 'none'",
   "script-src 'self'",
@@ -132,8 +132,7 @@ export function registerConsole(app: FastifyInstance, deps: ConsoleDeps, followe
       void plain(reply, 403, 'The console answers only on this machine, never through a tunnel or proxy.');
       return false;
     }
-    const host = (request.headers.host ?? '').replace(/:\d+$/, '');
-    if (!['127.0.0.1', 'localhost', '[::1]'].includes(host)) {
+    if (!isLoopbackHost(request.headers.host)) {
       void plain(reply, 403, 'Open the console at 127.0.0.1 (the address `lumen console` prints).');
       return false;
     }
